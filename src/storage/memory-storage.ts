@@ -1,0 +1,199 @@
+/**
+ * The reference Storage: everything in process memory. Fast and fully featured, but nothing
+ * survives the process; use it in tests and for throwaway runs.
+ */
+import type {
+  BundleRecord,
+  LlmExecutionRecord,
+  PromptRecord,
+  RunFilter,
+  RunRecord,
+  StepRecord,
+  WorkflowFilter,
+  WorkflowRecord,
+} from './records.js';
+import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
+import { matchesExpectation, applyRunPatch, matchesRunFilter, matchesWorkflowFilter, paginate } from './storage-helpers.js';
+
+/** In-memory {@link Storage}. */
+export class MemoryStorage implements Storage {
+  readonly #runs = new Map<string, RunRecord>();
+  readonly #steps = new Map<string, Map<string, StepRecord>>();
+  readonly #idempotency = new Map<string, string>();
+  readonly #workflows = new Map<string, WorkflowRecord[]>();
+  readonly #prompts = new Map<string, PromptRecord[]>();
+  readonly #executions = new Map<string, LlmExecutionRecord>();
+  readonly #bundles = new Map<string, BundleRecord>();
+
+  async init(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async createRun(run: RunRecord): Promise<RunRecord> {
+    if (run.idempotency_key !== undefined) {
+      const existing = this.#idempotency.get(run.idempotency_key);
+      if (existing !== undefined) return this.#runs.get(existing)!;
+      this.#idempotency.set(run.idempotency_key, run.id);
+    }
+    this.#runs.set(run.id, run);
+    this.#steps.set(run.id, new Map());
+    return run;
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    return this.#runs.get(id);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const rows = [...this.#runs.values()].filter((r) => matchesRunFilter(r, filter));
+    rows.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+    return paginate(rows, filter);
+  }
+
+  async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
+    const run = this.#runs.get(id);
+    if (!run || !matchesExpectation(run, expect)) return undefined;
+    const next = applyRunPatch(run, patch);
+    this.#runs.set(id, next);
+    return next;
+  }
+
+  async commit(commit: StepCommit): Promise<boolean> {
+    const run = this.#runs.get(commit.runId);
+    if (!run) return false;
+    if (!matchesExpectation(run, commit.expect)) return false;
+    let steps = this.#steps.get(commit.runId);
+    if (!steps) this.#steps.set(commit.runId, (steps = new Map()));
+    for (const step of commit.steps) steps.set(step.path, step);
+    if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
+    return true;
+  }
+
+  async getSteps(runId: string): Promise<StepRecord[]> {
+    const steps = [...(this.#steps.get(runId)?.values() ?? [])];
+    return steps.sort((a, b) => a.seq - b.seq);
+  }
+
+  async getStep(runId: string, path: string): Promise<StepRecord | undefined> {
+    return this.#steps.get(runId)?.get(path);
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    const run = this.#runs.get(id);
+    if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
+    this.#runs.delete(id);
+    this.#steps.delete(id);
+  }
+
+  async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
+    const run = this.#runs.get(id);
+    if (!run) return undefined;
+    const free = run.owner === undefined || run.owner === owner || (run.lease_expires_at ?? 0) < now;
+    if (!free) return undefined;
+    const next = { ...run, owner, lease_expires_at: leaseUntil };
+    this.#runs.set(id, next);
+    return next;
+  }
+
+  async renewLeases(owner: string, leaseUntil: number): Promise<void> {
+    for (const [id, run] of this.#runs) {
+      if (run.owner === owner) this.#runs.set(id, { ...run, lease_expires_at: leaseUntil });
+    }
+  }
+
+  async findOrphanRuns(now: number, limit: number): Promise<RunRecord[]> {
+    const rows = [...this.#runs.values()].filter(
+      (r) => (r.status === 'pending' || r.status === 'running') && (r.owner === undefined || (r.lease_expires_at ?? 0) < now),
+    );
+    return rows.sort((a, b) => a.created_at - b.created_at).slice(0, limit);
+  }
+
+  async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
+    const due: StepRecord[] = [];
+    for (const [runId, steps] of this.#steps) {
+      const run = this.#runs.get(runId);
+      if (!run || (run.status !== 'running' && run.status !== 'paused')) continue;
+      for (const step of steps.values()) {
+        if (step.status === 'waiting' && step.waiter?.due_at !== undefined && step.waiter.due_at <= now) due.push(step);
+      }
+    }
+    return due.sort((a, b) => (a.waiter?.due_at ?? 0) - (b.waiter?.due_at ?? 0)).slice(0, limit);
+  }
+
+  async saveWorkflow(record: WorkflowRecord): Promise<void> {
+    const versions = this.#workflows.get(record.id) ?? [];
+    const at = versions.findIndex((v) => v.version === record.version);
+    if (at >= 0) versions[at] = record;
+    else versions.push(record);
+    versions.sort((a, b) => a.version - b.version);
+    this.#workflows.set(record.id, versions);
+  }
+
+  async getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
+    const versions = this.#workflows.get(id);
+    if (!versions || versions.at(-1)?.deleted) return undefined;
+    return version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+  }
+
+  async listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowRecord[]> {
+    const latest = [...this.#workflows.values()].map((v) => v.at(-1)!).filter((w) => !w.deleted && matchesWorkflowFilter(w, filter));
+    latest.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+    return paginate(latest, filter);
+  }
+
+  async listWorkflowVersions(id: string): Promise<WorkflowRecord[]> {
+    const versions = this.#workflows.get(id);
+    return versions && !versions.at(-1)?.deleted ? [...versions] : [];
+  }
+
+  async deleteWorkflow(id: string): Promise<void> {
+    const versions = this.#workflows.get(id);
+    if (versions) this.#workflows.set(id, versions.map((v) => ({ ...v, deleted: true })));
+  }
+
+  async savePrompt(record: PromptRecord): Promise<void> {
+    const versions = this.#prompts.get(record.id) ?? [];
+    versions.push(record);
+    versions.sort((a, b) => a.version - b.version);
+    this.#prompts.set(record.id, versions);
+  }
+
+  async getPrompt(id: string, version?: number): Promise<PromptRecord | undefined> {
+    const versions = this.#prompts.get(id);
+    if (!versions) return undefined;
+    return version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+  }
+
+  async listPrompts(): Promise<PromptRecord[]> {
+    return [...this.#prompts.values()].map((v) => v.at(-1)!);
+  }
+
+  async deletePrompt(id: string): Promise<void> {
+    this.#prompts.delete(id);
+  }
+
+  async saveExecution(record: LlmExecutionRecord): Promise<void> {
+    this.#executions.set(record.id, record);
+  }
+
+  async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+    return this.#executions.get(id);
+  }
+
+  async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+    return [...this.#executions.values()]
+      .filter(
+        (e) =>
+          (filter.workflow_execution_id === undefined || e.workflow_execution_id === filter.workflow_execution_id) &&
+          (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id),
+      )
+      .sort((a, b) => a.created_at - b.created_at);
+  }
+
+  async saveBundle(record: BundleRecord): Promise<void> {
+    this.#bundles.set(record.id, record);
+  }
+
+  async getBundle(id: string): Promise<BundleRecord | undefined> {
+    return this.#bundles.get(id);
+  }
+}

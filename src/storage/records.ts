@@ -1,0 +1,162 @@
+/**
+ * The records Storage keeps. Run state is stored as facts: one row per run, one row per step
+ * (keyed by its step path), so committing a step never rewrites the run's whole context.
+ */
+import type { WorkflowDefinition } from '../core/definition.js';
+
+/** Status of a workflow run. */
+export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+/** Status of one step (one node, at one loop/branch position, in one run). */
+export type StepStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'skipped';
+
+/** A JSON value as stored. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** An error as persisted. */
+export interface StoredError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What a waiting step waits for. Waiting is data: nothing waits in memory. */
+export interface Waiter {
+  readonly kind: 'approval' | 'timer' | 'event' | 'child' | 'retry';
+  /** When the timer fires (timers, retries, approval/event timeouts), ms since epoch. */
+  readonly due_at?: number;
+  /** Event name for `event` waits. */
+  readonly event?: string;
+  /** Child run id for `child` waits. */
+  readonly child_id?: string;
+  readonly detail?: Json;
+}
+
+/** One run of a workflow. */
+export interface RunRecord {
+  readonly id: string;
+  readonly workflow_id: string;
+  readonly workflow_version: number;
+  readonly status: RunStatus;
+  readonly input_data: Json;
+  readonly variables: Json;
+  readonly output_data?: Json;
+  readonly error_message?: string;
+  readonly created_at: number;
+  readonly started_at?: number;
+  readonly completed_at?: number;
+  /** Engine instance currently advancing the run. */
+  readonly owner?: string;
+  /** Until when the owner's claim holds (ms since epoch). */
+  readonly lease_expires_at?: number;
+  /** Bumped on every status change; compare-and-set target. */
+  readonly revision: number;
+  /** How many times recovery picked the run up without it progressing (poison-run guard). */
+  readonly recovery_count: number;
+  readonly parent_id?: string;
+  readonly parent_step_path?: string;
+  readonly trigger?: Json;
+  readonly idempotency_key?: string;
+  readonly usage?: Json;
+}
+
+/** One step of a run: a node at a path such as `review_loop[3].approve`. */
+export interface StepRecord {
+  readonly run_id: string;
+  /** Step path: node id, prefixed with its enclosing loop scopes (`loop[2].node`). */
+  readonly path: string;
+  readonly node_id: string;
+  /** Order in which the step started, for the trace. */
+  readonly seq: number;
+  readonly status: StepStatus;
+  readonly attempt: number;
+  readonly input_data?: Json;
+  readonly output_data?: Json;
+  /** Outputs (edge `source_output` names) the node fired; absent means its default output. */
+  readonly fired?: readonly string[];
+  /** Handler-private state, e.g. a loop's iteration counter. */
+  readonly state?: Json;
+  readonly error?: StoredError;
+  readonly waiter?: Waiter;
+  /** The LLM execution record this step produced, if any. */
+  readonly execution_id?: string;
+  readonly started_at: number;
+  readonly completed_at?: number;
+  readonly duration_ms?: number;
+}
+
+/** A stored workflow version. */
+export interface WorkflowRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly name: string;
+  readonly status: WorkflowDefinition['status'];
+  readonly tags: readonly string[];
+  readonly definition: WorkflowDefinition;
+  readonly created_at: number;
+  readonly deleted?: boolean;
+}
+
+/** A versioned prompt template. */
+export interface PromptRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly name: string;
+  readonly template: string;
+  readonly system?: string;
+  readonly variables: readonly string[];
+  readonly provider_model?: string;
+  readonly created_at: number;
+}
+
+/** Status of one LLM call. */
+export type LlmExecutionStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+/** One LLM call, linked to its run and node. */
+export interface LlmExecutionRecord {
+  readonly id: string;
+  readonly status: LlmExecutionStatus;
+  readonly provider_model: string;
+  readonly workflow_execution_id?: string;
+  readonly workflow_node_id?: string;
+  readonly step_path?: string;
+  readonly attempt?: number;
+  readonly idempotency_key?: string;
+  readonly request: Json;
+  readonly response?: Json;
+  readonly usage?: Json;
+  readonly cost_usd?: number;
+  readonly error?: StoredError;
+  readonly created_at: number;
+  readonly started_at?: number;
+  readonly completed_at?: number;
+  readonly duration_ms?: number;
+}
+
+/** A bundle: many inputs run as one unit. */
+export interface BundleRecord {
+  readonly id: string;
+  readonly target: Json;
+  readonly status: 'running' | 'completed' | 'failed' | 'cancelled';
+  readonly items: readonly { readonly index: number; readonly input: Json; readonly run_id?: string; readonly status: string; readonly output?: Json; readonly error?: string }[];
+  readonly created_at: number;
+  readonly completed_at?: number;
+}
+
+/** Filters for listing runs. */
+export interface RunFilter {
+  readonly workflow_id?: string;
+  readonly status?: RunStatus | readonly RunStatus[];
+  readonly created_after?: number;
+  readonly created_before?: number;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+/** Filters for listing workflows (latest version of each). */
+export interface WorkflowFilter {
+  readonly status?: WorkflowDefinition['status'];
+  readonly tag?: string;
+  readonly name?: string;
+  readonly limit?: number;
+  readonly offset?: number;
+}

@@ -1,0 +1,111 @@
+/**
+ * The Storage port. Record-oriented: runs, steps, workflows, prompts, LLM executions, bundles.
+ * State changes that can race (claim, resume, approve, cancel) are compare-and-set.
+ * One conformance suite (test/storage-conformance.ts) runs against every implementation.
+ */
+import type {
+  BundleRecord,
+  LlmExecutionRecord,
+  PromptRecord,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  WorkflowFilter,
+  WorkflowRecord,
+} from './records.js';
+
+/** Fields of a run that may change after creation. */
+export type RunPatch = Partial<
+  Pick<
+    RunRecord,
+    | 'status'
+    | 'output_data'
+    | 'error_message'
+    | 'started_at'
+    | 'completed_at'
+    | 'owner'
+    | 'lease_expires_at'
+    | 'recovery_count'
+    | 'usage'
+  >
+>;
+
+/** Condition for a compare-and-set update of a run. */
+export interface RunExpectation {
+  readonly status?: RunStatus | readonly RunStatus[];
+  readonly revision?: number;
+  /** The run's owner must be this (or absent when `null`). */
+  readonly owner?: string | null;
+}
+
+/** One atomic write: step rows upserted (by run id + path) and optionally the run row patched. */
+export interface StepCommit {
+  readonly runId: string;
+  readonly steps: readonly StepRecord[];
+  readonly run?: RunPatch;
+  /** When given, the commit applies only if the run still matches; otherwise nothing is written and `commit` returns false. */
+  readonly expect?: RunExpectation;
+}
+
+/**
+ * Where Trellis keeps everything. Implementations: MemoryStorage (reference), SqliteStorage, PostgresStorage.
+ * All methods are async; records are plain JSON-compatible objects. Callers treat records as immutable,
+ * so an implementation may hand out the objects it holds (the memory storage does, for speed).
+ */
+export interface Storage {
+  /** Creates or migrates the schema. Idempotent. Refuses a schema newer than the code knows. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  // Runs and steps
+  /** Inserts a run. With `idempotency_key` set and a run with that key existing, returns the existing run instead. */
+  createRun(run: RunRecord): Promise<RunRecord>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+  /** Compare-and-set patch; bumps `revision` when `status` changes. Returns the updated run, or undefined when the expectation failed or the run is missing. */
+  updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
+  /** Commits step rows and a run patch in one transaction. Returns false when `expect` did not hold. */
+  commit(commit: StepCommit): Promise<boolean>;
+  /** All steps of a run, ordered by `seq`. */
+  getSteps(runId: string): Promise<StepRecord[]>;
+  getStep(runId: string, path: string): Promise<StepRecord | undefined>;
+  deleteRun(id: string): Promise<void>;
+
+  // Leases and recovery
+  /**
+   * Claims a run for `owner` until `leaseUntil` when it is unowned, owned by `owner`, or its lease expired before `now`.
+   * A single conditional statement, so two processes never both win. Returns the claimed run or undefined.
+   */
+  claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined>;
+  /** Extends the lease of every active run owned by `owner`. */
+  renewLeases(owner: string, leaseUntil: number): Promise<void>;
+  /** Runs that are `pending` or `running` and unowned or with an expired lease, oldest first. */
+  findOrphanRuns(now: number, limit: number): Promise<RunRecord[]>;
+  /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
+  findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
+
+  // Workflows (every version kept)
+  saveWorkflow(record: WorkflowRecord): Promise<void>;
+  /** A given version, or the latest when `version` is absent. Deleted workflows are not returned. */
+  getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined>;
+  /** Latest version of every non-deleted workflow matching the filter. */
+  listWorkflows(filter?: WorkflowFilter): Promise<WorkflowRecord[]>;
+  listWorkflowVersions(id: string): Promise<WorkflowRecord[]>;
+  deleteWorkflow(id: string): Promise<void>;
+
+  // Prompts (every version kept)
+  savePrompt(record: PromptRecord): Promise<void>;
+  getPrompt(id: string, version?: number): Promise<PromptRecord | undefined>;
+  listPrompts(): Promise<PromptRecord[]>;
+  deletePrompt(id: string): Promise<void>;
+
+  // LLM executions
+  saveExecution(record: LlmExecutionRecord): Promise<void>;
+  getExecution(id: string): Promise<LlmExecutionRecord | undefined>;
+  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]>;
+
+  // Bundles
+  saveBundle(record: BundleRecord): Promise<void>;
+  getBundle(id: string): Promise<BundleRecord | undefined>;
+}
