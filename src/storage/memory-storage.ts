@@ -13,9 +13,27 @@ import type {
   WorkflowRecord,
 } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
-import { matchesExpectation, applyRunPatch, matchesRunFilter, matchesWorkflowFilter, paginate } from './storage-helpers.js';
+import { TrellisError } from '../core/errors.js';
+import {
+  ACTIVE_RUN_STATUSES,
+  ORPHAN_RUN_STATUSES,
+  TIMER_RUN_STATUSES,
+  applyRunPatch,
+  byCreatedThenId,
+  isClaimable,
+  matchesExpectation,
+  matchesRunFilter,
+  matchesWorkflowFilter,
+  paginate,
+} from './storage-helpers.js';
 
-/** In-memory {@link Storage}. */
+/**
+ * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
+ *
+ * @example
+ * const storage = new MemoryStorage();
+ * await storage.init();
+ */
 export class MemoryStorage implements Storage {
   readonly #runs = new Map<string, RunRecord>();
   readonly #steps = new Map<string, Map<string, StepRecord>>();
@@ -32,8 +50,9 @@ export class MemoryStorage implements Storage {
     if (run.idempotency_key !== undefined) {
       const existing = this.#idempotency.get(run.idempotency_key);
       if (existing !== undefined) return this.#runs.get(existing)!;
-      this.#idempotency.set(run.idempotency_key, run.id);
     }
+    if (this.#runs.has(run.id)) throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+    if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);
     this.#steps.set(run.id, new Map());
     return run;
@@ -64,13 +83,14 @@ export class MemoryStorage implements Storage {
     let steps = this.#steps.get(commit.runId);
     if (!steps) this.#steps.set(commit.runId, (steps = new Map()));
     for (const step of commit.steps) steps.set(step.path, step);
+    if (commit.executions) for (const record of commit.executions) this.#executions.set(record.id, record);
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
     return true;
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
     const steps = [...(this.#steps.get(runId)?.values() ?? [])];
-    return steps.sort((a, b) => a.seq - b.seq);
+    return steps.sort((a, b) => a.seq - b.seq || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   async getStep(runId: string, path: string): Promise<StepRecord | undefined> {
@@ -87,8 +107,7 @@ export class MemoryStorage implements Storage {
   async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
     const run = this.#runs.get(id);
     if (!run) return undefined;
-    const free = run.owner === undefined || run.owner === owner || (run.lease_expires_at ?? 0) < now;
-    if (!free) return undefined;
+    if (!isClaimable(run, owner, now)) return undefined;
     const next = { ...run, owner, lease_expires_at: leaseUntil };
     this.#runs.set(id, next);
     return next;
@@ -96,27 +115,27 @@ export class MemoryStorage implements Storage {
 
   async renewLeases(owner: string, leaseUntil: number): Promise<void> {
     for (const [id, run] of this.#runs) {
-      if (run.owner === owner) this.#runs.set(id, { ...run, lease_expires_at: leaseUntil });
+      if (run.owner === owner && ACTIVE_RUN_STATUSES.includes(run.status)) this.#runs.set(id, { ...run, lease_expires_at: leaseUntil });
     }
   }
 
   async findOrphanRuns(now: number, limit: number): Promise<RunRecord[]> {
-    const rows = [...this.#runs.values()].filter(
-      (r) => (r.status === 'pending' || r.status === 'running') && (r.owner === undefined || (r.lease_expires_at ?? 0) < now),
-    );
-    return rows.sort((a, b) => a.created_at - b.created_at).slice(0, limit);
+    const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, undefined, now));
+    return rows.sort(byCreatedThenId).slice(0, limit);
   }
 
   async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
     const due: StepRecord[] = [];
     for (const [runId, steps] of this.#steps) {
       const run = this.#runs.get(runId);
-      if (!run || (run.status !== 'running' && run.status !== 'paused')) continue;
+      if (!run || !TIMER_RUN_STATUSES.includes(run.status)) continue;
       for (const step of steps.values()) {
         if (step.status === 'waiting' && step.waiter?.due_at !== undefined && step.waiter.due_at <= now) due.push(step);
       }
     }
-    return due.sort((a, b) => (a.waiter?.due_at ?? 0) - (b.waiter?.due_at ?? 0)).slice(0, limit);
+    const key = (s: StepRecord): string => `${s.run_id}\u0000${s.path}`;
+    due.sort((a, b) => a.waiter!.due_at! - b.waiter!.due_at! || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return due.slice(0, limit);
   }
 
   async saveWorkflow(record: WorkflowRecord): Promise<void> {
@@ -128,21 +147,27 @@ export class MemoryStorage implements Storage {
     this.#workflows.set(record.id, versions);
   }
 
+  // A version is visible unless it is marked deleted; "latest" is the highest visible version.
   async getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
-    const versions = this.#workflows.get(id);
-    if (!versions || versions.at(-1)?.deleted) return undefined;
-    return version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+    const visible = this.#visibleVersions(id);
+    return version === undefined ? visible.at(-1) : visible.find((v) => v.version === version);
   }
 
   async listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowRecord[]> {
-    const latest = [...this.#workflows.values()].map((v) => v.at(-1)!).filter((w) => !w.deleted && matchesWorkflowFilter(w, filter));
-    latest.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
-    return paginate(latest, filter);
+    const latest: WorkflowRecord[] = [];
+    for (const id of this.#workflows.keys()) {
+      const last = this.#visibleVersions(id).at(-1);
+      if (last && matchesWorkflowFilter(last, filter)) latest.push(last);
+    }
+    return paginate(latest.sort(byCreatedThenId), filter);
   }
 
   async listWorkflowVersions(id: string): Promise<WorkflowRecord[]> {
-    const versions = this.#workflows.get(id);
-    return versions && !versions.at(-1)?.deleted ? [...versions] : [];
+    return this.#visibleVersions(id);
+  }
+
+  #visibleVersions(id: string): WorkflowRecord[] {
+    return (this.#workflows.get(id) ?? []).filter((v) => v.deleted !== true);
   }
 
   async deleteWorkflow(id: string): Promise<void> {
@@ -151,7 +176,7 @@ export class MemoryStorage implements Storage {
   }
 
   async savePrompt(record: PromptRecord): Promise<void> {
-    const versions = this.#prompts.get(record.id) ?? [];
+    const versions = (this.#prompts.get(record.id) ?? []).filter((v) => v.version !== record.version);
     versions.push(record);
     versions.sort((a, b) => a.version - b.version);
     this.#prompts.set(record.id, versions);
@@ -164,7 +189,7 @@ export class MemoryStorage implements Storage {
   }
 
   async listPrompts(): Promise<PromptRecord[]> {
-    return [...this.#prompts.values()].map((v) => v.at(-1)!);
+    return [...this.#prompts.values()].map((v) => v.at(-1)!).sort(byCreatedThenId);
   }
 
   async deletePrompt(id: string): Promise<void> {
@@ -186,7 +211,7 @@ export class MemoryStorage implements Storage {
           (filter.workflow_execution_id === undefined || e.workflow_execution_id === filter.workflow_execution_id) &&
           (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id),
       )
-      .sort((a, b) => a.created_at - b.created_at);
+      .sort(byCreatedThenId);
   }
 
   async saveBundle(record: BundleRecord): Promise<void> {

@@ -1,9 +1,37 @@
-/** Logic every Storage implementation shares: expectation checks, patches and filters. */
-import type { RunFilter, RunRecord, WorkflowFilter, WorkflowRecord } from './records.js';
-import type { RunExpectation, RunPatch } from './storage.js';
+/** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
+import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
+import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
+
+/** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
+export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
+  'status',
+  'output_data',
+  'error_message',
+  'started_at',
+  'completed_at',
+  'owner',
+  'lease_expires_at',
+  'recovery_count',
+  'usage',
+];
+
+/** Required run fields: a patch giving them as `undefined` leaves them unchanged instead of clearing them. */
+const UNCLEARABLE = new Set<string>(['status', 'recovery_count']);
+
+/** Run statuses whose lease `renewLeases` extends: every status that is not terminal. */
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'paused'];
+
+/** Run statuses `findOrphanRuns` picks up. */
+export const ORPHAN_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running'];
+
+/** Run statuses whose due steps `findDueSteps` returns. */
+export const TIMER_RUN_STATUSES: readonly RunStatus[] = ['running', 'paused'];
+
+/** The run fields an expectation reads. */
+export type ExpectationTarget = Pick<RunRecord, 'status' | 'revision' | 'owner'>;
 
 /** True when the run satisfies a compare-and-set expectation. */
-export function matchesExpectation(run: RunRecord, expect: RunExpectation | undefined): boolean {
+export function matchesExpectation(run: ExpectationTarget, expect: RunExpectation | undefined): boolean {
   if (!expect) return true;
   if (expect.status !== undefined) {
     const allowed = typeof expect.status === 'string' ? [expect.status] : expect.status;
@@ -14,17 +42,28 @@ export function matchesExpectation(run: RunRecord, expect: RunExpectation | unde
   return true;
 }
 
-/** Applies a patch; a status change bumps the revision. `undefined` values clear a field. */
+/**
+ * Applies a patch; a status change bumps the revision. `undefined` values clear optional fields.
+ * Keys outside {@link RUN_PATCH_FIELDS} are ignored, as the SQL storages ignore them.
+ */
 export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   const next: Record<string, unknown> = { ...run };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined) delete next[key];
-    else next[key] = value;
+  for (const key of RUN_PATCH_FIELDS) {
+    if (!(key in patch)) continue;
+    const value = patch[key];
+    if (value !== undefined) next[key] = value;
+    else if (!UNCLEARABLE.has(key)) delete next[key];
   }
   if (patch.status !== undefined && patch.status !== run.status) next.revision = run.revision + 1;
   return next as unknown as RunRecord;
 }
 
+/** True when a run's lease no longer protects it at `now` (no owner, no lease, or the lease ran out). */
+export function isClaimable(run: RunRecord, owner: string | undefined, now: number): boolean {
+  return run.owner === undefined || run.owner === owner || run.lease_expires_at === undefined || run.lease_expires_at < now;
+}
+
+/** True when the run passes the filter (pagination aside). */
 export function matchesRunFilter(run: RunRecord, filter: RunFilter): boolean {
   if (filter.workflow_id !== undefined && run.workflow_id !== filter.workflow_id) return false;
   if (filter.status !== undefined) {
@@ -36,6 +75,7 @@ export function matchesRunFilter(run: RunRecord, filter: RunFilter): boolean {
   return true;
 }
 
+/** True when the workflow passes the filter: exact status, exact tag, case-insensitive name substring. */
 export function matchesWorkflowFilter(w: WorkflowRecord, filter: WorkflowFilter): boolean {
   if (filter.status !== undefined && w.status !== filter.status) return false;
   if (filter.tag !== undefined && !w.tags.includes(filter.tag)) return false;
@@ -43,6 +83,12 @@ export function matchesWorkflowFilter(w: WorkflowRecord, filter: WorkflowFilter)
   return true;
 }
 
+/** Orders by `created_at`, then `id`: the listing order of workflows, prompts and LLM executions. */
+export function byCreatedThenId(a: { readonly created_at: number; readonly id: string }, b: { readonly created_at: number; readonly id: string }): number {
+  return a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Applies `offset` then `limit`. */
 export function paginate<T>(rows: T[], page: { readonly limit?: number; readonly offset?: number }): T[] {
   const offset = page.offset ?? 0;
   return page.limit === undefined ? rows.slice(offset) : rows.slice(offset, offset + page.limit);

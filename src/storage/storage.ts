@@ -15,21 +15,26 @@ import type {
   WorkflowRecord,
 } from './records.js';
 
-/** Fields of a run that may change after creation. */
-export type RunPatch = Partial<
-  Pick<
-    RunRecord,
-    | 'status'
-    | 'output_data'
-    | 'error_message'
-    | 'started_at'
-    | 'completed_at'
-    | 'owner'
-    | 'lease_expires_at'
-    | 'recovery_count'
-    | 'usage'
-  >
->;
+/** Names of the run fields a {@link RunPatch} may change. */
+export type RunPatchField =
+  | 'status'
+  | 'output_data'
+  | 'error_message'
+  | 'started_at'
+  | 'completed_at'
+  | 'owner'
+  | 'lease_expires_at'
+  | 'recovery_count'
+  | 'usage';
+
+/**
+ * Fields of a run that may change after creation. An optional field given as `undefined` is cleared
+ * (the mapped type, unlike `Partial<Pick<...>>`, lets callers write `{ owner: undefined }` under
+ * `exactOptionalPropertyTypes`); `status` and `recovery_count` cannot be cleared.
+ */
+export type RunPatch = {
+  readonly [K in RunPatchField]?: K extends 'status' | 'recovery_count' ? RunRecord[K] : RunRecord[K] | undefined;
+};
 
 /** Condition for a compare-and-set update of a run. */
 export interface RunExpectation {
@@ -44,6 +49,8 @@ export interface StepCommit {
   readonly runId: string;
   readonly steps: readonly StepRecord[];
   readonly run?: RunPatch;
+  /** LLM execution records to insert or replace in the same transaction. */
+  readonly executions?: readonly LlmExecutionRecord[];
   /** When given, the commit applies only if the run still matches; otherwise nothing is written and `commit` returns false. */
   readonly expect?: RunExpectation;
 }

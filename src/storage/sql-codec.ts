@@ -1,0 +1,184 @@
+/**
+ * Row <-> record mapping for the SQL storages. Every record field is its own column of the same name;
+ * SQL NULL means "field absent" (so JSON `null` is stored as the JSON text `null`, never as SQL NULL),
+ * which makes records round-trip exactly, with absent optional fields staying absent.
+ */
+import { createHash } from 'node:crypto';
+import { sql, type AliasedRawBuilder } from 'kysely';
+import { TrellisError } from '../core/errors.js';
+import type { RunStatus, StepRecord } from './records.js';
+import type { RunPatch } from './storage.js';
+import { RUN_PATCH_FIELDS, type ExpectationTarget } from './storage-helpers.js';
+import type { Cell, SqlDialectName, SqlRow } from './sql-schema.js';
+
+type ColumnKind = 'text' | 'num' | 'json' | 'bool';
+
+/** One column: its name (equal to the record field) and how its value is stored. */
+export interface ColumnSpec {
+  readonly name: string;
+  readonly kind: ColumnKind;
+}
+
+const KINDS: Record<string, ColumnKind> = { t: 'text', n: 'num', j: 'json', b: 'bool' };
+
+/** Parses `"id name:j count:n"` (default kind text) into column specs. */
+function columns(list: string): readonly ColumnSpec[] {
+  return list.split(/\s+/).map((entry) => {
+    const [name = '', kind = 't'] = entry.split(':');
+    return { name, kind: KINDS[kind] ?? 'text' };
+  });
+}
+
+/** Columns of each table, in a fixed order (the SQLite storage binds them positionally). */
+export const COLUMNS = {
+  runs: columns(
+    'id workflow_id workflow_version:n status input_data:j variables:j output_data:j error_message created_at:n started_at:n ' +
+      'completed_at:n owner lease_expires_at:n revision:n recovery_count:n parent_id parent_step_path trigger:j idempotency_key usage:j',
+  ),
+  steps: columns(
+    'run_id path node_id seq:n status attempt:n input_data:j output_data:j fired:j state:j error:j waiter:j execution_id ' +
+      'started_at:n completed_at:n duration_ms:n',
+  ),
+  workflows: columns('id version:n name status tags:j definition:j created_at:n deleted:b'),
+  prompts: columns('id version:n name template system variables:j provider_model created_at:n'),
+  executions: columns(
+    'id status provider_model workflow_execution_id workflow_node_id step_path attempt:n idempotency_key request:j response:j ' +
+      'usage:j cost_usd:n error:j created_at:n started_at:n completed_at:n duration_ms:n',
+  ),
+  bundles: columns('id target:j status items:j created_at:n completed_at:n'),
+} as const;
+
+/** Step columns that are not record fields: the timer index and the large-output reference. */
+export const STEP_EXTRA_COLUMNS = ['due_at', 'output_ref'] as const;
+
+/** Every column of the steps table, in insert order. */
+export const STEP_ROW_COLUMNS: readonly string[] = [...COLUMNS.steps.map((c) => c.name), ...STEP_EXTRA_COLUMNS];
+
+/** Run columns a patch writes: the patchable fields plus `revision`. */
+export const RUN_PATCH_COLUMNS: readonly string[] = [...RUN_PATCH_FIELDS, 'revision'];
+
+const RUN_KINDS = new Map(COLUMNS.runs.map((c) => [c.name, c.kind]));
+
+function encodeValue(kind: ColumnKind, value: unknown): Cell {
+  if (value === undefined) return null;
+  if (kind === 'json') return JSON.stringify(value);
+  if (kind === 'bool') return value ? 1 : 0;
+  return value as Cell;
+}
+
+/** A record as a row of cells. */
+export function encodeRecord(spec: readonly ColumnSpec[], record: object): SqlRow {
+  const row: SqlRow = {};
+  const source = record as Record<string, unknown>;
+  for (const { name, kind } of spec) row[name] = encodeValue(kind, source[name]);
+  return row;
+}
+
+/** A row back as a record; NULL cells become absent fields. */
+export function decodeRecord<T>(spec: readonly ColumnSpec[], row: Record<string, unknown>): T {
+  const record: Record<string, unknown> = {};
+  for (const { name, kind } of spec) {
+    const value = row[name];
+    if (value === null || value === undefined) continue;
+    if (kind === 'json') record[name] = JSON.parse(value as string);
+    else if (kind === 'num') record[name] = Number(value);
+    else if (kind === 'bool') record[name] = value === 1 || value === true || value === '1';
+    else record[name] = value;
+  }
+  return record as T;
+}
+
+/** A large output kept once in `blobs`, keyed by the sha256 of its JSON text. */
+export interface BlobRow {
+  readonly hash: string;
+  readonly data: string;
+}
+
+/** A step encoded for the steps table, with the blob its output moved to when it was too large. */
+export interface EncodedStep {
+  readonly row: SqlRow;
+  readonly blob: BlobRow | undefined;
+}
+
+/** Encodes a step; an `output_data` whose JSON exceeds `largeOutputBytes` goes to a blob. */
+export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedStep {
+  const row = encodeRecord(COLUMNS.steps, step);
+  row.due_at = step.waiter?.due_at ?? null;
+  row.output_ref = null;
+  const output = row.output_data;
+  // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
+  if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
+    const hash = createHash('sha256').update(output).digest('hex');
+    row.output_data = null;
+    row.output_ref = hash;
+    return { row, blob: { hash, data: output } };
+  }
+  return { row, blob: undefined };
+}
+
+/** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */
+export function decodeStep(row: Record<string, unknown>): StepRecord {
+  const step = decodeRecord<StepRecord>(COLUMNS.steps, row);
+  const ref = row.output_ref;
+  if (ref === null || ref === undefined) return step;
+  const data = row.blob_data;
+  if (typeof data !== 'string') throw new TrellisError('storage', `Blob ${String(ref)} of step ${step.run_id}/${step.path} is missing`);
+  return { ...step, output_data: JSON.parse(data) };
+}
+
+/** Keeps the last of several steps with the same path (a commit upserts by path, so the last one wins). */
+export function dedupeSteps(steps: readonly StepRecord[]): readonly StepRecord[] {
+  if (steps.length < 2) return steps;
+  const byPath = new Map<string, StepRecord>();
+  for (const step of steps) {
+    byPath.delete(step.path);
+    byPath.set(step.path, step);
+  }
+  return [...byPath.values()];
+}
+
+/** The fields an expectation checks, read from a run row. */
+export function expectationTarget(row: Record<string, unknown>): ExpectationTarget {
+  const target = { status: row.status as RunStatus, revision: Number(row.revision) };
+  return row.owner === null || row.owner === undefined ? target : { ...target, owner: row.owner as string };
+}
+
+/**
+ * Applies a patch to the run's current patchable cells (see {@link RUN_PATCH_COLUMNS}) without decoding
+ * them, so unchanged JSON columns are written back as they are. A status change bumps `revision`.
+ */
+export function patchRunRow(current: Record<string, unknown>, patch: RunPatch): SqlRow {
+  const next: SqlRow = {};
+  for (const field of RUN_PATCH_FIELDS) {
+    const cell = (current[field] ?? null) as Cell;
+    if (!(field in patch)) next[field] = cell;
+    else {
+      const value = patch[field];
+      const clearable = field !== 'status' && field !== 'recovery_count';
+      next[field] = value === undefined && !clearable ? cell : encodeValue(RUN_KINDS.get(field) ?? 'text', value);
+    }
+  }
+  const revision = Number(current.revision);
+  next.revision = patch.status !== undefined && patch.status !== current.status ? revision + 1 : revision;
+  return next;
+}
+
+/**
+ * A select list for `columns`. Postgres returns jsonb already parsed, which would conflate JSON `null`
+ * with SQL NULL, so JSON columns are read as text there.
+ */
+export function selectList(spec: readonly ColumnSpec[], dialect: SqlDialectName, alias?: string): AliasedRawBuilder<Cell, string>[] {
+  return spec.map(({ name, kind }) => {
+    const ref = sql.ref(alias === undefined ? name : `${alias}.${name}`);
+    return (kind === 'json' && dialect === 'postgres' ? sql<Cell>`${ref}::text` : sql<Cell>`${ref}`).as(name);
+  });
+}
+
+/** Wraps a driver error as a `storage` TrellisError naming the operation; Trellis errors pass through. */
+export function toStorageError(operation: string, error: unknown): TrellisError {
+  if (error instanceof TrellisError || (typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[Symbol.for('trellis.error')] === true)) {
+    return error as TrellisError;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new TrellisError('storage', `Storage ${operation} failed: ${message}`, { cause: error });
+}

@@ -1,0 +1,177 @@
+/**
+ * SQLite storage over better-sqlite3. Reads and single-statement writes go through Kysely; the
+ * multi-statement writes (commit, updateRun, deleteRun, migrations) use prepared better-sqlite3
+ * statements in `BEGIN IMMEDIATE` transactions: taking the write lock up front means a second
+ * process sharing the file waits (busy_timeout) instead of failing with SQLITE_BUSY on lock upgrade,
+ * and skipping Kysely's async layer keeps `commit()` close to a bare insert.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { TrellisError } from '../core/errors.js';
+import type { RunRecord } from './records.js';
+import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
+import { matchesExpectation } from './storage-helpers.js';
+import {
+  COLUMNS,
+  RUN_PATCH_COLUMNS,
+  STEP_ROW_COLUMNS,
+  decodeRecord,
+  dedupeSteps,
+  encodeStep,
+  expectationTarget,
+  patchRunRow,
+  toStorageError,
+} from './sql-codec.js';
+import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
+import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
+
+/** Options of {@link SqliteStorage}. */
+export interface SqliteStorageOptions {
+  /** Database file path, or `':memory:'` for a private in-memory database. */
+  readonly path: string;
+  /**
+   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
+   * @default 262144
+   */
+  readonly largeOutputBytes?: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** The prepared statements of the write paths, created once after migration. */
+interface Statements {
+  readonly runCas: Database.Statement<[string], Row>;
+  readonly runPatchable: Database.Statement<[string], Row>;
+  readonly runFull: Database.Statement<[string], Row>;
+  readonly patchRun: Database.Statement<unknown[]>;
+  readonly upsertStep: Database.Statement<unknown[]>;
+  readonly insertBlob: Database.Statement<[string, string]>;
+}
+
+const STEP_KEYS = new Set(['run_id', 'path']);
+
+function prepare(raw: Database.Database): Statements {
+  const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => `${c} = excluded.${c}`);
+  return {
+    runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
+    runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
+    runFull: raw.prepare(`SELECT ${COLUMNS.runs.map((c) => `"${c.name}"`).join(', ')} FROM workflow_executions WHERE id = ?`),
+    patchRun: raw.prepare(`UPDATE workflow_executions SET ${RUN_PATCH_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`),
+    upsertStep: raw.prepare(
+      `INSERT INTO workflow_execution_steps (${STEP_ROW_COLUMNS.join(', ')}) VALUES (${STEP_ROW_COLUMNS.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
+    ),
+    insertBlob: raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
+  };
+}
+
+/**
+ * {@link Storage} in a SQLite file (WAL mode), safe to share between processes on one machine.
+ *
+ * @example
+ * const storage = new SqliteStorage({ path: './trellis.db' });
+ * await storage.init();
+ */
+export class SqliteStorage extends SqlStorage {
+  readonly #raw: Database.Database;
+  readonly #largeOutputBytes: number;
+  /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */
+  readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  #statements: Statements | undefined;
+
+  constructor(options: SqliteStorageOptions | string) {
+    const resolved = typeof options === 'string' ? { path: options } : options;
+    if (typeof resolved.path !== 'string' || resolved.path === '') {
+      throw new TrellisError('invalid_options', `SqliteStorage path must be a file path or ':memory:', received ${JSON.stringify(resolved.path)}`);
+    }
+    const largeOutputBytes = resolveLargeOutputBytes(resolved.largeOutputBytes);
+    let raw: Database.Database;
+    try {
+      raw = new Database(resolved.path);
+      // busy_timeout first, so that switching to WAL waits for other connections too.
+      raw.pragma('busy_timeout = 5000');
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+      raw.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw toStorageError(`open of ${resolved.path}`, error);
+    }
+    super(new Kysely<TrellisDatabase>({ dialect: new SqliteDialect({ database: raw }) }), 'sqlite');
+    this.#raw = raw;
+    this.#largeOutputBytes = largeOutputBytes;
+    this.#transaction = raw.transaction((fn: () => unknown) => fn());
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, reporting driver errors as `storage` errors. */
+  #write<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T {
+    const statements = this.#statements;
+    if (!statements) throw new TrellisError('illegal_state', `SqliteStorage.${operation} called before init()`);
+    try {
+      return this.#transaction.immediate(() => fn(statements, ...args)) as T;
+    } catch (error) {
+      throw toStorageError(operation, error);
+    }
+  }
+
+  async init(): Promise<void> {
+    try {
+      this.#raw.exec(metaTableStatement('sqlite', ''));
+      this.#transaction.immediate(() => {
+          const row = this.#raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+          const current = parseSchemaVersion(row?.value);
+          for (const statement of pendingMigrations('sqlite', '', current)) this.#raw.exec(statement);
+          if (current !== SCHEMA_VERSION) {
+            this.#raw
+              .prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+              .run(String(SCHEMA_VERSION));
+          }
+      });
+      this.#statements ??= prepare(this.#raw);
+    } catch (error) {
+      throw toStorageError('init', error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.db.destroy();
+    if (this.#raw.open) this.#raw.close();
+  }
+
+  async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
+    return this.#write('updateRun', (s) => {
+      const current = s.runPatchable.get(id);
+      if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
+      const next = patchRunRow(current, patch);
+      s.patchRun.run(...RUN_PATCH_COLUMNS.map((c) => next[c]), id);
+      return decodeRecord<RunRecord>(COLUMNS.runs, s.runFull.get(id)!);
+    });
+  }
+
+  async commit(commit: StepCommit): Promise<boolean> {
+    return this.#write('commit', (s) => {
+      if (commit.run) {
+        const current = s.runPatchable.get(commit.runId);
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+        const next = patchRunRow(current, commit.run);
+        s.patchRun.run(...RUN_PATCH_COLUMNS.map((c) => next[c]), commit.runId);
+      } else {
+        const current = s.runCas.get(commit.runId);
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+      }
+      for (const step of dedupeSteps(commit.steps)) {
+        const { row, blob } = encodeStep(step, this.#largeOutputBytes);
+        if (blob) s.insertBlob.run(blob.hash, blob.data);
+        s.upsertStep.run(...STEP_ROW_COLUMNS.map((c) => row[c]));
+      }
+      return true;
+    });
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    this.#write('deleteRun', () => {
+      // Steps go by ON DELETE CASCADE; then drop blobs no step references any more.
+      this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
+      this.#raw.exec('DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM workflow_execution_steps s WHERE s.output_ref = blobs.hash)');
+    });
+  }
+}
