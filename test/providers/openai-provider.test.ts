@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isTrellisError, type TrellisError } from '../../src/core/errors.js';
 import { OpenAIProvider } from '../../src/providers/openai-provider.js';
 import type { ProviderRequest } from '../../src/providers/provider.js';
@@ -218,5 +218,32 @@ describe('OpenAIProvider against a local Chat Completions server', () => {
     expect(vllm.name).toBe('vllm');
     fake.enqueue({ status: 503 });
     expect(await failure(vllm.complete(request()))).toMatchObject({ code: 'provider_5xx', provider: 'vllm' });
+  });
+
+  it('fails an answer withheld by the content filter as content_filter', async () => {
+    fake.enqueue({ text: '', finishReason: 'content_filter' });
+    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'content_filter', retryable: false });
+  });
+
+  it('does not send anything when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect(await failure(provider.complete(request({ signal: controller.signal })))).toMatchObject({ code: 'cancelled' });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('without any API key fails as auth before calling, and picks up OPENAI_API_KEY', async () => {
+    vi.stubEnv('OPENAI_API_KEY', undefined);
+    try {
+      const keyless = new OpenAIProvider();
+      expect(await failure(keyless.complete(request()))).toMatchObject({ code: 'auth', retryable: false });
+      vi.stubEnv('OPENAI_API_KEY', 'sk-from-env');
+      fake.enqueue({ text: 'ok' });
+      const fromEnv = new OpenAIProvider({ baseURL: `${fake.url}/v1` });
+      await fromEnv.complete(request());
+      expect(fake.requests.at(-1)?.headers['authorization']).toBe('Bearer sk-from-env');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
