@@ -160,3 +160,10 @@ export function isTerminal(steps: readonly Step[]): boolean {
       return false;
   }
 }
+
+/** `base`, or `base_2`, `base_3`... : the first whose id (and `id + suffix`) is free. */
+export function uniqueId(taken: ReadonlySet<string>, base: string, suffix: string): string {
+  let id = base;
+  for (let n = 2; taken.has(id) || (suffix !== '' && taken.has(id + suffix)); n++) id = `${base}_${n}`;
+  return id;
+}

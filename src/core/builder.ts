@@ -3,17 +3,19 @@
  * Builders are immutable; every step returns a new builder. Each step is checked when declared, so a
  * bad id or config throws at the line that wrote it; `build()` only lays the graph out.
  */
-import { z } from 'zod';
-import {
-  parseProviderModel,
-  WorkflowSettingsSchema,
-  WorkflowTriggerSchema,
-  WorkflowVariableSchema,
-  type WorkflowDefinition,
-  type WorkflowVariable,
-} from './definition.js';
+import { parseProviderModel, type WorkflowDefinition } from './definition.js';
 import { compileSteps, GraphSink } from './builder-compile.js';
-import { builderError, checkNodeId, firstNodeId, isTerminal, makeNode, toPlainJson, type NodeSpec, type Step } from './builder-steps.js';
+import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './builder-options.js';
+import {
+  builderError,
+  checkNodeId,
+  firstNodeId,
+  isTerminal,
+  makeNode,
+  uniqueId,
+  type NodeSpec,
+  type Step,
+} from './builder-steps.js';
 import type {
   ApprovalOptions,
   DelaySpec,
@@ -37,7 +39,29 @@ import type {
   WorkflowOptions,
 } from './builder-types.js';
 
-export type * from './builder-types.js';
+export type {
+  ApprovalOptions,
+  DelaySpec,
+  EndOptions,
+  ForEachOptions,
+  JsonSchemaObject,
+  LoopOptions,
+  OutputSchema,
+  ParallelOptions,
+  PromptOptions,
+  PromptOutput,
+  PromptOutputOf,
+  RetryPolicyInput,
+  StepOptions,
+  SubWorkflowOptions,
+  VariableShorthand,
+  VariableType,
+  WaitForEventOptions,
+  WebhookOptions,
+  WhenOptions,
+  WhileOptions,
+  WorkflowOptions,
+} from './builder-types.js';
 
 /** A builder of any outputs; what branch and body callbacks return. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,8 +89,15 @@ const BRAND = Symbol.for('trellis.workflow-builder');
 const START = makeNode('start', 'start', {});
 
 /**
- * Chainable workflow builder; create one with {@link workflow}. `T` records each declared node's
- * output under its id, for {@link WorkflowOutputs}.
+ * Chainable, immutable workflow builder; create one with {@link workflow}. `T` records each
+ * declared node's output under its id, for {@link WorkflowOutputs}. Ids you give are the node ids;
+ * routing steps without an id get one from their place in the chain (`when_3`, `for_each_5`).
+ *
+ * @example
+ * const wf = workflow('digest')
+ *   .forEach('input.urls', (b) => b.webhook('fetch', { url: '{{item}}', method: 'GET' }), { id: 'pages' })
+ *   .prompt('summary', { model: 'openai:gpt-4o-mini', template: 'Summarise: {{pages}}' });
+ * type Summary = WorkflowOutputs<typeof wf>['summary']; // { text: string; json: unknown }
  */
 export class WorkflowBuilder<T extends object = {}> {
   /** Type-only record of the outputs; never set at runtime. */
@@ -94,7 +125,19 @@ export class WorkflowBuilder<T extends object = {}> {
     if (template === undefined && prompt_id === undefined) {
       throw builderError(`Prompt node "${id}" needs a template or a prompt_id.`, id);
     }
-    const config = { provider_model: model, template, prompt_id, prompt_version, system, output_schema: outputSchema(id, output), options, input_mapping, output_mapping, fallback, stream };
+    const config = {
+      provider_model: model,
+      template,
+      prompt_id,
+      prompt_version,
+      system,
+      output_schema: toOutputSchema(id, output),
+      options,
+      input_mapping,
+      output_mapping,
+      fallback,
+      stream,
+    };
     return this.#node(makeNode(id, 'prompt_execution', config, opts));
   }
 
@@ -108,8 +151,12 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 
   /**
-   * A `condition` node: `true` runs `thenBranch`, `false` runs `elseBranch` (or skips straight on).
-   * Branches meet at a `merge` node `<id>_join`; nodes declared in them are optional in the outputs.
+   * A `condition` node: `true` runs `thenBranch`, `false` runs `elseBranch` (or goes straight to
+   * the join). Branches meet at a `merge` node `<id>_join`, left out only when both branches end
+   * the run. Nodes declared in branches are optional in the outputs: they may not have run.
+   *
+   * @example
+   * workflow('w').when('input.vip', (b) => b.approval('review'), (b) => b.delay('cool_off', 60_000), { id: 'vip' });
    */
   when<TThen extends object, TElse extends object = T>(
     expression: string,
@@ -129,7 +176,13 @@ export class WorkflowBuilder<T extends object = {}> {
     return this.#withStep(no, { kind: 'when', node: makeNode(id, 'condition', config, opts), join, then, otherwise });
   }
 
-  /** A `for_each` loop over the array `items` evaluates to; the body sees `item` and `index`. */
+  /**
+   * A `for_each` loop over the array `items` evaluates to; the body sees `item` and `index` (or the
+   * names in `as` / `index_as`). The loop's output is the array of the body's last node outputs.
+   *
+   * @example
+   * workflow('w').forEach('input.docs', (b) => b.prompt('sum', { model: 'openai:gpt-4o-mini', template: '{{doc}}' }), { as: 'doc' });
+   */
   forEach<Id extends string = never>(
     items: string,
     body: BranchFn<T, object>,
@@ -160,7 +213,13 @@ export class WorkflowBuilder<T extends object = {}> {
 
   /**
    * A `parallel` node with one branch per key (the edge's `source_output` is the key); every
-   * branch ends at the merge node `<id>_merge`.
+   * branch ends at the merge node `<id>_merge`, which `config.join` names.
+   *
+   * @example
+   * workflow('w').parallel({
+   *   en: (b) => b.prompt('en', { model: 'openai:gpt-4o-mini', template: 'In English: {{input.text}}' }),
+   *   fr: (b) => b.prompt('fr', { model: 'openai:gpt-4o-mini', template: 'En français : {{input.text}}' }),
+   * });
    */
   parallel<B extends Readonly<Record<string, (b: WorkflowBuilder<T>) => AnyWorkflowBuilder>>>(
     branches: B,
@@ -242,22 +301,7 @@ export class WorkflowBuilder<T extends object = {}> {
       sink.place(makeNode(endId, 'end', {}), placed.nextCol, 0);
       sink.connect(placed.exits, endId);
     }
-    const o = root.options;
-    return structuredClone({
-      ...(o.id === undefined ? {} : { id: o.id }),
-      name: root.name,
-      ...(o.description === undefined ? {} : { description: o.description }),
-      version: o.version ?? 1,
-      status: o.status ?? 'active',
-      ...(o.tags === undefined ? {} : { tags: [...o.tags] }),
-      definition: {
-        nodes: sink.nodes,
-        edges: sink.edges,
-        variables: variables(o.variables),
-        triggers: (o.triggers ?? []).map((t) => ({ ...(toPlainJson(t, 'trigger') as object), config: t.config ?? {} })) as WorkflowDefinition['definition']['triggers'],
-        ...(o.settings === undefined ? {} : { settings: toPlainJson(o.settings, 'settings') as WorkflowDefinition['definition']['settings'] }),
-      },
-    });
+    return assembleDefinition(root.name, root.options, sink.nodes, sink.edges);
   }
 
   /** `JSON.stringify(builder)` gives the definition. */
@@ -269,7 +313,12 @@ export class WorkflowBuilder<T extends object = {}> {
     return this.#withStep(this.#reserve([node.id]), { kind, node });
   }
 
-  #loop<B extends object>(prefix: string, config: Record<string, unknown>, body: BranchFn<T, object>, opts: LoopOptions & { readonly id?: string }): WorkflowBuilder<B> {
+  #loop<B extends object>(
+    prefix: string,
+    config: Record<string, unknown>,
+    body: BranchFn<T, object>,
+    opts: LoopOptions & { readonly id?: string },
+  ): WorkflowBuilder<B> {
     const id = opts.id ?? this.#autoId(prefix, '');
     const max = opts.max_iterations ?? 1000;
     if (typeof config['count'] === 'number' && config['count'] > max) {
@@ -316,35 +365,6 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 }
 
-/** `base`, or `base_2`, `base_3`... : the first whose id (and `id + suffix`) is free. */
-function uniqueId(taken: ReadonlySet<string>, base: string, suffix: string): string {
-  let id = base;
-  for (let n = 2; taken.has(id) || (suffix !== '' && taken.has(id + suffix)); n++) id = `${base}_${n}`;
-  return id;
-}
-
-function outputSchema(id: string, output: OutputSchema | undefined): Record<string, unknown> | undefined {
-  if (output === undefined) return undefined;
-  if (!isZodSchema(output)) return { ...output };
-  try {
-    return z.toJSONSchema(output) as Record<string, unknown>;
-  } catch (cause) {
-    throw builderError(`Prompt node "${id}": its output schema cannot be converted to JSON Schema (${String(cause)}).`, id);
-  }
-}
-
-function isZodSchema(value: OutputSchema): value is z.core.$ZodType {
-  return '_zod' in value && typeof value._zod === 'object';
-}
-
-function variables(input: WorkflowOptions['variables']): WorkflowVariable[] {
-  if (input === undefined) return [];
-  const list = Array.isArray(input)
-    ? (input as readonly WorkflowVariable[])
-    : Object.entries(input as Record<string, unknown>).map(([name, v]) => ({ name, ...(typeof v === 'string' ? { type: v } : (v as object)) }));
-  return list.map((v) => toPlainJson(v, `variable ${JSON.stringify((v as { name?: unknown }).name)}`) as WorkflowVariable);
-}
-
 /**
  * Starts a workflow. Chain steps, then `build()` the JSON definition (or hand the builder to the engine).
  *
@@ -357,19 +377,8 @@ function variables(input: WorkflowOptions['variables']): WorkflowVariable[] {
  */
 export function workflow(name: string, opts: WorkflowOptions = {}): WorkflowBuilder {
   if (typeof name !== 'string' || name.length === 0) throw builderError('workflow(name): name must be a non-empty string.');
-  checkOptions(opts);
+  checkWorkflowOptions(opts);
   return new WorkflowBuilder({ root: { name, options: opts }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
-}
-
-function checkOptions(opts: WorkflowOptions): void {
-  const problems: string[] = [];
-  for (const v of variables(opts.variables)) {
-    const r = WorkflowVariableSchema.safeParse(v);
-    if (!r.success) problems.push(`variable "${v.name}": ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(', ')}`);
-  }
-  for (const t of opts.triggers ?? []) if (!WorkflowTriggerSchema.safeParse(t).success) problems.push(`trigger ${JSON.stringify(t)}`);
-  if (opts.settings !== undefined && !WorkflowSettingsSchema.safeParse(opts.settings).success) problems.push('settings');
-  if (problems.length > 0) throw builderError(`workflow(): invalid options: ${problems.join('; ')}.`);
 }
 
 /**
