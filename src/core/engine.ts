@@ -1,0 +1,383 @@
+/**
+ * The Engine: a thin facade that wires storage, providers, node handlers, the planner and the
+ * runner together, and offers the run-control API. Each run is driven by a RunController; this
+ * class only creates, finds, recovers and addresses them.
+ */
+import type { NodeHandler, WakeSignal } from '../nodes/node-handler.js';
+import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
+import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { Storage } from '../storage/storage.js';
+import type { WorkflowDefinition } from './definition.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import { IllegalStateError, NotFoundError, TrellisError } from './errors.js';
+import { TrellisEventEmitter } from './events.js';
+import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
+import { ModelCaller } from './model-call.js';
+import { compilePlan } from './plan.js';
+import { PromptStore } from './prompt-store.js';
+import { RunController } from './run-controller.js';
+import type { RunDeps } from './run-deps.js';
+import { resolveInput } from './run-input.js';
+import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Starting the same key twice returns the first run instead of starting another. */
+  readonly idempotencyKey?: string;
+  /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
+  readonly trigger?: Json;
+}
+
+const ACTIVE = ['pending', 'running', 'paused'] as const;
+
+/**
+ * Runs workflows durably inside your process.
+ *
+ * @example
+ * const engine = new Engine({ storage: new MemoryStorage(), providers: { mock: new ScriptedProvider(['hi']) } });
+ * const run = await engine.run(workflow('hello').prompt('greet', { model: 'mock:any', template: 'Say hi' }), {});
+ * console.log(run.status, run.output_data);
+ */
+export class Engine {
+  /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
+  readonly events = new TrellisEventEmitter();
+  /** Stored workflows, every version kept. */
+  readonly workflows: WorkflowStore;
+  /** Versioned prompt templates. */
+  readonly prompts: PromptStore;
+  /** LLM execution records. */
+  readonly executions: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<LlmExecutionRecord[]>; get(id: string): Promise<LlmExecutionRecord | undefined> };
+
+  readonly #options: ResolvedEngineOptions;
+  readonly #handlers = new Map<string, NodeHandler>();
+  readonly #hot = new Map<string, RunController>();
+  readonly #deps: RunDeps;
+  #storage: Storage | undefined;
+  #ready: Promise<Storage> | undefined;
+  #stopLoop: (() => void) | undefined;
+  #leaseTimer: (() => void) | undefined;
+  #closed = false;
+
+  constructor(options: EngineOptions = {}) {
+    this.#options = resolveEngineOptions(options);
+    for (const handler of [...BUILTIN_NODES, ...this.#options.nodes]) this.#handlers.set(handler.type, handler);
+    const storage = (): Promise<Storage> => this.init();
+    this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE], limit: 1 })).length > 0);
+    this.prompts = new PromptStore(storage, this.#options.clock);
+    this.executions = {
+      list: async (filter) => (await storage()).listExecutions(filter),
+      get: async (id) => (await storage()).getExecution(id),
+    };
+    const o = this.#options;
+    this.#deps = {
+      get storage(): Storage {
+        return self.#storage!;
+      },
+      clock: o.clock,
+      ids: o.ids,
+      random: o.random,
+      events: this.events,
+      handlers: this.#handlers,
+      models: new ModelCaller({ providers: o.providers, clock: o.clock, ids: o.ids, structuredRetries: o.structuredRetries }),
+      maxConcurrency: (workflow: WorkflowDefinition) => workflow.definition.settings?.max_concurrency ?? o.concurrency,
+      onFinished: (runId: string) => {
+        this.#hot.delete(runId);
+      },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+  }
+
+  /** This engine instance's id (the owner recorded on runs it advances). */
+  get instanceId(): string {
+    return this.#options.instanceId;
+  }
+
+  /** Opens storage and runs migrations. Idempotent; every other method calls it. */
+  init(): Promise<Storage> {
+    this.#ready ??= (async () => {
+      const storage = this.#options.storage ?? (await defaultStorage());
+      await storage.init();
+      this.#storage = storage;
+      return storage;
+    })();
+    return this.#ready;
+  }
+
+  /** Adds (or replaces) a node type. */
+  registerNode(handler: NodeHandler): void {
+    if (!handler || typeof handler.type !== 'string' || typeof handler.execute !== 'function') {
+      throw new TrellisError('invalid_options', 'registerNode expects { type: string, execute(ctx) }');
+    }
+    this.#handlers.set(handler.type, handler as NodeHandler);
+  }
+
+  /** Runs a workflow to the end and resolves with its execution record (also when it failed). */
+  async run(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<WorkflowExecution> {
+    const id = await this.start(workflow, input, options);
+    return this.wait(id);
+  }
+
+  /** Starts the background loop: recovers orphaned runs now and every `pollIntervalMs`, fires due timers. */
+  start(): Promise<void>;
+  /** Starts a run and resolves with its id as soon as it is recorded. */
+  start(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<string>;
+  async start(workflow?: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string | void> {
+    if (workflow === undefined) return this.#startLoop();
+    const def = resolveDefinition(workflow, this.#handlers.keys());
+    const resolved = resolveInput(def, input, this.#options.maxInputBytes);
+    const storage = await this.init();
+    const stored = await this.workflows.ensureStored(def);
+    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
+  }
+
+  /** Starts a run of a stored workflow (latest version unless given). */
+  async startStored(workflowId: string, input?: unknown, options: RunOptions & { version?: number } = {}): Promise<string> {
+    const storage = await this.init();
+    const stored = await storage.getWorkflow(workflowId, options.version);
+    if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
+    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
+    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
+  }
+
+  async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions): Promise<string> {
+    const now = this.#options.clock.now();
+    const record: RunRecord = {
+      id: this.#options.ids('run'),
+      workflow_id: workflowId,
+      workflow_version: version,
+      status: 'running',
+      input_data: resolved.input,
+      variables: resolved.variables,
+      created_at: now,
+      started_at: now,
+      owner: this.instanceId,
+      lease_expires_at: now + this.#options.leaseMs,
+      revision: 0,
+      recovery_count: 0,
+      ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
+      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+    };
+    const run = await storage.createRun(record);
+    if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
+    this.#drive(run, def, []);
+    this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: resolved.input });
+    return run.id;
+  }
+
+  #drive(run: RunRecord, def: WorkflowDefinition, steps: Parameters<RunController['begin']>[0]): RunController {
+    const controller = new RunController(this.#deps, compilePlan(def), run);
+    this.#hot.set(run.id, controller);
+    this.#ensureLeaseRenewal();
+    controller.begin(steps);
+    return controller;
+  }
+
+  /** Resolves with the execution record once the run completes, fails or is cancelled. */
+  async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
+    const hot = this.#hot.get(executionId);
+    if (hot) {
+      await hot.done;
+      return (await this.get(executionId))!;
+    }
+    for (;;) {
+      const current = await this.get(executionId);
+      if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+      if (current.status === 'completed' || current.status === 'failed' || current.status === 'cancelled') return current;
+      const again = this.#hot.get(executionId);
+      if (again) {
+        await again.done;
+        continue;
+      }
+      options.signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
+    }
+  }
+
+  /** The execution record (run, context and trace), or undefined. */
+  async get(executionId: string): Promise<WorkflowExecution | undefined> {
+    const storage = await this.init();
+    const run = await storage.getRun(executionId);
+    if (!run) return undefined;
+    const [steps, workflow] = await Promise.all([storage.getSteps(executionId), storage.getWorkflow(run.workflow_id, run.workflow_version)]);
+    return toWorkflowExecution(run, steps, workflow?.definition);
+  }
+
+  /** Lists runs, newest first. */
+  async list(filter: Parameters<Storage['listRuns']>[0] = {}): Promise<RunRecord[]> {
+    return (await this.init()).listRuns(filter);
+  }
+
+  /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
+  async pause(executionId: string): Promise<void> {
+    const controller = await this.#control(executionId, ['running']);
+    controller.pause();
+  }
+
+  /** Resumes a paused run. */
+  async resume(executionId: string): Promise<void> {
+    const controller = await this.#control(executionId, ['paused']);
+    controller.resume();
+  }
+
+  /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
+  async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
+    const controller = await this.#control(executionId, ['pending', 'running', 'paused']);
+    controller.cancel(reason);
+    await controller.done.catch(() => undefined);
+  }
+
+  /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
+  async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
+    await this.#wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
+  }
+
+  /** Rejects a `human_approval` step. */
+  async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
+    await this.#wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
+  }
+
+  async #wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
+    const controller = await this.#control(executionId, ['running', 'paused']);
+    const path = resolvePath(controller, nodeOrPath, executionId);
+    controller.wake(path, signal);
+  }
+
+  /** Finds or loads the controller of a run whose status is one of `allowed`. */
+  async #control(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController> {
+    const hot = this.#hot.get(executionId);
+    if (hot) {
+      if (!allowed.includes(hot.run.status)) throw illegal(executionId, hot.run.status, allowed);
+      return hot;
+    }
+    const storage = await this.init();
+    const run = await storage.getRun(executionId);
+    if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+    if (!allowed.includes(run.status)) throw illegal(executionId, run.status, allowed);
+    const controller = await this.#adopt(run);
+    if (!controller) throw new TrellisError('conflict', `Execution ${executionId} is being advanced by another engine (${run.owner})`, { executionId });
+    return controller;
+  }
+
+  /** Claims a run and loads it into memory from its committed steps. */
+  async #adopt(run: RunRecord): Promise<RunController | undefined> {
+    const existing = this.#hot.get(run.id);
+    if (existing) return existing;
+    const storage = await this.init();
+    const now = this.#options.clock.now();
+    const claimed = await storage.claimRun(run.id, this.instanceId, now + this.#options.leaseMs, now);
+    if (!claimed) return undefined;
+    const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
+    if (!workflow) {
+      await storage.updateRun(run.id, { status: 'failed', error_message: `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, completed_at: now, owner: undefined });
+      return undefined;
+    }
+    const again = this.#hot.get(run.id);
+    if (again) return again;
+    return this.#drive(claimed, workflow.definition, await storage.getSteps(run.id));
+  }
+
+  /**
+   * Recovers orphaned runs: `pending`/`running` runs whose owner's lease expired. Each is claimed
+   * and continued from its committed steps; a run recovered `maxRecoveryAttempts` times in a row
+   * without progress is failed as poison. Resolves with the ids it took over.
+   */
+  async recover(): Promise<string[]> {
+    const storage = await this.init();
+    const now = this.#options.clock.now();
+    const taken: string[] = [];
+    for (const orphan of await storage.findOrphanRuns(now, 100)) {
+      if (this.#hot.has(orphan.id)) continue;
+      const claimed = await storage.claimRun(orphan.id, this.instanceId, now + this.#options.leaseMs, now);
+      if (!claimed) continue;
+      if (claimed.recovery_count >= this.#options.maxRecoveryAttempts) {
+        const message = `Run failed: recovery was attempted ${claimed.recovery_count} times in a row and the process died each time (poison run)`;
+        await storage.updateRun(claimed.id, { status: 'failed', error_message: message, completed_at: now, owner: undefined, lease_expires_at: undefined });
+        this.events.publish('execution:failed', { executionId: claimed.id, workflowId: claimed.workflow_id, timestamp: now, error: { code: 'internal', message } });
+        continue;
+      }
+      const counted = await storage.updateRun(claimed.id, { recovery_count: claimed.recovery_count + 1 });
+      const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
+      if (!counted || !workflow) continue;
+      this.#drive(counted, workflow.definition, await storage.getSteps(claimed.id));
+      taken.push(claimed.id);
+    }
+    // Timers that came due while their run was not loaded anywhere (e.g. an approval timeout).
+    for (const step of await storage.findDueSteps(now, 100)) {
+      if (this.#hot.has(step.run_id)) continue;
+      const run = await storage.getRun(step.run_id);
+      if (run && (run.owner === undefined || (run.lease_expires_at ?? 0) < now)) {
+        if (await this.#adopt(run)) taken.push(run.id);
+      }
+    }
+    return taken;
+  }
+
+  async #startLoop(): Promise<void> {
+    await this.init();
+    if (this.#stopLoop) return;
+    let stopped = false;
+    let cancel: (() => void) | undefined;
+    const tick = async (): Promise<void> => {
+      if (stopped) return;
+      try {
+        await this.recover();
+      } catch (error) {
+        this.events.publish('listener:error', { event: 'recover', error });
+      }
+      if (!stopped) cancel = this.#options.clock.setTimer(() => void tick(), this.#options.pollIntervalMs);
+    };
+    this.#stopLoop = () => {
+      stopped = true;
+      cancel?.();
+    };
+    await tick();
+  }
+
+  #ensureLeaseRenewal(): void {
+    if (this.#leaseTimer || this.#closed) return;
+    const every = Math.max(10, Math.floor(this.#options.leaseMs / 3));
+    const renew = (): void => {
+      this.#leaseTimer = undefined;
+      if (this.#hot.size === 0 || this.#closed) return;
+      const until = this.#options.clock.now() + this.#options.leaseMs;
+      void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
+      this.#leaseTimer = this.#options.clock.setTimer(renew, every);
+    };
+    this.#leaseTimer = this.#options.clock.setTimer(renew, every);
+  }
+
+  /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopLoop?.();
+    this.#leaseTimer?.();
+    for (const controller of this.#hot.values()) controller.detach();
+    this.#hot.clear();
+    if (this.#ready) await (await this.#ready).close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function resolvePath(controller: RunController, nodeOrPath: string, executionId: string): string {
+  if (controller.step(nodeOrPath)?.status === 'waiting') return nodeOrPath;
+  const candidates = controller.waitingSteps().filter((s) => s.node_id === nodeOrPath || s.path === nodeOrPath);
+  if (candidates.length === 1) return candidates[0]!.path;
+  if (candidates.length > 1) {
+    throw new IllegalStateError(`Node "${nodeOrPath}" waits at several paths (${candidates.map((c) => c.path).join(', ')}); name one`, { executionId, nodeId: nodeOrPath });
+  }
+  const step = controller.step(nodeOrPath);
+  throw new IllegalStateError(`Node "${nodeOrPath}" of execution ${executionId} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId, nodeId: nodeOrPath });
+}
+
+function illegal(executionId: string, status: string, allowed: readonly string[]): IllegalStateError {
+  return new IllegalStateError(`Execution ${executionId} is ${status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status } });
+}
+
+async function defaultStorage(): Promise<Storage> {
+  const { SqliteStorage } = await import('../storage/sqlite-storage.js');
+  return new SqliteStorage({ path: 'trellis.sqlite' });
+}

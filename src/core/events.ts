@@ -1,0 +1,79 @@
+/**
+ * Typed lifecycle events. Emitted only after the fact they announce is committed, so a listener
+ * never sees something a crash could undo. A listener that throws never breaks a run.
+ */
+import { EventEmitter } from 'eventemitter3';
+
+interface Base {
+  readonly executionId: string;
+  readonly workflowId: string;
+  /** ms since epoch, from the engine's clock. */
+  readonly timestamp: number;
+}
+
+interface NodeBase extends Base {
+  readonly nodeId: string;
+  /** Step path, e.g. `review_loop[3].approve`. */
+  readonly path: string;
+}
+
+/** Payload of every event, by event name. */
+export interface TrellisEvents {
+  'execution:started': Base & { readonly input: unknown };
+  'execution:completed': Base & { readonly output: unknown; readonly durationMs: number };
+  'execution:failed': Base & { readonly error: { readonly code: string; readonly message: string } };
+  'execution:cancelled': Base & { readonly reason?: string };
+  'execution:paused': Base & { readonly reason: 'user' | 'approval' | 'budget' };
+  'execution:resumed': Base;
+  'node:started': NodeBase & { readonly nodeType: string; readonly attempt: number };
+  'node:completed': NodeBase & { readonly output: unknown; readonly durationMs: number };
+  'node:failed': NodeBase & {
+    readonly error: { readonly code: string; readonly message: string };
+    readonly attempt: number;
+    /** True when a retry is scheduled. */
+    readonly willRetry: boolean;
+  };
+  'node:skipped': NodeBase & { readonly reason: string };
+  'node:waiting': NodeBase & { readonly kind: string; readonly dueAt?: number };
+  'node:token': NodeBase & { readonly delta: string };
+  /** A listener threw; the run went on. */
+  'listener:error': { readonly event: string; readonly error: unknown };
+}
+
+/** Name of a Trellis event. */
+export type TrellisEventName = keyof TrellisEvents;
+
+type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
+
+/**
+ * An eventemitter3 emitter typed by {@link TrellisEvents}. The engine publishes through
+ * {@link TrellisEventEmitter.publish}, which isolates listeners: one that throws is reported on
+ * `listener:error` and the others still run.
+ */
+export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]: Listener<K> }> {
+  /** Calls every listener of `event`, each in its own try/catch. */
+  publish<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
+    const listeners = this.listeners(event);
+    if (listeners.length === 0) return false;
+    for (const listener of listeners) {
+      try {
+        (listener as Listener<K>).call(this, payload);
+      } catch (error) {
+        if (event !== 'listener:error') this.publish('listener:error', { event, error });
+      }
+    }
+    return true;
+  }
+
+  /** Resolves with the next payload of `event` that satisfies `predicate`. */
+  next<K extends TrellisEventName>(event: K, predicate: (payload: TrellisEvents[K]) => boolean = () => true): Promise<TrellisEvents[K]> {
+    return new Promise((resolve) => {
+      const listener = (payload: TrellisEvents[K]): void => {
+        if (!predicate(payload)) return;
+        this.off(event, listener as never);
+        resolve(payload);
+      };
+      this.on(event, listener as never);
+    });
+  }
+}

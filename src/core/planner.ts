@@ -1,0 +1,108 @@
+/**
+ * The planner: pure functions over (plan, run state) that decide what happens next. No I/O, no
+ * clock, no randomness: the same answer on every worker, unit-testable with plain objects.
+ * It owns the semantics of edges, joins, dead-path elimination and loop iterations.
+ */
+import type { StepRecord } from '../storage/records.js';
+import type { Plan, PlanEdge, PlanNode } from './plan.js';
+import { parseIterationPrefix } from './step-path.js';
+
+/** What the planner needs to know about a run. */
+export interface PlannerView {
+  /** The step at a path, if it exists. */
+  step(path: string): StepRecord | undefined;
+  /** Whether an edge's `condition` holds in the context of scope `prefix`. */
+  conditionHolds(edge: PlanEdge, prefix: string): boolean;
+}
+
+/** The planner's verdict on one node in one scope. */
+export type Readiness =
+  | { readonly kind: 'exists' }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'ready'; readonly active: readonly PlanEdge[]; readonly early: boolean }
+  | { readonly kind: 'skip'; readonly reason: string }
+  | { readonly kind: 'fail'; readonly reason: string };
+
+const TERMINAL = new Set(['completed', 'skipped', 'failed']);
+
+/** True for a step status that will not change again. */
+export function isTerminal(step: StepRecord | undefined): boolean {
+  return step !== undefined && TERMINAL.has(step.status);
+}
+
+/** Whether edge `edge`, leaving a completed step, was followed (fired output and condition). */
+export function edgeFollowed(source: PlanNode, step: StepRecord, edge: PlanEdge, prefix: string, view: PlannerView): boolean {
+  const fired = step.fired;
+  if (fired !== undefined && !fired.includes(edge.source_output)) {
+    // A condition may also route by naming its target in true_path / false_path.
+    if (source.type !== 'condition' || edge.source_output === 'true' || edge.source_output === 'false') return false;
+    const chosen = (source.node.config as Record<string, unknown>)[`${fired[0]}_path`];
+    if (edge.target_node_id !== chosen) return false;
+  }
+  return edge.condition === undefined || view.conditionHolds(edge, prefix);
+}
+
+/** Decides whether `nodeId` in scope `prefix` can run, must be skipped, or must wait. */
+export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId: string): Readiness {
+  if (view.step(prefix + nodeId) !== undefined) return { kind: 'exists' };
+  const node = plan.nodes.get(nodeId);
+  if (!node) return { kind: 'skip', reason: `unknown node ${nodeId}` };
+  const scope = parseIterationPrefix(prefix);
+  let unresolved = 0;
+  let resolved = 0;
+  const active: PlanEdge[] = [];
+  for (const edge of node.incoming) {
+    if (edge.kind === 'body') {
+      // Entering an iteration: the edge is live exactly in iterations of its own loop.
+      if (scope?.loopId === edge.source_node_id) {
+        resolved++;
+        active.push(edge);
+      }
+      continue;
+    }
+    const step = view.step(prefix + edge.source_node_id);
+    if (!isTerminal(step)) {
+      unresolved++;
+      continue;
+    }
+    resolved++;
+    if (step!.status === 'completed' && edgeFollowed(plan.nodes.get(edge.source_node_id)!, step!, edge, prefix, view)) active.push(edge);
+  }
+  const join = plan.joins.get(nodeId);
+  if (join && join.rule !== 'all') {
+    if (active.length >= join.required) return { kind: 'ready', active, early: unresolved > 0 };
+    if (unresolved > 0) return { kind: 'wait' };
+    if (active.length === 0) return { kind: 'skip', reason: 'no incoming branch was taken' };
+    return {
+      kind: 'fail',
+      reason: `parallel node "${join.parallelId}" needed ${join.required} branch(es) to complete but only ${active.length} did`,
+    };
+  }
+  if (unresolved > 0) return { kind: 'wait' };
+  if (active.length > 0) return { kind: 'ready', active, early: false };
+  return { kind: 'skip', reason: resolved === 0 ? 'no incoming edge' : 'no incoming edge was followed' };
+}
+
+/** State of one loop iteration. */
+export type IterationState =
+  | { readonly kind: 'running' }
+  | { readonly kind: 'completed'; readonly result: unknown }
+  | { readonly kind: 'failed'; readonly step: StepRecord };
+
+/** Whether every node of an iteration's body has settled, and the iteration's result. */
+export function iterationState(plan: Plan, view: PlannerView, loopId: string, prefix: string): IterationState {
+  const loop = plan.loops.get(loopId);
+  if (!loop) return { kind: 'completed', result: null };
+  let last: StepRecord | undefined;
+  let back: StepRecord | undefined;
+  for (const id of loop.direct) {
+    const step = view.step(prefix + id);
+    if (!isTerminal(step)) return { kind: 'running' };
+    if (step!.status === 'failed' && !plan.tolerant.has(id)) return { kind: 'failed', step: step! };
+    if (step!.status !== 'completed') continue;
+    if (!last || step!.seq > last.seq) last = step;
+    if (loop.backSources.includes(id) && (!back || step!.seq > back.seq)) back = step;
+  }
+  const source = back ?? last;
+  return { kind: 'completed', result: source?.output_data ?? null };
+}

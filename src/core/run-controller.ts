@@ -1,0 +1,831 @@
+/**
+ * Advances one run: asks the planner what is ready, executes steps through their handlers,
+ * applies retries and timeouts, and commits each step's facts (its row, the rows of the steps it
+ * made ready or skipped, its LLM execution records) in one transaction. Steps that settle in the
+ * same tick commit together. Events are emitted only after the commit.
+ */
+import type { Json, LlmExecutionRecord, RunRecord, StepRecord, StoredError, Waiter } from '../storage/records.js';
+import type { RunPatch } from '../storage/storage.js';
+import type { ArrivedInput, CompletedResult, IterateResult, NodeHandler, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
+import { compileExpression } from './expressions.js';
+import { renderTemplate } from './template.js';
+import { edgeFollowed, isTerminal, iterationState, readiness, type PlannerView } from './planner.js';
+import type { Plan, PlanEdge } from './plan.js';
+import { iterationPrefix, parseIterationPrefix, splitStepPath } from './step-path.js';
+import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
+import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
+import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
+import { tooMany } from '../nodes/loop-node.js';
+import type { RunDeps } from './run-deps.js';
+
+interface LoopRuntime {
+  readonly path: string;
+  readonly parentPrefix: string;
+  readonly loopId: string;
+  readonly spec: IterateResult['spec'];
+  readonly as: string;
+  readonly indexAs: string;
+  readonly concurrency: number;
+  readonly max: number;
+  readonly results: Json[];
+  readonly finished: Set<number>;
+  next: number;
+  running: number;
+}
+
+interface Outcome {
+  readonly result?: NodeResult;
+  readonly error?: unknown;
+}
+
+/** Drives one run in this process. Created by the engine; not part of the public API. */
+export class RunController implements PlannerView {
+  readonly #deps: RunDeps;
+  readonly #plan: Plan;
+  #run: RunRecord;
+  readonly #steps = new Map<string, StepRecord>();
+  readonly #contexts: ScopeContexts;
+  readonly #inflight = new Map<string, AbortController>();
+  readonly #timers = new Map<string, () => void>();
+  readonly #loops = new Map<string, LoopRuntime>();
+  #seq = 0;
+  #active = 0;
+  #running = 0;
+  #finished = false;
+  #paused = false;
+  #dirty = new Map<string, StepRecord>();
+  #executions: LlmExecutionRecord[] = [];
+  #runPatch: RunPatch | undefined;
+  #after: (() => void)[] = [];
+  #flushScheduled = false;
+  #commitChain: Promise<void> = Promise.resolve();
+  readonly #done: Promise<RunRecord>;
+  #resolveDone!: (run: RunRecord) => void;
+  #rejectDone!: (error: unknown) => void;
+
+  constructor(deps: RunDeps, plan: Plan, run: RunRecord) {
+    this.#deps = deps;
+    this.#plan = plan;
+    this.#run = run;
+    this.#paused = run.status === 'paused';
+    this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
+    this.#done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.#done.catch(() => undefined);
+  }
+
+  get id(): string {
+    return this.#run.id;
+  }
+
+  get run(): RunRecord {
+    return this.#run;
+  }
+
+  /** Resolves with the final run record when the run completes, fails or is cancelled. */
+  get done(): Promise<RunRecord> {
+    return this.#done;
+  }
+
+  /** Steps currently waiting (approvals, timers, events). */
+  waitingSteps(): StepRecord[] {
+    return [...this.#steps.values()].filter((s) => s.status === 'waiting');
+  }
+
+  // ---- PlannerView ----
+  step(path: string): StepRecord | undefined {
+    return this.#steps.get(path);
+  }
+
+  conditionHolds(edge: PlanEdge, prefix: string): boolean {
+    return Boolean(compileExpression(edge.condition!).evaluate(this.#contexts.get(prefix) ?? {}));
+  }
+
+  // ---- Entry points ----
+
+  /** Starts a fresh run, or continues one from its committed steps (recovery). */
+  begin(steps: readonly StepRecord[]): void {
+    if (steps.length === 0) {
+      this.#launch('', this.#plan.startId);
+    } else {
+      this.#restore(steps);
+    }
+    this.#maybeFinish();
+    this.#scheduleFlush();
+  }
+
+  /** Wakes a waiting step (approval, timer, event, child). Throws IllegalStateError when it is not waiting for that. */
+  wake(path: string, signal: WakeSignal): void {
+    const step = this.#steps.get(path);
+    if (!step || step.status !== 'waiting' || !step.waiter) {
+      throw new IllegalStateError(`Step "${path}" of run ${this.id} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId: this.id, nodeId: step?.node_id ?? path });
+    }
+    if (signal.kind !== 'timer' && signal.kind !== step.waiter.kind) {
+      throw new IllegalStateError(`Step "${path}" waits for ${step.waiter.kind}, not ${signal.kind}`, { executionId: this.id, nodeId: step.node_id });
+    }
+    this.#timers.get(path)?.();
+    this.#timers.delete(path);
+    if (step.waiter.kind === 'retry') {
+      this.#put(strip({ ...step, status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
+      this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+      this.#startExecution(path);
+    } else {
+      this.#put(strip({ ...step, status: 'running', waiter: undefined }));
+      if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
+      this.#startExecution(path, signal);
+    }
+    this.#scheduleFlush();
+  }
+
+  /** Pauses: nothing new starts; in-flight steps finish and are recorded. */
+  pause(): void {
+    this.#paused = true;
+    this.#patchRun({ status: 'paused' });
+    this.#after.push(() => this.#emit('execution:paused', { reason: 'user' }));
+    this.#scheduleFlush();
+  }
+
+  /** Resumes a paused run: pending steps start. */
+  resume(): void {
+    this.#paused = false;
+    this.#patchRun({ status: 'running' });
+    this.#after.push(() => this.#emit('execution:resumed', {}));
+    for (const step of [...this.#steps.values()]) if (step.status === 'pending') this.#promote(step.path);
+    this.#maybeFinish();
+    this.#scheduleFlush();
+  }
+
+  /** Cancels: aborts in-flight steps (failed, reason cancelled), skips pending and waiting ones. */
+  cancel(reason = 'cancelled'): void {
+    if (this.#finished) return;
+    this.#stopEverything(new TrellisError('cancelled', reason));
+    this.#finish({ status: 'cancelled', error_message: reason });
+    this.#after.push(() => this.#emit('execution:cancelled', { reason }));
+    this.#scheduleFlush();
+  }
+
+  /** Stops driving the run without changing it (engine shutdown); another engine may recover it. */
+  detach(): void {
+    for (const cancel of this.#timers.values()) cancel();
+    this.#timers.clear();
+    this.#finished = true;
+  }
+
+  // ---- Launching and executing steps ----
+
+  #launch(prefix: string, nodeId: string): void {
+    const now = this.#deps.clock.now();
+    const path = prefix + nodeId;
+    const canRun = !this.#paused && this.#hasBudget();
+    const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
+    this.#put(step);
+    if (canRun) {
+      this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+      this.#startExecution(path);
+    }
+  }
+
+  #promote(path: string): void {
+    const step = this.#steps.get(path)!;
+    if (this.#paused || !this.#hasBudget()) return;
+    this.#put({ ...step, status: 'running', started_at: this.#deps.clock.now() });
+    this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+    this.#startExecution(path);
+  }
+
+  #hasBudget(): boolean {
+    const limit = this.#deps.maxConcurrency(this.#plan.workflow);
+    return limit === undefined || this.#running < limit;
+  }
+
+  /** Runs the handler once the step's `running` row is committed (so effects follow durable state). */
+  #startExecution(path: string, wake?: WakeSignal): void {
+    this.#running++;
+    this.#after.push(() => void this.#execute(path, wake));
+  }
+
+  async #execute(path: string, wake?: WakeSignal): Promise<void> {
+    const step = this.#steps.get(path);
+    if (!step || step.status !== 'running' || this.#finished) {
+      this.#running--;
+      return;
+    }
+    const node = this.#plan.nodes.get(step.node_id)!;
+    const handler = this.#deps.handlers.get(node.type);
+    const controller = new AbortController();
+    this.#inflight.set(path, controller);
+    const records: LlmExecutionRecord[] = [];
+    let outcome: Outcome;
+    const timeout = node.node.timeout_ms;
+    const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => controller.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
+    try {
+      if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
+      const ctx = this.#stepContext(step, handler, controller.signal, records);
+      let pending: NodeResult | Promise<NodeResult>;
+      if (wake) {
+        if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
+        pending = handler.resume(ctx, wake);
+      } else {
+        pending = handler.execute(ctx);
+      }
+      outcome = { result: pending instanceof Promise ? await raceAbort(pending, controller.signal) : pending };
+    } catch (error) {
+      outcome = { error: controller.signal.aborted && controller.signal.reason !== undefined ? controller.signal.reason : error };
+    }
+    cancelTimer?.();
+    this.#inflight.delete(path);
+    this.#running--;
+    this.#executions.push(...records);
+    this.#settle(path, step.attempt, outcome);
+  }
+
+  #settle(path: string, attempt: number, outcome: Outcome): void {
+    const step = this.#steps.get(path);
+    if (!step || step.status !== 'running' || step.attempt !== attempt || this.#finished) {
+      this.#scheduleFlush();
+      return;
+    }
+    try {
+      if (outcome.error !== undefined || !outcome.result) this.#fail(step, toTrellisError(outcome.error ?? new Error('no result')));
+      else if (outcome.result.status === 'completed') this.#complete(step, outcome.result);
+      else if (outcome.result.status === 'waiting') this.#wait(step, outcome.result.waiter);
+      else this.#startLoop(step, outcome.result.spec);
+    } catch (error) {
+      // A planner-side failure (e.g. an edge condition that does not evaluate) fails the run cleanly.
+      this.#failRun(step, toTrellisError(error));
+    }
+    this.#pumpPending();
+    this.#maybeFinish();
+    this.#scheduleFlush();
+  }
+
+  /** Starts pending steps while the concurrency budget allows. */
+  #pumpPending(): void {
+    if (this.#paused || this.#finished || this.#deps.maxConcurrency(this.#plan.workflow) === undefined) return;
+    for (const step of this.#steps.values()) {
+      if (!this.#hasBudget()) return;
+      if (step.status === 'pending') this.#promote(step.path);
+    }
+  }
+
+  #stepContext(step: StepRecord, handler: NodeHandler, signal: AbortSignal, records: LlmExecutionRecord[]): StepContext {
+    const { prefix } = splitStepPath(step.path);
+    const node = this.#plan.nodes.get(step.node_id)!;
+    const context = this.#contexts.get(prefix) ?? {};
+    const deps = this.#deps;
+    const run = this.#run;
+    const idempotencyKey = `${run.id}:${step.path}:${step.attempt}`;
+    const arrived = (): ArrivedInput[] => this.#arrived(prefix, node.id);
+    void handler;
+    return {
+      executionId: run.id,
+      workflowId: run.workflow_id,
+      node: node.node,
+      config: node.node.config,
+      path: step.path,
+      attempt: step.attempt,
+      idempotencyKey,
+      signal,
+      clock: deps.clock,
+      context,
+      get arrived() {
+        return arrived();
+      },
+      hasOutput: (name) => node.outgoing.some((e) => e.source_output === name),
+      evaluate: (expression) => compileExpression(expression).evaluate(context),
+      render: (template, extra) => renderTemplate(template, extra ? { ...context, ...extra } : context),
+      services: {
+        callModel: (call) =>
+          deps.models.call(call, {
+            runId: run.id,
+            nodeId: node.id,
+            path: step.path,
+            attempt: step.attempt,
+            idempotencyKey,
+            signal,
+            onToken: (delta) => deps.events.publish('node:token', { ...this.#base(), nodeId: node.id, path: step.path, delta }),
+            record: (r) => records.push(r),
+          }),
+        getPrompt: (id, version) => deps.storage.getPrompt(id, version),
+      },
+    };
+  }
+
+  /** The incoming edges that were followed into `nodeId`, with their sources' outputs. */
+  #arrived(prefix: string, nodeId: string): ArrivedInput[] {
+    const node = this.#plan.nodes.get(nodeId)!;
+    const join = this.#plan.joins.get(nodeId);
+    const arrived: ArrivedInput[] = [];
+    for (const edge of node.incoming) {
+      if (edge.kind === 'body') continue;
+      const step = this.#steps.get(prefix + edge.source_node_id);
+      if (step?.status !== 'completed' || !edgeFollowed(this.#plan.nodes.get(edge.source_node_id)!, step, edge, prefix, this)) continue;
+      const branch = join?.branchOf.get(edge.source_node_id);
+      arrived.push({ sourceNodeId: edge.source_node_id, output: step.output_data, ...(branch === undefined ? {} : { branch }) });
+    }
+    return arrived;
+  }
+
+  // ---- Outcomes ----
+
+  #complete(step: StepRecord, result: CompletedResult): void {
+    const { output, fired, writes, executionId, input } = result;
+    const now = this.#deps.clock.now();
+    const done: StepRecord = strip({
+      ...step,
+      status: 'completed',
+      input_data: input ?? step.input_data,
+      output_data: output,
+      fired,
+      state: writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state,
+      execution_id: executionId,
+      waiter: undefined,
+      error: undefined,
+      completed_at: now,
+      duration_ms: now - step.started_at,
+    });
+    this.#put(done);
+    const { prefix, nodeId } = splitStepPath(step.path);
+    this.#contexts.apply(prefix, nodeId, output, writes);
+    this.#after.push(() => this.#emit('node:completed', { nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
+    if (this.#run.recovery_count > 0) this.#patchRun({ recovery_count: 0 });
+    const node = this.#plan.nodes.get(nodeId)!;
+    if (node.type === 'end' && (node.node.config as { terminate?: boolean }).terminate === true) {
+      this.#stopEverything(new TrellisError('cancelled', `run terminated by end node "${nodeId}"`));
+      this.#finish({ status: 'completed', output_data: output });
+      this.#after.push(() => this.#emit('execution:completed', { output, durationMs: now - (this.#run.started_at ?? now) }));
+      return;
+    }
+    this.#advance(prefix, nodeId);
+  }
+
+  #wait(step: StepRecord, waiter: Waiter): void {
+    this.#put(strip({ ...step, status: 'waiting', waiter }));
+    this.#armTimer(step.path, waiter);
+    this.#after.push(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
+  }
+
+  #armTimer(path: string, waiter: Waiter): void {
+    if (waiter.due_at === undefined) return;
+    this.#timers.get(path)?.();
+    const cancel = this.#deps.clock.setTimer(() => {
+      this.#timers.delete(path);
+      const current = this.#steps.get(path);
+      if (!this.#finished && current?.status === 'waiting') this.wake(path, { kind: 'timer' });
+    }, waiter.due_at - this.#deps.clock.now());
+    this.#timers.set(path, cancel);
+  }
+
+  #fail(step: StepRecord, error: TrellisError): void {
+    const node = this.#plan.nodes.get(step.node_id)!;
+    const policy = node.node.retry_policy ?? this.#plan.workflow.definition.settings?.retry_policy ?? NO_RETRY;
+    const stored: StoredError = { code: error.code, message: error.message };
+    const attempts = [...((asObject(step.state)?.attempts as Json[] | undefined) ?? []), { attempt: step.attempt, error: stored as unknown as Json, started_at: step.started_at, failed_at: this.#deps.clock.now() }];
+    if (!this.#finished && shouldRetry(policy, error, step.attempt)) {
+      const delay = retryDelay(policy, error, step.attempt, this.#deps.random);
+      const waiter: Waiter = { kind: 'retry', due_at: this.#deps.clock.now() + delay };
+      this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
+      this.#armTimer(step.path, waiter);
+      this.#after.push(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: true }));
+      return;
+    }
+    const now = this.#deps.clock.now();
+    this.#put({ ...step, status: 'failed', error: stored, state: { ...(asObject(step.state) ?? {}), attempts }, completed_at: now, duration_ms: now - step.started_at });
+    this.#after.push(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: false }));
+    const { prefix, nodeId } = splitStepPath(step.path);
+    if (this.#plan.tolerant.has(nodeId)) {
+      this.#advance(prefix, nodeId);
+      return;
+    }
+    const handlerId = this.#plan.workflow.definition.settings?.error_handler_node_id;
+    if (handlerId !== undefined && !this.#steps.has(handlerId) && handlerId !== nodeId) {
+      const root = this.#contexts.get('')!;
+      root.error = { node_id: nodeId, path: step.path, code: error.code, message: error.message };
+      this.#stopEverything(new TrellisError('cancelled', `node "${nodeId}" failed; routed to error handler "${handlerId}"`));
+      this.#launch('', handlerId);
+      return;
+    }
+    this.#failRun(step, error);
+  }
+
+  #failRun(step: StepRecord, error: TrellisError): void {
+    if (this.#finished) return;
+    const message = `Node "${step.node_id}" failed: ${error.message}`;
+    this.#stopEverything(new TrellisError('cancelled', `run failed at node "${step.node_id}"`));
+    this.#finish({ status: 'failed', error_message: message });
+    this.#after.push(() => this.#emit('execution:failed', { error: { code: error.code, message } }));
+  }
+
+  // ---- Planning ----
+
+  /** After a step settled: decide its successors, then whether its iteration or loop is done. */
+  #advance(prefix: string, nodeId: string): void {
+    if (this.#finished) return;
+    const node = this.#plan.nodes.get(nodeId)!;
+    for (const edge of node.outgoing) this.#decide(prefix, edge.target_node_id);
+    if (node.loopId !== undefined && prefix !== '') this.#checkIteration(prefix);
+  }
+
+  #decide(prefix: string, nodeId: string): void {
+    if (this.#finished) return;
+    const verdict = readiness(this.#plan, this, prefix, nodeId);
+    switch (verdict.kind) {
+      case 'ready':
+        if (verdict.early) this.#cancelRegion(prefix, nodeId);
+        this.#launch(prefix, nodeId);
+        return;
+      case 'skip':
+        this.#skip(prefix, nodeId, verdict.reason);
+        this.#advance(prefix, nodeId);
+        return;
+      case 'fail': {
+        const step: StepRecord = { run_id: this.id, path: prefix + nodeId, node_id: nodeId, seq: ++this.#seq, status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
+        this.#put(step);
+        this.#fail(step, new TrellisError('node_failed', verdict.reason, { nodeId, retryable: false }));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #skip(prefix: string, nodeId: string, reason: string): void {
+    const now = this.#deps.clock.now();
+    const path = prefix + nodeId;
+    this.#put({ run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } });
+    this.#after.push(() => this.#emit('node:skipped', { nodeId, path, reason }));
+  }
+
+  /** A join fired early (`any`/`count`): branches still running lose; unstarted ones are skipped. */
+  #cancelRegion(prefix: string, mergeId: string): void {
+    const join = this.#plan.joins.get(mergeId)!;
+    for (const id of join.region) {
+      const path = prefix + id;
+      const step = this.#steps.get(path);
+      if (step === undefined) this.#skip(prefix, id, `branch lost: "${mergeId}" had enough branches`);
+      else if (!isTerminal(step)) this.#supersede(step, 'branch lost the race');
+      this.#cancelNested(path + '[');
+    }
+  }
+
+  /** Marks a live step skipped and aborts its work. */
+  #supersede(step: StepRecord, reason: string): void {
+    this.#inflight.get(step.path)?.abort(new TrellisError('cancelled', reason));
+    this.#timers.get(step.path)?.();
+    this.#timers.delete(step.path);
+    const now = this.#deps.clock.now();
+    this.#put(strip({ ...step, status: 'skipped', waiter: undefined, error: { code: 'cancelled', message: reason }, completed_at: now, duration_ms: now - step.started_at }));
+    this.#after.push(() => this.#emit('node:skipped', { nodeId: step.node_id, path: step.path, reason }));
+  }
+
+  #cancelNested(pathPrefix: string): void {
+    for (const step of this.#steps.values()) if (step.path.startsWith(pathPrefix) && !isTerminal(step)) this.#supersede(step, 'enclosing step was cancelled');
+  }
+
+  /** Ends every live step: running ones fail with `cancelled`, waiting and pending ones are skipped. */
+  #stopEverything(reason: TrellisError): void {
+    const now = this.#deps.clock.now();
+    for (const step of [...this.#steps.values()]) {
+      if (isTerminal(step)) continue;
+      this.#inflight.get(step.path)?.abort(reason);
+      this.#timers.get(step.path)?.();
+      this.#timers.delete(step.path);
+      const stored: StoredError = { code: 'cancelled', message: reason.message };
+      if (step.status === 'running' && this.#plan.nodes.get(step.node_id)?.type !== 'loop') {
+        this.#put(strip({ ...step, status: 'failed', error: stored, completed_at: now, duration_ms: now - step.started_at }));
+      } else {
+        this.#put(strip({ ...step, status: 'skipped', waiter: undefined, error: stored, completed_at: now, duration_ms: now - step.started_at }));
+      }
+    }
+  }
+
+  // ---- Loops ----
+
+  #startLoop(step: StepRecord, spec: IterateResult['spec']): void {
+    const { prefix, nodeId } = splitStepPath(step.path);
+    const config = this.#plan.nodes.get(nodeId)!.node.config as { as?: string; index_as?: string; concurrency?: number; max_iterations: number };
+    const total = spec.mode === 'list' ? spec.items.length : spec.mode === 'count' ? spec.count : null;
+    this.#put({ ...step, state: { ...(asObject(step.state) ?? {}), mode: spec.mode, total } });
+    const runtime: LoopRuntime = {
+      path: step.path,
+      parentPrefix: prefix,
+      loopId: nodeId,
+      spec,
+      as: config.as ?? 'item',
+      indexAs: config.index_as ?? 'index',
+      concurrency: spec.mode === 'while' ? 1 : (config.concurrency ?? 1),
+      max: config.max_iterations,
+      results: [],
+      finished: new Set(),
+      next: 0,
+      running: 0,
+    };
+    this.#loops.set(step.path, runtime);
+    this.#fillIterations(runtime);
+  }
+
+  #fillIterations(rt: LoopRuntime): void {
+    if (this.#finished) return;
+    if (rt.spec.mode === 'while') {
+      if (rt.running > 0) return;
+      const scope = rt.next === 0 ? rt.parentPrefix : iterationPrefix(rt.parentPrefix, rt.loopId, rt.next - 1);
+      const ctx = this.#contexts.get(scope) ?? this.#contexts.get(rt.parentPrefix) ?? {};
+      let holds: boolean;
+      try {
+        holds = Boolean(compileExpression(rt.spec.condition).evaluate(ctx));
+      } catch (error) {
+        this.#failLoop(rt, toTrellisError(error));
+        return;
+      }
+      if (!holds) return this.#completeLoop(rt);
+      if (rt.next >= rt.max) return this.#failLoop(rt, tooMany(rt.loopId, `more than ${rt.max}`, rt.max));
+      this.#startIteration(rt, rt.next, null);
+      return;
+    }
+    const total = rt.spec.mode === 'list' ? rt.spec.items.length : rt.spec.count;
+    while (rt.running < rt.concurrency && rt.next < total && !this.#finished) {
+      const index = rt.next;
+      this.#startIteration(rt, index, rt.spec.mode === 'list' ? (rt.spec.items[index] ?? null) : index);
+    }
+    if (rt.finished.size === total) this.#completeLoop(rt);
+  }
+
+  #startIteration(rt: LoopRuntime, index: number, item: Json): void {
+    rt.next = Math.max(rt.next, index + 1);
+    rt.running++;
+    const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
+    this.#openIteration(rt, index, item);
+    for (const entry of this.#plan.loops.get(rt.loopId)!.entries) this.#decide(prefix, entry);
+  }
+
+  #openIteration(rt: LoopRuntime, index: number, item: Json): ScopeContext {
+    const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
+    return this.#contexts.get(prefix) ?? this.#contexts.open(prefix, rt.parentPrefix, { [rt.as]: item, [rt.indexAs]: index });
+  }
+
+  #checkIteration(prefix: string): void {
+    const scope = parseIterationPrefix(prefix);
+    if (!scope) return;
+    const rt = this.#loops.get(scope.parentPrefix + scope.loopId);
+    if (!rt || rt.finished.has(scope.index)) return;
+    const state = iterationState(this.#plan, this, scope.loopId, prefix);
+    if (state.kind === 'running') return;
+    if (state.kind === 'failed') return; // the failing step already decided the run's fate
+    rt.results[scope.index] = state.result as Json;
+    rt.finished.add(scope.index);
+    rt.running--;
+    // Keep the last iteration's scope for a while-condition; drop the others to bound memory.
+    if (rt.spec.mode !== 'while') this.#contexts.close(prefix);
+    else if (scope.index > 0) this.#contexts.close(iterationPrefix(rt.parentPrefix, rt.loopId, scope.index - 1));
+    this.#fillIterations(rt);
+  }
+
+  #completeLoop(rt: LoopRuntime): void {
+    const step = this.#steps.get(rt.path);
+    if (!step || step.status !== 'running') return;
+    this.#loops.delete(rt.path);
+    const results: Json[] = [];
+    for (let i = 0; i < rt.next; i++) results.push(rt.results[i] ?? null);
+    this.#complete(step, { status: 'completed', output: results, fired: ['done'] });
+  }
+
+  #failLoop(rt: LoopRuntime, error: TrellisError): void {
+    const step = this.#steps.get(rt.path);
+    this.#loops.delete(rt.path);
+    if (step && step.status === 'running') this.#fail(step, error);
+  }
+
+  // ---- Recovery ----
+
+  #restore(steps: readonly StepRecord[]): void {
+    const ordered = [...steps].sort((a, b) => a.seq - b.seq);
+    for (const step of ordered) {
+      this.#steps.set(step.path, step);
+      if (!isTerminal(step)) this.#active++;
+      this.#seq = Math.max(this.#seq, step.seq);
+    }
+    // Rebuild contexts and loop runtimes in the order things happened.
+    for (const step of ordered) {
+      const { prefix, nodeId } = splitStepPath(step.path);
+      if (prefix !== '' && !this.#contexts.get(prefix)) {
+        const scope = parseIterationPrefix(prefix)!;
+        const rt = this.#loops.get(scope.parentPrefix + scope.loopId);
+        if (!rt) continue; // an iteration of a loop that already finished
+        const item = rt.spec.mode === 'list' ? (rt.spec.items[scope.index] ?? null) : scope.index;
+        this.#openIteration(rt, scope.index, item);
+      }
+      if (step.status === 'completed') {
+        this.#contexts.apply(prefix, nodeId, step.output_data, asObject(step.state)?.writes as Record<string, Json> | undefined);
+      } else if (step.status === 'running' && this.#plan.nodes.get(nodeId)?.type === 'loop') {
+        this.#restoreLoop(step);
+      }
+    }
+    // Re-run what was in flight (same attempt, same idempotency key), re-arm waits, resume pending.
+    for (const step of ordered) {
+      if (step.status === 'running' && this.#plan.nodes.get(step.node_id)?.type !== 'loop') {
+        this.#after.push(() => this.#emitStarted(step));
+        this.#startExecution(step.path);
+      } else if (step.status === 'waiting' && step.waiter) {
+        this.#armTimer(step.path, step.waiter);
+      }
+    }
+    for (const step of ordered) if (step.status === 'pending') this.#promote(step.path);
+    // Decide whatever the committed facts make ready.
+    for (const step of ordered) {
+      if (!isTerminal(step)) continue;
+      const { prefix, nodeId } = splitStepPath(step.path);
+      if (prefix !== '' && !this.#contexts.get(prefix)) continue;
+      this.#advance(prefix, nodeId);
+    }
+    for (const rt of [...this.#loops.values()]) this.#fillIterations(rt);
+  }
+
+  #restoreLoop(step: StepRecord): void {
+    const handler = this.#deps.handlers.get('loop')!;
+    const records: LlmExecutionRecord[] = [];
+    const result = handler.execute(this.#stepContext(step, handler, new AbortController().signal, records));
+    if (result instanceof Promise || result.status !== 'iterate') return;
+    this.#startLoopRuntimeOnly(step, result.spec);
+    const rt = this.#loops.get(step.path)!;
+    const started = new Set<number>();
+    const head = `${step.path}[`;
+    for (const s of this.#steps.values()) {
+      if (!s.path.startsWith(head)) continue;
+      const index = Number(s.path.slice(head.length, s.path.indexOf(']', head.length)));
+      started.add(index);
+    }
+    for (const index of started) {
+      rt.next = Math.max(rt.next, index + 1);
+      rt.running++;
+    }
+  }
+
+  #startLoopRuntimeOnly(step: StepRecord, spec: IterateResult['spec']): void {
+    const { prefix, nodeId } = splitStepPath(step.path);
+    const config = this.#plan.nodes.get(nodeId)!.node.config as { as?: string; index_as?: string; concurrency?: number; max_iterations: number };
+    this.#loops.set(step.path, {
+      path: step.path,
+      parentPrefix: prefix,
+      loopId: nodeId,
+      spec,
+      as: config.as ?? 'item',
+      indexAs: config.index_as ?? 'index',
+      concurrency: spec.mode === 'while' ? 1 : (config.concurrency ?? 1),
+      max: config.max_iterations,
+      results: [],
+      finished: new Set(),
+      next: 0,
+      running: 0,
+    });
+  }
+
+  // ---- State, commits and events ----
+
+  #put(step: StepRecord): void {
+    const previous = this.#steps.get(step.path);
+    const wasLive = previous !== undefined && !isTerminal(previous);
+    const isLive = !isTerminal(step);
+    if (wasLive && !isLive) this.#active--;
+    else if (!wasLive && isLive) this.#active++;
+    this.#steps.set(step.path, step);
+    this.#dirty.set(step.path, step);
+  }
+
+  #patchRun(patch: RunPatch): void {
+    this.#runPatch = { ...this.#runPatch, ...patch };
+    this.#run = { ...this.#run, ...patch } as RunRecord;
+  }
+
+  #maybeFinish(): void {
+    if (this.#finished) return;
+    if (this.#active > 0) {
+      this.#maybeMarkAwaitingApproval();
+      return;
+    }
+    let output: Json | undefined;
+    let seq = -1;
+    for (const step of this.#steps.values()) {
+      if (step.status === 'completed' && step.path === step.node_id && this.#plan.nodes.get(step.node_id)?.type === 'end' && step.seq > seq) {
+        seq = step.seq;
+        output = step.output_data;
+      }
+    }
+    const now = this.#deps.clock.now();
+    this.#finish({ status: 'completed', output_data: output ?? null });
+    this.#after.push(() => this.#emit('execution:completed', { output: output ?? null, durationMs: now - (this.#run.started_at ?? now) }));
+  }
+
+  /** A run whose only live steps wait for a human is `paused` (with what it waits for in its steps). */
+  #maybeMarkAwaitingApproval(): void {
+    if (this.#run.status !== 'running' || this.#running > 0) return;
+    for (const step of this.#steps.values()) {
+      if (isTerminal(step)) continue;
+      if (step.status !== 'waiting' || step.waiter?.kind !== 'approval') return;
+    }
+    this.#patchRun({ status: 'paused' });
+    this.#after.push(() => this.#emit('execution:paused', { reason: 'approval' }));
+  }
+
+  #finish(patch: RunPatch): void {
+    this.#finished = true;
+    for (const cancel of this.#timers.values()) cancel();
+    this.#timers.clear();
+    this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
+    this.#after.push(() => {
+      this.#deps.onFinished(this.id);
+      this.#resolveDone(this.#run);
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // While other steps are still executing, give them a tick to settle so they commit together.
+    if (this.#inflight.size > 0) setImmediate(() => this.#flush());
+    else queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#dirty.size === 0 && this.#runPatch === undefined && this.#executions.length === 0) {
+      this.#runAfter(this.#after.splice(0));
+      return;
+    }
+    const steps = [...this.#dirty.values()];
+    const run = this.#runPatch;
+    const executions = this.#executions;
+    const after = this.#after;
+    this.#dirty = new Map();
+    this.#runPatch = undefined;
+    this.#executions = [];
+    this.#after = [];
+    this.#commitChain = this.#commitChain.then(async () => {
+      try {
+        await this.#deps.storage.commit({ runId: this.id, steps, executions, ...(run ? { run } : {}) });
+      } catch (error) {
+        this.#abandon(toTrellisError(error, 'storage'));
+        return;
+      }
+      this.#runAfter(after);
+    });
+  }
+
+  #runAfter(callbacks: readonly (() => void)[]): void {
+    for (const callback of callbacks) callback();
+  }
+
+  /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
+  #abandon(error: TrellisError): void {
+    this.detach();
+    for (const controller of this.#inflight.values()) controller.abort(error);
+    this.#deps.onFinished(this.id);
+    this.#rejectDone(error);
+  }
+
+  #emitStarted(step: StepRecord): void {
+    this.#emit('node:started', { nodeId: step.node_id, path: step.path, nodeType: this.#plan.nodes.get(step.node_id)?.type ?? 'unknown', attempt: step.attempt });
+  }
+
+  #base(): { executionId: string; workflowId: string; timestamp: number } {
+    return { executionId: this.id, workflowId: this.#run.workflow_id, timestamp: this.#deps.clock.now() };
+  }
+
+  #emit(event: string, payload: Record<string, unknown>): void {
+    const events = this.#deps.events;
+    if (events.listenerCount(event as never) === 0) return;
+    events.publish(event as never, { ...this.#base(), ...payload } as never);
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function asObject(value: Json | undefined): Record<string, Json> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
+}
+
+type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+
+/** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
+function strip(value: Loose<StepRecord>): StepRecord {
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  return record as unknown as StepRecord;
+}

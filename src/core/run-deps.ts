@@ -1,0 +1,22 @@
+/** What a RunController needs from its engine. Internal. */
+import type { NodeHandler } from '../nodes/node-handler.js';
+import type { Storage } from '../storage/storage.js';
+import type { Clock } from './clock.js';
+import type { WorkflowDefinition } from './definition.js';
+import type { TrellisEventEmitter } from './events.js';
+import type { IdGenerator } from './ids.js';
+import type { ModelCaller } from './model-call.js';
+
+export interface RunDeps {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly random: () => number;
+  readonly events: TrellisEventEmitter;
+  readonly handlers: ReadonlyMap<string, NodeHandler>;
+  readonly models: ModelCaller;
+  /** How many steps of one run may execute at once (undefined: no limit). */
+  maxConcurrency(workflow: WorkflowDefinition): number | undefined;
+  /** Called once when the run no longer needs this process (finished or abandoned). */
+  onFinished(runId: string): void;
+}

@@ -1,0 +1,50 @@
+/**
+ * The run context, per scope. The top scope holds `input`, `variables`, every completed node's
+ * output under its id and the paths nodes wrote; an iteration scope starts as a copy of its
+ * parent plus the loop item and index. Cached in memory while a run is hot; rebuilt from the
+ * committed steps on recovery.
+ */
+import { parsePath, setPath } from './paths.js';
+
+/** A mutable context object of one scope. */
+export type ScopeContext = Record<string, unknown>;
+
+/** Contexts by scope prefix. */
+export class ScopeContexts {
+  readonly #byPrefix = new Map<string, ScopeContext>();
+
+  constructor(root: ScopeContext) {
+    this.#byPrefix.set('', root);
+  }
+
+  get(prefix: string): ScopeContext | undefined {
+    return this.#byPrefix.get(prefix);
+  }
+
+  /** Opens an iteration scope as a copy of its parent with the loop bindings added. */
+  open(prefix: string, parentPrefix: string, bindings: Readonly<Record<string, unknown>>): ScopeContext {
+    const parent = this.#byPrefix.get(parentPrefix) ?? {};
+    const ctx: ScopeContext = { ...parent, ...bindings };
+    this.#byPrefix.set(prefix, ctx);
+    return ctx;
+  }
+
+  /** Drops an iteration scope and every scope nested in it. */
+  close(prefix: string): void {
+    for (const key of this.#byPrefix.keys()) if (key !== '' && key.startsWith(prefix)) this.#byPrefix.delete(key);
+  }
+
+  /** Records a completed node's output and the context paths it wrote. */
+  apply(prefix: string, nodeId: string, output: unknown, writes: Readonly<Record<string, unknown>> | undefined): void {
+    const ctx = this.#byPrefix.get(prefix);
+    if (!ctx) return;
+    ctx[nodeId] = output;
+    if (!writes) return;
+    for (const [path, value] of Object.entries(writes)) {
+      const [root, ...rest] = parsePath(path);
+      if (root === undefined) continue;
+      // setPath copies along the path, so outputs recorded earlier are never mutated.
+      ctx[String(root)] = rest.length === 0 ? value : setPath(ctx[String(root)], rest, value);
+    }
+  }
+}

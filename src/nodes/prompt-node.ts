@@ -1,0 +1,54 @@
+import type { NodeConfigs } from '../core/definition.js';
+import { NotFoundError, TrellisError } from '../core/errors.js';
+import { getPath } from '../core/paths.js';
+import type { Json } from '../storage/records.js';
+import type { NodeHandler } from './node-handler.js';
+
+/**
+ * `prompt_execution`: renders a template (inline, or a stored prompt by id and version) and calls
+ * the model. Output: `{ text, json? }` (`json` when the answer is a JSON object or array).
+ * `input_mapping` binds template variables to context paths; `output_mapping` writes output
+ * fields (dot paths into the output) to context paths.
+ */
+export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
+  type: 'prompt_execution',
+  async execute(ctx) {
+    const config = ctx.config;
+    let template = config.template;
+    let system = config.system;
+    if (template === undefined) {
+      if (config.prompt_id === undefined) throw new TrellisError('validation_failed', `Node "${ctx.node.id}" has neither template nor prompt_id`, { nodeId: ctx.node.id });
+      const prompt = await ctx.services.getPrompt(config.prompt_id, config.prompt_version);
+      if (!prompt) throw new NotFoundError(`Prompt "${config.prompt_id}"${config.prompt_version ? ` version ${config.prompt_version}` : ''} not found (node "${ctx.node.id}")`, { nodeId: ctx.node.id });
+      template = prompt.template;
+      system ??= prompt.system;
+    }
+    let extra: Record<string, unknown> | undefined;
+    if (config.input_mapping) {
+      extra = {};
+      for (const [name, path] of Object.entries(config.input_mapping)) extra[name] = getPath(ctx.context, path);
+    }
+    const prompt = ctx.render(template, extra);
+    const renderedSystem = system === undefined ? undefined : ctx.render(system, extra);
+    const result = await ctx.services.callModel({
+      providerModel: config.provider_model,
+      prompt,
+      ...(renderedSystem === undefined ? {} : { system: renderedSystem }),
+      ...(config.options === undefined ? {} : { options: config.options }),
+      ...(config.output_schema === undefined ? {} : { outputSchema: config.output_schema }),
+      ...(config.fallback === undefined ? {} : { fallback: config.fallback }),
+      ...(config.stream === undefined ? {} : { stream: config.stream }),
+    });
+    const output: { [key: string]: Json } = { text: result.text };
+    if (result.json !== undefined) output.json = result.json;
+    if (result.model !== config.provider_model) output.model = result.model;
+    let writes: Record<string, Json> | undefined;
+    if (config.output_mapping) {
+      writes = {};
+      for (const [contextPath, field] of Object.entries(config.output_mapping)) writes[contextPath] = getPath(output, field) as Json;
+    }
+    const input: { [key: string]: Json } = { prompt, model: config.provider_model };
+    if (renderedSystem !== undefined) input.system = renderedSystem;
+    return { status: 'completed', output, input, executionId: result.executionId, ...(writes ? { writes } : {}) };
+  },
+};

@@ -1,0 +1,8 @@
+import type { Json } from '../storage/records.js';
+import type { NodeHandler } from './node-handler.js';
+
+/** `start`: the entry point; its output is the run input. */
+export const startNode: NodeHandler = {
+  type: 'start',
+  execute: (ctx) => ({ status: 'completed', output: (ctx.context.input ?? null) as Json }),
+};
