@@ -1,0 +1,108 @@
+/**
+ * Trellis: durable, multi-step LLM workflows inside your own Node.js service.
+ * This is the main entry point; `trellis/testing` has test fakes and `trellis/express` the HTTP router.
+ */
+export { Engine } from './core/engine.js';
+export type { RunOptions } from './core/engine.js';
+export type { EngineOptions, ResolvedEngineOptions } from './core/engine-options.js';
+export type { WorkflowExecution, TraceStep } from './core/execution-record.js';
+export { WorkflowStore } from './core/workflow-store.js';
+export type { WorkflowSource, BuildsWorkflow } from './core/workflow-store.js';
+export { PromptStore } from './core/prompt-store.js';
+export type { PromptInput } from './core/prompt-store.js';
+
+export {
+  WorkflowSchema,
+  WorkflowNodeSchema,
+  WorkflowEdgeSchema,
+  WorkflowVariableSchema,
+  WorkflowTriggerSchema,
+  RetryPolicySchema,
+  NODE_CONFIG_SCHEMAS,
+  BUILTIN_NODE_TYPES,
+  parseProviderModel,
+} from './core/definition.js';
+export type {
+  WorkflowDefinition,
+  WorkflowDefinitionInput,
+  WorkflowGraph,
+  WorkflowNode,
+  WorkflowEdge,
+  WorkflowVariable,
+  WorkflowTrigger,
+  WorkflowSettings,
+  RetryPolicy,
+  NodeConfigs,
+  BuiltinNodeType,
+} from './core/definition.js';
+export { validateWorkflow, assertValidWorkflow } from './core/validation.js';
+export type { ValidateWorkflowOptions, WorkflowValidationResult } from './core/validation.js';
+
+export { workflow, isWorkflowBuilder, WorkflowBuilder } from './core/builder.js';
+export type * from './core/builder.js';
+
+export { compileExpression, evaluateExpression, EXPRESSION_FUNCTIONS } from './core/expressions.js';
+export type { CompiledExpression, ExpressionFunction } from './core/expressions.js';
+export { renderTemplate } from './core/template.js';
+
+export {
+  TrellisError,
+  WorkflowValidationError,
+  InvalidInputError,
+  ExpressionError,
+  ProviderError,
+  IllegalStateError,
+  NotFoundError,
+  isTrellisError,
+  RETRYABLE_CODES,
+} from './core/errors.js';
+export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './core/errors.js';
+
+export { TrellisEventEmitter } from './core/events.js';
+export type { TrellisEvents, TrellisEventName } from './core/events.js';
+export { systemClock } from './core/clock.js';
+export type { Clock } from './core/clock.js';
+export { randomIds, sequentialIds } from './core/ids.js';
+export type { IdGenerator } from './core/ids.js';
+
+export { defineNode } from './nodes/node-handler.js';
+export type {
+  NodeHandler,
+  NodeResult,
+  CompletedResult,
+  WaitingResult,
+  IterateResult,
+  StepContext,
+  StepServices,
+  WakeSignal,
+  ArrivedInput,
+} from './nodes/node-handler.js';
+export type { ModelCall, ModelResult } from './core/model-call.js';
+
+export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
+export type * from './storage/records.js';
+export { MemoryStorage } from './storage/memory-storage.js';
+export { SqliteStorage } from './storage/sqlite-storage.js';
+export type { SqliteStorageOptions } from './storage/sqlite-storage.js';
+export { PostgresStorage } from './storage/postgres-storage.js';
+export type { PostgresStorageOptions } from './storage/postgres-storage.js';
+
+export type {
+  Provider,
+  ProviderRequest,
+  ProviderResponse,
+  ProviderMessage,
+  ProviderOptions,
+  ProviderToolCall,
+  ProviderToolDefinition,
+  ProviderUsage,
+  JsonSchema,
+} from './providers/provider.js';
+export { ScriptedProvider } from './providers/scripted-provider.js';
+export type { Script, ScriptedAnswer, ScriptedProviderOptions } from './providers/scripted-provider.js';
+export { OpenAIProvider } from './providers/openai-provider.js';
+export type { OpenAIProviderOptions } from './providers/openai-provider.js';
+export { AnthropicProvider } from './providers/anthropic-provider.js';
+export type { AnthropicProviderOptions } from './providers/anthropic-provider.js';
+export { OllamaProvider } from './providers/ollama-provider.js';
+export type { OllamaProviderOptions } from './providers/ollama-provider.js';
