@@ -2,7 +2,7 @@
  * Workflow, prompt, LLM execution and bundle queries shared by the SQL storages. These tables are
  * written rarely and by single statements, so plain Kysely queries serve both dialects.
  */
-import { sql, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { BundleRecord, LlmExecutionRecord, PromptRecord, WorkflowFilter, WorkflowRecord } from './records.js';
 import { byCreatedThenId, matchesWorkflowFilter, paginate } from './storage-helpers.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, type ColumnSpec } from './sql-codec.js';
@@ -16,9 +16,17 @@ export interface SqlContext {
 
 type CatalogTable = 'workflows' | 'prompts' | 'executions' | 'execution_bundles';
 
+/** `SET column = excluded.column` for every column but the keys, for `ON CONFLICT ... DO UPDATE`. */
+export function excludedSet(columns: readonly string[], keys: readonly string[]): Record<string, RawBuilder<Cell>> {
+  return Object.fromEntries(columns.filter((c) => !keys.includes(c)).map((c) => [c, sql.ref<Cell>(`excluded.${c}`)]));
+}
+
 /** Inserts a row or replaces every non-key column of the existing one. */
 export async function upsert(ctx: SqlContext, table: CatalogTable, spec: readonly ColumnSpec[], keys: readonly string[], record: object): Promise<void> {
-  const updates = Object.fromEntries(spec.filter((c) => !keys.includes(c.name)).map((c) => [c.name, sql.ref<Cell>(`excluded.${c.name}`)]));
+  const updates = excludedSet(
+    spec.map((c) => c.name),
+    keys,
+  );
   await ctx.db
     .insertInto(table)
     .values(encodeRecord(spec, record))

@@ -1,0 +1,172 @@
+/**
+ * PostgreSQL storage over pg, through Kysely. JSON fields are jsonb columns (read back as text, so
+ * JSON `null` and an absent field stay distinct); timestamps are double precision, so they come back
+ * as numbers rather than bigint strings. Multi-statement writes lock the run row with `FOR UPDATE`,
+ * which serialises them against each other and against `claimRun`.
+ */
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { TrellisError } from '../core/errors.js';
+import type { RunRecord } from './records.js';
+import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
+import { matchesExpectation } from './storage-helpers.js';
+import { excludedSet } from './sql-catalog.js';
+import {
+  COLUMNS,
+  RUN_PATCH_COLUMNS,
+  STEP_ROW_COLUMNS,
+  decodeRecord,
+  dedupeSteps,
+  encodeStep,
+  expectationTarget,
+  patchRunRow,
+  selectList,
+  type ColumnSpec,
+} from './sql-codec.js';
+import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
+import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
+
+/** Options of {@link PostgresStorage}. Give `connectionString` or `pool`. */
+export interface PostgresStorageOptions {
+  /** Connection URL; the storage then creates its own pool and ends it in `close()`. */
+  readonly connectionString?: string;
+  /** A pool you own; `close()` leaves it open. */
+  readonly pool?: pg.Pool;
+  /**
+   * Schema holding the tables (created by `init()` when missing).
+   * @default 'public'
+   */
+  readonly schema?: string;
+  /**
+   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
+   * @default 262144
+   */
+  readonly largeOutputBytes?: number;
+}
+
+const STEP_KEYS = ['run_id', 'path'];
+const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
+const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
+
+/**
+ * {@link Storage} in PostgreSQL, for several engine processes on several machines.
+ *
+ * @example
+ * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL, schema: 'trellis' });
+ * await storage.init();
+ */
+export class PostgresStorage extends SqlStorage {
+  readonly #ownsPool: boolean;
+  readonly #schema: string;
+  readonly #largeOutputBytes: number;
+
+  constructor(options: PostgresStorageOptions) {
+    if (options.pool === undefined && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
+      throw new TrellisError('invalid_options', 'PostgresStorage needs either connectionString (a postgres:// URL) or pool (a pg.Pool), received neither');
+    }
+    const schema = options.schema ?? 'public';
+    if (typeof schema !== 'string' || schema === '') throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(schema)}`);
+    const largeOutputBytes = resolveLargeOutputBytes(options.largeOutputBytes);
+    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+    super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema), 'postgres');
+    this.#ownsPool = options.pool === undefined;
+    this.#schema = schema;
+    this.#largeOutputBytes = largeOutputBytes;
+  }
+
+  /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
+  get #prefix(): string {
+    return `"${this.#schema.replaceAll('"', '""')}".`;
+  }
+
+  /** Advisory lock key guarding blob garbage collection against commits that reference blobs. */
+  get #blobLockKey(): string {
+    return `trellis-blobs:${this.#schema}`;
+  }
+
+  async init(): Promise<void> {
+    await this.guard('init', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        // Serialise concurrent init() calls on one schema: CREATE ... IF NOT EXISTS still races otherwise.
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${`trellis-init:${this.#schema}`}))`.execute(trx);
+        await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${this.#prefix.slice(0, -1)}`).execute(trx);
+        await sql.raw(metaTableStatement('postgres', this.#prefix)).execute(trx);
+        const row = await trx.selectFrom('trellis_meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+        const current = parseSchemaVersion(row?.value);
+        for (const statement of pendingMigrations('postgres', this.#prefix, current)) await sql.raw(statement).execute(trx);
+        if (current !== SCHEMA_VERSION) {
+          await trx
+            .insertInto('trellis_meta')
+            .values({ key: 'schema_version', value: String(SCHEMA_VERSION) })
+            .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(SCHEMA_VERSION) }))
+            .execute();
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsPool) await this.ctx.db.destroy();
+  }
+
+  /** Locks the run row and returns the given columns, or undefined when the run is missing. */
+  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[]) {
+    return trx.selectFrom('workflow_executions').select(selectList(spec, 'postgres')).where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
+    return this.guard('updateRun', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const current = await this.#lockRun(trx, id, PATCH_SPEC);
+        if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
+        const row = await trx
+          .updateTable('workflow_executions')
+          .set(patchRunRow(current, patch))
+          .where('id', '=', id)
+          .returning(selectList(COLUMNS.runs, 'postgres'))
+          .executeTakeFirstOrThrow();
+        return decodeRecord<RunRecord>(COLUMNS.runs, row);
+      }),
+    );
+  }
+
+  async commit(commit: StepCommit): Promise<boolean> {
+    return this.guard('commit', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const current = await this.#lockRun(trx, commit.runId, commit.run ? PATCH_SPEC : CAS_COLUMNS);
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+        if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        const encoded = dedupeSteps(commit.steps).map((step) => encodeStep(step, this.#largeOutputBytes));
+        const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
+        if (blobs.length > 0) {
+          await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
+          await trx.insertInto('blobs').values(blobs).onConflict((oc) => oc.column('hash').doNothing()).execute();
+        }
+        if (encoded.length > 0) {
+          await trx
+            .insertInto('workflow_execution_steps')
+            .values(encoded.map((e) => e.row))
+            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(excludedSet(STEP_ROW_COLUMNS, STEP_KEYS)))
+            .execute();
+        }
+        return true;
+      }),
+    );
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    await this.guard('deleteRun', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('workflow_executions').where('id', '=', id).execute();
+        // Wait for commits that are writing blobs, so the sweep below sees the steps they reference.
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${this.#blobLockKey}))`.execute(trx);
+        await trx
+          .deleteFrom('blobs')
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('workflow_execution_steps as s').select(sql`1`.as('one')).whereRef('s.output_ref', '=', 'blobs.hash'))),
+          )
+          .execute();
+      }),
+    );
+  }
+}

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStorage } from '../src/storage/sqlite-storage.js';
+import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
+let counter = 0;
+const nextFile = () => join(dir, `db-${++counter}.sqlite`);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+storageConformance('SqliteStorage (file)', async () => {
+  const storage = new SqliteStorage({ path: nextFile() });
+  await storage.init();
+  return storage;
+});
+
+storageConformance('SqliteStorage (:memory:)', async () => {
+  const storage = new SqliteStorage(':memory:');
+  await storage.init();
+  return storage;
+});
+
+describe('SqliteStorage specifics', () => {
+  it('sets the pragmas and migrates idempotently, keeping data', async () => {
+    const path = nextFile();
+    const first = new SqliteStorage(path);
+    await first.init();
+    await first.init();
+    await first.createRun(makeRun('kept'));
+    await first.close();
+    const second = new SqliteStorage({ path });
+    await second.init();
+    expect(await second.getRun('kept')).toStrictEqual(makeRun('kept'));
+    await second.close();
+    const raw = new Database(path);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: '1' });
+    raw.close();
+  });
+
+  it('refuses a database whose schema is newer than the code', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    await storage.close();
+    const raw = new Database(path);
+    raw.prepare("UPDATE trellis_meta SET value = '7' WHERE key = 'schema_version'").run();
+    raw.close();
+    const newer = new SqliteStorage(path);
+    await expect(newer.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(/version 7 .*\(1\)/) });
+    await newer.close();
+  });
+
+  it('keeps a large output in one blob row, with only a reference in the step row', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage({ path, largeOutputBytes: 100 });
+    await storage.init();
+    const output = { text: 'y'.repeat(500) };
+    await storage.createRun(makeRun('r'));
+    await storage.commit({ runId: 'r', steps: [makeStep('r', 'a', 1, { output_data: output }), makeStep('r', 'b', 2, { output_data: output }), makeStep('r', 'c', 3, { output_data: 'tiny' })] });
+    expect((await storage.getStep('r', 'b'))?.output_data).toEqual(output);
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 1 });
+    expect(raw.prepare('SELECT path, output_data, output_ref IS NOT NULL AS ref FROM workflow_execution_steps ORDER BY seq').all()).toEqual([
+      { path: 'a', output_data: null, ref: 1 },
+      { path: 'b', output_data: null, ref: 1 },
+      { path: 'c', output_data: '"tiny"', ref: 0 },
+    ]);
+    raw.close();
+    await storage.deleteRun('r');
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 0 });
+    after.close();
+    await storage.close();
+  });
+
+  it('rejects bad options naming the option', () => {
+    expect(() => new SqliteStorage({ path: '' })).toThrow(/path/);
+    expect(() => new SqliteStorage({ path: ':memory:', largeOutputBytes: -1 })).toThrow(/largeOutputBytes/);
+  });
+
+  it('never surfaces SQLITE_BUSY when processes share the file', async () => {
+    const path = nextFile();
+    const setup = new SqliteStorage(path);
+    await setup.init();
+    const runs = 20;
+    for (let i = 0; i < runs; i++) await setup.createRun(makeRun(`run${i}`, { status: 'running' }));
+    await setup.close();
+    const contender = join(import.meta.dirname, 'fixtures', 'sqlite-contender.ts');
+    let signalReady: () => void = () => {};
+    const firstReady = new Promise<void>((resolve) => (signalReady = resolve));
+    const workers = ['w1', 'w2', 'w3'].map(
+      (owner) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', contender, path, owner, String(runs), '1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('ready')) signalReady();
+          });
+          child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+          child.on('close', (code) => resolve({ code, out }));
+        }),
+    );
+    // This process contends too, through a second instance on the same file, while the others run.
+    const local = new SqliteStorage(path);
+    await local.init();
+    await firstReady;
+    let localSteps = 0;
+    for (let i = 0; i < 300; i++) {
+      const id = `run${i % runs}`;
+      if (await local.commit({ runId: id, steps: [makeStep(id, `local-${i}`, 100_000 + i)], run: { usage: { i } } })) localSteps++;
+      await local.claimRun(id, 'local', Date.now() + 2, Date.now());
+    }
+    const results = await Promise.all(workers);
+    let workerSteps = 0;
+    for (const { code, out } of results) {
+      expect(out).not.toMatch(/SQLITE_BUSY|database is locked/);
+      expect(code, out).toBe(0);
+      workerSteps += Number(/steps=(\d+)/.exec(out)?.[1]);
+    }
+    expect(workerSteps).toBeGreaterThan(0);
+    let stored = 0;
+    for (let i = 0; i < runs; i++) stored += (await local.getSteps(`run${i}`)).length;
+    expect(stored).toBe(localSteps + workerSteps);
+    await local.close();
+  });
+});
