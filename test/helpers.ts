@@ -1,0 +1,42 @@
+/** Shared test helpers: an engine on memory storage with a scripted provider and a fake clock. */
+import { Engine, type EngineOptions } from '../src/core/engine.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
+import { FakeClock } from '../src/testing/fake-clock.js';
+import { sequentialIds } from '../src/core/ids.js';
+import type { TrellisEventName } from '../src/core/events.js';
+
+export function makeEngine(script: Script = () => 'ok', extra: Partial<EngineOptions> = {}) {
+  const clock = new FakeClock();
+  const storage = new MemoryStorage();
+  const mock = new ScriptedProvider(script);
+  const engine = new Engine({ storage, providers: { mock }, clock, ids: sequentialIds(), random: () => 0, ...extra });
+  return { engine, mock, clock, storage };
+}
+
+/** Records every event name (and path, for node events) in order. */
+export function recordEvents(engine: Engine, names: readonly TrellisEventName[]): string[] {
+  const seen: string[] = [];
+  for (const name of names) {
+    engine.events.on(name, (payload: { path?: string }) => seen.push(payload.path ? `${name} ${payload.path}` : name));
+  }
+  return seen;
+}
+
+/** Minimal node JSON with defaults filled in. */
+export function node(id: string, type: string, config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  return { id, type, name: id, position: { x: 0, y: 0 }, config, inputs: [], outputs: [], ...extra };
+}
+
+export function edge(source: string, target: string, extra: Record<string, unknown> = {}) {
+  return { id: `e_${source}_${target}`, source_node_id: source, target_node_id: target, source_output: 'out', target_input: 'in', ...extra };
+}
+
+/** Waits until `predicate` holds, letting I/O and timers run (real time, bounded). */
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!(await predicate())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
