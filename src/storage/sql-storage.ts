@@ -75,7 +75,12 @@ export abstract class SqlStorage implements Storage {
     return this.guard('listRuns', async () => {
       let query = this.ctx.db.selectFrom('workflow_executions').select(this.#runColumns);
       if (filter.workflow_id !== undefined) query = query.where('workflow_id', '=', filter.workflow_id);
-      if (filter.status !== undefined) query = query.where('status', 'in', typeof filter.status === 'string' ? [filter.status] : [...filter.status]);
+      if (filter.status !== undefined) {
+        const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
+        // `IN ()` is a syntax error in Postgres; an empty list matches nothing anyway.
+        if (statuses.length === 0) return [];
+        query = query.where('status', 'in', statuses);
+      }
       if (filter.created_after !== undefined) query = query.where('created_at', '>=', filter.created_after);
       if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
       query = query.orderBy('created_at', 'desc').orderBy('id');

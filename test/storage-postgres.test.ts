@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PostgresStorage } from '../src/storage/postgres-storage.js';
+import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
+
+// A real server is required: these tests fail, rather than skip, when it is down.
+const URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `trellis_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+const admin = new pg.Pool({ connectionString: URL, max: 2 });
+
+const TABLES = ['workflow_execution_steps', 'workflow_executions', 'workflows', 'prompts', 'executions', 'execution_bundles', 'blobs'];
+
+afterAll(async () => {
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+storageConformance('PostgresStorage', async () => {
+  const storage = new PostgresStorage({ connectionString: URL, schema });
+  await storage.init();
+  await admin.query(`TRUNCATE ${TABLES.map((t) => `"${schema}".${t}`).join(', ')}`);
+  return storage;
+});
+
+describe('PostgresStorage specifics', () => {
+  it('migrates idempotently, even when initialised concurrently, and leaves a given pool open', async () => {
+    const pool = new pg.Pool({ connectionString: URL, max: 4 });
+    const other = `${schema}_b`;
+    try {
+      const storages = [0, 1, 2].map(() => new PostgresStorage({ pool, schema: other }));
+      await Promise.all(storages.map((s) => s.init()));
+      await storages[0]!.createRun(makeRun('r'));
+      for (const s of storages) await s.close();
+      expect((await pool.query(`SELECT value FROM "${other}".trellis_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '1' }]);
+      const again = new PostgresStorage({ pool, schema: other });
+      await again.init();
+      expect(await again.getRun('r')).toStrictEqual(makeRun('r'));
+      await again.close();
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);
+      await pool.end();
+    }
+  });
+
+  it('refuses a database whose schema is newer than the code', async () => {
+    const other = `${schema}_c`;
+    try {
+      const storage = new PostgresStorage({ connectionString: URL, schema: other });
+      await storage.init();
+      await admin.query(`UPDATE "${other}".trellis_meta SET value = '3' WHERE key = 'schema_version'`);
+      await expect(storage.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(/version 3 .*\(1\)/) });
+      await storage.close();
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);
+    }
+  });
+
+  it('stores JSON as jsonb and large outputs once in blobs', async () => {
+    const storage = new PostgresStorage({ connectionString: URL, schema, largeOutputBytes: 100 });
+    await storage.init();
+    const output = { text: 'z'.repeat(500) };
+    await storage.createRun(makeRun('pg-blob', { input_data: { a: 1 } }));
+    await storage.commit({ runId: 'pg-blob', steps: [makeStep('pg-blob', 'a', 1, { output_data: output }), makeStep('pg-blob', 'b', 2, { output_data: output })] });
+    expect((await storage.getSteps('pg-blob')).map((s) => s.output_data)).toEqual([output, output]);
+    const { rows } = await admin.query(`SELECT pg_typeof(input_data)::text AS t, input_data->>'a' AS a FROM "${schema}".workflow_executions WHERE id = 'pg-blob'`);
+    expect(rows).toEqual([{ t: 'jsonb', a: '1' }]);
+    const blobs = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".blobs`);
+    expect(blobs.rows).toEqual([{ n: 1 }]);
+    await storage.deleteRun('pg-blob');
+    expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".blobs`)).rows).toEqual([{ n: 0 }]);
+    await storage.close();
+  });
+
+  it('serialises concurrent commits with expectations on one run', async () => {
+    const storage = new PostgresStorage({ connectionString: URL, schema });
+    await storage.init();
+    await storage.createRun(makeRun('pg-race', { status: 'running' }));
+    // Ten writers race to complete the run: exactly one commit's expectation holds.
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        storage.commit({ runId: 'pg-race', steps: [makeStep('pg-race', `s${i}`, i)], run: { status: 'completed' }, expect: { status: 'running', revision: 0 } }),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await storage.getSteps('pg-race')).toHaveLength(1);
+    expect((await storage.getRun('pg-race'))?.revision).toBe(1);
+    await storage.close();
+  });
+
+  it('reports an unreachable server as a storage error and rejects bad options', async () => {
+    const storage = new PostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    await expect(storage.init()).rejects.toMatchObject({ code: 'storage' });
+    await storage.close();
+    expect(() => new PostgresStorage({})).toThrow(/connectionString/);
+  });
+});
