@@ -96,12 +96,13 @@ function buildPlan(workflow: WorkflowDefinition): Plan {
   }
 
   const kindOf = (e: WorkflowEdge): EdgeKind => {
+    // Back first: an inner loop's `done` edge may be its outer loop's back edge.
+    if (byId.get(e.target_node_id)?.type === 'loop' && loops.get(e.target_node_id)?.body.has(e.source_node_id)) return 'back';
     const source = byId.get(e.source_node_id);
     if (source?.type === 'loop') {
       if (e.source_output === 'body') return 'body';
       if (e.source_output === 'done') return 'done';
     }
-    if (byId.get(e.target_node_id)?.type === 'loop' && loops.get(e.target_node_id)?.body.has(e.source_node_id)) return 'back';
     return 'normal';
   };
 

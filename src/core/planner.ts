@@ -50,6 +50,7 @@ export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId:
   const scope = parseIterationPrefix(prefix);
   let unresolved = 0;
   let resolved = 0;
+  let failed = 0;
   const active: PlanEdge[] = [];
   for (const edge of node.incoming) {
     if (edge.kind === 'body') {
@@ -66,13 +67,14 @@ export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId:
       continue;
     }
     resolved++;
+    if (step!.status === 'failed') failed++;
     if (step!.status === 'completed' && edgeFollowed(plan.nodes.get(edge.source_node_id)!, step!, edge, prefix, view)) active.push(edge);
   }
   const join = plan.joins.get(nodeId);
   if (join && join.rule !== 'all') {
     if (active.length >= join.required) return { kind: 'ready', active, early: unresolved > 0 };
     if (unresolved > 0) return { kind: 'wait' };
-    if (active.length === 0) return { kind: 'skip', reason: 'no incoming branch was taken' };
+    if (active.length === 0 && failed === 0) return { kind: 'skip', reason: 'no incoming branch was taken' };
     return {
       kind: 'fail',
       reason: `parallel node "${join.parallelId}" needed ${join.required} branch(es) to complete but only ${active.length} did`,
