@@ -109,15 +109,19 @@ export class PostgresStorage extends SqlStorage {
     if (this.#ownsPool) await this.ctx.db.destroy();
   }
 
-  /** Locks the run row and returns the given columns, or undefined when the run is missing. */
-  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[]) {
-    return trx.selectFrom('workflow_executions').select(selectList(spec, 'postgres')).where('id', '=', id).forUpdate().executeTakeFirst();
+  /**
+   * Locks the run row and returns the given columns, or undefined when the run is missing. A share
+   * lock suffices to hold an expectation while steps are written; patching the run needs an update lock.
+   */
+  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[], mode: 'share' | 'update') {
+    const query = trx.selectFrom('workflow_executions').select(selectList(spec, 'postgres')).where('id', '=', id);
+    return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
   }
 
   async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
     return this.guard('updateRun', () =>
       this.ctx.db.transaction().execute(async (trx) => {
-        const current = await this.#lockRun(trx, id, PATCH_SPEC);
+        const current = await this.#lockRun(trx, id, PATCH_SPEC, 'update');
         if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
         const row = await trx
           .updateTable('workflow_executions')
@@ -133,7 +137,9 @@ export class PostgresStorage extends SqlStorage {
   async commit(commit: StepCommit): Promise<boolean> {
     return this.guard('commit', () =>
       this.ctx.db.transaction().execute(async (trx) => {
-        const current = await this.#lockRun(trx, commit.runId, commit.run ? PATCH_SPEC : CAS_COLUMNS);
+        const current = await (commit.run
+          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update')
+          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share'));
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
         if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
         const encoded = dedupeSteps(commit.steps).map((step) => encodeStep(step, this.#largeOutputBytes));

@@ -43,7 +43,6 @@ interface Statements {
   readonly runCas: Database.Statement<[string], Row>;
   readonly runPatchable: Database.Statement<[string], Row>;
   readonly runFull: Database.Statement<[string], Row>;
-  readonly patchRun: Database.Statement<unknown[]>;
   readonly upsertStep: Database.Statement<unknown[]>;
   readonly insertBlob: Database.Statement<[string, string]>;
 }
@@ -56,7 +55,6 @@ function prepare(raw: Database.Database): Statements {
     runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
     runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runFull: raw.prepare(`SELECT ${COLUMNS.runs.map((c) => `"${c.name}"`).join(', ')} FROM workflow_executions WHERE id = ?`),
-    patchRun: raw.prepare(`UPDATE workflow_executions SET ${RUN_PATCH_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`),
     upsertStep: raw.prepare(
       `INSERT INTO workflow_execution_steps (${STEP_ROW_COLUMNS.join(', ')}) VALUES (${STEP_ROW_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
@@ -78,6 +76,8 @@ export class SqliteStorage extends SqlStorage {
   /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
   #statements: Statements | undefined;
+  /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
+  readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
 
   constructor(options: SqliteStorageOptions | string) {
     const resolved = typeof options === 'string' ? { path: options } : options;
@@ -113,6 +113,20 @@ export class SqliteStorage extends SqlStorage {
     }
   }
 
+  /** Writes a patch to a run row whose patchable cells are `current`. */
+  #patchRun(id: string, current: Row, patch: RunPatch): void {
+    const next = patchRunRow(current, patch);
+    const columns = RUN_PATCH_COLUMNS.filter((c) => c in patch || (c === 'revision' && next.revision !== Number(current.revision)));
+    if (columns.length === 0) return;
+    const key = columns.join(',');
+    let statement = this.#patchStatements.get(key);
+    if (!statement) {
+      statement = this.#raw.prepare(`UPDATE workflow_executions SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`);
+      this.#patchStatements.set(key, statement);
+    }
+    statement.run(...columns.map((c) => next[c]), id);
+  }
+
   async init(): Promise<void> {
     try {
       this.#raw.exec(metaTableStatement('sqlite', ''));
@@ -141,8 +155,7 @@ export class SqliteStorage extends SqlStorage {
     return this.#write('updateRun', (s) => {
       const current = s.runPatchable.get(id);
       if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
-      const next = patchRunRow(current, patch);
-      s.patchRun.run(...RUN_PATCH_COLUMNS.map((c) => next[c]), id);
+      this.#patchRun(id, current, patch);
       return decodeRecord<RunRecord>(COLUMNS.runs, s.runFull.get(id)!);
     });
   }
@@ -152,8 +165,7 @@ export class SqliteStorage extends SqlStorage {
       if (commit.run) {
         const current = s.runPatchable.get(commit.runId);
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-        const next = patchRunRow(current, commit.run);
-        s.patchRun.run(...RUN_PATCH_COLUMNS.map((c) => next[c]), commit.runId);
+        this.#patchRun(commit.runId, current, commit.run);
       } else {
         const current = s.runCas.get(commit.runId);
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
