@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql, type AliasedRawBuilder } from 'kysely';
-import { TrellisError } from '../core/errors.js';
+import { TrellisError, isTrellisError } from '../core/errors.js';
 import type { RunStatus, StepRecord } from './records.js';
 import type { RunPatch } from './storage.js';
 import { RUN_PATCH_FIELDS, type ExpectationTarget } from './storage-helpers.js';
@@ -176,9 +176,7 @@ export function selectList(spec: readonly ColumnSpec[], dialect: SqlDialectName,
 
 /** Wraps a driver error as a `storage` TrellisError naming the operation; Trellis errors pass through. */
 export function toStorageError(operation: string, error: unknown): TrellisError {
-  if (error instanceof TrellisError || (typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[Symbol.for('trellis.error')] === true)) {
-    return error as TrellisError;
-  }
+  if (isTrellisError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new TrellisError('storage', `Storage ${operation} failed: ${message}`, { cause: error });
 }

@@ -16,18 +16,6 @@ export type Cell = string | number | null;
 /** A row of any Trellis table, keyed by column name. */
 export type SqlRow = Record<string, Cell>;
 
-/** Table names. */
-export const TABLES = {
-  meta: 'trellis_meta',
-  workflows: 'workflows',
-  runs: 'workflow_executions',
-  steps: 'workflow_execution_steps',
-  prompts: 'prompts',
-  executions: 'executions',
-  bundles: 'execution_bundles',
-  blobs: 'blobs',
-} as const;
-
 /** The database as Kysely sees it. Columns are loosely typed: the codec in sql-codec.ts owns the mapping. */
 export interface TrellisDatabase {
   trellis_meta: { key: string; value: string };
