@@ -230,7 +230,17 @@ async function send(
 ): Promise<{ response: Response; url: URL }> {
   let hop: Hop = { url: request.url, method: request.method, headers: request.headers, body: request.body };
   for (let redirects = 0; ; redirects++) {
-    await options.policy.check(hop.url, signal);
+    try {
+      await options.policy.check(hop.url, signal);
+    } catch (error) {
+      if (!isTrellisError(error) || signal.aborted) throw error;
+      throw new TrellisError(error.code, `Webhook node "${ctx.node.id}": ${error.message}`, {
+        nodeId: ctx.node.id,
+        retryable: error.retryable,
+        cause: error,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
+    }
     const response = await options.fetch(hop.url, { method: hop.method, headers: hop.headers, body: hop.body ?? null, redirect: 'manual', signal });
     const location = response.headers.get('location');
     if (!REDIRECTS.has(response.status) || location === null || expected(response.status)) return { response, url: hop.url };
