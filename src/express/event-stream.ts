@@ -1,0 +1,101 @@
+/**
+ * `GET /workflow-executions/:id/events`: a run's live events as Server-Sent Events. The stream
+ * opens with a `snapshot` event (the execution record), then relays every `node:*` and
+ * `execution:*` event of that run, and closes after the run ends. Listeners are attached before
+ * the snapshot is read, and what arrives meanwhile is queued, so no event falls in the gap.
+ */
+import type { Request, Response } from 'express';
+import type { Engine } from '../core/engine.js';
+import { NotFoundError } from '../core/errors.js';
+import type { TrellisEventName } from '../core/events.js';
+
+/** The events relayed to a stream. */
+export const STREAMED_EVENTS = [
+  'execution:started',
+  'execution:paused',
+  'execution:resumed',
+  'execution:completed',
+  'execution:failed',
+  'execution:cancelled',
+  'node:started',
+  'node:completed',
+  'node:failed',
+  'node:skipped',
+  'node:waiting',
+  'node:token',
+] as const satisfies readonly TrellisEventName[];
+
+const FINAL_EVENTS = new Set<string>(['execution:completed', 'execution:failed', 'execution:cancelled']);
+const FINAL_STATUSES = new Set<string>(['completed', 'failed', 'cancelled']);
+
+type Listener = (payload: { readonly executionId: string }) => void;
+
+/** Streams the events of run `executionId` to `res` until the run ends or the client goes away. */
+export async function streamExecutionEvents(engine: Engine, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
+  const queued: [string, unknown][] = [];
+  const listeners = new Map<TrellisEventName, Listener>();
+  let live = false;
+  let closed = false;
+  let seq = 0;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const detach = (): void => {
+    closed = true;
+    for (const [name, listener] of listeners) engine.events.off(name, listener as never);
+    listeners.clear();
+    if (heartbeat) clearInterval(heartbeat);
+  };
+  const send = (name: string, data: unknown): void => {
+    if (!closed) res.write(`id: ${++seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  const finish = (): void => {
+    if (closed) return;
+    send('end', { executionId });
+    detach();
+    res.end();
+  };
+  const relay = (name: string, payload: unknown): void => {
+    send(name, payload);
+    if (FINAL_EVENTS.has(name)) finish();
+  };
+
+  for (const name of STREAMED_EVENTS) {
+    const listener: Listener = (payload) => {
+      if (payload.executionId !== executionId || closed) return;
+      if (live) relay(name, payload);
+      else queued.push([name, payload]);
+    };
+    listeners.set(name, listener);
+    engine.events.on(name, listener as never);
+  }
+  // 'close' fires on a client disconnect and after res.end(): either way the listeners go.
+  res.on('close', detach);
+
+  let snapshot: Awaited<ReturnType<Engine['get']>>;
+  try {
+    snapshot = await engine.get(executionId);
+  } catch (error) {
+    detach();
+    throw error;
+  }
+  if (!snapshot) {
+    detach();
+    throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+  }
+  if (closed) return;
+
+  res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.flushHeaders();
+  req.socket.setNoDelay(true);
+  send('snapshot', snapshot);
+  live = true;
+  for (const [name, payload] of queued.splice(0)) {
+    relay(name, payload);
+    if (closed) return;
+  }
+  if (FINAL_STATUSES.has(snapshot.status)) return finish();
+  heartbeat = setInterval(() => {
+    if (!closed) res.write(': keep-alive\n\n');
+  }, heartbeatMs);
+  heartbeat.unref();
+}

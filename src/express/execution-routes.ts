@@ -1,0 +1,100 @@
+/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace; live events. */
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { Engine } from '../core/engine.js';
+import { NotFoundError } from '../core/errors.js';
+import type { WorkflowExecution } from '../core/execution-record.js';
+import type { Json, RunStatus } from '../storage/records.js';
+import { streamExecutionEvents } from './event-stream.js';
+import type { ResolvedRouterOptions } from './router-options.js';
+import { guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
+import { parseRequest } from './validate.js';
+import { strip } from './workflow-routes.js';
+
+const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const satisfies readonly RunStatus[];
+
+/** An ISO date-time or epoch milliseconds. */
+const Instant = z
+  .string()
+  .transform((s) => (/^\d+$/.test(s) ? Number(s) : Date.parse(s)))
+  .refine((ms) => Number.isFinite(ms), 'expected an ISO date-time or epoch milliseconds');
+
+const ListQuery = z
+  .object({
+    workflow_id: IdSchema.optional(),
+    /** One status or several, comma-separated. */
+    status: z
+      .string()
+      .transform((s) => s.split(','))
+      .pipe(z.array(z.enum(RUN_STATUSES)))
+      .optional(),
+    created_after: Instant.optional(),
+    created_before: Instant.optional(),
+    ...PageQuery,
+  })
+  .strict();
+const IdParams = z.object({ id: IdSchema });
+const ApprovalParams = z.object({ id: IdSchema, nodeId: z.string().min(1).max(500) });
+const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
+const ApprovalBody = z.object({ approved: z.boolean(), data: z.json().optional(), reason: z.string().max(1000).optional() }).strict();
+
+/** Adds the `/workflow-executions` routes to `router`. */
+export function mountExecutionRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
+  const { authorize } = options;
+  const one = param('execution', 'id');
+
+  const read = async (id: string): Promise<WorkflowExecution> => {
+    const execution = await engine.get(id);
+    if (!execution) throw new NotFoundError(`Execution ${id} not found`, { executionId: id });
+    return execution;
+  };
+
+  router.get('/workflow-executions', guard(authorize, 'execution:list', () => ({ type: 'execution' })), async (req, res) => {
+    const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
+    const runs = await engine.list({ ...strip(filter), limit: limit + 1, offset });
+    res.json(page(runs.map(runSummary), limit, offset));
+  });
+
+  router.get('/workflow-executions/:id', guard(authorize, 'execution:read', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    res.json(await read(id));
+  });
+
+  router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const { reason } = parseRequest(CancelBody, req.body ?? {}, 'body');
+    await engine.cancel(id, reason);
+    res.json(await read(id));
+  });
+
+  router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    await engine.pause(id);
+    res.json(await read(id));
+  });
+
+  router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    await engine.resume(id);
+    res.json(await read(id));
+  });
+
+  router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), async (req, res) => {
+    const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
+    const body = parseRequest(ApprovalBody, req.body, 'body');
+    if (body.approved) await engine.approve(id, nodeId, body.data as Json | undefined);
+    else await engine.reject(id, nodeId, body.reason);
+    res.json(await read(id));
+  });
+
+  router.get('/workflow-executions/:id/logs', guard(authorize, 'execution:read', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const execution = await read(id);
+    res.json({ execution_id: id, status: execution.status, data: execution.execution_trace });
+  });
+
+  router.get('/workflow-executions/:id/events', guard(authorize, 'execution:read', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    await streamExecutionEvents(engine, id, req, res, options.heartbeatMs);
+  });
+}

@@ -1,0 +1,11 @@
+/**
+ * `trellis/express`: the HTTP API as an Express router, and the webhook endpoint. Express is an
+ * optional peer dependency: only hosts that import this entry point load it.
+ */
+export { createRouter } from './router.js';
+export type { RouterOptions, AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
+export { createHooksRouter } from './hooks-router.js';
+export type { HooksRouterOptions } from './hooks-router.js';
+export { httpStatusFor } from './http-errors.js';
+export type { ErrorBody } from './http-errors.js';
+export { STREAMED_EVENTS } from './event-stream.js';

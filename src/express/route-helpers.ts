@@ -1,0 +1,75 @@
+/**
+ * What every route group shares: the authorization guard, paging, common schemas, and the JSON
+ * views of stored records (times as ISO strings, internal bookkeeping left out).
+ */
+import type { Request, RequestHandler } from 'express';
+import { z } from 'zod';
+import { TrellisError } from '../core/errors.js';
+import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
+import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
+
+/** Middleware asking `authorize` whether the request may do `action`; a refusal answers 403. */
+export function guard(authorize: AuthorizeFn | undefined, action: RouterAction, resource: (req: Request) => RouterResource): RequestHandler {
+  return async (req, _res, next) => {
+    if (authorize && (await authorize(req, action, resource(req))) !== true) {
+      throw new TrellisError('forbidden', `Not allowed to ${action.replace(':', ' ')}`);
+    }
+    next();
+  };
+}
+
+/** Reads `req.params[name]` for a resource id (validated later by the route's schema). */
+export const param =
+  (type: RouterResource['type'], name: string) =>
+  (req: Request): RouterResource => {
+    const id = req.params[name];
+    return typeof id === 'string' ? { type, id } : { type };
+  };
+
+/** An id in a path: non-empty and bounded, so it is safe to log and to pass to storage. */
+export const IdSchema = z.string().min(1).max(200);
+
+/** `?limit=&offset=` of every paginated list. */
+export const PageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+};
+
+/** `?version=`. */
+export const VersionQuery = z.object({ version: z.coerce.number().int().positive().optional() }).strict();
+
+/** `{ data, pagination }`: the page asked for; `rows` holds one extra row when there are more. */
+export function page<T>(rows: readonly T[], limit: number, offset: number): { data: T[]; pagination: { limit: number; offset: number; has_more: boolean } } {
+  return { data: rows.slice(0, limit), pagination: { limit, offset, has_more: rows.length > limit } };
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** The HTTP view of a stored workflow version. */
+export function workflowView(record: WorkflowRecord): Record<string, unknown> {
+  return { id: record.id, version: record.version, name: record.name, status: record.status, tags: record.tags, definition: record.definition, created_at: iso(record.created_at) };
+}
+
+/** The HTTP view of a stored prompt version. */
+export function promptView(record: PromptRecord): Record<string, unknown> {
+  return { ...record, created_at: iso(record.created_at) };
+}
+
+/** The HTTP view of a run in a list (the full record is `GET /workflow-executions/:id`). */
+export function runSummary(run: RunRecord): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify({
+      id: run.id,
+      workflow_id: run.workflow_id,
+      workflow_version: run.workflow_version,
+      status: run.status,
+      error_message: run.error_message,
+      trigger: run.trigger,
+      parent_id: run.parent_id,
+      created_at: iso(run.created_at),
+      started_at: iso(run.started_at),
+      completed_at: iso(run.completed_at),
+      duration_ms: run.completed_at !== undefined && run.started_at !== undefined ? run.completed_at - run.started_at : undefined,
+    }),
+  ) as Record<string, unknown>;
+}

@@ -1,0 +1,31 @@
+/** `createRouter(engine, options)`: the Trellis HTTP API as an Express router. */
+import express, { type Router } from 'express';
+import type { Engine } from '../core/engine.js';
+import { mountExecutionRoutes } from './execution-routes.js';
+import { errorHandler } from './http-errors.js';
+import { mountPromptRoutes } from './prompt-routes.js';
+import { resolveRouterOptions, type RouterOptions } from './router-options.js';
+import { mountWorkflowRoutes } from './workflow-routes.js';
+
+/**
+ * The HTTP API of `engine` (workflows, executions, approvals, live events, prompts), JSON in and
+ * out. Every request is checked by `options.authorize`; creating the router without it throws
+ * unless `allowUnauthenticated: true` is passed. Errors answer `{ error: { code, message, details } }`.
+ * Webhook deliveries have their own router, {@link createHooksRouter}, since they authenticate by
+ * signature rather than by your API's credentials.
+ *
+ * @example
+ * const app = express();
+ * app.use('/api', createRouter(engine, { authorize: (req) => req.get('authorization') === `Bearer ${process.env.API_TOKEN}` }));
+ * app.listen(3000);
+ */
+export function createRouter(engine: Engine, options: RouterOptions): Router {
+  const resolved = resolveRouterOptions(options);
+  const router = express.Router();
+  router.use(express.json({ limit: resolved.bodyLimit }));
+  mountWorkflowRoutes(router, engine, resolved);
+  mountExecutionRoutes(router, engine, resolved);
+  mountPromptRoutes(router, engine, resolved);
+  router.use(errorHandler(resolved.onError));
+  return router;
+}

@@ -1,0 +1,102 @@
+/** `/workflows`: CRUD over stored workflows, and starting runs of them. */
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { Engine } from '../core/engine.js';
+import type { WorkflowDefinitionInput } from '../core/definition.js';
+import { NotFoundError, TrellisError } from '../core/errors.js';
+import type { ResolvedRouterOptions } from './router-options.js';
+import { guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
+import { parseRequest } from './validate.js';
+
+const ListQuery = z
+  .object({ status: z.enum(['draft', 'active', 'archived']).optional(), tag: z.string().min(1).optional(), name: z.string().min(1).optional(), ...PageQuery })
+  .strict();
+const IdParams = z.object({ id: IdSchema });
+/** A definition is checked by the workflow store (schema and graph, every issue); here only "a JSON object". */
+const DefinitionBody = z.record(z.string(), z.unknown());
+const DeleteQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
+const ExecuteBody = z
+  .object({
+    input_data: z.record(z.string(), z.unknown()).default({}),
+    /** Override declared variables; they win over keys of the same name in `input_data`. */
+    variables: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+const ExecuteQuery = z.object({ wait: z.enum(['true', 'false']).optional(), version: z.coerce.number().int().positive().optional() }).strict();
+const IdempotencyHeader = z.string().min(1).max(255).optional();
+
+/** Adds the `/workflows` routes to `router`. */
+export function mountWorkflowRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
+  const { authorize } = options;
+  const one = param('workflow', 'id');
+
+  router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), async (req, res) => {
+    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const record = await engine.workflows.create(body as WorkflowDefinitionInput);
+    res.status(201).json(workflowView(record));
+  });
+
+  router.get('/workflows', guard(authorize, 'workflow:list', () => ({ type: 'workflow' })), async (req, res) => {
+    const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
+    const rows = await engine.workflows.list({ ...strip(filter), limit: limit + 1, offset });
+    res.json(page(rows.map(workflowView), limit, offset));
+  });
+
+  router.get('/workflows/:id', guard(authorize, 'workflow:read', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const { version } = parseRequest(VersionQuery, req.query, 'query');
+    const record = await engine.workflows.get(id, version);
+    if (!record) throw new NotFoundError(`Workflow "${id}"${version === undefined ? '' : ` version ${version}`} not found`);
+    res.json(workflowView(record));
+  });
+
+  router.put('/workflows/:id', guard(authorize, 'workflow:update', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
+    res.json(workflowView(record));
+  });
+
+  router.delete('/workflows/:id', guard(authorize, 'workflow:delete', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const { force } = parseRequest(DeleteQuery, req.query, 'query');
+    await engine.workflows.delete(id, { force: force === 'true' });
+    res.status(204).end();
+  });
+
+  router.post('/workflows/:id/execute', guard(authorize, 'workflow:execute', one), async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const query = parseRequest(ExecuteQuery, req.query, 'query');
+    const body = parseRequest(ExecuteBody, req.body ?? {}, 'body');
+    const key = parseRequest(IdempotencyHeader, req.get('idempotency-key'), 'headers');
+    const input = { ...body.input_data, ...body.variables };
+    const executionId = await engine.startStored(id, input, {
+      trigger: { type: 'manual', via: 'http' },
+      ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...(query.version === undefined ? {} : { version: query.version }),
+    });
+    if (key !== undefined) await assertSameWorkflow(engine, executionId, id, key);
+    res.location(`${req.baseUrl}/workflow-executions/${encodeURIComponent(executionId)}`);
+    if (query.wait !== 'true') {
+      res.status(202).json({ execution_id: executionId });
+      return;
+    }
+    // Stop polling a stored run once nobody is waiting for the answer.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
+  });
+}
+
+/** A replayed key must name a run of this workflow: a key reused for another workflow is a client bug. */
+async function assertSameWorkflow(engine: Engine, executionId: string, workflowId: string, key: string): Promise<void> {
+  const run = await engine.get(executionId);
+  if (run && run.workflow_id !== workflowId) {
+    throw new TrellisError('conflict', `Idempotency-Key "${key}" was already used to start a run of workflow "${run.workflow_id}"`, { executionId });
+  }
+}
+
+/** Drops undefined keys (exactOptionalPropertyTypes: the storage filter must not receive them). */
+export function strip<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}
