@@ -3,6 +3,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../core/engine.js';
 import { NotFoundError } from '../core/errors.js';
+import type { TrellisEventName } from '../core/events.js';
 import type { WorkflowExecution } from '../core/execution-record.js';
 import type { Json, RunStatus } from '../storage/records.js';
 import { streamExecutionEvents } from './event-stream.js';
@@ -38,6 +39,33 @@ const ApprovalParams = z.object({ id: IdSchema, nodeId: z.string().min(1).max(50
 const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 const ApprovalBody = z.object({ approved: z.boolean(), data: z.json().optional(), reason: z.string().max(1000).optional() }).strict();
 
+/** Events that follow an approval's commit: the woken step ends (or waits again), or the run moves on. */
+const AFTER_WAKE: readonly TrellisEventName[] = ['node:completed', 'node:failed', 'node:waiting', 'execution:completed', 'execution:failed', 'execution:paused', 'execution:cancelled'];
+/** Upper bound on waiting for the commit; the answer then reports the state as stored. */
+const COMMIT_WAIT_MS = 2000;
+
+/**
+ * Runs a run-control call and waits until its effect is committed. The engine's pause / resume /
+ * approve resolve once the change is decided in memory, before it is written; the events are
+ * published only after the write, so the execution read afterwards shows the new state.
+ */
+async function committed(engine: Engine, id: string, events: readonly TrellisEventName[], act: () => Promise<void>): Promise<void> {
+  const listeners: [TrellisEventName, (e: { executionId: string }) => void][] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    for (const name of events) listeners.push([name, (e) => e.executionId === id && resolve()]);
+    timer = setTimeout(resolve, COMMIT_WAIT_MS);
+  });
+  for (const [name, listener] of listeners) engine.events.on(name, listener as never);
+  try {
+    await act();
+    await done;
+  } finally {
+    clearTimeout(timer);
+    for (const [name, listener] of listeners) engine.events.off(name, listener as never);
+  }
+}
+
 /** Adds the `/workflow-executions` routes to `router`. */
 export function mountExecutionRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
   const { authorize } = options;
@@ -69,21 +97,20 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
 
   router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await engine.pause(id);
+    await committed(engine, id, ['execution:paused'], () => engine.pause(id));
     res.json(await read(id));
   });
 
   router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await engine.resume(id);
+    await committed(engine, id, ['execution:resumed'], () => engine.resume(id));
     res.json(await read(id));
   });
 
   router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), async (req, res) => {
     const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
     const body = parseRequest(ApprovalBody, req.body, 'body');
-    if (body.approved) await engine.approve(id, nodeId, body.data as Json | undefined);
-    else await engine.reject(id, nodeId, body.reason);
+    await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined) : engine.reject(id, nodeId, body.reason)));
     res.json(await read(id));
   });
 
