@@ -78,6 +78,10 @@ export type {
   ArrivedInput,
 } from './nodes/node-handler.js';
 export type { ModelCall, ModelResult } from './core/model-call.js';
+export { createWebhookNode } from './nodes/webhook-node.js';
+export type { WebhookNodeOptions, WebhookConfig } from './nodes/webhook-node.js';
+export { createHostPolicy, isPrivateAddress } from './nodes/host-policy.js';
+export type { HostPolicy, HostPolicyOptions, HostPattern, HostLookup } from './nodes/host-policy.js';
 
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type * from './storage/records.js';

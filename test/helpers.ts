@@ -1,5 +1,6 @@
 /** Shared test helpers: an engine on memory storage with a scripted provider and a fake clock. */
-import { Engine, type EngineOptions } from '../src/core/engine.js';
+import { Engine } from '../src/core/engine.js';
+import type { EngineOptions } from '../src/core/engine-options.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
@@ -18,7 +19,7 @@ export function makeEngine(script: Script = () => 'ok', extra: Partial<EngineOpt
 export function recordEvents(engine: Engine, names: readonly TrellisEventName[]): string[] {
   const seen: string[] = [];
   for (const name of names) {
-    engine.events.on(name, (payload: { path?: string }) => seen.push(payload.path ? `${name} ${payload.path}` : name));
+    engine.events.on(name, ((payload: { path?: string }) => void seen.push(payload.path ? `${name} ${payload.path}` : name)) as never);
   }
   return seen;
 }

@@ -228,6 +228,17 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await storage.getSteps('s')).toHaveLength(4);
       });
 
+      it('writes LLM execution records in the same commit, and none when the expectation fails', async () => {
+        await storage.createRun(makeRun('ex', { status: 'running' }));
+        const running = makeExecution('call1', { workflow_execution_id: 'ex', workflow_node_id: 'a', status: 'completed', created_at: 1 });
+        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'a', 1)], executions: [running] })).toBe(true);
+        expect(await storage.getExecution('call1')).toStrictEqual(running);
+        const refused = makeExecution('call2', { workflow_execution_id: 'ex', created_at: 2 });
+        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'b', 2)], executions: [refused], expect: { status: 'paused' } })).toBe(false);
+        expect(await storage.getExecution('call2')).toBeUndefined();
+        expect(await storage.getStep('ex', 'b')).toBeUndefined();
+      });
+
       it('applies a run patch with the steps', async () => {
         await storage.createRun(makeRun('p', { status: 'running', owner: 'me' }));
         const ok = await storage.commit({

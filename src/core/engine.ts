@@ -57,6 +57,8 @@ export class Engine {
   #stopLoop: (() => void) | undefined;
   #leaseTimer: (() => void) | undefined;
   #closed = false;
+  /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
+  readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; id: string; version: number }>();
 
   constructor(options: EngineOptions = {}) {
     this.#options = resolveEngineOptions(options);
@@ -124,11 +126,18 @@ export class Engine {
   start(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<string>;
   async start(workflow?: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string | void> {
     if (workflow === undefined) return this.#startLoop();
-    const def = resolveDefinition(workflow, this.#handlers.keys());
-    const resolved = resolveInput(def, input, this.#options.maxInputBytes);
+    let known = this.#resolved.get(workflow);
+    if (!known) {
+      const def = resolveDefinition(workflow, this.#handlers.keys());
+      resolveInput(def, input, this.#options.maxInputBytes);
+      await this.init();
+      const stored = await this.workflows.ensureStored(def);
+      known = { def: stored.definition, id: stored.id, version: stored.version };
+      this.#resolved.set(workflow, known);
+    }
+    const resolved = resolveInput(known.def, input, this.#options.maxInputBytes);
     const storage = await this.init();
-    const stored = await this.workflows.ensureStored(def);
-    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
+    return this.#createRun(storage, known.def, known.id, known.version, resolved, options);
   }
 
   /** Starts a run of a stored workflow (latest version unless given). */

@@ -65,6 +65,11 @@ export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]:
     return true;
   }
 
+  /** True when any listener is registered (lets the engine skip building payloads nobody reads). */
+  hasListeners(): boolean {
+    return this.eventNames().length > 0;
+  }
+
   /** Resolves with the next payload of `event` that satisfies `predicate`. */
   next<K extends TrellisEventName>(event: K, predicate: (payload: TrellisEvents[K]) => boolean = () => true): Promise<TrellisEvents[K]> {
     return new Promise((resolve) => {

@@ -33,6 +33,39 @@ interface LoopRuntime {
   running: number;
 }
 
+/** A step whose handler is running: aborting it rejects its pending result at once. */
+class InflightStep {
+  // Created on first use: AbortController is costly in Node, and most nodes never look at their signal.
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+  reject: ((reason: unknown) => void) | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.reject?.(reason);
+  }
+}
+
 interface Outcome {
   readonly result?: NodeResult;
   readonly error?: unknown;
@@ -45,7 +78,7 @@ export class RunController implements PlannerView {
   #run: RunRecord;
   readonly #steps = new Map<string, StepRecord>();
   readonly #contexts: ScopeContexts;
-  readonly #inflight = new Map<string, AbortController>();
+  readonly #inflight = new Map<string, InflightStep>();
   readonly #timers = new Map<string, () => void>();
   readonly #loops = new Map<string, LoopRuntime>();
   #seq = 0;
@@ -129,7 +162,7 @@ export class RunController implements PlannerView {
     this.#timers.delete(path);
     if (step.waiter.kind === 'retry') {
       this.#put(strip({ ...step, status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
-      this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
       this.#startExecution(path);
     } else {
       this.#put(strip({ ...step, status: 'running', waiter: undefined }));
@@ -143,7 +176,7 @@ export class RunController implements PlannerView {
   pause(): void {
     this.#paused = true;
     this.#patchRun({ status: 'paused' });
-    this.#after.push(() => this.#emit('execution:paused', { reason: 'user' }));
+    this.#later(() => this.#emit('execution:paused', { reason: 'user' }));
     this.#scheduleFlush();
   }
 
@@ -151,7 +184,7 @@ export class RunController implements PlannerView {
   resume(): void {
     this.#paused = false;
     this.#patchRun({ status: 'running' });
-    this.#after.push(() => this.#emit('execution:resumed', {}));
+    this.#later(() => this.#emit('execution:resumed', {}));
     for (const step of [...this.#steps.values()]) if (step.status === 'pending') this.#promote(step.path);
     this.#maybeFinish();
     this.#scheduleFlush();
@@ -162,7 +195,7 @@ export class RunController implements PlannerView {
     if (this.#finished) return;
     this.#stopEverything(new TrellisError('cancelled', reason));
     this.#finish({ status: 'cancelled', error_message: reason });
-    this.#after.push(() => this.#emit('execution:cancelled', { reason }));
+    this.#later(() => this.#emit('execution:cancelled', { reason }));
     this.#scheduleFlush();
   }
 
@@ -182,7 +215,7 @@ export class RunController implements PlannerView {
     const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
     this.#put(step);
     if (canRun) {
-      this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
       this.#startExecution(path);
     }
   }
@@ -191,7 +224,7 @@ export class RunController implements PlannerView {
     const step = this.#steps.get(path)!;
     if (this.#paused || !this.#hasBudget()) return;
     this.#put({ ...step, status: 'running', started_at: this.#deps.clock.now() });
-    this.#after.push(() => this.#emitStarted(this.#steps.get(path)!));
+    this.#later(() => this.#emitStarted(this.#steps.get(path)!));
     this.#startExecution(path);
   }
 
@@ -214,15 +247,15 @@ export class RunController implements PlannerView {
     }
     const node = this.#plan.nodes.get(step.node_id)!;
     const handler = this.#deps.handlers.get(node.type);
-    const controller = new AbortController();
-    this.#inflight.set(path, controller);
+    const inflight = new InflightStep();
+    this.#inflight.set(path, inflight);
     const records: LlmExecutionRecord[] = [];
     let outcome: Outcome;
     const timeout = node.node.timeout_ms;
-    const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => controller.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
+    const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#stepContext(step, handler, controller.signal, records);
+      const ctx = this.#stepContext(step, handler, inflight, records);
       let pending: NodeResult | Promise<NodeResult>;
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
@@ -230,9 +263,16 @@ export class RunController implements PlannerView {
       } else {
         pending = handler.execute(ctx);
       }
-      outcome = { result: pending instanceof Promise ? await raceAbort(pending, controller.signal) : pending };
+      if (pending instanceof Promise) {
+        // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
+        pending = await new Promise<NodeResult>((resolve, reject) => {
+          inflight.reject = reject;
+          (pending as Promise<NodeResult>).then(resolve, reject);
+        });
+      }
+      outcome = { result: pending };
     } catch (error) {
-      outcome = { error: controller.signal.aborted && controller.signal.reason !== undefined ? controller.signal.reason : error };
+      outcome = { error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error };
     }
     cancelTimer?.();
     this.#inflight.delete(path);
@@ -270,7 +310,7 @@ export class RunController implements PlannerView {
     }
   }
 
-  #stepContext(step: StepRecord, handler: NodeHandler, signal: AbortSignal, records: LlmExecutionRecord[]): StepContext {
+  #stepContext(step: StepRecord, handler: NodeHandler, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
     const { prefix } = splitStepPath(step.path);
     const node = this.#plan.nodes.get(step.node_id)!;
     const context = this.#contexts.get(prefix) ?? {};
@@ -287,7 +327,9 @@ export class RunController implements PlannerView {
       path: step.path,
       attempt: step.attempt,
       idempotencyKey,
-      signal,
+      get signal() {
+        return inflight.signal;
+      },
       clock: deps.clock,
       context,
       get arrived() {
@@ -304,7 +346,7 @@ export class RunController implements PlannerView {
             path: step.path,
             attempt: step.attempt,
             idempotencyKey,
-            signal,
+            signal: inflight.signal,
             onToken: (delta) => deps.events.publish('node:token', { ...this.#base(), nodeId: node.id, path: step.path, delta }),
             record: (r) => records.push(r),
           }),
@@ -333,29 +375,27 @@ export class RunController implements PlannerView {
   #complete(step: StepRecord, result: CompletedResult): void {
     const { output, fired, writes, executionId, input } = result;
     const now = this.#deps.clock.now();
-    const done: StepRecord = strip({
-      ...step,
-      status: 'completed',
-      input_data: input ?? step.input_data,
-      output_data: output,
-      fired,
-      state: writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state,
-      execution_id: executionId,
-      waiter: undefined,
-      error: undefined,
-      completed_at: now,
-      duration_ms: now - step.started_at,
-    });
+    // Built field by field (no spread + delete): this runs for every step.
+    const done: MutableStep = { run_id: step.run_id, path: step.path, node_id: step.node_id, seq: step.seq, status: 'completed', attempt: step.attempt, started_at: step.started_at };
+    const stepInput = input ?? step.input_data;
+    if (stepInput !== undefined) done.input_data = stepInput;
+    done.output_data = output;
+    if (fired !== undefined) done.fired = fired;
+    const state = writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state;
+    if (state !== undefined) done.state = state;
+    if (executionId !== undefined) done.execution_id = executionId;
+    done.completed_at = now;
+    done.duration_ms = now - step.started_at;
     this.#put(done);
     const { prefix, nodeId } = splitStepPath(step.path);
     this.#contexts.apply(prefix, nodeId, output, writes);
-    this.#after.push(() => this.#emit('node:completed', { nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
+    this.#later(() => this.#emit('node:completed', { nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
     if (this.#run.recovery_count > 0) this.#patchRun({ recovery_count: 0 });
     const node = this.#plan.nodes.get(nodeId)!;
     if (node.type === 'end' && (node.node.config as { terminate?: boolean }).terminate === true) {
       this.#stopEverything(new TrellisError('cancelled', `run terminated by end node "${nodeId}"`));
       this.#finish({ status: 'completed', output_data: output });
-      this.#after.push(() => this.#emit('execution:completed', { output, durationMs: now - (this.#run.started_at ?? now) }));
+      this.#later(() => this.#emit('execution:completed', { output, durationMs: now - (this.#run.started_at ?? now) }));
       return;
     }
     this.#advance(prefix, nodeId);
@@ -364,7 +404,7 @@ export class RunController implements PlannerView {
   #wait(step: StepRecord, waiter: Waiter): void {
     this.#put(strip({ ...step, status: 'waiting', waiter }));
     this.#armTimer(step.path, waiter);
-    this.#after.push(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
+    this.#later(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
   }
 
   #armTimer(path: string, waiter: Waiter): void {
@@ -388,12 +428,12 @@ export class RunController implements PlannerView {
       const waiter: Waiter = { kind: 'retry', due_at: this.#deps.clock.now() + delay };
       this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
       this.#armTimer(step.path, waiter);
-      this.#after.push(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: true }));
+      this.#later(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: true }));
       return;
     }
     const now = this.#deps.clock.now();
     this.#put({ ...step, status: 'failed', error: stored, state: { ...(asObject(step.state) ?? {}), attempts }, completed_at: now, duration_ms: now - step.started_at });
-    this.#after.push(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: false }));
+    this.#later(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: false }));
     const { prefix, nodeId } = splitStepPath(step.path);
     if (this.#plan.tolerant.has(nodeId)) {
       this.#advance(prefix, nodeId);
@@ -415,7 +455,7 @@ export class RunController implements PlannerView {
     const message = `Node "${step.node_id}" failed: ${error.message}`;
     this.#stopEverything(new TrellisError('cancelled', `run failed at node "${step.node_id}"`));
     this.#finish({ status: 'failed', error_message: message });
-    this.#after.push(() => this.#emit('execution:failed', { error: { code: error.code, message } }));
+    this.#later(() => this.#emit('execution:failed', { error: { code: error.code, message } }));
   }
 
   // ---- Planning ----
@@ -455,7 +495,7 @@ export class RunController implements PlannerView {
     const now = this.#deps.clock.now();
     const path = prefix + nodeId;
     this.#put({ run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } });
-    this.#after.push(() => this.#emit('node:skipped', { nodeId, path, reason }));
+    this.#later(() => this.#emit('node:skipped', { nodeId, path, reason }));
   }
 
   /** A join fired early (`any`/`count`): branches still running lose; unstarted ones are skipped. */
@@ -477,7 +517,7 @@ export class RunController implements PlannerView {
     this.#timers.delete(step.path);
     const now = this.#deps.clock.now();
     this.#put(strip({ ...step, status: 'skipped', waiter: undefined, error: { code: 'cancelled', message: reason }, completed_at: now, duration_ms: now - step.started_at }));
-    this.#after.push(() => this.#emit('node:skipped', { nodeId: step.node_id, path: step.path, reason }));
+    this.#later(() => this.#emit('node:skipped', { nodeId: step.node_id, path: step.path, reason }));
   }
 
   #cancelNested(pathPrefix: string): void {
@@ -625,7 +665,7 @@ export class RunController implements PlannerView {
     // Re-run what was in flight (same attempt, same idempotency key), re-arm waits, resume pending.
     for (const step of ordered) {
       if (step.status === 'running' && this.#plan.nodes.get(step.node_id)?.type !== 'loop') {
-        this.#after.push(() => this.#emitStarted(step));
+        this.#later(() => this.#emitStarted(step));
         this.#startExecution(step.path);
       } else if (step.status === 'waiting' && step.waiter) {
         this.#armTimer(step.path, step.waiter);
@@ -645,7 +685,7 @@ export class RunController implements PlannerView {
   #restoreLoop(step: StepRecord): void {
     const handler = this.#deps.handlers.get('loop')!;
     const records: LlmExecutionRecord[] = [];
-    const result = handler.execute(this.#stepContext(step, handler, new AbortController().signal, records));
+    const result = handler.execute(this.#stepContext(step, handler, new InflightStep(), records));
     if (result instanceof Promise || result.status !== 'iterate') return;
     this.#startLoopRuntimeOnly(step, result.spec);
     const rt = this.#loops.get(step.path)!;
@@ -714,7 +754,7 @@ export class RunController implements PlannerView {
     }
     const now = this.#deps.clock.now();
     this.#finish({ status: 'completed', output_data: output ?? null });
-    this.#after.push(() => this.#emit('execution:completed', { output: output ?? null, durationMs: now - (this.#run.started_at ?? now) }));
+    this.#later(() => this.#emit('execution:completed', { output: output ?? null, durationMs: now - (this.#run.started_at ?? now) }));
   }
 
   /** A run whose only live steps wait for a human is `paused` (with what it waits for in its steps). */
@@ -725,7 +765,7 @@ export class RunController implements PlannerView {
       if (step.status !== 'waiting' || step.waiter?.kind !== 'approval') return;
     }
     this.#patchRun({ status: 'paused' });
-    this.#after.push(() => this.#emit('execution:paused', { reason: 'approval' }));
+    this.#later(() => this.#emit('execution:paused', { reason: 'approval' }));
   }
 
   #finish(patch: RunPatch): void {
@@ -779,9 +819,14 @@ export class RunController implements PlannerView {
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
   #abandon(error: TrellisError): void {
     this.detach();
-    for (const controller of this.#inflight.values()) controller.abort(error);
+    for (const inflight of this.#inflight.values()) inflight.abort(error);
     this.#deps.onFinished(this.id);
     this.#rejectDone(error);
+  }
+
+  /** Queues an event for after the commit; skipped outright when nobody listens. */
+  #later(emit: () => void): void {
+    if (this.#deps.events.hasListeners()) this.#after.push(emit);
   }
 
   #emitStarted(step: StepRecord): void {
@@ -799,29 +844,12 @@ export class RunController implements PlannerView {
   }
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 function asObject(value: Json | undefined): Record<string, Json> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
 }
 
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
 
 /** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
 function strip(value: Loose<StepRecord>): StepRecord {

@@ -10,6 +10,7 @@ import type { NodeHandler } from './node-handler.js';
 import { parallelNode } from './parallel-node.js';
 import { promptNode } from './prompt-node.js';
 import { startNode } from './start-node.js';
+import { webhookNode } from './webhook-node.js';
 
 /** Every built-in handler. Types without one here fail at run time with `not_implemented`. */
 export const BUILTIN_NODES: readonly NodeHandler[] = [
@@ -23,4 +24,5 @@ export const BUILTIN_NODES: readonly NodeHandler[] = [
   mergeNode,
   delayNode,
   humanApprovalNode,
+  webhookNode,
 ] as readonly NodeHandler[];

@@ -65,7 +65,7 @@ export class ScriptedProvider implements Provider {
   }
 
   /** A scripted failure, e.g. `ScriptedProvider.fail('rate_limit', 'slow down', { retryAfterMs: 1000 })`. */
-  static fail(code: TrellisErrorCode, message = code, extra: { retryAfterMs?: number; status?: number } = {}): ScriptedFailure {
+  static fail(code: TrellisErrorCode, message: string = code, extra: { retryAfterMs?: number; status?: number } = {}): ScriptedFailure {
     return { kind: 'failure', code, message, ...extra };
   }
 

@@ -16,6 +16,7 @@ import {
   RUN_PATCH_COLUMNS,
   STEP_ROW_COLUMNS,
   decodeRecord,
+  encodeRecord,
   dedupeSteps,
   encodeStep,
   expectationTarget,
@@ -153,6 +154,13 @@ export class PostgresStorage extends SqlStorage {
             .insertInto('workflow_execution_steps')
             .values(encoded.map((e) => e.row))
             .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(excludedSet(STEP_ROW_COLUMNS, STEP_KEYS)))
+            .execute();
+        }
+        if (commit.executions && commit.executions.length > 0) {
+          await trx
+            .insertInto('executions')
+            .values(commit.executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+            .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
             .execute();
         }
         return true;

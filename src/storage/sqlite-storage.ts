@@ -16,6 +16,7 @@ import {
   RUN_PATCH_COLUMNS,
   STEP_ROW_COLUMNS,
   decodeRecord,
+  encodeRecord,
   dedupeSteps,
   encodeStep,
   expectationTarget,
@@ -45,9 +46,11 @@ interface Statements {
   readonly runFull: Database.Statement<[string], Row>;
   readonly upsertStep: Database.Statement<unknown[]>;
   readonly insertBlob: Database.Statement<[string, string]>;
+  readonly upsertExecution: Database.Statement<unknown[]>;
 }
 
 const STEP_KEYS = new Set(['run_id', 'path']);
+const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
 
 function prepare(raw: Database.Database): Statements {
   const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => `${c} = excluded.${c}`);
@@ -60,6 +63,10 @@ function prepare(raw: Database.Database): Statements {
         `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
     ),
     insertBlob: raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
+    upsertExecution: raw.prepare(
+      `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    ),
   };
 }
 
@@ -174,6 +181,10 @@ export class SqliteStorage extends SqlStorage {
         const { row, blob } = encodeStep(step, this.#largeOutputBytes);
         if (blob) s.insertBlob.run(blob.hash, blob.data);
         s.upsertStep.run(...STEP_ROW_COLUMNS.map((c) => row[c]));
+      }
+      for (const record of commit.executions ?? []) {
+        const row = encodeRecord(COLUMNS.executions, record);
+        s.upsertExecution.run(...EXECUTION_COLUMNS.map((c) => row[c]));
       }
       return true;
     });

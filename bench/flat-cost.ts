@@ -1,0 +1,34 @@
+/**
+ * Shows that persisting a step costs the same at step 10 and at step 5,000 of one long run:
+ * every commit of a sequential loop is timed and its payload measured.
+ */
+import { Engine } from '../src/core/engine.js';
+import { workflow } from '../src/core/builder.js';
+import type { Storage, StepCommit } from '../src/storage/storage.js';
+
+interface Sample {
+  readonly us: number;
+  readonly bytes: number;
+}
+
+export async function flatStepCost(storage: Storage, iterations: number): Promise<{ early: Sample; late: Sample }> {
+  const samples: Sample[] = [];
+  const measured: Storage = Object.create(storage) as Storage;
+  measured.commit = async (commit: StepCommit) => {
+    const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
+    const started = process.hrtime.bigint();
+    const ok = await storage.commit(commit);
+    samples.push({ us: Number(process.hrtime.bigint() - started) / 1000, bytes });
+    return ok;
+  };
+  const engine = new Engine({ storage: measured });
+  const wf = workflow('long').repeat(iterations, (b) => b.transform('step', { value: 'index * 2', note: "'a step output of some size'" }), { id: 'long_loop', max_iterations: iterations });
+  const run = await engine.run(wf, {});
+  if (run.status !== 'completed') throw new Error(`flat-cost run ${run.status}: ${run.error_message}`);
+  const window = (from: number, to: number): Sample => {
+    const part = samples.slice(from, to);
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    return { us: median(part.map((s) => s.us)), bytes: median(part.map((s) => s.bytes)) };
+  };
+  return { early: window(5, 25), late: window(samples.length - 21, samples.length - 1) };
+}

@@ -1,0 +1,150 @@
+/**
+ * `npm run bench` (a table) or `npm run bench -- --json` (one JSON line per workload and mode).
+ * Modes: memory, sqlite (a file, WAL, synchronous=NORMAL), postgres (127.0.0.1:5432, db test),
+ * plus the `floor`: a bare better-sqlite3 loop doing one INSERT per step in its own transaction.
+ * Options: --quick (fewer runs), --modes memory,sqlite.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Engine } from '../src/core/engine.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { SqliteStorage } from '../src/storage/sqlite-storage.js';
+import { PostgresStorage } from '../src/storage/postgres-storage.js';
+import type { Storage } from '../src/storage/storage.js';
+import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
+import { flatStepCost } from './flat-cost.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const modesArg = args.find((a) => a.startsWith('--modes='))?.slice(8);
+const modes = (modesArg ?? 'memory,sqlite,postgres').split(',') as Mode[];
+type Mode = 'memory' | 'sqlite' | 'postgres';
+
+interface Row {
+  workload: string;
+  mode: string;
+  per_unit_us: number;
+  unit: string;
+  rss_mb: number;
+  [extra: string]: unknown;
+}
+const rows: Row[] = [];
+const print = (row: Row): void => {
+  rows.push(row);
+  if (json) console.log(JSON.stringify(row));
+  else console.error(`  ${row.workload.padEnd(10)} ${row.mode.padEnd(9)} ${row.per_unit_us.toFixed(2).padStart(9)} µs/${row.unit}${row.ratio_to_floor ? `  (${Number(row.ratio_to_floor).toFixed(2)}× floor)` : ''}`);
+};
+const rssMb = (): number => Math.round(process.memoryUsage().rss / 1024 / 1024);
+
+const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
+let pgSchemaCounter = 0;
+
+async function makeStorage(mode: Mode): Promise<Storage> {
+  if (mode === 'memory') return new MemoryStorage();
+  if (mode === 'sqlite') return new SqliteStorage({ path: join(dir, `bench-${Date.now()}-${Math.random()}.sqlite`) });
+  const schema = `bench_${process.pid}_${pgSchemaCounter++}`;
+  pgSchemas.push(schema);
+  return new PostgresStorage({ connectionString: process.env.TRELLIS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schema });
+}
+
+const pgSchemas: string[] = [];
+async function dropPgSchemas(): Promise<void> {
+  if (pgSchemas.length === 0) return;
+  const pg = await import('pg');
+  const client = new pg.default.Client({ connectionString: process.env.TRELLIS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+  await client.connect();
+  for (const schema of pgSchemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await client.end();
+}
+
+async function measure(workload: Workload, mode: Mode): Promise<Row> {
+  const storage = await makeStorage(mode);
+  const engine = new Engine({ storage, providers: { bench: instantProvider } });
+  await engine.init();
+  const warm = Math.max(1, Math.floor(workload.runs / 10));
+  for (let i = 0; i < warm; i++) workload.check((await engine.run(workload.workflow, workload.input)).output_data);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < workload.runs; i++) {
+    const run = await engine.run(workload.workflow, workload.input);
+    if (run.status !== 'completed') throw new Error(`${workload.name} ${mode}: run ${run.status}: ${run.error_message}`);
+    workload.check(run.output_data);
+  }
+  const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
+  const row: Row = { workload: workload.name, mode, per_unit_us: elapsedUs / (workload.runs * workload.unitsPerRun), unit: workload.unit, rss_mb: rssMb() };
+  await engine.close();
+  return row;
+}
+
+/** One INSERT per step, each in its own transaction, WAL + synchronous=NORMAL: the cost of durability itself. */
+function sqliteFloor(steps: number): number {
+  const db = new Database(join(dir, `floor-${Date.now()}.sqlite`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE steps (run_id TEXT, path TEXT, seq INTEGER, status TEXT, output TEXT, PRIMARY KEY (run_id, path))');
+  const insert = db.prepare('INSERT INTO steps VALUES (?, ?, ?, ?, ?)');
+  const tx = db.transaction((i: number) => insert.run('run', `s${i}`, i, 'completed', '{"text":"ax+b+b"}'));
+  for (let i = 0; i < 200; i++) tx(i);
+  const started = process.hrtime.bigint();
+  for (let i = 200; i < 200 + steps; i++) tx(i);
+  const us = Number(process.hrtime.bigint() - started) / 1000 / steps;
+  db.close();
+  return us;
+}
+
+function importTimeMs(): number | undefined {
+  if (!existsSync('dist/index.js')) {
+    try {
+      execFileSync('npx', ['tsup', '--silent'], { stdio: 'ignore' });
+    } catch {
+      return undefined;
+    }
+  }
+  const script = "const t=performance.now(); await import('./dist/index.js'); console.log(performance.now()-t)";
+  const samples = [0, 1, 2].map(() => Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim()));
+  return Math.min(...samples);
+}
+
+const scale = quick ? 0.2 : 1;
+const n = (runs: number): number => Math.max(2, Math.round(runs * scale));
+
+if (!json) console.error('Trellis bench (orchestration only; provider answers after one microtask)\n');
+const floor = sqliteFloor(n(5000));
+print({ workload: 'floor', mode: 'sqlite', per_unit_us: floor, unit: 'step', rss_mb: rssMb() });
+
+for (const mode of modes) {
+  for (const workload of [w1(n(1000)), w2(n(100)), w3(n(10)), w4(n(1000))]) {
+    const row = await measure(workload, mode);
+    if (mode === 'sqlite' && (workload.name === 'W1' || workload.name === 'W2' || workload.name === 'W3')) row.ratio_to_floor = row.per_unit_us / floor;
+    print(row);
+  }
+}
+
+// W3 scaling: the cost per item must not grow with the number of items.
+for (const items of [100, 1000, 10_000]) {
+  const row = await measure(w3(items === 10_000 ? 1 : 3, items), 'memory');
+  print({ ...row, workload: `W3x${items}` });
+}
+
+// Flat cost per step across one long loop.
+for (const mode of modes.filter((m) => m !== 'memory')) {
+  const storage = await makeStorage(mode);
+  const flat = await flatStepCost(storage, quick ? 1000 : 5000);
+  print({ workload: 'flat', mode, per_unit_us: flat.late.us, unit: 'step', rss_mb: rssMb(), early_us: flat.early.us, late_us: flat.late.us, early_bytes: flat.early.bytes, late_bytes: flat.late.bytes, time_ratio: flat.late.us / flat.early.us, bytes_ratio: flat.late.bytes / flat.early.bytes });
+  await storage.close();
+}
+
+const importMs = importTimeMs();
+if (importMs !== undefined) print({ workload: 'import', mode: 'dist', per_unit_us: importMs * 1000, unit: 'import', rss_mb: rssMb(), import_ms: importMs });
+
+if (!json) {
+  const flat = rows.filter((r) => r.workload === 'flat');
+  for (const f of flat) console.error(`\n  flat cost (${f.mode}): step 10 ≈ ${Number(f.early_us).toFixed(1)} µs / ${f.early_bytes} B, step ${quick ? 1000 : 5000} ≈ ${Number(f.late_us).toFixed(1)} µs / ${f.late_bytes} B (×${Number(f.time_ratio).toFixed(2)} time, ×${Number(f.bytes_ratio).toFixed(2)} bytes)`);
+  if (importMs !== undefined) console.error(`  import of dist/index.js: ${importMs.toFixed(1)} ms`);
+  console.error(`  peak RSS: ${Math.max(...rows.map((r) => r.rss_mb))} MB`);
+}
+await dropPgSchemas();
+rmSync(dir, { recursive: true, force: true });
