@@ -7,6 +7,7 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { TrellisError } from '../core/errors.js';
+import type { PostgresStorageOptions } from './postgres-storage.js';
 import type { RunRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation } from './storage-helpers.js';
@@ -27,23 +28,6 @@ import {
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
 
-/** Options of {@link PostgresStorage}. Give `connectionString` or `pool`. */
-export interface PostgresStorageOptions {
-  /** Connection URL; the storage then creates its own pool and ends it in `close()`. */
-  readonly connectionString?: string;
-  /** A pool you own; `close()` leaves it open. */
-  readonly pool?: pg.Pool;
-  /**
-   * Schema holding the tables (created by `init()` when missing).
-   * @default 'public'
-   */
-  readonly schema?: string;
-  /**
-   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
-   * @default 262144
-   */
-  readonly largeOutputBytes?: number;
-}
 
 const STEP_KEYS = ['run_id', 'path'];
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
@@ -56,7 +40,7 @@ const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_C
  * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL, schema: 'trellis' });
  * await storage.init();
  */
-export class PostgresStorage extends SqlStorage {
+export class PostgresDriver extends SqlStorage {
   readonly #ownsPool: boolean;
   readonly #schema: string;
   readonly #largeOutputBytes: number;

@@ -21,8 +21,6 @@ import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeRecord, decodeStep, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
 
-/** Default size above which a step's `output_data` is stored once in `blobs`: 256 KiB of JSON. */
-export const DEFAULT_LARGE_OUTPUT_BYTES = 256 * 1024;
 
 /** Base of the SQL storages; not exported from the package. */
 export abstract class SqlStorage implements Storage {
@@ -226,11 +224,4 @@ export abstract class SqlStorage implements Storage {
   }
 }
 
-/** Validates the `largeOutputBytes` option shared by the SQL storages. */
-export function resolveLargeOutputBytes(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_LARGE_OUTPUT_BYTES;
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TrellisError('invalid_options', `largeOutputBytes must be a non-negative integer, received ${String(value)}`);
-  }
-  return value;
-}
+export { DEFAULT_LARGE_OUTPUT_BYTES, resolveLargeOutputBytes } from './sql-options.js';

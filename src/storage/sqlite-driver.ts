@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../core/errors.js';
+import type { SqliteStorageOptions } from './sqlite-storage.js';
 import type { RunRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation } from './storage-helpers.js';
@@ -26,16 +27,6 @@ import {
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
 
-/** Options of {@link SqliteStorage}. */
-export interface SqliteStorageOptions {
-  /** Database file path, or `':memory:'` for a private in-memory database. */
-  readonly path: string;
-  /**
-   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
-   * @default 262144
-   */
-  readonly largeOutputBytes?: number;
-}
 
 type Row = Record<string, unknown>;
 
@@ -77,7 +68,7 @@ function prepare(raw: Database.Database): Statements {
  * const storage = new SqliteStorage({ path: './trellis.db' });
  * await storage.init();
  */
-export class SqliteStorage extends SqlStorage {
+export class SqliteDriver extends SqlStorage {
   readonly #raw: Database.Database;
   readonly #largeOutputBytes: number;
   /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */

@@ -1,0 +1,59 @@
+/**
+ * A Storage that loads its driver on `init()`. Importing Trellis must not load kysely, pg or
+ * better-sqlite3: a host that never uses a SQL store never pays for it.
+ */
+import { IllegalStateError } from '../core/errors.js';
+import type { Storage } from './storage.js';
+
+/** Delegates every call to a driver created by `load()` during `init()`. */
+export abstract class LazyStorage implements Storage {
+  readonly #load: () => Promise<Storage>;
+  #driver: Storage | undefined;
+  #loading: Promise<Storage> | undefined;
+
+  protected constructor(load: () => Promise<Storage>) {
+    this.#load = load;
+  }
+
+  /** The loaded driver; throws before `init()`. */
+  protected get driver(): Storage {
+    if (!this.#driver) throw new IllegalStateError(`${this.constructor.name} used before init()`);
+    return this.#driver;
+  }
+
+  async init(): Promise<void> {
+    this.#loading ??= this.#load().then((driver) => (this.#driver = driver));
+    await (await this.#loading).init();
+  }
+
+  async close(): Promise<void> {
+    await this.#driver?.close();
+  }
+
+  createRun: Storage['createRun'] = (run) => this.driver.createRun(run);
+  getRun: Storage['getRun'] = (id) => this.driver.getRun(id);
+  listRuns: Storage['listRuns'] = (filter) => this.driver.listRuns(filter);
+  updateRun: Storage['updateRun'] = (id, patch, expect) => this.driver.updateRun(id, patch, expect);
+  commit: Storage['commit'] = (commit) => this.driver.commit(commit);
+  getSteps: Storage['getSteps'] = (runId) => this.driver.getSteps(runId);
+  getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
+  deleteRun: Storage['deleteRun'] = (id) => this.driver.deleteRun(id);
+  claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
+  renewLeases: Storage['renewLeases'] = (owner, leaseUntil) => this.driver.renewLeases(owner, leaseUntil);
+  findOrphanRuns: Storage['findOrphanRuns'] = (now, limit) => this.driver.findOrphanRuns(now, limit);
+  findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
+  saveWorkflow: Storage['saveWorkflow'] = (record) => this.driver.saveWorkflow(record);
+  getWorkflow: Storage['getWorkflow'] = (id, version) => this.driver.getWorkflow(id, version);
+  listWorkflows: Storage['listWorkflows'] = (filter) => this.driver.listWorkflows(filter);
+  listWorkflowVersions: Storage['listWorkflowVersions'] = (id) => this.driver.listWorkflowVersions(id);
+  deleteWorkflow: Storage['deleteWorkflow'] = (id) => this.driver.deleteWorkflow(id);
+  savePrompt: Storage['savePrompt'] = (record) => this.driver.savePrompt(record);
+  getPrompt: Storage['getPrompt'] = (id, version) => this.driver.getPrompt(id, version);
+  listPrompts: Storage['listPrompts'] = () => this.driver.listPrompts();
+  deletePrompt: Storage['deletePrompt'] = (id) => this.driver.deletePrompt(id);
+  saveExecution: Storage['saveExecution'] = (record) => this.driver.saveExecution(record);
+  getExecution: Storage['getExecution'] = (id) => this.driver.getExecution(id);
+  listExecutions: Storage['listExecutions'] = (filter) => this.driver.listExecutions(filter);
+  saveBundle: Storage['saveBundle'] = (record) => this.driver.saveBundle(record);
+  getBundle: Storage['getBundle'] = (id) => this.driver.getBundle(id);
+}
