@@ -58,6 +58,12 @@ export {
 } from './core/errors.js';
 export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './core/errors.js';
 
+export { createTriggers } from './triggers/trigger-manager.js';
+export type { Triggers, TriggersOptions, EmitOptions, TriggerErrorContext } from './triggers/trigger-manager.js';
+export { signWebhook, verifyWebhookSignature, deliverWebhook, SIGNATURE_HEADER } from './triggers/webhook-trigger.js';
+export type { WebhookDelivery, WebhookDeliveryOptions } from './triggers/webhook-trigger.js';
+export { ScheduleTriggerConfigSchema, WebhookTriggerConfigSchema, EventTriggerConfigSchema } from './triggers/trigger-config.js';
+export type { ScheduleTriggerConfig, WebhookTriggerConfig, EventTriggerConfig } from './triggers/trigger-config.js';
 export { TrellisEventEmitter } from './core/events.js';
 export type { TrellisEvents, TrellisEventName } from './core/events.js';
 export { systemClock } from './core/clock.js';

@@ -160,13 +160,13 @@ describe('engine: running workflows', () => {
     expect(run.output_data).toEqual({ text: 'abab' });
   });
 
-  it('fails clearly for a node type that has no handler', async () => {
-    const { engine } = makeEngine();
-    const wf = workflow('later').waitForEvent('w', { event: 'never' });
-    engine.registerNode({ type: 'noop', execute: () => ({ status: 'completed', output: null }) });
-    const run = await engine.run(wf, {});
-    expect(run.status).toBe('failed');
-    expect(run.error_message).toMatch(/wait_for_event.*not implemented/);
+  it('rejects a node type nobody registered before running anything', async () => {
+    const { engine, storage } = makeEngine();
+    const wf = workflow('later').node('custom', 'not_registered_here', {});
+    await expect(engine.run(wf, {})).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringContaining('not_registered_here') });
+    expect(await storage.listRuns()).toEqual([]);
+    engine.registerNode({ type: 'not_registered_here', execute: () => ({ status: 'completed', output: 'now it runs' }) });
+    expect((await engine.run(wf, {})).status).toBe('completed');
   });
 
   it('writes output_mapping paths into the context and uses stored prompt versions', async () => {

@@ -7,6 +7,7 @@ import type { NodeHandler, WakeSignal } from '../nodes/node-handler.js';
 import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
 import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
+import type { Clock } from './clock.js';
 import type { WorkflowDefinition } from './definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import { IllegalStateError, NotFoundError, TrellisError } from './errors.js';
@@ -19,6 +20,7 @@ import { RunController } from './run-controller.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
 import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
+import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -57,6 +59,7 @@ export class Engine {
   #stopLoop: (() => void) | undefined;
   #leaseTimer: (() => void) | undefined;
   #closed = false;
+  #triggers: Triggers | undefined;
   /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
   readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; id: string; version: number }>();
 
@@ -88,6 +91,11 @@ export class Engine {
     };
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
+  }
+
+  /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
+  get clock(): Clock {
+    return this.#options.clock;
   }
 
   /** This engine instance's id (the owner recorded on runs it advances). */
@@ -182,6 +190,30 @@ export class Engine {
     return controller;
   }
 
+  /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
+  get triggers(): Triggers {
+    return (this.#triggers ??= createTriggers(this, { clock: this.#options.clock }));
+  }
+
+  /**
+   * Emits an event: starts every active stored workflow with a matching event trigger, and wakes
+   * every `wait_for_event` step waiting for `name` whose filter accepts the payload.
+   * Resolves with the ids of the runs it started.
+   */
+  async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
+    const storage = await this.init();
+    const candidates = new Set<string>();
+    for (const [id, controller] of this.#hot) if (controller.eventWaiters(name).length > 0) candidates.add(id);
+    for (const run of await storage.listRuns({ status: ['running', 'paused'], limit: 1000 })) {
+      if (!this.#hot.has(run.id) && (await storage.getSteps(run.id)).some((s) => s.status === 'waiting' && s.waiter?.kind === 'event' && s.waiter.event === name)) candidates.add(run.id);
+    }
+    for (const id of candidates) {
+      const controller = this.#hot.get(id) ?? (await this.#adopt((await storage.getRun(id))!).catch(() => undefined));
+      for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
+    }
+    return this.triggers.emit(name, payload, options);
+  }
+
   /** Resolves with the execution record once the run completes, fails or is cancelled. */
   async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
     const hot = this.#hot.get(executionId);
@@ -220,13 +252,13 @@ export class Engine {
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
   async pause(executionId: string): Promise<void> {
     const controller = await this.#control(executionId, ['running']);
-    controller.pause();
+    await controller.pause();
   }
 
   /** Resumes a paused run. */
   async resume(executionId: string): Promise<void> {
     const controller = await this.#control(executionId, ['paused']);
-    controller.resume();
+    await controller.resume();
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
@@ -249,7 +281,7 @@ export class Engine {
   async #wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
     const controller = await this.#control(executionId, ['running', 'paused']);
     const path = resolvePath(controller, nodeOrPath, executionId);
-    controller.wake(path, signal);
+    await controller.wake(path, signal);
   }
 
   /** Finds or loads the controller of a run whose status is one of `allowed`. */
@@ -336,6 +368,7 @@ export class Engine {
       }
       if (!stopped) cancel = this.#options.clock.setTimer(() => void tick(), this.#options.pollIntervalMs);
     };
+    await this.triggers.start();
     this.#stopLoop = () => {
       stopped = true;
       cancel?.();
@@ -359,10 +392,16 @@ export class Engine {
   /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#triggers?.stop();
     this.#stopLoop?.();
     this.#leaseTimer?.();
-    for (const controller of this.#hot.values()) controller.detach();
+    const detached = [...this.#hot.values()];
+    for (const controller of detached) controller.detach();
     this.#hot.clear();
+    // Release our claims so another engine can act on these runs at once instead of after the lease.
+    if (this.#storage) {
+      await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));
+    }
     if (this.#ready) await (await this.#ready).close();
   }
 

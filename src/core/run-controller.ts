@@ -122,6 +122,11 @@ export class RunController implements PlannerView {
     return this.#done;
   }
 
+  /** Steps waiting for the event `name`. */
+  eventWaiters(name: string): StepRecord[] {
+    return this.waitingSteps().filter((s) => s.waiter?.kind === 'event' && s.waiter.event === name);
+  }
+
   /** Steps currently waiting (approvals, timers, events). */
   waitingSteps(): StepRecord[] {
     return [...this.#steps.values()].filter((s) => s.status === 'waiting');
@@ -149,8 +154,11 @@ export class RunController implements PlannerView {
     this.#scheduleFlush();
   }
 
-  /** Wakes a waiting step (approval, timer, event, child). Throws IllegalStateError when it is not waiting for that. */
-  wake(path: string, signal: WakeSignal): void {
+  /**
+   * Wakes a waiting step (approval, timer, event, child). Throws IllegalStateError when it is not
+   * waiting for that. Resolves once the change is committed.
+   */
+  wake(path: string, signal: WakeSignal): Promise<void> {
     const step = this.#steps.get(path);
     if (!step || step.status !== 'waiting' || !step.waiter) {
       throw new IllegalStateError(`Step "${path}" of run ${this.id} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId: this.id, nodeId: step?.node_id ?? path });
@@ -167,27 +175,37 @@ export class RunController implements PlannerView {
     } else {
       this.#put(strip({ ...step, status: 'running', waiter: undefined }));
       if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
-      this.#startExecution(path, signal);
+      const due = step.waiter.due_at;
+      this.#startExecution(path, signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal);
     }
-    this.#scheduleFlush();
+    return this.#committed();
   }
 
-  /** Pauses: nothing new starts; in-flight steps finish and are recorded. */
-  pause(): void {
+  /** Pauses: nothing new starts; in-flight steps finish and are recorded. Resolves once committed. */
+  pause(): Promise<void> {
+    if (this.#finished || this.#run.status !== 'running') throw new IllegalStateError(`Execution ${this.id} is ${this.#run.status}; only a running execution can be paused`, { executionId: this.id });
     this.#paused = true;
     this.#patchRun({ status: 'paused' });
     this.#later(() => this.#emit('execution:paused', { reason: 'user' }));
-    this.#scheduleFlush();
+    return this.#committed();
   }
 
-  /** Resumes a paused run: pending steps start. */
-  resume(): void {
+  /** Resumes a paused run: pending steps start. Resolves once committed. */
+  resume(): Promise<void> {
+    if (this.#finished || this.#run.status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${this.#run.status}; only a paused execution can be resumed`, { executionId: this.id });
     this.#paused = false;
     this.#patchRun({ status: 'running' });
     this.#later(() => this.#emit('execution:resumed', {}));
     for (const step of [...this.#steps.values()]) if (step.status === 'pending') this.#promote(step.path);
     this.#maybeFinish();
+    return this.#committed();
+  }
+
+  /** Resolves after the next commit, which carries every change made so far. */
+  #committed(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.#after.push(resolve));
     this.#scheduleFlush();
+    return done;
   }
 
   /** Cancels: aborts in-flight steps (failed, reason cancelled), skips pending and waiting ones. */
@@ -336,7 +354,7 @@ export class RunController implements PlannerView {
         return arrived();
       },
       hasOutput: (name) => node.outgoing.some((e) => e.source_output === name),
-      evaluate: (expression) => compileExpression(expression).evaluate(context),
+      evaluate: (expression, extra) => compileExpression(expression).evaluate(extra ? { ...context, ...extra } : context),
       render: (template, extra) => renderTemplate(template, extra ? { ...context, ...extra } : context),
       services: {
         callModel: (call) =>
@@ -413,7 +431,7 @@ export class RunController implements PlannerView {
     const cancel = this.#deps.clock.setTimer(() => {
       this.#timers.delete(path);
       const current = this.#steps.get(path);
-      if (!this.#finished && current?.status === 'waiting') this.wake(path, { kind: 'timer' });
+      if (!this.#finished && current?.status === 'waiting') void this.wake(path, { kind: 'timer' });
     }, waiter.due_at - this.#deps.clock.now());
     this.#timers.set(path, cancel);
   }

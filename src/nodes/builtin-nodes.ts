@@ -11,6 +11,7 @@ import { parallelNode } from './parallel-node.js';
 import { promptNode } from './prompt-node.js';
 import { startNode } from './start-node.js';
 import { webhookNode } from './webhook-node.js';
+import { waitForEventNode } from './wait-for-event-node.js';
 
 /** Every built-in handler. Types without one here fail at run time with `not_implemented`. */
 export const BUILTIN_NODES: readonly NodeHandler[] = [
@@ -25,4 +26,5 @@ export const BUILTIN_NODES: readonly NodeHandler[] = [
   delayNode,
   humanApprovalNode,
   webhookNode,
+  waitForEventNode,
 ] as readonly NodeHandler[];

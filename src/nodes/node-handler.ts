@@ -46,7 +46,7 @@ export type NodeResult = CompletedResult | WaitingResult | IterateResult;
 export type WakeSignal =
   | { readonly kind: 'timer' }
   | { readonly kind: 'approval'; readonly approved: boolean; readonly data?: Json; readonly reason?: string }
-  | { readonly kind: 'event'; readonly payload: Json }
+  | { readonly kind: 'event'; readonly payload: Json; /** The wait's deadline, kept when the event does not match. */ readonly dueAt?: number }
   | { readonly kind: 'child'; readonly status: string; readonly output?: Json; readonly error?: string };
 
 /** An incoming edge that was followed, with what its source produced. */
@@ -84,8 +84,8 @@ export interface StepContext<C = Record<string, unknown>> {
   readonly arrived: readonly ArrivedInput[];
   /** True when the node has an outgoing edge with this `source_output`. */
   hasOutput(name: string): boolean;
-  /** Evaluates an expression in this step's context. */
-  evaluate(expression: string): unknown;
+  /** Evaluates an expression in this step's context (plus `extra` variables). */
+  evaluate(expression: string, extra?: Readonly<Record<string, unknown>>): unknown;
   /** Renders a `{{path}}` template in this step's context (plus `extra` variables). */
   render(template: string, extra?: Readonly<Record<string, unknown>>): string;
   readonly services: StepServices;

@@ -1,0 +1,40 @@
+import type { NodeConfigs } from '../core/definition.js';
+import { TrellisError } from '../core/errors.js';
+import type { Json } from '../storage/records.js';
+import type { NodeHandler } from './node-handler.js';
+
+/**
+ * `wait_for_event`: the run waits until `engine.emit(config.event, payload)` delivers an event
+ * whose payload passes `config.filter` (an expression that sees `event`, plus the run context).
+ * Output: `{ event, payload }`. With `timeout_ms`, the step fails with code `timeout` when nothing
+ * matching arrives in time. Waiting is data: the wait survives restarts.
+ */
+export const waitForEventNode: NodeHandler<NodeConfigs['wait_for_event']> = {
+  type: 'wait_for_event',
+  execute(ctx) {
+    const timeout = ctx.config.timeout_ms;
+    return { status: 'waiting', waiter: { kind: 'event', event: ctx.config.event, ...(timeout === undefined ? {} : { due_at: ctx.clock.now() + timeout }) } };
+  },
+  resume(ctx, wake) {
+    if (wake.kind === 'timer') {
+      throw new TrellisError('timeout', `No "${ctx.config.event}" event reached "${ctx.node.id}" in ${ctx.config.timeout_ms} ms`, { nodeId: ctx.node.id, retryable: false });
+    }
+    if (wake.kind !== 'event') throw new TrellisError('illegal_state', `"${ctx.node.id}" woke up for ${wake.kind}`, { nodeId: ctx.node.id });
+    const filter = ctx.config.filter;
+    if (filter !== undefined && !evaluateFilter(ctx.evaluate, filter, wake.payload)) {
+      // Not for us: keep waiting, with the same deadline.
+      return { status: 'waiting', waiter: { kind: 'event', event: ctx.config.event, ...(wake.dueAt === undefined ? {} : { due_at: wake.dueAt }) } };
+    }
+    return { status: 'completed', output: { event: ctx.config.event, payload: wake.payload } as Json };
+  },
+};
+
+function evaluateFilter(evaluate: (expression: string, extra?: Readonly<Record<string, unknown>>) => unknown, filter: string, payload: Json): boolean {
+  try {
+    return evaluate(filter, { event: payload }) === true;
+  } catch (error) {
+    // A payload without the key the filter reads simply does not match.
+    if ((error as { code?: string }).code === 'missing_variable') return false;
+    throw error;
+  }
+}
