@@ -153,6 +153,7 @@ function stepContext(config: WebhookConfig, signal?: AbortSignal, context: Recor
     services: {
       callModel: () => Promise.reject(new Error('not used')),
       getPrompt: () => Promise.resolve(undefined),
+      startChild: () => Promise.reject(new Error('not used')),
     },
   };
 }

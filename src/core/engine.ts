@@ -30,6 +30,11 @@ export interface RunOptions {
   readonly trigger?: Json;
 }
 
+interface ChildLink {
+  readonly parent_id: string;
+  readonly parent_step_path: string;
+}
+
 const ACTIVE = ['pending', 'running', 'paused'] as const;
 
 /**
@@ -88,6 +93,10 @@ export class Engine {
       onFinished: (runId: string) => {
         this.#hot.delete(runId);
       },
+      onSettled: (run: RunRecord) => {
+        if (run.parent_id !== undefined) void this.#wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+      },
+      startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
     };
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -157,7 +166,7 @@ export class Engine {
     return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
   }
 
-  async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions): Promise<string> {
+  async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions, link?: ChildLink): Promise<string> {
     const now = this.#options.clock.now();
     const record: RunRecord = {
       id: this.#options.ids('run'),
@@ -174,6 +183,7 @@ export class Engine {
       recovery_count: 0,
       ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
       ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+      ...link,
     };
     const run = await storage.createRun(record);
     if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
@@ -187,6 +197,7 @@ export class Engine {
     this.#hot.set(run.id, controller);
     this.#ensureLeaseRenewal();
     controller.begin(steps);
+    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
     return controller;
   }
 
@@ -212,6 +223,32 @@ export class Engine {
       for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
     }
     return this.triggers.emit(name, payload, options);
+  }
+
+  async #startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
+    const storage = await this.init();
+    const stored = await storage.getWorkflow(workflowId, version);
+    if (!stored) throw new NotFoundError(`Sub-workflow "${workflowId}"${version ? ` version ${version}` : ''} not found (step "${stepPath}")`, { executionId: parent.id });
+    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
+    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, { idempotencyKey: key, trigger: { type: 'parent', id: parent.id } }, { parent_id: parent.id, parent_step_path: stepPath });
+  }
+
+  /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
+  async #wakeParent(child: RunRecord): Promise<void> {
+    const storage = await this.init();
+    const parent = this.#hot.get(child.parent_id!) ?? (await storage.getRun(child.parent_id!).then((run) => (run ? this.#adopt(run) : undefined)));
+    const path = child.parent_step_path!;
+    if (!parent || parent.step(path)?.status !== 'waiting') return;
+    await parent.wake(path, { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) });
+  }
+
+  /** After loading a run: children that ended while nobody drove the parent wake it now. */
+  async #settleFinishedChildren(controller: RunController): Promise<void> {
+    const storage = await this.init();
+    for (const wait of controller.childWaits()) {
+      const child = await storage.getRun(wait.childId);
+      if (child && (child.status === 'completed' || child.status === 'failed' || child.status === 'cancelled')) await this.#wakeParent(child);
+    }
   }
 
   /** Resolves with the execution record once the run completes, fails or is cancelled. */
@@ -264,8 +301,12 @@ export class Engine {
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
   async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
     const controller = await this.#control(executionId, ['pending', 'running', 'paused']);
+    const children = controller.childWaits();
     controller.cancel(reason);
     await controller.done.catch(() => undefined);
+    for (const { childId } of children) {
+      await this.cancel(childId, `parent ${executionId} was cancelled`).catch(() => undefined);
+    }
   }
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */

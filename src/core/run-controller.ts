@@ -100,7 +100,7 @@ export class RunController implements PlannerView {
     this.#deps = deps;
     this.#plan = plan;
     this.#run = run;
-    this.#paused = run.status === 'paused';
+    this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
     this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
     this.#done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
@@ -120,6 +120,11 @@ export class RunController implements PlannerView {
   /** Resolves with the final run record when the run completes, fails or is cancelled. */
   get done(): Promise<RunRecord> {
     return this.#done;
+  }
+
+  /** Child runs this run's waiting `sub_workflow` steps wait for, by step path. */
+  childWaits(): { path: string; childId: string }[] {
+    return this.waitingSteps().flatMap((s) => (s.waiter?.kind === 'child' && s.waiter.child_id !== undefined ? [{ path: s.path, childId: s.waiter.child_id }] : []));
   }
 
   /** Steps waiting for the event `name`. */
@@ -369,6 +374,7 @@ export class RunController implements PlannerView {
             record: (r) => records.push(r),
           }),
         getPrompt: (id, version) => deps.storage.getPrompt(id, version),
+        startChild: (workflowId, version, input) => deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
       },
     };
   }
@@ -689,6 +695,9 @@ export class RunController implements PlannerView {
         this.#armTimer(step.path, step.waiter);
       }
     }
+    // `paused` is stored for both a user pause and "waiting for a human"; only approvals waiting means the latter.
+    const onlyApprovals = ordered.every((s) => isTerminal(s) || this.#loops.has(s.path) || (s.status === 'waiting' && s.waiter?.kind === 'approval'));
+    if (this.#paused && onlyApprovals) this.#paused = false;
     for (const step of ordered) if (step.status === 'pending') this.#promote(step.path);
     // Decide whatever the committed facts make ready.
     for (const step of ordered) {
@@ -778,10 +787,13 @@ export class RunController implements PlannerView {
   /** A run whose only live steps wait for a human is `paused` (with what it waits for in its steps). */
   #maybeMarkAwaitingApproval(): void {
     if (this.#run.status !== 'running' || this.#running > 0) return;
+    let waiting = false;
     for (const step of this.#steps.values()) {
-      if (isTerminal(step)) continue;
+      if (isTerminal(step) || this.#loops.has(step.path)) continue; // a running loop only holds its iterations
       if (step.status !== 'waiting' || step.waiter?.kind !== 'approval') return;
+      waiting = true;
     }
+    if (!waiting) return;
     this.#patchRun({ status: 'paused' });
     this.#later(() => this.#emit('execution:paused', { reason: 'approval' }));
   }
@@ -793,6 +805,7 @@ export class RunController implements PlannerView {
     this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
     this.#after.push(() => {
       this.#deps.onFinished(this.id);
+      this.#deps.onSettled(this.#run);
       this.#resolveDone(this.#run);
     });
   }

@@ -1,5 +1,6 @@
 /** What a RunController needs from its engine. Internal. */
 import type { NodeHandler } from '../nodes/node-handler.js';
+import type { Json, RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from './clock.js';
 import type { WorkflowDefinition } from './definition.js';
@@ -19,4 +20,8 @@ export interface RunDeps {
   maxConcurrency(workflow: WorkflowDefinition): number | undefined;
   /** Called once when the run no longer needs this process (finished or abandoned). */
   onFinished(runId: string): void;
+  /** Called after a run's final state is committed (completed, failed or cancelled). */
+  onSettled(run: RunRecord): void;
+  /** Starts a child run for a `sub_workflow` step; idempotent per `key`. */
+  startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string>;
 }

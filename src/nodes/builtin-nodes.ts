@@ -12,6 +12,7 @@ import { promptNode } from './prompt-node.js';
 import { startNode } from './start-node.js';
 import { webhookNode } from './webhook-node.js';
 import { waitForEventNode } from './wait-for-event-node.js';
+import { subWorkflowNode } from './sub-workflow-node.js';
 
 /** Every built-in handler. Types without one here fail at run time with `not_implemented`. */
 export const BUILTIN_NODES: readonly NodeHandler[] = [
@@ -27,4 +28,5 @@ export const BUILTIN_NODES: readonly NodeHandler[] = [
   humanApprovalNode,
   webhookNode,
   waitForEventNode,
+  subWorkflowNode,
 ] as readonly NodeHandler[];

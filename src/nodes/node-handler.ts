@@ -62,6 +62,8 @@ export interface StepServices {
   /** Calls an LLM through the engine: provider lookup, limits, recording, streaming, structured output. */
   callModel(call: ModelCall): Promise<ModelResult>;
   getPrompt(id: string, version?: number): Promise<PromptRecord | undefined>;
+  /** Starts (once per step, even across re-runs) a child run of a stored workflow; resolves with its id. */
+  startChild(workflowId: string, version: number | undefined, input: Json): Promise<string>;
 }
 
 /** Everything a handler sees while running one step. */
