@@ -327,3 +327,32 @@ describe('delays, approvals and run control', () => {
     expect(peak).toBe(2);
   });
 });
+
+describe('run-level limits', () => {
+  it('settings.timeout_ms fails the whole run when it takes too long', async () => {
+    const { engine, clock } = makeEngine(() => new Promise(() => undefined));
+    const wf = workflow('slow', { settings: { timeout_ms: 10_000 } }).prompt('hang', { model: 'mock:m', template: 'x' });
+    const id = await engine.start(wf, {});
+    await clock.advance(9_999);
+    expect((await engine.get(id))!.status).toBe('running');
+    await clock.advance(1);
+    const run = await engine.wait(id);
+    expect(run.status).toBe('failed');
+    expect(run.error_message).toMatch(/timed out after 10000 ms/);
+    expect(run.execution_trace.find((s) => s.node_id === 'hang')).toMatchObject({ status: 'failed', error_code: 'cancelled' });
+  });
+
+  it('settings.max_concurrent_runs queues extra runs as pending and starts them as others end', async () => {
+    const { engine } = makeEngine();
+    const wf = workflow('one-at-a-time', { settings: { max_concurrent_runs: 1 } }).approval('gate');
+    const first = await engine.start(wf, {});
+    const second = await engine.start(wf, {});
+    await until(async () => (await engine.get(first))?.status === 'paused');
+    expect((await engine.get(second))!.status).toBe('pending');
+    await engine.approve(first, 'gate');
+    await engine.wait(first);
+    await until(async () => (await engine.get(second))?.status === 'paused');
+    await engine.approve(second, 'gate');
+    expect((await engine.wait(second)).status).toBe('completed');
+  });
+});

@@ -243,3 +243,11 @@ describe('engine: running workflows', () => {
     expect(mock.calls).toHaveLength(1);
   });
 });
+
+describe('usage totals', () => {
+  it('keeps tokens of every LLM call on the run record', async () => {
+    const { engine } = makeEngine(() => ScriptedProvider.respond({ text: 'ok', usage: { input_tokens: 10, output_tokens: 3 } }));
+    const run = await engine.run(workflow('u').prompt('a', { model: 'mock:m', template: 'x' }).prompt('b', { model: 'mock:m', template: 'y' }), {});
+    expect(run.usage).toMatchObject({ input_tokens: 20, output_tokens: 6, calls: 2 });
+  });
+});

@@ -178,6 +178,7 @@ export const WorkflowSettingsSchema = z.object({
   error_handler_node_id: z.string().optional(),
   timeout_ms: z.number().int().min(1).optional(),
   max_concurrency: z.number().int().min(1).optional(),
+  max_concurrent_runs: z.number().int().min(1).optional(),
 });
 /** Workflow-wide defaults. */
 export type WorkflowSettings = z.infer<typeof WorkflowSettingsSchema>;

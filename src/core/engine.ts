@@ -21,6 +21,8 @@ import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
 import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
+import { createTemplates, type Templates } from './templates.js';
+import { createBundles, type Bundles } from './bundles.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -65,6 +67,8 @@ export class Engine {
   #leaseTimer: (() => void) | undefined;
   #closed = false;
   #triggers: Triggers | undefined;
+  #templates: Templates | undefined;
+  #bundles: Bundles | undefined;
   /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
   readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; id: string; version: number }>();
 
@@ -94,6 +98,7 @@ export class Engine {
         this.#hot.delete(runId);
       },
       onSettled: (run: RunRecord) => {
+        void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
         if (run.parent_id !== undefined) void this.#wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
       startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
@@ -185,8 +190,11 @@ export class Engine {
       ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
       ...link,
     };
-    const run = await storage.createRun(record);
+    const limit = def.definition.settings?.max_concurrent_runs;
+    const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;
+    const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
     if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
+    if (queued) return run.id; // started by #admitNext when a run of this workflow ends
     this.#drive(run, def, []);
     this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: resolved.input });
     return run.id;
@@ -206,6 +214,16 @@ export class Engine {
     return (this.#triggers ??= createTriggers(this, { clock: this.#options.clock }));
   }
 
+  /** Built-in workflow templates: list them, or store one as a new workflow. */
+  get templates(): Templates {
+    return (this.#templates ??= createTemplates(this.workflows));
+  }
+
+  /** Runs many inputs through one workflow or prompt as a resumable bundle. */
+  get bundles(): Bundles {
+    return (this.#bundles ??= createBundles(this, { ids: this.#options.ids, nodeTypes: () => this.#handlers.keys() }));
+  }
+
   /**
    * Emits an event: starts every active stored workflow with a matching event trigger, and wakes
    * every `wait_for_event` step waiting for `name` whose filter accepts the payload.
@@ -223,6 +241,28 @@ export class Engine {
       for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
     }
     return this.triggers.emit(name, payload, options);
+  }
+
+  async #activeRuns(storage: Storage, workflowId: string): Promise<number> {
+    return (await storage.listRuns({ workflow_id: workflowId, status: ['running', 'paused'] })).length;
+  }
+
+  /** Starts queued (`pending`) runs of a workflow while it is under its `max_concurrent_runs`. */
+  async #admitNext(workflowId: string): Promise<void> {
+    const storage = await this.init();
+    const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
+    for (const run of queued.reverse()) {
+      const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+      const limit = stored?.definition.definition.settings?.max_concurrent_runs;
+      if (!stored || (limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit)) return;
+      const now = this.#options.clock.now();
+      const claimed = await storage.claimRun(run.id, this.instanceId, now + this.#options.leaseMs, now);
+      if (!claimed) continue;
+      const started = await storage.updateRun(run.id, { status: 'running', started_at: now }, { status: 'pending' });
+      if (!started) continue;
+      this.#drive(started, stored.definition, []);
+      this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
+    }
   }
 
   async #startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
@@ -368,8 +408,15 @@ export class Engine {
     const storage = await this.init();
     const now = this.#options.clock.now();
     const taken: string[] = [];
+    const admitted = new Set<string>();
     for (const orphan of await storage.findOrphanRuns(now, 100)) {
       if (this.#hot.has(orphan.id)) continue;
+      if (orphan.status === 'pending' && orphan.started_at === undefined) {
+        // A queued run: admit it under its workflow's concurrency limit instead of recovering it.
+        if (!admitted.has(orphan.workflow_id)) await this.#admitNext(orphan.workflow_id);
+        admitted.add(orphan.workflow_id);
+        continue;
+      }
       const claimed = await storage.claimRun(orphan.id, this.instanceId, now + this.#options.leaseMs, now);
       if (!claimed) continue;
       if (claimed.recovery_count >= this.#options.maxRecoveryAttempts) {

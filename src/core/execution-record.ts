@@ -45,6 +45,10 @@ export interface WorkflowExecution {
   readonly completed_at?: string;
   readonly duration_ms?: number;
   readonly parent_id?: string;
+  /** Tokens and cost of every LLM call of the run: `{ input_tokens, output_tokens, cost_usd, calls }`. */
+  readonly usage?: Json;
+  /** What started the run (manual, schedule, webhook, event, parent). */
+  readonly trigger?: Json;
   readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
   readonly execution_trace: readonly TraceStep[];
 }
@@ -83,6 +87,8 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
     completed_at: run.completed_at === undefined ? undefined : iso(run.completed_at),
     duration_ms: run.completed_at !== undefined && run.started_at !== undefined ? run.completed_at - run.started_at : undefined,
     parent_id: run.parent_id,
+    usage: run.usage,
+    trigger: run.trigger,
     progress: strip({ completed_nodes: completed, total_nodes: nodes.size, current_step: current?.path }),
     execution_trace: trace,
   });

@@ -82,6 +82,7 @@ export class RunController implements PlannerView {
   readonly #timers = new Map<string, () => void>();
   readonly #loops = new Map<string, LoopRuntime>();
   #seq = 0;
+  #runTimeout: (() => void) | undefined;
   #active = 0;
   #running = 0;
   #finished = false;
@@ -150,6 +151,7 @@ export class RunController implements PlannerView {
 
   /** Starts a fresh run, or continues one from its committed steps (recovery). */
   begin(steps: readonly StepRecord[]): void {
+    this.#armRunTimeout();
     if (steps.length === 0) {
       this.#launch('', this.#plan.startId);
     } else {
@@ -157,6 +159,22 @@ export class RunController implements PlannerView {
     }
     this.#maybeFinish();
     this.#scheduleFlush();
+  }
+
+  /** `settings.timeout_ms` bounds the whole run, measured from its start, across restarts. */
+  #armRunTimeout(): void {
+    const limit = this.#plan.workflow.definition.settings?.timeout_ms;
+    if (limit === undefined) return;
+    const due = (this.#run.started_at ?? this.#run.created_at) + limit;
+    const cancel = this.#deps.clock.setTimer(() => {
+      if (this.#finished) return;
+      const message = `Run timed out after ${limit} ms`;
+      this.#stopEverything(new TrellisError('timeout', message));
+      this.#finish({ status: 'failed', error_message: message });
+      this.#later(() => this.#emit('execution:failed', { error: { code: 'timeout', message } }));
+      this.#scheduleFlush();
+    }, due - this.#deps.clock.now());
+    this.#runTimeout = cancel;
   }
 
   /**
@@ -224,6 +242,7 @@ export class RunController implements PlannerView {
 
   /** Stops driving the run without changing it (engine shutdown); another engine may recover it. */
   detach(): void {
+    this.#runTimeout?.();
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
     this.#finished = true;
@@ -802,6 +821,7 @@ export class RunController implements PlannerView {
     this.#finished = true;
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
+    this.#runTimeout?.();
     this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
     this.#after.push(() => {
       this.#deps.onFinished(this.id);
@@ -824,6 +844,7 @@ export class RunController implements PlannerView {
       this.#runAfter(this.#after.splice(0));
       return;
     }
+    if (this.#executions.length > 0) this.#patchRun({ usage: this.#addUsage(this.#executions) });
     const steps = [...this.#dirty.values()];
     const run = this.#runPatch;
     const executions = this.#executions;
@@ -841,6 +862,25 @@ export class RunController implements PlannerView {
       }
       this.#runAfter(after);
     });
+  }
+
+  /** Run totals: tokens and cost of every LLM call, kept on the run record. */
+  #addUsage(records: readonly LlmExecutionRecord[]): Json {
+    const total = { input_tokens: 0, output_tokens: 0, cost_usd: 0, calls: 0, ...(asObject(this.#run.usage) as object | undefined) } as { input_tokens: number; output_tokens: number; cost_usd: number; calls: number };
+    for (const record of records) {
+      const usage = asObject(record.usage);
+      total.input_tokens += Number(usage?.input_tokens ?? 0);
+      total.output_tokens += Number(usage?.output_tokens ?? 0);
+      total.cost_usd += Number(record.cost_usd ?? 0);
+      total.calls += 1;
+    }
+    return total;
+  }
+
+  /** Tokens and cost spent by this run so far. */
+  usageSoFar(): { input_tokens: number; output_tokens: number; cost_usd: number } {
+    const usage = asObject(this.#run.usage);
+    return { input_tokens: Number(usage?.input_tokens ?? 0), output_tokens: Number(usage?.output_tokens ?? 0), cost_usd: Number(usage?.cost_usd ?? 0) };
   }
 
   #runAfter(callbacks: readonly (() => void)[]): void {
