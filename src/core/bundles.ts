@@ -222,8 +222,10 @@ export class Bundles {
       if (item.run_id === undefined) continue;
       for (const execution of await this.#engine.executions.list({ workflow_execution_id: item.run_id })) {
         const usage = execution.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
-        if (typeof usage?.input_tokens === 'number') (input += usage.input_tokens), (seen = true);
-        if (typeof usage?.output_tokens === 'number') (output += usage.output_tokens), (seen = true);
+        if (typeof usage?.input_tokens !== 'number' || typeof usage.output_tokens !== 'number') continue;
+        input += usage.input_tokens;
+        output += usage.output_tokens;
+        seen = true;
       }
     }
     const summary: BundleSummary = {
