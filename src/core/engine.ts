@@ -67,6 +67,8 @@ export class Engine {
   #leaseTimer: (() => void) | undefined;
   #closed = false;
   #triggers: Triggers | undefined;
+  /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
+  readonly #limited = new Set<string>();
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
@@ -98,7 +100,7 @@ export class Engine {
         this.#hot.delete(runId);
       },
       onSettled: (run: RunRecord) => {
-        void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
+        if (this.#limited.has(run.workflow_id)) void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
         if (run.parent_id !== undefined) void this.#wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
       startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
@@ -191,6 +193,7 @@ export class Engine {
       ...link,
     };
     const limit = def.definition.settings?.max_concurrent_runs;
+    if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;
     const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
     if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
@@ -249,6 +252,7 @@ export class Engine {
 
   /** Starts queued (`pending`) runs of a workflow while it is under its `max_concurrent_runs`. */
   async #admitNext(workflowId: string): Promise<void> {
+    this.#limited.add(workflowId);
     const storage = await this.init();
     const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
     for (const run of queued.reverse()) {

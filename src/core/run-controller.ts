@@ -388,7 +388,9 @@ export class RunController implements PlannerView {
             path: step.path,
             attempt: step.attempt,
             idempotencyKey,
-            signal: inflight.signal,
+            get signal() {
+              return inflight.signal;
+            },
             onToken: (delta) => deps.events.publish('node:token', { ...this.#base(), nodeId: node.id, path: step.path, delta }),
             record: (r) => records.push(r),
           }),
