@@ -9,7 +9,6 @@ import { timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { Engine, MemoryStorage, ScriptedProvider, TrellisError, workflow } from '../src/index.js';
 import { createHooksRouter, createRouter } from '../src/express/index.js';
-import { createTriggers } from '../src/triggers/trigger-manager.js';
 
 const token = process.env.API_TOKEN ?? 'dev-token';
 const engine = new Engine({
@@ -43,14 +42,12 @@ await engine.workflows.create(
     stream: true,
   }),
 );
-const triggers = createTriggers(engine);
-await triggers.start();
+// The background loop: recovers orphaned runs, fires due timers, and runs schedule and event triggers.
 await engine.start();
 
 const port = Number(process.env.PORT ?? 3000);
 const server = app.listen(port, () => console.log(`Trellis API on http://localhost:${port}/api (token: ${token})`));
 
 process.on('SIGTERM', () => {
-  triggers.stop();
   server.close(() => void engine.close());
 });
