@@ -8,11 +8,11 @@ import { TrellisError } from './errors.js';
 /** A run's budget, from the workflow's `settings.budget`. */
 export interface RunBudget {
   /** Input + output tokens of every model call of the run. */
-  readonly max_tokens?: number;
+  readonly max_tokens?: number | undefined;
   /** USD of every priced model call of the run (unpriced models count as 0). */
-  readonly max_cost_usd?: number;
+  readonly max_cost_usd?: number | undefined;
   /** What happens when the next call would exceed it. @default 'fail' */
-  readonly on_exceed?: 'fail';
+  readonly on_exceed?: 'fail' | undefined;
 }
 
 /** The run's usage so far, as the budget check reads it. */

@@ -63,6 +63,8 @@ export const NODE_CONFIG_SCHEMAS = {
       output_schema: z.record(z.string(), z.unknown()).optional(),
       fallback: z.array(z.string()).optional(),
       stream: z.boolean().optional(),
+      tools: z.array(z.string().min(1)).optional(),
+      max_tool_steps: z.number().int().min(1).max(100).optional(),
     })
     .loose(),
   condition: z
@@ -179,6 +181,14 @@ export const WorkflowSettingsSchema = z.object({
   timeout_ms: z.number().int().min(1).optional(),
   max_concurrency: z.number().int().min(1).optional(),
   max_concurrent_runs: z.number().int().min(1).optional(),
+  /** Limits on the run's model usage, checked before every call; `budget_exceeded` fails the node. */
+  budget: z
+    .object({
+      max_tokens: z.number().int().positive().optional(),
+      max_cost_usd: z.number().positive().optional(),
+      on_exceed: z.enum(['fail']).optional(),
+    })
+    .optional(),
 });
 /** Workflow-wide defaults. */
 export type WorkflowSettings = z.infer<typeof WorkflowSettingsSchema>;

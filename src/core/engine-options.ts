@@ -1,6 +1,10 @@
 /** Engine options: validated and defaulted once, at construction. */
 import type { NodeHandler } from '../nodes/node-handler.js';
 import type { Provider } from '../providers/provider.js';
+import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
+import { DEFAULT_PRICES, type ModelPrice, type PriceTable } from '../providers/pricing.js';
+import type { ProviderLimits } from '../providers/rate-limiter.js';
+import type { ToolDefinition } from './tool-loop.js';
 import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from './clock.js';
 import { TrellisError } from './errors.js';
@@ -40,6 +44,28 @@ export interface EngineOptions {
   readonly maxInputBytes?: number;
   /** This engine instance's id, recorded as the owner of the runs it advances. @default random */
   readonly instanceId?: string;
+  /**
+   * Prices in USD per million tokens by `provider:model` (`provider:*` for every model of a
+   * provider), added to and overriding the built-in table. Models without a price record no cost.
+   * @default DEFAULT_PRICES (well-known OpenAI and Anthropic models; Ollama free)
+   */
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
+  /**
+   * Limits per provider name, shared by every run of this engine: calls in flight, requests and
+   * tokens per minute. Calls wait in line (and leave it when their step is cancelled).
+   * @default no limits
+   * @example { openai: { concurrency: 4, requestsPerMinute: 500, tokensPerMinute: 200_000 } }
+   */
+  readonly limits?: Readonly<Record<string, ProviderLimits>>;
+  /**
+   * Per-provider circuit breakers: open after `failureThreshold` consecutive failures (rate limit,
+   * timeout, 5xx, network), fail fast with `circuit_open`, let one probe through after `cooldownMs`.
+   * `false` turns them off.
+   * @default { failureThreshold: 5, cooldownMs: 30000 }
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+  /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
+  readonly tools?: Readonly<Record<string, ToolDefinition>>;
 }
 
 /** Options after defaults. */
@@ -57,6 +83,10 @@ export interface ResolvedEngineOptions {
   readonly structuredRetries: number;
   readonly maxInputBytes: number;
   readonly instanceId: string;
+  readonly prices: PriceTable;
+  readonly limits: ReadonlyMap<string, ProviderLimits>;
+  readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
+  readonly tools: ReadonlyMap<string, ToolDefinition>;
 }
 
 /** Validates and defaults engine options; throws `invalid_options` naming the option. */
@@ -76,7 +106,56 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     structuredRetries: nonNegative('structuredRetries', options.structuredRetries, 2),
     maxInputBytes: positive('maxInputBytes', options.maxInputBytes, 1024 * 1024),
     instanceId: options.instanceId ?? ids('engine'),
+    prices: resolvePrices(options.prices),
+    limits: resolveLimits(options.limits),
+    circuitBreaker: resolveBreaker(options.circuitBreaker),
+    tools: resolveTools(options.tools),
   };
+}
+
+function resolvePrices(prices: EngineOptions['prices']): PriceTable {
+  if (prices === undefined) return DEFAULT_PRICES;
+  for (const [key, price] of Object.entries(prices)) {
+    if (!/^[a-z][a-z0-9_-]*:.+$/i.test(key)) throw new TrellisError('invalid_options', `Engine option "prices" keys must be "provider:model" or "provider:*", got ${JSON.stringify(key)}`);
+    for (const side of ['input', 'output'] as const) {
+      const value = (price as Partial<ModelPrice> | undefined)?.[side];
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new TrellisError('invalid_options', `Engine option "prices.${key}.${side}" must be a number >= 0 (USD per million tokens), got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+  return { ...DEFAULT_PRICES, ...prices };
+}
+
+function resolveLimits(limits: EngineOptions['limits']): ReadonlyMap<string, ProviderLimits> {
+  const resolved = new Map<string, ProviderLimits>();
+  for (const [provider, limit] of Object.entries(limits ?? {})) {
+    if (typeof limit !== 'object' || limit === null) throw new TrellisError('invalid_options', `Engine option "limits.${provider}" must be an object, got ${JSON.stringify(limit)}`);
+    const concurrency = optionalPositive(`limits.${provider}.concurrency`, limit.concurrency);
+    const rpm = optionalPositive(`limits.${provider}.requestsPerMinute`, limit.requestsPerMinute);
+    const tpm = optionalPositive(`limits.${provider}.tokensPerMinute`, limit.tokensPerMinute);
+    if (concurrency !== undefined && !Number.isInteger(concurrency)) throw new TrellisError('invalid_options', `Engine option "limits.${provider}.concurrency" must be a whole number, got ${concurrency}`);
+    resolved.set(provider, { ...(concurrency === undefined ? {} : { concurrency }), ...(rpm === undefined ? {} : { requestsPerMinute: rpm }), ...(tpm === undefined ? {} : { tokensPerMinute: tpm }) });
+  }
+  return resolved;
+}
+
+function resolveBreaker(breaker: EngineOptions['circuitBreaker']): Required<CircuitBreakerOptions> | false {
+  if (breaker === false) return false;
+  const failureThreshold = positive('circuitBreaker.failureThreshold', breaker?.failureThreshold, 5);
+  if (!Number.isInteger(failureThreshold)) throw new TrellisError('invalid_options', `Engine option "circuitBreaker.failureThreshold" must be a whole number, got ${failureThreshold}`);
+  return { failureThreshold, cooldownMs: positive('circuitBreaker.cooldownMs', breaker?.cooldownMs, 30_000) };
+}
+
+function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDefinition> {
+  const resolved = new Map<string, ToolDefinition>();
+  for (const [name, tool] of Object.entries(tools ?? {})) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new TrellisError('invalid_options', `Engine option "tools" names must be 1-64 letters, digits, _ or -, got ${JSON.stringify(name)}`);
+    if (typeof tool?.execute !== 'function') throw new TrellisError('invalid_options', `Engine option "tools.${name}.execute" must be a function, got ${typeof tool?.execute}`);
+    if (typeof tool.parameters !== 'object' || tool.parameters === null) throw new TrellisError('invalid_options', `Engine option "tools.${name}.parameters" must be a JSON Schema object, got ${JSON.stringify(tool.parameters)}`);
+    resolved.set(name, tool);
+  }
+  return resolved;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

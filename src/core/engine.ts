@@ -13,12 +13,13 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { IllegalStateError, NotFoundError, TrellisError } from './errors.js';
 import { TrellisEventEmitter } from './events.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
-import { ModelCaller } from './model-call.js';
+import { ModelCaller, type ModelMetrics } from './model-call.js';
 import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
 import { RunController } from './run-controller.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
+import { startFork, startReplay, type ForkOptions } from './replay.js';
 import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from './templates.js';
@@ -94,10 +95,22 @@ export class Engine {
       random: o.random,
       events: this.events,
       handlers: this.#handlers,
-      models: new ModelCaller({ providers: o.providers, clock: o.clock, ids: o.ids, structuredRetries: o.structuredRetries }),
+      models: new ModelCaller({
+        providers: o.providers,
+        clock: o.clock,
+        ids: o.ids,
+        structuredRetries: o.structuredRetries,
+        prices: o.prices,
+        limits: o.limits,
+        circuitBreaker: o.circuitBreaker,
+        tools: o.tools,
+        events: this.events,
+        executions: (runId: string) => this.executions.list({ workflow_execution_id: runId }),
+      }),
       maxConcurrency: (workflow: WorkflowDefinition) => workflow.definition.settings?.max_concurrency ?? o.concurrency,
       onFinished: (runId: string) => {
         this.#hot.delete(runId);
+        this.#deps.models.detachRun(runId);
       },
       onSettled: (run: RunRecord) => {
         if (this.#limited.has(run.workflow_id)) void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
@@ -206,10 +219,32 @@ export class Engine {
   #drive(run: RunRecord, def: WorkflowDefinition, steps: Parameters<RunController['begin']>[0]): RunController {
     const controller = new RunController(this.#deps, compilePlan(def), run);
     this.#hot.set(run.id, controller);
+    this.#deps.models.attachRun(run, def);
     this.#ensureLeaseRenewal();
     controller.begin(steps);
     if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
     return controller;
+  }
+
+  /**
+   * Starts a replay of a run: the same workflow version and input, every model call answered
+   * from the old run's execution records (no provider is called). Resolves with the new run's id.
+   */
+  replay(executionId: string): Promise<string> {
+    return startReplay(this, executionId);
+  }
+
+  /**
+   * Starts a fork of a run: steps before `fromNode` replay the old run's answers; `fromNode` and
+   * everything reachable from it call the real providers, with `overrides` applied. Resolves with the new run's id.
+   */
+  fork(executionId: string, options: ForkOptions): Promise<string> {
+    return startFork(this, executionId, options);
+  }
+
+  /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
+  metrics(): { providers: ModelMetrics['providers'] } {
+    return this.#deps.models.metrics();
   }
 
   /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */

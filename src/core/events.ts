@@ -36,6 +36,11 @@ export interface TrellisEvents {
   'node:skipped': NodeBase & { readonly reason: string };
   'node:waiting': NodeBase & { readonly kind: string; readonly dueAt?: number };
   'node:token': NodeBase & { readonly delta: string };
+  /**
+   * A provider's circuit breaker changed state (engine-wide, not tied to a run): `open` after
+   * consecutive failures, `half_open` once the cool-down is over, `closed` after a success.
+   */
+  'provider:circuit': { readonly provider: string; readonly state: 'open' | 'half_open' | 'closed'; readonly timestamp: number };
   /** A listener threw; the run went on. */
   'listener:error': { readonly event: string; readonly error: unknown };
 }

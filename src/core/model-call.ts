@@ -1,15 +1,25 @@
 /**
- * Calling an LLM on behalf of a step: provider lookup by `provider:model`, fallbacks, streaming
- * to `node:token`, structured output validated (and re-asked with the error on failure), and an
- * execution record for every call, committed with the step that made it.
+ * Calling an LLM on behalf of a step: provider lookup by `provider:model`, fallbacks, per-provider
+ * limits and circuit breakers, run budgets, the tool loop, streaming to `node:token`, structured
+ * output validated (and re-asked with the error on failure), usage and cost, recorded replay, and
+ * an execution record for every call, committed with the step that made it.
  */
-import { z } from 'zod';
-import type { Provider, ProviderMessage, ProviderOptions, ProviderRequest, ProviderResponse, JsonSchema } from '../providers/provider.js';
-import type { Json, LlmExecutionRecord } from '../storage/records.js';
+import type { Provider, ProviderMessage, ProviderOptions, ProviderRequest, ProviderResponse, ProviderToolDefinition, JsonSchema } from '../providers/provider.js';
+import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable, type UsageTotals } from '../providers/pricing.js';
+import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
+import { ProviderGate, type ProviderMetrics } from '../providers/provider-gate.js';
+import type { ProviderLimits } from '../providers/rate-limiter.js';
+import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import { checkBudget, type RunBudget, type UsageSoFar } from './call-budget.js';
 import type { Clock } from './clock.js';
-import { parseProviderModel } from './definition.js';
+import { parseProviderModel, type WorkflowDefinition } from './definition.js';
 import { ProviderError, TrellisError, toTrellisError } from './errors.js';
+import type { TrellisEventEmitter } from './events.js';
 import type { IdGenerator } from './ids.js';
+import { checkJson } from './json-schema-check.js';
+import type { ReplayResponder } from './replay.js';
+import { RunCalls, type LoadExecutions } from './run-calls.js';
+import { resolveTools, runToolCalls, toolMessages, type ToolCallRecord, type ToolDefinition } from './tool-loop.js';
 
 /** What a step asks for. */
 export interface ModelCall {
@@ -19,10 +29,16 @@ export interface ModelCall {
   readonly system?: string;
   readonly options?: ProviderOptions;
   readonly outputSchema?: JsonSchema;
-  /** Models tried in order when the primary fails with a retryable error. */
+  /** Models tried in order when the primary fails with a retryable error (or its breaker is open). */
   readonly fallback?: readonly string[];
   /** Stream tokens to `node:token` events. */
   readonly stream?: boolean;
+  /** Names of host tools (engine option `tools`) the model may call. */
+  readonly tools?: readonly string[];
+  /** Model turns that may call tools before the step fails. @default 5 */
+  readonly maxToolSteps?: number;
+  /** Renders a template in the step's context: lets a fork replace the node's template. */
+  readonly render?: (template: string) => string;
 }
 
 /** What the step gets back. */
@@ -30,11 +46,18 @@ export interface ModelResult {
   readonly text: string;
   /** The parsed answer when it is a JSON object or array (always, with an output schema). */
   readonly json?: Json;
+  /** Tokens of every provider call this model call made (tool turns and re-asks included). */
   readonly usage: { readonly input_tokens: number; readonly output_tokens: number };
+  /** USD of those calls; absent when one of them used a model without a known price. */
+  readonly cost_usd?: number;
   /** The `provider:model` that answered. */
   readonly model: string;
   /** Id of the execution record of the call that answered. */
   readonly executionId: string;
+  /** Tools the model called, with their arguments and results, in order. */
+  readonly toolCalls?: readonly ToolCallRecord[];
+  /** The prompt actually sent, when a fork override replaced the node's template. */
+  readonly prompt?: string;
 }
 
 /** Identifies the step making the call. */
@@ -48,6 +71,10 @@ export interface CallSite {
   readonly onToken: (delta: string) => void;
   /** Receives each execution record, to be committed with the step. */
   readonly record: (record: LlmExecutionRecord) => void;
+  /** The run's usage so far. @default what the caller counted for the run (plus its committed records after a recovery) */
+  readonly usageSoFar?: () => UsageSoFar | Promise<UsageSoFar>;
+  /** The run's budget. @default the workflow's `settings.budget` of a run attached with `attachRun` */
+  readonly budget?: RunBudget;
 }
 
 /** Settings of the model caller. */
@@ -57,25 +84,96 @@ export interface ModelCallerOptions {
   readonly ids: IdGenerator;
   /** How many times a malformed structured answer is re-asked before the step fails. @default 2 */
   readonly structuredRetries: number;
+  /** @default DEFAULT_PRICES */
+  readonly prices?: PriceTable;
+  /** Limits by provider name. */
+  readonly limits?: ReadonlyMap<string, ProviderLimits>;
+  /** `false` turns breakers off. @default { failureThreshold: 5, cooldownMs: 30000 } */
+  readonly circuitBreaker?: Required<CircuitBreakerOptions> | false;
+  /** Host tools by name. */
+  readonly tools?: ReadonlyMap<string, ToolDefinition>;
+  /** Where `provider:circuit` events go. */
+  readonly events?: TrellisEventEmitter;
+  /** Loads a run's execution records (replay sources; budgets of recovered runs). */
+  readonly executions?: LoadExecutions;
 }
 
-const schemaCache = new WeakMap<JsonSchema, z.ZodType>();
+/** Counters and breaker state by provider, from `metrics()`. */
+export interface ModelMetrics {
+  readonly providers: Readonly<Record<string, ProviderMetrics>>;
+}
 
-/** Makes provider calls for steps. One per engine. */
+/** Everything one `call` shares between its models and turns. */
+interface CallState {
+  readonly run: RunCalls | undefined;
+  readonly replay: ReplayResponder | undefined;
+  usage: UsageTotals;
+}
+
+/** One provider exchange, recorded once its tool calls (if any) have run. */
+interface Exchange {
+  readonly response: ProviderResponse;
+  readonly record: Omit<LlmExecutionRecord, 'status'>;
+  readonly cost: number | undefined;
+  readonly toolResults?: readonly ToolCallRecord[];
+  readonly replayedFrom?: string;
+}
+
+const DEFAULT_BREAKER: Required<CircuitBreakerOptions> = { failureThreshold: 5, cooldownMs: 30_000 };
+const NO_TOOLS: ReadonlyMap<string, ToolDefinition> = new Map();
+
+/** Makes provider calls for steps. One per engine; limits and breakers are shared by all its runs. */
 export class ModelCaller {
   readonly #options: ModelCallerOptions;
+  readonly #prices: PriceTable;
+  readonly #gates = new Map<string, ProviderGate>();
+  readonly #runs = new Map<string, RunCalls>();
 
   constructor(options: ModelCallerOptions) {
     this.#options = options;
+    this.#prices = options.prices ?? DEFAULT_PRICES;
+  }
+
+  /**
+   * Tells the caller about a run it is about to serve: its budget (`settings.budget`) and, for a
+   * replay or fork (`run.trigger`), where recorded answers come from. Cheap no-op for other runs.
+   */
+  attachRun(run: RunRecord, definition: WorkflowDefinition): void {
+    const state = RunCalls.for(run, definition, this.#options.executions ?? (() => Promise.resolve([])));
+    if (state) this.#runs.set(run.id, state);
+  }
+
+  /** Forgets a run's state (it finished, or this process let go of it). */
+  detachRun(runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  /** Calls made, failures, breaker state, queued and active calls, tokens and cost, by provider. */
+  metrics(): ModelMetrics {
+    for (const name of this.#options.providers.keys()) this.#gate(name);
+    return { providers: Object.fromEntries([...this.#gates].map(([name, gate]) => [name, gate.metrics()])) };
   }
 
   /** Calls the primary model, then each fallback on a retryable failure. */
   async call(call: ModelCall, site: CallSite): Promise<ModelResult> {
-    const models = [call.providerModel, ...(call.fallback ?? [])];
+    const run = this.#runs.get(site.runId);
+    const override = run?.override(site.nodeId);
+    let effective = call;
+    let prompt: string | undefined;
+    if (override) {
+      if (override.template !== undefined) {
+        if (!call.render) throw new TrellisError('not_implemented', `Node "${site.nodeId}" cannot take a template override (its handler passes no render function)`, { nodeId: site.nodeId, retryable: false });
+        prompt = call.render(override.template);
+      }
+      effective = { ...call, ...(prompt === undefined ? {} : { prompt }), ...(override.provider_model === undefined ? {} : { providerModel: override.provider_model }) };
+    }
+    const state: CallState = { run, replay: run?.replays(site.nodeId) ? await run.responder() : undefined, usage: ZERO_USAGE };
+    const models = [effective.providerModel, ...(effective.fallback ?? [])];
     let lastError: TrellisError | undefined;
     for (const model of models) {
       try {
-        return await this.#callOne(model, call, site);
+        const result = await this.#callOne(model, effective, site, state);
+        return prompt === undefined ? result : { ...result, prompt };
       } catch (error) {
         lastError = toTrellisError(error, 'provider_error');
         if (!lastError.retryable || site.signal.aborted) throw lastError;
@@ -84,41 +182,67 @@ export class ModelCaller {
     throw lastError!;
   }
 
-  async #callOne(providerModel: string, call: ModelCall, site: CallSite): Promise<ModelResult> {
+  async #callOne(providerModel: string, call: ModelCall, site: CallSite, state: CallState): Promise<ModelResult> {
     const parsed = parseProviderModel(providerModel);
     if (!parsed) throw new TrellisError('bad_request', `Malformed provider_model "${providerModel}": expected "provider:model"`, { nodeId: site.nodeId });
-    const provider = this.#options.providers.get(parsed.provider);
-    if (!provider) {
-      throw new TrellisError('unknown_provider', `No provider named "${parsed.provider}" is configured (node "${site.nodeId}" asks for "${providerModel}")`, {
-        nodeId: site.nodeId,
-        provider: parsed.provider,
-        retryable: true,
-      });
-    }
+    const registry = this.#options.tools ?? NO_TOOLS;
+    const tools = call.tools?.length ? resolveTools(call.tools, registry, site.nodeId) : undefined;
+    const allowed = new Set(call.tools);
+    const maxToolSteps = call.maxToolSteps ?? 5;
     const messages: ProviderMessage[] = [{ role: 'user', content: call.prompt }];
-    const validator = call.outputSchema ? schemaFor(call.outputSchema) : undefined;
-    for (let ask = 0; ; ask++) {
+    const toolCalls: ToolCallRecord[] = [];
+    let toolSteps = 0;
+    for (let ask = 0, turn = 0; ; turn++) {
       const request: ProviderRequest = {
         model: parsed.model,
         prompt: call.prompt,
         messages: [...messages],
         options: call.options ?? {},
         signal: site.signal,
-        idempotencyKey: ask === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${ask}`,
+        idempotencyKey: turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`,
         ...(call.system === undefined ? {} : { system: call.system }),
         ...(call.outputSchema === undefined ? {} : { outputSchema: call.outputSchema }),
+        ...(tools === undefined ? {} : { tools }),
         ...(call.stream ? { onToken: site.onToken } : {}),
       };
-      const { response, id } = await this.#record(provider, providerModel, request, site);
+      const exchange = await this.#exchange(parsed.provider, providerModel, request, site, state);
+      const { response } = exchange;
+      if (tools && response.toolCalls?.length) {
+        if (++toolSteps > maxToolSteps) {
+          this.#commit(exchange, site, state, undefined);
+          throw new TrellisError('max_iterations', `Node "${site.nodeId}" exceeded max_tool_steps (${maxToolSteps}): the model asked for tools again after ${maxToolSteps} tool turns`, {
+            nodeId: site.nodeId,
+            retryable: false,
+            details: { tool_calls: toolCalls as unknown as Json },
+          });
+        }
+        let results: readonly ToolCallRecord[];
+        try {
+          results = exchange.toolResults ?? (await runToolCalls(response.toolCalls, registry, allowed, { signal: site.signal, executionId: site.runId, nodeId: site.nodeId, path: site.path }));
+        } catch (error) {
+          this.#commit(exchange, site, state, undefined);
+          throw error;
+        }
+        this.#commit(exchange, site, state, results);
+        toolCalls.push(...results);
+        messages.push(...toolMessages(response.text, response.toolCalls, results));
+        continue;
+      }
+      const id = this.#commit(exchange, site, state, undefined);
       const json = parseJson(response.text);
-      if (!validator) {
-        return { text: response.text, ...(json === undefined ? {} : { json }), usage: response.usage, model: providerModel, executionId: id };
-      }
-      const problem = json === undefined ? 'the answer is not valid JSON' : describeIssues(validator.safeParse(json));
+      const problem = call.outputSchema === undefined ? undefined : json === undefined ? 'the answer is not valid JSON' : checkJson(call.outputSchema, json);
       if (problem === undefined) {
-        return { text: response.text, json: json!, usage: response.usage, model: providerModel, executionId: id };
+        return {
+          text: response.text,
+          ...(json === undefined ? {} : { json }),
+          usage: { input_tokens: state.usage.input_tokens, output_tokens: state.usage.output_tokens },
+          ...(state.usage.unpriced_calls === 0 ? { cost_usd: state.usage.cost_usd } : {}),
+          model: providerModel,
+          executionId: id,
+          ...(toolCalls.length ? { toolCalls } : {}),
+        };
       }
-      if (ask >= this.#options.structuredRetries) {
+      if (ask++ >= this.#options.structuredRetries) {
         throw new TrellisError('malformed_output', `Model answer does not match the output schema (${problem}). Raw answer: ${response.text.slice(0, 2000)}`, {
           nodeId: site.nodeId,
           retryable: false,
@@ -132,12 +256,13 @@ export class ModelCaller {
     }
   }
 
-  async #record(provider: Provider, providerModel: string, request: ProviderRequest, site: CallSite): Promise<{ response: ProviderResponse; id: string }> {
+  /** One request: from the replay source when the step replays, else through budget, breaker, limits and the provider. */
+  async #exchange(providerName: string, providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<Exchange> {
+    await this.#checkBudget(providerModel, request, site, state);
     const { clock, ids } = this.#options;
-    const id = ids('exec');
     const started = clock.now();
     const base = {
-      id,
+      id: ids('exec'),
       provider_model: providerModel,
       workflow_execution_id: site.runId,
       workflow_node_id: site.nodeId,
@@ -148,25 +273,113 @@ export class ModelCaller {
       created_at: started,
       started_at: started,
     };
-    try {
-      const response = await provider.complete(request);
-      const done = clock.now();
-      site.record({
-        ...base,
-        status: 'completed',
-        response: { text: response.text, finish_reason: response.finishReason ?? null, model: response.model ?? null } as Json,
-        usage: response.usage as unknown as Json,
-        completed_at: done,
-        duration_ms: done - started,
+    if (state.replay) {
+      const recorded = state.replay.take(site.path, site.attempt, providerModel);
+      if (recorded === 'skip') throw new TrellisError('provider_error', `Replay: the recorded run did not get an answer from "${providerModel}" here`, { nodeId: site.nodeId, retryable: true });
+      if (recorded?.kind === 'failure') {
+        site.record({ ...base, status: 'failed', error: { code: recorded.error.code, message: recorded.error.message }, completed_at: started, duration_ms: 0 });
+        throw recorded.error;
+      }
+      if (recorded) {
+        // A replayed answer cost nothing now; budgets still count the original cost so a replay stops where the original did.
+        state.run?.add(base.id, { ...usageTotals(recorded.response, recorded.record.cost_usd), unpriced_calls: 0 });
+        const record = { ...base, completed_at: started, duration_ms: 0 };
+        return { response: recorded.response, record, cost: 0, replayedFrom: recorded.record.id, ...(recorded.toolResults ? { toolResults: recorded.toolResults } : {}) };
+      }
+      if (state.run?.spec?.type === 'replay') {
+        throw new TrellisError('not_found', `Replay of execution ${state.run.spec.source_execution_id}: it made no further model call at step "${site.path}" attempt ${site.attempt}`, {
+          nodeId: site.nodeId,
+          retryable: false,
+        });
+      }
+      // A fork reached a step the source run never got to: call the provider.
+    }
+    const provider = this.#options.providers.get(providerName);
+    if (!provider) {
+      throw new TrellisError('unknown_provider', `No provider named "${providerName}" is configured (node "${site.nodeId}" asks for "${providerModel}")`, {
+        nodeId: site.nodeId,
+        provider: providerName,
+        retryable: true,
       });
-      return { response, id };
+    }
+    const gate = this.#gate(providerName);
+    let sent = false;
+    try {
+      const response = await gate.call(estimateInput(request), site, () => {
+        sent = true;
+        return provider.complete(request);
+      });
+      const done = clock.now();
+      const cost = this.#costOf(providerModel, response);
+      gate.count(response.usage, cost);
+      state.run?.add(base.id, usageTotals(response, cost));
+      return { response, record: { ...base, completed_at: done, duration_ms: done - started }, cost };
     } catch (error) {
       const failure = error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
-      const done = clock.now();
-      site.record({ ...base, status: 'failed', error: { code: failure.code, message: failure.message }, completed_at: done, duration_ms: done - started });
+      if (sent) {
+        const done = clock.now();
+        site.record({ ...base, status: 'failed', error: { code: failure.code, message: failure.message }, completed_at: done, duration_ms: done - started });
+      }
       throw failure;
     }
   }
+
+  /** Records a completed exchange (with its tool calls) and adds it to the call's usage; returns the record id. */
+  #commit(exchange: Exchange, site: CallSite, state: CallState, toolResults: readonly ToolCallRecord[] | undefined): string {
+    const { response, record, cost } = exchange;
+    const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
+    site.record({
+      ...record,
+      status: 'completed',
+      response: {
+        text: response.text,
+        finish_reason: response.finishReason ?? null,
+        model: response.model ?? null,
+        ...(calls?.length ? { tool_calls: calls as unknown as Json } : {}),
+        ...(exchange.replayedFrom === undefined ? {} : { replayed_from: exchange.replayedFrom }),
+      },
+      usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens },
+      ...(cost === undefined ? {} : { cost_usd: cost }),
+    });
+    state.usage = addUsage(state.usage, usageTotals(response, cost));
+    return record.id;
+  }
+
+  async #checkBudget(providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<void> {
+    const budget = site.budget ?? state.run?.budget;
+    if (!budget) return;
+    const used = site.usageSoFar ? await site.usageSoFar() : state.run ? await state.run.usageSoFar() : ZERO_USAGE;
+    checkBudget(budget, used, { providerModel, estimatedInputTokens: estimateInput(request), nodeId: site.nodeId }, this.#prices);
+  }
+
+  #costOf(providerModel: string, response: ProviderResponse): number | undefined {
+    const price = priceFor(providerModel, this.#prices);
+    return price ? costOf(response.usage, price) : undefined;
+  }
+
+  #gate(name: string): ProviderGate {
+    let gate = this.#gates.get(name);
+    if (!gate) {
+      const { clock, events } = this.#options;
+      const breaker = this.#options.circuitBreaker ?? DEFAULT_BREAKER;
+      gate = new ProviderGate(name, clock, this.#options.limits?.get(name), breaker === false ? undefined : breaker, (state) =>
+        events?.publish('provider:circuit', { provider: name, state, timestamp: clock.now() }),
+      );
+      this.#gates.set(name, gate);
+    }
+    return gate;
+  }
+}
+
+function usageTotals(response: ProviderResponse, cost: number | undefined): UsageTotals {
+  return { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens, cost_usd: cost ?? 0, unpriced_calls: cost === undefined ? 1 : 0 };
+}
+
+/** Input tokens of a request, estimated as characters / 4 (limits and budgets act before the call). */
+function estimateInput(request: ProviderRequest): number {
+  let chars = request.system?.length ?? 0;
+  for (const m of request.messages) chars += m.content.length;
+  return Math.ceil(chars / 4);
 }
 
 function requestJson(request: ProviderRequest): Json {
@@ -176,21 +389,10 @@ function requestJson(request: ProviderRequest): Json {
     ...(request.system === undefined ? {} : { system: request.system }),
     options: request.options as Json,
     ...(request.outputSchema === undefined ? {} : { output_schema: request.outputSchema as Json }),
+    ...(request.tools === undefined ? {} : { tools: request.tools.map((t: ProviderToolDefinition) => t.name) }),
+    // The whole conversation only once it is more than the prompt (tool turns, re-asks).
+    ...(request.messages.length > 1 ? { messages: request.messages as unknown as Json } : {}),
   };
-}
-
-function schemaFor(schema: JsonSchema): z.ZodType {
-  let compiled = schemaCache.get(schema);
-  if (!compiled) {
-    compiled = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-    schemaCache.set(schema, compiled);
-  }
-  return compiled;
-}
-
-function describeIssues(result: ReturnType<z.ZodType['safeParse']>): string | undefined {
-  if (result.success) return undefined;
-  return result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }
 
 /** Parses text as JSON when it is an object or array (also inside a ```json fence). */

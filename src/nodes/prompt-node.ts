@@ -6,7 +6,8 @@ import type { NodeHandler } from './node-handler.js';
 
 /**
  * `prompt_execution`: renders a template (inline, or a stored prompt by id and version) and calls
- * the model. Output: `{ text, json? }` (`json` when the answer is a JSON object or array).
+ * the model. Output: `{ text, json?, model?, tool_calls? }` (`json` when the answer is a JSON
+ * object or array, `model` when a fallback answered, `tool_calls` when the model used tools).
  * `input_mapping` binds template variables to context paths; `output_mapping` writes output
  * fields (dot paths into the output) to context paths.
  */
@@ -38,16 +39,20 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
       ...(config.output_schema === undefined ? {} : { outputSchema: config.output_schema }),
       ...(config.fallback === undefined ? {} : { fallback: config.fallback }),
       ...(config.stream === undefined ? {} : { stream: config.stream }),
+      ...(config.tools === undefined ? {} : { tools: config.tools }),
+      ...(config.max_tool_steps === undefined ? {} : { maxToolSteps: config.max_tool_steps }),
+      render: (replacement) => ctx.render(replacement, extra),
     });
     const output: { [key: string]: Json } = { text: result.text };
     if (result.json !== undefined) output.json = result.json;
     if (result.model !== config.provider_model) output.model = result.model;
+    if (result.toolCalls?.length) output.tool_calls = result.toolCalls as unknown as Json;
     let writes: Record<string, Json> | undefined;
     if (config.output_mapping) {
       writes = {};
       for (const [contextPath, field] of Object.entries(config.output_mapping)) writes[contextPath] = getPath(output, field) as Json;
     }
-    const input: { [key: string]: Json } = { prompt, model: config.provider_model };
+    const input: { [key: string]: Json } = { prompt: result.prompt ?? prompt, model: config.provider_model };
     if (renderedSystem !== undefined) input.system = renderedSystem;
     return { status: 'completed', output, input, executionId: result.executionId, ...(writes ? { writes } : {}) };
   },

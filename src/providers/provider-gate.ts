@@ -1,0 +1,102 @@
+/**
+ * What stands between a step and one provider: the provider's circuit breaker, its limits, and
+ * the counters `metrics()` reports. One per provider name, shared by every run of an engine.
+ */
+import type { Clock } from '../core/clock.js';
+import { isTrellisError } from '../core/errors.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
+import { ProviderLimiter, type ProviderLimits } from './rate-limiter.js';
+import type { ProviderResponse, ProviderUsage } from './provider.js';
+
+/** One provider's counters and state. */
+export interface ProviderMetrics {
+  /** Requests sent to the provider. */
+  readonly calls: number;
+  /** Requests that failed. */
+  readonly failures: number;
+  /** Calls refused at once because the breaker was open. */
+  readonly rejected: number;
+  readonly circuit: CircuitState;
+  /** Calls waiting for a concurrency slot or for rate. */
+  readonly queued: number;
+  /** Calls in flight. */
+  readonly active: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  /** USD of the priced calls. */
+  readonly cost_usd: number;
+}
+
+/** One provider's breaker, limiter and counters. */
+export class ProviderGate {
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #limiter: ProviderLimiter | undefined;
+  #calls = 0;
+  #failures = 0;
+  #rejected = 0;
+  #active = 0;
+  #input = 0;
+  #output = 0;
+  #cost = 0;
+
+  constructor(name: string, clock: Clock, limits: ProviderLimits | undefined, breaker: Required<CircuitBreakerOptions> | undefined, onCircuit: (state: CircuitState) => void) {
+    this.#breaker = breaker && new CircuitBreaker(name, clock, breaker, onCircuit);
+    this.#limiter = limits && new ProviderLimiter(clock, limits);
+  }
+
+  /**
+   * Sends one request: fails fast with `circuit_open` while the breaker is open, waits for the
+   * limits (leaving the line when `site.signal` aborts), then calls `send` and tells the breaker
+   * how it went.
+   */
+  async call(estimatedTokens: number, site: { readonly signal: AbortSignal; readonly nodeId: string }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
+    try {
+      this.#breaker?.admit(site.nodeId);
+    } catch (error) {
+      this.#rejected++;
+      throw error;
+    }
+    let sent = false;
+    const measured = async (): Promise<ProviderResponse> => {
+      sent = true;
+      this.#calls++;
+      this.#active++;
+      try {
+        return await send();
+      } finally {
+        this.#active--;
+      }
+    };
+    try {
+      const response = this.#limiter ? await this.#limiter.run(estimatedTokens, site.signal, measured, (r) => r.usage.input_tokens + r.usage.output_tokens) : await measured();
+      this.#breaker?.success();
+      return response;
+    } catch (error) {
+      if (sent) this.#failures++;
+      // A step that gave up (cancelled, timed out) says nothing about the provider.
+      this.#breaker?.failure(site.signal.aborted || !sent ? 'cancelled' : isTrellisError(error) ? error.code : 'provider_error');
+      throw error;
+    }
+  }
+
+  /** Adds a completed call's usage and cost. */
+  count(usage: ProviderUsage, cost: number | undefined): void {
+    this.#input += usage.input_tokens;
+    this.#output += usage.output_tokens;
+    this.#cost += cost ?? 0;
+  }
+
+  metrics(): ProviderMetrics {
+    return {
+      calls: this.#calls,
+      failures: this.#failures,
+      rejected: this.#rejected,
+      circuit: this.#breaker?.state ?? 'closed',
+      queued: this.#limiter?.queued ?? 0,
+      active: this.#active,
+      input_tokens: this.#input,
+      output_tokens: this.#output,
+      cost_usd: Math.round(this.#cost * 1e9) / 1e9,
+    };
+  }
+}
