@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { isTrellisError } from '../src/core/errors.js';
+import { ScriptedProvider } from '../src/providers/scripted-provider.js';
+import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/providers/pricing.js';
+import { edge, makeEngine, node } from './helpers.js';
+
+/** start → one prompt node per config → end. */
+function chain(...prompts: { id: string; config: Record<string, unknown> }[]) {
+  const ids = ['start', ...prompts.map((p) => p.id), 'end'];
+  return {
+    name: 'usage',
+    definition: {
+      nodes: [node('start', 'start'), ...prompts.map((p) => node(p.id, 'prompt_execution', { template: 'Hello', ...p.config })), node('end', 'end')],
+      edges: ids.slice(1).map((id, i) => edge(ids[i]!, id)),
+    },
+  };
+}
+
+const sized = ScriptedProvider.respond({ text: 'answer', usage: { input_tokens: 1000, output_tokens: 500 } });
+
+describe('usage and cost', () => {
+  it('records usage and cost_usd on each execution record from the built-in prices', async () => {
+    const openai = new ScriptedProvider([sized], { name: 'openai' });
+    const anthropic = new ScriptedProvider([sized], { name: 'anthropic' });
+    const { engine } = makeEngine(undefined, { providers: { openai, anthropic } });
+    const run = await engine.run(
+      chain(
+        { id: 'mini', config: { provider_model: 'openai:gpt-4o-mini' } },
+        { id: 'dated', config: { provider_model: 'openai:gpt-4o-2024-08-06' } },
+        { id: 'sonnet', config: { provider_model: 'anthropic:claude-sonnet-4-5-20250929' } },
+      ),
+    );
+    expect(run.status).toBe('completed');
+    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    expect(records.map((r) => [r.workflow_node_id, r.usage, r.cost_usd])).toEqual([
+      ['mini', { input_tokens: 1000, output_tokens: 500 }, 0.00045], // 1000 × $0.15/M + 500 × $0.60/M
+      ['dated', { input_tokens: 1000, output_tokens: 500 }, 0.0075], // a dated snapshot is priced as gpt-4o, not gpt-4o-mini
+      ['sonnet', { input_tokens: 1000, output_tokens: 500 }, 0.0105],
+    ]);
+  });
+
+  it('lets the host add and override prices, per model or per provider', async () => {
+    const { engine } = makeEngine(() => sized, { prices: { 'mock:cheap': { input: 1, output: 2 }, 'mock:*': { input: 10, output: 10 } } });
+    const run = await engine.run(chain({ id: 'a', config: { provider_model: 'mock:cheap' } }, { id: 'b', config: { provider_model: 'mock:other' } }));
+    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    expect(records.map((r) => r.cost_usd)).toEqual([0.002, 0.015]);
+  });
+
+  it('records no cost for a model without a price, and zero for ollama', async () => {
+    const ollama = new ScriptedProvider([sized], { name: 'ollama' });
+    const { engine } = makeEngine(() => sized, { providers: { mock: new ScriptedProvider([sized]), ollama } });
+    const run = await engine.run(chain({ id: 'unknown', config: { provider_model: 'mock:m' } }, { id: 'local', config: { provider_model: 'ollama:llama3.2' } }));
+    const [unknown, local] = await engine.executions.list({ workflow_execution_id: run.id });
+    expect(unknown).not.toHaveProperty('cost_usd');
+    expect(unknown!.usage).toEqual({ input_tokens: 1000, output_tokens: 500 });
+    expect(local!.cost_usd).toBe(0);
+    expect(usageOfRecord(unknown!)).toEqual({ input_tokens: 1000, output_tokens: 500, cost_usd: 0, unpriced_calls: 1 });
+  });
+
+  it('counts tokens and cost per provider in metrics()', async () => {
+    const openai = new ScriptedProvider([sized], { name: 'openai' });
+    const { engine } = makeEngine(undefined, { providers: { openai } });
+    await engine.run(chain({ id: 'a', config: { provider_model: 'openai:gpt-4o-mini' } }, { id: 'b', config: { provider_model: 'openai:gpt-4o-mini' } }));
+    expect(engine.metrics().providers.openai).toMatchObject({ calls: 2, failures: 0, circuit: 'closed', queued: 0, input_tokens: 2000, output_tokens: 1000, cost_usd: 0.0009 });
+  });
+
+  it('rejects malformed prices at construction, naming the option', () => {
+    const bad = () => makeEngine(undefined, { prices: { 'mock:m': { input: -1, output: 1 } } });
+    expect(bad).toThrowError(/"prices.mock:m.input" must be a number >= 0/);
+    try {
+      makeEngine(undefined, { prices: { nocolon: { input: 1, output: 1 } } });
+    } catch (error) {
+      expect(isTrellisError(error) && error.code).toBe('invalid_options');
+    }
+  });
+});
+
+describe('pricing helpers', () => {
+  it('adds usage totals, treating missing fields as zero', () => {
+    const a = addUsage(ZERO_USAGE, { input_tokens: 10, output_tokens: 5 });
+    expect(addUsage(a, { input_tokens: 1, output_tokens: 2, cost_usd: 0.1, unpriced_calls: 1 })).toEqual({ input_tokens: 11, output_tokens: 7, cost_usd: 0.1, unpriced_calls: 1 });
+    expect(addUsage({ cost_usd: 0.1 }, { cost_usd: 0.2 }).cost_usd).toBe(0.3);
+  });
+
+  it('finds the longest family prefix, then the provider wildcard', () => {
+    expect(priceFor('openai:gpt-4o-mini-2024-07-18', DEFAULT_PRICES)).toEqual(DEFAULT_PRICES['openai:gpt-4o-mini']);
+    expect(priceFor('ollama:qwen3:8b', DEFAULT_PRICES)).toEqual({ input: 0, output: 0 });
+    expect(priceFor('openai:some-future-model', DEFAULT_PRICES)).toBeUndefined();
+  });
+});
