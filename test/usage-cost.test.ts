@@ -75,6 +75,43 @@ describe('usage and cost', () => {
   });
 });
 
+describe('run budgets', () => {
+  const withBudget = (budget: Record<string, unknown>, model = 'mock:m') => {
+    const wf = chain({ id: 'first', config: { provider_model: model } }, { id: 'second', config: { provider_model: model, template: 'x'.repeat(40) } });
+    return { ...wf, definition: { ...wf.definition, settings: { budget } } };
+  };
+
+  it('fails the node with budget_exceeded when the next call would pass max_tokens', async () => {
+    const { engine, mock } = makeEngine(() => ScriptedProvider.respond({ text: 'ok', usage: { input_tokens: 60, output_tokens: 35 } }));
+    const run = await engine.run(withBudget({ max_tokens: 100 }));
+    expect(run.status).toBe('failed');
+    const second = run.execution_trace.find((s) => s.node_id === 'second')!;
+    expect(second.error_code).toBe('budget_exceeded');
+    expect(second.error_message).toBe('Run token budget exceeded: node "second" needs about 10 input tokens but the run has used 95 of max_tokens 100');
+    expect(mock.calls).toHaveLength(1);
+  });
+
+  it('lets a run within its token budget finish', async () => {
+    const { engine } = makeEngine(() => ScriptedProvider.respond({ text: 'ok', usage: { input_tokens: 60, output_tokens: 30 } }));
+    expect((await engine.run(withBudget({ max_tokens: 100 }))).status).toBe('completed'); // 90 used + about 10 next
+  });
+
+  it('fails the node with budget_exceeded when the next call would pass max_cost_usd', async () => {
+    const openai = new ScriptedProvider(() => ScriptedProvider.respond({ text: 'ok', usage: { input_tokens: 100_000, output_tokens: 10_000 } }), { name: 'openai' });
+    const { engine } = makeEngine(undefined, { providers: { openai } });
+    const run = await engine.run(withBudget({ max_cost_usd: 0.02 }, 'openai:gpt-4o-mini')); // first call: $0.021
+    const second = run.execution_trace.find((s) => s.node_id === 'second')!;
+    expect(second.error_code).toBe('budget_exceeded');
+    expect(second.error_message).toMatch(/^Run cost budget exceeded: node "second" would bring the run from \$0\.021000 to about \$0\.02100\d, over max_cost_usd \$0\.02$/);
+    expect(openai.calls).toHaveLength(1);
+  });
+
+  it('rejects a malformed budget when the workflow is validated', async () => {
+    const { engine } = makeEngine();
+    await expect(engine.run(withBudget({ max_tokens: -5 }))).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+});
+
 describe('pricing helpers', () => {
   it('adds usage totals, treating missing fields as zero', () => {
     const a = addUsage(ZERO_USAGE, { input_tokens: 10, output_tokens: 5 });
