@@ -108,6 +108,8 @@ interface CallState {
   readonly run: RunCalls | undefined;
   readonly replay: ReplayResponder | undefined;
   usage: UsageTotals;
+  /** Provider requests made so far by this call: orders its records when timestamps tie. */
+  seq: number;
 }
 
 /** One provider exchange, recorded once its tool calls (if any) have run. */
@@ -167,7 +169,7 @@ export class ModelCaller {
       }
       effective = { ...call, ...(prompt === undefined ? {} : { prompt }), ...(override.provider_model === undefined ? {} : { providerModel: override.provider_model }) };
     }
-    const state: CallState = { run, replay: run?.replays(site.nodeId) ? await run.responder() : undefined, usage: ZERO_USAGE };
+    const state: CallState = { run, replay: run?.replays(site.nodeId) ? await run.responder() : undefined, usage: ZERO_USAGE, seq: 0 };
     const models = [effective.providerModel, ...(effective.fallback ?? [])];
     let lastError: TrellisError | undefined;
     for (const model of models) {
@@ -186,7 +188,8 @@ export class ModelCaller {
     const parsed = parseProviderModel(providerModel);
     if (!parsed) throw new TrellisError('bad_request', `Malformed provider_model "${providerModel}": expected "provider:model"`, { nodeId: site.nodeId });
     const registry = this.#options.tools ?? NO_TOOLS;
-    const tools = call.tools?.length ? resolveTools(call.tools, registry, site.nodeId) : undefined;
+    // A replayed step needs no registered tools: their recorded results answer.
+    const tools = call.tools?.length ? (state.replay ? call.tools.map((name) => ({ name, parameters: registry.get(name)?.parameters ?? {} })) : resolveTools(call.tools, registry, site.nodeId)) : undefined;
     const allowed = new Set(call.tools);
     const maxToolSteps = call.maxToolSteps ?? 5;
     const messages: ProviderMessage[] = [{ role: 'user', content: call.prompt }];
@@ -269,7 +272,7 @@ export class ModelCaller {
       step_path: site.path,
       attempt: site.attempt,
       idempotency_key: request.idempotencyKey,
-      request: requestJson(request),
+      request: requestJson(request, state.seq++),
       created_at: started,
       started_at: started,
     };
@@ -382,8 +385,9 @@ function estimateInput(request: ProviderRequest): number {
   return Math.ceil(chars / 4);
 }
 
-function requestJson(request: ProviderRequest): Json {
+function requestJson(request: ProviderRequest, seq: number): Json {
   return {
+    seq,
     model: request.model,
     prompt: request.prompt,
     ...(request.system === undefined ? {} : { system: request.system }),

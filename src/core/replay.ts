@@ -62,7 +62,8 @@ export interface ReplayResponder {
  */
 export function createReplayResponder(records: readonly LlmExecutionRecord[]): ReplayResponder {
   const byStep = new Map<string, LlmExecutionRecord[]>();
-  const sorted = [...records].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Calls of one step attempt happen one after another; `request.seq` orders those made within the same millisecond.
+  const sorted = [...records].sort((a, b) => a.created_at - b.created_at || seqOf(a) - seqOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const record of sorted) {
     if (record.step_path === undefined || (record.status !== 'completed' && record.status !== 'failed')) continue;
     const key = `${record.step_path}#${record.attempt ?? 1}`;
@@ -82,6 +83,11 @@ export function createReplayResponder(records: readonly LlmExecutionRecord[]): R
       return toRecordedCall(record);
     },
   };
+}
+
+function seqOf(record: LlmExecutionRecord): number {
+  const seq = (record.request as { seq?: unknown } | null)?.seq;
+  return typeof seq === 'number' ? seq : 0;
 }
 
 function toRecordedCall(record: LlmExecutionRecord): RecordedCall {
