@@ -37,15 +37,17 @@ describe('two processes on one SQLite file', () => {
     const path = join(dir, 'shared.sqlite');
     const log = join(dir, 'calls.log');
 
-    // A short-lived third process creates the runs and is killed: 20 orphans, leases expiring in turn.
+    const a = startWorker([path, log, 'work', 'A']);
+    const b = startWorker([path, log, 'work', 'B']);
+    await until(() => (a.out.includes('ready') && b.out.includes('ready')) || a.err !== '' || b.err !== '', 30_000);
+
+    // A short-lived third process creates the runs, leaving each one orphaned in turn, and is killed.
     const seeder = startWorker([path, log, 'seed', 'seeder']);
     await until(() => seeder.out.includes('seeded') || seeder.err !== '', 30_000);
     seeder.kill();
     await seeder.exited;
     expect(seeder.err).toBe('');
 
-    const a = startWorker([path, log, 'work', 'A']);
-    const b = startWorker([path, log, 'work', 'B']);
     const codes = await Promise.all([a.exited, b.exited]);
     for (const w of [a, b]) {
       expect(w.err).not.toMatch(/SQLITE_BUSY|database is locked/i);
@@ -61,7 +63,7 @@ describe('two processes on one SQLite file', () => {
     expect(runs.every((r) => r.status === 'completed')).toBe(true);
     const completions = [...completedIn(a), ...completedIn(b)];
     expect(completions.sort()).toEqual(runs.map((r) => r.id).sort());
-    // Both processes did part of the work (the leases expire one after another).
+    // Both processes did part of the work (the runs became orphans one after another).
     expect(completedIn(a).length).toBeGreaterThan(0);
     expect(completedIn(b).length).toBeGreaterThan(0);
 
