@@ -10,6 +10,21 @@ export { WorkflowStore } from './core/workflow-store.js';
 export type { WorkflowSource, BuildsWorkflow } from './core/workflow-store.js';
 export { PromptStore } from './core/prompt-store.js';
 export type { PromptInput } from './core/prompt-store.js';
+export { Templates, createTemplates, BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from './core/templates.js';
+export type { TemplateInfo, TemplateOverrides, InstantiateOptions, WorkflowTemplate, ResolvedTemplateOptions } from './core/templates.js';
+export { Bundles } from './core/bundles.js';
+export type {
+  BundleTarget,
+  PromptBundleTarget,
+  StoredWorkflowTarget,
+  BundleItem,
+  BundleItemStatus,
+  BundleProgress,
+  BundleSummary,
+  BundleResult,
+  BundleRunOptions,
+  BundleResumeOptions,
+} from './core/bundles.js';
 
 export {
   WorkflowSchema,
