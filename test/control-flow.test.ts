@@ -63,6 +63,16 @@ describe('loops', () => {
     expect(run.output_data).toEqual({ drafts: 3 });
   });
 
+  it('while iterations build on the previous one (its outputs and item)', async () => {
+    const { engine } = makeEngine();
+    const wf = workflow('acc')
+      .while('default(acc.n, 0) < 3', (b) => b.transform('acc', { n: 'default(acc.n, 0) + 1', prev: 'item' }), { id: 'count_up', max_iterations: 10 })
+      .end({ out: 'count_up' });
+    const run = await engine.run(wf, {});
+    expect(run.status).toBe('completed');
+    expect(run.output_data).toEqual({ out: [{ n: 1, prev: null }, { n: 2, prev: { n: 1, prev: null } }, { n: 3, prev: { n: 2, prev: { n: 1, prev: null } } }] });
+  });
+
   it('while fails past max_iterations', async () => {
     const { engine } = makeEngine();
     const wf = workflow('wh').while('true', (b) => b.transform('t', { x: '1' }), { id: 'forever', max_iterations: 4 });

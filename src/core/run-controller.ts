@@ -626,7 +626,8 @@ export class RunController implements PlannerView {
       }
       if (!holds) return this.#completeLoop(rt);
       if (rt.next >= rt.max) return this.#failLoop(rt, tooMany(rt.loopId, `more than ${rt.max}`, rt.max));
-      this.#startIteration(rt, rt.next, null);
+      // A while iteration's item is the previous iteration's result (null the first time).
+      this.#startIteration(rt, rt.next, rt.next === 0 ? null : (rt.results[rt.next - 1] ?? null));
       return;
     }
     const total = rt.spec.mode === 'list' ? rt.spec.items.length : rt.spec.count;
@@ -647,7 +648,13 @@ export class RunController implements PlannerView {
 
   #openIteration(rt: LoopRuntime, index: number, item: Json): ScopeContext {
     const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
-    return this.#contexts.get(prefix) ?? this.#contexts.open(prefix, rt.parentPrefix, { [rt.as]: item, [rt.indexAs]: index });
+    const existing = this.#contexts.get(prefix);
+    if (existing) return existing;
+    // A while loop refines: each iteration starts from the previous one's scope, so its nodes see
+    // the last draft, critique, ... under their ids. for_each and count iterations are independent.
+    const previous = rt.spec.mode === 'while' && index > 0 ? iterationPrefix(rt.parentPrefix, rt.loopId, index - 1) : undefined;
+    const from = previous !== undefined && this.#contexts.get(previous) ? previous : rt.parentPrefix;
+    return this.#contexts.open(prefix, from, { [rt.as]: item, [rt.indexAs]: index });
   }
 
   #checkIteration(prefix: string): void {
