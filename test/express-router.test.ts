@@ -352,9 +352,11 @@ describe('prompts and templates', () => {
     expect((await call('DELETE', '/prompts/summary')).status).toBe(404);
   });
 
-  it('lists workflow templates (empty until the engine has any)', async () => {
+  it('lists the built-in workflow templates', async () => {
     const { call } = await serve(makeEngine());
-    expect(await call('GET', '/workflow-templates')).toMatchObject({ status: 200, body: { data: [] } });
+    const reply = await call('GET', '/workflow-templates');
+    expect(reply.status).toBe(200);
+    expect((reply.body.data as { id: string }[]).map((t) => t.id)).toEqual(expect.arrayContaining(['classify-and-route', 'map-reduce-summary', 'draft-critique-revise']));
   });
 });
 
