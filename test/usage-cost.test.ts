@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isTrellisError } from '../src/core/errors.js';
+import { sequentialIds } from '../src/core/ids.js';
+import { ModelCaller, type CallSite } from '../src/core/model-call.js';
+import { FakeClock } from '../src/testing/fake-clock.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/providers/pricing.js';
 import { edge, makeEngine, node } from './helpers.js';
@@ -104,6 +107,26 @@ describe('run budgets', () => {
     expect(second.error_code).toBe('budget_exceeded');
     expect(second.error_message).toMatch(/^Run cost budget exceeded: node "second" would bring the run from \$0\.021000 to about \$0\.02100\d, over max_cost_usd \$0\.02$/);
     expect(openai.calls).toHaveLength(1);
+  });
+
+  it('takes the budget and usage from the call site when the runner passes them', async () => {
+    const mock = new ScriptedProvider(['ok']);
+    const caller = new ModelCaller({ providers: new Map([['mock', mock]]), clock: new FakeClock(), ids: sequentialIds(), structuredRetries: 0 });
+    const site = (used: number): CallSite => ({
+      runId: 'run_1',
+      nodeId: 'n',
+      path: 'n',
+      attempt: 1,
+      idempotencyKey: 'k',
+      signal: new AbortController().signal,
+      onToken: () => undefined,
+      record: () => undefined,
+      budget: { max_tokens: 100 },
+      usageSoFar: () => ({ input_tokens: used, output_tokens: 0, cost_usd: 0 }),
+    });
+    await expect(caller.call({ providerModel: 'mock:m', prompt: 'x'.repeat(40) }, site(90))).resolves.toMatchObject({ text: 'ok', usage: { input_tokens: 10, output_tokens: 1 } });
+    await expect(caller.call({ providerModel: 'mock:m', prompt: 'x'.repeat(40) }, site(91))).rejects.toMatchObject({ code: 'budget_exceeded', retryable: false, nodeId: 'n' });
+    expect(mock.calls).toHaveLength(1);
   });
 
   it('rejects a malformed budget when the workflow is validated', async () => {

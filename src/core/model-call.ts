@@ -71,7 +71,10 @@ export interface CallSite {
   readonly onToken: (delta: string) => void;
   /** Receives each execution record, to be committed with the step. */
   readonly record: (record: LlmExecutionRecord) => void;
-  /** The run's usage so far. @default what the caller counted for the run (plus its committed records after a recovery) */
+  /**
+   * The run's committed usage so far (the caller adds the turns of the current call).
+   * @default what the caller counted for the run, plus its committed records after a recovery
+   */
   readonly usageSoFar?: () => UsageSoFar | Promise<UsageSoFar>;
   /** The run's budget. @default the workflow's `settings.budget` of a run attached with `attachRun` */
   readonly budget?: RunBudget;
@@ -351,7 +354,8 @@ export class ModelCaller {
   async #checkBudget(providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<void> {
     const budget = site.budget ?? state.run?.budget;
     if (!budget) return;
-    const used = site.usageSoFar ? await site.usageSoFar() : state.run ? await state.run.usageSoFar() : ZERO_USAGE;
+    // A runner's figure covers committed records; this call's earlier turns are not committed yet.
+    const used = site.usageSoFar ? addUsage(await site.usageSoFar(), state.usage) : state.run ? await state.run.usageSoFar() : ZERO_USAGE;
     checkBudget(budget, used, { providerModel, estimatedInputTokens: estimateInput(request), nodeId: site.nodeId }, this.#prices);
   }
 
