@@ -98,7 +98,14 @@ export type {
   WakeSignal,
   ArrivedInput,
 } from './nodes/node-handler.js';
-export type { ModelCall, ModelResult } from './core/model-call.js';
+export type { ModelCall, ModelResult, ModelMetrics } from './core/model-call.js';
+export type { ToolDefinition, ToolContext, ToolCallRecord } from './core/tool-loop.js';
+export type { ForkOptions, ForkOverride } from './core/replay.js';
+export { DEFAULT_PRICES, addUsage, usageOfRecord } from './providers/pricing.js';
+export type { ModelPrice, PriceTable, UsageTotals } from './providers/pricing.js';
+export type { ProviderLimits } from './providers/rate-limiter.js';
+export type { CircuitBreakerOptions, CircuitState } from './providers/circuit-breaker.js';
+export type { ProviderMetrics } from './providers/provider-gate.js';
 export { createWebhookNode } from './nodes/webhook-node.js';
 export type { WebhookNodeOptions, WebhookConfig } from './nodes/webhook-node.js';
 export { createHostPolicy, isPrivateAddress } from './nodes/host-policy.js';
