@@ -204,7 +204,10 @@ export class ModelCaller {
         prompt: call.prompt,
         messages: [...messages],
         options: call.options ?? {},
-        signal: site.signal,
+        // Read lazily: creating an AbortSignal costs ~5 µs and most providers in tests never look.
+        get signal() {
+          return site.signal;
+        },
         idempotencyKey: turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`,
         ...(call.system === undefined ? {} : { system: call.system }),
         ...(call.outputSchema === undefined ? {} : { outputSchema: call.outputSchema }),
