@@ -5,7 +5,7 @@ import { ModelCaller, type CallSite } from '../src/core/model-call.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/providers/pricing.js';
-import { edge, makeEngine, node } from './helpers.js';
+import { edge, makeEngine, node, until } from './helpers.js';
 
 /** start → one prompt node per config → end. */
 function chain(...prompts: { id: string; config: Record<string, unknown> }[]) {
@@ -92,6 +92,29 @@ describe('run budgets', () => {
     expect(second.error_code).toBe('budget_exceeded');
     expect(second.error_message).toBe('Run token budget exceeded: node "second" needs about 10 input tokens but the run has used 95 of max_tokens 100');
     expect(mock.calls).toHaveLength(1);
+  });
+
+  it('on_exceed pause: the run waits for a human; approving lets the call through, rejecting fails it', async () => {
+    const answer = () => ScriptedProvider.respond({ text: 'ok', usage: { input_tokens: 60, output_tokens: 35 } });
+    const { engine, mock } = makeEngine(answer);
+    const id = await engine.start(withBudget({ max_tokens: 100, on_exceed: 'pause' }));
+    await until(async () => (await engine.get(id))?.status === 'paused');
+    const paused = (await engine.get(id))!;
+    expect(paused.execution_trace.find((s) => s.node_id === 'second')).toMatchObject({ status: 'waiting', waiting_for: { kind: 'approval' }, error_code: 'budget_exceeded' });
+    expect(mock.calls).toHaveLength(1);
+    await engine.approve(id, 'second');
+    const run = await engine.wait(id);
+    expect(run.status).toBe('completed');
+    expect(mock.calls).toHaveLength(2);
+
+    const { engine: e2, mock: m2 } = makeEngine(answer);
+    const id2 = await e2.start(withBudget({ max_tokens: 100, on_exceed: 'pause' }));
+    await until(async () => (await e2.get(id2))?.status === 'paused');
+    await e2.reject(id2, 'second', 'too expensive');
+    const refused = await e2.wait(id2);
+    expect(refused.status).toBe('failed');
+    expect(refused.error_message).toMatch(/refused by approver: too expensive/);
+    expect(m2.calls).toHaveLength(1);
   });
 
   it('lets a run within its token budget finish', async () => {

@@ -12,7 +12,7 @@ export interface RunBudget {
   /** USD of every priced model call of the run (unpriced models count as 0). */
   readonly max_cost_usd?: number | undefined;
   /** What happens when the next call would exceed it. @default 'fail' */
-  readonly on_exceed?: 'fail' | undefined;
+  readonly on_exceed?: 'fail' | 'pause' | undefined;
 }
 
 /** The run's usage so far, as the budget check reads it. */

@@ -181,12 +181,16 @@ export const WorkflowSettingsSchema = z.object({
   timeout_ms: z.number().int().min(1).optional(),
   max_concurrency: z.number().int().min(1).optional(),
   max_concurrent_runs: z.number().int().min(1).optional(),
-  /** Limits on the run's model usage, checked before every call; `budget_exceeded` fails the node. */
+  /**
+   * Limits on the run's model usage, checked before every call. Over budget, `fail` fails the node
+   * with `budget_exceeded`; `pause` pauses the run for a human: approving the step lets that call
+   * through, rejecting fails it.
+   */
   budget: z
     .object({
       max_tokens: z.number().int().positive().optional(),
       max_cost_usd: z.number().positive().optional(),
-      on_exceed: z.enum(['fail']).optional(),
+      on_exceed: z.enum(['fail', 'pause']).optional(),
     })
     .optional(),
 });

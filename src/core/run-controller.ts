@@ -191,6 +191,20 @@ export class RunController implements PlannerView {
     }
     this.#timers.get(path)?.();
     this.#timers.delete(path);
+    if (signal.kind === 'approval' && (asObject(step.waiter.detail ?? null)?.reason as unknown) === 'budget') {
+      if (!signal.approved) {
+        this.#put(strip({ ...step, status: 'running', waiter: undefined }));
+        this.#fail(this.#steps.get(path)!, new TrellisError('budget_exceeded', `Over-budget call refused by approver${signal.reason ? `: ${signal.reason}` : ''}`, { nodeId: step.node_id, retryable: false, details: { refused: true } }));
+        this.#maybeFinish();
+        return this.#committed();
+      }
+      // Approved: run the step again with its budget check waived for this attempt.
+      this.#put(strip({ ...step, status: 'running', waiter: undefined, error: undefined, state: { ...(asObject(step.state) ?? {}), budget_waived: true } }));
+      if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
+      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
+      this.#startExecution(path);
+      return this.#committed();
+    }
     if (step.waiter.kind === 'retry') {
       this.#put(strip({ ...step, status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
       this.#later(() => this.#emitStarted(this.#steps.get(path)!));
@@ -388,6 +402,7 @@ export class RunController implements PlannerView {
             path: step.path,
             attempt: step.attempt,
             idempotencyKey,
+            ...(asObject(step.state)?.budget_waived === true ? { budget: {} } : {}),
             get signal() {
               return inflight.signal;
             },
@@ -474,6 +489,13 @@ export class RunController implements PlannerView {
       this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
       this.#armTimer(step.path, waiter);
       this.#later(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: true }));
+      return;
+    }
+    if (error.code === 'budget_exceeded' && error.details?.refused !== true && this.#plan.workflow.definition.settings?.budget?.on_exceed === 'pause' && !this.#finished) {
+      // Over budget: wait for a human to allow this call (approve) or refuse it (reject).
+      const waiter: Waiter = { kind: 'approval', detail: { reason: 'budget', message: error.message } };
+      this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
+      this.#later(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: 'approval' }));
       return;
     }
     const now = this.#deps.clock.now();
