@@ -13,14 +13,17 @@ interface Sample {
 
 export async function flatStepCost(storage: Storage, iterations: number): Promise<{ early: Sample; late: Sample }> {
   const samples: Sample[] = [];
-  const measured: Storage = Object.create(storage) as Storage;
-  measured.commit = async (commit: StepCommit) => {
+  const commit = async (commit: StepCommit): Promise<boolean> => {
     const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
     const started = process.hrtime.bigint();
     const ok = await storage.commit(commit);
     samples.push({ us: Number(process.hrtime.bigint() - started) / 1000, bytes });
     return ok;
   };
+  // Every other method goes straight to the storage (bound, so #private fields keep working).
+  const measured = new Proxy(storage, {
+    get: (target, key) => (key === 'commit' ? commit : (Reflect.get(target, key) as (...args: unknown[]) => unknown).bind?.(target) ?? Reflect.get(target, key)),
+  });
   const engine = new Engine({ storage: measured });
   const wf = workflow('long').repeat(iterations, (b) => b.transform('step', { value: 'index * 2', note: "'a step output of some size'" }), { id: 'long_loop', max_iterations: iterations });
   const run = await engine.run(wf, {});

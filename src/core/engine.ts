@@ -16,7 +16,7 @@ import { toWorkflowExecution, type WorkflowExecution } from './execution-record.
 import { ModelCaller, type ModelMetrics } from './model-call.js';
 import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
-import { RunController } from './run-controller.js';
+import { RunController, sumUsage } from './run-controller.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay.js';
@@ -70,6 +70,7 @@ export class Engine {
   #triggers: Triggers | undefined;
   /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
   readonly #limited = new Set<string>();
+  readonly #definitions = new Map<string, WorkflowDefinition>();
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
@@ -281,6 +282,21 @@ export class Engine {
     return this.triggers.emit(name, payload, options);
   }
 
+  /** A stored workflow version's definition; versions never change, so they are cached. */
+  async #definitionOf(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
+    const key = `${id}\u0000${version}`;
+    const cached = this.#definitions.get(key);
+    if (cached) return cached;
+    const record = await storage.getWorkflow(id, version);
+    if (record && this.#definitions.size < 1000) this.#definitions.set(key, record.definition);
+    return record?.definition;
+  }
+
+  /** A recovered run's usage totals, recomputed from its committed execution records. */
+  async #withUsage(storage: Storage, run: RunRecord): Promise<RunRecord> {
+    return { ...run, usage: sumUsage({}, await storage.listExecutions({ workflow_execution_id: run.id })) };
+  }
+
   async #activeRuns(storage: Storage, workflowId: string): Promise<number> {
     return (await storage.listRuns({ workflow_id: workflowId, status: ['running', 'paused'] })).length;
   }
@@ -356,8 +372,8 @@ export class Engine {
     const storage = await this.init();
     const run = await storage.getRun(executionId);
     if (!run) return undefined;
-    const [steps, workflow] = await Promise.all([storage.getSteps(executionId), storage.getWorkflow(run.workflow_id, run.workflow_version)]);
-    return toWorkflowExecution(run, steps, workflow?.definition);
+    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#definitionOf(storage, run.workflow_id, run.workflow_version)]);
+    return toWorkflowExecution(run, steps, definition);
   }
 
   /** Lists runs, newest first. */
@@ -435,7 +451,7 @@ export class Engine {
     }
     const again = this.#hot.get(run.id);
     if (again) return again;
-    return this.#drive(claimed, workflow.definition, await storage.getSteps(run.id));
+    return this.#drive(await this.#withUsage(storage, claimed), workflow.definition, await storage.getSteps(run.id));
   }
 
   /**
@@ -467,7 +483,7 @@ export class Engine {
       const counted = await storage.updateRun(claimed.id, { recovery_count: claimed.recovery_count + 1 });
       const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
       if (!counted || !workflow) continue;
-      this.#drive(counted, workflow.definition, await storage.getSteps(claimed.id));
+      this.#drive(await this.#withUsage(storage, counted), workflow.definition, await storage.getSteps(claimed.id));
       taken.push(claimed.id);
     }
     // Timers that came due while their run was not loaded anywhere (e.g. an approval timeout).

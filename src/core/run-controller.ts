@@ -17,6 +17,7 @@ import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
 import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
 import { tooMany } from '../nodes/loop-node.js';
 import type { RunDeps } from './run-deps.js';
+import { addUsage, usageOfRecord, type UsageTotals } from '../providers/pricing.js';
 
 interface LoopRuntime {
   readonly path: string;
@@ -875,7 +876,10 @@ export class RunController implements PlannerView {
       this.#runAfter(this.#after.splice(0));
       return;
     }
-    if (this.#executions.length > 0) this.#patchRun({ usage: this.#addUsage(this.#executions) });
+    // Usage totals ride along when the run row is written anyway (and always at the end), so an
+    // ordinary step costs no run-row write; recovery recomputes them from the execution records.
+    if (this.#executions.length > 0) this.#run = { ...this.#run, usage: this.#addUsage(this.#executions) };
+    if (this.#runPatch !== undefined && this.#run.usage !== undefined) this.#runPatch = { ...this.#runPatch, usage: this.#run.usage };
     const steps = [...this.#dirty.values()];
     const run = this.#runPatch;
     const executions = this.#executions;
@@ -897,15 +901,7 @@ export class RunController implements PlannerView {
 
   /** Run totals: tokens and cost of every LLM call, kept on the run record. */
   #addUsage(records: readonly LlmExecutionRecord[]): Json {
-    const total = { input_tokens: 0, output_tokens: 0, cost_usd: 0, calls: 0, ...(asObject(this.#run.usage) as object | undefined) } as { input_tokens: number; output_tokens: number; cost_usd: number; calls: number };
-    for (const record of records) {
-      const usage = asObject(record.usage);
-      total.input_tokens += Number(usage?.input_tokens ?? 0);
-      total.output_tokens += Number(usage?.output_tokens ?? 0);
-      total.cost_usd += Number(record.cost_usd ?? 0);
-      total.calls += 1;
-    }
-    return total;
+    return sumUsage(asObject(this.#run.usage) ?? {}, records);
   }
 
   /** Tokens and cost spent by this run so far. */
@@ -944,6 +940,17 @@ export class RunController implements PlannerView {
     if (events.listenerCount(event as never) === 0) return;
     events.publish(event as never, { ...this.#base(), ...payload } as never);
   }
+}
+
+/** Adds the usage of LLM execution records to run totals `{ input_tokens, output_tokens, cost_usd, calls }`. */
+export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly LlmExecutionRecord[]): Json {
+  let total = addUsage(start as Partial<UsageTotals>, {});
+  let calls = Number(start.calls ?? 0);
+  for (const record of records) {
+    total = addUsage(total, usageOfRecord(record));
+    calls++;
+  }
+  return { input_tokens: total.input_tokens, output_tokens: total.output_tokens, cost_usd: total.cost_usd, calls };
 }
 
 function asObject(value: Json | undefined): Record<string, Json> | undefined {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../core/errors.js';
 import type { SqliteStorageOptions } from './sqlite-storage.js';
-import type { RunRecord } from './records.js';
+import type { RunRecord, StepRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation } from './storage-helpers.js';
 import {
@@ -17,6 +17,7 @@ import {
   RUN_PATCH_COLUMNS,
   STEP_ROW_COLUMNS,
   decodeRecord,
+  decodeStep,
   encodeRecord,
   dedupeSteps,
   encodeStep,
@@ -38,10 +39,16 @@ interface Statements {
   readonly upsertStep: Database.Statement<unknown[]>;
   readonly insertBlob: Database.Statement<[string, string]>;
   readonly upsertExecution: Database.Statement<unknown[]>;
+  readonly insertRun: Database.Statement<unknown[]>;
+  readonly runById: Database.Statement<[string], Row>;
+  readonly runByKey: Database.Statement<[string], Row>;
+  readonly stepsOfRun: Database.Statement<[string], Row>;
 }
 
 const STEP_KEYS = new Set(['run_id', 'path']);
 const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
+const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
+const STEP_SELECT = `${COLUMNS.steps.map((c) => `s."${c.name}"`).join(', ')}, s.output_ref AS output_ref, b.data AS blob_data`;
 
 function prepare(raw: Database.Database): Statements {
   const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => `${c} = excluded.${c}`);
@@ -54,6 +61,11 @@ function prepare(raw: Database.Database): Statements {
         `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
     ),
     insertBlob: raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
+    // The per-run hot path (create, read, read steps) as prepared statements: no query building per call.
+    insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
+    runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
+    runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
+    stepsOfRun: raw.prepare(`SELECT ${STEP_SELECT} FROM workflow_execution_steps s LEFT JOIN blobs b ON b.hash = s.output_ref WHERE s.run_id = ? ORDER BY s.seq, s.path`),
     upsertExecution: raw.prepare(
       `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
@@ -147,6 +159,35 @@ export class SqliteDriver extends SqlStorage {
   async close(): Promise<void> {
     await this.ctx.db.destroy();
     if (this.#raw.open) this.#raw.close();
+  }
+
+  override async createRun(run: RunRecord): Promise<RunRecord> {
+    return this.#write('createRun', (s) => {
+      const row = encodeRecord(COLUMNS.runs, run);
+      if (s.insertRun.run(...COLUMNS.runs.map((c) => row[c.name])).changes === 1) return run;
+      const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(run.idempotency_key);
+      if (existing) return decodeRecord<RunRecord>(COLUMNS.runs, existing);
+      throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+    });
+  }
+
+  override async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = this.#read('getRun', (s) => s.runById.get(id));
+    return row && decodeRecord<RunRecord>(COLUMNS.runs, row);
+  }
+
+  override async getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#read('getSteps', (s) => s.stepsOfRun.all(runId)).map(decodeStep);
+  }
+
+  #read<T>(operation: string, fn: (statements: Statements) => T): T {
+    const statements = this.#statements;
+    if (!statements) throw new TrellisError('illegal_state', `SqliteStorage.${operation} called before init()`);
+    try {
+      return fn(statements);
+    } catch (error) {
+      throw toStorageError(operation, error);
+    }
   }
 
   async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
