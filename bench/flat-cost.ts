@@ -2,9 +2,7 @@
  * Shows that persisting a step costs the same at step 10 and at step 5,000 of one long run:
  * every commit of a sequential loop is timed and its payload measured.
  */
-import { Engine } from '../src/core/engine.js';
-import { workflow } from '../src/core/builder.js';
-import type { Storage, StepCommit } from '../src/storage/storage.js';
+import { Engine, workflow, type Storage, type StepCommit } from 'trellis';
 
 interface Sample {
   readonly us: number;
@@ -22,7 +20,11 @@ export async function flatStepCost(storage: Storage, iterations: number): Promis
   };
   // Every other method goes straight to the storage (bound, so #private fields keep working).
   const measured = new Proxy(storage, {
-    get: (target, key) => (key === 'commit' ? commit : (Reflect.get(target, key) as (...args: unknown[]) => unknown).bind?.(target) ?? Reflect.get(target, key)),
+    get: (target, key) => {
+      if (key === 'commit') return commit;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
   });
   const engine = new Engine({ storage: measured });
   const wf = workflow('long').repeat(iterations, (b) => b.transform('step', { value: 'index * 2', note: "'a step output of some size'" }), { id: 'long_loop', max_iterations: iterations });

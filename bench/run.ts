@@ -2,18 +2,15 @@
  * `npm run bench` (a table) or `npm run bench -- --json` (one JSON line per workload and mode).
  * Modes: memory, sqlite (a file, WAL, synchronous=NORMAL), postgres (127.0.0.1:5432, db test),
  * plus the `floor`: a bare better-sqlite3 loop doing one INSERT per step in its own transaction.
- * Options: --quick (fewer runs), --modes memory,sqlite.
+ * Options: --quick (fewer runs), --modes=memory,sqlite. Runs against the built package (dist/).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Engine } from '../src/core/engine.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { SqliteStorage } from '../src/storage/sqlite-storage.js';
-import { PostgresStorage } from '../src/storage/postgres-storage.js';
-import type { Storage } from '../src/storage/storage.js';
+// The built package, as users run it (`npm run bench` builds it first).
+import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from 'trellis';
 import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
 import { flatStepCost } from './flat-cost.js';
 

@@ -1,6 +1,5 @@
 /** The benchmark workloads: orchestration cost only (the provider answers after one microtask). */
-import { workflow, type WorkflowBuilder } from '../src/core/builder.js';
-import type { Provider, ProviderRequest, ProviderResponse } from '../src/providers/provider.js';
+import { workflow, type Provider, type ProviderRequest, type ProviderResponse, type WorkflowBuilder } from 'trellis';
 
 /** Answers after `await Promise.resolve()`: no timers, no I/O. */
 export const instantProvider: Provider = {

@@ -612,25 +612,9 @@ export class RunController implements PlannerView {
   // ---- Loops ----
 
   #startLoop(step: StepRecord, spec: IterateResult['spec']): void {
-    const { prefix, nodeId } = splitStepPath(step.path);
-    const config = this.#plan.nodes.get(nodeId)!.node.config as { as?: string; index_as?: string; concurrency?: number; max_iterations: number };
     const total = spec.mode === 'list' ? spec.items.length : spec.mode === 'count' ? spec.count : null;
     this.#put({ ...step, state: { ...(asObject(step.state) ?? {}), mode: spec.mode, total } });
-    const runtime: LoopRuntime = {
-      path: step.path,
-      parentPrefix: prefix,
-      loopId: nodeId,
-      spec,
-      as: config.as ?? 'item',
-      indexAs: config.index_as ?? 'index',
-      concurrency: spec.mode === 'while' ? 1 : (config.concurrency ?? 1),
-      max: config.max_iterations,
-      results: [],
-      finished: new Set(),
-      next: 0,
-      running: 0,
-    };
-    this.#loops.set(step.path, runtime);
+    const runtime = this.#newLoopRuntime(step, spec);
     this.#fillIterations(runtime);
   }
 
@@ -765,7 +749,7 @@ export class RunController implements PlannerView {
     const records: LlmExecutionRecord[] = [];
     const result = handler.execute(this.#stepContext(step, handler, new InflightStep(), records));
     if (result instanceof Promise || result.status !== 'iterate') return;
-    this.#startLoopRuntimeOnly(step, result.spec);
+    this.#newLoopRuntime(step, result.spec);
     const rt = this.#loops.get(step.path)!;
     const started = new Set<number>();
     const head = `${step.path}[`;
@@ -780,10 +764,11 @@ export class RunController implements PlannerView {
     }
   }
 
-  #startLoopRuntimeOnly(step: StepRecord, spec: IterateResult['spec']): void {
+  /** Creates (and registers) the in-memory state of a running loop; iterations are started by the caller. */
+  #newLoopRuntime(step: StepRecord, spec: IterateResult['spec']): LoopRuntime {
     const { prefix, nodeId } = splitStepPath(step.path);
     const config = this.#plan.nodes.get(nodeId)!.node.config as { as?: string; index_as?: string; concurrency?: number; max_iterations: number };
-    this.#loops.set(step.path, {
+    const runtime: LoopRuntime = {
       path: step.path,
       parentPrefix: prefix,
       loopId: nodeId,
@@ -796,7 +781,9 @@ export class RunController implements PlannerView {
       finished: new Set(),
       next: 0,
       running: 0,
-    });
+    };
+    this.#loops.set(step.path, runtime);
+    return runtime;
   }
 
   // ---- State, commits and events ----

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isTrellisError, type TrellisError } from '../../src/core/errors.js';
 import { AnthropicProvider } from '../../src/providers/anthropic-provider.js';
 import type { ProviderRequest } from '../../src/providers/provider.js';
+import { failure, helloRequest } from './provider-test-kit.js';
 import { startAnthropicServer, type AnthropicFakeServer } from '../fakes/anthropic-server.js';
 
 let fake: AnthropicFakeServer;
@@ -16,26 +16,7 @@ beforeEach(() => {
   fake.requests.length = 0;
 });
 
-function request(overrides: Partial<ProviderRequest> = {}): ProviderRequest {
-  return {
-    model: 'claude-test-1',
-    prompt: 'Say hello',
-    messages: [{ role: 'user', content: 'Say hello' }],
-    options: {},
-    signal: new AbortController().signal,
-    idempotencyKey: 'run-1/step-a/1',
-    ...overrides,
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<TrellisError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isTrellisError(error)) throw new Error(`expected a TrellisError, got ${String(error)}`);
-  return error;
-}
+const request = (overrides: Partial<ProviderRequest> = {}): ProviderRequest => helloRequest('claude-test-1', overrides);
 
 const lastBody = (): Record<string, unknown> => fake.requests.at(-1)?.body as Record<string, unknown>;
 
