@@ -55,6 +55,27 @@ describe('sub-workflows', () => {
   });
 });
 
+describe('one step budget per run, shared with sub-workflows', () => {
+  it('settings.max_concurrency bounds the steps of the run and of its child runs together', async () => {
+    let live = 0;
+    let peak = 0;
+    const { engine } = makeEngine(async () => {
+      live++;
+      peak = Math.max(peak, live);
+      await new Promise((r) => setTimeout(r, 3));
+      live--;
+      return 'x';
+    });
+    await engine.workflows.create(
+      workflow('pair', { id: 'pair', settings: { max_concurrency: 10 } }).parallel({ a: (b) => b.prompt('pa', { model: 'mock:m', template: 'a' }), b: (b) => b.prompt('pb', { model: 'mock:m', template: 'b' }) }),
+    );
+    const parent = workflow('fan', { settings: { max_concurrency: 2 } }).forEach('[1,2,3,4]', (b) => b.subWorkflow('child', { workflow_id: 'pair' }), { concurrency: 4 });
+    const run = await engine.run(parent, {});
+    expect(run.status).toBe('completed');
+    expect(peak).toBe(2);
+  });
+});
+
 describe('wait_for_event', () => {
   it('waits mid-flow for a matching event and passes its payload on', async () => {
     const { engine } = makeEngine();

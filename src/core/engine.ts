@@ -17,6 +17,7 @@ import { ModelCaller, type ModelMetrics } from './model-call.js';
 import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
 import { RunController, sumUsage } from './run-controller.js';
+import { StepBudget } from './step-budget.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay.js';
@@ -108,7 +109,6 @@ export class Engine {
         events: this.events,
         executions: (runId: string) => this.executions.list({ workflow_execution_id: runId }),
       }),
-      maxConcurrency: (workflow: WorkflowDefinition) => workflow.definition.settings?.max_concurrency ?? o.concurrency,
       onFinished: (runId: string) => {
         this.#hot.delete(runId);
         this.#deps.models.detachRun(runId);
@@ -218,7 +218,10 @@ export class Engine {
   }
 
   #drive(run: RunRecord, def: WorkflowDefinition, steps: Parameters<RunController['begin']>[0]): RunController {
-    const controller = new RunController(this.#deps, compilePlan(def), run);
+    // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
+    const parent = run.parent_id === undefined ? undefined : this.#hot.get(run.parent_id);
+    const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#options.concurrency);
+    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
     this.#hot.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
     this.#ensureLeaseRenewal();

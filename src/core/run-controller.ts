@@ -17,6 +17,7 @@ import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
 import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
 import { tooMany } from '../nodes/loop-node.js';
 import type { RunDeps } from './run-deps.js';
+import type { StepBudget } from './step-budget.js';
 import { addUsage, usageOfRecord, type UsageTotals } from '../providers/pricing.js';
 
 interface LoopRuntime {
@@ -86,6 +87,9 @@ export class RunController implements PlannerView {
   #runTimeout: (() => void) | undefined;
   #active = 0;
   #running = 0;
+  /** The run's step budget, shared with its sub-workflow runs. */
+  readonly budget: StepBudget;
+  readonly #unsubscribeBudget: (() => void) | undefined;
   #finished = false;
   #paused = false;
   #dirty = new Map<string, StepRecord>();
@@ -98,10 +102,15 @@ export class RunController implements PlannerView {
   #resolveDone!: (run: RunRecord) => void;
   #rejectDone!: (error: unknown) => void;
 
-  constructor(deps: RunDeps, plan: Plan, run: RunRecord) {
+  constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
     this.#deps = deps;
     this.#plan = plan;
     this.#run = run;
+    this.budget = budget;
+    this.#unsubscribeBudget = budget.limit === undefined ? undefined : budget.subscribe(() => {
+      this.#pumpPending();
+      this.#scheduleFlush();
+    });
     this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
     this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
     this.#done = new Promise((resolve, reject) => {
@@ -257,6 +266,7 @@ export class RunController implements PlannerView {
 
   /** Stops driving the run without changing it (engine shutdown); another engine may recover it. */
   detach(): void {
+    this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
@@ -286,13 +296,13 @@ export class RunController implements PlannerView {
   }
 
   #hasBudget(): boolean {
-    const limit = this.#deps.maxConcurrency(this.#plan.workflow);
-    return limit === undefined || this.#running < limit;
+    return this.budget.hasRoom();
   }
 
   /** Runs the handler once the step's `running` row is committed (so effects follow durable state). */
   #startExecution(path: string, wake?: WakeSignal): void {
     this.#running++;
+    this.budget.acquire();
     this.#after.push(() => void this.#execute(path, wake));
   }
 
@@ -300,6 +310,7 @@ export class RunController implements PlannerView {
     const step = this.#steps.get(path);
     if (!step || step.status !== 'running' || this.#finished) {
       this.#running--;
+      this.budget.release();
       return;
     }
     const node = this.#plan.nodes.get(step.node_id)!;
@@ -334,6 +345,7 @@ export class RunController implements PlannerView {
     cancelTimer?.();
     this.#inflight.delete(path);
     this.#running--;
+    this.budget.release();
     this.#executions.push(...records);
     this.#settle(path, step.attempt, outcome);
   }
@@ -360,7 +372,7 @@ export class RunController implements PlannerView {
 
   /** Starts pending steps while the concurrency budget allows. */
   #pumpPending(): void {
-    if (this.#paused || this.#finished || this.#deps.maxConcurrency(this.#plan.workflow) === undefined) return;
+    if (this.#paused || this.#finished || this.budget.limit === undefined) return;
     for (const step of this.#steps.values()) {
       if (!this.#hasBudget()) return;
       if (step.status === 'pending') this.#promote(step.path);
@@ -838,6 +850,7 @@ export class RunController implements PlannerView {
 
   #finish(patch: RunPatch): void {
     this.#finished = true;
+    this.#unsubscribeBudget?.();
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
     this.#runTimeout?.();

@@ -3,7 +3,6 @@ import type { NodeHandler } from '../nodes/node-handler.js';
 import type { Json, RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from './clock.js';
-import type { WorkflowDefinition } from './definition.js';
 import type { TrellisEventEmitter } from './events.js';
 import type { IdGenerator } from './ids.js';
 import type { ModelCaller } from './model-call.js';
@@ -16,8 +15,6 @@ export interface RunDeps {
   readonly events: TrellisEventEmitter;
   readonly handlers: ReadonlyMap<string, NodeHandler>;
   readonly models: ModelCaller;
-  /** How many steps of one run may execute at once (undefined: no limit). */
-  maxConcurrency(workflow: WorkflowDefinition): number | undefined;
   /** Called once when the run no longer needs this process (finished or abandoned). */
   onFinished(runId: string): void;
   /** Called after a run's final state is committed (completed, failed or cancelled). */
