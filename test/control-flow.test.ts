@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { workflow } from '../src/core/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { edge, makeEngine, node, until } from './helpers.js';
+import { concurrencyProbe, edge, makeEngine, node, until } from './helpers.js';
 
 describe('loops', () => {
   it('for_each collects results in input order whatever order items finish in', async () => {
@@ -20,19 +20,12 @@ describe('loops', () => {
   });
 
   it('respects for_each concurrency', async () => {
-    let live = 0;
-    let peak = 0;
-    const { engine } = makeEngine(async () => {
-      live++;
-      peak = Math.max(peak, live);
-      await new Promise((r) => setTimeout(r, 2));
-      live--;
-      return 'x';
-    });
+    const probe = concurrencyProbe(2);
+    const { engine } = makeEngine(probe.answer);
     const wf = workflow('fe').forEach('[1,2,3,4,5,6,7,8]', (b) => b.prompt('w', { model: 'mock:m', template: '{{index}}' }), { concurrency: 3 });
     const run = await engine.run(wf, {});
     expect(run.status).toBe('completed');
-    expect(peak).toBe(3);
+    expect(probe.peak).toBe(3);
   });
 
   it('an empty list runs zero iterations and continues', async () => {
@@ -318,15 +311,8 @@ describe('delays, approvals and run control', () => {
   });
 
   it('limits concurrent steps of one run with settings.max_concurrency', async () => {
-    let live = 0;
-    let peak = 0;
-    const { engine } = makeEngine(async () => {
-      live++;
-      peak = Math.max(peak, live);
-      await new Promise((r) => setTimeout(r, 3));
-      live--;
-      return 'x';
-    });
+    const probe = concurrencyProbe(3);
+    const { engine } = makeEngine(probe.answer);
     const wf = workflow('budget', { settings: { max_concurrency: 2 } }).forEach(
       '[1,2,3]',
       (b) => b.parallel({ a: (p) => p.prompt('pa', { model: 'mock:m', template: 'a' }), b: (p) => p.prompt('pb', { model: 'mock:m', template: 'b' }) }),
@@ -334,7 +320,7 @@ describe('delays, approvals and run control', () => {
     );
     const run = await engine.run(wf, {});
     expect(run.status).toBe('completed');
-    expect(peak).toBe(2);
+    expect(probe.peak).toBe(2);
   });
 });
 

@@ -41,3 +41,19 @@ export async function until(predicate: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A scripted answer that takes `delayMs` and records how many calls were in flight at once. */
+export function concurrencyProbe(delayMs = 3): { answer: () => Promise<string>; readonly peak: number } {
+  let live = 0;
+  const probe = {
+    peak: 0,
+    answer: async (): Promise<string> => {
+      live++;
+      probe.peak = Math.max(probe.peak, live);
+      await new Promise((r) => setTimeout(r, delayMs));
+      live--;
+      return 'x';
+    },
+  };
+  return probe;
+}

@@ -8,7 +8,7 @@ import { sequentialIds } from '../src/core/ids.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { SqliteStorage } from '../src/storage/sqlite-storage.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
-import { makeEngine, until } from './helpers.js';
+import { concurrencyProbe, makeEngine, until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-waits-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,22 +57,15 @@ describe('sub-workflows', () => {
 
 describe('one step budget per run, shared with sub-workflows', () => {
   it('settings.max_concurrency bounds the steps of the run and of its child runs together', async () => {
-    let live = 0;
-    let peak = 0;
-    const { engine } = makeEngine(async () => {
-      live++;
-      peak = Math.max(peak, live);
-      await new Promise((r) => setTimeout(r, 3));
-      live--;
-      return 'x';
-    });
+    const probe = concurrencyProbe(3);
+    const { engine } = makeEngine(probe.answer);
     await engine.workflows.create(
       workflow('pair', { id: 'pair', settings: { max_concurrency: 10 } }).parallel({ a: (b) => b.prompt('pa', { model: 'mock:m', template: 'a' }), b: (b) => b.prompt('pb', { model: 'mock:m', template: 'b' }) }),
     );
     const parent = workflow('fan', { settings: { max_concurrency: 2 } }).forEach('[1,2,3,4]', (b) => b.subWorkflow('child', { workflow_id: 'pair' }), { concurrency: 4 });
     const run = await engine.run(parent, {});
     expect(run.status).toBe('completed');
-    expect(peak).toBe(2);
+    expect(probe.peak).toBe(2);
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AnthropicProvider } from '../../src/providers/anthropic-provider.js';
 import type { ProviderRequest } from '../../src/providers/provider.js';
-import { failure, helloRequest } from './provider-test-kit.js';
+import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startAnthropicServer, type AnthropicFakeServer } from '../fakes/anthropic-server.js';
 
 let fake: AnthropicFakeServer;
@@ -166,29 +166,6 @@ describe('AnthropicProvider against a local Messages API server', () => {
     expect(await failure(provider.complete(request({ onToken: () => {} })))).toMatchObject({ code: 'provider_5xx', retryable: true });
   });
 
-  it('maps 401 to auth (not retryable) and 400 to bad_request', async () => {
-    fake.enqueue({ status: 401 });
-    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
-    fake.enqueue({ status: 400 });
-    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'bad_request', retryable: false, status: 400 });
-  });
-
-  it('aborts a hung request when the signal times out, quickly', async () => {
-    fake.enqueue({ hang: true });
-    const started = Date.now();
-    const error = await failure(provider.complete(request({ signal: AbortSignal.timeout(150) })));
-    expect(error).toMatchObject({ code: 'timeout', retryable: true });
-    expect(Date.now() - started).toBeLessThan(3000);
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps a cancelled signal to cancelled', async () => {
-    fake.enqueue({ hang: true });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    expect(await failure(provider.complete(request({ signal: controller.signal })))).toMatchObject({ code: 'cancelled', retryable: false });
-  });
-
   it('maps a malformed body (plain and streamed) to malformed_output', async () => {
     fake.enqueue({ malformed: true });
     expect(await failure(provider.complete(request()))).toMatchObject({ code: 'malformed_output', retryable: true });
@@ -218,3 +195,5 @@ describe('AnthropicProvider against a local Messages API server', () => {
     expect(await failure(provider.complete(request()))).toMatchObject({ code: 'network', retryable: true });
   });
 });
+
+failureContract(() => ({ provider, fake, request }));

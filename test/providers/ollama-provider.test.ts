@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OllamaProvider } from '../../src/providers/ollama-provider.js';
 import type { ProviderRequest } from '../../src/providers/provider.js';
-import { failure, helloRequest } from './provider-test-kit.js';
+import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startOllamaServer, type OllamaFakeServer } from '../fakes/ollama-server.js';
 
 let fake: OllamaFakeServer;
@@ -115,22 +115,6 @@ describe('OllamaProvider against a local /api/chat server', () => {
     expect(await failure(provider.complete(request()))).toMatchObject({ code: 'bad_request', status: 404 });
   });
 
-  it('aborts a hung non-streamed request when the signal times out, quickly', async () => {
-    fake.enqueue({ hang: true });
-    const started = Date.now();
-    const error = await failure(provider.complete(request({ signal: AbortSignal.timeout(150) })));
-    expect(error).toMatchObject({ code: 'timeout', retryable: true });
-    expect(Date.now() - started).toBeLessThan(3000);
-  });
-
-  it('aborts a hung streamed request when the signal is cancelled', async () => {
-    fake.enqueue({ hang: true });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const error = await failure(provider.complete(request({ signal: controller.signal, onToken: () => {} })));
-    expect(error).toMatchObject({ code: 'cancelled', retryable: false });
-  });
-
   it('maps a malformed body to malformed_output (plain and streamed)', async () => {
     fake.enqueue({ malformed: true });
     expect(await failure(provider.complete(request()))).toMatchObject({ code: 'malformed_output' });
@@ -167,3 +151,5 @@ describe('OllamaProvider against a local /api/chat server', () => {
     expect(await failure(offline.complete(request()))).toMatchObject({ code: 'network', retryable: true });
   });
 });
+
+failureContract(() => ({ provider, fake, request }));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OpenAIProvider } from '../../src/providers/openai-provider.js';
 import type { ProviderRequest } from '../../src/providers/provider.js';
-import { failure, helloRequest } from './provider-test-kit.js';
+import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startOpenAIServer, type OpenAIFakeServer } from '../fakes/openai-server.js';
 
 let fake: OpenAIFakeServer;
@@ -132,34 +132,6 @@ describe('OpenAIProvider against a local Chat Completions server', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('maps 401 to auth (not retryable) and 400 to bad_request', async () => {
-    fake.enqueue({ status: 401 });
-    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
-    fake.enqueue({ status: 400 });
-    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'bad_request', retryable: false, status: 400 });
-  });
-
-  it('aborts a hung request when the signal times out, quickly', async () => {
-    fake.enqueue({ hang: true });
-    const started = Date.now();
-    const error = await failure(provider.complete(request({ signal: AbortSignal.timeout(150) })));
-    expect(error).toMatchObject({ code: 'timeout', retryable: true });
-    expect(Date.now() - started).toBeLessThan(3000);
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('maps a cancelled signal to cancelled', async () => {
-    fake.enqueue({ hang: true });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    expect(await failure(provider.complete(request({ signal: controller.signal })))).toMatchObject({ code: 'cancelled', retryable: false });
-  });
-
-  it('maps a malformed body to malformed_output', async () => {
-    fake.enqueue({ malformed: true });
-    expect(await failure(provider.complete(request()))).toMatchObject({ code: 'malformed_output', retryable: true });
-  });
-
   it('maps a malformed stream to malformed_output', async () => {
     fake.enqueue({ malformed: true });
     expect(await failure(provider.complete(request({ onToken: () => {} })))).toMatchObject({ code: 'malformed_output' });
@@ -228,3 +200,5 @@ describe('OpenAIProvider against a local Chat Completions server', () => {
     }
   });
 });
+
+failureContract(() => ({ provider, fake, request }));

@@ -1,6 +1,7 @@
 /** What every provider adapter test needs: a request builder and a way to catch a typed failure. */
 import { isTrellisError, type TrellisError } from '../../src/core/errors.js';
-import type { ProviderRequest } from '../../src/providers/provider.js';
+import { describe, expect, it } from 'vitest';
+import type { Provider, ProviderRequest } from '../../src/providers/provider.js';
 
 /** A request to `model` saying hello, with `overrides` applied. */
 export function helloRequest(model: string, overrides: Partial<ProviderRequest> = {}): ProviderRequest {
@@ -23,4 +24,51 @@ export async function failure(promise: Promise<unknown>): Promise<TrellisError> 
   );
   if (!isTrellisError(error)) throw new Error(`expected a TrellisError, got ${String(error)}`);
   return error;
+}
+
+/** The fake server calls every adapter test drives. */
+export interface FakeProviderServer {
+  enqueue(...replies: ({ status: number; message?: string } | { hang: true } | { malformed: true })[]): void;
+  readonly requests: readonly unknown[];
+}
+
+/**
+ * Failures every adapter maps the same way: 401 → auth, 400 → bad_request, a hung call cut by a
+ * timeout signal → timeout, a cancelled signal → cancelled, a malformed body → malformed_output.
+ */
+export function failureContract(env: () => { readonly provider: Provider; readonly fake: FakeProviderServer; readonly request: (overrides?: Partial<ProviderRequest>) => ProviderRequest }): void {
+  describe('failures shared by every adapter', () => {
+    it('maps 401 to auth (not retryable) and 400 to bad_request', async () => {
+      const { provider, fake, request } = env();
+      fake.enqueue({ status: 401 });
+      expect(await failure(provider.complete(request()))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
+      fake.enqueue({ status: 400 });
+      expect(await failure(provider.complete(request()))).toMatchObject({ code: 'bad_request', retryable: false, status: 400 });
+    });
+
+    it('aborts a hung request when the signal times out, quickly', async () => {
+      const { provider, fake, request } = env();
+      fake.enqueue({ hang: true });
+      const started = Date.now();
+      expect(await failure(provider.complete(request({ signal: AbortSignal.timeout(150) })))).toMatchObject({ code: 'timeout', retryable: true });
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+
+    it('maps a cancelled signal to cancelled, streamed or not', async () => {
+      const { provider, fake, request } = env();
+      for (const stream of [false, true]) {
+        fake.enqueue({ hang: true });
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 50);
+        const call = provider.complete(request({ signal: controller.signal, ...(stream ? { onToken: () => undefined } : {}) }));
+        expect(await failure(call)).toMatchObject({ code: 'cancelled', retryable: false });
+      }
+    });
+
+    it('maps a malformed body to malformed_output', async () => {
+      const { provider, fake, request } = env();
+      fake.enqueue({ malformed: true });
+      expect(await failure(provider.complete(request()))).toMatchObject({ code: 'malformed_output', retryable: true });
+    });
+  });
 }
