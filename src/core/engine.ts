@@ -88,9 +88,10 @@ export class Engine {
       get: async (id) => (await storage()).getExecution(id),
     };
     const o = this.#options;
+    const storageNow = (): Storage => this.#storage!; // runs only exist after init() opened storage
     this.#deps = {
       get storage(): Storage {
-        return self.#storage!;
+        return storageNow();
       },
       clock: o.clock,
       ids: o.ids,
@@ -119,8 +120,6 @@ export class Engine {
       },
       startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
     };
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
   }
 
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */

@@ -6,7 +6,7 @@
  */
 import type { Json, LlmExecutionRecord, RunRecord, StepRecord, StoredError, Waiter } from '../storage/records.js';
 import type { RunPatch } from '../storage/storage.js';
-import type { ArrivedInput, CompletedResult, IterateResult, NodeHandler, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
+import type { ArrivedInput, CompletedResult, IterateResult, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from './expressions.js';
 import { renderTemplate } from './template.js';
 import { edgeFollowed, isTerminal, iterationState, readiness, type PlannerView } from './planner.js';
@@ -323,7 +323,7 @@ export class RunController implements PlannerView {
     const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#stepContext(step, handler, inflight, records);
+      const ctx = this.#stepContext(step, inflight, records);
       let pending: NodeResult | Promise<NodeResult>;
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
@@ -379,7 +379,7 @@ export class RunController implements PlannerView {
     }
   }
 
-  #stepContext(step: StepRecord, handler: NodeHandler, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
+  #stepContext(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
     const { prefix } = splitStepPath(step.path);
     const node = this.#plan.nodes.get(step.node_id)!;
     const context = this.#contexts.get(prefix) ?? {};
@@ -387,7 +387,6 @@ export class RunController implements PlannerView {
     const run = this.#run;
     const idempotencyKey = `${run.id}:${step.path}:${step.attempt}`;
     const arrived = (): ArrivedInput[] => this.#arrived(prefix, node.id);
-    void handler;
     return {
       executionId: run.id,
       workflowId: run.workflow_id,
@@ -759,7 +758,7 @@ export class RunController implements PlannerView {
   #restoreLoop(step: StepRecord): void {
     const handler = this.#deps.handlers.get('loop')!;
     const records: LlmExecutionRecord[] = [];
-    const result = handler.execute(this.#stepContext(step, handler, new InflightStep(), records));
+    const result = handler.execute(this.#stepContext(step, new InflightStep(), records));
     if (result instanceof Promise || result.status !== 'iterate') return;
     this.#newLoopRuntime(step, result.spec);
     const rt = this.#loops.get(step.path)!;
