@@ -13,6 +13,7 @@ import { TrellisError } from '../src/core/errors.js';
 import { createRouter, type RouterOptions } from '../src/express/index.js';
 import { ScriptedProvider, type ScriptedProviderOptions } from '../src/providers/scripted-provider.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { until } from './helpers.js';
 
 const servers: Server[] = [];
 const engines: Engine[] = [];
@@ -236,6 +237,34 @@ describe('workflow executions', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(49);
     expect((await settle(call, id)).body.status).toBe('completed');
+  });
+
+  it('two concurrent approvals of one node: one wins, the other gets 409', async () => {
+    const engine = makeEngine();
+    const { call } = await serve(engine);
+    await call('POST', '/workflows', workflow('gate').approval('check').end({ by: 'check.data.by' }).build());
+    const id = (await call('POST', '/workflows/gate/execute', {})).body.execution_id;
+    await until(async () => (await call('GET', `/workflow-executions/${id}`)).body.status === 'paused');
+    const replies = await Promise.all(['ana', 'bob'].map((by) => call('POST', `/workflow-executions/${id}/approvals/check`, { approved: true, data: { by } })));
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 409]);
+    const winner = replies.find((r) => r.status === 200)!;
+    const done = await settle(call, id);
+    expect(done.body.output_data).toEqual({ by: winner === replies[0] ? 'ana' : 'bob' });
+  });
+
+  it('cancel racing resume ends in a legal state', async () => {
+    const engine = makeEngine({ latencyMs: 50 });
+    const { call } = await serve(engine);
+    await call('POST', '/workflows', workflow('race').prompt('a', { model: 'mock:x', template: 'a' }).prompt('b', { model: 'mock:x', template: 'b' }).build());
+    const id = (await call('POST', '/workflows/race/execute', {})).body.execution_id;
+    expect((await call('POST', `/workflow-executions/${id}/pause`)).status).toBe(200);
+    const [resume, cancel] = await Promise.all([call('POST', `/workflow-executions/${id}/resume`), call('POST', `/workflow-executions/${id}/cancel`)]);
+    expect([200, 409]).toContain(resume.status);
+    expect(cancel.status).toBe(200);
+    const final = await settle(call, id);
+    expect(final.body.status).toBe('cancelled');
+    const live = (final.body.execution_trace as { status: string }[]).filter((s) => s.status === 'running' || s.status === 'pending' || s.status === 'waiting');
+    expect(live).toEqual([]);
   });
 
   it('approves and rejects human approvals over HTTP', async () => {
