@@ -120,6 +120,8 @@ export class PostgresDriver extends SqlStorage {
   }
 
   async commit(commit: StepCommit): Promise<boolean> {
+    const encoded = dedupeSteps(commit.steps).map((step) => encodeStep(step, this.#largeOutputBytes));
+    if (!commit.run && !commit.expect && encoded.length > 0 && encoded.every((e) => !e.blob)) return this.#commitInOneStatement(commit, encoded);
     return this.guard('commit', () =>
       this.ctx.db.transaction().execute(async (trx) => {
         const current = await (commit.run
@@ -127,7 +129,6 @@ export class PostgresDriver extends SqlStorage {
           : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share'));
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
         if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
-        const encoded = dedupeSteps(commit.steps).map((step) => encodeStep(step, this.#largeOutputBytes));
         const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
         if (blobs.length > 0) {
           await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
@@ -152,6 +153,42 @@ export class PostgresDriver extends SqlStorage {
     );
   }
 
+  /**
+   * The common commit (steps and LLM records, no run patch, no expectation, no blobs) as one
+   * statement: data-modifying CTEs are atomic, so it needs no BEGIN/lock/COMMIT round trips.
+   * A run deleted meanwhile shows up as a foreign-key violation: nothing is written.
+   */
+  async #commitInOneStatement(commit: StepCommit, encoded: readonly ReturnType<typeof encodeStep>[]): Promise<boolean> {
+    const executions = commit.executions ?? [];
+    try {
+      await this.guard('commit', async () => {
+        const steps = this.ctx.db.with('s', (db) =>
+          db
+            .insertInto('workflow_execution_steps')
+            .values(encoded.map((e) => e.row))
+            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(excludedSet(STEP_ROW_COLUMNS, STEP_KEYS))),
+        );
+        if (executions.length === 0) {
+          await steps.selectNoFrom(sql<number>`1`.as('one')).execute();
+          return;
+        }
+        await steps
+          .with('e', (db) =>
+            db
+              .insertInto('executions')
+              .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+              .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id']))),
+          )
+          .selectNoFrom(sql<number>`1`.as('one'))
+          .execute();
+      });
+      return true;
+    } catch (error) {
+      if (foreignKeyViolation(error)) return false;
+      throw error;
+    }
+  }
+
   async deleteRun(id: string): Promise<void> {
     await this.guard('deleteRun', () =>
       this.ctx.db.transaction().execute(async (trx) => {
@@ -167,4 +204,11 @@ export class PostgresDriver extends SqlStorage {
       }),
     );
   }
+}
+
+function foreignKeyViolation(error: unknown): boolean {
+  for (let e: unknown = error; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23503') return true;
+  }
+  return false;
 }
