@@ -16,7 +16,8 @@ import { toWorkflowExecution, type WorkflowExecution } from './execution-record.
 import { ModelCaller, type ModelMetrics } from './model-call.js';
 import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
-import { RunController, sumUsage } from './run-controller.js';
+import { RunController } from './run-controller.js';
+import { sumUsage } from './run-usage.js';
 import { StepBudget } from './step-budget.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';

@@ -8,65 +8,19 @@ import type { Json, LlmExecutionRecord, RunRecord, StepRecord, StoredError, Wait
 import type { RunPatch } from '../storage/storage.js';
 import type { ArrivedInput, CompletedResult, IterateResult, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from './expressions.js';
-import { renderTemplate } from './template.js';
-import { edgeFollowed, isTerminal, iterationState, readiness, type PlannerView } from './planner.js';
+import { edgeFollowed, isTerminal, readiness, type PlannerView } from './planner.js';
 import type { Plan, PlanEdge } from './plan.js';
-import { iterationPrefix, parseIterationPrefix, splitStepPath } from './step-path.js';
-import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
+import { splitStepPath } from './step-path.js';
+import { ScopeContexts } from './scope-contexts.js';
+import { LoopIterations } from './loop-iterations.js';
 import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
 import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
-import { tooMany } from '../nodes/loop-node.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from './step-budget.js';
-import { addUsage, usageOfRecord, type UsageTotals } from '../providers/pricing.js';
+import { sumUsage } from './run-usage.js';
+import { InflightStep } from './inflight-step.js';
+import { createStepContext } from './step-context.js';
 
-interface LoopRuntime {
-  readonly path: string;
-  readonly parentPrefix: string;
-  readonly loopId: string;
-  readonly spec: IterateResult['spec'];
-  readonly as: string;
-  readonly indexAs: string;
-  readonly concurrency: number;
-  readonly max: number;
-  readonly results: Json[];
-  readonly finished: Set<number>;
-  next: number;
-  running: number;
-}
-
-/** A step whose handler is running: aborting it rejects its pending result at once. */
-class InflightStep {
-  // Created on first use: AbortController is costly in Node, and most nodes never look at their signal.
-  #controller: AbortController | undefined;
-  #reason: unknown;
-  #aborted = false;
-  reject: ((reason: unknown) => void) | undefined;
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-    this.reject?.(reason);
-  }
-}
 
 interface Outcome {
   readonly result?: NodeResult;
@@ -82,7 +36,7 @@ export class RunController implements PlannerView {
   readonly #contexts: ScopeContexts;
   readonly #inflight = new Map<string, InflightStep>();
   readonly #timers = new Map<string, () => void>();
-  readonly #loops = new Map<string, LoopRuntime>();
+  readonly #loops: LoopIterations;
   #seq = 0;
   #runTimeout: (() => void) | undefined;
   #active = 0;
@@ -113,6 +67,21 @@ export class RunController implements PlannerView {
     });
     this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
     this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
+    this.#loops = new LoopIterations({
+      plan,
+      contexts: this.#contexts,
+      view: this,
+      finished: () => this.#finished,
+      decide: (prefix, nodeId) => this.#decide(prefix, nodeId),
+      completeLoop: (path, results) => {
+        const step = this.#steps.get(path);
+        if (step?.status === 'running') this.#complete(step, { status: 'completed', output: results, fired: ['done'] });
+      },
+      failLoop: (path, error) => {
+        const step = this.#steps.get(path);
+        if (step?.status === 'running') this.#fail(step, error);
+      },
+    });
     this.#done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -381,50 +350,17 @@ export class RunController implements PlannerView {
 
   #stepContext(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
     const { prefix } = splitStepPath(step.path);
-    const node = this.#plan.nodes.get(step.node_id)!;
-    const context = this.#contexts.get(prefix) ?? {};
-    const deps = this.#deps;
-    const run = this.#run;
-    const idempotencyKey = `${run.id}:${step.path}:${step.attempt}`;
-    const arrived = (): ArrivedInput[] => this.#arrived(prefix, node.id);
-    return {
-      executionId: run.id,
-      workflowId: run.workflow_id,
-      node: node.node,
-      config: node.node.config,
-      path: step.path,
-      attempt: step.attempt,
-      idempotencyKey,
-      get signal() {
-        return inflight.signal;
-      },
-      clock: deps.clock,
-      context,
-      get arrived() {
-        return arrived();
-      },
-      hasOutput: (name) => node.outgoing.some((e) => e.source_output === name),
-      evaluate: (expression, extra) => compileExpression(expression).evaluate(extra ? { ...context, ...extra } : context),
-      render: (template, extra) => renderTemplate(template, extra ? { ...context, ...extra } : context),
-      services: {
-        callModel: (call) =>
-          deps.models.call(call, {
-            runId: run.id,
-            nodeId: node.id,
-            path: step.path,
-            attempt: step.attempt,
-            idempotencyKey,
-            ...(asObject(step.state)?.budget_waived === true ? { budget: {} } : {}),
-            get signal() {
-              return inflight.signal;
-            },
-            onToken: (delta) => deps.events.publish('node:token', { ...this.#base(), nodeId: node.id, path: step.path, delta }),
-            record: (r) => records.push(r),
-          }),
-        getPrompt: (id, version) => deps.storage.getPrompt(id, version),
-        startChild: (workflowId, version, input) => deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
-      },
-    };
+    return createStepContext({
+      deps: this.#deps,
+      run: this.#run,
+      step,
+      node: this.#plan.nodes.get(step.node_id)!,
+      context: this.#contexts.get(prefix) ?? {},
+      signal: inflight,
+      arrived: () => this.#arrived(prefix, step.node_id),
+      record: (r) => records.push(r),
+      timestamp: () => this.#deps.clock.now(),
+    });
   }
 
   /** The incoming edges that were followed into `nodeId`, with their sources' outputs. */
@@ -544,7 +480,7 @@ export class RunController implements PlannerView {
     if (this.#finished) return;
     const node = this.#plan.nodes.get(nodeId)!;
     for (const edge of node.outgoing) this.#decide(prefix, edge.target_node_id);
-    if (node.loopId !== undefined && prefix !== '') this.#checkIteration(prefix);
+    if (node.loopId !== undefined && prefix !== '') this.#loops.check(prefix);
   }
 
   #decide(prefix: string, nodeId: string): void {
@@ -625,86 +561,7 @@ export class RunController implements PlannerView {
   #startLoop(step: StepRecord, spec: IterateResult['spec']): void {
     const total = spec.mode === 'list' ? spec.items.length : spec.mode === 'count' ? spec.count : null;
     this.#put({ ...step, state: { ...(asObject(step.state) ?? {}), mode: spec.mode, total } });
-    const runtime = this.#newLoopRuntime(step, spec);
-    this.#fillIterations(runtime);
-  }
-
-  #fillIterations(rt: LoopRuntime): void {
-    if (this.#finished) return;
-    if (rt.spec.mode === 'while') {
-      if (rt.running > 0) return;
-      const scope = rt.next === 0 ? rt.parentPrefix : iterationPrefix(rt.parentPrefix, rt.loopId, rt.next - 1);
-      const ctx = this.#contexts.get(scope) ?? this.#contexts.get(rt.parentPrefix) ?? {};
-      let holds: boolean;
-      try {
-        holds = Boolean(compileExpression(rt.spec.condition).evaluate(ctx));
-      } catch (error) {
-        this.#failLoop(rt, toTrellisError(error));
-        return;
-      }
-      if (!holds) return this.#completeLoop(rt);
-      if (rt.next >= rt.max) return this.#failLoop(rt, tooMany(rt.loopId, `more than ${rt.max}`, rt.max));
-      // A while iteration's item is the previous iteration's result (null the first time).
-      this.#startIteration(rt, rt.next, rt.next === 0 ? null : (rt.results[rt.next - 1] ?? null));
-      return;
-    }
-    const total = rt.spec.mode === 'list' ? rt.spec.items.length : rt.spec.count;
-    while (rt.running < rt.concurrency && rt.next < total && !this.#finished) {
-      const index = rt.next;
-      this.#startIteration(rt, index, rt.spec.mode === 'list' ? (rt.spec.items[index] ?? null) : index);
-    }
-    if (rt.finished.size === total) this.#completeLoop(rt);
-  }
-
-  #startIteration(rt: LoopRuntime, index: number, item: Json): void {
-    rt.next = Math.max(rt.next, index + 1);
-    rt.running++;
-    const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
-    this.#openIteration(rt, index, item);
-    for (const entry of this.#plan.loops.get(rt.loopId)!.entries) this.#decide(prefix, entry);
-  }
-
-  #openIteration(rt: LoopRuntime, index: number, item: Json): ScopeContext {
-    const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
-    const existing = this.#contexts.get(prefix);
-    if (existing) return existing;
-    // A while loop refines: each iteration starts from the previous one's scope, so its nodes see
-    // the last draft, critique, ... under their ids. for_each and count iterations are independent.
-    const previous = rt.spec.mode === 'while' && index > 0 ? iterationPrefix(rt.parentPrefix, rt.loopId, index - 1) : undefined;
-    const from = previous !== undefined && this.#contexts.get(previous) ? previous : rt.parentPrefix;
-    return this.#contexts.open(prefix, from, { [rt.as]: item, [rt.indexAs]: index });
-  }
-
-  #checkIteration(prefix: string): void {
-    const scope = parseIterationPrefix(prefix);
-    if (!scope) return;
-    const rt = this.#loops.get(scope.parentPrefix + scope.loopId);
-    if (!rt || rt.finished.has(scope.index)) return;
-    const state = iterationState(this.#plan, this, scope.loopId, prefix);
-    if (state.kind === 'running') return;
-    if (state.kind === 'failed') return; // the failing step already decided the run's fate
-    rt.results[scope.index] = state.result as Json;
-    rt.finished.add(scope.index);
-    rt.running--;
-    // Keep the last iteration's scope for a while-condition; drop the others to bound memory.
-    if (rt.spec.mode !== 'while') this.#contexts.close(prefix);
-    else if (scope.index > 0) this.#contexts.close(iterationPrefix(rt.parentPrefix, rt.loopId, scope.index - 1));
-    this.#fillIterations(rt);
-  }
-
-  #completeLoop(rt: LoopRuntime): void {
-    const step = this.#steps.get(rt.path);
-    if (!step || step.status !== 'running') return;
-    this.#loops.delete(rt.path);
-    const results: Json[] = [];
-    for (let i = 0; i < rt.next; i++) results.push(rt.results[i] ?? null);
-    this.#complete(step, { status: 'completed', output: results, fired: ['done'] });
-  }
-
-  #failLoop(rt: LoopRuntime, error: TrellisError): void {
-    const step = this.#steps.get(rt.path);
-    this.#loops.delete(rt.path);
-    if (step && step.status === 'running') this.#fail(step, error);
+    this.#loops.start(step, spec);
   }
 
   // ---- Recovery ----
@@ -719,13 +576,8 @@ export class RunController implements PlannerView {
     // Rebuild contexts and loop runtimes in the order things happened.
     for (const step of ordered) {
       const { prefix, nodeId } = splitStepPath(step.path);
-      if (prefix !== '' && !this.#contexts.get(prefix)) {
-        const scope = parseIterationPrefix(prefix)!;
-        const rt = this.#loops.get(scope.parentPrefix + scope.loopId);
-        if (!rt) continue; // an iteration of a loop that already finished
-        const item = rt.spec.mode === 'list' ? (rt.spec.items[scope.index] ?? null) : scope.index;
-        this.#openIteration(rt, scope.index, item);
-      }
+      // An iteration of a loop that already finished needs no scope.
+      if (prefix !== '' && !this.#contexts.get(prefix) && !this.#loops.reopen(prefix)) continue;
       if (step.status === 'completed') {
         this.#contexts.apply(prefix, nodeId, step.output_data, asObject(step.state)?.writes as Record<string, Json> | undefined);
       } else if (step.status === 'running' && this.#plan.nodes.get(nodeId)?.type === 'loop') {
@@ -752,49 +604,14 @@ export class RunController implements PlannerView {
       if (prefix !== '' && !this.#contexts.get(prefix)) continue;
       this.#advance(prefix, nodeId);
     }
-    for (const rt of [...this.#loops.values()]) this.#fillIterations(rt);
+    this.#loops.fillAll();
   }
 
   #restoreLoop(step: StepRecord): void {
     const handler = this.#deps.handlers.get('loop')!;
-    const records: LlmExecutionRecord[] = [];
-    const result = handler.execute(this.#stepContext(step, new InflightStep(), records));
+    const result = handler.execute(this.#stepContext(step, new InflightStep(), []));
     if (result instanceof Promise || result.status !== 'iterate') return;
-    this.#newLoopRuntime(step, result.spec);
-    const rt = this.#loops.get(step.path)!;
-    const started = new Set<number>();
-    const head = `${step.path}[`;
-    for (const s of this.#steps.values()) {
-      if (!s.path.startsWith(head)) continue;
-      const index = Number(s.path.slice(head.length, s.path.indexOf(']', head.length)));
-      started.add(index);
-    }
-    for (const index of started) {
-      rt.next = Math.max(rt.next, index + 1);
-      rt.running++;
-    }
-  }
-
-  /** Creates (and registers) the in-memory state of a running loop; iterations are started by the caller. */
-  #newLoopRuntime(step: StepRecord, spec: IterateResult['spec']): LoopRuntime {
-    const { prefix, nodeId } = splitStepPath(step.path);
-    const config = this.#plan.nodes.get(nodeId)!.node.config as { as?: string; index_as?: string; concurrency?: number; max_iterations: number };
-    const runtime: LoopRuntime = {
-      path: step.path,
-      parentPrefix: prefix,
-      loopId: nodeId,
-      spec,
-      as: config.as ?? 'item',
-      indexAs: config.index_as ?? 'index',
-      concurrency: spec.mode === 'while' ? 1 : (config.concurrency ?? 1),
-      max: config.max_iterations,
-      results: [],
-      finished: new Set(),
-      next: 0,
-      running: 0,
-    };
-    this.#loops.set(step.path, runtime);
-    return runtime;
+    this.#loops.restore(step, result.spec, this.#steps.values());
   }
 
   // ---- State, commits and events ----
@@ -939,17 +756,6 @@ export class RunController implements PlannerView {
     if (events.listenerCount(event as never) === 0) return;
     events.publish(event as never, { ...this.#base(), ...payload } as never);
   }
-}
-
-/** Adds the usage of LLM execution records to run totals `{ input_tokens, output_tokens, cost_usd, calls }`. */
-export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly LlmExecutionRecord[]): Json {
-  let total = addUsage(start as Partial<UsageTotals>, {});
-  let calls = Number(start.calls ?? 0);
-  for (const record of records) {
-    total = addUsage(total, usageOfRecord(record));
-    calls++;
-  }
-  return { input_tokens: total.input_tokens, output_tokens: total.output_tokens, cost_usd: total.cost_usd, calls };
 }
 
 function asObject(value: Json | undefined): Record<string, Json> | undefined {
