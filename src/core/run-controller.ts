@@ -20,6 +20,7 @@ import type { StepBudget } from './step-budget.js';
 import { sumUsage } from './run-usage.js';
 import { InflightStep } from './inflight-step.js';
 import { createStepContext } from './step-context.js';
+import { CommitBatch } from './commit-batch.js';
 
 
 interface Outcome {
@@ -46,12 +47,7 @@ export class RunController implements PlannerView {
   readonly #unsubscribeBudget: (() => void) | undefined;
   #finished = false;
   #paused = false;
-  #dirty = new Map<string, StepRecord>();
-  #executions: LlmExecutionRecord[] = [];
-  #runPatch: RunPatch | undefined;
-  #after: (() => void)[] = [];
-  #flushScheduled = false;
-  #commitChain: Promise<void> = Promise.resolve();
+  readonly #batch: CommitBatch;
   readonly #done: Promise<RunRecord>;
   #resolveDone!: (run: RunRecord) => void;
   #rejectDone!: (error: unknown) => void;
@@ -67,6 +63,16 @@ export class RunController implements PlannerView {
     });
     this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
     this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
+    this.#batch = new CommitBatch(run.id, {
+      storage: () => deps.storage,
+      // Usage totals ride along when the run row is written anyway (and always at the end), so an
+      // ordinary step costs no run-row write; recovery recomputes them from the execution records.
+      prepare: (patch, executions) => {
+        if (executions.length > 0) this.#run = { ...this.#run, usage: sumUsage(asObject(this.#run.usage) ?? {}, executions) };
+        return patch !== undefined && this.#run.usage !== undefined ? { ...patch, usage: this.#run.usage } : patch;
+      },
+      failed: (error) => this.#abandon(error),
+    });
     this.#loops = new LoopIterations({
       plan,
       contexts: this.#contexts,
@@ -219,7 +225,7 @@ export class RunController implements PlannerView {
 
   /** Resolves after the next commit, which carries every change made so far. */
   #committed(): Promise<void> {
-    const done = new Promise<void>((resolve) => this.#after.push(resolve));
+    const done = new Promise<void>((resolve) => this.#batch.after(resolve));
     this.#scheduleFlush();
     return done;
   }
@@ -272,7 +278,7 @@ export class RunController implements PlannerView {
   #startExecution(path: string, wake?: WakeSignal): void {
     this.#running++;
     this.budget.acquire();
-    this.#after.push(() => void this.#execute(path, wake));
+    this.#batch.after(() => void this.#execute(path, wake));
   }
 
   async #execute(path: string, wake?: WakeSignal): Promise<void> {
@@ -315,7 +321,7 @@ export class RunController implements PlannerView {
     this.#inflight.delete(path);
     this.#running--;
     this.budget.release();
-    this.#executions.push(...records);
+    this.#batch.executions(records);
     this.#settle(path, step.attempt, outcome);
   }
 
@@ -623,11 +629,11 @@ export class RunController implements PlannerView {
     if (wasLive && !isLive) this.#active--;
     else if (!wasLive && isLive) this.#active++;
     this.#steps.set(step.path, step);
-    this.#dirty.set(step.path, step);
+    this.#batch.step(step);
   }
 
   #patchRun(patch: RunPatch): void {
-    this.#runPatch = { ...this.#runPatch, ...patch };
+    this.#batch.patch(patch);
     this.#run = { ...this.#run, ...patch } as RunRecord;
   }
 
@@ -671,7 +677,7 @@ export class RunController implements PlannerView {
     this.#timers.clear();
     this.#runTimeout?.();
     this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
-    this.#after.push(() => {
+    this.#batch.after(() => {
       this.#deps.onFinished(this.id);
       this.#deps.onSettled(this.#run);
       this.#resolveDone(this.#run);
@@ -679,55 +685,8 @@ export class RunController implements PlannerView {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
     // While other steps are still executing, give them a tick to settle so they commit together.
-    if (this.#inflight.size > 0) setImmediate(() => this.#flush());
-    else queueMicrotask(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#dirty.size === 0 && this.#runPatch === undefined && this.#executions.length === 0) {
-      this.#runAfter(this.#after.splice(0));
-      return;
-    }
-    // Usage totals ride along when the run row is written anyway (and always at the end), so an
-    // ordinary step costs no run-row write; recovery recomputes them from the execution records.
-    if (this.#executions.length > 0) this.#run = { ...this.#run, usage: this.#addUsage(this.#executions) };
-    if (this.#runPatch !== undefined && this.#run.usage !== undefined) this.#runPatch = { ...this.#runPatch, usage: this.#run.usage };
-    const steps = [...this.#dirty.values()];
-    const run = this.#runPatch;
-    const executions = this.#executions;
-    const after = this.#after;
-    this.#dirty = new Map();
-    this.#runPatch = undefined;
-    this.#executions = [];
-    this.#after = [];
-    this.#commitChain = this.#commitChain.then(async () => {
-      try {
-        await this.#deps.storage.commit({ runId: this.id, steps, executions, ...(run ? { run } : {}) });
-      } catch (error) {
-        this.#abandon(toTrellisError(error, 'storage'));
-        return;
-      }
-      this.#runAfter(after);
-    });
-  }
-
-  /** Run totals: tokens and cost of every LLM call, kept on the run record. */
-  #addUsage(records: readonly LlmExecutionRecord[]): Json {
-    return sumUsage(asObject(this.#run.usage) ?? {}, records);
-  }
-
-  /** Tokens and cost spent by this run so far. */
-  usageSoFar(): { input_tokens: number; output_tokens: number; cost_usd: number } {
-    const usage = asObject(this.#run.usage);
-    return { input_tokens: Number(usage?.input_tokens ?? 0), output_tokens: Number(usage?.output_tokens ?? 0), cost_usd: Number(usage?.cost_usd ?? 0) };
-  }
-
-  #runAfter(callbacks: readonly (() => void)[]): void {
-    for (const callback of callbacks) callback();
+    this.#batch.schedule(this.#inflight.size > 0);
   }
 
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
@@ -740,7 +699,7 @@ export class RunController implements PlannerView {
 
   /** Queues an event for after the commit; skipped outright when nobody listens. */
   #later(emit: () => void): void {
-    if (this.#deps.events.hasListeners()) this.#after.push(emit);
+    if (this.#deps.events.hasListeners()) this.#batch.after(emit);
   }
 
   #emitStarted(step: StepRecord): void {

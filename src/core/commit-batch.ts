@@ -1,0 +1,90 @@
+/**
+ * One run's pending writes: step rows, LLM execution records and a run patch, committed together
+ * in one transaction. Whatever piles up while a commit is in flight (or, when other steps are still
+ * executing, within the same tick) goes into the next one, so steps that finish together commit
+ * together. Callbacks queued with `after` (events, starting the next steps) run once the commit
+ * carrying them has landed, never before.
+ */
+import type { LlmExecutionRecord, StepRecord } from '../storage/records.js';
+import type { RunPatch, Storage } from '../storage/storage.js';
+import { toTrellisError, type TrellisError } from './errors.js';
+
+/** How a batch reaches its storage and reports back. */
+export interface CommitBatchHooks {
+  readonly storage: () => Storage;
+  /** Last chance to change the run patch (e.g. add usage totals) given the records being committed. */
+  prepare(patch: RunPatch | undefined, executions: readonly LlmExecutionRecord[]): RunPatch | undefined;
+  /** A commit failed: nothing of it was written. */
+  failed(error: TrellisError): void;
+}
+
+export class CommitBatch {
+  readonly #runId: string;
+  readonly #hooks: CommitBatchHooks;
+  #steps = new Map<string, StepRecord>();
+  #executions: LlmExecutionRecord[] = [];
+  #patch: RunPatch | undefined;
+  #after: (() => void)[] = [];
+  #scheduled = false;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(runId: string, hooks: CommitBatchHooks) {
+    this.#runId = runId;
+    this.#hooks = hooks;
+  }
+
+  /** Upserts a step row (the latest version of a path wins). */
+  step(step: StepRecord): void {
+    this.#steps.set(step.path, step);
+  }
+
+  executions(records: readonly LlmExecutionRecord[]): void {
+    if (records.length > 0) this.#executions.push(...records);
+  }
+
+  /** Merges a run patch into the pending one. */
+  patch(patch: RunPatch): void {
+    this.#patch = { ...this.#patch, ...patch };
+  }
+
+  /** Runs `callback` after the commit that carries everything queued so far. */
+  after(callback: () => void): void {
+    this.#after.push(callback);
+  }
+
+  /**
+   * Commits soon: at the end of this microtask queue, or when `wait` (other steps still executing),
+   * in the next tick so that they can settle and join the same transaction.
+   */
+  schedule(wait: boolean): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    if (wait) setImmediate(() => this.#flush());
+    else queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const after = this.#after;
+    this.#after = [];
+    if (this.#steps.size === 0 && this.#patch === undefined && this.#executions.length === 0) {
+      for (const callback of after) callback();
+      return;
+    }
+    const steps = [...this.#steps.values()];
+    const executions = this.#executions;
+    const run = this.#hooks.prepare(this.#patch, executions);
+    this.#steps = new Map();
+    this.#executions = [];
+    this.#patch = undefined;
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#hooks.storage().commit({ runId: this.#runId, steps, executions, ...(run ? { run } : {}) });
+      } catch (error) {
+        this.#hooks.failed(toTrellisError(error, 'storage'));
+        return;
+      }
+      for (const callback of after) callback();
+    });
+  }
+}
