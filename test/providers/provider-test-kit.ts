@@ -28,7 +28,7 @@ export async function failure(promise: Promise<unknown>): Promise<TrellisError> 
 
 /** The fake server calls every adapter test drives. */
 export interface FakeProviderServer {
-  enqueue(...replies: ({ status: number; message?: string } | { hang: true } | { malformed: true })[]): void;
+  enqueue(...replies: ({ status: number; message?: string } | { hang: true } | { malformed: true } | { text: string; stall: true })[]): void;
   readonly requests: readonly unknown[];
 }
 
@@ -63,6 +63,24 @@ export function failureContract(env: () => { readonly provider: Provider; readon
         const call = provider.complete(request({ signal: controller.signal, ...(stream ? { onToken: () => undefined } : {}) }));
         expect(await failure(call)).toMatchObject({ code: 'cancelled', retryable: false });
       }
+    });
+
+    it('aborts mid-stream: tokens so far were delivered, the call fails as cancelled', async () => {
+      const { provider, fake, request } = env();
+      fake.enqueue({ text: 'partial answer then silence', stall: true });
+      const controller = new AbortController();
+      const deltas: string[] = [];
+      const pending = provider.complete(
+        request({
+          signal: controller.signal,
+          onToken: (d) => {
+            deltas.push(d);
+            if (deltas.join('') === 'partial answer then silence') setTimeout(() => controller.abort(), 20);
+          },
+        }),
+      );
+      expect(await failure(pending)).toMatchObject({ code: 'cancelled' });
+      expect(deltas.join('')).toBe('partial answer then silence');
     });
 
     it('maps a malformed body to malformed_output', async () => {
