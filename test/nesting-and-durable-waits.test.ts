@@ -127,6 +127,25 @@ describe('durable waits across a process death', () => {
     expect(run.output_data).toEqual({ out: [{ approved: true, data: { ok: 1 } }, { approved: true, data: { ok: 2 } }] });
   });
 
+  it('close() releases the claim: another engine can act on the run at once, without waiting for the lease', async () => {
+    const { a, b } = pair('handover');
+    const id = await a.start(workflow('h').approval('gate').end({ ok: 'gate.approved' }), {});
+    await until(async () => (await a.get(id))?.status === 'paused');
+    await a.close();
+    // B's clock has not moved: A's lease would still hold had close() not released it.
+    await b.approve(id, 'gate');
+    expect((await b.wait(id)).output_data).toEqual({ ok: true });
+  });
+
+  it('wait() gives up when its signal aborts, leaving the run alone', async () => {
+    const { engine } = makeEngine();
+    const id = await engine.start(workflow('w').approval('gate'), {});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop waiting')), 20);
+    await expect(engine.wait(id, { signal: controller.signal })).rejects.toThrow('stop waiting');
+    expect((await engine.get(id))!.status).toBe('paused');
+  });
+
   it('a retry backoff in progress resumes in the fresh engine', async () => {
     const path = join(dir, 'retry.sqlite');
     const clock = new FakeClock();

@@ -353,7 +353,7 @@ export class Engine {
   async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
     const hot = this.#hot.get(executionId);
     if (hot) {
-      await hot.done;
+      await untilAborted(hot.done, options.signal);
       return (await this.get(executionId))!;
     }
     for (;;) {
@@ -362,7 +362,7 @@ export class Engine {
       if (current.status === 'completed' || current.status === 'failed' || current.status === 'cancelled') return current;
       const again = this.#hot.get(executionId);
       if (again) {
-        await again.done;
+        await untilAborted(again.done, options.signal);
         continue;
       }
       options.signal?.throwIfAborted();
@@ -554,6 +554,26 @@ export class Engine {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function resolvePath(controller: RunController, nodeOrPath: string, executionId: string): string {
