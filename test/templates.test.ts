@@ -97,7 +97,7 @@ describe('engine.templates', () => {
   it('draft-critique-revise loops until a critique reaches the threshold', async () => {
     const scores = [4, 6, 9];
     let critiques = 0;
-    const { engine } = engineWith((r) => {
+    const { engine, provider } = engineWith((r) => {
       if (r.prompt.startsWith('Write attempt')) return `draft ${/attempt (\d+)/.exec(r.prompt)?.[1]}`;
       if (r.prompt.startsWith('Score')) return { score: scores[critiques++] ?? 10, feedback: 'tighter' };
       return `revised(${/Draft:\n(.*)/.exec(r.prompt)?.[1]})`;
@@ -106,6 +106,9 @@ describe('engine.templates', () => {
     const run = await engine.run(stored.definition, { brief: 'A haiku about durability' });
     expect(run.status).toBe('completed');
     expect(run.output_data).toEqual({ text: 'revised(draft 2)', iterations: 3 });
+    // Each new draft is asked to improve on the previous iteration's revision.
+    const drafts = provider.calls.filter((c) => c.prompt.startsWith('Write attempt')).map((c) => c.prompt.split('Previous revision to improve on:\n')[1]);
+    expect(drafts).toEqual(['(none yet)', 'revised(draft 0)', 'revised(draft 1)']);
     expect(critiques).toBe(3);
 
     // A lower threshold (a run input overriding the variable) stops earlier.

@@ -12,8 +12,8 @@ const CRITIQUE = {
  * score (structured output) and revises it with the feedback; it stops once a critique scores at
  * least `variables.threshold`, failing past `max_iterations`. The output is the last revision.
  *
- * Each iteration starts from the brief, not from the previous revision: an iteration's scope is
- * a copy of the loop's parent scope, so a step cannot read the previous iteration's outputs.
+ * Each iteration improves on the last: a `while` iteration's `item` is the previous iteration's
+ * result (the last revision), which the next draft is asked to build on.
  */
 export const draftCritiqueRevise: WorkflowTemplate = {
   id: 'draft-critique-revise',
@@ -32,7 +32,8 @@ export const draftCritiqueRevise: WorkflowTemplate = {
         'default(critique.json.score, 0) < variables.threshold',
         (b) =>
           b
-            .prompt('draft', { model, template: 'Write attempt {{index}} for this brief:\n\n{{input.brief}}' })
+            .transform('previous', { text: "index == 0 ? '(none yet)' : item.text" })
+            .prompt('draft', { model, template: 'Write attempt {{index}} for this brief:\n\n{{input.brief}}\n\nPrevious revision to improve on:\n{{previous.text}}' })
             .prompt('critique', {
               model,
               system: 'You are a demanding editor. Answer with JSON only.',
