@@ -506,7 +506,7 @@ describe('workflow builder: type inference', () => {
       each: unknown[];
     }>();
     expectTypeOf(wf).toEqualTypeOf<WorkflowBuilder<Out>>();
-    expectTypeOf(wf.build()).toEqualTypeOf<import('../src/core/definition.js').WorkflowDefinition>();
+    expectTypeOf(wf.build()).toEqualTypeOf<WorkflowDefinition>();
   });
 
   it('lets branch callbacks see the outputs declared before them', () => {

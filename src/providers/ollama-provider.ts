@@ -1,6 +1,7 @@
 /**
  * The Ollama adapter: `/api/chat` through the official `ollama` package.
  */
+import type * as OllamaSdk from 'ollama';
 import type { ChatRequest, ChatResponse, Fetch, Message, Tool } from 'ollama';
 import { ProviderError } from '../core/errors.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
@@ -38,7 +39,7 @@ const NO_DONE_MESSAGE = 'Did not receive done or success response in stream.';
 export class OllamaProvider implements Provider {
   readonly name: string;
   readonly #options: OllamaProviderOptions;
-  #sdk: Promise<typeof import('ollama')> | undefined;
+  #sdk: Promise<typeof OllamaSdk> | undefined;
 
   constructor(options: OllamaProviderOptions = {}) {
     this.name = options.name ?? 'ollama';
