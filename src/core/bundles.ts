@@ -11,6 +11,7 @@ import type { Engine } from './engine.js';
 import { IllegalStateError, NotFoundError, TrellisError, isTrellisError } from './errors.js';
 import type { IdGenerator } from './ids.js';
 import { resolveDefinition, type WorkflowSource } from './workflow-store.js';
+import { untilAborted } from './abortable.js';
 
 /** A stored prompt run once per input; the input's keys fill the prompt's variables. */
 export interface PromptBundleTarget {
@@ -368,16 +369,6 @@ function rank(item: BundleItem): number {
   return item.status === 'running' || item.run_id !== undefined ? 0 : 1;
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    // Settle handlers go on first, so a rejection of `promise` after an abort is never unhandled.
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function checkConcurrency(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

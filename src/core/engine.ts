@@ -26,6 +26,7 @@ import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflo
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from './templates.js';
 import { createBundles, type Bundles } from './bundles.js';
+import { untilAborted } from './abortable.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -556,25 +557,6 @@ export class Engine {
   }
 }
 
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 function resolvePath(controller: RunController, nodeOrPath: string, executionId: string): string {
   if (controller.step(nodeOrPath)?.status === 'waiting') return nodeOrPath;
