@@ -11,10 +11,11 @@
  */
 import {
   splitIntoDeltas,
-  startFakeServerCore,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
+  startScriptedFake,
+  type ScriptedFakeServer,
 } from './fake-server.js';
 
 interface AnthropicFakeUsage {
@@ -43,14 +44,8 @@ export type AnthropicFakeReply =
   | { readonly streamError: string }
   | FakeFailure;
 
-/** A running Anthropic fake. */
-export interface AnthropicFakeServer {
-  /** Pass as the SDK's `baseURL` (the SDK adds `/v1/messages`). */
-  readonly url: string;
-  readonly requests: RecordedRequest[];
-  enqueue(...replies: AnthropicFakeReply[]): void;
-  close(): Promise<void>;
-}
+/** A running Anthropic fake. Pass `url` as the SDK's `baseURL` (the SDK adds `/v1/messages`). */
+export type AnthropicFakeServer = ScriptedFakeServer<AnthropicFakeReply>;
 
 const DEFAULT_USAGE: AnthropicFakeUsage = { input_tokens: 13, output_tokens: 9 };
 
@@ -66,16 +61,8 @@ const ERROR_TYPES: Readonly<Record<number, string>> = {
 };
 
 /** Starts the fake on 127.0.0.1 with an OS-assigned port. */
-export async function startAnthropicServer(): Promise<AnthropicFakeServer> {
-  const core = await startFakeServerCore();
-  return {
-    url: core.url,
-    requests: core.requests,
-    enqueue: (...replies) => {
-      for (const reply of replies) core.push((request) => toAction(reply, request));
-    },
-    close: core.close,
-  };
+export function startAnthropicServer(): Promise<AnthropicFakeServer> {
+  return startScriptedFake(toAction);
 }
 
 type Block =

@@ -166,3 +166,25 @@ export type FakeFailure =
   | { readonly malformed: true }
   /** Drop the connection. */
   | { readonly reset: true };
+
+/** A running API fake whose script is a queue of `Reply` values. */
+export interface ScriptedFakeServer<Reply> {
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** Queues replies for the next requests, in order. */
+  enqueue(...replies: Reply[]): void;
+  close(): Promise<void>;
+}
+
+/** Starts a fake on 127.0.0.1 that answers each request with `toAction(nextReply, request)`. */
+export async function startScriptedFake<Reply>(toAction: (reply: Reply, request: RecordedRequest) => FakeAction): Promise<ScriptedFakeServer<Reply>> {
+  const core = await startFakeServerCore();
+  return {
+    url: core.url,
+    requests: core.requests,
+    enqueue: (...replies) => {
+      for (const reply of replies) core.push((request) => toAction(reply, request));
+    },
+    close: core.close,
+  };
+}

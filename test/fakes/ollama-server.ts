@@ -10,10 +10,11 @@
  */
 import {
   splitIntoDeltas,
-  startFakeServerCore,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
+  startScriptedFake,
+  type ScriptedFakeServer,
 } from './fake-server.js';
 
 interface OllamaFakeUsage {
@@ -40,28 +41,14 @@ export type OllamaFakeReply =
   | { readonly json: unknown; readonly usage?: OllamaFakeUsage }
   | FakeFailure;
 
-/** A running Ollama fake. */
-export interface OllamaFakeServer {
-  /** Pass as the SDK's `host`. */
-  readonly url: string;
-  readonly requests: RecordedRequest[];
-  enqueue(...replies: OllamaFakeReply[]): void;
-  close(): Promise<void>;
-}
+/** A running Ollama fake. Pass `url` as the SDK's `host`. */
+export type OllamaFakeServer = ScriptedFakeServer<OllamaFakeReply>;
 
 const DEFAULT_USAGE: OllamaFakeUsage = { prompt_eval_count: 17, eval_count: 5 };
 
 /** Starts the fake on 127.0.0.1 with an OS-assigned port. */
-export async function startOllamaServer(): Promise<OllamaFakeServer> {
-  const core = await startFakeServerCore();
-  return {
-    url: core.url,
-    requests: core.requests,
-    enqueue: (...replies) => {
-      for (const reply of replies) core.push((request) => toAction(reply, request));
-    },
-    close: core.close,
-  };
+export function startOllamaServer(): Promise<OllamaFakeServer> {
+  return startScriptedFake(toAction);
 }
 
 function toAction(reply: OllamaFakeReply, request: RecordedRequest): FakeAction {

@@ -10,10 +10,11 @@
  */
 import {
   splitIntoDeltas,
-  startFakeServerCore,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
+  startScriptedFake,
+  type ScriptedFakeServer,
 } from './fake-server.js';
 
 /** One scripted OpenAI answer. */
@@ -35,28 +36,14 @@ export type OpenAIFakeReply =
   | { readonly json: unknown; readonly usage?: { readonly prompt_tokens: number; readonly completion_tokens: number } }
   | FakeFailure;
 
-/** A running OpenAI fake. */
-export interface OpenAIFakeServer {
-  /** Base URL without `/v1`: pass `${url}/v1` as the SDK's `baseURL`. */
-  readonly url: string;
-  readonly requests: RecordedRequest[];
-  enqueue(...replies: OpenAIFakeReply[]): void;
-  close(): Promise<void>;
-}
+/** A running OpenAI fake. `url` has no `/v1`: pass `${url}/v1` as the SDK's `baseURL`. */
+export type OpenAIFakeServer = ScriptedFakeServer<OpenAIFakeReply>;
 
 const DEFAULT_USAGE = { prompt_tokens: 11, completion_tokens: 7 };
 
 /** Starts the fake on 127.0.0.1 with an OS-assigned port. */
-export async function startOpenAIServer(): Promise<OpenAIFakeServer> {
-  const core = await startFakeServerCore();
-  return {
-    url: core.url,
-    requests: core.requests,
-    enqueue: (...replies) => {
-      for (const reply of replies) core.push((request) => toAction(reply, request));
-    },
-    close: core.close,
-  };
+export function startOpenAIServer(): Promise<OpenAIFakeServer> {
+  return startScriptedFake(toAction);
 }
 
 function toAction(reply: OpenAIFakeReply, request: RecordedRequest): FakeAction {
