@@ -42,6 +42,8 @@ export class RunController implements PlannerView {
   #runTimeout: (() => void) | undefined;
   #active = 0;
   #running = 0;
+  /** Paths of steps that are ready but wait for the budget or a resume, oldest first. */
+  readonly #pending = new Set<string>();
   /** The run's step budget, shared with its sub-workflow runs. */
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
@@ -218,7 +220,7 @@ export class RunController implements PlannerView {
     this.#paused = false;
     this.#patchRun({ status: 'running' });
     this.#later(() => this.#emit('execution:resumed', {}));
-    for (const step of [...this.#steps.values()]) if (step.status === 'pending') this.#promote(step.path);
+    for (const path of [...this.#pending]) this.#promote(path);
     this.#maybeFinish();
     return this.#committed();
   }
@@ -348,9 +350,10 @@ export class RunController implements PlannerView {
   /** Starts pending steps while the concurrency budget allows. */
   #pumpPending(): void {
     if (this.#paused || this.#finished || this.budget.limit === undefined) return;
-    for (const step of this.#steps.values()) {
+    // Oldest first (insertion order), without scanning every step of the run.
+    for (const path of [...this.#pending]) {
       if (!this.#hasBudget()) return;
-      if (step.status === 'pending') this.#promote(step.path);
+      this.#promote(path);
     }
   }
 
@@ -576,6 +579,7 @@ export class RunController implements PlannerView {
     const ordered = [...steps].sort((a, b) => a.seq - b.seq);
     for (const step of ordered) {
       this.#steps.set(step.path, step);
+      if (step.status === 'pending') this.#pending.add(step.path);
       if (!isTerminal(step)) this.#active++;
       this.#seq = Math.max(this.#seq, step.seq);
     }
@@ -602,7 +606,7 @@ export class RunController implements PlannerView {
     // `paused` is stored for both a user pause and "waiting for a human"; only approvals waiting means the latter.
     const onlyApprovals = ordered.every((s) => isTerminal(s) || this.#loops.has(s.path) || (s.status === 'waiting' && s.waiter?.kind === 'approval'));
     if (this.#paused && onlyApprovals) this.#paused = false;
-    for (const step of ordered) if (step.status === 'pending') this.#promote(step.path);
+    for (const path of [...this.#pending]) this.#promote(path);
     // Decide whatever the committed facts make ready.
     for (const step of ordered) {
       if (!isTerminal(step)) continue;
@@ -629,6 +633,8 @@ export class RunController implements PlannerView {
     if (wasLive && !isLive) this.#active--;
     else if (!wasLive && isLive) this.#active++;
     this.#steps.set(step.path, step);
+    if (step.status === 'pending') this.#pending.add(step.path);
+    else this.#pending.delete(step.path);
     this.#batch.step(step);
   }
 
