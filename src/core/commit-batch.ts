@@ -6,7 +6,7 @@
  * carrying them has landed, never before.
  */
 import type { LlmExecutionRecord, StepRecord } from '../storage/records.js';
-import type { RunPatch, Storage } from '../storage/storage.js';
+import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { toTrellisError, type TrellisError } from './errors.js';
 
 /** How a batch reaches its storage and reports back. */
@@ -18,6 +18,8 @@ export interface CommitBatchHooks {
   failed(error: TrellisError): void;
 }
 
+const RESOLVED = Promise.resolve();
+
 export class CommitBatch {
   readonly #runId: string;
   readonly #hooks: CommitBatchHooks;
@@ -27,6 +29,10 @@ export class CommitBatch {
   #after: (() => void)[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
+  /** Commits flushed (queued or writing) and not yet landed. */
+  #writing = 0;
+
+  readonly #flushNow = (): void => this.#flush();
 
   constructor(runId: string, hooks: CommitBatchHooks) {
     this.#runId = runId;
@@ -59,8 +65,9 @@ export class CommitBatch {
   schedule(wait: boolean): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    if (wait) setImmediate(() => this.#flush());
-    else queueMicrotask(() => this.#flush());
+    // A resolved promise rather than queueMicrotask, which wraps every callback in an AsyncResource.
+    if (wait) setImmediate(this.#flushNow);
+    else void RESOLVED.then(this.#flushNow);
   }
 
   #flush(): void {
@@ -74,17 +81,25 @@ export class CommitBatch {
     const steps = [...this.#steps.values()];
     const executions = this.#executions;
     const run = this.#hooks.prepare(this.#patch, executions);
-    this.#steps = new Map();
+    this.#steps.clear();
     this.#executions = [];
     this.#patch = undefined;
-    this.#chain = this.#chain.then(async () => {
-      try {
-        await this.#hooks.storage().commit({ runId: this.#runId, steps, executions, ...(run ? { run } : {}) });
-      } catch (error) {
-        this.#hooks.failed(toTrellisError(error, 'storage'));
-        return;
-      }
-      for (const callback of after) callback();
-    });
+    const commit: StepCommit = run ? { runId: this.#runId, steps, executions, run } : { runId: this.#runId, steps, executions };
+    // Commits of one run land in order: chain behind a write still in flight, else write at once.
+    const queued = this.#writing > 0;
+    this.#writing++;
+    this.#chain = queued ? this.#chain.then(() => this.#write(commit, after)) : this.#write(commit, after);
+  }
+
+  async #write(commit: StepCommit, after: readonly (() => void)[]): Promise<void> {
+    try {
+      await this.#hooks.storage().commit(commit);
+    } catch (error) {
+      this.#hooks.failed(toTrellisError(error, 'storage'));
+      return;
+    } finally {
+      this.#writing--;
+    }
+    for (const callback of after) callback();
   }
 }

@@ -42,6 +42,7 @@ interface ChildLink {
 }
 
 const ACTIVE = ['pending', 'running', 'paused'] as const;
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * Runs workflows durably inside your process.
@@ -91,10 +92,7 @@ export class Engine {
     };
     const o = this.#options;
     const storageNow = (): Storage => this.#storage!; // runs only exist after init() opened storage
-    this.#deps = {
-      get storage(): Storage {
-        return storageNow();
-      },
+    const deps: Omit<RunDeps, 'storage'> = {
       clock: o.clock,
       ids: o.ids,
       random: o.random,
@@ -121,7 +119,17 @@ export class Engine {
         if (run.parent_id !== undefined) void this.#wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
       startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
+      // A child can end before its parent's step records that it waits (a fast child of pure steps):
+      // its own wake-up then found nothing waiting, so look again once the wait is committed.
+      childWaiting: (childId: string) => {
+        void this.init()
+          .then((storage) => storage.getRun(childId))
+          .then((child) => (child && TERMINAL.has(child.status) ? this.#wakeParent(child) : undefined))
+          .catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+      },
     };
+    // A getter added after the literal: written inside it, it would leave this hot object in slow dictionary mode.
+    this.#deps = Object.defineProperty(deps as RunDeps, 'storage', { get: storageNow, enumerable: true });
   }
 
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */

@@ -53,73 +53,82 @@ export interface WorkflowExecution {
   readonly execution_trace: readonly TraceStep[];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+/** ISO text of a timestamp; steps of a fast run share milliseconds, so the last answer is kept. */
+const iso = (ms: number): string => {
+  if (ms !== lastIsoMs) {
+    lastIsoMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const nodesByDefinition = new WeakMap<WorkflowDefinition, ReadonlyMap<string, { readonly name: string; readonly type: string }>>();
+function nodesOf(workflow: WorkflowDefinition | undefined): ReadonlyMap<string, { readonly name: string; readonly type: string }> {
+  if (!workflow) return new Map();
+  let nodes = nodesByDefinition.get(workflow);
+  if (!nodes) nodesByDefinition.set(workflow, (nodes = new Map(workflow.definition.nodes.map((n) => [n.id, n]))));
+  return nodes;
+}
 
 /** Assembles the execution record of `run` from its steps. */
 export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[], workflow: WorkflowDefinition | undefined): WorkflowExecution {
-  const nodes = new Map((workflow?.definition.nodes ?? []).map((n) => [n.id, n]));
+  const nodes = nodesOf(workflow);
   const contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
-  const ordered = [...steps].sort((a, b) => a.seq - b.seq);
+  let ordered = steps;
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]!.seq < steps[i - 1]!.seq) {
+      ordered = [...steps].sort((a, b) => a.seq - b.seq);
+      break;
+    }
+  }
   let current: StepRecord | undefined;
   let completed = 0;
-  for (const step of ordered) {
-    if (step.status === 'completed' && !step.path.includes('[')) {
-      const writes = (step.state as { writes?: Record<string, Json> } | undefined)?.writes;
-      contexts.apply('', step.node_id, step.output_data, writes);
+  const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
+  for (let i = 0; i < ordered.length; i++) {
+    const step = ordered[i]!;
+    if (step.status === 'completed') {
+      completed++;
+      if (!step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
+    } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
+      current = step;
     }
-    if (step.status === 'completed') completed++;
-    if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') current = step;
+    const node = nodes.get(step.node_id);
+    trace[i] = toTraceStep(step, node?.name, node?.type);
   }
   current ??= ordered.at(-1);
-  const trace = ordered.map((step) => toTraceStep(step, nodes.get(step.node_id)?.name, nodes.get(step.node_id)?.type));
-  return strip({
-    id: run.id,
-    workflow_id: run.workflow_id,
-    workflow_version: run.workflow_version,
-    status: run.status,
-    current_node_id: current?.node_id,
-    context: contexts.get('')!,
-    input_data: run.input_data,
-    output_data: run.output_data,
-    error_message: run.error_message,
-    created_at: iso(run.created_at),
-    started_at: run.started_at === undefined ? undefined : iso(run.started_at),
-    completed_at: run.completed_at === undefined ? undefined : iso(run.completed_at),
-    duration_ms: run.completed_at !== undefined && run.started_at !== undefined ? run.completed_at - run.started_at : undefined,
-    parent_id: run.parent_id,
-    usage: run.usage,
-    trigger: run.trigger,
-    progress: strip({ completed_nodes: completed, total_nodes: nodes.size, current_step: current?.path }),
-    execution_trace: trace,
-  });
+  // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: contexts.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
+  if (current) {
+    record.current_node_id = current.node_id;
+    (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;
+  }
+  if (run.output_data !== undefined) record.output_data = run.output_data;
+  if (run.error_message !== undefined) record.error_message = run.error_message;
+  if (run.started_at !== undefined) record.started_at = iso(run.started_at);
+  if (run.completed_at !== undefined) record.completed_at = iso(run.completed_at);
+  if (run.completed_at !== undefined && run.started_at !== undefined) record.duration_ms = run.completed_at - run.started_at;
+  if (run.parent_id !== undefined) record.parent_id = run.parent_id;
+  if (run.usage !== undefined) record.usage = run.usage;
+  if (run.trigger !== undefined) record.trigger = run.trigger;
+  return record;
 }
 
 function toTraceStep(step: StepRecord, name: string | undefined, type: string | undefined): TraceStep {
+  const entry: Mutable<TraceStep> = { node_id: step.node_id, node_name: name ?? step.node_id, node_type: type ?? 'unknown', path: step.path, status: step.status, attempt: step.attempt, input_data: step.input_data ?? null, started_at: iso(step.started_at) };
+  if (step.output_data !== undefined) entry.output_data = step.output_data;
+  if (step.error !== undefined) {
+    entry.error_message = step.error.message;
+    entry.error_code = step.error.code;
+  }
+  if (step.execution_id !== undefined) entry.execution_id = step.execution_id;
+  if (step.waiter) entry.waiting_for = step.waiter.due_at === undefined ? { kind: step.waiter.kind } : { kind: step.waiter.kind, due_at: iso(step.waiter.due_at) };
   const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
-  return strip({
-    node_id: step.node_id,
-    node_name: name ?? step.node_id,
-    node_type: type ?? 'unknown',
-    path: step.path,
-    status: step.status,
-    attempt: step.attempt,
-    input_data: step.input_data ?? null,
-    output_data: step.output_data,
-    error_message: step.error?.message,
-    error_code: step.error?.code,
-    execution_id: step.execution_id,
-    waiting_for: step.waiter ? strip({ kind: step.waiter.kind, due_at: step.waiter.due_at === undefined ? undefined : iso(step.waiter.due_at) }) : undefined,
-    attempts,
-    started_at: iso(step.started_at),
-    completed_at: step.completed_at === undefined ? undefined : iso(step.completed_at),
-    duration_ms: step.duration_ms,
-  });
-}
-
-type Loose<T> = { [K in keyof T]?: T[K] | undefined };
-
-function strip<T>(value: Loose<T>): T {
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
-  return record as T;
+  if (attempts !== undefined) entry.attempts = attempts;
+  if (step.completed_at !== undefined) entry.completed_at = iso(step.completed_at);
+  if (step.duration_ms !== undefined) entry.duration_ms = step.duration_ms;
+  return entry;
 }

@@ -1,10 +1,18 @@
-/** A step whose handler is running: aborting it rejects its pending result at once. */
+import type { NodeResult } from '../nodes/node-handler.js';
+
+/** How a step attempt ended: the handler's result, or what it threw (or why it was aborted). */
+export interface Outcome {
+  readonly result?: NodeResult;
+  readonly error?: unknown;
+}
+
+/** A step whose handler is running: aborting it settles the step at once, whatever the handler does. */
 export class InflightStep {
   // Created on first use: AbortController is costly in Node, and most nodes never look at their signal.
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
-  reject: ((reason: unknown) => void) | undefined;
+  #done: ((outcome: Outcome) => void) | undefined;
 
   get signal(): AbortSignal {
     if (!this.#controller) {
@@ -22,11 +30,27 @@ export class InflightStep {
     return this.#reason;
   }
 
+  /** Calls `done` once: with the handler's answer, or with the abort reason if the step is aborted first. */
+  watch(pending: Promise<NodeResult>, done: (outcome: Outcome) => void): void {
+    this.#done = done;
+    pending.then(
+      (result) => this.#settle(this.#aborted && this.#reason !== undefined ? { error: this.#reason } : { result }),
+      (error: unknown) => this.#settle({ error: this.#aborted && this.#reason !== undefined ? this.#reason : error }),
+    );
+  }
+
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
-    this.reject?.(reason);
+    this.#settle({ error: reason });
+  }
+
+  #settle(outcome: Outcome): void {
+    const done = this.#done;
+    if (!done) return;
+    this.#done = undefined;
+    done(outcome);
   }
 }

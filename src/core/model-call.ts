@@ -133,6 +133,8 @@ export class ModelCaller {
   readonly #prices: PriceTable;
   readonly #gates = new Map<string, ProviderGate>();
   readonly #runs = new Map<string, RunCalls>();
+  readonly #parsedModels = new Map<string, { provider: string; model: string } | undefined>();
+  readonly #pricesByModel = new Map<string, ReturnType<typeof priceFor>>();
 
   constructor(options: ModelCallerOptions) {
     this.#options = options;
@@ -160,8 +162,14 @@ export class ModelCaller {
   }
 
   /** Calls the primary model, then each fallback on a retryable failure. */
-  async call(call: ModelCall, site: CallSite): Promise<ModelResult> {
+  call(call: ModelCall, site: CallSite): Promise<ModelResult> {
     const run = this.#runs.get(site.runId);
+    // The common case (no replay, fork or budget state, no fallbacks) skips a frame: this runs for every LLM step.
+    if (run === undefined && !call.fallback?.length) return this.#callOne(call.providerModel, call, site, { run, replay: undefined, usage: ZERO_USAGE, seq: 0 });
+    return this.#callWith(run, call, site);
+  }
+
+  async #callWith(run: RunCalls | undefined, call: ModelCall, site: CallSite): Promise<ModelResult> {
     const override = run?.override(site.nodeId);
     let effective = call;
     let prompt: string | undefined;
@@ -173,7 +181,11 @@ export class ModelCaller {
       effective = { ...call, ...(prompt === undefined ? {} : { prompt }), ...(override.provider_model === undefined ? {} : { providerModel: override.provider_model }) };
     }
     const state: CallState = { run, replay: run?.replays(site.nodeId) ? await run.responder() : undefined, usage: ZERO_USAGE, seq: 0 };
-    const models = [effective.providerModel, ...(effective.fallback ?? [])];
+    if (!effective.fallback?.length) {
+      const result = await this.#callOne(effective.providerModel, effective, site, state);
+      return prompt === undefined ? result : { ...result, prompt };
+    }
+    const models = [effective.providerModel, ...effective.fallback];
     let lastError: TrellisError | undefined;
     for (const model of models) {
       try {
@@ -188,32 +200,17 @@ export class ModelCaller {
   }
 
   async #callOne(providerModel: string, call: ModelCall, site: CallSite, state: CallState): Promise<ModelResult> {
-    const parsed = parseProviderModel(providerModel);
+    const parsed = this.#parse(providerModel);
     if (!parsed) throw new TrellisError('bad_request', `Malformed provider_model "${providerModel}": expected "provider:model"`, { nodeId: site.nodeId });
     const registry = this.#options.tools ?? NO_TOOLS;
     // A replayed step needs no registered tools: their recorded results answer.
     const tools = call.tools?.length ? (state.replay ? call.tools.map((name) => ({ name, parameters: registry.get(name)?.parameters ?? {} })) : resolveTools(call.tools, registry, site.nodeId)) : undefined;
-    const allowed = new Set(call.tools);
     const maxToolSteps = call.maxToolSteps ?? 5;
     const messages: ProviderMessage[] = [{ role: 'user', content: call.prompt }];
     const toolCalls: ToolCallRecord[] = [];
     let toolSteps = 0;
     for (let ask = 0, turn = 0; ; turn++) {
-      const request: ProviderRequest = {
-        model: parsed.model,
-        prompt: call.prompt,
-        messages: [...messages],
-        options: call.options ?? {},
-        // Read lazily: creating an AbortSignal costs ~5 µs and most providers in tests never look.
-        get signal() {
-          return site.signal;
-        },
-        idempotencyKey: turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`,
-        ...(call.system === undefined ? {} : { system: call.system }),
-        ...(call.outputSchema === undefined ? {} : { outputSchema: call.outputSchema }),
-        ...(tools === undefined ? {} : { tools }),
-        ...(call.stream ? { onToken: site.onToken } : {}),
-      };
+      const request = providerRequest(parsed.model, call, site, messages, turn, tools);
       const exchange = await this.#exchange(parsed.provider, providerModel, request, site, state);
       const { response } = exchange;
       if (tools && response.toolCalls?.length) {
@@ -227,7 +224,7 @@ export class ModelCaller {
         }
         let results: readonly ToolCallRecord[];
         try {
-          results = exchange.toolResults ?? (await runToolCalls(response.toolCalls, registry, allowed, { signal: site.signal, executionId: site.runId, nodeId: site.nodeId, path: site.path }));
+          results = exchange.toolResults ?? (await runToolCalls(response.toolCalls, registry, new Set(call.tools), { signal: site.signal, executionId: site.runId, nodeId: site.nodeId, path: site.path }));
         } catch (error) {
           this.#commit(exchange, site, state, undefined);
           throw error;
@@ -241,15 +238,11 @@ export class ModelCaller {
       const json = parseJson(response.text);
       const problem = call.outputSchema === undefined ? undefined : json === undefined ? 'the answer is not valid JSON' : checkJson(call.outputSchema, json);
       if (problem === undefined) {
-        return {
-          text: response.text,
-          ...(json === undefined ? {} : { json }),
-          usage: { input_tokens: state.usage.input_tokens, output_tokens: state.usage.output_tokens },
-          ...(state.usage.unpriced_calls === 0 ? { cost_usd: state.usage.cost_usd } : {}),
-          model: providerModel,
-          executionId: id,
-          ...(toolCalls.length ? { toolCalls } : {}),
-        };
+        const result: Mutable<ModelResult> = { text: response.text, usage: { input_tokens: state.usage.input_tokens, output_tokens: state.usage.output_tokens }, model: providerModel, executionId: id };
+        if (json !== undefined) result.json = json;
+        if (state.usage.unpriced_calls === 0) result.cost_usd = state.usage.cost_usd;
+        if (toolCalls.length) result.toolCalls = toolCalls;
+        return result;
       }
       if (ask++ >= this.#options.structuredRetries) {
         throw new TrellisError('malformed_output', `Model answer does not match the output schema (${problem}). Raw answer: ${response.text.slice(0, 2000)}`, {
@@ -267,7 +260,8 @@ export class ModelCaller {
 
   /** One request: from the replay source when the step replays, else through budget, breaker, limits and the provider. */
   async #exchange(providerName: string, providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<Exchange> {
-    await this.#checkBudget(providerModel, request, site, state);
+    const budget = site.budget ?? state.run?.budget;
+    if (budget) await this.#checkBudget(budget, providerModel, request, site, state);
     const { clock, ids } = this.#options;
     const started = clock.now();
     const base = {
@@ -314,7 +308,7 @@ export class ModelCaller {
     const gate = this.#gate(providerName);
     let sent = false;
     try {
-      const response = await gate.call(estimateInput(request), site, () => {
+      const response = await gate.call(gate.limited ? estimateInput(request) : 0, site, () => {
         sent = true;
         return provider.complete(request);
       });
@@ -337,34 +331,39 @@ export class ModelCaller {
   #commit(exchange: Exchange, site: CallSite, state: CallState, toolResults: readonly ToolCallRecord[] | undefined): string {
     const { response, record, cost } = exchange;
     const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
-    site.record({
-      ...record,
-      status: 'completed',
-      response: {
-        text: response.text,
-        finish_reason: response.finishReason ?? null,
-        model: response.model ?? null,
-        ...(calls?.length ? { tool_calls: calls as unknown as Json } : {}),
-        ...(exchange.replayedFrom === undefined ? {} : { replayed_from: exchange.replayedFrom }),
-      },
-      usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens },
-      ...(cost === undefined ? {} : { cost_usd: cost }),
-    });
+    const answer: Record<string, Json> = { text: response.text, finish_reason: response.finishReason ?? null, model: response.model ?? null };
+    if (calls?.length) answer.tool_calls = calls as unknown as Json;
+    if (exchange.replayedFrom !== undefined) answer.replayed_from = exchange.replayedFrom;
+    const completed: Mutable<LlmExecutionRecord> = { ...record, status: 'completed', response: answer, usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens } };
+    if (cost !== undefined) completed.cost_usd = cost;
+    site.record(completed);
     state.usage = addUsage(state.usage, usageTotals(response, cost));
     return record.id;
   }
 
-  async #checkBudget(providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<void> {
-    const budget = site.budget ?? state.run?.budget;
-    if (!budget) return;
+  async #checkBudget(budget: RunBudget, providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<void> {
     // A runner's figure covers committed records; this call's earlier turns are not committed yet.
     const used = site.usageSoFar ? addUsage(await site.usageSoFar(), state.usage) : state.run ? await state.run.usageSoFar() : ZERO_USAGE;
     checkBudget(budget, used, { providerModel, estimatedInputTokens: estimateInput(request), nodeId: site.nodeId }, this.#prices);
   }
 
   #costOf(providerModel: string, response: ProviderResponse): number | undefined {
-    const price = priceFor(providerModel, this.#prices);
+    let price = this.#pricesByModel.get(providerModel);
+    if (price === undefined && !this.#pricesByModel.has(providerModel)) {
+      price = priceFor(providerModel, this.#prices);
+      this.#pricesByModel.set(providerModel, price);
+    }
     return price ? costOf(response.usage, price) : undefined;
+  }
+
+  /** `provider:model` split once per distinct string (it is asked for on every call). */
+  #parse(providerModel: string): { provider: string; model: string } | undefined {
+    let parsed = this.#parsedModels.get(providerModel);
+    if (parsed === undefined && !this.#parsedModels.has(providerModel)) {
+      parsed = parseProviderModel(providerModel);
+      this.#parsedModels.set(providerModel, parsed);
+    }
+    return parsed;
   }
 
   #gate(name: string): ProviderGate {
@@ -393,21 +392,44 @@ function estimateInput(request: ProviderRequest): number {
 }
 
 function requestJson(request: ProviderRequest, seq: number): Json {
-  return {
-    seq,
-    model: request.model,
-    prompt: request.prompt,
-    ...(request.system === undefined ? {} : { system: request.system }),
-    options: request.options as Json,
-    ...(request.outputSchema === undefined ? {} : { output_schema: request.outputSchema as Json }),
-    ...(request.tools === undefined ? {} : { tools: request.tools.map((t: ProviderToolDefinition) => t.name) }),
-    // The whole conversation only once it is more than the prompt (tool turns, re-asks).
-    ...(request.messages.length > 1 ? { messages: request.messages as unknown as Json } : {}),
-  };
+  const json: Record<string, Json> = { seq, model: request.model, prompt: request.prompt };
+  if (request.system !== undefined) json.system = request.system;
+  json.options = request.options as Json;
+  if (request.outputSchema !== undefined) json.output_schema = request.outputSchema as Json;
+  if (request.tools !== undefined) json.tools = request.tools.map((t: ProviderToolDefinition) => t.name);
+  // The whole conversation only once it is more than the prompt (tool turns, re-asks).
+  if (request.messages.length > 1) json.messages = request.messages as unknown as Json;
+  return json;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The request of one turn; built field by field, as it is made for every model call. */
+function providerRequest(model: string, call: ModelCall, site: CallSite, messages: readonly ProviderMessage[], turn: number, tools: readonly ProviderToolDefinition[] | undefined): ProviderRequest {
+  const request = {
+    model,
+    prompt: call.prompt,
+    messages: messages.slice(),
+    options: call.options ?? {},
+    idempotencyKey: turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`,
+  } as Omit<ProviderRequest, 'signal'> as { -readonly [K in keyof ProviderRequest]: ProviderRequest[K] };
+  // Read lazily: an AbortController costs ~2 µs and most providers in tests never look. Defined
+  // after the literal because a getter inside one puts the object in slow dictionary mode.
+  Object.defineProperty(request, 'signal', { get: () => site.signal, enumerable: true });
+  if (call.system !== undefined) request.system = call.system;
+  if (call.outputSchema !== undefined) request.outputSchema = call.outputSchema;
+  if (tools !== undefined) request.tools = tools;
+  if (call.stream) request.onToken = site.onToken;
+  return request;
 }
 
 /** Parses text as JSON when it is an object or array (also inside a ```json fence). */
 export function parseJson(text: string): Json | undefined {
+  // Most answers are prose: decide from the first non-blank character before any trimming or regex.
+  let start = 0;
+  while (start < text.length && text.charCodeAt(start) <= 32) start++;
+  const lead = text[start];
+  if (lead !== '{' && lead !== '[' && lead !== '`') return undefined;
   let body = text.trim();
   const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/i.exec(body);
   if (fence) body = fence[1]!;

@@ -18,18 +18,13 @@ import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from './step-budget.js';
 import { sumUsage } from './run-usage.js';
-import { InflightStep } from './inflight-step.js';
-import { createStepContext } from './step-context.js';
+import { InflightStep, type Outcome } from './inflight-step.js';
+import { RunStepContext, type StepContextHost } from './step-context.js';
 import { CommitBatch } from './commit-batch.js';
 
 
-interface Outcome {
-  readonly result?: NodeResult;
-  readonly error?: unknown;
-}
-
 /** Drives one run in this process. Created by the engine; not part of the public API. */
-export class RunController implements PlannerView {
+export class RunController implements PlannerView, StepContextHost {
   readonly #deps: RunDeps;
   readonly #plan: Plan;
   #run: RunRecord;
@@ -44,6 +39,9 @@ export class RunController implements PlannerView {
   #running = 0;
   /** Paths of steps that are ready but wait for the budget or a resume, oldest first. */
   readonly #pending = new Set<string>();
+  /** Pure steps to run before the next commit, oldest first. */
+  readonly #ready: string[] = [];
+  #draining = false;
   /** The run's step budget, shared with its sub-workflow runs. */
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
@@ -276,14 +274,34 @@ export class RunController implements PlannerView {
     return this.budget.hasRoom();
   }
 
-  /** Runs the handler once the step's `running` row is committed (so effects follow durable state). */
+  /**
+   * Runs the handler once the step's `running` row is committed (so effects follow durable state);
+   * a pure handler (no effects outside the run) runs before that commit, joining it instead.
+   */
   #startExecution(path: string, wake?: WakeSignal): void {
     this.#running++;
     this.budget.acquire();
-    this.#batch.after(() => void this.#execute(path, wake));
+    if (wake === undefined && this.#deps.handlers.get(this.#plan.nodes.get(this.#steps.get(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
+    else this.#batch.after(() => this.#execute(path, wake));
   }
 
-  async #execute(path: string, wake?: WakeSignal): Promise<void> {
+  /**
+   * Runs the pure steps made ready so far. Called where an entry point is done planning (never in
+   * the middle of an #advance), so a step settling here cannot see its run as finished early.
+   */
+  #runReady(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      // By index, not shift(): a loop can make thousands of steps ready at once.
+      for (let i = 0; i < this.#ready.length; i++) this.#execute(this.#ready[i]!);
+    } finally {
+      this.#ready.length = 0;
+      this.#draining = false;
+    }
+  }
+
+  #execute(path: string, wake?: WakeSignal): void {
     const step = this.#steps.get(path);
     if (!step || step.status !== 'running' || this.#finished) {
       this.#running--;
@@ -295,36 +313,33 @@ export class RunController implements PlannerView {
     const inflight = new InflightStep();
     this.#inflight.set(path, inflight);
     const records: LlmExecutionRecord[] = [];
-    let outcome: Outcome;
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
+    const settled = (outcome: Outcome): void => {
+      cancelTimer?.();
+      this.#inflight.delete(path);
+      this.#running--;
+      this.budget.release();
+      this.#batch.executions(records);
+      this.#settle(path, step.attempt, outcome);
+    };
+    let pending: NodeResult | Promise<NodeResult>;
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
       const ctx = this.#stepContext(step, inflight, records);
-      let pending: NodeResult | Promise<NodeResult>;
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
         pending = handler.resume(ctx, wake);
       } else {
         pending = handler.execute(ctx);
       }
-      if (pending instanceof Promise) {
-        // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
-        pending = await new Promise<NodeResult>((resolve, reject) => {
-          inflight.reject = reject;
-          (pending as Promise<NodeResult>).then(resolve, reject);
-        });
-      }
-      outcome = { result: pending };
     } catch (error) {
-      outcome = { error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error };
+      settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
+      return;
     }
-    cancelTimer?.();
-    this.#inflight.delete(path);
-    this.#running--;
-    this.budget.release();
-    this.#batch.executions(records);
-    this.#settle(path, step.attempt, outcome);
+    // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
+    if (pending instanceof Promise) inflight.watch(pending, settled);
+    else settled({ result: pending });
   }
 
   #settle(path: string, attempt: number, outcome: Outcome): void {
@@ -359,21 +374,21 @@ export class RunController implements PlannerView {
 
   #stepContext(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
     const { prefix } = splitStepPath(step.path);
-    return createStepContext({
+    return new RunStepContext({
       deps: this.#deps,
       run: this.#run,
       step,
+      prefix,
       node: this.#plan.nodes.get(step.node_id)!,
       context: this.#contexts.get(prefix) ?? {},
       signal: inflight,
-      arrived: () => this.#arrived(prefix, step.node_id),
-      record: (r) => records.push(r),
-      timestamp: () => this.#deps.clock.now(),
+      host: this,
+      records,
     });
   }
 
-  /** The incoming edges that were followed into `nodeId`, with their sources' outputs. */
-  #arrived(prefix: string, nodeId: string): ArrivedInput[] {
+  /** The incoming edges that were followed into `nodeId`, with their sources' outputs (StepContextHost). */
+  arrived(prefix: string, nodeId: string): ArrivedInput[] {
     const node = this.#plan.nodes.get(nodeId)!;
     const join = this.#plan.joins.get(nodeId);
     const arrived: ArrivedInput[] = [];
@@ -421,6 +436,8 @@ export class RunController implements PlannerView {
   #wait(step: StepRecord, waiter: Waiter): void {
     this.#put(strip({ ...step, status: 'waiting', waiter }));
     this.#armTimer(step.path, waiter);
+    const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
+    if (childId !== undefined) this.#batch.after(() => this.#deps.childWaiting(childId));
     this.#later(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
   }
 
@@ -691,6 +708,7 @@ export class RunController implements PlannerView {
   }
 
   #scheduleFlush(): void {
+    this.#runReady();
     // While other steps are still executing, give them a tick to settle so they commit together.
     this.#batch.schedule(this.#inflight.size > 0);
   }
@@ -732,7 +750,8 @@ type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
 
 /** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
 function strip(value: Loose<StepRecord>): StepRecord {
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
+  const record: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
   return record as unknown as StepRecord;
 }

@@ -21,4 +21,6 @@ export interface RunDeps {
   onSettled(run: RunRecord): void;
   /** Starts a child run for a `sub_workflow` step; idempotent per `key`. */
   startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string>;
+  /** A `sub_workflow` step's wait for its child is committed: wakes it now if the child already ended. */
+  childWaiting(childId: string): void;
 }

@@ -1,69 +1,143 @@
-/** Builds the StepContext a node handler sees for one step attempt. Internal to the runner. */
-import type { ArrivedInput, StepContext } from '../nodes/node-handler.js';
-import type { LlmExecutionRecord, RunRecord, StepRecord } from '../storage/records.js';
+/**
+ * The StepContext a node handler sees for one step attempt. Internal to the runner. A class, not
+ * an object of closures: one is made for every step, so its functions, services object and
+ * idempotency key are made only when a handler asks for them.
+ */
+import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
+import type { CallSite, ModelCall, ModelResult } from './model-call.js';
+import type { RunBudget } from './call-budget.js';
+import type { Json, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { WorkflowNode } from './definition.js';
+import type { Clock } from './clock.js';
 import { compileExpression } from './expressions.js';
 import type { PlanNode } from './plan.js';
 import type { RunDeps } from './run-deps.js';
 import { renderTemplate } from './template.js';
+
+/** What the context asks of the runner that made it. */
+export interface StepContextHost {
+  /** The incoming edges followed into `nodeId` in scope `prefix`. */
+  arrived(prefix: string, nodeId: string): ArrivedInput[];
+}
 
 /** Everything one step attempt's context is made from. */
 export interface StepContextParts {
   readonly deps: RunDeps;
   readonly run: RunRecord;
   readonly step: StepRecord;
+  /** The step's scope (its path without the node id). */
+  readonly prefix: string;
   readonly node: PlanNode;
   /** The scope's context (read-only for the handler). */
   readonly context: Readonly<Record<string, unknown>>;
   /** Read lazily: an AbortSignal is only created when a handler looks at it. */
   readonly signal: { readonly signal: AbortSignal };
-  readonly arrived: () => ArrivedInput[];
+  readonly host: StepContextHost;
   /** Receives each LLM execution record, to be committed with the step. */
-  readonly record: (record: LlmExecutionRecord) => void;
-  readonly timestamp: () => number;
+  readonly records: LlmExecutionRecord[];
 }
 
-export function createStepContext(parts: StepContextParts): StepContext {
-  const { deps, run, step, node, context, signal, arrived } = parts;
-  // Stable across re-runs of this attempt after a crash, so providers and webhooks can deduplicate.
-  const idempotencyKey = `${run.id}:${step.path}:${step.attempt}`;
-  const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
+export class RunStepContext implements StepContext {
+  readonly executionId: string;
+  readonly workflowId: string;
+  readonly node: WorkflowNode;
+  readonly config: Record<string, unknown>;
+  readonly path: string;
+  readonly attempt: number;
+  readonly clock: Clock;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly #parts: StepContextParts;
+  #idempotencyKey: string | undefined;
+  #services: StepServices | undefined;
+  #evaluate: StepContext['evaluate'] | undefined;
+  #render: StepContext['render'] | undefined;
+
+  constructor(parts: StepContextParts) {
+    this.#parts = parts;
+    this.executionId = parts.run.id;
+    this.workflowId = parts.run.workflow_id;
+    this.node = parts.node.node;
+    this.config = parts.node.node.config;
+    this.path = parts.step.path;
+    this.attempt = parts.step.attempt;
+    this.clock = parts.deps.clock;
+    this.context = parts.context;
+  }
+
+  /** Stable across re-runs of this attempt after a crash, so providers and webhooks can deduplicate. */
+  get idempotencyKey(): string {
+    return (this.#idempotencyKey ??= `${this.executionId}:${this.path}:${this.attempt}`);
+  }
+
+  get signal(): AbortSignal {
+    return this.#parts.signal.signal;
+  }
+
+  get arrived(): readonly ArrivedInput[] {
+    return this.#parts.host.arrived(this.#parts.prefix, this.#parts.node.id);
+  }
+
+  // Handlers may pass these around detached from `ctx`, so each is a closure, made on first use.
+  get hasOutput(): (name: string) => boolean {
+    const outgoing = this.#parts.node.outgoing;
+    return (name) => outgoing.some((e) => e.source_output === name);
+  }
+
+  get evaluate(): (expression: string, extra?: Readonly<Record<string, unknown>>) => unknown {
+    return (this.#evaluate ??= (expression, extra) => compileExpression(expression).evaluate(extra ? { ...this.context, ...extra } : this.context));
+  }
+
+  get render(): (template: string, extra?: Readonly<Record<string, unknown>>) => string {
+    return (this.#render ??= (template, extra) => renderTemplate(template, extra ? { ...this.context, ...extra } : this.context));
+  }
+
+  get services(): StepServices {
+    return (this.#services ??= stepServices(this.idempotencyKey, this.#parts));
+  }
+}
+
+function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
+  const { deps, run, step } = parts;
   return {
-    executionId: run.id,
-    workflowId: run.workflow_id,
-    node: node.node,
-    config: node.node.config,
-    path: step.path,
-    attempt: step.attempt,
-    idempotencyKey,
-    get signal() {
-      return signal.signal;
+    callModel(call: ModelCall): Promise<ModelResult> {
+      const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
+      return deps.models.call(call, new StepCallSite(parts, idempotencyKey, budgetWaived));
     },
-    clock: deps.clock,
-    context,
-    get arrived() {
-      return arrived();
-    },
-    hasOutput: (name) => node.outgoing.some((e) => e.source_output === name),
-    evaluate: (expression, extra) => compileExpression(expression).evaluate(extra ? { ...context, ...extra } : context),
-    render: (template, extra) => renderTemplate(template, extra ? { ...context, ...extra } : context),
-    services: {
-      callModel: (call) =>
-        deps.models.call(call, {
-          runId: run.id,
-          nodeId: node.id,
-          path: step.path,
-          attempt: step.attempt,
-          idempotencyKey,
-          ...(budgetWaived ? { budget: {} } : {}),
-          get signal() {
-            return signal.signal;
-          },
-          onToken: (delta) =>
-            deps.events.publish('node:token', { executionId: run.id, workflowId: run.workflow_id, timestamp: parts.timestamp(), nodeId: node.id, path: step.path, delta }),
-          record: parts.record,
-        }),
-      getPrompt: (id, version) => deps.storage.getPrompt(id, version),
-      startChild: (workflowId, version, input) => deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
-    },
+    getPrompt: (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version),
+    startChild: (workflowId: string, version: number | undefined, input: Json): Promise<string> => deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
   };
+}
+
+/** Who makes a model call: a class, so that `signal` stays lazy without a getter in an object literal (slow dictionary mode). */
+class StepCallSite implements CallSite {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly path: string;
+  readonly attempt: number;
+  readonly idempotencyKey: string;
+  readonly budget?: RunBudget;
+  readonly #parts: StepContextParts;
+
+  constructor(parts: StepContextParts, idempotencyKey: string, budgetWaived: boolean) {
+    this.#parts = parts;
+    this.runId = parts.run.id;
+    this.nodeId = parts.node.id;
+    this.path = parts.step.path;
+    this.attempt = parts.step.attempt;
+    this.idempotencyKey = idempotencyKey;
+    if (budgetWaived) this.budget = {};
+  }
+
+  get signal(): AbortSignal {
+    return this.#parts.signal.signal;
+  }
+
+  readonly onToken = (delta: string): void => {
+    const { deps, run } = this.#parts;
+    deps.events.publish('node:token', { executionId: run.id, workflowId: run.workflow_id, timestamp: deps.clock.now(), nodeId: this.nodeId, path: this.path, delta });
+  };
+
+  record(record: LlmExecutionRecord): void {
+    this.#parts.records.push(record);
+  }
 }

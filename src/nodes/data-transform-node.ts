@@ -8,6 +8,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const dataTransformNode: NodeHandler<NodeConfigs['data_transform']> = {
   type: 'data_transform',
+  pure: true,
   execute(ctx) {
     const output: Record<string, Json> = {};
     for (const [path, expression] of Object.entries(ctx.config.mapping)) output[path] = ctx.evaluate(expression) as Json;

@@ -9,6 +9,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const delayNode: NodeHandler<NodeConfigs['delay']> = {
   type: 'delay',
+  pure: true,
   execute(ctx) {
     const now = ctx.clock.now();
     let due = now + (ctx.config.ms ?? 0);

@@ -9,6 +9,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const endNode: NodeHandler<NodeConfigs['end']> = {
   type: 'end',
+  pure: true,
   execute(ctx) {
     const mapping = ctx.config.output;
     if (mapping) {

@@ -10,6 +10,7 @@ import type { NodeHandler, NodeResult } from './node-handler.js';
  */
 export const humanApprovalNode: NodeHandler<NodeConfigs['human_approval']> = {
   type: 'human_approval',
+  pure: true,
   execute(ctx) {
     const message = ctx.config.message === undefined ? null : ctx.render(ctx.config.message);
     const timeout = ctx.config.timeout_ms;

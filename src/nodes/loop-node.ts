@@ -9,6 +9,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const loopNode: NodeHandler<NodeConfigs['loop']> = {
   type: 'loop',
+  pure: true,
   execute(ctx) {
     const { loop_type: type, max_iterations: max } = ctx.config;
     if (type === 'for_each') {

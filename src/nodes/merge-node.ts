@@ -9,6 +9,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const mergeNode: NodeHandler<NodeConfigs['merge']> = {
   type: 'merge',
+  pure: true,
   execute(ctx) {
     const strategy = ctx.config.strategy ?? 'collect';
     if (strategy === 'first') {

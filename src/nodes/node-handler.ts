@@ -99,6 +99,13 @@ export interface NodeHandler<C = Record<string, unknown>> {
   readonly type: string;
   /** Validates `config` when a workflow using this type is validated. */
   readonly configSchema?: ZodType;
+  /**
+   * True when `execute` has no effect outside the run (no I/O, no calls): the engine may then run
+   * it at once, in the same transaction as the step that made it ready, instead of first
+   * committing its `running` row. A crash before that commit just runs it again.
+   * @default false
+   */
+  readonly pure?: boolean;
   execute(ctx: StepContext<C>): NodeResult | Promise<NodeResult>;
   /** Finishes a waiting step when what it waited for arrives. */
   resume?(ctx: StepContext<C>, wake: WakeSignal): NodeResult | Promise<NodeResult>;

@@ -2,7 +2,10 @@ import type { NodeConfigs } from '../core/definition.js';
 import { NotFoundError, TrellisError } from '../core/errors.js';
 import { getPath } from '../core/paths.js';
 import type { Json } from '../storage/records.js';
-import type { NodeHandler } from './node-handler.js';
+import type { ModelCall } from '../core/model-call.js';
+import type { CompletedResult, NodeHandler } from './node-handler.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * `prompt_execution`: renders a template (inline, or a stored prompt by id and version) and calls
@@ -31,18 +34,16 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     }
     const prompt = ctx.render(template, extra);
     const renderedSystem = system === undefined ? undefined : ctx.render(system, extra);
-    const result = await ctx.services.callModel({
-      providerModel: config.provider_model,
-      prompt,
-      ...(renderedSystem === undefined ? {} : { system: renderedSystem }),
-      ...(config.options === undefined ? {} : { options: config.options }),
-      ...(config.output_schema === undefined ? {} : { outputSchema: config.output_schema }),
-      ...(config.fallback === undefined ? {} : { fallback: config.fallback }),
-      ...(config.stream === undefined ? {} : { stream: config.stream }),
-      ...(config.tools === undefined ? {} : { tools: config.tools }),
-      ...(config.max_tool_steps === undefined ? {} : { maxToolSteps: config.max_tool_steps }),
-      render: (replacement) => ctx.render(replacement, extra),
-    });
+    // Built field by field (no conditional spreads): this runs for every LLM step.
+    const call: Mutable<ModelCall> = { providerModel: config.provider_model, prompt, render: (replacement) => ctx.render(replacement, extra) };
+    if (renderedSystem !== undefined) call.system = renderedSystem;
+    if (config.options !== undefined) call.options = config.options;
+    if (config.output_schema !== undefined) call.outputSchema = config.output_schema;
+    if (config.fallback !== undefined) call.fallback = config.fallback;
+    if (config.stream !== undefined) call.stream = config.stream;
+    if (config.tools !== undefined) call.tools = config.tools;
+    if (config.max_tool_steps !== undefined) call.maxToolSteps = config.max_tool_steps;
+    const result = await ctx.services.callModel(call);
     const output: { [key: string]: Json } = { text: result.text };
     if (result.json !== undefined) output.json = result.json;
     if (result.model !== config.provider_model) output.model = result.model;
@@ -54,6 +55,8 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     }
     const input: { [key: string]: Json } = { prompt: result.prompt ?? prompt, model: config.provider_model };
     if (renderedSystem !== undefined) input.system = renderedSystem;
-    return { status: 'completed', output, input, executionId: result.executionId, ...(writes ? { writes } : {}) };
+    const done: Mutable<CompletedResult> = { status: 'completed', output, input, executionId: result.executionId };
+    if (writes) done.writes = writes;
+    return done;
   },
 };

@@ -11,6 +11,7 @@ import type { NodeHandler } from './node-handler.js';
  */
 export const waitForEventNode: NodeHandler<NodeConfigs['wait_for_event']> = {
   type: 'wait_for_event',
+  pure: true,
   execute(ctx) {
     const timeout = ctx.config.timeout_ms;
     return { status: 'waiting', waiter: { kind: 'event', event: ctx.config.event, ...(timeout === undefined ? {} : { due_at: ctx.clock.now() + timeout }) } };

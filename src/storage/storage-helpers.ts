@@ -15,9 +15,6 @@ export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
   'usage',
 ];
 
-/** Required run fields: a patch giving them as `undefined` leaves them unchanged instead of clearing them. */
-const UNCLEARABLE = new Set<string>(['status', 'recovery_count']);
-
 /** Run statuses whose lease `renewLeases` extends: every status that is not terminal. */
 export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'paused'];
 
@@ -43,20 +40,44 @@ export function matchesExpectation(run: ExpectationTarget, expect: RunExpectatio
 }
 
 /**
- * Applies a patch; a status change bumps the revision. `undefined` values clear optional fields.
+ * Applies a patch; a status change bumps the revision. `undefined` values clear optional fields
+ * (`status` and `recovery_count`, being required, are left unchanged by `undefined`).
  * Keys outside {@link RUN_PATCH_FIELDS} are ignored, as the SQL storages ignore them.
  */
 export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
-  const next: Record<string, unknown> = { ...run };
-  for (const key of RUN_PATCH_FIELDS) {
-    if (!(key in patch)) continue;
-    const value = patch[key];
-    if (value !== undefined) next[key] = value;
-    else if (!UNCLEARABLE.has(key)) delete next[key];
-  }
-  if (patch.status !== undefined && patch.status !== run.status) next.revision = run.revision + 1;
-  return next as unknown as RunRecord;
+  // One explicit object shape (no spread, no delete): runs are patched on every status change.
+  const field = <K extends RunPatchField>(key: K): RunRecord[K] => (key in patch ? (patch[key] as RunRecord[K]) : run[key]);
+  const status = patch.status ?? run.status;
+  const next: Mutable<RunRecord> = {
+    id: run.id,
+    workflow_id: run.workflow_id,
+    workflow_version: run.workflow_version,
+    status,
+    input_data: run.input_data,
+    variables: run.variables,
+    created_at: run.created_at,
+    revision: status !== run.status ? run.revision + 1 : run.revision,
+    recovery_count: patch.recovery_count ?? run.recovery_count,
+  };
+  const optional = (key: Exclude<RunPatchField, 'status' | 'recovery_count'>): void => {
+    const value = field(key);
+    if (value !== undefined) (next as Record<string, unknown>)[key] = value;
+  };
+  optional('output_data');
+  optional('error_message');
+  optional('started_at');
+  optional('completed_at');
+  optional('owner');
+  optional('lease_expires_at');
+  optional('usage');
+  if (run.parent_id !== undefined) next.parent_id = run.parent_id;
+  if (run.parent_step_path !== undefined) next.parent_step_path = run.parent_step_path;
+  if (run.trigger !== undefined) next.trigger = run.trigger;
+  if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
+  return next;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** True when a run's lease no longer protects it at `now` (no owner, no lease, or the lease ran out). */
 export function isClaimable(run: RunRecord, owner: string | undefined, now: number): boolean {
