@@ -12,4 +12,12 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: true,
+  // src/core/lazy-modules.ts loads zod, cel-js... with createRequire(import.meta.url): the shim
+  // gives the CJS build an `import.meta.url`.
+  shims: true,
+  esbuildOptions(options, { format }) {
+    // The CJS build has no `import.meta.resolve`; say so, rather than let esbuild empty `import.meta`
+    // with a warning. lazy-modules.ts then requires by name, as a CJS user of zod does.
+    if (format === 'cjs') options.define = { ...options.define, 'import.meta.resolve': 'undefined' };
+  },
 });

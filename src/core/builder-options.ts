@@ -2,17 +2,16 @@
  * The workflow-level parts of the builder: checking `workflow()` options, converting output
  * schemas, and assembling the final definition around the compiled graph.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
-  WorkflowSettingsSchema,
-  WorkflowTriggerSchema,
-  WorkflowVariableSchema,
+  definitionSchemas,
   type WorkflowDefinition,
   type WorkflowEdge,
   type WorkflowNode,
   type WorkflowVariable,
 } from './definition.js';
 import { builderError, toPlainJson } from './builder-steps.js';
+import { loadZod } from './lazy-modules.js';
 import type { OutputSchema, WorkflowOptions } from './builder-types.js';
 
 type Graph = WorkflowDefinition['definition'];
@@ -45,6 +44,7 @@ export function assembleDefinition(
 /** Checks variables, triggers and settings once, when the workflow is started. */
 export function checkWorkflowOptions(opts: WorkflowOptions): void {
   const problems: string[] = [];
+  const { WorkflowVariableSchema, WorkflowTriggerSchema, WorkflowSettingsSchema } = definitionSchemas();
   for (const v of resolveVariables(opts.variables)) {
     const r = WorkflowVariableSchema.safeParse(v);
     if (!r.success) problems.push(`variable "${v.name}": ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(', ')}`);
@@ -59,7 +59,7 @@ export function toOutputSchema(id: string, output: OutputSchema | undefined): Re
   if (output === undefined) return undefined;
   if (!isZodSchema(output)) return { ...output };
   try {
-    return z.toJSONSchema(output) as Record<string, unknown>;
+    return loadZod().z.toJSONSchema(output) as Record<string, unknown>;
   } catch (cause) {
     throw builderError(`Prompt node "${id}": its output schema cannot be converted to JSON Schema (${String(cause)}).`, id);
   }

@@ -2,12 +2,7 @@
  * The builder's intermediate form: a tree of steps, each holding a finished node (minus layout).
  * Every node is checked when its step is declared, so a mistake throws at the line that made it.
  */
-import {
-  NODE_CONFIG_SCHEMAS,
-  RetryPolicySchema,
-  WorkflowNodeSchema,
-  type BuiltinNodeType,
-} from './definition.js';
+import { definitionSchemas, type BuiltinNodeType, type DefinitionSchemas } from './definition.js';
 import { TrellisError, type ValidationIssue } from './errors.js';
 import type { StepOptions } from './builder-types.js';
 
@@ -51,11 +46,9 @@ export function builderError(message: string, nodeId?: string, issues?: readonly
   });
 }
 
-const ID_PATTERN = WorkflowNodeSchema.shape.id;
-
 /** Checks an id's syntax; uniqueness is the builder's job, it knows every id declared so far. */
 export function checkNodeId(id: unknown): asserts id is string {
-  const parsed = ID_PATTERN.safeParse(id);
+  const parsed = definitionSchemas().WorkflowNodeSchema.shape.id.safeParse(id);
   if (!parsed.success) {
     throw builderError(
       `Invalid node id ${JSON.stringify(id)}: node ids are letters, digits, _ and -, not starting with a digit.`,
@@ -77,7 +70,8 @@ export function makeNode(
   checkNodeId(id);
   const plainConfig = toPlainJson(config, `config of node "${id}"`) as Record<string, unknown>;
   const issues: ValidationIssue[] = [];
-  const schema = (NODE_CONFIG_SCHEMAS as Partial<Record<string, (typeof NODE_CONFIG_SCHEMAS)[BuiltinNodeType]>>)[type];
+  const { NODE_CONFIG_SCHEMAS, RetryPolicySchema, WorkflowNodeSchema } = definitionSchemas();
+  const schema = (NODE_CONFIG_SCHEMAS as Partial<Record<string, DefinitionSchemas['NODE_CONFIG_SCHEMAS'][BuiltinNodeType]>>)[type];
   if (schema !== undefined) collect(issues, id, ['config'], schema.safeParse(plainConfig));
   const node: { -readonly [K in keyof NodeSpec]: NodeSpec[K] } = { id, type, name: opts.name ?? id, config: plainConfig };
   if (opts.description !== undefined) node.description = opts.description;

@@ -86,7 +86,8 @@ interface BuilderState {
 }
 
 const BRAND = Symbol.for('trellis.workflow-builder');
-const START = makeNode('start', 'start', {});
+// Written out rather than made with `makeNode`, whose checks would load zod when this module loads.
+const START: NodeSpec = { id: 'start', type: 'start', name: 'start', config: {} };
 
 /**
  * Chainable, immutable workflow builder; create one with {@link workflow}. `T` records each

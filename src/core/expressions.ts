@@ -22,9 +22,9 @@
  * the cost is bounded by the size of the run's data, not by the expression. There is no `now()`:
  * expressions are deterministic, so replaying a run routes the same way.
  */
-import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
-import type { ASTNode } from '@marcbachmann/cel-js';
+import type { ASTNode, Environment } from '@marcbachmann/cel-js';
 import { ExpressionError, TrellisError, isTrellisError } from './errors.js';
+import { loadCel } from './lazy-modules.js';
 import { FORBIDDEN_KEYS } from './paths.js';
 
 /** Longest accepted expression source, in characters. */
@@ -158,7 +158,8 @@ function numbers(list: readonly unknown[], fn: string): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The environment: created once, shared by every compiled expression.
+// The environment: created on the first compile (cel-js loads then, not at import: see
+// lazy-modules.ts), shared by every compiled expression.
 
 const MISSING_CODES = new Set(['no_such_key', 'unknown_variable']);
 
@@ -176,7 +177,7 @@ interface DefaultMacro {
 }
 
 function createEnvironment(): Environment {
-  const env = new Environment({
+  const env = new (loadCel().Environment)({
     unlistedVariablesAreDyn: true,
     homogeneousAggregateLiterals: false,
     limits: { maxDepth: MAX_EXPRESSION_DEPTH },
@@ -277,7 +278,7 @@ function createEnvironment(): Environment {
   return env;
 }
 
-const env = createEnvironment();
+let env: Environment | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Compile-time AST pass: literal rewriting, key refusal, identifier collection.
@@ -439,6 +440,7 @@ function evalError(
   identifiers: readonly string[],
 ): TrellisError {
   if (isTrellisError(error)) return error;
+  const { EvaluationError, TypeError: CelTypeError } = loadCel();
   if (error instanceof EvaluationError || error instanceof CelTypeError) {
     const node = error.node as MutableNode | undefined;
     // cel-js reads variables with `context[name]`, so an absent `toString` resolves to the
@@ -481,14 +483,14 @@ function compileUncached(source: string): CompiledExpression {
   let run: ReturnType<Environment['parse']>;
   const refs: Refs = { roots: new Set(), paths: new Set() };
   try {
-    run = env.parse(source);
+    run = (env ??= createEnvironment()).parse(source);
     prepare(source, run.ast as unknown as MutableNode, new Set(), refs);
     // Type-check once now, so static errors (unknown function, `"a" - 1`) surface at compile
     // time and evaluation skips cel-js's first-run check.
     const checked = run.check();
     if (!checked.valid) throw checked.error;
   } catch (error) {
-    if (error instanceof ParseError && error.code === 'limit_exceeded' && error.summary.includes('maxDepth')) {
+    if (error instanceof loadCel().ParseError && error.code === 'limit_exceeded' && error.summary.includes('maxDepth')) {
       throw new ExpressionError(
         'expression_parse',
         `Expression "${source.slice(0, 80)}" nests deeper than ${MAX_EXPRESSION_DEPTH} levels.`,

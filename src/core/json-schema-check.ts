@@ -1,6 +1,7 @@
 /** Checks JSON values against JSON Schemas (compiled once per schema object with zod). */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { JsonSchema } from '../providers/provider.js';
+import { loadZod } from './lazy-modules.js';
 
 const compiled = new WeakMap<JsonSchema, z.ZodType>();
 
@@ -8,7 +9,7 @@ const compiled = new WeakMap<JsonSchema, z.ZodType>();
 export function checkJson(schema: JsonSchema, value: unknown): string | undefined {
   let validator = compiled.get(schema);
   if (!validator) {
-    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    validator = loadZod().z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
     compiled.set(schema, validator);
   }
   const result = validator.safeParse(value);

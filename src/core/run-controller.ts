@@ -23,6 +23,9 @@ import { RunStepContext, type StepContextHost } from './step-context.js';
 import { CommitBatch } from './commit-batch.js';
 
 
+/** How many pure steps may run between two commits of one run. */
+const MAX_PURE_STEPS_PER_COMMIT = 64;
+
 /** Drives one run in this process. Created by the engine; not part of the public API. */
 export class RunController implements PlannerView, StepContextHost {
   readonly #deps: RunDeps;
@@ -293,8 +296,15 @@ export class RunController implements PlannerView, StepContextHost {
     if (this.#draining) return;
     this.#draining = true;
     try {
-      // By index, not shift(): a loop can make thousands of steps ready at once.
-      for (let i = 0; i < this.#ready.length; i++) this.#execute(this.#ready[i]!);
+      // By index, not shift(): a loop can make thousands of steps ready at once. Past a bound the
+      // rest wait for the commit, so a long run of pure steps neither holds the event loop nor
+      // goes unpersisted for long.
+      let i = 0;
+      for (; i < this.#ready.length && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
+      for (; i < this.#ready.length; i++) {
+        const path = this.#ready[i]!;
+        this.#batch.after(() => this.#execute(path));
+      }
     } finally {
       this.#ready.length = 0;
       this.#draining = false;

@@ -6,11 +6,7 @@
 import type { z } from 'zod';
 import {
   BUILTIN_NODE_TYPES,
-  NODE_CONFIG_SCHEMAS,
-  WorkflowEdgeSchema,
-  WorkflowNodeSchema,
-  WorkflowSchema,
-  WorkflowVariableSchema,
+  definitionSchemas,
   parseProviderModel,
   type BuiltinNodeType,
   type WorkflowDefinition,
@@ -122,6 +118,7 @@ function salvage<T>(items: unknown, schema: z.ZodType<T>): Indexed<T>[] {
 
 function buildGraph(raw: unknown, parsed: WorkflowDefinition | undefined): Graph {
   const def = isRecord(raw) && isRecord(raw['definition']) ? raw['definition'] : {};
+  const { WorkflowNodeSchema, WorkflowEdgeSchema, WorkflowVariableSchema } = definitionSchemas();
   const nodes = parsed
     ? parsed.definition.nodes.map((value, index) => ({ value, index }))
     : salvage(def['nodes'], WorkflowNodeSchema);
@@ -210,7 +207,7 @@ function checkTypesAndConfigs(g: Graph, extraTypes: ReadonlySet<string>, out: Co
   for (const n of g.nodes) {
     const { id, type, config } = n.value;
     if (BUILTIN.has(type)) {
-      const result = NODE_CONFIG_SCHEMAS[type as BuiltinNodeType].safeParse(config);
+      const result = definitionSchemas().NODE_CONFIG_SCHEMAS[type as BuiltinNodeType].safeParse(config);
       if (!result.success) {
         for (const issue of result.error.issues) {
           const field = issue.path.length ? ` "${formatPath(issue.path)}"` : '';
@@ -514,7 +511,7 @@ function checkNodeContent(n: Indexed<WorkflowNode>, declared: ReadonlySet<string
 
 function collect(def: unknown, options: ValidateWorkflowOptions): WorkflowValidationResult {
   const out = new Collector();
-  const parsed = WorkflowSchema.safeParse(def);
+  const parsed = definitionSchemas().WorkflowSchema.safeParse(def);
   if (!parsed.success) schemaIssues(def, parsed.error, out);
   const rawGraph = isRecord(def) && isRecord(def['definition']) ? def['definition'] : undefined;
   if (parsed.success || Array.isArray(rawGraph?.['nodes'])) {

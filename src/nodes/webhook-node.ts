@@ -2,9 +2,10 @@
  * `webhook`: one outgoing HTTP request with the built-in `fetch`, guarded against SSRF by a
  * {@link HostPolicy}. URL, header values and body are templates rendered in the step's context.
  */
-import { z } from 'zod';
-import { NODE_CONFIG_SCHEMAS, type NodeConfigs } from '../core/definition.js';
+import type { ZodType } from 'zod';
+import { definitionSchemas, type NodeConfigs } from '../core/definition.js';
 import { isTrellisError, TrellisError } from '../core/errors.js';
+import { loadZod } from '../core/lazy-modules.js';
 import { getPath } from '../core/paths.js';
 import type { Json } from '../storage/records.js';
 import { createHostPolicy, type HostPolicy, type HostPolicyOptions } from './host-policy.js';
@@ -364,7 +365,13 @@ function transportError(ctx: StepContext<WebhookConfig>, error: unknown, host: s
 // ---------------------------------------------------------------------------------------------
 // The handler
 
-const configSchema = NODE_CONFIG_SCHEMAS.webhook.extend({ timeout_ms: z.number().int().min(1).optional() });
+let configSchema: ZodType | undefined;
+
+/** The definition's `webhook` config plus `timeout_ms`; built on first read, like every schema (definition.ts). */
+function webhookConfigSchema(): ZodType {
+  configSchema ??= definitionSchemas().NODE_CONFIG_SCHEMAS.webhook.extend({ timeout_ms: loadZod().z.number().int().min(1).optional() });
+  return configSchema;
+}
 
 /**
  * Creates the `webhook` handler: one HTTP request, SSRF-guarded by `options`.
@@ -385,9 +392,8 @@ const configSchema = NODE_CONFIG_SCHEMAS.webhook.extend({ timeout_ms: z.number()
  */
 export function createWebhookNode(options: WebhookNodeOptions = {}): NodeHandler<WebhookConfig> {
   const resolved = resolveWebhookNodeOptions(options);
-  return {
+  const handler: NodeHandler<WebhookConfig> = {
     type: 'webhook',
-    configSchema,
     async execute(ctx) {
       const config = ctx.config;
       const ms = config.timeout_ms;
@@ -419,6 +425,10 @@ export function createWebhookNode(options: WebhookNodeOptions = {}): NodeHandler
       return { status: 'completed', output, input, ...(writes ? { writes } : {}) };
     },
   };
+  // `configSchema` is a getter, since `webhookNode` below is made when this module loads, before
+  // zod is. Added after the literal: a getter inside it would put this object, read on every
+  // step, in dictionary mode.
+  return Object.defineProperty(handler, 'configSchema', { get: webhookConfigSchema, enumerable: true });
 }
 
 /** The `webhook` handler with the default policy: public http(s) hosts only, 5 MiB responses. */

@@ -3,8 +3,9 @@
  * token buckets on the engine's clock bound requests and tokens per minute. Waiting calls leave
  * the line as soon as their step's signal aborts.
  */
-import PQueue from 'p-queue';
+import type PQueue from 'p-queue';
 import { sleep, type Clock } from '../core/clock.js';
+import { loadPQueue } from '../core/lazy-modules.js';
 
 /** Limits of one provider. */
 export interface ProviderLimits {
@@ -86,7 +87,8 @@ export class ProviderLimiter {
   #active = 0;
 
   constructor(clock: Clock, limits: ProviderLimits) {
-    this.#queue = limits.concurrency === undefined ? undefined : new PQueue({ concurrency: limits.concurrency });
+    // p-queue loads only for a provider with a concurrency limit, not at import (lazy-modules.ts).
+    this.#queue = limits.concurrency === undefined ? undefined : new (loadPQueue())({ concurrency: limits.concurrency });
     this.#requests = limits.requestsPerMinute === undefined ? undefined : new TokenBucket(clock, limits.requestsPerMinute);
     this.#tokens = limits.tokensPerMinute === undefined ? undefined : new TokenBucket(clock, limits.tokensPerMinute);
   }

@@ -5,8 +5,9 @@
  * idempotency key `schedule:<workflow>:<trigger>:<fire time>`, which storage enforces across
  * restarts and processes.
  */
-import { Cron } from 'croner';
+import type { Cron } from 'croner';
 import type { Clock } from '../core/clock.js';
+import { loadCroner } from '../core/lazy-modules.js';
 import type { ScheduleTriggerConfig } from './trigger-config.js';
 
 /** A timer longer than this is split (Node's setTimeout overflows past ~24.8 days). */
@@ -17,7 +18,8 @@ const SEARCH_WINDOWS_MS = [60_000, 3_600_000, 86_400_000, 32 * 86_400_000, 366 *
 
 /** Compiles a schedule's pattern; throws croner's error for a bad pattern or zone. */
 export function compileSchedule(config: Pick<ScheduleTriggerConfig, 'cron' | 'timezone'>): Cron {
-  return new Cron(config.cron, { paused: true, ...(config.timezone === undefined ? {} : { timezone: config.timezone }) });
+  // croner loads on the first schedule, not at import (lazy-modules.ts).
+  return new (loadCroner().Cron)(config.cron, { paused: true, ...(config.timezone === undefined ? {} : { timezone: config.timezone }) });
 }
 
 /** The first fire strictly after `after` (ms since epoch), or undefined when the pattern never fires again. */

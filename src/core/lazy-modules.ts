@@ -1,0 +1,60 @@
+/**
+ * The dependencies that are costly to load (zod ~50 ms, cel-js ~25 ms on a small machine, plus
+ * croner and p-queue), loaded synchronously on first use rather than when `trellis` is imported,
+ * so an app that imports Trellis starts fast and pays only for what it runs. eventemitter3 (~5 ms)
+ * stays a static import: the public `TrellisEventEmitter` class extends it.
+ *
+ * Why `require` and not `import()`: the APIs that need these modules are synchronous
+ * (`validateWorkflow`, the builder's `.build()`, `compileExpression`), and an async import would
+ * change their signatures. Node >= 20.19 (and >= 22.12) can `require()` an ES module without a
+ * flag or warning, which is what makes this work for the ESM-only cel-js and p-queue; hence
+ * `engines` in package.json.
+ *
+ * Why resolve with `import.meta.resolve` first: `require('zod')` picks zod's CommonJS build, while
+ * users of our ESM build `import { z } from 'zod'` and get its ES build, a second copy of zod. Their
+ * schemas would then meet our `z.toJSONSchema` from the other copy. Resolving with the `import`
+ * condition and requiring that file loads the very module `import 'zod'` gives (Node keeps one
+ * module instance per URL for `import` and `require`). The CJS build has no `import.meta.resolve`
+ * (tsup.config.ts defines it as undefined there), so it requires by name and gets the same copy
+ * as a CJS user's `require('zod')`. Where a second copy still appears (tsx's require hook compiles
+ * ES modules itself), zod 4 copes: `instanceof` goes by traits, and its global config and
+ * registry live on `globalThis`.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type * as Cel from '@marcbachmann/cel-js';
+import type * as Croner from 'croner';
+import type PQueue from 'p-queue';
+import type * as Zod from 'zod';
+
+const requireHere = createRequire(import.meta.url);
+const loaded = new Map<string, unknown>();
+
+function load<T>(specifier: string): T {
+  if (loaded.has(specifier)) return loaded.get(specifier) as T;
+  // Undefined in the CJS build, whatever its types say (see above).
+  const id = typeof import.meta.resolve === 'function' ? fileURLToPath(import.meta.resolve(specifier)) : specifier;
+  const namespace = requireHere(id) as T;
+  loaded.set(specifier, namespace);
+  return namespace;
+}
+
+/** zod, the copy the host app's own `import 'zod'` (or `require('zod')` from CJS) gets. */
+export function loadZod(): typeof Zod {
+  return load('zod');
+}
+
+/** The CEL implementation behind expressions. */
+export function loadCel(): typeof Cel {
+  return load('@marcbachmann/cel-js');
+}
+
+/** croner, which computes schedule fire times. */
+export function loadCroner(): typeof Croner {
+  return load('croner');
+}
+
+/** p-queue's class, which bounds a provider's concurrent calls. */
+export function loadPQueue(): typeof PQueue {
+  return load<{ default: typeof PQueue }>('p-queue').default;
+}
