@@ -3,6 +3,7 @@
  * every commit of a sequential loop is timed and its payload measured.
  */
 import { Engine, workflow, type Storage, type StepCommit } from 'trellis';
+import { instantProvider } from './workloads.js';
 
 interface Sample {
   readonly us: number;
@@ -12,7 +13,7 @@ interface Sample {
 export async function flatStepCost(storage: Storage, iterations: number): Promise<{ early: Sample; late: Sample }> {
   const samples: Sample[] = [];
   const commit = async (commit: StepCommit): Promise<boolean> => {
-    const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
+    const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.executions ?? [])) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
     const started = process.hrtime.bigint();
     const ok = await storage.commit(commit);
     samples.push({ us: Number(process.hrtime.bigint() - started) / 1000, bytes });
@@ -26,8 +27,9 @@ export async function flatStepCost(storage: Storage, iterations: number): Promis
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const engine = new Engine({ storage: measured });
-  const wf = workflow('long').repeat(iterations, (b) => b.transform('step', { value: 'index * 2', note: "'a step output of some size'" }), { id: 'long_loop', max_iterations: iterations });
+  const engine = new Engine({ storage: measured, providers: { bench: instantProvider } });
+  // An LLM step per iteration: one commit each (pure steps would share commits).
+  const wf = workflow('long').repeat(iterations, (b) => b.prompt('step', { model: 'bench:m', template: 'step {{index}} of a long run' }), { id: 'long_loop', max_iterations: iterations });
   const run = await engine.run(wf, {});
   if (run.status !== 'completed') throw new Error(`flat-cost run ${run.status}: ${run.error_message}`);
   const window = (from: number, to: number): Sample => {

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 // The built package, as users run it (`npm run bench` builds it first).
 import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from 'trellis';
@@ -37,7 +38,7 @@ const print = (row: Row): void => {
 };
 const rssMb = (): number => Math.round(process.memoryUsage().rss / 1024 / 1024);
 
-const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
+const dir = process.env.TRELLIS_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'trellis-bench-'));
 let pgSchemaCounter = 0;
 
 async function makeStorage(mode: Mode): Promise<Storage> {
@@ -76,6 +77,19 @@ async function measure(workload: Workload, mode: Mode): Promise<Row> {
   return row;
 }
 
+const WORKLOADS = { W1: w1, W2: w2, W3: w3, W4: w4 } as const;
+type WorkloadName = keyof typeof WORKLOADS;
+
+/**
+ * Each workload and mode runs in a process of its own, so that its time and its peak RSS are its
+ * own: no heap, JIT state or GC debt carried over from the workloads before it.
+ */
+function measureInChild(name: WorkloadName, mode: Mode, runs: number, items?: number): Row {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), `--one=${name},${mode},${runs}${items === undefined ? '' : `,${items}`}`];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, TRELLIS_BENCH_DIR: dir } });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
+}
+
 /** One INSERT per step, each in its own transaction, WAL + synchronous=NORMAL: the cost of durability itself. */
 function sqliteFloor(steps: number): number {
   const db = new Database(join(dir, `floor-${Date.now()}.sqlite`));
@@ -108,21 +122,33 @@ function importTimeMs(): number | undefined {
 const scale = quick ? 0.2 : 1;
 const n = (runs: number): number => Math.max(2, Math.round(runs * scale));
 
-if (!json) console.error('Trellis bench (orchestration only; provider answers after one microtask)\n');
+const one = args.find((a) => a.startsWith('--one='))?.slice(6);
+if (one !== undefined) {
+  // A child: one measurement, one JSON line, exit.
+  const [name, mode, runs, items] = one.split(',') as [WorkloadName, Mode, string, string | undefined];
+  const workload = items === undefined ? WORKLOADS[name](Number(runs)) : w3(Number(runs), Number(items));
+  const row = await measure(workload, mode);
+  await dropPgSchemas();
+  console.log(JSON.stringify(row));
+  process.exit(0);
+}
+
+if (!json) console.error('Trellis bench (orchestration only; provider answers after one microtask; each row in a fresh process)\n');
 const floor = sqliteFloor(n(5000));
 print({ workload: 'floor', mode: 'sqlite', per_unit_us: floor, unit: 'step', rss_mb: rssMb() });
 
+const RUNS: Record<WorkloadName, number> = { W1: 1000, W2: 100, W3: 10, W4: 1000 };
 for (const mode of modes) {
-  for (const workload of [w1(n(1000)), w2(n(100)), w3(n(10)), w4(n(1000))]) {
-    const row = await measure(workload, mode);
-    if (mode === 'sqlite' && (workload.name === 'W1' || workload.name === 'W2' || workload.name === 'W3')) row.ratio_to_floor = row.per_unit_us / floor;
+  for (const name of Object.keys(RUNS) as WorkloadName[]) {
+    const row = measureInChild(name, mode, n(RUNS[name]));
+    if (mode === 'sqlite' && name !== 'W4') row.ratio_to_floor = row.per_unit_us / floor;
     print(row);
   }
 }
 
 // W3 scaling: the cost per item must not grow with the number of items.
 for (const items of [100, 1000, 10_000]) {
-  const row = await measure(w3(items === 10_000 ? 1 : 3, items), 'memory');
+  const row = measureInChild('W3', 'memory', items === 10_000 ? 1 : 3, items);
   print({ ...row, workload: `W3x${items}` });
 }
 
@@ -141,7 +167,7 @@ if (!json) {
   const flat = rows.filter((r) => r.workload === 'flat');
   for (const f of flat) console.error(`\n  flat cost (${f.mode}): step 10 ≈ ${Number(f.early_us).toFixed(1)} µs / ${f.early_bytes} B, step ${quick ? 1000 : 5000} ≈ ${Number(f.late_us).toFixed(1)} µs / ${f.late_bytes} B (×${Number(f.time_ratio).toFixed(2)} time, ×${Number(f.bytes_ratio).toFixed(2)} bytes)`);
   if (importMs !== undefined) console.error(`  import of dist/index.js: ${importMs.toFixed(1)} ms`);
-  console.error(`  peak RSS: ${Math.max(...rows.map((r) => r.rss_mb))} MB`);
+  console.error(`  peak RSS of a workload process: ${Math.max(...rows.filter((r) => /^W/.test(r.workload)).map((r) => r.rss_mb))} MB`);
 }
 await dropPgSchemas();
 rmSync(dir, { recursive: true, force: true });
