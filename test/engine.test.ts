@@ -160,6 +160,53 @@ describe('engine: running workflows', () => {
     expect(run.output_data).toEqual({ text: 'abab' });
   });
 
+  it('runs pure steps in the commit that made them ready; effectful ones only after their running row landed', async () => {
+    const { engine, storage } = makeEngine();
+    const commits: string[][] = [];
+    const commit = storage.commit.bind(storage);
+    storage.commit = (c) => {
+      commits.push(c.steps.map((s) => `${s.path}:${s.status}`));
+      return commit(c);
+    };
+    // What the effectful handler saw committed when it ran.
+    let seen: string | undefined;
+    engine.registerNode(defineNode({ type: 'pure_probe', pure: true, execute: (ctx) => ({ status: 'completed', output: ctx.path }) }));
+    engine.registerNode(
+      defineNode({
+        type: 'effect_probe',
+        execute: async (ctx) => {
+          seen = (await storage.getStep(ctx.executionId, ctx.path))?.status;
+          return { status: 'completed', output: ctx.path };
+        },
+      }),
+    );
+    const wf = workflow('probes').node('a', 'pure_probe', {}).node('b', 'effect_probe', {}).node('c', 'pure_probe', {}).end({ last: 'c' });
+    const run = await engine.run(wf, {});
+    expect(run.output_data).toEqual({ last: 'c' });
+    expect(seen).toBe('running');
+    // start and a finish, and b's running row is written, in one transaction; c and end join b's completion.
+    expect(commits).toEqual([
+      ['start:completed', 'a:completed', 'b:running'],
+      ['b:completed', 'c:completed', 'end:completed'],
+    ]);
+  });
+
+  it('commits a long chain of pure steps in bounded slices and still finishes', async () => {
+    const { engine, storage } = makeEngine();
+    let commits = 0;
+    const commit = storage.commit.bind(storage);
+    storage.commit = (c) => {
+      commits++;
+      return commit(c);
+    };
+    const wf = workflow('long').repeat(300, (b) => b.transform('step', { n: 'index' }), { id: 'many', max_iterations: 300 }).end({ last: 'many[299].n' });
+    const run = await engine.run(wf, {});
+    expect(run.status).toBe('completed');
+    expect(run.output_data).toEqual({ last: 299 });
+    // 600 pure steps (iteration bodies and the loop's own bookkeeping) never go into a single transaction.
+    expect(commits).toBeGreaterThanOrEqual(4);
+  });
+
   it('rejects a node type nobody registered before running anything', async () => {
     const { engine, storage } = makeEngine();
     const wf = workflow('later').node('custom', 'not_registered_here', {});
