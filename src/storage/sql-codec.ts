@@ -74,6 +74,14 @@ export function encodeRecord(spec: readonly ColumnSpec[], record: object): SqlRo
   return row;
 }
 
+/** A record as its cells in `spec` order, for positional binding (no row object in between). */
+export function encodeCells(spec: readonly ColumnSpec[], record: object): Cell[] {
+  const source = record as Record<string, unknown>;
+  const cells = new Array<Cell>(spec.length);
+  for (let i = 0; i < spec.length; i++) cells[i] = encodeValue(spec[i]!.kind, source[spec[i]!.name]);
+  return cells;
+}
+
 /** A row back as a record; NULL cells become absent fields. */
 export function decodeRecord<T>(spec: readonly ColumnSpec[], row: Record<string, unknown>): T {
   const record: Record<string, unknown> = {};
@@ -115,6 +123,24 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
   }
   return { row, blob: undefined };
 }
+
+/** A step's cells in {@link STEP_ROW_COLUMNS} order, with the blob its output moved to when it was too large. */
+export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { readonly cells: Cell[]; readonly blob: BlobRow | undefined } {
+  const cells = encodeCells(COLUMNS.steps, step);
+  cells.push(step.waiter?.due_at ?? null, null);
+  const output = cells[OUTPUT_CELL];
+  // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
+  if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
+    const hash = createHash('sha256').update(output).digest('hex');
+    cells[OUTPUT_CELL] = null;
+    cells[OUTPUT_REF_CELL] = hash;
+    return { cells, blob: { hash, data: output } };
+  }
+  return { cells, blob: undefined };
+}
+
+const OUTPUT_CELL = STEP_ROW_COLUMNS.indexOf('output_data');
+const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
 
 /** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */
 export function decodeStep(row: Record<string, unknown>): StepRecord {

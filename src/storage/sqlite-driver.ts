@@ -18,9 +18,9 @@ import {
   STEP_ROW_COLUMNS,
   decodeRecord,
   decodeStep,
-  encodeRecord,
   dedupeSteps,
-  encodeStep,
+  encodeCells,
+  encodeStepCells,
   expectationTarget,
   patchRunRow,
   toStorageError,
@@ -163,8 +163,7 @@ export class SqliteDriver extends SqlStorage {
 
   override async createRun(run: RunRecord): Promise<RunRecord> {
     return this.#write('createRun', (s) => {
-      const row = encodeRecord(COLUMNS.runs, run);
-      if (s.insertRun.run(...COLUMNS.runs.map((c) => row[c.name])).changes === 1) return run;
+      if (s.insertRun.run(encodeCells(COLUMNS.runs, run)).changes === 1) return run;
       const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(run.idempotency_key);
       if (existing) return decodeRecord<RunRecord>(COLUMNS.runs, existing);
       throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
@@ -210,14 +209,11 @@ export class SqliteDriver extends SqlStorage {
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
       }
       for (const step of dedupeSteps(commit.steps)) {
-        const { row, blob } = encodeStep(step, this.#largeOutputBytes);
+        const { cells, blob } = encodeStepCells(step, this.#largeOutputBytes);
         if (blob) s.insertBlob.run(blob.hash, blob.data);
-        s.upsertStep.run(...STEP_ROW_COLUMNS.map((c) => row[c]));
+        s.upsertStep.run(cells);
       }
-      for (const record of commit.executions ?? []) {
-        const row = encodeRecord(COLUMNS.executions, record);
-        s.upsertExecution.run(...EXECUTION_COLUMNS.map((c) => row[c]));
-      }
+      for (const record of commit.executions ?? []) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
       return true;
     });
   }
