@@ -117,6 +117,23 @@ describe('parallel and merge', () => {
     expect(byNode).toMatchObject({ f: 'completed', s: 'skipped', after_slow: 'skipped' });
   });
 
+  it('a wide fan-out joins once every branch settled, whatever order they finish in', async () => {
+    // Branches finish in a shuffled order, so the join's waiting is re-decided as each one lands.
+    const order = Array.from({ length: 40 }, (_, i) => (i * 17) % 40);
+    const { engine } = makeEngine(async (r) => {
+      const n = Number(r.prompt.slice(1));
+      await new Promise((res) => setTimeout(res, order.indexOf(n) / 4));
+      return `a${n}`;
+    });
+    const branches: Record<string, (b: ReturnType<typeof workflow>) => ReturnType<typeof workflow>> = {};
+    for (let i = 0; i < 40; i++) branches[`b${i}`] = (b) => b.prompt(`p${i}`, { model: 'mock:m', template: `q${i}` });
+    const wf = workflow('wide').parallel(branches as never, { id: 'fan' }).end({ n: 'size(fan_merge)', last: 'fan_merge.b39.text' });
+    const run = await engine.run(wf, {});
+    expect(run.status).toBe('completed');
+    // A join that fired early would have collected fewer branches.
+    expect(run.output_data).toEqual({ n: 40, last: 'a39' });
+  });
+
   it('wait_for any survives a failing first branch', async () => {
     const { engine } = makeEngine(async (r) => {
       if (r.prompt === 'bad') return ScriptedProvider.fail('bad_request', 'nope');

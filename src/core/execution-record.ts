@@ -53,15 +53,16 @@ export interface WorkflowExecution {
   readonly execution_trace: readonly TraceStep[];
 }
 
-let lastIsoMs = Number.NaN;
-let lastIso = '';
-/** ISO text of a timestamp; steps of a fast run share milliseconds, so the last answer is kept. */
+const recentIso = new Map<number, string>();
+/** ISO text of a timestamp; the steps of a run share a few milliseconds, so recent answers are kept. */
 const iso = (ms: number): string => {
-  if (ms !== lastIsoMs) {
-    lastIsoMs = ms;
-    lastIso = new Date(ms).toISOString();
+  let text = recentIso.get(ms);
+  if (text === undefined) {
+    if (recentIso.size >= 256) recentIso.clear();
+    text = new Date(ms).toISOString();
+    recentIso.set(ms, text);
   }
-  return lastIso;
+  return text;
 };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

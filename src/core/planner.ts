@@ -23,11 +23,30 @@ export type Readiness =
   | { readonly kind: 'skip'; readonly reason: string }
   | { readonly kind: 'fail'; readonly reason: string };
 
-const TERMINAL = new Set(['completed', 'skipped', 'failed']);
-
 /** True for a step status that will not change again. */
 export function isTerminal(step: StepRecord | undefined): boolean {
-  return step !== undefined && TERMINAL.has(step.status);
+  if (step === undefined) return false;
+  const status = step.status;
+  return status === 'completed' || status === 'skipped' || status === 'failed';
+}
+
+/**
+ * For a node that joins all its incoming edges: the path of one source step not yet settled, whose
+ * state alone keeps {@link readiness} at `wait` until it settles (undefined when there is none, or
+ * when the node is an any/count join, which can become ready before every source settles). Scans
+ * from the last edge: branches tend to finish in order, so that one stays the blocker longest.
+ */
+export function blockingSource(plan: Plan, view: PlannerView, prefix: string, nodeId: string): string | undefined {
+  const node = plan.nodes.get(nodeId);
+  const join = plan.joins.get(nodeId);
+  if (!node || (join && join.rule !== 'all')) return undefined;
+  for (let i = node.incoming.length - 1; i >= 0; i--) {
+    const edge = node.incoming[i]!;
+    if (edge.kind === 'body') continue;
+    const path = prefix + edge.source_node_id;
+    if (!isTerminal(view.step(path))) return path;
+  }
+  return undefined;
 }
 
 /** Whether edge `edge`, leaving a completed step, was followed (fired output and condition). */

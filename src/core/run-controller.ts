@@ -8,7 +8,7 @@ import type { Json, LlmExecutionRecord, RunRecord, StepRecord, StoredError, Wait
 import type { RunPatch } from '../storage/storage.js';
 import type { ArrivedInput, CompletedResult, IterateResult, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from './expressions.js';
-import { edgeFollowed, isTerminal, readiness, type PlannerView } from './planner.js';
+import { blockingSource, edgeFollowed, isTerminal, readiness, type PlannerView } from './planner.js';
 import type { Plan, PlanEdge } from './plan.js';
 import { splitStepPath } from './step-path.js';
 import { ScopeContexts } from './scope-contexts.js';
@@ -44,6 +44,8 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #pending = new Set<string>();
   /** Pure steps to run before the next commit, oldest first. */
   readonly #ready: string[] = [];
+  /** Joins known to wait, by step path, with a source step path that keeps them waiting. */
+  readonly #blockers = new Map<string, string>();
   #draining = false;
   /** The run's step budget, shared with its sub-workflow runs. */
   readonly budget: StepBudget;
@@ -521,6 +523,14 @@ export class RunController implements PlannerView, StepContextHost {
 
   #decide(prefix: string, nodeId: string): void {
     if (this.#finished) return;
+    // A join over many branches is asked after each branch settles: while a known blocker is
+    // unsettled the answer is still `wait`, without rescanning every incoming edge.
+    const key = prefix + nodeId;
+    const blocker = this.#blockers.get(key);
+    if (blocker !== undefined) {
+      if (!isTerminal(this.#steps.get(blocker))) return;
+      this.#blockers.delete(key);
+    }
     const verdict = readiness(this.#plan, this, prefix, nodeId);
     switch (verdict.kind) {
       case 'ready':
@@ -535,6 +545,11 @@ export class RunController implements PlannerView, StepContextHost {
         const step: StepRecord = { run_id: this.id, path: prefix + nodeId, node_id: nodeId, seq: ++this.#seq, status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
         this.#put(step);
         this.#fail(step, new TrellisError('node_failed', verdict.reason, { nodeId, retryable: false }));
+        return;
+      }
+      case 'wait': {
+        const source = blockingSource(this.#plan, this, prefix, nodeId);
+        if (source !== undefined) this.#blockers.set(key, source);
         return;
       }
       default:
