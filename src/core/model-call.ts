@@ -9,7 +9,7 @@ import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable
 import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
 import { ProviderGate, type ProviderMetrics } from '../providers/provider-gate.js';
 import type { ProviderLimits } from '../providers/rate-limiter.js';
-import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { Json, LlmExecutionRecord, RunRecord, StoredError } from '../storage/records.js';
 import { checkBudget, type RunBudget, type UsageSoFar } from './call-budget.js';
 import type { Clock } from './clock.js';
 import { parseProviderModel, type WorkflowDefinition } from './definition.js';
@@ -115,10 +115,20 @@ interface CallState {
   seq: number;
 }
 
+/** One provider request as sent, before it has an outcome. */
+interface Sent {
+  readonly id: string;
+  readonly providerModel: string;
+  readonly idempotencyKey: string;
+  readonly request: Json;
+  readonly started: number;
+}
+
 /** One provider exchange, recorded once its tool calls (if any) have run. */
 interface Exchange {
   readonly response: ProviderResponse;
-  readonly record: Omit<LlmExecutionRecord, 'status'>;
+  readonly sent: Sent;
+  readonly completedAt: number;
   readonly cost: number | undefined;
   readonly toolResults?: readonly ToolCallRecord[];
   readonly replayedFrom?: string;
@@ -264,30 +274,18 @@ export class ModelCaller {
     if (budget) await this.#checkBudget(budget, providerModel, request, site, state);
     const { clock, ids } = this.#options;
     const started = clock.now();
-    const base = {
-      id: ids('exec'),
-      provider_model: providerModel,
-      workflow_execution_id: site.runId,
-      workflow_node_id: site.nodeId,
-      step_path: site.path,
-      attempt: site.attempt,
-      idempotency_key: request.idempotencyKey,
-      request: requestJson(request, state.seq++),
-      created_at: started,
-      started_at: started,
-    };
+    const sent: Sent = { id: ids('exec'), providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, state.seq++), started };
     if (state.replay) {
       const recorded = state.replay.take(site.path, site.attempt, providerModel);
       if (recorded === 'skip') throw new TrellisError('provider_error', `Replay: the recorded run did not get an answer from "${providerModel}" here`, { nodeId: site.nodeId, retryable: true });
       if (recorded?.kind === 'failure') {
-        site.record({ ...base, status: 'failed', error: { code: recorded.error.code, message: recorded.error.message }, completed_at: started, duration_ms: 0 });
+        site.record(executionRecord(sent, site, 'failed', started, { error: { code: recorded.error.code, message: recorded.error.message } }));
         throw recorded.error;
       }
       if (recorded) {
         // A replayed answer cost nothing now; budgets still count the original cost so a replay stops where the original did.
-        state.run?.add(base.id, { ...usageTotals(recorded.response, recorded.record.cost_usd), unpriced_calls: 0 });
-        const record = { ...base, completed_at: started, duration_ms: 0 };
-        return { response: recorded.response, record, cost: 0, replayedFrom: recorded.record.id, ...(recorded.toolResults ? { toolResults: recorded.toolResults } : {}) };
+        state.run?.add(sent.id, { ...usageTotals(recorded.response, recorded.record.cost_usd), unpriced_calls: 0 });
+        return { response: recorded.response, sent, completedAt: started, cost: 0, replayedFrom: recorded.record.id, ...(recorded.toolResults ? { toolResults: recorded.toolResults } : {}) };
       }
       if (state.run?.spec?.type === 'replay') {
         throw new TrellisError('not_found', `Replay of execution ${state.run.spec.source_execution_id}: it made no further model call at step "${site.path}" attempt ${site.attempt}`, {
@@ -306,22 +304,22 @@ export class ModelCaller {
       });
     }
     const gate = this.#gate(providerName);
-    let sent = false;
+    let reached = false;
     try {
       const response = await gate.call(gate.limited ? estimateInput(request) : 0, site, () => {
-        sent = true;
+        reached = true;
         return provider.complete(request);
       });
       const done = clock.now();
       const cost = this.#costOf(providerModel, response);
       gate.count(response.usage, cost);
-      state.run?.add(base.id, usageTotals(response, cost));
-      return { response, record: { ...base, completed_at: done, duration_ms: done - started }, cost };
+      state.run?.add(sent.id, usageTotals(response, cost));
+      return { response, sent, completedAt: done, cost };
     } catch (error) {
       const failure = error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
-      if (sent) {
+      if (reached) {
         const done = clock.now();
-        site.record({ ...base, status: 'failed', error: { code: failure.code, message: failure.message }, completed_at: done, duration_ms: done - started });
+        site.record(executionRecord(sent, site, 'failed', done, { error: { code: failure.code, message: failure.message } }));
       }
       throw failure;
     }
@@ -329,16 +327,15 @@ export class ModelCaller {
 
   /** Records a completed exchange (with its tool calls) and adds it to the call's usage; returns the record id. */
   #commit(exchange: Exchange, site: CallSite, state: CallState, toolResults: readonly ToolCallRecord[] | undefined): string {
-    const { response, record, cost } = exchange;
+    const { response, sent, cost } = exchange;
     const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
     const answer: Record<string, Json> = { text: response.text, finish_reason: response.finishReason ?? null, model: response.model ?? null };
     if (calls?.length) answer.tool_calls = calls as unknown as Json;
     if (exchange.replayedFrom !== undefined) answer.replayed_from = exchange.replayedFrom;
-    const completed: Mutable<LlmExecutionRecord> = { ...record, status: 'completed', response: answer, usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens } };
-    if (cost !== undefined) completed.cost_usd = cost;
-    site.record(completed);
+    const usage = { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens };
+    site.record(executionRecord(sent, site, 'completed', exchange.completedAt, cost === undefined ? { response: answer, usage } : { response: answer, usage, cost }));
     state.usage = addUsage(state.usage, usageTotals(response, cost));
-    return record.id;
+    return sent.id;
   }
 
   async #checkBudget(budget: RunBudget, providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<void> {
@@ -378,6 +375,30 @@ export class ModelCaller {
     }
     return gate;
   }
+}
+
+/** The execution record of a request, built in one go with one shape (one is made per LLM call). */
+function executionRecord(sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number, outcome: { readonly response?: Json; readonly usage?: Json; readonly cost?: number; readonly error?: StoredError }): LlmExecutionRecord {
+  const record: Mutable<LlmExecutionRecord> = {
+    id: sent.id,
+    status,
+    provider_model: sent.providerModel,
+    workflow_execution_id: site.runId,
+    workflow_node_id: site.nodeId,
+    step_path: site.path,
+    attempt: site.attempt,
+    idempotency_key: sent.idempotencyKey,
+    request: sent.request,
+    created_at: sent.started,
+    started_at: sent.started,
+    completed_at: completedAt,
+    duration_ms: completedAt - sent.started,
+  };
+  if (outcome.response !== undefined) record.response = outcome.response;
+  if (outcome.usage !== undefined) record.usage = outcome.usage;
+  if (outcome.cost !== undefined) record.cost_usd = outcome.cost;
+  if (outcome.error !== undefined) record.error = outcome.error;
+  return record;
 }
 
 function usageTotals(response: ProviderResponse, cost: number | undefined): UsageTotals {
