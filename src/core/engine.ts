@@ -363,7 +363,8 @@ export class Engine {
     const hot = this.#hot.get(executionId);
     if (hot) {
       await untilAborted(hot.done, options.signal);
-      return (await this.get(executionId))!;
+      // Everything the controller holds is committed once `done` resolved: no read back.
+      return hot.execution();
     }
     for (;;) {
       const current = await this.get(executionId);

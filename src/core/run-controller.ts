@@ -20,6 +20,7 @@ import type { StepBudget } from './step-budget.js';
 import { sumUsage } from './run-usage.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
 import { RunStepContext, type StepContextHost } from './step-context.js';
+import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
 import { CommitBatch } from './commit-batch.js';
 
 
@@ -106,6 +107,14 @@ export class RunController implements PlannerView, StepContextHost {
 
   get run(): RunRecord {
     return this.#run;
+  }
+
+  /**
+   * The run's execution record from this process's state. Once `done` resolved this is exactly
+   * what was committed, so a caller waiting for the run needs no read back from storage.
+   */
+  execution(): WorkflowExecution {
+    return toWorkflowExecution(this.#run, [...this.#steps.values()], this.#plan.workflow);
   }
 
   /** Resolves with the final run record when the run completes, fails or is cancelled. */
