@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../src/storage/postgres-storage.js';
+import { SCHEMA_VERSION } from '../src/storage/sql-schema.js';
 import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
 
 // A real server is required: these tests fail, rather than skip, when it is down.
@@ -32,7 +33,7 @@ describe('PostgresStorage specifics', () => {
       await Promise.all(storages.map((s) => s.init()));
       await storages[0]!.createRun(makeRun('r'));
       for (const s of storages) await s.close();
-      expect((await pool.query(`SELECT value FROM "${other}".trellis_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '1' }]);
+      expect((await pool.query(`SELECT value FROM "${other}".trellis_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: String(SCHEMA_VERSION) }]);
       const again = new PostgresStorage({ pool, schema: other });
       await again.init();
       expect(await again.getRun('r')).toStrictEqual(makeRun('r'));
@@ -49,7 +50,7 @@ describe('PostgresStorage specifics', () => {
       const storage = new PostgresStorage({ connectionString: URL, schema: other });
       await storage.init();
       await admin.query(`UPDATE "${other}".trellis_meta SET value = '3' WHERE key = 'schema_version'`);
-      await expect(storage.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(/version 3 .*\(1\)/) });
+      await expect(storage.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version 3 .*\\(${SCHEMA_VERSION}\\)`)) });
       await storage.close();
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite-storage.js';
+import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql-schema.js';
 import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
@@ -39,8 +40,30 @@ describe('SqliteStorage specifics', () => {
     await second.close();
     const raw = new Database(path);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: '1' });
+    expect(raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
     raw.close();
+  });
+
+  it('upgrades a version 1 database in place, keeping its runs and idempotency keys', async () => {
+    const path = nextFile();
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    // The schema exactly as version 1 left it: every statement up to version 1, none after.
+    const all = pendingMigrations('sqlite', '', 0);
+    for (const statement of all.slice(0, all.length - pendingMigrations('sqlite', '', 1).length)) raw.exec(statement);
+    raw.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '1')").run();
+    raw.close();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    await storage.createRun(makeRun('keyed', { idempotency_key: 'once' }));
+    expect((await storage.createRun(makeRun('again', { idempotency_key: 'once' }))).id).toBe('keyed');
+    await storage.close();
+    const check = new Database(path);
+    expect(check.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
+    const indexes = (check.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'workflow_executions' AND sql IS NOT NULL").all() as { name: string; sql: string }[]).map((i) => i.name);
+    expect(indexes).toContain('workflow_executions_idempotency_key');
+    expect(indexes).not.toContain('workflow_executions_lease');
+    check.close();
   });
 
   it('refuses a database whose schema is newer than the code', async () => {
@@ -52,7 +75,7 @@ describe('SqliteStorage specifics', () => {
     raw.prepare("UPDATE trellis_meta SET value = '7' WHERE key = 'schema_version'").run();
     raw.close();
     const newer = new SqliteStorage(path);
-    await expect(newer.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(/version 7 .*\(1\)/) });
+    await expect(newer.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version 7 .*\\(${SCHEMA_VERSION}\\)`)) });
     await newer.close();
   });
 

@@ -5,7 +5,7 @@
 import { TrellisError } from '../core/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -95,6 +95,20 @@ const MIGRATIONS: readonly Migration[] = [
         id ${t.text} PRIMARY KEY, target ${t.json} NOT NULL, status ${t.text} NOT NULL, items ${t.json} NOT NULL,
         created_at ${t.num} NOT NULL, completed_at ${t.num})`,
       `CREATE TABLE IF NOT EXISTS ${p}blobs (hash ${t.text} PRIMARY KEY, data ${t.text} NOT NULL)`,
+    ],
+  },
+  {
+    // Every index of the runs table is written when a run is created and again when it ends. The
+    // lease index served no query (orphans are found through the status index); owners and
+    // idempotency keys are indexed only where present, so a run without a key, or one that has
+    // ended (and lost its owner), costs those indexes nothing.
+    version: 2,
+    statements: (_t, p) => [
+      `DROP INDEX IF EXISTS ${p}workflow_executions_lease`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_owner`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_live_owner ON ${p}workflow_executions (owner) WHERE owner IS NOT NULL`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_idempotency`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS workflow_executions_idempotency_key ON ${p}workflow_executions (idempotency_key) WHERE idempotency_key IS NOT NULL`,
     ],
   },
 ];
