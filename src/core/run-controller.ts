@@ -18,6 +18,7 @@ import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from './step-budget.js';
 import { sumUsage } from './run-usage.js';
+import { applyRunPatch } from '../storage/storage-helpers.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
 import { RunStepContext, type StepContextHost } from './step-context.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
@@ -74,7 +75,7 @@ export class RunController implements PlannerView, StepContextHost {
       // Usage totals ride along when the run row is written anyway (and always at the end), so an
       // ordinary step costs no run-row write; recovery recomputes them from the execution records.
       prepare: (patch, executions) => {
-        if (executions.length > 0) this.#run = { ...this.#run, usage: sumUsage(asObject(this.#run.usage) ?? {}, executions) };
+        if (executions.length > 0) this.#run = applyRunPatch(this.#run, { usage: sumUsage(asObject(this.#run.usage) ?? {}, executions) });
         return patch !== undefined && this.#run.usage !== undefined ? { ...patch, usage: this.#run.usage } : patch;
       },
       failed: (error) => this.#abandon(error),
@@ -691,7 +692,8 @@ export class RunController implements PlannerView, StepContextHost {
 
   #patchRun(patch: RunPatch): void {
     this.#batch.patch(patch);
-    this.#run = { ...this.#run, ...patch } as RunRecord;
+    // The same explicit builder the storages use: this record mirrors the committed row.
+    this.#run = applyRunPatch(this.#run, patch);
   }
 
   #maybeFinish(): void {
