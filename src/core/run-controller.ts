@@ -33,6 +33,8 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #deps: RunDeps;
   readonly #plan: Plan;
   #run: RunRecord;
+  /** The run's usage totals, kept apart from `#run` (see `run`). */
+  #usage: Json | undefined;
   readonly #steps = new Map<string, StepRecord>();
   readonly #contexts: ScopeContexts;
   readonly #inflight = new Map<string, InflightStep>();
@@ -63,6 +65,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#deps = deps;
     this.#plan = plan;
     this.#run = run;
+    this.#usage = run.usage;
     this.budget = budget;
     this.#unsubscribeBudget = budget.limit === undefined ? undefined : budget.subscribe(() => {
       this.#pumpPending();
@@ -75,8 +78,8 @@ export class RunController implements PlannerView, StepContextHost {
       // Usage totals ride along when the run row is written anyway (and always at the end), so an
       // ordinary step costs no run-row write; recovery recomputes them from the execution records.
       prepare: (patch, executions) => {
-        if (executions.length > 0) this.#run = applyRunPatch(this.#run, { usage: sumUsage(asObject(this.#run.usage) ?? {}, executions) });
-        return patch !== undefined && this.#run.usage !== undefined ? { ...patch, usage: this.#run.usage } : patch;
+        if (executions.length > 0) this.#usage = sumUsage(asObject(this.#usage) ?? {}, executions);
+        return patch !== undefined && this.#usage !== undefined ? { ...patch, usage: this.#usage } : patch;
       },
       failed: (error) => this.#abandon(error),
     });
@@ -107,6 +110,8 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   get run(): RunRecord {
+    // Usage totals change with every LLM step; they join the record only when someone reads it.
+    if (this.#usage !== this.#run.usage) this.#run = applyRunPatch(this.#run, { usage: this.#usage });
     return this.#run;
   }
 
@@ -115,7 +120,7 @@ export class RunController implements PlannerView, StepContextHost {
    * what was committed, so a caller waiting for the run needs no read back from storage.
    */
   execution(): WorkflowExecution {
-    return toWorkflowExecution(this.#run, [...this.#steps.values()], this.#plan.workflow);
+    return toWorkflowExecution(this.run, [...this.#steps.values()], this.#plan.workflow);
   }
 
   /** Resolves with the final run record when the run completes, fails or is cancelled. */
@@ -738,8 +743,8 @@ export class RunController implements PlannerView, StepContextHost {
     this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
     this.#batch.after(() => {
       this.#deps.onFinished(this.id);
-      this.#deps.onSettled(this.#run);
-      this.#resolveDone(this.#run);
+      this.#deps.onSettled(this.run);
+      this.#resolveDone(this.run);
     });
   }
 
