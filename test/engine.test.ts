@@ -4,6 +4,8 @@ import { workflow } from '../src/core/builder.js';
 import { InvalidInputError, isTrellisError, WorkflowValidationError } from '../src/core/errors.js';
 import { defineNode } from '../src/nodes/node-handler.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { SqliteStorage } from '../src/storage/sqlite-storage.js';
 import { edge, makeEngine, node, recordEvents } from './helpers.js';
 
 const triageJson = {
@@ -189,6 +191,17 @@ describe('engine: running workflows', () => {
       ['start:completed', 'a:completed', 'b:running'],
       ['b:completed', 'c:completed', 'end:completed'],
     ]);
+  });
+
+  it('resolves run() with exactly the record that get() reads back from storage', async () => {
+    for (const storage of [new MemoryStorage(), new SqliteStorage(':memory:')]) {
+      const { engine } = makeEngine((r) => (r.prompt.startsWith('Classify') ? { label: 'billing' } : 'refund issued'), { storage });
+      const run = await engine.run(triageJson, { ticket: 'charged twice' });
+      expect(run.status).toBe('completed');
+      expect(run.usage).toMatchObject({ calls: 2 });
+      expect(await engine.get(run.id)).toStrictEqual(run);
+      await engine.close();
+    }
   });
 
   it('commits a long chain of pure steps in bounded slices and still finishes', async () => {
