@@ -21,6 +21,7 @@ import { sumUsage } from './run-usage.js';
 import { applyRunPatch } from '../storage/storage-helpers.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
 import { RunStepContext, type StepContextHost } from './step-context.js';
+import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
 import { CommitBatch } from './commit-batch.js';
 
@@ -35,17 +36,13 @@ export class RunController implements PlannerView, StepContextHost {
   #run: RunRecord;
   /** The run's usage totals, kept apart from `#run` (see `run`). */
   #usage: Json | undefined;
-  readonly #steps = new Map<string, StepRecord>();
+  readonly #steps = new StepTable();
   readonly #contexts: ScopeContexts;
   readonly #inflight = new Map<string, InflightStep>();
   readonly #timers = new Map<string, () => void>();
   readonly #loops: LoopIterations;
-  #seq = 0;
   #runTimeout: (() => void) | undefined;
-  #active = 0;
   #running = 0;
-  /** Paths of steps that are ready but wait for the budget or a resume, oldest first. */
-  readonly #pending = new Set<string>();
   /** Pure steps to run before the next commit, oldest first. */
   readonly #ready: string[] = [];
   /** Joins known to wait, by step path, with a source step path that keeps them waiting. */
@@ -140,7 +137,7 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** Steps currently waiting (approvals, timers, events). */
   waitingSteps(): StepRecord[] {
-    return [...this.#steps.values()].filter((s) => s.status === 'waiting');
+    return this.#steps.waiting();
   }
 
   // ---- PlannerView ----
@@ -238,7 +235,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#paused = false;
     this.#patchRun({ status: 'running' });
     this.#later(() => this.#emit('execution:resumed', {}));
-    for (const path of [...this.#pending]) this.#promote(path);
+    for (const path of [...this.#steps.pending]) this.#promote(path);
     this.#maybeFinish();
     return this.#committed();
   }
@@ -274,7 +271,7 @@ export class RunController implements PlannerView, StepContextHost {
     const now = this.#deps.clock.now();
     const path = prefix + nodeId;
     const canRun = !this.#paused && this.#hasBudget();
-    const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
+    const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
     this.#put(step);
     if (canRun) {
       this.#later(() => this.#emitStarted(this.#steps.get(path)!));
@@ -393,7 +390,7 @@ export class RunController implements PlannerView, StepContextHost {
   #pumpPending(): void {
     if (this.#paused || this.#finished || this.budget.limit === undefined) return;
     // Oldest first (insertion order), without scanning every step of the run.
-    for (const path of [...this.#pending]) {
+    for (const path of [...this.#steps.pending]) {
       if (!this.#hasBudget()) return;
       this.#promote(path);
     }
@@ -557,7 +554,7 @@ export class RunController implements PlannerView, StepContextHost {
         this.#advance(prefix, nodeId);
         return;
       case 'fail': {
-        const step: StepRecord = { run_id: this.id, path: prefix + nodeId, node_id: nodeId, seq: ++this.#seq, status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
+        const step: StepRecord = { run_id: this.id, path: prefix + nodeId, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
         this.#put(step);
         this.#fail(step, new TrellisError('node_failed', verdict.reason, { nodeId, retryable: false }));
         return;
@@ -575,7 +572,7 @@ export class RunController implements PlannerView, StepContextHost {
   #skip(prefix: string, nodeId: string, reason: string): void {
     const now = this.#deps.clock.now();
     const path = prefix + nodeId;
-    this.#put({ run_id: this.id, path, node_id: nodeId, seq: ++this.#seq, status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } });
+    this.#put({ run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } });
     this.#later(() => this.#emit('node:skipped', { nodeId, path, reason }));
   }
 
@@ -633,13 +630,7 @@ export class RunController implements PlannerView, StepContextHost {
   // ---- Recovery ----
 
   #restore(steps: readonly StepRecord[]): void {
-    const ordered = [...steps].sort((a, b) => a.seq - b.seq);
-    for (const step of ordered) {
-      this.#steps.set(step.path, step);
-      if (step.status === 'pending') this.#pending.add(step.path);
-      if (!isTerminal(step)) this.#active++;
-      this.#seq = Math.max(this.#seq, step.seq);
-    }
+    const ordered = this.#steps.load(steps);
     // Rebuild contexts and loop runtimes in the order things happened.
     for (const step of ordered) {
       const { prefix, nodeId } = splitStepPath(step.path);
@@ -663,7 +654,7 @@ export class RunController implements PlannerView, StepContextHost {
     // `paused` is stored for both a user pause and "waiting for a human"; only approvals waiting means the latter.
     const onlyApprovals = ordered.every((s) => isTerminal(s) || this.#loops.has(s.path) || (s.status === 'waiting' && s.waiter?.kind === 'approval'));
     if (this.#paused && onlyApprovals) this.#paused = false;
-    for (const path of [...this.#pending]) this.#promote(path);
+    for (const path of [...this.#steps.pending]) this.#promote(path);
     // Decide whatever the committed facts make ready.
     for (const step of ordered) {
       if (!isTerminal(step)) continue;
@@ -684,14 +675,7 @@ export class RunController implements PlannerView, StepContextHost {
   // ---- State, commits and events ----
 
   #put(step: StepRecord): void {
-    const previous = this.#steps.get(step.path);
-    const wasLive = previous !== undefined && !isTerminal(previous);
-    const isLive = !isTerminal(step);
-    if (wasLive && !isLive) this.#active--;
-    else if (!wasLive && isLive) this.#active++;
-    this.#steps.set(step.path, step);
-    if (step.status === 'pending') this.#pending.add(step.path);
-    else this.#pending.delete(step.path);
+    this.#steps.put(step);
     this.#batch.step(step);
   }
 
@@ -703,7 +687,7 @@ export class RunController implements PlannerView, StepContextHost {
 
   #maybeFinish(): void {
     if (this.#finished) return;
-    if (this.#active > 0) {
+    if (this.#steps.live > 0) {
       this.#maybeMarkAwaitingApproval();
       return;
     }
