@@ -360,6 +360,22 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await storage.findDueSteps(100, 1)).toStrictEqual([due2]);
         expect(await storage.findDueSteps(49, 10)).toEqual([]);
       });
+
+      it('finds the steps waiting for an event, in running or paused runs, and forgets them once they stop waiting', async () => {
+        const statuses = { r: 'running', p: 'paused', d: 'completed' } as const;
+        for (const [id, status] of Object.entries(statuses)) await storage.createRun(makeRun(id, { status }));
+        const waitsFor = (run: string, path: string, event: string) => makeStep(run, path, 1, { status: 'waiting', waiter: { kind: 'event', event, due_at: 500 } });
+        const rGo = waitsFor('r', 'b', 'go');
+        const pGo = waitsFor('p', 'a', 'go');
+        await storage.commit({ runId: 'r', steps: [rGo, waitsFor('r', 'c', 'stop'), makeStep('r', 'timer', 1, { status: 'waiting', waiter: { kind: 'timer', due_at: 5 } })] });
+        await storage.commit({ runId: 'p', steps: [pGo] });
+        await storage.commit({ runId: 'd', steps: [waitsFor('d', 'a', 'go')] });
+        expect(await storage.findEventWaiters('go', 10)).toStrictEqual([pGo, rGo]);
+        expect(await storage.findEventWaiters('go', 1)).toStrictEqual([pGo]);
+        expect(await storage.findEventWaiters('nobody', 10)).toEqual([]);
+        await storage.commit({ runId: 'r', steps: [makeStep('r', 'b', 1, { status: 'running' })] });
+        expect(await storage.findEventWaiters('go', 10)).toStrictEqual([pGo]);
+      });
     });
 
     describe('workflows', () => {

@@ -44,7 +44,7 @@ describe('SqliteStorage specifics', () => {
     raw.close();
   });
 
-  it('upgrades a version 1 database in place, keeping its runs and idempotency keys', async () => {
+  it('upgrades a version 1 database in place, keeping its runs, idempotency keys and event waits', async () => {
     const path = nextFile();
     const raw = new Database(path);
     raw.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -52,9 +52,13 @@ describe('SqliteStorage specifics', () => {
     const all = pendingMigrations('sqlite', '', 0);
     for (const statement of all.slice(0, all.length - pendingMigrations('sqlite', '', 1).length)) raw.exec(statement);
     raw.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '1')").run();
+    // A run left waiting for an event by version 1.
+    raw.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES ('old', 'wf', 1, 'paused', '{}', '{}', 1, 0, 0)").run();
+    raw.prepare(`INSERT INTO workflow_execution_steps (run_id, path, node_id, seq, status, attempt, waiter, started_at) VALUES ('old', 'hold', 'hold', 1, 'waiting', 1, '{"kind":"event","event":"go"}', 1)`).run();
     raw.close();
     const storage = new SqliteStorage(path);
     await storage.init();
+    expect((await storage.findEventWaiters('go', 10)).map((s) => `${s.run_id}/${s.path}`)).toEqual(['old/hold']);
     await storage.createRun(makeRun('keyed', { idempotency_key: 'once' }));
     expect((await storage.createRun(makeRun('again', { idempotency_key: 'once' }))).id).toBe('keyed');
     await storage.close();

@@ -284,9 +284,8 @@ export class Engine {
     const storage = await this.init();
     const candidates = new Set<string>();
     for (const [id, controller] of this.#hot) if (controller.eventWaiters(name).length > 0) candidates.add(id);
-    for (const run of await storage.listRuns({ status: ['running', 'paused'], limit: 1000 })) {
-      if (!this.#hot.has(run.id) && (await storage.getSteps(run.id)).some((s) => s.status === 'waiting' && s.waiter?.kind === 'event' && s.waiter.event === name)) candidates.add(run.id);
-    }
+    // Runs no process drives right now, found through the indexed event name of their waiting steps.
+    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#hot.has(step.run_id)) candidates.add(step.run_id);
     for (const id of candidates) {
       const controller = this.#hot.get(id) ?? (await this.#adopt((await storage.getRun(id))!).catch(() => undefined));
       for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });

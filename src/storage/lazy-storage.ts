@@ -42,6 +42,7 @@ export abstract class LazyStorage implements Storage {
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil) => this.driver.renewLeases(owner, leaseUntil);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit) => this.driver.findOrphanRuns(now, limit);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
+  findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
   saveWorkflow: Storage['saveWorkflow'] = (record) => this.driver.saveWorkflow(record);
   getWorkflow: Storage['getWorkflow'] = (id, version) => this.driver.getWorkflow(id, version);
   listWorkflows: Storage['listWorkflows'] = (filter) => this.driver.listWorkflows(filter);

@@ -138,6 +138,17 @@ export class MemoryStorage implements Storage {
     return due.slice(0, limit);
   }
 
+  async findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    const found: StepRecord[] = [];
+    for (const [runId, steps] of this.#steps) {
+      const run = this.#runs.get(runId);
+      if (!run || !TIMER_RUN_STATUSES.includes(run.status)) continue;
+      for (const step of steps.values()) if (step.status === 'waiting' && step.waiter?.kind === 'event' && step.waiter.event === event) found.push(step);
+    }
+    found.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return found.slice(0, limit);
+  }
+
   async saveWorkflow(record: WorkflowRecord): Promise<void> {
     const versions = this.#workflows.get(record.id) ?? [];
     const at = versions.findIndex((v) => v.version === record.version);

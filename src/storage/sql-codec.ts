@@ -48,8 +48,13 @@ export const COLUMNS = {
   bundles: columns('id target:j status items:j created_at:n completed_at:n'),
 } as const;
 
-/** Step columns that are not record fields: the timer index and the large-output reference. */
-export const STEP_EXTRA_COLUMNS = ['due_at', 'output_ref'] as const;
+/** Step columns that are not record fields: the timer index, the large-output reference, the awaited event. */
+export const STEP_EXTRA_COLUMNS = ['due_at', 'output_ref', 'wait_event'] as const;
+
+/** The event a step waits for, when it waits for one (the indexed `wait_event` column). */
+function waitEvent(step: StepRecord): string | null {
+  return step.status === 'waiting' && step.waiter?.kind === 'event' ? (step.waiter.event ?? null) : null;
+}
 
 /** Every column of the steps table, in insert order. */
 export const STEP_ROW_COLUMNS: readonly string[] = [...COLUMNS.steps.map((c) => c.name), ...STEP_EXTRA_COLUMNS];
@@ -113,6 +118,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
   const row = encodeRecord(COLUMNS.steps, step);
   row.due_at = step.waiter?.due_at ?? null;
   row.output_ref = null;
+  row.wait_event = waitEvent(step);
   const output = row.output_data;
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
@@ -127,7 +133,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
 /** A step's cells in {@link STEP_ROW_COLUMNS} order, with the blob its output moved to when it was too large. */
 export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { readonly cells: Cell[]; readonly blob: BlobRow | undefined } {
   const cells = encodeCells(COLUMNS.steps, step);
-  cells.push(step.waiter?.due_at ?? null, null);
+  cells.push(step.waiter?.due_at ?? null, null, waitEvent(step));
   const output = cells[OUTPUT_CELL];
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {

@@ -36,12 +36,16 @@ interface TypeMap {
   readonly num: string;
   /** Table suffix for tables clustered on their primary key. */
   readonly clustered: string;
+  /** `ADD COLUMN` with the guard the dialect supports (SQLite has none; its migrations run once, under a write lock). */
+  readonly addColumn: string;
+  /** A text field of a JSON column, as SQL. */
+  jsonField(column: string, key: string): string;
 }
 
 const TYPES: Record<SqlDialectName, TypeMap> = {
   // SQLite: hot tables are clustered on their key (WITHOUT ROWID), so a commit writes one page per table, not two.
-  sqlite: { text: 'TEXT', json: 'TEXT', int: 'INTEGER', num: 'INTEGER', clustered: ' WITHOUT ROWID' },
-  postgres: { text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '' },
+  sqlite: { text: 'TEXT', json: 'TEXT', int: 'INTEGER', num: 'INTEGER', clustered: ' WITHOUT ROWID', addColumn: 'ADD COLUMN', jsonField: (c, k) => `json_extract(${c}, '$.${k}')` },
+  postgres: { text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '', addColumn: 'ADD COLUMN IF NOT EXISTS', jsonField: (c, k) => `(${c} ->> '${k}')` },
 };
 
 /** One migration: the statements that bring the schema from `version - 1` to `version`. All idempotent. */
@@ -101,9 +105,13 @@ const MIGRATIONS: readonly Migration[] = [
     // Every index of the runs table is written when a run is created and again when it ends. The
     // lease index served no query (orphans are found through the status index); owners and
     // idempotency keys are indexed only where present, so a run without a key, or one that has
-    // ended (and lost its owner), costs those indexes nothing.
+    // ended (and lost its owner), costs those indexes nothing. Steps waiting for an event carry its
+    // name in an indexed column, so `emit` finds them without reading other runs' steps.
     version: 2,
-    statements: (_t, p) => [
+    statements: (t, p) => [
+      `ALTER TABLE ${p}workflow_execution_steps ${t.addColumn} wait_event ${t.text}`,
+      `UPDATE ${p}workflow_execution_steps SET wait_event = ${t.jsonField('waiter', 'event')} WHERE status = 'waiting' AND ${t.jsonField('waiter', 'kind')} = 'event'`,
+      `CREATE INDEX IF NOT EXISTS workflow_execution_steps_event ON ${p}workflow_execution_steps (wait_event) WHERE wait_event IS NOT NULL`,
       `DROP INDEX IF EXISTS ${p}workflow_executions_lease`,
       `DROP INDEX IF EXISTS ${p}workflow_executions_owner`,
       `CREATE INDEX IF NOT EXISTS workflow_executions_live_owner ON ${p}workflow_executions (owner) WHERE owner IS NOT NULL`,

@@ -167,6 +167,20 @@ export abstract class SqlStorage implements Storage {
     });
   }
 
+  findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    return this.guard('findEventWaiters', async () => {
+      const rows = await this.#stepQuery()
+        .innerJoin('workflow_executions as r', 'r.id', 's.run_id')
+        .where('s.wait_event', '=', event)
+        .where('r.status', 'in', [...TIMER_RUN_STATUSES])
+        .orderBy('s.run_id')
+        .orderBy('s.path')
+        .limit(limit)
+        .execute();
+      return rows.map(decodeStep);
+    });
+  }
+
   saveWorkflow(record: WorkflowRecord): Promise<void> {
     return this.guard('saveWorkflow', () => catalog.upsert(this.ctx, 'workflows', COLUMNS.workflows, ['id', 'version'], record));
   }

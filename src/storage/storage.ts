@@ -91,6 +91,8 @@ export interface Storage {
   findOrphanRuns(now: number, limit: number): Promise<RunRecord[]>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
+  /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */
+  findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
 
   // Workflows (every version kept)
   saveWorkflow(record: WorkflowRecord): Promise<void>;
