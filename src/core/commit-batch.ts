@@ -88,7 +88,9 @@ export class CommitBatch {
     // Commits of one run land in order: chain behind a write still in flight, else write at once.
     const queued = this.#writing > 0;
     this.#writing++;
-    this.#chain = queued ? this.#chain.then(() => this.#write(commit, after)) : this.#write(commit, after);
+    const write = (): Promise<void> => this.#write(commit, after);
+    // Behind a write whose callbacks threw as well: one bad callback must not stall every later commit.
+    this.#chain = queued ? this.#chain.then(write, write) : write();
   }
 
   async #write(commit: StepCommit, after: readonly (() => void)[]): Promise<void> {
