@@ -7,6 +7,7 @@ import type { NodeHandler, WakeSignal } from '../nodes/node-handler.js';
 import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
 import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
+import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from './clock.js';
 import type { WorkflowDefinition } from './definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
@@ -41,8 +42,6 @@ interface ChildLink {
   readonly parent_step_path: string;
 }
 
-const ACTIVE = ['pending', 'running', 'paused'] as const;
-const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * Runs workflows durably inside your process.
@@ -84,7 +83,7 @@ export class Engine {
     this.#options = resolveEngineOptions(options);
     for (const handler of [...BUILTIN_NODES, ...this.#options.nodes]) this.#handlers.set(handler.type, handler);
     const storage = (): Promise<Storage> => this.init();
-    this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE], limit: 1 })).length > 0);
+    this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
     this.prompts = new PromptStore(storage, this.#options.clock);
     this.executions = {
       list: async (filter) => (await storage()).listExecutions(filter),
@@ -124,7 +123,7 @@ export class Engine {
       childWaiting: (childId: string) => {
         void this.init()
           .then((storage) => storage.getRun(childId))
-          .then((child) => (child && TERMINAL.has(child.status) ? this.#wakeParent(child) : undefined))
+          .then((child) => (child && isFinishedRun(child.status) ? this.#wakeParent(child) : undefined))
           .catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
     };
@@ -353,7 +352,7 @@ export class Engine {
     const storage = await this.init();
     for (const wait of controller.childWaits()) {
       const child = await storage.getRun(wait.childId);
-      if (child && (child.status === 'completed' || child.status === 'failed' || child.status === 'cancelled')) await this.#wakeParent(child);
+      if (child && isFinishedRun(child.status)) await this.#wakeParent(child);
     }
   }
 
@@ -368,7 +367,7 @@ export class Engine {
     for (;;) {
       const current = await this.get(executionId);
       if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-      if (current.status === 'completed' || current.status === 'failed' || current.status === 'cancelled') return current;
+      if (isFinishedRun(current.status)) return current;
       const again = this.#hot.get(executionId);
       if (again) {
         await untilAborted(again.done, options.signal);

@@ -68,7 +68,7 @@ export interface CallSite {
   readonly attempt: number;
   readonly idempotencyKey: string;
   readonly signal: AbortSignal;
-  readonly onToken: (delta: string) => void;
+  onToken(delta: string): void;
   /** Receives each execution record, to be committed with the step. */
   readonly record: (record: LlmExecutionRecord) => void;
   /**
@@ -440,7 +440,8 @@ function providerRequest(model: string, call: ModelCall, site: CallSite, message
   if (call.system !== undefined) request.system = call.system;
   if (call.outputSchema !== undefined) request.outputSchema = call.outputSchema;
   if (tools !== undefined) request.tools = tools;
-  if (call.stream) request.onToken = site.onToken;
+  // Bound only for a streaming call: most calls never stream.
+  if (call.stream) request.onToken = (delta) => site.onToken(delta);
   return request;
 }
 

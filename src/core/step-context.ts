@@ -132,10 +132,10 @@ class StepCallSite implements CallSite {
     return this.#parts.signal.signal;
   }
 
-  readonly onToken = (delta: string): void => {
+  onToken(delta: string): void {
     const { deps, run } = this.#parts;
     deps.events.publish('node:token', { executionId: run.id, workflowId: run.workflow_id, timestamp: deps.clock.now(), nodeId: this.nodeId, path: this.path, delta });
-  };
+  }
 
   record(record: LlmExecutionRecord): void {
     this.#parts.records.push(record);

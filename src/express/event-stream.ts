@@ -8,6 +8,7 @@ import type { Request, Response } from 'express';
 import type { Engine } from '../core/engine.js';
 import { NotFoundError } from '../core/errors.js';
 import type { TrellisEventName } from '../core/events.js';
+import { isFinishedRun } from '../storage/storage-helpers.js';
 
 /** The events relayed to a stream. */
 export const STREAMED_EVENTS = [
@@ -26,7 +27,6 @@ export const STREAMED_EVENTS = [
 ] as const satisfies readonly TrellisEventName[];
 
 const FINAL_EVENTS = new Set<string>(['execution:completed', 'execution:failed', 'execution:cancelled']);
-const FINAL_STATUSES = new Set<string>(['completed', 'failed', 'cancelled']);
 
 type Listener = (payload: { readonly executionId: string }) => void;
 
@@ -93,7 +93,7 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     relay(name, payload);
     if (closed) return;
   }
-  if (FINAL_STATUSES.has(snapshot.status)) return finish();
+  if (isFinishedRun(snapshot.status)) return finish();
   heartbeat = setInterval(() => {
     if (!closed) res.write(': keep-alive\n\n');
   }, heartbeatMs);

@@ -18,6 +18,11 @@ export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
 /** Run statuses whose lease `renewLeases` extends: every status that is not terminal. */
 export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'paused'];
 
+/** True for a run status that will not change again: the run completed, failed or was cancelled. */
+export function isFinishedRun(status: RunStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
 /** Run statuses `findOrphanRuns` picks up. */
 export const ORPHAN_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running'];
 
