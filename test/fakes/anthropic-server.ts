@@ -10,7 +10,9 @@
  * const client = new Anthropic({ apiKey: 'k', baseURL: fake.url });
  */
 import {
+  isTransportFailure,
   splitIntoDeltas,
+  transportFailure,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
@@ -72,13 +74,7 @@ type Block =
 const sse = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 
 function toAction(reply: AnthropicFakeReply, request: RecordedRequest): FakeAction {
-  if ('status' in reply) {
-    const type = ERROR_TYPES[reply.status] ?? 'api_error';
-    const body = { type: 'error', error: { type, message: reply.message ?? `fake ${reply.status}` } };
-    return { type: 'respond', status: reply.status, headers: reply.headers ?? {}, body: JSON.stringify(body) };
-  }
-  if ('hang' in reply) return { type: 'hang' };
-  if ('reset' in reply) return { type: 'reset' };
+  if (isTransportFailure(reply)) return transportFailure(reply, (status, message) => ({ type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message } }));
   const body = request.body as { stream?: boolean; model?: string };
   const stream = body.stream === true;
   if ('malformed' in reply) {

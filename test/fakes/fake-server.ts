@@ -167,6 +167,21 @@ export type FakeFailure =
   /** Drop the connection. */
   | { readonly reset: true };
 
+/** The failures that never reach the API's own answer format: an error status, a hang, a reset. */
+export type TransportFailure = Exclude<FakeFailure, { readonly malformed: true }>;
+
+/** True when a scripted reply is a {@link TransportFailure}. */
+export function isTransportFailure(reply: object): reply is TransportFailure {
+  return 'status' in reply || 'hang' in reply || 'reset' in reply;
+}
+
+/** The action of a transport failure; an error status carries `errorBody(status, message)` as the API shapes it. */
+export function transportFailure(reply: TransportFailure, errorBody: (status: number, message: string) => object): FakeAction {
+  if ('hang' in reply) return { type: 'hang' };
+  if ('reset' in reply) return { type: 'reset' };
+  return { type: 'respond', status: reply.status, headers: reply.headers ?? {}, body: JSON.stringify(errorBody(reply.status, reply.message ?? `fake ${reply.status}`)) };
+}
+
 /** A running API fake whose script is a queue of `Reply` values. */
 export interface ScriptedFakeServer<Reply> {
   readonly url: string;

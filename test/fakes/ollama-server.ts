@@ -9,7 +9,9 @@
  * const client = new Ollama({ host: fake.url });
  */
 import {
+  isTransportFailure,
   splitIntoDeltas,
+  transportFailure,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
@@ -52,16 +54,7 @@ export function startOllamaServer(): Promise<OllamaFakeServer> {
 }
 
 function toAction(reply: OllamaFakeReply, request: RecordedRequest): FakeAction {
-  if ('status' in reply) {
-    return {
-      type: 'respond',
-      status: reply.status,
-      headers: reply.headers ?? {},
-      body: JSON.stringify({ error: reply.message ?? `fake ${reply.status}` }),
-    };
-  }
-  if ('hang' in reply) return { type: 'hang' };
-  if ('reset' in reply) return { type: 'reset' };
+  if (isTransportFailure(reply)) return transportFailure(reply, (_status, message) => ({ error: message }));
   const body = request.body as { stream?: boolean; model?: string };
   const stream = body.stream !== false;
   if ('malformed' in reply) {

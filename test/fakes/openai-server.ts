@@ -9,7 +9,9 @@
  * const client = new OpenAI({ apiKey: 'k', baseURL: `${fake.url}/v1` });
  */
 import {
+  isTransportFailure,
   splitIntoDeltas,
+  transportFailure,
   type FakeAction,
   type FakeFailure,
   type RecordedRequest,
@@ -47,13 +49,11 @@ export function startOpenAIServer(): Promise<OpenAIFakeServer> {
 }
 
 function toAction(reply: OpenAIFakeReply, request: RecordedRequest): FakeAction {
-  if ('status' in reply) {
-    const type = reply.status === 429 ? 'rate_limit_exceeded' : reply.status >= 500 ? 'server_error' : 'invalid_request_error';
-    const body = { error: { message: reply.message ?? `fake ${reply.status}`, type, param: null, code: null } };
-    return { type: 'respond', status: reply.status, headers: reply.headers ?? {}, body: JSON.stringify(body) };
+  if (isTransportFailure(reply)) {
+    return transportFailure(reply, (status, message) => ({
+      error: { message, type: status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null },
+    }));
   }
-  if ('hang' in reply) return { type: 'hang' };
-  if ('reset' in reply) return { type: 'reset' };
   const body = request.body as { stream?: boolean; model?: string };
   const stream = body.stream === true;
   if ('malformed' in reply) {
