@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTrellisError } from '../src/core/errors.js';
 import type { BundleRecord, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord, WorkflowRecord } from '../src/storage/records.js';
 import type { Storage } from '../src/storage/storage.js';
+import { stepCallId } from '../src/storage/step-calls.js';
 
 /** A run with only the required fields. */
 export function makeRun(id: string, over: Partial<RunRecord> = {}): RunRecord {
@@ -477,6 +478,43 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         const updated = makeExecution('e2', { status: 'failed', workflow_execution_id: 'run1', workflow_node_id: 'review', created_at: 10 });
         await storage.saveExecution(updated);
         expect(await storage.getExecution('e2')).toStrictEqual(updated);
+      });
+
+      it('keeps step-scoped LLM calls across commits and attempts, and finds each by its id', async () => {
+        await storage.createRun(makeRun('sc', { status: 'running' }));
+        const call = (token: string, path: string, over: Partial<LlmExecutionRecord> = {}) =>
+          makeExecution(stepCallId(token, 'sc', path), { workflow_execution_id: 'sc', workflow_node_id: path.split('.').at(-1)!, step_path: path, ...over });
+        const first = call('exec_1', 'loop[0].draft', { status: 'failed', attempt: 1, error: { code: 'timeout', message: 'slow\nline' }, created_at: 30 });
+        const tool = call('exec_2', 'loop[0].draft', { attempt: 1, response: { text: 'héllo ✓' }, usage: { input_tokens: 2 }, cost_usd: 0.5, created_at: 31 });
+        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { status: 'waiting', attempt: 1 })], executions: [first, tool] })).toBe(true);
+        // The step's next attempt adds to its calls; a rewrite of the step without calls keeps them.
+        const second = call('exec_3', 'loop[0].draft', { attempt: 2, created_at: 40 });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [second] });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2, output_data: 'x' })] });
+        // A call whose step is not in the commit, a plain id, and a call of another run are kept too.
+        const elsewhere = call('exec_4', 'other', { created_at: 35 });
+        const plain = makeExecution('plain', { workflow_execution_id: 'sc', workflow_node_id: 'draft', created_at: 33 });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'next', 2)], executions: [elsewhere, plain] });
+        for (const record of [first, tool, second, elsewhere, plain]) expect(await storage.getExecution(record.id)).toStrictEqual(record);
+        expect(await storage.getExecution(stepCallId('exec_9', 'sc', 'loop[0].draft'))).toBeUndefined();
+        expect(await storage.getExecution(stepCallId('exec_1', 'nope', 'loop[0].draft'))).toBeUndefined();
+        const ids = async (filter: Parameters<Storage['listExecutions']>[0]) => (await storage.listExecutions(filter)).map((e) => e.id);
+        expect(await ids({ workflow_execution_id: 'sc' })).toEqual([first.id, tool.id, plain.id, elsewhere.id, second.id]);
+        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id]);
+        expect(await ids({ workflow_node_id: 'other' })).toEqual([elsewhere.id]);
+        // Written again under the same id (a commit retried), a call is still one record: the last write.
+        const rewritten = { ...second, status: 'failed' as const };
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [rewritten] });
+        expect(await storage.getExecution(second.id)).toStrictEqual(rewritten);
+        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id]);
+        // A refused commit writes none of its calls; deleting the run deletes them.
+        const refused = call('exec_5', 'loop[0].draft', { created_at: 50 });
+        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1)], executions: [refused], expect: { status: 'paused' } })).toBe(false);
+        expect(await storage.getExecution(refused.id)).toBeUndefined();
+        await storage.deleteRun('sc');
+        expect(await storage.getExecution(first.id)).toBeUndefined();
+        expect(await storage.getExecution(plain.id)).toBeUndefined();
+        expect(await storage.listExecutions({ workflow_execution_id: 'sc' })).toEqual([]);
       });
 
       it('saves and updates bundles', async () => {

@@ -49,8 +49,8 @@ describe('PostgresStorage specifics', () => {
     try {
       const storage = new PostgresStorage({ connectionString: URL, schema: other });
       await storage.init();
-      await admin.query(`UPDATE "${other}".trellis_meta SET value = '3' WHERE key = 'schema_version'`);
-      await expect(storage.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version 3 .*\\(${SCHEMA_VERSION}\\)`)) });
+      await admin.query(`UPDATE "${other}".trellis_meta SET value = '${SCHEMA_VERSION + 1}' WHERE key = 'schema_version'`);
+      await expect(storage.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version ${SCHEMA_VERSION + 1} .*\\(${SCHEMA_VERSION}\\)`)) });
       await storage.close();
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);

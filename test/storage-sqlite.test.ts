@@ -6,6 +6,11 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite-storage.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql-schema.js';
+import { stepCallId } from '../src/storage/step-calls.js';
+import type { LlmExecutionRecord } from '../src/storage/records.js';
+import { Engine } from '../src/core/engine.js';
+import { workflow } from '../src/core/builder.js';
+import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
@@ -44,7 +49,7 @@ describe('SqliteStorage specifics', () => {
     raw.close();
   });
 
-  it('upgrades a version 1 database in place, keeping its runs, idempotency keys and event waits', async () => {
+  it('upgrades a version 1 database in place, keeping its runs, idempotency keys, event waits and LLM records', async () => {
     const path = nextFile();
     const raw = new Database(path);
     raw.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -55,12 +60,20 @@ describe('SqliteStorage specifics', () => {
     // A run left waiting for an event by version 1.
     raw.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES ('old', 'wf', 1, 'paused', '{}', '{}', 1, 0, 0)").run();
     raw.prepare(`INSERT INTO workflow_execution_steps (run_id, path, node_id, seq, status, attempt, waiter, started_at) VALUES ('old', 'hold', 'hold', 1, 'waiting', 1, '{"kind":"event","event":"go"}', 1)`).run();
+    // An LLM call it made, in the executions table where version 1 kept every call.
+    raw.prepare(`INSERT INTO executions (id, status, provider_model, workflow_execution_id, workflow_node_id, step_path, request, created_at) VALUES ('exec_old', 'completed', 'mock:m', 'old', 'ask', 'ask', '{}', 5)`).run();
     raw.close();
     const storage = new SqliteStorage(path);
     await storage.init();
     expect((await storage.findEventWaiters('go', 10)).map((s) => `${s.run_id}/${s.path}`)).toEqual(['old/hold']);
     await storage.createRun(makeRun('keyed', { idempotency_key: 'once' }));
     expect((await storage.createRun(makeRun('again', { idempotency_key: 'once' }))).id).toBe('keyed');
+    const oldCall: LlmExecutionRecord = { id: 'exec_old', status: 'completed', provider_model: 'mock:m', workflow_execution_id: 'old', workflow_node_id: 'ask', step_path: 'ask', request: {}, created_at: 5 };
+    expect(await storage.getExecution('exec_old')).toStrictEqual(oldCall);
+    // A call made after the upgrade lives in its step's row; both are listed, oldest first.
+    const newCall = { ...oldCall, id: stepCallId('exec_new', 'old', 'hold'), workflow_node_id: 'hold', step_path: 'hold', created_at: 9 };
+    await storage.commit({ runId: 'old', steps: [makeStep('old', 'hold', 1)], executions: [newCall] });
+    expect(await storage.listExecutions({ workflow_execution_id: 'old' })).toStrictEqual([oldCall, newCall]);
     await storage.close();
     const check = new Database(path);
     expect(check.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
@@ -68,6 +81,22 @@ describe('SqliteStorage specifics', () => {
     expect(indexes).toContain('workflow_executions_idempotency_key');
     expect(indexes).not.toContain('workflow_executions_lease');
     check.close();
+  });
+
+  it("keeps a step's LLM calls in its own row, not in a table of their own", async () => {
+    const path = nextFile();
+    const engine = new Engine({ storage: new SqliteStorage(path), providers: { mock: new ScriptedProvider((r) => `${r.prompt}!`) } });
+    await engine.init();
+    const run = await engine.run(workflow('two').prompt('a', { model: 'mock:m', template: 'hi' }).prompt('b', { model: 'mock:m', template: '{{a.text}}' }), {});
+    const calls = await engine.executions.list({ workflow_execution_id: run.id });
+    expect(calls.map((c) => [c.workflow_node_id, c.response])).toMatchObject([['a', { text: 'hi!' }], ['b', { text: 'hi!!' }]]);
+    for (const call of calls) expect(await engine.executions.get(call.id)).toStrictEqual(call);
+    expect(run.execution_trace.filter((s) => s.execution_id !== undefined).map((s) => s.execution_id)).toEqual(calls.map((c) => c.id));
+    await engine.close();
+    const raw = new Database(path);
+    expect(raw.prepare('SELECT count(*) AS n FROM executions').get()).toEqual({ n: 0 });
+    expect(raw.prepare("SELECT path FROM workflow_execution_steps WHERE calls IS NOT NULL ORDER BY path").all()).toEqual([{ path: 'a' }, { path: 'b' }]);
+    raw.close();
   });
 
   it('refuses a database whose schema is newer than the code', async () => {

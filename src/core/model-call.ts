@@ -9,6 +9,7 @@ import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable
 import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
 import { ProviderGate, type ProviderMetrics } from '../providers/provider-gate.js';
 import type { ProviderLimits } from '../providers/rate-limiter.js';
+import { stepCallId } from '../storage/step-calls.js';
 import type { Json, LlmExecutionRecord, RunRecord, StoredError } from '../storage/records.js';
 import { checkBudget, type RunBudget, type UsageSoFar } from './call-budget.js';
 import type { Clock } from './clock.js';
@@ -274,7 +275,7 @@ export class ModelCaller {
     if (budget) await this.#checkBudget(budget, providerModel, request, site, state);
     const { clock, ids } = this.#options;
     const started = clock.now();
-    const sent: Sent = { id: ids('exec'), providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, state.seq++), started };
+    const sent: Sent = { id: stepCallId(ids('exec'), site.runId, site.path), providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, state.seq++), started };
     if (state.replay) {
       const recorded = state.replay.take(site.path, site.attempt, providerModel);
       if (recorded === 'skip') throw new TrellisError('provider_error', `Replay: the recorded run did not get an answer from "${providerModel}" here`, { nodeId: site.nodeId, retryable: true });

@@ -102,6 +102,7 @@ export class MemoryStorage implements Storage {
     if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
     this.#runs.delete(id);
     this.#steps.delete(id);
+    for (const [key, record] of this.#executions) if (record.workflow_execution_id === id) this.#executions.delete(key);
   }
 
   async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {

@@ -8,13 +8,17 @@ import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { TrellisError } from '../core/errors.js';
 import type { PostgresStorageOptions } from './postgres-storage.js';
-import type { RunRecord } from './records.js';
+import type { LlmExecutionRecord, RunRecord } from './records.js';
+import type { Cell } from './sql-schema.js';
+import { attachCalls } from './step-calls.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation } from './storage-helpers.js';
 import { excludedSet } from './sql-catalog.js';
 import {
+  APPEND_CALLS_SQL,
   COLUMNS,
   RUN_PATCH_COLUMNS,
+  STEP_CALLS_COLUMN,
   STEP_ROW_COLUMNS,
   decodeRecord,
   encodeRecord,
@@ -30,6 +34,8 @@ import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
+/** The step upsert's SET list: every column replaced, except `calls`, which is appended to. */
+const STEP_UPDATES = { ...excludedSet(STEP_ROW_COLUMNS, STEP_KEYS), [STEP_CALLS_COLUMN]: sql<Cell>`${sql.raw(APPEND_CALLS_SQL)}` };
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
 const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
 
@@ -120,8 +126,15 @@ export class PostgresDriver extends SqlStorage {
   }
 
   async commit(commit: StepCommit): Promise<boolean> {
-    const encoded = dedupeSteps(commit.steps).map((step) => encodeStep(step, this.#largeOutputBytes));
-    if (!commit.run && !commit.expect && encoded.length > 0 && encoded.every((e) => !e.blob)) return this.#commitInOneStatement(commit, encoded);
+    const steps = dedupeSteps(commit.steps);
+    const calls = attachCalls(commit.runId, steps, commit.executions);
+    const encoded = steps.map((step) => {
+      const e = encodeStep(step, this.#largeOutputBytes);
+      e.row.calls = calls.byPath.get(step.path) ?? null;
+      return e;
+    });
+    const executions = calls.rest;
+    if (!commit.run && !commit.expect && encoded.length > 0 && encoded.every((e) => !e.blob)) return this.#commitInOneStatement(encoded, executions);
     return this.guard('commit', () =>
       this.ctx.db.transaction().execute(async (trx) => {
         const current = await (commit.run
@@ -138,13 +151,13 @@ export class PostgresDriver extends SqlStorage {
           await trx
             .insertInto('workflow_execution_steps')
             .values(encoded.map((e) => e.row))
-            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(excludedSet(STEP_ROW_COLUMNS, STEP_KEYS)))
+            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES))
             .execute();
         }
-        if (commit.executions && commit.executions.length > 0) {
+        if (executions.length > 0) {
           await trx
             .insertInto('executions')
-            .values(commit.executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+            .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
             .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
             .execute();
         }
@@ -158,15 +171,14 @@ export class PostgresDriver extends SqlStorage {
    * statement: data-modifying CTEs are atomic, so it needs no BEGIN/lock/COMMIT round trips.
    * A run deleted meanwhile shows up as a foreign-key violation: nothing is written.
    */
-  async #commitInOneStatement(commit: StepCommit, encoded: readonly ReturnType<typeof encodeStep>[]): Promise<boolean> {
-    const executions = commit.executions ?? [];
+  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly LlmExecutionRecord[]): Promise<boolean> {
     try {
       await this.guard('commit', async () => {
         const steps = this.ctx.db.with('s', (db) =>
           db
             .insertInto('workflow_execution_steps')
             .values(encoded.map((e) => e.row))
-            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(excludedSet(STEP_ROW_COLUMNS, STEP_KEYS))),
+            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)),
         );
         if (executions.length === 0) {
           await steps.selectNoFrom(sql<number>`1`.as('one')).execute();
@@ -193,6 +205,7 @@ export class PostgresDriver extends SqlStorage {
     await this.guard('deleteRun', () =>
       this.ctx.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('workflow_executions').where('id', '=', id).execute();
+        await trx.deleteFrom('executions').where('workflow_execution_id', '=', id).execute();
         // Wait for commits that are writing blobs, so the sweep below sees the steps they reference.
         await sql`SELECT pg_advisory_xact_lock(hashtext(${this.#blobLockKey}))`.execute(trx);
         await trx

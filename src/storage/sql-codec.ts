@@ -48,8 +48,18 @@ export const COLUMNS = {
   bundles: columns('id target:j status items:j created_at:n completed_at:n'),
 } as const;
 
-/** Step columns that are not record fields: the timer index, the large-output reference, the awaited event. */
-export const STEP_EXTRA_COLUMNS = ['due_at', 'output_ref', 'wait_event'] as const;
+/**
+ * Step columns that are not record fields: the timer index, the large-output reference, the awaited
+ * event, and the step's LLM calls (appended to, never replaced: see step-calls.ts).
+ */
+export const STEP_EXTRA_COLUMNS = ['due_at', 'output_ref', 'wait_event', 'calls'] as const;
+
+/** The step column a commit appends to rather than overwrites. */
+export const STEP_CALLS_COLUMN = 'calls';
+
+/** The upsert's new value of `calls` (same SQL in both dialects): the old text with the new text appended. */
+export const APPEND_CALLS_SQL =
+  'CASE WHEN excluded.calls IS NULL THEN workflow_execution_steps.calls ELSE coalesce(workflow_execution_steps.calls, \'\') || excluded.calls END';
 
 /** The event a step waits for, when it waits for one (the indexed `wait_event` column). */
 function waitEvent(step: StepRecord): string | null {
@@ -119,6 +129,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
   row.due_at = step.waiter?.due_at ?? null;
   row.output_ref = null;
   row.wait_event = waitEvent(step);
+  row.calls = null;
   const output = row.output_data;
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
@@ -133,7 +144,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
 /** A step's cells in {@link STEP_ROW_COLUMNS} order, with the blob its output moved to when it was too large. */
 export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { readonly cells: Cell[]; readonly blob: BlobRow | undefined } {
   const cells = encodeCells(COLUMNS.steps, step);
-  cells.push(step.waiter?.due_at ?? null, null, waitEvent(step));
+  cells.push(step.waiter?.due_at ?? null, null, waitEvent(step), null);
   const output = cells[OUTPUT_CELL];
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
@@ -147,6 +158,8 @@ export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { r
 
 const OUTPUT_CELL = STEP_ROW_COLUMNS.indexOf('output_data');
 const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
+/** Where a step's appended calls go in the cells of {@link encodeStepCells}. */
+export const CALLS_CELL = STEP_ROW_COLUMNS.indexOf(STEP_CALLS_COLUMN);
 
 /** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */
 export function decodeStep(row: Record<string, unknown>): StepRecord {

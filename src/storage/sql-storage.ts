@@ -20,6 +20,7 @@ import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, TIMER_RUN_STATUSES } from './
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeRecord, decodeStep, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
+import { byCreation, decodeCalls, parseStepCallId, type CallsRow } from './step-calls.js';
 
 
 /** Base of the SQL storages; not exported from the package. */
@@ -221,12 +222,32 @@ export abstract class SqlStorage implements Storage {
     return this.guard('saveExecution', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
   }
 
+  /** A step's call is read from its step row (the id names it); anything else, or a call made before schema 3, from `executions`. */
   getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
-    return this.guard('getExecution', () => catalog.getExecution(this.ctx, id));
+    return this.guard('getExecution', async () => {
+      const step = parseStepCallId(id);
+      if (step) {
+        const row = await this.#callsRows().where('run_id', '=', step.runId).where('path', '=', step.path).executeTakeFirst();
+        const found = row && decodeCalls(row).find((record) => record.id === id);
+        if (found) return found;
+      }
+      return catalog.getExecution(this.ctx, id);
+    });
   }
 
   listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
-    return this.guard('listExecutions', () => catalog.listExecutions(this.ctx, filter));
+    return this.guard('listExecutions', async () => {
+      let query = this.#callsRows().where('calls', 'is not', null);
+      if (filter.workflow_execution_id !== undefined) query = query.where('run_id', '=', filter.workflow_execution_id);
+      if (filter.workflow_node_id !== undefined) query = query.where('node_id', '=', filter.workflow_node_id);
+      const inSteps = (await query.execute()).flatMap(decodeCalls);
+      const inTable = await catalog.listExecutions(this.ctx, filter);
+      return inSteps.length === 0 ? inTable : [...inTable, ...inSteps].sort(byCreation);
+    });
+  }
+
+  #callsRows() {
+    return this.ctx.db.selectFrom('workflow_execution_steps').select(['run_id', 'path', 'node_id', 'calls']).$castTo<CallsRow>();
   }
 
   saveBundle(record: BundleRecord): Promise<void> {

@@ -13,8 +13,11 @@ import type { RunRecord, StepRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation } from './storage-helpers.js';
 import {
+  APPEND_CALLS_SQL,
+  CALLS_CELL,
   COLUMNS,
   RUN_PATCH_COLUMNS,
+  STEP_CALLS_COLUMN,
   STEP_ROW_COLUMNS,
   decodeRecord,
   decodeStep,
@@ -27,6 +30,7 @@ import {
 } from './sql-codec.js';
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
+import { attachCalls } from './step-calls.js';
 
 
 type Row = Record<string, unknown>;
@@ -51,7 +55,7 @@ const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
 const STEP_SELECT = `${COLUMNS.steps.map((c) => `s."${c.name}"`).join(', ')}, s.output_ref AS output_ref, b.data AS blob_data`;
 
 function prepare(raw: Database.Database): Statements {
-  const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => `${c} = excluded.${c}`);
+  const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => (c === STEP_CALLS_COLUMN ? `${c} = ${APPEND_CALLS_SQL}` : `${c} = excluded.${c}`));
   return {
     runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
     runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
@@ -208,20 +212,24 @@ export class SqliteDriver extends SqlStorage {
         const current = s.runCas.get(commit.runId);
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
       }
-      for (const step of dedupeSteps(commit.steps)) {
+      const steps = dedupeSteps(commit.steps);
+      const calls = attachCalls(commit.runId, steps, commit.executions);
+      for (const step of steps) {
         const { cells, blob } = encodeStepCells(step, this.#largeOutputBytes);
         if (blob) s.insertBlob.run(blob.hash, blob.data);
+        if (calls.byPath.size > 0) cells[CALLS_CELL] = calls.byPath.get(step.path) ?? null;
         s.upsertStep.run(cells);
       }
-      for (const record of commit.executions ?? []) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
+      for (const record of calls.rest) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
       return true;
     });
   }
 
   async deleteRun(id: string): Promise<void> {
     this.#write('deleteRun', () => {
-      // Steps go by ON DELETE CASCADE; then drop blobs no step references any more.
+      // Steps (with the calls they hold) go by ON DELETE CASCADE; then drop blobs no step references any more.
       this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
+      this.#raw.prepare('DELETE FROM executions WHERE workflow_execution_id = ?').run(id);
       this.#raw.exec('DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM workflow_execution_steps s WHERE s.output_ref = blobs.hash)');
     });
   }

@@ -77,6 +77,7 @@ export interface Storage {
   /** All steps of a run, ordered by `seq`. */
   getSteps(runId: string): Promise<StepRecord[]>;
   getStep(runId: string, path: string): Promise<StepRecord | undefined>;
+  /** Deletes a run with its steps and its LLM execution records. */
   deleteRun(id: string): Promise<void>;
 
   // Leases and recovery
