@@ -485,12 +485,28 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         const call = (token: string, path: string, over: Partial<LlmExecutionRecord> = {}) =>
           makeExecution(stepCallId(token, 'sc', path), { workflow_execution_id: 'sc', workflow_node_id: path.split('.').at(-1)!, step_path: path, ...over });
         const first = call('exec_1', 'loop[0].draft', { status: 'failed', attempt: 1, error: { code: 'timeout', message: 'slow\nline' }, created_at: 30 });
-        const tool = call('exec_2', 'loop[0].draft', { attempt: 1, response: { text: 'héllo ✓' }, usage: { input_tokens: 2 }, cost_usd: 0.5, created_at: 31 });
+        const tool = call('exec_2', 'loop[0].draft', {
+          attempt: 1,
+          idempotency_key: 'sc:loop[0].draft:1:2',
+          response: { text: 'héllo ✓', finish_reason: null },
+          usage: { input_tokens: 2 },
+          cost_usd: 0.5,
+          created_at: 31,
+          started_at: 31.1,
+          completed_at: 32,
+          duration_ms: 0.9,
+        });
         expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { status: 'waiting', attempt: 1 })], executions: [first, tool] })).toBe(true);
         // The step's next attempt adds to its calls; a rewrite of the step without calls keeps them.
-        const second = call('exec_3', 'loop[0].draft', { attempt: 2, created_at: 40 });
+        const second = call('exec_3', 'loop[0].draft', { attempt: 2, idempotency_key: 'custom-key', created_at: 40, started_at: 40, completed_at: 45, duration_ms: 5 });
         await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [second] });
-        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2, output_data: 'x' })] });
+        const done = makeStep('sc', 'loop[0].draft', 1, { attempt: 2, output_data: 'x', execution_id: second.id });
+        await storage.commit({ runId: 'sc', steps: [done] });
+        expect(await storage.getStep('sc', 'loop[0].draft')).toStrictEqual(done);
+        // A step may name a call of another step (or any id) as its execution.
+        const pointing = makeStep('sc', 'after', 3, { execution_id: second.id });
+        await storage.commit({ runId: 'sc', steps: [pointing] });
+        expect(await storage.getSteps('sc')).toStrictEqual([done, pointing]);
         // A call whose step is not in the commit, a plain id, and a call of another run are kept too.
         const elsewhere = call('exec_4', 'other', { created_at: 35 });
         const plain = makeExecution('plain', { workflow_execution_id: 'sc', workflow_node_id: 'draft', created_at: 33 });

@@ -10,6 +10,7 @@ import type { RunStatus, StepRecord } from './records.js';
 import type { RunPatch } from './storage.js';
 import { RUN_PATCH_FIELDS, type ExpectationTarget } from './storage-helpers.js';
 import type { Cell, SqlDialectName, SqlRow } from './sql-schema.js';
+import { compactCallId, expandCallId } from './step-calls.js';
 
 type ColumnKind = 'text' | 'num' | 'json' | 'bool';
 
@@ -130,6 +131,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
   row.output_ref = null;
   row.wait_event = waitEvent(step);
   row.calls = null;
+  if (step.execution_id !== undefined) row.execution_id = compactCallId(step.execution_id, step.run_id, step.path);
   const output = row.output_data;
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
@@ -145,6 +147,7 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
 export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { readonly cells: Cell[]; readonly blob: BlobRow | undefined } {
   const cells = encodeCells(COLUMNS.steps, step);
   cells.push(step.waiter?.due_at ?? null, null, waitEvent(step), null);
+  if (step.execution_id !== undefined) cells[EXECUTION_ID_CELL] = compactCallId(step.execution_id, step.run_id, step.path);
   const output = cells[OUTPUT_CELL];
   // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
   if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
@@ -158,12 +161,14 @@ export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { r
 
 const OUTPUT_CELL = STEP_ROW_COLUMNS.indexOf('output_data');
 const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
+const EXECUTION_ID_CELL = STEP_ROW_COLUMNS.indexOf('execution_id');
 /** Where a step's appended calls go in the cells of {@link encodeStepCells}. */
 export const CALLS_CELL = STEP_ROW_COLUMNS.indexOf(STEP_CALLS_COLUMN);
 
 /** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */
 export function decodeStep(row: Record<string, unknown>): StepRecord {
-  const step = decodeRecord<StepRecord>(COLUMNS.steps, row);
+  let step = decodeRecord<StepRecord>(COLUMNS.steps, row);
+  if (step.execution_id?.startsWith(':')) step = { ...step, execution_id: expandCallId(step.execution_id, step.run_id, step.path) };
   const ref = row.output_ref;
   if (ref === null || ref === undefined) return step;
   const data = row.blob_data;

@@ -41,15 +41,57 @@ export interface CallsRow {
 }
 
 /**
- * Records as the text appended to a step's `calls` cell: one JSON line each, without the fields the
- * row already holds (run, path, node). Appending is plain string concatenation in SQL, so a step's
- * later attempts add to its earlier ones without reading them.
+ * A step-scoped id as a step row stores it: `:<token>` (the row holds the run and path), or the id
+ * itself when it names another step. Old ids never start with `:`, so the two cannot be confused.
+ */
+export function compactCallId(id: string, runId: string, path: string): string {
+  const named = parseStepCallId(id);
+  return named !== undefined && named.runId === runId && named.path === path ? `:${id.slice(0, id.indexOf(':'))}` : id;
+}
+
+/** The id {@link compactCallId} stored, in full. */
+export function expandCallId(stored: string, runId: string, path: string): string {
+  return stored.startsWith(':') ? stepCallId(stored.slice(1), runId, path) : stored;
+}
+
+/**
+ * Short keys of the stored call fields. A step row is written whole on every commit that touches
+ * it, so every byte of it is paid in WAL pages; field names would be half of a short call.
+ */
+const SHORT: Readonly<Record<string, string>> = {
+  id: 'i', status: 'st', provider_model: 'm', attempt: 'a', request: 'q', created_at: 't',
+  started_at: 's', completed_at: 'c', duration_ms: 'd', response: 'r', usage: 'u', cost_usd: '$', error: 'e',
+};
+const LONG: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(SHORT).map(([long, short]) => [short, long]));
+/** The fields the row already holds. */
+const ROW_FIELDS = new Set(['workflow_execution_id', 'step_path', 'workflow_node_id']);
+
+/**
+ * Records as the text appended to a step's `calls` cell: one JSON object a line, without what the row
+ * already holds (run, path, node), with short field names, the id as its token, the idempotency key
+ * after its `run:path:` prefix and the timestamps as offsets from `created_at`. Appending is plain
+ * string concatenation in SQL, so a step's later attempts add to its earlier ones without reading them.
  */
 export function encodeCalls(records: readonly LlmExecutionRecord[]): string {
   let text = '';
   for (const record of records) {
-    const { workflow_execution_id: _run, step_path: _path, workflow_node_id: _node, ...rest } = record;
-    text += `${JSON.stringify(rest)}\n`;
+    const run = record.workflow_execution_id ?? '';
+    const path = record.step_path ?? '';
+    const stored: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(record)) {
+      if (value === undefined || ROW_FIELDS.has(field)) continue;
+      if (field === 'id') stored.i = compactCallId(record.id, run, path);
+      else if (field === 'idempotency_key') {
+        const prefix = `${run}:${path}:`;
+        if (typeof value === 'string' && value.startsWith(prefix)) stored.k = value.slice(prefix.length);
+        else stored.K = value;
+      } else if ((field === 'started_at' || field === 'completed_at') && Number.isInteger(value) && Number.isInteger(record.created_at)) {
+        // An offset only between integers: with fractions, (a - b) + b need not give back a.
+        stored[SHORT[field]!] = (value as number) - record.created_at;
+      } else if (field === 'started_at' || field === 'completed_at') stored[field] = value;
+      else stored[SHORT[field] ?? field] = value;
+    }
+    text += `${JSON.stringify(stored)}\n`;
   }
   return text;
 }
@@ -60,11 +102,27 @@ export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
   const byId = new Map<string, LlmExecutionRecord>();
   for (const line of row.calls.split('\n')) {
     if (line === '') continue;
-    const stored = JSON.parse(line) as Omit<LlmExecutionRecord, 'workflow_execution_id' | 'step_path' | 'workflow_node_id'>;
-    const { id, status, provider_model, ...rest } = stored;
+    const stored = JSON.parse(line) as Record<string, unknown>;
+    const created = stored.t as number;
+    // Field order as the engine builds records, so a record reads back deep-equal and in the same order.
+    const record: Record<string, unknown> = {
+      id: expandCallId(stored.i as string, row.run_id, row.path),
+      status: stored.st,
+      provider_model: stored.m,
+      workflow_execution_id: row.run_id,
+      workflow_node_id: row.node_id,
+      step_path: row.path,
+    };
+    for (const [key, value] of Object.entries(stored)) {
+      if (key === 'i' || key === 'st' || key === 'm') continue;
+      if (key === 'k') record.idempotency_key = `${row.run_id}:${row.path}:${value as string}`;
+      else if (key === 'K') record.idempotency_key = value;
+      else if (key === 's' || key === 'c') record[LONG[key]!] = created + (value as number);
+      else record[LONG[key] ?? key] = value;
+    }
+    const id = record.id as string;
     byId.delete(id);
-    // Field order as the engine builds records, so a record reads back deep-equal to what was written.
-    byId.set(id, { id, status, provider_model, workflow_execution_id: row.run_id, workflow_node_id: row.node_id, step_path: row.path, ...rest });
+    byId.set(id, record as unknown as LlmExecutionRecord);
   }
   return [...byId.values()];
 }
