@@ -1,6 +1,9 @@
-/** The retry policy of one node attempt: whether to retry and after how long. Pure. */
+/** The retry policy of one node attempt: whether to retry, after how long, and what a failure leads to. Pure. */
+import type { StepRecord, StoredError, Waiter } from '../storage/records.js';
 import type { RetryPolicy } from './definition.js';
 import type { TrellisError } from './errors.js';
+import type { Plan } from './plan.js';
+import { withFailedAttempt } from './step-records.js';
 
 /** The policy used when a node and its workflow set none: no retries. */
 export const NO_RETRY: RetryPolicy = { max_attempts: 1 };
@@ -25,4 +28,34 @@ export function retryDelay(policy: RetryPolicy, error: TrellisError, attempt: nu
   const capped = Math.min(raw, policy.max_delay_ms ?? 300_000);
   const jittered = policy.jitter === false ? capped : capped * (1 - 0.2 * random());
   return Math.max(Math.round(jittered), error.retryAfterMs ?? 0);
+}
+
+/** What becomes of a step whose attempt failed. */
+export type FailureVerdict =
+  /** Another attempt after a backoff: the step waits for its retry timer. */
+  | { readonly kind: 'retry'; readonly step: StepRecord; readonly waiter: Waiter }
+  /** Over budget with `on_exceed: 'pause'`: the step waits for a human to allow or refuse the call. */
+  | { readonly kind: 'approval'; readonly step: StepRecord }
+  /** Failed for good. */
+  | { readonly kind: 'failed'; readonly step: StepRecord };
+
+/**
+ * Decides, from the node's retry policy (or the workflow's default) and the workflow's budget
+ * settings, what a failed attempt leads to, and the step row that records it (with the attempt
+ * added to its history). A run that is already ending retries nothing.
+ */
+export function failureVerdict(plan: Plan, step: StepRecord, error: TrellisError, now: number, random: () => number, runEnding: boolean): FailureVerdict {
+  const settings = plan.workflow.definition.settings;
+  const policy = plan.nodes.get(step.node_id)!.node.retry_policy ?? settings?.retry_policy ?? NO_RETRY;
+  const stored: StoredError = { code: error.code, message: error.message };
+  const state = withFailedAttempt(step, stored, now);
+  if (!runEnding && shouldRetry(policy, error, step.attempt)) {
+    const waiter: Waiter = { kind: 'retry', due_at: now + retryDelay(policy, error, step.attempt, random) };
+    return { kind: 'retry', step: { ...step, status: 'waiting', waiter, error: stored, state }, waiter };
+  }
+  if (!runEnding && error.code === 'budget_exceeded' && error.details?.refused !== true && settings?.budget?.on_exceed === 'pause') {
+    const waiter: Waiter = { kind: 'approval', detail: { reason: 'budget', message: error.message } };
+    return { kind: 'approval', step: { ...step, status: 'waiting', waiter, error: stored, state } };
+  }
+  return { kind: 'failed', step: { ...step, status: 'failed', error: stored, state, completed_at: now, duration_ms: now - step.started_at } };
 }

@@ -4,9 +4,9 @@
  * made ready or skipped, its LLM execution records) in one transaction. Steps that settle in the
  * same tick commit together. Events are emitted only after the commit.
  */
-import type { Json, LlmExecutionRecord, RunRecord, StepRecord, StoredError, Waiter } from '../storage/records.js';
+import type { Json, RunRecord, StepRecord, Waiter } from '../storage/records.js';
 import type { RunPatch } from '../storage/storage.js';
-import type { ArrivedInput, CompletedResult, IterateResult, NodeResult, StepContext, WakeSignal } from '../nodes/node-handler.js';
+import type { ArrivedInput, CompletedResult, IterateResult, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from './expressions.js';
 import { blockingSource, edgeFollowed, isTerminal, readiness, type PlannerView } from './planner.js';
 import type { Plan, PlanEdge } from './plan.js';
@@ -14,20 +14,22 @@ import { splitStepPath } from './step-path.js';
 import { ScopeContexts } from './scope-contexts.js';
 import { LoopIterations } from './loop-iterations.js';
 import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
-import { NO_RETRY, retryDelay, shouldRetry } from './retry.js';
+import { failureVerdict } from './retry.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from './step-budget.js';
 import { sumUsage } from './run-usage.js';
 import { applyRunPatch } from '../storage/storage-helpers.js';
-import { InflightStep, type Outcome } from './inflight-step.js';
-import { RunStepContext, type StepContextHost } from './step-context.js';
+import type { Outcome } from './inflight-step.js';
+import type { StepContextHost } from './step-context.js';
+import { StepExecutor } from './step-executor.js';
+import { StepTimers } from './step-timers.js';
+import { asObject, completedStep, skippedStep, strip } from './step-records.js';
+import { cancelRegion, stopEverything, type CancellationScope } from './run-cancellation.js';
+import { RunEvents } from './run-events.js';
 import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
 import { CommitBatch } from './commit-batch.js';
 
-
-/** How many pure steps may run between two commits of one run. */
-const MAX_PURE_STEPS_PER_COMMIT = 64;
 
 /** Drives one run in this process. Created by the engine; not part of the public API. */
 export class RunController implements PlannerView, StepContextHost {
@@ -38,16 +40,14 @@ export class RunController implements PlannerView, StepContextHost {
   #usage: Json | undefined;
   readonly #steps = new StepTable();
   readonly #contexts: ScopeContexts;
-  readonly #inflight = new Map<string, InflightStep>();
-  readonly #timers = new Map<string, () => void>();
+  readonly #executor: StepExecutor;
+  readonly #timers: StepTimers;
+  readonly #cancellation: CancellationScope;
+  readonly #events: RunEvents;
   readonly #loops: LoopIterations;
   #runTimeout: (() => void) | undefined;
-  #running = 0;
-  /** Pure steps to run before the next commit, oldest first. */
-  readonly #ready: string[] = [];
   /** Joins known to wait, by step path, with a source step path that keeps them waiting. */
   readonly #blockers = new Map<string, string>();
-  #draining = false;
   /** The run's step budget, shared with its sub-workflow runs. */
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
@@ -80,6 +80,30 @@ export class RunController implements PlannerView, StepContextHost {
       },
       failed: (error) => this.#abandon(error),
     });
+    this.#timers = new StepTimers(deps.clock);
+    this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
+    this.#executor = new StepExecutor({
+      deps,
+      plan,
+      budget,
+      batch: this.#batch,
+      host: this,
+      step: (path) => this.#steps.get(path),
+      run: () => this.#run,
+      context: (prefix) => this.#contexts.get(prefix),
+      finished: () => this.#finished,
+      settle: (path, attempt, outcome) => this.#settle(path, attempt, outcome),
+    });
+    this.#cancellation = {
+      plan,
+      clock: deps.clock,
+      steps: this.#steps,
+      executor: this.#executor,
+      timers: this.#timers,
+      put: (step) => this.#put(step),
+      skip: (prefix, nodeId, reason) => this.#skip(prefix, nodeId, reason),
+      skipped: (step, reason) => this.#events.after('node:skipped', () => ({ nodeId: step.node_id, path: step.path, reason })),
+    };
     this.#loops = new LoopIterations({
       plan,
       contexts: this.#contexts,
@@ -171,9 +195,9 @@ export class RunController implements PlannerView, StepContextHost {
     const cancel = this.#deps.clock.setTimer(() => {
       if (this.#finished) return;
       const message = `Run timed out after ${limit} ms`;
-      this.#stopEverything(new TrellisError('timeout', message));
+      stopEverything(this.#cancellation, new TrellisError('timeout', message));
       this.#finish({ status: 'failed', error_message: message });
-      this.#later(() => this.#emit('execution:failed', { error: { code: 'timeout', message } }));
+      this.#events.after('execution:failed', () => ({ error: { code: 'timeout', message } }));
       this.#scheduleFlush();
     }, due - this.#deps.clock.now());
     this.#runTimeout = cancel;
@@ -191,8 +215,7 @@ export class RunController implements PlannerView, StepContextHost {
     if (signal.kind !== 'timer' && signal.kind !== step.waiter.kind) {
       throw new IllegalStateError(`Step "${path}" waits for ${step.waiter.kind}, not ${signal.kind}`, { executionId: this.id, nodeId: step.node_id });
     }
-    this.#timers.get(path)?.();
-    this.#timers.delete(path);
+    this.#timers.cancel(path);
     if (signal.kind === 'approval' && (asObject(step.waiter.detail ?? null)?.reason as unknown) === 'budget') {
       if (!signal.approved) {
         this.#put(strip({ ...step, status: 'running', waiter: undefined }));
@@ -203,19 +226,19 @@ export class RunController implements PlannerView, StepContextHost {
       // Approved: run the step again with its budget check waived for this attempt.
       this.#put(strip({ ...step, status: 'running', waiter: undefined, error: undefined, state: { ...(asObject(step.state) ?? {}), budget_waived: true } }));
       if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
-      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
-      this.#startExecution(path);
+      this.#events.started(() => this.#steps.get(path));
+      this.#executor.start(path);
       return this.#committed();
     }
     if (step.waiter.kind === 'retry') {
       this.#put(strip({ ...step, status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
-      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
-      this.#startExecution(path);
+      this.#events.started(() => this.#steps.get(path));
+      this.#executor.start(path);
     } else {
       this.#put(strip({ ...step, status: 'running', waiter: undefined }));
       if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
       const due = step.waiter.due_at;
-      this.#startExecution(path, signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal);
+      this.#executor.start(path, signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal);
     }
     return this.#committed();
   }
@@ -225,7 +248,7 @@ export class RunController implements PlannerView, StepContextHost {
     if (this.#finished || this.#run.status !== 'running') throw new IllegalStateError(`Execution ${this.id} is ${this.#run.status}; only a running execution can be paused`, { executionId: this.id });
     this.#paused = true;
     this.#patchRun({ status: 'paused' });
-    this.#later(() => this.#emit('execution:paused', { reason: 'user' }));
+    this.#events.after('execution:paused', () => ({ reason: 'user' as const }));
     return this.#committed();
   }
 
@@ -234,7 +257,7 @@ export class RunController implements PlannerView, StepContextHost {
     if (this.#finished || this.#run.status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${this.#run.status}; only a paused execution can be resumed`, { executionId: this.id });
     this.#paused = false;
     this.#patchRun({ status: 'running' });
-    this.#later(() => this.#emit('execution:resumed', {}));
+    this.#events.after('execution:resumed', () => ({}));
     for (const path of [...this.#steps.pending]) this.#promote(path);
     this.#maybeFinish();
     return this.#committed();
@@ -250,9 +273,9 @@ export class RunController implements PlannerView, StepContextHost {
   /** Cancels: aborts in-flight steps (failed, reason cancelled), skips pending and waiting ones. */
   cancel(reason = 'cancelled'): void {
     if (this.#finished) return;
-    this.#stopEverything(new TrellisError('cancelled', reason));
+    stopEverything(this.#cancellation, new TrellisError('cancelled', reason));
     this.#finish({ status: 'cancelled', error_message: reason });
-    this.#later(() => this.#emit('execution:cancelled', { reason }));
+    this.#events.after('execution:cancelled', () => ({ reason }));
     this.#scheduleFlush();
   }
 
@@ -260,8 +283,7 @@ export class RunController implements PlannerView, StepContextHost {
   detach(): void {
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
-    for (const cancel of this.#timers.values()) cancel();
-    this.#timers.clear();
+    this.#timers.cancelAll();
     this.#finished = true;
   }
 
@@ -274,8 +296,8 @@ export class RunController implements PlannerView, StepContextHost {
     const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
     this.#put(step);
     if (canRun) {
-      this.#later(() => this.#emitStarted(this.#steps.get(path)!));
-      this.#startExecution(path);
+      this.#events.started(() => this.#steps.get(path));
+      this.#executor.start(path);
     }
   }
 
@@ -283,87 +305,12 @@ export class RunController implements PlannerView, StepContextHost {
     const step = this.#steps.get(path)!;
     if (this.#paused || !this.#hasBudget()) return;
     this.#put({ ...step, status: 'running', started_at: this.#deps.clock.now() });
-    this.#later(() => this.#emitStarted(this.#steps.get(path)!));
-    this.#startExecution(path);
+    this.#events.started(() => this.#steps.get(path));
+    this.#executor.start(path);
   }
 
   #hasBudget(): boolean {
     return this.budget.hasRoom();
-  }
-
-  /**
-   * Runs the handler once the step's `running` row is committed (so effects follow durable state);
-   * a pure handler (no effects outside the run) runs before that commit, joining it instead.
-   */
-  #startExecution(path: string, wake?: WakeSignal): void {
-    this.#running++;
-    this.budget.acquire();
-    if (wake === undefined && this.#deps.handlers.get(this.#plan.nodes.get(this.#steps.get(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
-    else this.#batch.after(() => this.#execute(path, wake));
-  }
-
-  /**
-   * Runs the pure steps made ready so far. Called where an entry point is done planning (never in
-   * the middle of an #advance), so a step settling here cannot see its run as finished early.
-   */
-  #runReady(): void {
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      // By index, not shift(): a loop can make thousands of steps ready at once. Past a bound the
-      // rest wait for the commit, so a long run of pure steps neither holds the event loop nor
-      // goes unpersisted for long.
-      let i = 0;
-      for (; i < this.#ready.length && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
-      for (; i < this.#ready.length; i++) {
-        const path = this.#ready[i]!;
-        this.#batch.after(() => this.#execute(path));
-      }
-    } finally {
-      this.#ready.length = 0;
-      this.#draining = false;
-    }
-  }
-
-  #execute(path: string, wake?: WakeSignal): void {
-    const step = this.#steps.get(path);
-    if (!step || step.status !== 'running' || this.#finished) {
-      this.#running--;
-      this.budget.release();
-      return;
-    }
-    const node = this.#plan.nodes.get(step.node_id)!;
-    const handler = this.#deps.handlers.get(node.type);
-    const inflight = new InflightStep();
-    this.#inflight.set(path, inflight);
-    const records: LlmExecutionRecord[] = [];
-    const timeout = node.node.timeout_ms;
-    const cancelTimer = timeout === undefined ? undefined : this.#deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
-    const settled = (outcome: Outcome): void => {
-      cancelTimer?.();
-      this.#inflight.delete(path);
-      this.#running--;
-      this.budget.release();
-      this.#batch.executions(records);
-      this.#settle(path, step.attempt, outcome);
-    };
-    let pending: NodeResult | Promise<NodeResult>;
-    try {
-      if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#stepContext(step, inflight, records);
-      if (wake) {
-        if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
-        pending = handler.resume(ctx, wake);
-      } else {
-        pending = handler.execute(ctx);
-      }
-    } catch (error) {
-      settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
-      return;
-    }
-    // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
-    if (pending instanceof Promise) inflight.watch(pending, settled);
-    else settled({ result: pending });
   }
 
   #settle(path: string, attempt: number, outcome: Outcome): void {
@@ -396,21 +343,6 @@ export class RunController implements PlannerView, StepContextHost {
     }
   }
 
-  #stepContext(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): StepContext {
-    const { prefix } = splitStepPath(step.path);
-    return new RunStepContext({
-      deps: this.#deps,
-      run: this.#run,
-      step,
-      prefix,
-      node: this.#plan.nodes.get(step.node_id)!,
-      context: this.#contexts.get(prefix) ?? {},
-      signal: inflight,
-      host: this,
-      records,
-    });
-  }
-
   /** The incoming edges that were followed into `nodeId`, with their sources' outputs (StepContextHost). */
   arrived(prefix: string, nodeId: string): ArrivedInput[] {
     const node = this.#plan.nodes.get(nodeId)!;
@@ -429,29 +361,19 @@ export class RunController implements PlannerView, StepContextHost {
   // ---- Outcomes ----
 
   #complete(step: StepRecord, result: CompletedResult): void {
-    const { output, fired, writes, executionId, input } = result;
+    const { output, writes } = result;
     const now = this.#deps.clock.now();
-    // Built field by field (no spread + delete): this runs for every step.
-    const done: MutableStep = { run_id: step.run_id, path: step.path, node_id: step.node_id, seq: step.seq, status: 'completed', attempt: step.attempt, started_at: step.started_at };
-    const stepInput = input ?? step.input_data;
-    if (stepInput !== undefined) done.input_data = stepInput;
-    done.output_data = output;
-    if (fired !== undefined) done.fired = fired;
-    const state = writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state;
-    if (state !== undefined) done.state = state;
-    if (executionId !== undefined) done.execution_id = executionId;
-    done.completed_at = now;
-    done.duration_ms = now - step.started_at;
+    const done = completedStep(step, result, now);
     this.#put(done);
     const { prefix, nodeId } = splitStepPath(step.path);
     this.#contexts.apply(prefix, nodeId, output, writes);
-    this.#later(() => this.#emit('node:completed', { nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
+    this.#events.after('node:completed', () => ({ nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
     if (this.#run.recovery_count > 0) this.#patchRun({ recovery_count: 0 });
     const node = this.#plan.nodes.get(nodeId)!;
     if (node.type === 'end' && (node.node.config as { terminate?: boolean }).terminate === true) {
-      this.#stopEverything(new TrellisError('cancelled', `run terminated by end node "${nodeId}"`));
+      stopEverything(this.#cancellation, new TrellisError('cancelled', `run terminated by end node "${nodeId}"`));
       this.#finish({ status: 'completed', output_data: output });
-      this.#later(() => this.#emit('execution:completed', { output, durationMs: now - (this.#run.started_at ?? now) }));
+      this.#events.after('execution:completed', () => ({ output, durationMs: now - (this.#run.started_at ?? now) }));
       return;
     }
     this.#advance(prefix, nodeId);
@@ -462,44 +384,32 @@ export class RunController implements PlannerView, StepContextHost {
     this.#armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
     if (childId !== undefined) this.#batch.after(() => this.#deps.childWaiting(childId));
-    this.#later(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
+    this.#events.after('node:waiting', () => ({ nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
   }
 
   #armTimer(path: string, waiter: Waiter): void {
     if (waiter.due_at === undefined) return;
-    this.#timers.get(path)?.();
-    const cancel = this.#deps.clock.setTimer(() => {
-      this.#timers.delete(path);
-      const current = this.#steps.get(path);
-      if (!this.#finished && current?.status === 'waiting') void this.wake(path, { kind: 'timer' });
-    }, waiter.due_at - this.#deps.clock.now());
-    this.#timers.set(path, cancel);
+    this.#timers.arm(path, waiter.due_at, () => {
+      if (!this.#finished && this.#steps.get(path)?.status === 'waiting') void this.wake(path, { kind: 'timer' });
+    });
   }
 
   #fail(step: StepRecord, error: TrellisError): void {
-    const node = this.#plan.nodes.get(step.node_id)!;
-    const policy = node.node.retry_policy ?? this.#plan.workflow.definition.settings?.retry_policy ?? NO_RETRY;
-    const stored: StoredError = { code: error.code, message: error.message };
-    const attempts = [...((asObject(step.state)?.attempts as Json[] | undefined) ?? []), { attempt: step.attempt, error: stored as unknown as Json, started_at: step.started_at, failed_at: this.#deps.clock.now() }];
-    if (!this.#finished && shouldRetry(policy, error, step.attempt)) {
-      const delay = retryDelay(policy, error, step.attempt, this.#deps.random);
-      const waiter: Waiter = { kind: 'retry', due_at: this.#deps.clock.now() + delay };
-      this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
-      this.#armTimer(step.path, waiter);
-      this.#later(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: true }));
+    const verdict = failureVerdict(this.#plan, step, error, this.#deps.clock.now(), this.#deps.random, this.#finished);
+    this.#put(verdict.step);
+    const { path, attempt } = step;
+    const { prefix, nodeId } = splitStepPath(path);
+    const stored = { code: error.code, message: error.message };
+    if (verdict.kind === 'retry') {
+      this.#armTimer(path, verdict.waiter);
+      this.#events.after('node:failed', () => ({ nodeId, path, error: stored, attempt, willRetry: true }));
       return;
     }
-    if (error.code === 'budget_exceeded' && error.details?.refused !== true && this.#plan.workflow.definition.settings?.budget?.on_exceed === 'pause' && !this.#finished) {
-      // Over budget: wait for a human to allow this call (approve) or refuse it (reject).
-      const waiter: Waiter = { kind: 'approval', detail: { reason: 'budget', message: error.message } };
-      this.#put({ ...step, status: 'waiting', waiter, error: stored, state: { ...(asObject(step.state) ?? {}), attempts } });
-      this.#later(() => this.#emit('node:waiting', { nodeId: step.node_id, path: step.path, kind: 'approval' }));
+    if (verdict.kind === 'approval') {
+      this.#events.after('node:waiting', () => ({ nodeId, path, kind: 'approval' }));
       return;
     }
-    const now = this.#deps.clock.now();
-    this.#put({ ...step, status: 'failed', error: stored, state: { ...(asObject(step.state) ?? {}), attempts }, completed_at: now, duration_ms: now - step.started_at });
-    this.#later(() => this.#emit('node:failed', { nodeId: step.node_id, path: step.path, error: stored, attempt: step.attempt, willRetry: false }));
-    const { prefix, nodeId } = splitStepPath(step.path);
+    this.#events.after('node:failed', () => ({ nodeId, path, error: stored, attempt, willRetry: false }));
     if (this.#plan.tolerant.has(nodeId)) {
       this.#advance(prefix, nodeId);
       return;
@@ -508,7 +418,7 @@ export class RunController implements PlannerView, StepContextHost {
     if (handlerId !== undefined && !this.#steps.has(handlerId) && handlerId !== nodeId) {
       const root = this.#contexts.get('')!;
       root.error = { node_id: nodeId, path: step.path, code: error.code, message: error.message };
-      this.#stopEverything(new TrellisError('cancelled', `node "${nodeId}" failed; routed to error handler "${handlerId}"`));
+      stopEverything(this.#cancellation, new TrellisError('cancelled', `node "${nodeId}" failed; routed to error handler "${handlerId}"`));
       this.#launch('', handlerId);
       return;
     }
@@ -518,9 +428,9 @@ export class RunController implements PlannerView, StepContextHost {
   #failRun(step: StepRecord, error: TrellisError): void {
     if (this.#finished) return;
     const message = `Node "${step.node_id}" failed: ${error.message}`;
-    this.#stopEverything(new TrellisError('cancelled', `run failed at node "${step.node_id}"`));
+    stopEverything(this.#cancellation, new TrellisError('cancelled', `run failed at node "${step.node_id}"`));
     this.#finish({ status: 'failed', error_message: message });
-    this.#later(() => this.#emit('execution:failed', { error: { code: error.code, message } }));
+    this.#events.after('execution:failed', () => ({ error: { code: error.code, message } }));
   }
 
   // ---- Planning ----
@@ -546,7 +456,7 @@ export class RunController implements PlannerView, StepContextHost {
     const verdict = readiness(this.#plan, this, prefix, nodeId);
     switch (verdict.kind) {
       case 'ready':
-        if (verdict.early) this.#cancelRegion(prefix, nodeId);
+        if (verdict.early) cancelRegion(this.#cancellation, prefix, nodeId);
         this.#launch(prefix, nodeId);
         return;
       case 'skip':
@@ -570,53 +480,9 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   #skip(prefix: string, nodeId: string, reason: string): void {
-    const now = this.#deps.clock.now();
     const path = prefix + nodeId;
-    this.#put({ run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } });
-    this.#later(() => this.#emit('node:skipped', { nodeId, path, reason }));
-  }
-
-  /** A join fired early (`any`/`count`): branches still running lose; unstarted ones are skipped. */
-  #cancelRegion(prefix: string, mergeId: string): void {
-    const join = this.#plan.joins.get(mergeId)!;
-    for (const id of join.region) {
-      const path = prefix + id;
-      const step = this.#steps.get(path);
-      if (step === undefined) this.#skip(prefix, id, `branch lost: "${mergeId}" had enough branches`);
-      else if (!isTerminal(step)) this.#supersede(step, 'branch lost the race');
-      this.#cancelNested(path + '[');
-    }
-  }
-
-  /** Marks a live step skipped and aborts its work. */
-  #supersede(step: StepRecord, reason: string): void {
-    this.#inflight.get(step.path)?.abort(new TrellisError('cancelled', reason));
-    this.#timers.get(step.path)?.();
-    this.#timers.delete(step.path);
-    const now = this.#deps.clock.now();
-    this.#put(strip({ ...step, status: 'skipped', waiter: undefined, error: { code: 'cancelled', message: reason }, completed_at: now, duration_ms: now - step.started_at }));
-    this.#later(() => this.#emit('node:skipped', { nodeId: step.node_id, path: step.path, reason }));
-  }
-
-  #cancelNested(pathPrefix: string): void {
-    for (const step of this.#steps.values()) if (step.path.startsWith(pathPrefix) && !isTerminal(step)) this.#supersede(step, 'enclosing step was cancelled');
-  }
-
-  /** Ends every live step: running ones fail with `cancelled`, waiting and pending ones are skipped. */
-  #stopEverything(reason: TrellisError): void {
-    const now = this.#deps.clock.now();
-    for (const step of [...this.#steps.values()]) {
-      if (isTerminal(step)) continue;
-      this.#inflight.get(step.path)?.abort(reason);
-      this.#timers.get(step.path)?.();
-      this.#timers.delete(step.path);
-      const stored: StoredError = { code: 'cancelled', message: reason.message };
-      if (step.status === 'running' && this.#plan.nodes.get(step.node_id)?.type !== 'loop') {
-        this.#put(strip({ ...step, status: 'failed', error: stored, completed_at: now, duration_ms: now - step.started_at }));
-      } else {
-        this.#put(strip({ ...step, status: 'skipped', waiter: undefined, error: stored, completed_at: now, duration_ms: now - step.started_at }));
-      }
-    }
+    this.#put(skippedStep(this.id, path, nodeId, this.#steps.nextSeq(), reason, this.#deps.clock.now()));
+    this.#events.after('node:skipped', () => ({ nodeId, path, reason }));
   }
 
   // ---- Loops ----
@@ -645,8 +511,8 @@ export class RunController implements PlannerView, StepContextHost {
     // Re-run what was in flight (same attempt, same idempotency key), re-arm waits, resume pending.
     for (const step of ordered) {
       if (step.status === 'running' && this.#plan.nodes.get(step.node_id)?.type !== 'loop') {
-        this.#later(() => this.#emitStarted(step));
-        this.#startExecution(step.path);
+        this.#events.started(() => step);
+        this.#executor.start(step.path);
       } else if (step.status === 'waiting' && step.waiter) {
         this.#armTimer(step.path, step.waiter);
       }
@@ -667,7 +533,7 @@ export class RunController implements PlannerView, StepContextHost {
 
   #restoreLoop(step: StepRecord): void {
     const handler = this.#deps.handlers.get('loop')!;
-    const result = handler.execute(this.#stepContext(step, new InflightStep(), []));
+    const result = handler.execute(this.#executor.contextFor(step));
     if (result instanceof Promise || result.status !== 'iterate') return;
     this.#loops.restore(step, result.spec, this.#steps.values());
   }
@@ -701,12 +567,12 @@ export class RunController implements PlannerView, StepContextHost {
     }
     const now = this.#deps.clock.now();
     this.#finish({ status: 'completed', output_data: output ?? null });
-    this.#later(() => this.#emit('execution:completed', { output: output ?? null, durationMs: now - (this.#run.started_at ?? now) }));
+    this.#events.after('execution:completed', () => ({ output: output ?? null, durationMs: now - (this.#run.started_at ?? now) }));
   }
 
   /** A run whose only live steps wait for a human is `paused` (with what it waits for in its steps). */
   #maybeMarkAwaitingApproval(): void {
-    if (this.#run.status !== 'running' || this.#running > 0) return;
+    if (this.#run.status !== 'running' || this.#executor.running > 0) return;
     let waiting = false;
     for (const step of this.#steps.values()) {
       if (isTerminal(step) || this.#loops.has(step.path)) continue; // a running loop only holds its iterations
@@ -715,14 +581,13 @@ export class RunController implements PlannerView, StepContextHost {
     }
     if (!waiting) return;
     this.#patchRun({ status: 'paused' });
-    this.#later(() => this.#emit('execution:paused', { reason: 'approval' }));
+    this.#events.after('execution:paused', () => ({ reason: 'approval' as const }));
   }
 
   #finish(patch: RunPatch): void {
     this.#finished = true;
     this.#unsubscribeBudget?.();
-    for (const cancel of this.#timers.values()) cancel();
-    this.#timers.clear();
+    this.#timers.cancelAll();
     this.#runTimeout?.();
     this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
     this.#batch.after(() => {
@@ -733,50 +598,16 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   #scheduleFlush(): void {
-    this.#runReady();
+    this.#executor.runReady();
     // While other steps are still executing, give them a tick to settle so they commit together.
-    this.#batch.schedule(this.#inflight.size > 0);
+    this.#batch.schedule(this.#executor.busy);
   }
 
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
   #abandon(error: TrellisError): void {
     this.detach();
-    for (const inflight of this.#inflight.values()) inflight.abort(error);
+    this.#executor.abortAll(error);
     this.#deps.onFinished(this.id);
     this.#rejectDone(error);
   }
-
-  /** Queues an event for after the commit; skipped outright when nobody listens. */
-  #later(emit: () => void): void {
-    if (this.#deps.events.hasListeners()) this.#batch.after(emit);
-  }
-
-  #emitStarted(step: StepRecord): void {
-    this.#emit('node:started', { nodeId: step.node_id, path: step.path, nodeType: this.#plan.nodes.get(step.node_id)?.type ?? 'unknown', attempt: step.attempt });
-  }
-
-  #base(): { executionId: string; workflowId: string; timestamp: number } {
-    return { executionId: this.id, workflowId: this.#run.workflow_id, timestamp: this.#deps.clock.now() };
-  }
-
-  #emit(event: string, payload: Record<string, unknown>): void {
-    const events = this.#deps.events;
-    if (events.listenerCount(event as never) === 0) return;
-    events.publish(event as never, { ...this.#base(), ...payload } as never);
-  }
-}
-
-function asObject(value: Json | undefined): Record<string, Json> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
-}
-
-type Loose<T> = { [K in keyof T]?: T[K] | undefined };
-type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
-
-/** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
-function strip(value: Loose<StepRecord>): StepRecord {
-  // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
-  const record: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
-  return record as unknown as StepRecord;
 }

@@ -1,0 +1,61 @@
+/**
+ * How a step's row changes: pure functions from one StepRecord to the next. The runner decides
+ * when; these say what the row then holds. Internal to the runner.
+ */
+import type { CompletedResult } from '../nodes/node-handler.js';
+import type { Json, StepRecord, StoredError } from '../storage/records.js';
+
+type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
+
+/** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
+export function strip(value: Loose<StepRecord>): StepRecord {
+  // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
+  const record: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
+  return record as unknown as StepRecord;
+}
+
+/** The step's object-valued state, or undefined. */
+export function stateOf(step: StepRecord): Record<string, Json> | undefined {
+  return asObject(step.state);
+}
+
+export function asObject(value: Json | undefined): Record<string, Json> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
+}
+
+/** The row of a step that completed with `result` at `now`. */
+export function completedStep(step: StepRecord, result: CompletedResult, now: number): StepRecord {
+  const { output, fired, writes, executionId, input } = result;
+  // Built field by field (no spread + delete): this runs for every step.
+  const done: MutableStep = { run_id: step.run_id, path: step.path, node_id: step.node_id, seq: step.seq, status: 'completed', attempt: step.attempt, started_at: step.started_at };
+  const stepInput = input ?? step.input_data;
+  if (stepInput !== undefined) done.input_data = stepInput;
+  done.output_data = output;
+  if (fired !== undefined) done.fired = fired;
+  const state = writes ? ({ ...(stateOf(step) ?? {}), writes } as Json) : step.state;
+  if (state !== undefined) done.state = state;
+  if (executionId !== undefined) done.execution_id = executionId;
+  done.completed_at = now;
+  done.duration_ms = now - step.started_at;
+  return done;
+}
+
+/** A step that ended without completing: `failed` keeps what it waited for, `skipped` drops it. */
+export function endedStep(step: StepRecord, status: 'failed' | 'skipped', error: StoredError, now: number): StepRecord {
+  const ended = { ...step, status, error, completed_at: now, duration_ms: now - step.started_at };
+  return strip(status === 'skipped' ? { ...ended, waiter: undefined } : ended);
+}
+
+/** The row of a step that was never started because its path was not taken. */
+export function skippedStep(runId: string, path: string, nodeId: string, seq: number, reason: string, now: number): StepRecord {
+  return { run_id: runId, path, node_id: nodeId, seq, status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } };
+}
+
+/** The step's state with a failed attempt added to its `attempts` history. */
+export function withFailedAttempt(step: StepRecord, error: StoredError, failedAt: number): Json {
+  const state = stateOf(step) ?? {};
+  const attempts = [...((state.attempts as Json[] | undefined) ?? []), { attempt: step.attempt, error: error as unknown as Json, started_at: step.started_at, failed_at: failedAt }];
+  return { ...state, attempts };
+}
