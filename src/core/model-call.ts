@@ -175,9 +175,50 @@ export class ModelCaller {
   /** Calls the primary model, then each fallback on a retryable failure. */
   call(call: ModelCall, site: CallSite): Promise<ModelResult> {
     const run = this.#runs.get(site.runId);
-    // The common case (no replay, fork or budget state, no fallbacks) skips a frame: this runs for every LLM step.
-    if (run === undefined && !call.fallback?.length) return this.#callOne(call.providerModel, call, site, { run, replay: undefined, usage: ZERO_USAGE, seq: 0 });
+    if (run === undefined && !call.fallback?.length) {
+      // The common case (no replay, fork or budget state, no fallbacks, tools or schema) takes the
+      // single-request path: this runs for every LLM step.
+      const single = !call.tools?.length && call.outputSchema === undefined && site.budget === undefined ? this.#single(call, site) : undefined;
+      return single ?? this.#callOne(call.providerModel, call, site, { run, replay: undefined, usage: ZERO_USAGE, seq: 0 });
+    }
     return this.#callWith(run, call, site);
+  }
+
+  /** The single-request path when the provider is known and has no limits to wait for; else undefined. */
+  #single(call: ModelCall, site: CallSite): Promise<ModelResult> | undefined {
+    const parsed = this.#parse(call.providerModel);
+    const provider = parsed && this.#options.providers.get(parsed.provider);
+    if (!parsed || !provider) return undefined;
+    const gate = this.#gate(parsed.provider);
+    return gate.limited ? undefined : this.#sendOne(call, site, parsed.model, provider, gate);
+  }
+
+  /**
+   * One request, in one async frame with one await: the same request, execution record, counters
+   * and errors as the general path (#callOne, #exchange, the gate), without their frames, which
+   * cost more than the rest of a model call put together.
+   */
+  async #sendOne(call: ModelCall, site: CallSite, model: string, provider: Provider, gate: ProviderGate): Promise<ModelResult> {
+    const { clock, ids } = this.#options;
+    const request = providerRequest(model, call, site, [{ role: 'user', content: call.prompt }], 0, undefined);
+    const sent: Sent = { id: stepCallId(ids('exec'), site.runId, site.path), providerModel: call.providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, 0), started: clock.now() };
+    gate.enter(site);
+    let response: ProviderResponse;
+    try {
+      response = await provider.complete(request);
+    } catch (error) {
+      gate.failed(site, error);
+      throw this.#failed(sent, site, error);
+    }
+    gate.succeeded();
+    const cost = this.#costOf(call.providerModel, response);
+    gate.count(response.usage, cost);
+    const id = this.#record({ response, sent, completedAt: clock.now(), cost }, site, undefined);
+    const result: Mutable<ModelResult> = { text: response.text, usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens }, model: call.providerModel, executionId: id };
+    const json = parseJson(response.text);
+    if (json !== undefined) result.json = json;
+    if (cost !== undefined) result.cost_usd = cost;
+    return result;
   }
 
   async #callWith(run: RunCalls | undefined, call: ModelCall, site: CallSite): Promise<ModelResult> {
@@ -221,7 +262,7 @@ export class ModelCaller {
     const toolCalls: ToolCallRecord[] = [];
     let toolSteps = 0;
     for (let ask = 0, turn = 0; ; turn++) {
-      const request = providerRequest(parsed.model, call, site, messages, turn, tools);
+      const request = providerRequest(parsed.model, call, site, messages.slice(), turn, tools);
       const exchange = await this.#exchange(parsed.provider, providerModel, request, site, state);
       const { response } = exchange;
       if (tools && response.toolCalls?.length) {
@@ -317,17 +358,26 @@ export class ModelCaller {
       state.run?.add(sent.id, usageTotals(response, cost));
       return { response, sent, completedAt: done, cost };
     } catch (error) {
-      const failure = error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
-      if (reached) {
-        const done = clock.now();
-        site.record(executionRecord(sent, site, 'failed', done, { error: { code: failure.code, message: failure.message } }));
-      }
-      throw failure;
+      if (reached) throw this.#failed(sent, site, error);
+      throw error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
     }
+  }
+
+  /** Records a request that reached the provider and failed; returns the error to throw. */
+  #failed(sent: Sent, site: CallSite, error: unknown): ProviderError | TrellisError {
+    const failure = error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
+    site.record(executionRecord(sent, site, 'failed', this.#options.clock.now(), { error: { code: failure.code, message: failure.message } }));
+    return failure;
   }
 
   /** Records a completed exchange (with its tool calls) and adds it to the call's usage; returns the record id. */
   #commit(exchange: Exchange, site: CallSite, state: CallState, toolResults: readonly ToolCallRecord[] | undefined): string {
+    state.usage = addUsage(state.usage, usageTotals(exchange.response, exchange.cost));
+    return this.#record(exchange, site, toolResults);
+  }
+
+  /** Records a completed exchange (with its tool calls); returns the record id. */
+  #record(exchange: Exchange, site: CallSite, toolResults: readonly ToolCallRecord[] | undefined): string {
     const { response, sent, cost } = exchange;
     const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
     const answer: Record<string, Json> = { text: response.text, finish_reason: response.finishReason ?? null, model: response.model ?? null };
@@ -335,7 +385,6 @@ export class ModelCaller {
     if (exchange.replayedFrom !== undefined) answer.replayed_from = exchange.replayedFrom;
     const usage = { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens };
     site.record(executionRecord(sent, site, 'completed', exchange.completedAt, cost === undefined ? { response: answer, usage } : { response: answer, usage, cost }));
-    state.usage = addUsage(state.usage, usageTotals(response, cost));
     return sent.id;
   }
 
@@ -426,18 +475,42 @@ function requestJson(request: ProviderRequest, seq: number): Json {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** The request of one turn; built field by field, as it is made for every model call. */
+const NO_OPTIONS: ProviderOptions = Object.freeze({});
+
+/**
+ * The request of one turn. A class, because one is made for every model call: its `signal` is a
+ * getter on the prototype (read lazily: an AbortController costs ~2 µs and most providers in tests
+ * never look), where an own accessor would give every request a hidden class of its own.
+ */
+class OutgoingRequest implements ProviderRequest {
+  readonly model: string;
+  readonly prompt: string;
+  readonly messages: readonly ProviderMessage[];
+  readonly options: ProviderOptions;
+  readonly idempotencyKey: string;
+  declare system?: string;
+  declare outputSchema?: JsonSchema;
+  declare tools?: readonly ProviderToolDefinition[];
+  declare onToken?: (delta: string) => void;
+  readonly #site: CallSite;
+
+  constructor(model: string, call: ModelCall, site: CallSite, messages: readonly ProviderMessage[], turn: number) {
+    this.model = model;
+    this.prompt = call.prompt;
+    this.messages = messages;
+    this.options = call.options ?? NO_OPTIONS;
+    this.idempotencyKey = turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`;
+    this.#site = site;
+  }
+
+  get signal(): AbortSignal {
+    return this.#site.signal;
+  }
+}
+
+/** The request of one turn; `messages` becomes the request's own (the caller does not change it afterwards). */
 function providerRequest(model: string, call: ModelCall, site: CallSite, messages: readonly ProviderMessage[], turn: number, tools: readonly ProviderToolDefinition[] | undefined): ProviderRequest {
-  const request = {
-    model,
-    prompt: call.prompt,
-    messages: messages.slice(),
-    options: call.options ?? {},
-    idempotencyKey: turn === 0 ? site.idempotencyKey : `${site.idempotencyKey}:${turn}`,
-  } as Omit<ProviderRequest, 'signal'> as { -readonly [K in keyof ProviderRequest]: ProviderRequest[K] };
-  // Read lazily: an AbortController costs ~2 µs and most providers in tests never look. Defined
-  // after the literal because a getter inside one puts the object in slow dictionary mode.
-  Object.defineProperty(request, 'signal', { get: () => site.signal, enumerable: true });
+  const request = new OutgoingRequest(model, call, site, messages, turn);
   if (call.system !== undefined) request.system = call.system;
   if (call.outputSchema !== undefined) request.outputSchema = call.outputSchema;
   if (tools !== undefined) request.tools = tools;

@@ -51,12 +51,45 @@ export class ProviderGate {
    */
   call(estimatedTokens: number, site: { readonly signal: AbortSignal; readonly nodeId: string }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
     try {
-      this.#breaker?.admit(site.nodeId);
+      this.#admit(site);
     } catch (error) {
-      this.#rejected++;
       return Promise.reject(error as Error);
     }
     return this.#limiter ? this.#queued(this.#limiter, estimatedTokens, site, send) : this.#direct(site, send);
+  }
+
+  /**
+   * For a caller that awaits the provider itself (no limits to wait for): admits a request past the
+   * breaker and counts it as sent, or throws `circuit_open`. Exactly one of {@link succeeded} or
+   * {@link failed} must follow.
+   */
+  enter(site: { readonly nodeId: string }): void {
+    this.#admit(site);
+    this.#calls++;
+    this.#active++;
+  }
+
+  /** The request {@link enter} let through answered. */
+  succeeded(): void {
+    this.#active--;
+    this.#breaker?.success();
+  }
+
+  /** The request {@link enter} let through failed with `error`. */
+  failed(site: { readonly signal: AbortSignal }, error: unknown): void {
+    this.#active--;
+    this.#failures++;
+    // A step that gave up (cancelled, timed out) says nothing about the provider.
+    this.#breaker?.failure(site.signal.aborted ? 'cancelled' : isTrellisError(error) ? error.code : 'provider_error');
+  }
+
+  #admit(site: { readonly nodeId: string }): void {
+    try {
+      this.#breaker?.admit(site.nodeId);
+    } catch (error) {
+      this.#rejected++;
+      throw error;
+    }
   }
 
   async #queued(limiter: ProviderLimiter, estimatedTokens: number, site: { readonly signal: AbortSignal }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
@@ -92,17 +125,15 @@ export class ProviderGate {
   async #direct(site: { readonly signal: AbortSignal }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
     this.#calls++;
     this.#active++;
+    let response: ProviderResponse;
     try {
-      const response = await send();
-      this.#breaker?.success();
-      return response;
+      response = await send();
     } catch (error) {
-      this.#failures++;
-      this.#breaker?.failure(site.signal.aborted ? 'cancelled' : isTrellisError(error) ? error.code : 'provider_error');
+      this.failed(site, error);
       throw error;
-    } finally {
-      this.#active--;
     }
+    this.succeeded();
+    return response;
   }
 
   /** Adds a completed call's usage and cost. */
