@@ -43,7 +43,7 @@ export class StepTable {
     else if (!wasLive && isLive) this.#live++;
     this.#steps.set(step.path, step);
     if (step.status === 'pending') this.pending.add(step.path);
-    else this.pending.delete(step.path);
+    else if (this.pending.size > 0) this.pending.delete(step.path);
   }
 
   /** Loads committed rows (recovery); returns them in the order they started. */

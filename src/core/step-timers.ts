@@ -6,7 +6,8 @@ import type { Clock } from './clock.js';
 
 export class StepTimers {
   readonly #clock: Clock;
-  readonly #cancels = new Map<string, () => void>();
+  /** Made on first use: most runs never wait on a timer. */
+  #cancels: Map<string, () => void> | undefined;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -16,20 +17,21 @@ export class StepTimers {
   arm(path: string, dueAt: number, fire: () => void): void {
     this.cancel(path);
     const cancel = this.#clock.setTimer(() => {
-      this.#cancels.delete(path);
+      this.#cancels?.delete(path);
       fire();
     }, dueAt - this.#clock.now());
-    this.#cancels.set(path, cancel);
+    (this.#cancels ??= new Map()).set(path, cancel);
   }
 
   cancel(path: string): void {
-    const cancel = this.#cancels.get(path);
+    const cancel = this.#cancels?.get(path);
     if (cancel === undefined) return;
-    this.#cancels.delete(path);
+    this.#cancels!.delete(path);
     cancel();
   }
 
   cancelAll(): void {
+    if (!this.#cancels) return;
     for (const cancel of this.#cancels.values()) cancel();
     this.#cancels.clear();
   }
