@@ -240,6 +240,24 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await storage.getStep('ex', 'b')).toBeUndefined();
       });
 
+      it('creates a run together with its first steps, or not at all', async () => {
+        const fresh = makeRun('born', { status: 'running', owner: 'me' });
+        const call = makeExecution(stepCallId('exec_1', 'born', 'a'), { workflow_execution_id: 'born', workflow_node_id: 'a', step_path: 'a', created_at: 5 });
+        const big = makeStep('born', 'b', 2, { output_data: { text: 'x'.repeat(300_000) } });
+        expect(await storage.commit({ runId: 'born', create: fresh, steps: [makeStep('born', 'a', 1), big], executions: [call], run: { status: 'completed', output_data: { ok: true } } })).toBe(true);
+        expect(await storage.getRun('born')).toStrictEqual({ ...fresh, status: 'completed', output_data: { ok: true }, revision: 1 });
+        expect(await storage.getSteps('born')).toStrictEqual([makeStep('born', 'a', 1), big]);
+        expect(await storage.getExecution(call.id)).toStrictEqual(call);
+        // A second run with that id: refused with `conflict`, and nothing of its commit is written.
+        await expect(storage.commit({ runId: 'born', create: makeRun('born'), steps: [makeStep('born', 'c', 3)] })).rejects.toMatchObject({ code: 'conflict' });
+        expect(await storage.getStep('born', 'c')).toBeUndefined();
+        expect((await storage.getRun('born'))?.status).toBe('completed');
+        // An expectation the new row does not meet: no run is created.
+        expect(await storage.commit({ runId: 'unborn', create: makeRun('unborn'), steps: [makeStep('unborn', 'a', 1)], expect: { status: 'running' } })).toBe(false);
+        expect(await storage.getRun('unborn')).toBeUndefined();
+        expect(await storage.getSteps('unborn')).toEqual([]);
+      });
+
       it('applies a run patch with the steps', async () => {
         await storage.createRun(makeRun('p', { status: 'running', owner: 'me' }));
         const ok = await storage.commit({

@@ -5,7 +5,7 @@
  * together. Callbacks queued with `after` (events, starting the next steps) run once the commit
  * carrying them has landed, never before.
  */
-import type { LlmExecutionRecord, StepRecord } from '../storage/records.js';
+import type { LlmExecutionRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { toTrellisError, type TrellisError } from './errors.js';
 
@@ -26,6 +26,7 @@ export class CommitBatch {
   #steps = new Map<string, StepRecord>();
   #executions: LlmExecutionRecord[] = [];
   #patch: RunPatch | undefined;
+  #create: RunRecord | undefined;
   #after: (() => void)[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
@@ -46,6 +47,11 @@ export class CommitBatch {
 
   executions(records: readonly LlmExecutionRecord[]): void {
     if (records.length > 0) this.#executions.push(...records);
+  }
+
+  /** Makes the next commit insert `run` first (a new run lands with its first steps). */
+  create(run: RunRecord): void {
+    this.#create = run;
   }
 
   /** Merges a run patch into the pending one. */
@@ -74,7 +80,7 @@ export class CommitBatch {
     this.#scheduled = false;
     const after = this.#after;
     this.#after = [];
-    if (this.#steps.size === 0 && this.#patch === undefined && this.#executions.length === 0) {
+    if (this.#steps.size === 0 && this.#patch === undefined && this.#executions.length === 0 && this.#create === undefined) {
       for (const callback of after) callback();
       return;
     }
@@ -84,7 +90,11 @@ export class CommitBatch {
     this.#steps.clear();
     this.#executions = [];
     this.#patch = undefined;
-    const commit: StepCommit = run ? { runId: this.#runId, steps, executions, run } : { runId: this.#runId, steps, executions };
+    const create = this.#create;
+    this.#create = undefined;
+    const commit: Mutable<StepCommit> = { runId: this.#runId, steps, executions };
+    if (run) commit.run = run;
+    if (create) commit.create = create;
     // Commits of one run land in order: chain behind a write still in flight, else write at once.
     const queued = this.#writing > 0;
     this.#writing++;
@@ -105,3 +115,5 @@ export class CommitBatch {
     for (const callback of after) callback();
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

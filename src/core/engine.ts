@@ -217,15 +217,30 @@ export class Engine {
     const limit = def.definition.settings?.max_concurrent_runs;
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;
+    const announce = (): void => void this.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    if (!queued && record.idempotency_key === undefined) {
+      // The run's row goes in with its first steps, in one transaction.
+      await this.#hold(record, def).create(announce);
+      return record.id;
+    }
     const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
     if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
     if (queued) return run.id; // started by #admitNext when a run of this workflow ends
     this.#drive(run, def, []);
-    this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: resolved.input });
+    announce();
     return run.id;
   }
 
+  /** Drives a stored run from its committed steps (none for a fresh one). */
   #drive(run: RunRecord, def: WorkflowDefinition, steps: Parameters<RunController['begin']>[0]): RunController {
+    const controller = this.#hold(run, def);
+    controller.begin(steps);
+    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+    return controller;
+  }
+
+  /** A controller for `run`, known to this process as hot, not yet begun. */
+  #hold(run: RunRecord, def: WorkflowDefinition): RunController {
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#hot.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#options.concurrency);
@@ -233,8 +248,6 @@ export class Engine {
     this.#hot.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
     this.#ensureLeaseRenewal();
-    controller.begin(steps);
-    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
     return controller;
   }
 

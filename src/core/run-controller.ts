@@ -175,6 +175,24 @@ export class RunController implements PlannerView, StepContextHost {
 
   // ---- Entry points ----
 
+  /**
+   * Starts a run that is not stored yet: its row is inserted by its first commit, together with its
+   * first steps. `created` runs once that commit has landed, before any event of its steps; the
+   * promise resolves then, or rejects when the commit fails (nothing was stored).
+   */
+  create(created: () => void): Promise<void> {
+    this.#batch.create(this.#run);
+    const landed = new Promise<void>((resolve, reject) => {
+      this.#batch.after(() => {
+        created();
+        resolve();
+      });
+      this.#done.catch(reject);
+    });
+    this.begin([]);
+    return landed;
+  }
+
   /** Starts a fresh run, or continues one from its committed steps (recovery). */
   begin(steps: readonly StepRecord[]): void {
     this.#armRunTimeout();

@@ -51,11 +51,17 @@ export class MemoryStorage implements Storage {
       const existing = this.#idempotency.get(run.idempotency_key);
       if (existing !== undefined) return this.#runs.get(existing)!;
     }
-    if (this.#runs.has(run.id)) throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+    this.#insert(run);
+    return run;
+  }
+
+  #insert(run: RunRecord): void {
+    if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key))) {
+      throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+    }
     if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);
     this.#steps.set(run.id, new Map());
-    return run;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -77,6 +83,11 @@ export class MemoryStorage implements Storage {
   }
 
   async commit(commit: StepCommit): Promise<boolean> {
+    if (commit.create) {
+      // Checked before inserting, so a refused commit leaves no run behind.
+      if (!matchesExpectation(commit.create, commit.expect)) return false;
+      this.#insert(commit.create);
+    }
     const run = this.#runs.get(commit.runId);
     if (!run) return false;
     if (!matchesExpectation(run, commit.expect)) return false;

@@ -4,7 +4,7 @@
  * as numbers rather than bigint strings. Multi-statement writes lock the run row with `FOR UPDATE`,
  * which serialises them against each other and against `claimRun`.
  */
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
 import pg from 'pg';
 import { TrellisError } from '../core/errors.js';
 import type { PostgresStorageOptions } from './postgres-storage.js';
@@ -12,7 +12,7 @@ import type { LlmExecutionRecord, RunRecord } from './records.js';
 import type { Cell } from './sql-schema.js';
 import { attachCalls } from './step-calls.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
-import { matchesExpectation } from './storage-helpers.js';
+import { applyRunPatch, matchesExpectation } from './storage-helpers.js';
 import { excludedSet } from './sql-catalog.js';
 import {
   APPEND_CALLS_SQL,
@@ -134,7 +134,18 @@ export class PostgresDriver extends SqlStorage {
       return e;
     });
     const executions = calls.rest;
-    if (!commit.run && !commit.expect && encoded.length > 0 && encoded.every((e) => !e.blob)) return this.#commitInOneStatement(encoded, executions);
+    const noBlobs = encoded.every((e) => !e.blob);
+    if (commit.create) {
+      // The expectation holds for the row as created; the patch is applied before it is written.
+      if (!matchesExpectation(commit.create, commit.expect)) return false;
+      const created = commit.run ? applyRunPatch(commit.create, commit.run) : commit.create;
+      if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
+      // Blobs need their lock and their own statements: the run first, then the rest, as a run
+      // created before its first step was (recovery picks it up if the second write never lands).
+      await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch(conflictOnDuplicate(created.id));
+      return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.executions ? { executions: commit.executions } : {}) });
+    }
+    if (!commit.run && !commit.expect && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions);
     return this.guard('commit', () =>
       this.ctx.db.transaction().execute(async (trx) => {
         const current = await (commit.run
@@ -167,35 +178,42 @@ export class PostgresDriver extends SqlStorage {
   }
 
   /**
-   * The common commit (steps and LLM records, no run patch, no expectation, no blobs) as one
-   * statement: data-modifying CTEs are atomic, so it needs no BEGIN/lock/COMMIT round trips.
-   * A run deleted meanwhile shows up as a foreign-key violation: nothing is written.
+   * The common commit (steps and LLM records, no run patch, no expectation, no blobs; or a new run
+   * with its first steps) as one statement: data-modifying CTEs are atomic, so it needs no
+   * BEGIN/lock/COMMIT round trips. A run deleted meanwhile shows up as a foreign-key violation:
+   * nothing is written.
    */
-  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly LlmExecutionRecord[]): Promise<boolean> {
+  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly LlmExecutionRecord[], created?: RunRecord): Promise<boolean> {
     try {
       await this.guard('commit', async () => {
-        const steps = this.ctx.db.with('s', (db) =>
-          db
-            .insertInto('workflow_execution_steps')
-            .values(encoded.map((e) => e.row))
-            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)),
-        );
-        if (executions.length === 0) {
-          await steps.selectNoFrom(sql<number>`1`.as('one')).execute();
-          return;
+        // A new run goes in first, in the same statement: its steps' foreign keys are checked at its end.
+        let db: QueryCreator<TrellisDatabase> = this.ctx.db;
+        // Typed loosely: each CTE adds a table the statement never reads.
+        const add = (name: string, query: (d: QueryCreator<TrellisDatabase>) => unknown): void => {
+          db = db.with(name, query as never) as unknown as QueryCreator<TrellisDatabase>;
+        };
+        if (created) add('r', (d) => d.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)));
+        if (encoded.length > 0) {
+          add('s', (d) =>
+            d
+              .insertInto('workflow_execution_steps')
+              .values(encoded.map((e) => e.row))
+              .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)),
+          );
         }
-        await steps
-          .with('e', (db) =>
-            db
+        if (executions.length > 0) {
+          add('e', (d) =>
+            d
               .insertInto('executions')
               .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
               .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id']))),
-          )
-          .selectNoFrom(sql<number>`1`.as('one'))
-          .execute();
+          );
+        }
+        await db.selectNoFrom(sql<number>`1`.as('one')).execute();
       });
       return true;
     } catch (error) {
+      if (created && hasCode(error, '23505')) throw new TrellisError('conflict', `Run ${created.id} already exists`, { executionId: created.id, cause: error });
       if (foreignKeyViolation(error)) return false;
       throw error;
     }
@@ -220,8 +238,21 @@ export class PostgresDriver extends SqlStorage {
 }
 
 function foreignKeyViolation(error: unknown): boolean {
+  return hasCode(error, '23503');
+}
+
+/** Whether `error`, or an error in its cause chain, carries the Postgres SQLSTATE `code`. */
+function hasCode(error: unknown, code: string): boolean {
   for (let e: unknown = error; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === '23503') return true;
+    if ((e as { code?: unknown }).code === code) return true;
   }
   return false;
+}
+
+/** Turns a unique violation on inserting run `id` into a `conflict` error. */
+function conflictOnDuplicate(id: string): (error: unknown) => never {
+  return (error) => {
+    if (hasCode(error, '23505')) throw new TrellisError('conflict', `Run ${id} already exists`, { executionId: id, cause: error });
+    throw error;
+  };
 }

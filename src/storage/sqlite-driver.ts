@@ -204,6 +204,13 @@ export class SqliteDriver extends SqlStorage {
 
   async commit(commit: StepCommit): Promise<boolean> {
     return this.#write('commit', (s) => {
+      if (commit.create) {
+        // Checked before inserting: returning false commits the transaction, which must then hold nothing.
+        if (!matchesExpectation(commit.create, commit.expect)) return false;
+        if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) {
+          throw new TrellisError('conflict', `Run ${commit.create.id} already exists`, { executionId: commit.create.id });
+        }
+      }
       if (commit.run) {
         const current = s.runPatchable.get(commit.runId);
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;

@@ -53,6 +53,13 @@ export interface StepCommit {
   readonly executions?: readonly LlmExecutionRecord[];
   /** When given, the commit applies only if the run still matches; otherwise nothing is written and `commit` returns false. */
   readonly expect?: RunExpectation;
+  /**
+   * A new run to insert in the same transaction, before everything else: a run and its first steps
+   * land together, so starting a run costs no transaction of its own. `run` and `expect` then apply
+   * to the inserted row. Throws `conflict` when a run with that id (or idempotency key) exists;
+   * there is no idempotent lookup here, which is what {@link Storage.createRun} is for.
+   */
+  readonly create?: RunRecord;
 }
 
 /**
