@@ -22,6 +22,8 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type * as Dns from 'node:dns/promises';
+import type * as Net from 'node:net';
 import type * as Cel from '@marcbachmann/cel-js';
 import type * as Croner from 'croner';
 import type PQueue from 'p-queue';
@@ -53,6 +55,21 @@ export function loadCel(): typeof Cel {
 export function loadCroner(): typeof Croner {
   return load('croner');
 }
+
+/**
+ * node:net and node:dns/promises, for the webhook node's host checks: together with the stream
+ * modules they pull in they cost ~5 ms to load, which only an app that calls webhooks should pay.
+ */
+export function loadNet(): typeof Net {
+  return (net ??= requireHere('node:net') as typeof Net);
+}
+
+export function loadDns(): typeof Dns {
+  return (dns ??= requireHere('node:dns/promises') as typeof Dns);
+}
+
+let net: typeof Net | undefined;
+let dns: typeof Dns | undefined;
 
 /** p-queue's class, which bounds a provider's concurrent calls. */
 export function loadPQueue(): typeof PQueue {

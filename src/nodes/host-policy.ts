@@ -3,8 +3,7 @@
  * Workflow definitions and their data come from users, so by default a request may not reach
  * the machine Trellis runs on, its private network or the cloud metadata service.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { loadDns, loadNet } from '../core/lazy-modules.js';
 import { TrellisError } from '../core/errors.js';
 
 /** Resolves a host name to every address it has (IPv4 and IPv6). */
@@ -50,7 +49,7 @@ export interface HostPolicy {
 }
 
 const defaultLookup: HostLookup = async (hostname) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+  (await loadDns().lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /** `[::1]` → `::1`, `Example.COM.` → `example.com`: the form patterns are compared with. */
 function normaliseHost(host: string): string {
@@ -58,7 +57,7 @@ function normaliseHost(host: string): string {
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
   if (h.endsWith('.')) h = h.slice(0, -1);
   // IPv6 has many spellings; the URL parser prints the canonical one.
-  if (isIP(h) === 6) h = new URL(`http://[${h}]`).hostname.slice(1, -1);
+  if (loadNet().isIP(h) === 6) h = new URL(`http://[${h}]`).hostname.slice(1, -1);
   return h;
 }
 
@@ -167,7 +166,7 @@ function isPrivateV6(address: string): boolean {
  */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const kind = isIP(bare);
+  const kind = loadNet().isIP(bare);
   if (kind === 4) return isPrivateV4(bare);
   if (kind === 6) return isPrivateV6(bare);
   return false;
@@ -245,7 +244,7 @@ export function createHostPolicy(options: HostPolicyOptions = {}): HostPolicy {
       if (denied(host)) throw forbidden(`Refusing a request to host "${host}": it is in denyHosts.`, host);
       const trusted = allowPrivate || allowed(host);
       if (trusted && !hasDeny) return;
-      const isName = isIP(host) === 0;
+      const isName = loadNet().isIP(host) === 0;
       if (!trusted && isName && (host === 'localhost' || host.endsWith('.localhost'))) {
         throw forbidden(`Refusing a request to host "${host}": it is the local machine (allow it with allowHosts or allowPrivateNetworks).`, host);
       }
