@@ -53,6 +53,15 @@ describe('built package', () => {
     }
   });
 
+  it('loads node:net and node:dns only when a webhook host is checked', () => {
+    const builtins = "process.moduleLoadList.filter((m) => /^NativeModule (net|dns)/.test(m))";
+    const onImport = node(['--input-type=module', '-e', `await import('trellis'); console.log(JSON.stringify(${builtins}))`]);
+    expect(JSON.parse(onImport)).toEqual([]);
+    // A webhook to a loopback address: refused by the host check, which is what loads them.
+    const onUse = node(['--input-type=module', '-e', `const t = await import('trellis'); await new t.Engine({ storage: new t.MemoryStorage() }).run(t.workflow('w').webhook('h', { url: 'http://127.0.0.1:9/' }), {}).catch(() => {}); console.log(JSON.stringify(${builtins}))`]);
+    expect(JSON.parse(onUse)).toEqual(expect.arrayContaining(['NativeModule net']));
+  });
+
   it('loads zod on first use as the very copy `import "zod"` gives (ESM) and `require("zod")` gives (CJS)', () => {
     const esm = node([
       '--input-type=module',
