@@ -18,6 +18,7 @@ import { ModelCaller, type ModelMetrics } from './model-call.js';
 import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
 import { RunController } from './run-controller.js';
+import { LeaseRenewal, recoverRuns, repeat } from './run-recovery.js';
 import { sumUsage } from './run-usage.js';
 import { StepBudget } from './step-budget.js';
 import type { RunDeps } from './run-deps.js';
@@ -67,8 +68,8 @@ export class Engine {
   readonly #deps: RunDeps;
   #storage: Storage | undefined;
   #ready: Promise<Storage> | undefined;
-  #stopLoop: (() => void) | undefined;
-  #leaseTimer: (() => void) | undefined;
+  #loop: { stop(): void } | undefined;
+  readonly #leases: LeaseRenewal;
   #closed = false;
   #triggers: Triggers | undefined;
   /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
@@ -129,6 +130,9 @@ export class Engine {
     };
     // A getter added after the literal: written inside it, it would leave this hot object in slow dictionary mode.
     this.#deps = Object.defineProperty(deps as RunDeps, 'storage', { get: storageNow, enumerable: true });
+    this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
+      void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
+    });
   }
 
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
@@ -247,7 +251,7 @@ export class Engine {
     const controller = new RunController(this.#deps, compilePlan(def), run, budget);
     this.#hot.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
-    this.#ensureLeaseRenewal();
+    this.#leases.ensure();
     return controller;
   }
 
@@ -485,83 +489,48 @@ export class Engine {
    */
   async recover(): Promise<string[]> {
     const storage = await this.init();
-    const now = this.#options.clock.now();
-    const taken: string[] = [];
-    const admitted = new Set<string>();
-    for (const orphan of await storage.findOrphanRuns(now, 100)) {
-      if (this.#hot.has(orphan.id)) continue;
-      if (orphan.status === 'pending' && orphan.started_at === undefined) {
-        // A queued run: admit it under its workflow's concurrency limit instead of recovering it.
-        if (!admitted.has(orphan.workflow_id)) await this.#admitNext(orphan.workflow_id);
-        admitted.add(orphan.workflow_id);
-        continue;
-      }
-      const claimed = await storage.claimRun(orphan.id, this.instanceId, now + this.#options.leaseMs, now);
-      if (!claimed) continue;
-      if (claimed.recovery_count >= this.#options.maxRecoveryAttempts) {
-        const message = `Run failed: recovery was attempted ${claimed.recovery_count} times in a row and the process died each time (poison run)`;
-        await storage.updateRun(claimed.id, { status: 'failed', error_message: message, completed_at: now, owner: undefined, lease_expires_at: undefined });
-        this.events.publish('execution:failed', { executionId: claimed.id, workflowId: claimed.workflow_id, timestamp: now, error: { code: 'internal', message } });
-        continue;
-      }
-      const counted = await storage.updateRun(claimed.id, { recovery_count: claimed.recovery_count + 1 });
-      const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
-      if (!counted || !workflow) continue;
-      this.#drive(await this.#withUsage(storage, counted), workflow.definition, await storage.getSteps(claimed.id));
-      taken.push(claimed.id);
-    }
-    // Timers that came due while their run was not loaded anywhere (e.g. an approval timeout).
-    for (const step of await storage.findDueSteps(now, 100)) {
-      if (this.#hot.has(step.run_id)) continue;
-      const run = await storage.getRun(step.run_id);
-      if (run && (run.owner === undefined || (run.lease_expires_at ?? 0) < now)) {
-        if (await this.#adopt(run)) taken.push(run.id);
-      }
-    }
-    return taken;
+    const o = this.#options;
+    return recoverRuns({
+      storage,
+      clock: o.clock,
+      instanceId: this.instanceId,
+      leaseMs: o.leaseMs,
+      maxRecoveryAttempts: o.maxRecoveryAttempts,
+      events: this.events,
+      isHot: (runId) => this.#hot.has(runId),
+      resume: async (run) => {
+        const workflow = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+        if (!workflow) return false;
+        this.#drive(await this.#withUsage(storage, run), workflow.definition, await storage.getSteps(run.id));
+        return true;
+      },
+      adopt: async (run) => (await this.#adopt(run)) !== undefined,
+      admitNext: (workflowId) => this.#admitNext(workflowId),
+    });
   }
 
   async #startLoop(): Promise<void> {
     await this.init();
-    if (this.#stopLoop) return;
-    let stopped = false;
-    let cancel: (() => void) | undefined;
-    const tick = async (): Promise<void> => {
-      if (stopped) return;
+    if (this.#loop) return;
+    await this.triggers.start();
+    if (this.#loop) return;
+    const loop = repeat(this.#options.clock, this.#options.pollIntervalMs, async () => {
       try {
         await this.recover();
       } catch (error) {
         this.events.publish('listener:error', { event: 'recover', error });
       }
-      if (!stopped) cancel = this.#options.clock.setTimer(() => void tick(), this.#options.pollIntervalMs);
-    };
-    await this.triggers.start();
-    this.#stopLoop = () => {
-      stopped = true;
-      cancel?.();
-    };
-    await tick();
-  }
-
-  #ensureLeaseRenewal(): void {
-    if (this.#leaseTimer || this.#closed) return;
-    const every = Math.max(10, Math.floor(this.#options.leaseMs / 3));
-    const renew = (): void => {
-      this.#leaseTimer = undefined;
-      if (this.#hot.size === 0 || this.#closed) return;
-      const until = this.#options.clock.now() + this.#options.leaseMs;
-      void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
-      this.#leaseTimer = this.#options.clock.setTimer(renew, every);
-    };
-    this.#leaseTimer = this.#options.clock.setTimer(renew, every);
+    });
+    this.#loop = loop;
+    await loop.first;
   }
 
   /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#triggers?.stop();
-    this.#stopLoop?.();
-    this.#leaseTimer?.();
+    this.#loop?.stop();
+    this.#leases.stop();
     const detached = [...this.#hot.values()];
     for (const controller of detached) controller.detach();
     this.#hot.clear();
