@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { workflow } from '../src/core/builder.js';
+import { Engine } from '../src/core/engine.js';
 import { InvalidInputError, isTrellisError, WorkflowValidationError } from '../src/core/errors.js';
 import { defineNode } from '../src/nodes/node-handler.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
@@ -136,6 +137,30 @@ describe('engine: running workflows', () => {
     await expect(engine.run(triageJson, 'not an object')).rejects.toMatchObject({ code: 'invalid_input' });
     await expect(engine.run(triageJson, { ticket: 'x'.repeat(2 * 1024 * 1024) })).rejects.toThrow(/over the limit/);
     expect(await storage.listRuns()).toEqual([]);
+  });
+
+  it('rejects start() when the write that creates the run fails, leaving no run and no event behind', async () => {
+    class FailingOnce extends MemoryStorage {
+      failNext = true;
+      override async commit(commit: Parameters<MemoryStorage['commit']>[0]): Promise<boolean> {
+        if (this.failNext) {
+          this.failNext = false;
+          throw new Error('disk full');
+        }
+        return super.commit(commit);
+      }
+    }
+    const storage = new FailingOnce();
+    const engine = new Engine({ storage, providers: { mock: new ScriptedProvider(() => 'ok') } });
+    const started = recordEvents(engine, ['execution:started', 'node:started']);
+    const chain = workflow('chain').prompt('a', { model: 'mock:m', template: 'hi' });
+    await expect(engine.start(chain, {})).rejects.toMatchObject({ code: 'storage', message: expect.stringMatching(/disk full/) });
+    expect(await storage.listRuns()).toEqual([]);
+    expect(started).toEqual([]);
+    // The engine holds nothing of it and the next run goes through.
+    expect((await engine.run(chain, {})).status).toBe('completed');
+    expect(await storage.listRuns()).toHaveLength(1);
+    await engine.close();
   });
 
   it('rejects an invalid definition before writing anything', async () => {

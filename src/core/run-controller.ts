@@ -17,7 +17,7 @@ import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
 import { failureVerdict } from './retry.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from './step-budget.js';
-import { sumUsage } from './run-usage.js';
+import { UsageTally } from './run-usage.js';
 import { applyRunPatch } from '../storage/storage-helpers.js';
 import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
@@ -37,7 +37,7 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #plan: Plan;
   #run: RunRecord;
   /** The run's usage totals, kept apart from `#run` (see `run`). */
-  #usage: Json | undefined;
+  readonly #usage: UsageTally;
   readonly #steps = new StepTable();
   readonly #contexts: ScopeContexts;
   readonly #executor: StepExecutor;
@@ -62,7 +62,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#deps = deps;
     this.#plan = plan;
     this.#run = run;
-    this.#usage = run.usage;
+    this.#usage = new UsageTally(run.usage);
     this.budget = budget;
     this.#unsubscribeBudget = budget.limit === undefined ? undefined : budget.subscribe(() => {
       this.#pumpPending();
@@ -75,8 +75,9 @@ export class RunController implements PlannerView, StepContextHost {
       // Usage totals ride along when the run row is written anyway (and always at the end), so an
       // ordinary step costs no run-row write; recovery recomputes them from the execution records.
       prepare: (patch, executions) => {
-        if (executions.length > 0) this.#usage = sumUsage(asObject(this.#usage) ?? {}, executions);
-        return patch !== undefined && this.#usage !== undefined ? { ...patch, usage: this.#usage } : patch;
+        this.#usage.add(executions);
+        const usage = this.#usage.json;
+        return patch !== undefined && usage !== undefined ? { ...patch, usage } : patch;
       },
       failed: (error) => this.#abandon(error),
     });
@@ -132,7 +133,8 @@ export class RunController implements PlannerView, StepContextHost {
 
   get run(): RunRecord {
     // Usage totals change with every LLM step; they join the record only when someone reads it.
-    if (this.#usage !== this.#run.usage) this.#run = applyRunPatch(this.#run, { usage: this.#usage });
+    const usage = this.#usage.json;
+    if (usage !== this.#run.usage) this.#run = applyRunPatch(this.#run, { usage });
     return this.#run;
   }
 
