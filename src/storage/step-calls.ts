@@ -40,13 +40,21 @@ export interface CallsRow {
   readonly calls: string | null;
 }
 
+/** The token of `id` when `id` is exactly `stepCallId(token, runId, path)`; else undefined. Allocates nothing when it is not. */
+function tokenOf(id: string, runId: string, path: string): string | undefined {
+  const colon = id.length - path.length - runId.length - 2;
+  if (colon <= 0 || id.charCodeAt(colon) !== 58 || id.charCodeAt(colon + runId.length + 1) !== 58) return undefined;
+  if (!id.endsWith(path) || !id.startsWith(runId, colon + 1) || id.indexOf(':') !== colon) return undefined;
+  return id.slice(0, colon);
+}
+
 /**
  * A step-scoped id as a step row stores it: `:<token>` (the row holds the run and path), or the id
  * itself when it names another step. Old ids never start with `:`, so the two cannot be confused.
  */
 export function compactCallId(id: string, runId: string, path: string): string {
-  const named = parseStepCallId(id);
-  return named !== undefined && named.runId === runId && named.path === path ? `:${id.slice(0, id.indexOf(':'))}` : id;
+  const token = tokenOf(id, runId, path);
+  return token === undefined ? id : `:${token}`;
 }
 
 /** The id {@link compactCallId} stored, in full. */
@@ -54,43 +62,53 @@ export function expandCallId(stored: string, runId: string, path: string): strin
   return stored.startsWith(':') ? stepCallId(stored.slice(1), runId, path) : stored;
 }
 
-/**
- * Short keys of the stored call fields. A step row is written whole on every commit that touches
- * it, so every byte of it is paid in WAL pages; field names would be half of a short call.
- */
-const SHORT: Readonly<Record<string, string>> = {
-  id: 'i', status: 'st', provider_model: 'm', attempt: 'a', request: 'q', created_at: 't',
-  started_at: 's', completed_at: 'c', duration_ms: 'd', response: 'r', usage: 'u', cost_usd: '$', error: 'e',
+/** Stored short key → record field (see {@link encodeCalls}). */
+const LONG: Readonly<Record<string, string>> = {
+  i: 'id', st: 'status', m: 'provider_model', a: 'attempt', q: 'request', t: 'created_at',
+  s: 'started_at', c: 'completed_at', d: 'duration_ms', r: 'response', u: 'usage', $: 'cost_usd', e: 'error',
 };
-const LONG: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(SHORT).map(([long, short]) => [short, long]));
-/** The fields the row already holds. */
-const ROW_FIELDS = new Set(['workflow_execution_id', 'step_path', 'workflow_node_id']);
 
 /**
  * Records as the text appended to a step's `calls` cell: one JSON object a line, without what the row
- * already holds (run, path, node), with short field names, the id as its token, the idempotency key
- * after its `run:path:` prefix and the timestamps as offsets from `created_at`. Appending is plain
- * string concatenation in SQL, so a step's later attempts add to its earlier ones without reading them.
+ * already holds (run, path, node), with short field names (a step row is written whole on every
+ * commit that touches it, so every byte of it is paid in WAL pages), the id as its token, the
+ * idempotency key after its `run:path:` prefix and the timestamps as offsets from `created_at`.
+ * Appending is plain string concatenation in SQL, so a step's later attempts add to its earlier
+ * ones without reading them. Built field by field: this runs for every LLM step.
  */
 export function encodeCalls(records: readonly LlmExecutionRecord[]): string {
   let text = '';
   for (const record of records) {
     const run = record.workflow_execution_id ?? '';
     const path = record.step_path ?? '';
-    const stored: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(record)) {
-      if (value === undefined || ROW_FIELDS.has(field)) continue;
-      if (field === 'id') stored.i = compactCallId(record.id, run, path);
-      else if (field === 'idempotency_key') {
-        const prefix = `${run}:${path}:`;
-        if (typeof value === 'string' && value.startsWith(prefix)) stored.k = value.slice(prefix.length);
-        else stored.K = value;
-      } else if ((field === 'started_at' || field === 'completed_at') && Number.isInteger(value) && Number.isInteger(record.created_at)) {
-        // An offset only between integers: with fractions, (a - b) + b need not give back a.
-        stored[SHORT[field]!] = (value as number) - record.created_at;
-      } else if (field === 'started_at' || field === 'completed_at') stored[field] = value;
-      else stored[SHORT[field] ?? field] = value;
+    const created = record.created_at;
+    // Offsets only between integers: with fractions, (a - b) + b need not give back a.
+    const offsets = Number.isInteger(created);
+    const stored: Record<string, unknown> = { i: compactCallId(record.id, run, path), st: record.status, m: record.provider_model };
+    if (record.attempt !== undefined) stored.a = record.attempt;
+    const key = record.idempotency_key;
+    if (key !== undefined) {
+      if (key.length > run.length + path.length + 2 && key.startsWith(run) && key.charCodeAt(run.length) === 58 && key.startsWith(path, run.length + 1) && key.charCodeAt(run.length + path.length + 1) === 58) {
+        stored.k = key.slice(run.length + path.length + 2);
+      } else {
+        stored.K = key;
+      }
     }
+    stored.q = record.request;
+    stored.t = created;
+    if (record.started_at !== undefined) {
+      if (offsets && Number.isInteger(record.started_at)) stored.s = record.started_at - created;
+      else stored.started_at = record.started_at;
+    }
+    if (record.completed_at !== undefined) {
+      if (offsets && Number.isInteger(record.completed_at)) stored.c = record.completed_at - created;
+      else stored.completed_at = record.completed_at;
+    }
+    if (record.duration_ms !== undefined) stored.d = record.duration_ms;
+    if (record.response !== undefined) stored.r = record.response;
+    if (record.usage !== undefined) stored.u = record.usage;
+    if (record.cost_usd !== undefined) stored.$ = record.cost_usd;
+    if (record.error !== undefined) stored.e = record.error;
     text += `${JSON.stringify(stored)}\n`;
   }
   return text;
