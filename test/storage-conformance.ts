@@ -526,6 +526,23 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         await storage.commit({ runId: 'sc', steps: [pointing] });
         expect(await storage.getSteps('sc')).toStrictEqual([done, pointing]);
         // A call whose step is not in the commit, a plain id, and a call of another run are kept too.
+        // The shapes the engine builds (stored compactly) and near misses of them (stored as they are).
+        const shaped = call('exec_6', 'loop[0].draft', {
+          attempt: 2,
+          request: { seq: 0, model: 'm', prompt: 'p', options: { temperature: 0.5 } },
+          response: { text: 'a\nb', finish_reason: null, model: null },
+          usage: { input_tokens: 3, output_tokens: 4 },
+          created_at: 41,
+        });
+        const nearMiss = call('exec_7', 'loop[0].draft', {
+          attempt: 2,
+          request: { model: 'm', seq: 0, prompt: 'p', options: {} },
+          response: { text: 'x', finish_reason: 'stop', model: 'm', tool_calls: [] },
+          usage: { input_tokens: 3, output_tokens: 4, cached: 1 },
+          created_at: 42,
+        });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [shaped, nearMiss] });
+        for (const record of [shaped, nearMiss]) expect(await storage.getExecution(record.id)).toStrictEqual(record);
         const elsewhere = call('exec_4', 'other', { created_at: 35 });
         const plain = makeExecution('plain', { workflow_execution_id: 'sc', workflow_node_id: 'draft', created_at: 33 });
         await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'next', 2)], executions: [elsewhere, plain] });
@@ -533,14 +550,14 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await storage.getExecution(stepCallId('exec_9', 'sc', 'loop[0].draft'))).toBeUndefined();
         expect(await storage.getExecution(stepCallId('exec_1', 'nope', 'loop[0].draft'))).toBeUndefined();
         const ids = async (filter: Parameters<Storage['listExecutions']>[0]) => (await storage.listExecutions(filter)).map((e) => e.id);
-        expect(await ids({ workflow_execution_id: 'sc' })).toEqual([first.id, tool.id, plain.id, elsewhere.id, second.id]);
-        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id]);
+        expect(await ids({ workflow_execution_id: 'sc' })).toEqual([first.id, tool.id, plain.id, elsewhere.id, second.id, shaped.id, nearMiss.id]);
+        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id]);
         expect(await ids({ workflow_node_id: 'other' })).toEqual([elsewhere.id]);
         // Written again under the same id (a commit retried), a call is still one record: the last write.
         const rewritten = { ...second, status: 'failed' as const };
         await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [rewritten] });
         expect(await storage.getExecution(second.id)).toStrictEqual(rewritten);
-        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id]);
+        expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id]);
         // A refused commit writes none of its calls; deleting the run deletes them.
         const refused = call('exec_5', 'loop[0].draft', { created_at: 50 });
         expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1)], executions: [refused], expect: { status: 'paused' } })).toBe(false);

@@ -9,7 +9,7 @@
  * on SQLite. The id alone is enough to find the record again. Any other id, or a record whose run
  * or path does not match its id, goes to the `executions` table as before.
  */
-import type { LlmExecutionRecord } from './records.js';
+import type { Json, LlmExecutionRecord } from './records.js';
 
 /** The id of an LLM call made at step `path` of run `runId`; `token` makes it unique. */
 export function stepCallId(token: string, runId: string, path: string): string {
@@ -62,6 +62,36 @@ export function expandCallId(stored: string, runId: string, path: string): strin
   return stored.startsWith(':') ? stepCallId(stored.slice(1), runId, path) : stored;
 }
 
+/**
+ * The shapes the engine gives a call's request, response and usage. Stored as arrays of their
+ * values (`Q`, `R`, `U`) when a value has exactly these keys in this order, which spares the key
+ * names in every row; any other shape is stored as it is (`q`, `r`, `u`).
+ */
+const REQUEST_KEYS = ['seq', 'model', 'prompt', 'options'] as const;
+const RESPONSE_KEYS = ['text', 'finish_reason', 'model'] as const;
+const USAGE_KEYS = ['input_tokens', 'output_tokens'] as const;
+
+/** Whether `value` is a plain object with exactly `keys`, in that order. Allocates nothing. */
+function hasExactly(value: Json | undefined, keys: readonly string[]): value is { [key: string]: Json } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  let i = 0;
+  for (const key in value) {
+    if (key !== keys[i] || value[key] === undefined) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
+function valuesOf(value: { [key: string]: Json }, keys: readonly string[]): Json[] {
+  return keys.map((key) => value[key]!);
+}
+
+function objectOf(keys: readonly string[], values: readonly Json[]): Json {
+  const value: { [key: string]: Json } = {};
+  for (let i = 0; i < keys.length; i++) value[keys[i]!] = values[i]!;
+  return value;
+}
+
 /** Stored short key → record field (see {@link encodeCalls}). */
 const LONG: Readonly<Record<string, string>> = {
   i: 'id', st: 'status', m: 'provider_model', a: 'attempt', q: 'request', t: 'created_at',
@@ -94,7 +124,8 @@ export function encodeCalls(records: readonly LlmExecutionRecord[]): string {
         stored.K = key;
       }
     }
-    stored.q = record.request;
+    if (hasExactly(record.request, REQUEST_KEYS)) stored.Q = valuesOf(record.request, REQUEST_KEYS);
+    else stored.q = record.request;
     stored.t = created;
     if (record.started_at !== undefined) {
       if (offsets && Number.isInteger(record.started_at)) stored.s = record.started_at - created;
@@ -105,8 +136,10 @@ export function encodeCalls(records: readonly LlmExecutionRecord[]): string {
       else stored.completed_at = record.completed_at;
     }
     if (record.duration_ms !== undefined) stored.d = record.duration_ms;
-    if (record.response !== undefined) stored.r = record.response;
-    if (record.usage !== undefined) stored.u = record.usage;
+    if (hasExactly(record.response, RESPONSE_KEYS)) stored.R = valuesOf(record.response, RESPONSE_KEYS);
+    else if (record.response !== undefined) stored.r = record.response;
+    if (hasExactly(record.usage, USAGE_KEYS)) stored.U = valuesOf(record.usage, USAGE_KEYS);
+    else if (record.usage !== undefined) stored.u = record.usage;
     if (record.cost_usd !== undefined) stored.$ = record.cost_usd;
     if (record.error !== undefined) stored.e = record.error;
     text += `${JSON.stringify(stored)}\n`;
@@ -136,6 +169,9 @@ export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
       if (key === 'k') record.idempotency_key = `${row.run_id}:${row.path}:${value as string}`;
       else if (key === 'K') record.idempotency_key = value;
       else if (key === 's' || key === 'c') record[LONG[key]!] = created + (value as number);
+      else if (key === 'Q') record.request = objectOf(REQUEST_KEYS, value as Json[]);
+      else if (key === 'R') record.response = objectOf(RESPONSE_KEYS, value as Json[]);
+      else if (key === 'U') record.usage = objectOf(USAGE_KEYS, value as Json[]);
       else record[LONG[key] ?? key] = value;
     }
     const id = record.id as string;
