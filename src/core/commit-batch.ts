@@ -56,7 +56,8 @@ export class CommitBatch {
 
   /** Merges a run patch into the pending one. */
   patch(patch: RunPatch): void {
-    this.#patch = { ...this.#patch, ...patch };
+    // Object.assign, not a spread: a spread clone that gains keys costs V8 ~1 µs (see ScopeContexts.open).
+    this.#patch = Object.assign({}, this.#patch, patch);
   }
 
   /** Runs `callback` after the commit that carries everything queued so far. */

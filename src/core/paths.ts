@@ -125,7 +125,8 @@ function assign(container: unknown, segments: readonly PathSegment[], i: number,
     container !== null && typeof container === 'object' && !Array.isArray(container)
       ? (container as Record<string, unknown>)
       : {};
-  const copy: Record<string, unknown> = { ...base };
+  // Object.assign, not a spread: see ScopeContexts.open.
+  const copy: Record<string, unknown> = Object.assign({}, base);
   copy[segment] = assign(Object.hasOwn(base, segment) ? base[segment] : undefined, segments, i + 1, value);
   return copy;
 }

@@ -77,7 +77,7 @@ export class RunController implements PlannerView, StepContextHost {
       prepare: (patch, executions) => {
         this.#usage.add(executions);
         const usage = this.#usage.json;
-        return patch !== undefined && usage !== undefined ? { ...patch, usage } : patch;
+        return patch !== undefined && usage !== undefined ? Object.assign({}, patch, { usage }) : patch;
       },
       failed: (error) => this.#abandon(error),
     });
@@ -400,7 +400,7 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   #wait(step: StepRecord, waiter: Waiter): void {
-    this.#put(strip({ ...step, status: 'waiting', waiter }));
+    this.#put(strip(Object.assign({}, step, { status: 'waiting' as const, waiter })));
     this.#armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
     if (childId !== undefined) this.#batch.after(() => this.#deps.childWaiting(childId));
@@ -609,7 +609,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#unsubscribeBudget?.();
     this.#timers.cancelAll();
     this.#runTimeout?.();
-    this.#patchRun({ ...patch, completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined });
+    this.#patchRun(Object.assign({}, patch, { completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined }));
     this.#batch.after(() => {
       this.#deps.onFinished(this.id);
       this.#deps.onSettled(this.run);

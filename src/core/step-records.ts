@@ -44,8 +44,8 @@ export function completedStep(step: StepRecord, result: CompletedResult, now: nu
 
 /** A step that ended without completing: `failed` keeps what it waited for, `skipped` drops it. */
 export function endedStep(step: StepRecord, status: 'failed' | 'skipped', error: StoredError, now: number): StepRecord {
-  const ended = { ...step, status, error, completed_at: now, duration_ms: now - step.started_at };
-  return strip(status === 'skipped' ? { ...ended, waiter: undefined } : ended);
+  // Object.assign, not a spread: a spread clone that gains keys costs V8 ~1 µs (see ScopeContexts.open).
+  return strip(Object.assign({}, step, { status, error, completed_at: now, duration_ms: now - step.started_at }, status === 'skipped' ? { waiter: undefined } : {}));
 }
 
 /** The row of a step that was never started because its path was not taken. */
