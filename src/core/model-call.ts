@@ -358,14 +358,13 @@ export class ModelCaller {
       state.run?.add(sent.id, usageTotals(response, cost));
       return { response, sent, completedAt: done, cost };
     } catch (error) {
-      if (reached) throw this.#failed(sent, site, error);
-      throw error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
+      throw reached ? this.#failed(sent, site, error) : callError(error);
     }
   }
 
   /** Records a request that reached the provider and failed; returns the error to throw. */
   #failed(sent: Sent, site: CallSite, error: unknown): ProviderError | TrellisError {
-    const failure = error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
+    const failure = callError(error);
     site.record(executionRecord(sent, site, 'failed', this.#options.clock.now(), { error: { code: failure.code, message: failure.message } }));
     return failure;
   }
@@ -517,6 +516,11 @@ function providerRequest(model: string, call: ModelCall, site: CallSite, message
   // Bound only for a streaming call: most calls never stream.
   if (call.stream) request.onToken = (delta) => site.onToken(delta);
   return request;
+}
+
+/** A provider call's failure as thrown to the step: Trellis and provider errors as they are, anything else as `provider_error`. */
+function callError(error: unknown): ProviderError | TrellisError {
+  return error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
 }
 
 /** Parses text as JSON when it is an object or array (also inside a ```json fence). */

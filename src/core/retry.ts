@@ -33,11 +33,11 @@ export function retryDelay(policy: RetryPolicy, error: TrellisError, attempt: nu
 /** What becomes of a step whose attempt failed. */
 export type FailureVerdict =
   /** Another attempt after a backoff: the step waits for its retry timer. */
-  | { readonly kind: 'retry'; readonly step: StepRecord; readonly waiter: Waiter }
+  | { readonly kind: 'retry'; readonly step: StepRecord; readonly error: StoredError; readonly waiter: Waiter }
   /** Over budget with `on_exceed: 'pause'`: the step waits for a human to allow or refuse the call. */
-  | { readonly kind: 'approval'; readonly step: StepRecord }
+  | { readonly kind: 'approval'; readonly step: StepRecord; readonly error: StoredError }
   /** Failed for good. */
-  | { readonly kind: 'failed'; readonly step: StepRecord };
+  | { readonly kind: 'failed'; readonly step: StepRecord; readonly error: StoredError };
 
 /**
  * Decides, from the node's retry policy (or the workflow's default) and the workflow's budget
@@ -51,11 +51,11 @@ export function failureVerdict(plan: Plan, step: StepRecord, error: TrellisError
   const state = withFailedAttempt(step, stored, now);
   if (!runEnding && shouldRetry(policy, error, step.attempt)) {
     const waiter: Waiter = { kind: 'retry', due_at: now + retryDelay(policy, error, step.attempt, random) };
-    return { kind: 'retry', step: { ...step, status: 'waiting', waiter, error: stored, state }, waiter };
+    return { kind: 'retry', step: { ...step, status: 'waiting', waiter, error: stored, state }, error: stored, waiter };
   }
   if (!runEnding && error.code === 'budget_exceeded' && error.details?.refused !== true && settings?.budget?.on_exceed === 'pause') {
     const waiter: Waiter = { kind: 'approval', detail: { reason: 'budget', message: error.message } };
-    return { kind: 'approval', step: { ...step, status: 'waiting', waiter, error: stored, state } };
+    return { kind: 'approval', step: { ...step, status: 'waiting', waiter, error: stored, state }, error: stored };
   }
-  return { kind: 'failed', step: { ...step, status: 'failed', error: stored, state, completed_at: now, duration_ms: now - step.started_at } };
+  return { kind: 'failed', step: { ...step, status: 'failed', error: stored, state, completed_at: now, duration_ms: now - step.started_at }, error: stored };
 }

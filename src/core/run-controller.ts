@@ -419,7 +419,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#put(verdict.step);
     const { path, attempt } = step;
     const { prefix, nodeId } = splitStepPath(path);
-    const stored = { code: error.code, message: error.message };
+    const stored = verdict.error;
     if (verdict.kind === 'retry') {
       this.#armTimer(path, verdict.waiter);
       this.#events.after('node:failed', () => ({ nodeId, path, error: stored, attempt, willRetry: true }));

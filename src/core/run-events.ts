@@ -13,7 +13,7 @@ import type { Plan } from './plan.js';
 type RunEventName = Exclude<TrellisEventName, 'provider:circuit' | 'listener:error' | 'node:token'>;
 
 /** An event's own fields, without the run's id, workflow and time, which are added when it is emitted. */
-export type RunEventPayload<K extends RunEventName> = Omit<TrellisEvents[K], 'executionId' | 'workflowId' | 'timestamp'>;
+type RunEventPayload<K extends RunEventName> = Omit<TrellisEvents[K], 'executionId' | 'workflowId' | 'timestamp'>;
 
 export class RunEvents {
   readonly #emitter: TrellisEventEmitter;

@@ -1,22 +1,17 @@
-/** Run usage totals, summed from LLM execution records. */
-import { addUsage, usageOfRecord, type UsageTotals } from '../providers/pricing.js';
+/** Run usage totals `{ input_tokens, output_tokens, cost_usd, calls }`, summed from LLM execution records. */
+import { addUsage, type UsageTotals } from '../providers/pricing.js';
 import type { Json, LlmExecutionRecord } from '../storage/records.js';
 
-/** Adds the usage of LLM execution records to run totals `{ input_tokens, output_tokens, cost_usd, calls }`. */
+/** The totals of `records` added to `start` (a recovered run's figure is rebuilt this way). */
 export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly LlmExecutionRecord[]): Json {
-  let total = addUsage(start as Partial<UsageTotals>, {});
-  let calls = Number(start.calls ?? 0);
-  for (const record of records) {
-    total = addUsage(total, usageOfRecord(record));
-    calls++;
-  }
-  return { input_tokens: total.input_tokens, output_tokens: total.output_tokens, cost_usd: total.cost_usd, calls };
+  const tally = new UsageTally(start);
+  tally.add(records);
+  return tally.totals();
 }
 
 /**
  * A run's usage totals, added to in place as its LLM records commit (one step after another, with
  * no objects made per commit); the JSON the run record carries is made when someone reads it.
- * Sums exactly as {@link sumUsage} does.
  */
 export class UsageTally {
   #input = 0;
@@ -38,6 +33,7 @@ export class UsageTally {
     this.#calls = Number(start.calls ?? 0);
   }
 
+  /** Adds records' tokens and cost (a record without usage counts as a call and nothing else). */
   add(records: readonly LlmExecutionRecord[]): void {
     if (records.length === 0) return;
     for (const record of records) {
@@ -45,6 +41,7 @@ export class UsageTally {
       if (usage && typeof usage === 'object') {
         this.#input += usage.input_tokens ?? 0;
         this.#output += usage.output_tokens ?? 0;
+        // Rounded to a nano-dollar, as addUsage does, so sums of many small floats stay readable.
         this.#cost = Math.round((this.#cost + (record.cost_usd ?? 0)) * 1e9) / 1e9;
       }
       this.#calls++;
@@ -55,7 +52,11 @@ export class UsageTally {
 
   /** The totals as the run record stores them (the same object until more records are added), or undefined while there are none. */
   get json(): Json | undefined {
-    if (this.#none) return undefined;
-    return (this.#json ??= { input_tokens: this.#input, output_tokens: this.#output, cost_usd: this.#cost, calls: this.#calls });
+    return this.#none ? undefined : (this.#json ??= this.totals());
+  }
+
+  /** The totals as a new object, zeros included. */
+  totals(): Json {
+    return { input_tokens: this.#input, output_tokens: this.#output, cost_usd: this.#cost, calls: this.#calls };
   }
 }

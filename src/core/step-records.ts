@@ -16,11 +16,7 @@ export function strip(value: Loose<StepRecord>): StepRecord {
   return record as unknown as StepRecord;
 }
 
-/** The step's object-valued state, or undefined. */
-export function stateOf(step: StepRecord): Record<string, Json> | undefined {
-  return asObject(step.state);
-}
-
+/** `value` when it is a plain JSON object (a step's `state`, say), else undefined. */
 export function asObject(value: Json | undefined): Record<string, Json> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
 }
@@ -34,7 +30,7 @@ export function completedStep(step: StepRecord, result: CompletedResult, now: nu
   if (stepInput !== undefined) done.input_data = stepInput;
   done.output_data = output;
   if (fired !== undefined) done.fired = fired;
-  const state = writes ? ({ ...(stateOf(step) ?? {}), writes } as Json) : step.state;
+  const state = writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state;
   if (state !== undefined) done.state = state;
   if (executionId !== undefined) done.execution_id = executionId;
   done.completed_at = now;
@@ -55,7 +51,7 @@ export function skippedStep(runId: string, path: string, nodeId: string, seq: nu
 
 /** The step's state with a failed attempt added to its `attempts` history. */
 export function withFailedAttempt(step: StepRecord, error: StoredError, failedAt: number): Json {
-  const state = stateOf(step) ?? {};
+  const state = asObject(step.state) ?? {};
   const attempts = [...((state.attempts as Json[] | undefined) ?? []), { attempt: step.attempt, error: error as unknown as Json, started_at: step.started_at, failed_at: failedAt }];
   return { ...state, attempts };
 }

@@ -13,7 +13,6 @@ import type {
   WorkflowRecord,
 } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
-import { TrellisError } from '../core/errors.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -25,6 +24,7 @@ import {
   matchesRunFilter,
   matchesWorkflowFilter,
   paginate,
+  runExists,
 } from './storage-helpers.js';
 
 /**
@@ -57,7 +57,7 @@ export class MemoryStorage implements Storage {
 
   #insert(run: RunRecord): void {
     if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key))) {
-      throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+      throw runExists(run.id);
     }
     if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);

@@ -12,7 +12,7 @@ import type { LlmExecutionRecord, RunRecord } from './records.js';
 import type { Cell } from './sql-schema.js';
 import { attachCalls } from './step-calls.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
-import { applyRunPatch, matchesExpectation } from './storage-helpers.js';
+import { applyRunPatch, matchesExpectation, runExists } from './storage-helpers.js';
 import { excludedSet } from './sql-catalog.js';
 import {
   APPEND_CALLS_SQL,
@@ -142,7 +142,9 @@ export class PostgresDriver extends SqlStorage {
       if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
       // Blobs need their lock and their own statements: the run first, then the rest, as a run
       // created before its first step was (recovery picks it up if the second write never lands).
-      await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch(conflictOnDuplicate(created.id));
+      await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch((error: unknown) => {
+        throw hasCode(error, '23505') ? runExists(created.id, error) : error;
+      });
       return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.executions ? { executions: commit.executions } : {}) });
     }
     if (!commit.run && !commit.expect && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions);
@@ -213,7 +215,7 @@ export class PostgresDriver extends SqlStorage {
       });
       return true;
     } catch (error) {
-      if (created && hasCode(error, '23505')) throw new TrellisError('conflict', `Run ${created.id} already exists`, { executionId: created.id, cause: error });
+      if (created && hasCode(error, '23505')) throw runExists(created.id, error);
       if (foreignKeyViolation(error)) return false;
       throw error;
     }
@@ -247,12 +249,4 @@ function hasCode(error: unknown, code: string): boolean {
     if ((e as { code?: unknown }).code === code) return true;
   }
   return false;
-}
-
-/** Turns a unique violation on inserting run `id` into a `conflict` error. */
-function conflictOnDuplicate(id: string): (error: unknown) => never {
-  return (error) => {
-    if (hasCode(error, '23505')) throw new TrellisError('conflict', `Run ${id} already exists`, { executionId: id, cause: error });
-    throw error;
-  };
 }

@@ -4,7 +4,6 @@
  * writes (commit, updateRun, deleteRun) and migrations are dialect-specific and left to subclasses.
  */
 import { sql, type Kysely, type SqlBool } from 'kysely';
-import { TrellisError } from '../core/errors.js';
 import type {
   BundleRecord,
   LlmExecutionRecord,
@@ -16,11 +15,11 @@ import type {
   WorkflowRecord,
 } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
-import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, TIMER_RUN_STATUSES } from './storage-helpers.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, TIMER_RUN_STATUSES, byCreatedThenId, runExists } from './storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeRecord, decodeStep, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
-import { byCreation, decodeCalls, parseStepCallId, type CallsRow } from './step-calls.js';
+import { decodeCalls, parseStepCallId, type CallsRow } from './step-calls.js';
 
 
 /** Base of the SQL storages; not exported from the package. */
@@ -59,7 +58,7 @@ export abstract class SqlStorage implements Storage {
         const row = await db.selectFrom('workflow_executions').select(this.#runColumns).where('idempotency_key', '=', run.idempotency_key).executeTakeFirst();
         if (row) return decodeRecord<RunRecord>(COLUMNS.runs, row);
       }
-      throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+      throw runExists(run.id);
     });
   }
 
@@ -242,7 +241,7 @@ export abstract class SqlStorage implements Storage {
       if (filter.workflow_node_id !== undefined) query = query.where('node_id', '=', filter.workflow_node_id);
       const inSteps = (await query.execute()).flatMap(decodeCalls);
       const inTable = await catalog.listExecutions(this.ctx, filter);
-      return inSteps.length === 0 ? inTable : [...inTable, ...inSteps].sort(byCreation);
+      return inSteps.length === 0 ? inTable : [...inTable, ...inSteps].sort(byCreatedThenId);
     });
   }
 

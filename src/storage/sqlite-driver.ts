@@ -11,7 +11,7 @@ import { TrellisError } from '../core/errors.js';
 import type { SqliteStorageOptions } from './sqlite-storage.js';
 import type { RunRecord, StepRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
-import { matchesExpectation } from './storage-helpers.js';
+import { matchesExpectation, runExists } from './storage-helpers.js';
 import {
   APPEND_CALLS_SQL,
   CALLS_CELL,
@@ -170,7 +170,7 @@ export class SqliteDriver extends SqlStorage {
       if (s.insertRun.run(encodeCells(COLUMNS.runs, run)).changes === 1) return run;
       const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(run.idempotency_key);
       if (existing) return decodeRecord<RunRecord>(COLUMNS.runs, existing);
-      throw new TrellisError('conflict', `Run ${run.id} already exists`, { executionId: run.id });
+      throw runExists(run.id);
     });
   }
 
@@ -207,9 +207,7 @@ export class SqliteDriver extends SqlStorage {
       if (commit.create) {
         // Checked before inserting: returning false commits the transaction, which must then hold nothing.
         if (!matchesExpectation(commit.create, commit.expect)) return false;
-        if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) {
-          throw new TrellisError('conflict', `Run ${commit.create.id} already exists`, { executionId: commit.create.id });
-        }
+        if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) throw runExists(commit.create.id);
       }
       if (commit.run) {
         const current = s.runPatchable.get(commit.runId);

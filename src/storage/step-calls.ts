@@ -26,10 +26,8 @@ export function parseStepCallId(id: string): { readonly runId: string; readonly 
 }
 
 /** True when `record` can live in its step's row: its id names exactly its own run and step. */
-export function isStepScoped(record: LlmExecutionRecord): boolean {
-  if (record.workflow_execution_id === undefined || record.step_path === undefined) return false;
-  const named = parseStepCallId(record.id);
-  return named !== undefined && named.runId === record.workflow_execution_id && named.path === record.step_path;
+function isStepScoped(record: LlmExecutionRecord): boolean {
+  return record.workflow_execution_id !== undefined && record.step_path !== undefined && tokenOf(record.id, record.workflow_execution_id, record.step_path) !== undefined;
 }
 
 /** The step row that holds a step-scoped record: its keys and the node, which the stored text leaves out. */
@@ -40,11 +38,16 @@ export interface CallsRow {
   readonly calls: string | null;
 }
 
-/** The token of `id` when `id` is exactly `stepCallId(token, runId, path)`; else undefined. Allocates nothing when it is not. */
+/**
+ * The token of `id` when `id` is `stepCallId(token, runId, path)` and reads back as that run and
+ * path through {@link parseStepCallId} (so a run id with a colon never counts); else undefined.
+ * The one test of step scope. Allocates nothing when it fails.
+ */
 function tokenOf(id: string, runId: string, path: string): string | undefined {
   const colon = id.length - path.length - runId.length - 2;
-  if (colon <= 0 || id.charCodeAt(colon) !== 58 || id.charCodeAt(colon + runId.length + 1) !== 58) return undefined;
-  if (!id.endsWith(path) || !id.startsWith(runId, colon + 1) || id.indexOf(':') !== colon) return undefined;
+  if (colon <= 0 || runId === '' || path === '') return undefined;
+  if (id.indexOf(':') !== colon || id.indexOf(':', colon + 1) !== colon + runId.length + 1) return undefined;
+  if (!id.startsWith(runId, colon + 1) || !id.endsWith(path)) return undefined;
   return id.slice(0, colon);
 }
 
@@ -106,7 +109,7 @@ const LONG: Readonly<Record<string, string>> = {
  * Appending is plain string concatenation in SQL, so a step's later attempts add to its earlier
  * ones without reading them. Built field by field: this runs for every LLM step.
  */
-export function encodeCalls(records: readonly LlmExecutionRecord[]): string {
+function encodeCalls(records: readonly LlmExecutionRecord[]): string {
   let text = '';
   for (const record of records) {
     const run = record.workflow_execution_id ?? '';
@@ -199,9 +202,4 @@ export function attachCalls(
     }
   }
   return { byPath, rest };
-}
-
-/** Orders execution records as `listExecutions` promises: by `created_at`, then id. */
-export function byCreation(a: LlmExecutionRecord, b: LlmExecutionRecord): number {
-  return a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

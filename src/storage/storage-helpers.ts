@@ -1,4 +1,5 @@
 /** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
+import { TrellisError } from '../core/errors.js';
 import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
 
@@ -21,6 +22,11 @@ export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 
 /** True for a run status that will not change again: the run completed, failed or was cancelled. */
 export function isFinishedRun(status: RunStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+/** The `conflict` error of inserting a run whose id (or idempotency key) is taken. */
+export function runExists(id: string, cause?: unknown): TrellisError {
+  return new TrellisError('conflict', `Run ${id} already exists`, cause === undefined ? { executionId: id } : { executionId: id, cause });
 }
 
 /** Run statuses `findOrphanRuns` picks up. */
