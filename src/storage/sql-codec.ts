@@ -126,21 +126,10 @@ export interface EncodedStep {
 
 /** Encodes a step; an `output_data` whose JSON exceeds `largeOutputBytes` goes to a blob. */
 export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedStep {
-  const row = encodeRecord(COLUMNS.steps, step);
-  row.due_at = step.waiter?.due_at ?? null;
-  row.output_ref = null;
-  row.wait_event = waitEvent(step);
-  row.calls = null;
-  if (step.execution_id !== undefined) row.execution_id = compactCallId(step.execution_id, step.run_id, step.path);
-  const output = row.output_data;
-  // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
-  if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
-    const hash = createHash('sha256').update(output).digest('hex');
-    row.output_data = null;
-    row.output_ref = hash;
-    return { row, blob: { hash, data: output } };
-  }
-  return { row, blob: undefined };
+  const { cells, blob } = encodeStepCells(step, largeOutputBytes);
+  const row: SqlRow = {};
+  for (let i = 0; i < STEP_ROW_COLUMNS.length; i++) row[STEP_ROW_COLUMNS[i]!] = cells[i]!;
+  return { row, blob };
 }
 
 /** A step's cells in {@link STEP_ROW_COLUMNS} order, with the blob its output moved to when it was too large. */
