@@ -26,6 +26,7 @@ import {
   paginate,
   runExists,
 } from './storage-helpers.js';
+import { isStepScoped, parseStepCallId } from './step-calls.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -40,6 +41,9 @@ export class MemoryStorage implements Storage {
   readonly #idempotency = new Map<string, string>();
   readonly #workflows = new Map<string, WorkflowRecord[]>();
   readonly #prompts = new Map<string, PromptRecord[]>();
+  /** Calls made by steps, by run (their ids name the run): a run's calls go with it, and no map grows with every call ever made. */
+  readonly #runCalls = new Map<string, Map<string, LlmExecutionRecord>>();
+  /** Every other call. */
   readonly #executions = new Map<string, LlmExecutionRecord>();
   readonly #bundles = new Map<string, BundleRecord>();
 
@@ -94,7 +98,7 @@ export class MemoryStorage implements Storage {
     let steps = this.#steps.get(commit.runId);
     if (!steps) this.#steps.set(commit.runId, (steps = new Map()));
     for (const step of commit.steps) steps.set(step.path, step);
-    if (commit.executions) for (const record of commit.executions) this.#executions.set(record.id, record);
+    if (commit.executions) for (const record of commit.executions) this.#saveCall(record);
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
     return true;
   }
@@ -113,6 +117,7 @@ export class MemoryStorage implements Storage {
     if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
     this.#runs.delete(id);
     this.#steps.delete(id);
+    this.#runCalls.delete(id);
     for (const [key, record] of this.#executions) if (record.workflow_execution_id === id) this.#executions.delete(key);
   }
 
@@ -220,20 +225,30 @@ export class MemoryStorage implements Storage {
   }
 
   async saveExecution(record: LlmExecutionRecord): Promise<void> {
-    this.#executions.set(record.id, record);
+    this.#saveCall(record);
+  }
+
+  #saveCall(record: LlmExecutionRecord): void {
+    if (!isStepScoped(record)) {
+      this.#executions.set(record.id, record);
+      return;
+    }
+    const runId = record.workflow_execution_id!;
+    let calls = this.#runCalls.get(runId);
+    if (!calls) this.#runCalls.set(runId, (calls = new Map()));
+    calls.set(record.id, record);
   }
 
   async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
-    return this.#executions.get(id);
+    const step = parseStepCallId(id);
+    return (step && this.#runCalls.get(step.runId)?.get(id)) ?? this.#executions.get(id);
   }
 
   async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
-    return [...this.#executions.values()]
-      .filter(
-        (e) =>
-          (filter.workflow_execution_id === undefined || e.workflow_execution_id === filter.workflow_execution_id) &&
-          (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id),
-      )
+    const runId = filter.workflow_execution_id;
+    const stepCalls = runId === undefined ? [...this.#runCalls.values()].flatMap((calls) => [...calls.values()]) : [...(this.#runCalls.get(runId)?.values() ?? [])];
+    return [...this.#executions.values(), ...stepCalls]
+      .filter((e) => (runId === undefined || e.workflow_execution_id === runId) && (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id))
       .sort(byCreatedThenId);
   }
 

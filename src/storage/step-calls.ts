@@ -25,8 +25,8 @@ export function parseStepCallId(id: string): { readonly runId: string; readonly 
   return { runId: id.slice(first + 1, second), path: id.slice(second + 1) };
 }
 
-/** True when `record` can live in its step's row: its id names exactly its own run and step. */
-function isStepScoped(record: LlmExecutionRecord): boolean {
+/** True when `record` can live with its step: its id names exactly its own run and step. */
+export function isStepScoped(record: LlmExecutionRecord): boolean {
   return record.workflow_execution_id !== undefined && record.step_path !== undefined && tokenOf(record.id, record.workflow_execution_id, record.step_path) !== undefined;
 }
 
