@@ -4,7 +4,7 @@
  */
 import type { Json, RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
 import type { WorkflowDefinition } from './definition.js';
-import { ScopeContexts } from './scope-contexts.js';
+import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
 
 /** One entry of the execution trace: one step (the latest attempt; earlier ones in `attempts`). */
 export interface TraceStep {
@@ -76,9 +76,10 @@ function nodesOf(workflow: WorkflowDefinition | undefined): ReadonlyMap<string, 
 }
 
 /** Assembles the execution record of `run` from its steps. */
-export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[], workflow: WorkflowDefinition | undefined): WorkflowExecution {
+export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[], workflow: WorkflowDefinition | undefined, context?: ScopeContext): WorkflowExecution {
   const nodes = nodesOf(workflow);
-  const contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
+  // The runner passes the root context it has built; a read from storage rebuilds it from the steps.
+  const contexts = context === undefined ? new ScopeContexts({ input: run.input_data, variables: run.variables }) : undefined;
   let ordered = steps;
   for (let i = 1; i < steps.length; i++) {
     if (steps[i]!.seq < steps[i - 1]!.seq) {
@@ -93,7 +94,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
     const step = ordered[i]!;
     if (step.status === 'completed') {
       completed++;
-      if (!step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
+      if (contexts !== undefined && !step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
     } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
       current = step;
     }
@@ -102,7 +103,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   }
   current ??= ordered.at(-1);
   // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
-  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: contexts.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
   if (current) {
     record.current_node_id = current.node_id;
     (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;

@@ -143,7 +143,7 @@ export class RunController implements PlannerView, StepContextHost {
    * what was committed, so a caller waiting for the run needs no read back from storage.
    */
   execution(): WorkflowExecution {
-    return toWorkflowExecution(this.run, [...this.#steps.values()], this.#plan.workflow);
+    return toWorkflowExecution(this.run, [...this.#steps.values()], this.#plan.workflow, this.#contexts.get(''));
   }
 
   /** Resolves with the final run record when the run completes, fails or is cancelled. */

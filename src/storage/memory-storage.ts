@@ -41,8 +41,12 @@ export class MemoryStorage implements Storage {
   readonly #idempotency = new Map<string, string>();
   readonly #workflows = new Map<string, WorkflowRecord[]>();
   readonly #prompts = new Map<string, PromptRecord[]>();
-  /** Calls made by steps, by run (their ids name the run): a run's calls go with it, and no map grows with every call ever made. */
-  readonly #runCalls = new Map<string, Map<string, LlmExecutionRecord>>();
+  /**
+   * Calls made by steps, by run (their ids name the run), in the order written: a run's calls go
+   * with it, and writing one hashes nothing. As in a SQL step row, a call written twice is read
+   * once, the last write winning.
+   */
+  readonly #runCalls = new Map<string, LlmExecutionRecord[]>();
   /** Every other call. */
   readonly #executions = new Map<string, LlmExecutionRecord>();
   readonly #bundles = new Map<string, BundleRecord>();
@@ -234,19 +238,28 @@ export class MemoryStorage implements Storage {
       return;
     }
     const runId = record.workflow_execution_id!;
-    let calls = this.#runCalls.get(runId);
-    if (!calls) this.#runCalls.set(runId, (calls = new Map()));
-    calls.set(record.id, record);
+    const calls = this.#runCalls.get(runId);
+    if (calls) calls.push(record);
+    else this.#runCalls.set(runId, [record]);
   }
 
   async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
     const step = parseStepCallId(id);
-    return (step && this.#runCalls.get(step.runId)?.get(id)) ?? this.#executions.get(id);
+    return (step && this.#runCalls.get(step.runId)?.findLast((call) => call.id === id)) ?? this.#executions.get(id);
+  }
+
+  /** A run's step calls, each id once (its last write), in the order first written. */
+  #callsOf(runId: string): LlmExecutionRecord[] {
+    const calls = this.#runCalls.get(runId);
+    if (!calls) return [];
+    const byId = new Map<string, LlmExecutionRecord>();
+    for (const call of calls) byId.set(call.id, call);
+    return [...byId.values()];
   }
 
   async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
     const runId = filter.workflow_execution_id;
-    const stepCalls = runId === undefined ? [...this.#runCalls.values()].flatMap((calls) => [...calls.values()]) : [...(this.#runCalls.get(runId)?.values() ?? [])];
+    const stepCalls = runId === undefined ? [...this.#runCalls.keys()].flatMap((id) => this.#callsOf(id)) : this.#callsOf(runId);
     return [...this.#executions.values(), ...stepCalls]
       .filter((e) => (runId === undefined || e.workflow_execution_id === runId) && (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id))
       .sort(byCreatedThenId);
