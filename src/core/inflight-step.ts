@@ -8,11 +8,19 @@ export interface Outcome {
 
 /** A step whose handler is running: aborting it settles the step at once, whatever the handler does. */
 export class InflightStep {
+  /** The step's path. */
+  readonly path: string;
+  /** Where the executor keeps it (its index among the attempts executing). */
+  slot = -1;
   // Created on first use: AbortController is costly in Node, and most nodes never look at their signal.
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
   #done: ((outcome: Outcome) => void) | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+  }
 
   get signal(): AbortSignal {
     if (!this.#controller) {

@@ -161,13 +161,12 @@ export class LoopIterations {
     rt.next = Math.max(rt.next, index + 1);
     rt.running++;
     const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
-    this.#open(rt, index, item);
+    this.#open(rt, index, item, prefix);
     for (const entry of this.#host.plan.loops.get(rt.loopId)!.entries) this.#host.decide(prefix, entry);
   }
 
-  #open(rt: LoopRuntime, index: number, item: Json): ScopeContext {
+  #open(rt: LoopRuntime, index: number, item: Json, prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index)): ScopeContext {
     const contexts = this.#host.contexts;
-    const prefix = iterationPrefix(rt.parentPrefix, rt.loopId, index);
     const existing = contexts.get(prefix);
     if (existing) return existing;
     // A while loop refines: each iteration starts from the previous one's scope, so its nodes see

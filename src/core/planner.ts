@@ -62,8 +62,8 @@ export function edgeFollowed(source: PlanNode, step: StepRecord, edge: PlanEdge,
 }
 
 /** Decides whether `nodeId` in scope `prefix` can run, must be skipped, or must wait. */
-export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId: string): Readiness {
-  if (view.step(prefix + nodeId) !== undefined) return { kind: 'exists' };
+export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId: string, path = prefix + nodeId): Readiness {
+  if (view.step(path) !== undefined) return { kind: 'exists' };
   const node = plan.nodes.get(nodeId);
   if (!node) return { kind: 'skip', reason: `unknown node ${nodeId}` };
   const scope = parseIterationPrefix(prefix);

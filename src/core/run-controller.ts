@@ -309,9 +309,8 @@ export class RunController implements PlannerView, StepContextHost {
 
   // ---- Launching and executing steps ----
 
-  #launch(prefix: string, nodeId: string): void {
+  #launch(prefix: string, nodeId: string, path = prefix + nodeId): void {
     const now = this.#deps.clock.now();
-    const path = prefix + nodeId;
     const canRun = !this.#paused && this.#hasBudget();
     const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
     this.#put(step);
@@ -467,31 +466,32 @@ export class RunController implements PlannerView, StepContextHost {
     if (this.#finished) return;
     // A join over many branches is asked after each branch settles: while a known blocker is
     // unsettled the answer is still `wait`, without rescanning every incoming edge.
-    const key = prefix + nodeId;
-    const blocker = this.#blockers.get(key);
+    // The path is made once here and handed on: each new string costs a hash at every lookup.
+    const path = prefix + nodeId;
+    const blocker = this.#blockers.size === 0 ? undefined : this.#blockers.get(path);
     if (blocker !== undefined) {
       if (!isTerminal(this.#steps.get(blocker))) return;
-      this.#blockers.delete(key);
+      this.#blockers.delete(path);
     }
-    const verdict = readiness(this.#plan, this, prefix, nodeId);
+    const verdict = readiness(this.#plan, this, prefix, nodeId, path);
     switch (verdict.kind) {
       case 'ready':
         if (verdict.early) cancelRegion(this.#cancellation, prefix, nodeId);
-        this.#launch(prefix, nodeId);
+        this.#launch(prefix, nodeId, path);
         return;
       case 'skip':
         this.#skip(prefix, nodeId, verdict.reason);
         this.#advance(prefix, nodeId);
         return;
       case 'fail': {
-        const step: StepRecord = { run_id: this.id, path: prefix + nodeId, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
+        const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
         this.#put(step);
         this.#fail(step, new TrellisError('node_failed', verdict.reason, { nodeId, retryable: false }));
         return;
       }
       case 'wait': {
         const source = blockingSource(this.#plan, this, prefix, nodeId);
-        if (source !== undefined) this.#blockers.set(key, source);
+        if (source !== undefined) this.#blockers.set(path, source);
         return;
       }
       default:

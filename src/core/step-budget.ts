@@ -6,7 +6,8 @@
 export class StepBudget {
   readonly limit: number | undefined;
   #running = 0;
-  readonly #waiters = new Set<() => void>();
+  /** Made on first subscription: most runs have no limit, and a Set per run is not free. */
+  #waiters: Set<() => void> | undefined;
 
   constructor(limit: number | undefined) {
     this.limit = limit;
@@ -24,7 +25,7 @@ export class StepBudget {
   /** A step ended: controllers waiting for room get a chance to start pending steps. */
   release(): void {
     this.#running--;
-    if (this.limit === undefined) return;
+    if (this.limit === undefined || this.#waiters === undefined) return;
     for (const wake of [...this.#waiters]) {
       if (!this.hasRoom()) return;
       wake();
@@ -33,7 +34,8 @@ export class StepBudget {
 
   /** Calls `wake` whenever room frees up; returns the unsubscribe function. */
   subscribe(wake: () => void): () => void {
-    this.#waiters.add(wake);
-    return () => this.#waiters.delete(wake);
+    const waiters = (this.#waiters ??= new Set());
+    waiters.add(wake);
+    return () => waiters.delete(wake);
   }
 }

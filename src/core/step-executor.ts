@@ -37,7 +37,11 @@ export interface StepExecutorParts {
 
 export class StepExecutor {
   readonly #parts: StepExecutorParts;
-  readonly #inflight = new Map<string, InflightStep>();
+  /**
+   * Attempts executing now, each knowing its slot. An array, not a map by path: a Map whose last
+   * entry is deleted shrinks its table, which cost an allocation for every step.
+   */
+  readonly #inflight: InflightStep[] = [];
   /** Pure steps to run before the next commit, oldest first. */
   readonly #ready: string[] = [];
   #draining = false;
@@ -54,7 +58,7 @@ export class StepExecutor {
 
   /** Whether any handler is executing now. */
   get busy(): boolean {
-    return this.#inflight.size > 0;
+    return this.#inflight.length > 0;
   }
 
   /**
@@ -95,16 +99,16 @@ export class StepExecutor {
 
   /** Aborts the step's attempt, if one is executing: it settles at once with `reason`. */
   abort(path: string, reason: unknown): void {
-    this.#inflight.get(path)?.abort(reason);
+    this.#inflight.find((inflight) => inflight.path === path)?.abort(reason);
   }
 
   abortAll(reason: unknown): void {
-    for (const inflight of this.#inflight.values()) inflight.abort(reason);
+    for (const inflight of [...this.#inflight]) inflight.abort(reason);
   }
 
   /** A context for `step` that is not an attempt of its own (a loop re-reading its spec on recovery). */
   contextFor(step: StepRecord): RunStepContext {
-    return this.#context(step, new InflightStep(), []);
+    return this.#context(step, new InflightStep(step.path), []);
   }
 
   #execute(path: string, wake?: WakeSignal): void {
@@ -117,14 +121,14 @@ export class StepExecutor {
     }
     const node = parts.plan.nodes.get(step.node_id)!;
     const handler = parts.deps.handlers.get(node.type);
-    const inflight = new InflightStep();
-    this.#inflight.set(path, inflight);
+    const inflight = new InflightStep(path);
+    this.#enter(inflight);
     const records: LlmExecutionRecord[] = [];
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     const settled = (outcome: Outcome): void => {
       cancelTimer?.();
-      this.#inflight.delete(path);
+      this.#leave(inflight);
       this.#running--;
       parts.budget.release();
       parts.batch.executions(records);
@@ -147,6 +151,20 @@ export class StepExecutor {
     // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
     if (pending instanceof Promise) inflight.watch(pending, settled);
     else settled({ result: pending });
+  }
+
+  #enter(inflight: InflightStep): void {
+    inflight.slot = this.#inflight.length;
+    this.#inflight.push(inflight);
+  }
+
+  /** Removes `inflight` by moving the last attempt into its slot. */
+  #leave(inflight: InflightStep): void {
+    const last = this.#inflight.pop()!;
+    if (last !== inflight) {
+      last.slot = inflight.slot;
+      this.#inflight[inflight.slot] = last;
+    }
   }
 
   #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): RunStepContext {

@@ -20,14 +20,28 @@ export interface IterationScope {
   readonly index: number;
 }
 
-const ITERATION = /^(.*?)([A-Za-z_][A-Za-z0-9_-]*)\[(\d+)\]\.$/;
+const isDigit = (code: number): boolean => code >= 48 && code <= 57;
+const isIdStart = (code: number): boolean => (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+const isIdChar = (code: number): boolean => isIdStart(code) || isDigit(code) || code === 45;
 
-/** Parses a scope prefix such as `a[1].b[2].` into its innermost iteration. */
+/**
+ * Parses a scope prefix such as `a[1].b[2].` into its innermost iteration: the loop id (a node
+ * id, `[A-Za-z_][A-Za-z0-9_-]*`) before the last `[digits].`, and everything before that id.
+ * Read by hand, not by a regular expression: it runs for every step a loop settles.
+ */
 export function parseIterationPrefix(prefix: string): IterationScope | undefined {
-  if (prefix === '') return undefined;
-  const m = ITERATION.exec(prefix);
-  if (!m) return undefined;
-  return { parentPrefix: m[1]!, loopId: m[2]!, index: Number(m[3]) };
+  const end = prefix.length - 2; // the "]" of the closing "]."
+  if (end < 3 || prefix.charCodeAt(end) !== 93 || prefix.charCodeAt(end + 1) !== 46) return undefined;
+  const open = prefix.lastIndexOf('[', end - 1);
+  if (open < 1 || open === end - 1) return undefined;
+  for (let i = open + 1; i < end; i++) if (!isDigit(prefix.charCodeAt(i))) return undefined;
+  // The id is the id characters before "[", from the first one that may start an id.
+  let runStart = open;
+  while (runStart > 0 && isIdChar(prefix.charCodeAt(runStart - 1))) runStart--;
+  let idStart = runStart;
+  while (idStart < open && !isIdStart(prefix.charCodeAt(idStart))) idStart++;
+  if (idStart === open) return undefined;
+  return { parentPrefix: prefix.slice(0, idStart), loopId: prefix.slice(idStart, open), index: Number(prefix.slice(open + 1, end)) };
 }
 
 /** Splits a step path into its scope prefix and node id. */
