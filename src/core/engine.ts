@@ -29,6 +29,7 @@ import { createTriggers, type EmitOptions, type Triggers } from '../triggers/tri
 import { createTemplates, type Templates } from './templates.js';
 import { createBundles, type Bundles } from './bundles.js';
 import { untilAborted } from './abortable.js';
+import { plainCopy } from './plain.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -201,7 +202,8 @@ export class Engine {
 
   async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions, link?: ChildLink): Promise<string> {
     const now = this.#options.clock.now();
-    const record: RunRecord = {
+    // A run row is kept: made with `new` (plainCopy), not as a literal (see plain.ts).
+    const record: RunRecord = plainCopy<RunRecord>({
       id: this.#options.ids('run'),
       workflow_id: workflowId,
       workflow_version: version,
@@ -217,7 +219,7 @@ export class Engine {
       ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
       ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
       ...link,
-    };
+    });
     const limit = def.definition.settings?.max_concurrent_runs;
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;

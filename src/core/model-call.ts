@@ -4,6 +4,7 @@
  * output validated (and re-asked with the error on failure), usage and cost, recorded replay, and
  * an execution record for every call, committed with the step that made it.
  */
+import { plainConstructor, plainObject } from './plain.js';
 import type { Provider, ProviderMessage, ProviderOptions, ProviderRequest, ProviderResponse, ProviderToolDefinition, JsonSchema } from '../providers/provider.js';
 import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable, type UsageTotals } from '../providers/pricing.js';
 import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
@@ -379,10 +380,15 @@ export class ModelCaller {
   #record(exchange: Exchange, site: CallSite, toolResults: readonly ToolCallRecord[] | undefined): string {
     const { response, sent, cost } = exchange;
     const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
-    const answer: Record<string, Json> = { text: response.text, finish_reason: response.finishReason ?? null, model: response.model ?? null };
+    const answer = plainObject<Record<string, Json>>();
+    answer.text = response.text;
+    answer.finish_reason = response.finishReason ?? null;
+    answer.model = response.model ?? null;
     if (calls?.length) answer.tool_calls = calls as unknown as Json;
     if (exchange.replayedFrom !== undefined) answer.replayed_from = exchange.replayedFrom;
-    const usage = { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens };
+    const usage = plainObject<Record<string, Json>>();
+    usage.input_tokens = response.usage.input_tokens;
+    usage.output_tokens = response.usage.output_tokens;
     site.record(executionRecord(sent, site, 'completed', exchange.completedAt, cost === undefined ? { response: answer, usage } : { response: answer, usage, cost }));
     return sent.id;
   }
@@ -427,22 +433,25 @@ export class ModelCaller {
 }
 
 /** The execution record of a request, built in one go with one shape (one is made per LLM call). */
+// Call records and what they hold are made with `new`, never as literals: see plain.ts.
+const CallRecord = plainConstructor(function (this: Mutable<LlmExecutionRecord>, sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number) {
+  this.id = sent.id;
+  this.status = status;
+  this.provider_model = sent.providerModel;
+  this.workflow_execution_id = site.runId;
+  this.workflow_node_id = site.nodeId;
+  this.step_path = site.path;
+  this.attempt = site.attempt;
+  this.idempotency_key = sent.idempotencyKey;
+  this.request = sent.request;
+  this.created_at = sent.started;
+  this.started_at = sent.started;
+  this.completed_at = completedAt;
+  this.duration_ms = completedAt - sent.started;
+});
+
 function executionRecord(sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number, outcome: { readonly response?: Json; readonly usage?: Json; readonly cost?: number; readonly error?: StoredError }): LlmExecutionRecord {
-  const record: Mutable<LlmExecutionRecord> = {
-    id: sent.id,
-    status,
-    provider_model: sent.providerModel,
-    workflow_execution_id: site.runId,
-    workflow_node_id: site.nodeId,
-    step_path: site.path,
-    attempt: site.attempt,
-    idempotency_key: sent.idempotencyKey,
-    request: sent.request,
-    created_at: sent.started,
-    started_at: sent.started,
-    completed_at: completedAt,
-    duration_ms: completedAt - sent.started,
-  };
+  const record = new CallRecord(sent, site, status, completedAt);
   if (outcome.response !== undefined) record.response = outcome.response;
   if (outcome.usage !== undefined) record.usage = outcome.usage;
   if (outcome.cost !== undefined) record.cost_usd = outcome.cost;
@@ -462,7 +471,10 @@ function estimateInput(request: ProviderRequest): number {
 }
 
 function requestJson(request: ProviderRequest, seq: number): Json {
-  const json: Record<string, Json> = { seq, model: request.model, prompt: request.prompt };
+  const json = plainObject<Record<string, Json>>();
+  json.seq = seq;
+  json.model = request.model;
+  json.prompt = request.prompt;
   if (request.system !== undefined) json.system = request.system;
   json.options = request.options as Json;
   if (request.outputSchema !== undefined) json.output_schema = request.outputSchema as Json;

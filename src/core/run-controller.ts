@@ -12,7 +12,7 @@ import { blockingSource, edgeFollowed, isTerminal, readiness, type PlannerView }
 import type { Plan, PlanEdge } from './plan.js';
 import { splitStepPath } from './step-path.js';
 import { ScopeContexts } from './scope-contexts.js';
-import { LoopIterations } from './loop-iterations.js';
+import { LoopIterations, type LoopHost } from './loop-iterations.js';
 import { IllegalStateError, TrellisError, toTrellisError } from './errors.js';
 import { failureVerdict } from './retry.js';
 import type { RunDeps } from './run-deps.js';
@@ -21,14 +21,15 @@ import { UsageTally } from './run-usage.js';
 import { applyRunPatch } from '../storage/storage-helpers.js';
 import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
-import { StepExecutor } from './step-executor.js';
+import { StepExecutor, type StepExecutorParts } from './step-executor.js';
 import { StepTimers } from './step-timers.js';
-import { asObject, completedStep, skippedStep, strip } from './step-records.js';
+import { asObject, completedStep, newStep, skippedStep, strip } from './step-records.js';
 import { cancelRegion, stopEverything, type CancellationScope } from './run-cancellation.js';
 import { RunEvents } from './run-events.js';
 import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
-import { CommitBatch } from './commit-batch.js';
+import { CommitBatch, type CommitBatchHooks } from './commit-batch.js';
+import { plainCopy } from './plain.js';
 
 
 /** Drives one run in this process. Created by the engine; not part of the public API. */
@@ -42,9 +43,9 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #contexts: ScopeContexts;
   readonly #executor: StepExecutor;
   readonly #timers: StepTimers;
-  readonly #cancellation: CancellationScope;
+  #cancellationScope: CancellationScope | undefined;
   readonly #events: RunEvents;
-  readonly #loops: LoopIterations;
+  #loopIterations: LoopIterations | undefined;
   #runTimeout: (() => void) | undefined;
   /** Joins known to wait, by step path, with a source step path that keeps them waiting. */
   readonly #blockers = new Map<string, string>();
@@ -69,8 +70,9 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduleFlush();
     });
     this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
-    this.#contexts = new ScopeContexts({ input: run.input_data, variables: run.variables });
-    this.#batch = new CommitBatch(run.id, {
+    // Objects that live as long as the run are made with `new` (plainCopy), not as literals: see plain.ts.
+    this.#contexts = new ScopeContexts(plainCopy({ input: run.input_data, variables: run.variables }));
+    this.#batch = new CommitBatch(run.id, plainCopy<CommitBatchHooks>({
       storage: () => deps.storage,
       // Usage totals ride along when the run row is written anyway (and always at the end), so an
       // ordinary step costs no run-row write; recovery recomputes them from the execution records.
@@ -80,10 +82,10 @@ export class RunController implements PlannerView, StepContextHost {
         return patch !== undefined && usage !== undefined ? Object.assign({}, patch, { usage }) : patch;
       },
       failed: (error) => this.#abandon(error),
-    });
+    }));
     this.#timers = new StepTimers(deps.clock);
     this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
-    this.#executor = new StepExecutor({
+    this.#executor = new StepExecutor(plainCopy<StepExecutorParts>({
       deps,
       plan,
       budget,
@@ -94,19 +96,32 @@ export class RunController implements PlannerView, StepContextHost {
       context: (prefix) => this.#contexts.get(prefix),
       finished: () => this.#finished,
       settle: (path, attempt, outcome) => this.#settle(path, attempt, outcome),
+    }));
+    this.#done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
     });
-    this.#cancellation = {
-      plan,
-      clock: deps.clock,
+    this.#done.catch(() => undefined);
+  }
+
+  // Made on first use: most runs are never cancelled and have no loop, and every object a run
+  // makes at its start is paid by every run.
+  get #cancellation(): CancellationScope {
+    return (this.#cancellationScope ??= plainCopy<CancellationScope>({
+      plan: this.#plan,
+      clock: this.#deps.clock,
       steps: this.#steps,
       executor: this.#executor,
       timers: this.#timers,
       put: (step) => this.#put(step),
       skip: (prefix, nodeId, reason) => this.#skip(prefix, nodeId, reason),
       skipped: (step, reason) => this.#events.after('node:skipped', () => ({ nodeId: step.node_id, path: step.path, reason })),
-    };
-    this.#loops = new LoopIterations({
-      plan,
+    }));
+  }
+
+  get #loops(): LoopIterations {
+    return (this.#loopIterations ??= new LoopIterations(plainCopy<LoopHost>({
+      plan: this.#plan,
       contexts: this.#contexts,
       view: this,
       finished: () => this.#finished,
@@ -119,12 +134,7 @@ export class RunController implements PlannerView, StepContextHost {
         const step = this.#steps.get(path);
         if (step?.status === 'running') this.#fail(step, error);
       },
-    });
-    this.#done = new Promise((resolve, reject) => {
-      this.#resolveDone = resolve;
-      this.#rejectDone = reject;
-    });
-    this.#done.catch(() => undefined);
+    })));
   }
 
   get id(): string {
@@ -312,7 +322,7 @@ export class RunController implements PlannerView, StepContextHost {
   #launch(prefix: string, nodeId: string, path = prefix + nodeId): void {
     const now = this.#deps.clock.now();
     const canRun = !this.#paused && this.#hasBudget();
-    const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: canRun ? 'running' : 'pending', attempt: 1, started_at: now };
+    const step = newStep(this.id, path, nodeId, this.#steps.nextSeq(), canRun ? 'running' : 'pending', 1, now);
     this.#put(step);
     if (canRun) {
       this.#events.started(() => this.#steps.get(path));
@@ -484,7 +494,7 @@ export class RunController implements PlannerView, StepContextHost {
         this.#advance(prefix, nodeId);
         return;
       case 'fail': {
-        const step: StepRecord = { run_id: this.id, path, node_id: nodeId, seq: this.#steps.nextSeq(), status: 'running', attempt: 1, started_at: this.#deps.clock.now() };
+        const step = newStep(this.id, path, nodeId, this.#steps.nextSeq(), 'running', 1, this.#deps.clock.now());
         this.#put(step);
         this.#fail(step, new TrellisError('node_failed', verdict.reason, { nodeId, retryable: false }));
         return;
@@ -538,7 +548,7 @@ export class RunController implements PlannerView, StepContextHost {
       }
     }
     // `paused` is stored for both a user pause and "waiting for a human"; only approvals waiting means the latter.
-    const onlyApprovals = ordered.every((s) => isTerminal(s) || this.#loops.has(s.path) || (s.status === 'waiting' && s.waiter?.kind === 'approval'));
+    const onlyApprovals = ordered.every((s) => isTerminal(s) || this.#loopIterations?.has(s.path) === true || (s.status === 'waiting' && s.waiter?.kind === 'approval'));
     if (this.#paused && onlyApprovals) this.#paused = false;
     for (const path of [...this.#steps.pending]) this.#promote(path);
     // Decide whatever the committed facts make ready.
@@ -595,7 +605,7 @@ export class RunController implements PlannerView, StepContextHost {
     if (this.#run.status !== 'running' || this.#executor.running > 0) return;
     let waiting = false;
     for (const step of this.#steps.values()) {
-      if (isTerminal(step) || this.#loops.has(step.path)) continue; // a running loop only holds its iterations
+      if (isTerminal(step) || this.#loopIterations?.has(step.path) === true) continue; // a running loop only holds its iterations
       if (step.status !== 'waiting' || step.waiter?.kind !== 'approval') return;
       waiting = true;
     }

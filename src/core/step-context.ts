@@ -13,6 +13,7 @@ import { compileExpression } from './expressions.js';
 import type { PlanNode } from './plan.js';
 import type { RunDeps } from './run-deps.js';
 import { renderTemplate } from './template.js';
+import { plainConstructor } from './plain.js';
 
 /** What the context asks of the runner that made it. */
 export interface StepContextHost {
@@ -96,16 +97,20 @@ export class RunStepContext implements StepContext {
   }
 }
 
-function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
+// Made with `new`, not as a literal: see plain.ts.
+const StepServicesObject = plainConstructor(function (this: StepServices, idempotencyKey: string, parts: StepContextParts) {
   const { deps, run, step } = parts;
-  return {
-    callModel(call: ModelCall): Promise<ModelResult> {
-      const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
-      return deps.models.call(call, new StepCallSite(parts, idempotencyKey, budgetWaived));
-    },
-    getPrompt: (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version),
-    startChild: (workflowId: string, version: number | undefined, input: Json): Promise<string> => deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
+  this.callModel = (call: ModelCall): Promise<ModelResult> => {
+    const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
+    return deps.models.call(call, new StepCallSite(parts, idempotencyKey, budgetWaived));
   };
+  this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
+  this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
+    deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
+});
+
+function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
+  return new StepServicesObject(idempotencyKey, parts);
 }
 
 /** Who makes a model call: a class, so that `signal` stays lazy without a getter in an object literal (slow dictionary mode). */

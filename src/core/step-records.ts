@@ -3,15 +3,32 @@
  * when; these say what the row then holds. Internal to the runner.
  */
 import type { CompletedResult } from '../nodes/node-handler.js';
-import type { Json, StepRecord, StoredError } from '../storage/records.js';
+import type { Json, StepRecord, StepStatus, StoredError } from '../storage/records.js';
+import { plainConstructor, plainObject } from './plain.js';
 
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
 type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
 
+// Step rows are made with `new`, never as literals: see plain.ts.
+const StepRow = plainConstructor(function (this: MutableStep, runId: string, path: string, nodeId: string, seq: number, status: StepStatus, attempt: number, startedAt: number) {
+  this.run_id = runId;
+  this.path = path;
+  this.node_id = nodeId;
+  this.seq = seq;
+  this.status = status;
+  this.attempt = attempt;
+  this.started_at = startedAt;
+});
+
+/** The row of a step that starts (or waits for room to start) at `startedAt`. */
+export function newStep(runId: string, path: string, nodeId: string, seq: number, status: StepStatus, attempt: number, startedAt: number): StepRecord {
+  return new StepRow(runId, path, nodeId, seq, status, attempt, startedAt);
+}
+
 /** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
 export function strip(value: Loose<StepRecord>): StepRecord {
   // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
-  const record: Record<string, unknown> = {};
+  const record = plainObject();
   for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
   return record as unknown as StepRecord;
 }
@@ -25,7 +42,7 @@ export function asObject(value: Json | undefined): Record<string, Json> | undefi
 export function completedStep(step: StepRecord, result: CompletedResult, now: number): StepRecord {
   const { output, fired, writes, executionId, input } = result;
   // Built field by field (no spread + delete): this runs for every step.
-  const done: MutableStep = { run_id: step.run_id, path: step.path, node_id: step.node_id, seq: step.seq, status: 'completed', attempt: step.attempt, started_at: step.started_at };
+  const done: MutableStep = new StepRow(step.run_id, step.path, step.node_id, step.seq, 'completed', step.attempt, step.started_at);
   const stepInput = input ?? step.input_data;
   if (stepInput !== undefined) done.input_data = stepInput;
   done.output_data = output;
@@ -46,7 +63,11 @@ export function endedStep(step: StepRecord, status: 'failed' | 'skipped', error:
 
 /** The row of a step that was never started because its path was not taken. */
 export function skippedStep(runId: string, path: string, nodeId: string, seq: number, reason: string, now: number): StepRecord {
-  return { run_id: runId, path, node_id: nodeId, seq, status: 'skipped', attempt: 0, started_at: now, completed_at: now, duration_ms: 0, error: { code: 'skipped', message: reason } };
+  const row: MutableStep = new StepRow(runId, path, nodeId, seq, 'skipped', 0, now);
+  row.completed_at = now;
+  row.duration_ms = 0;
+  row.error = { code: 'skipped', message: reason };
+  return row;
 }
 
 /** The step's state with a failed attempt added to its `attempts` history. */

@@ -1,6 +1,7 @@
 import type { NodeConfigs } from '../core/definition.js';
 import { NotFoundError, TrellisError } from '../core/errors.js';
 import { getPath } from '../core/paths.js';
+import { plainObject } from '../core/plain.js';
 import type { Json } from '../storage/records.js';
 import type { ModelCall } from '../core/model-call.js';
 import type { CompletedResult, NodeHandler } from './node-handler.js';
@@ -44,7 +45,9 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     if (config.tools !== undefined) call.tools = config.tools;
     if (config.max_tool_steps !== undefined) call.maxToolSteps = config.max_tool_steps;
     const result = await ctx.services.callModel(call);
-    const output: { [key: string]: Json } = { text: result.text };
+    // Output and input are kept with the step: made with `new`, not as literals (see core/plain.ts).
+    const output = plainObject<{ [key: string]: Json }>();
+    output.text = result.text;
     if (result.json !== undefined) output.json = result.json;
     if (result.model !== config.provider_model) output.model = result.model;
     if (result.toolCalls?.length) output.tool_calls = result.toolCalls as unknown as Json;
@@ -53,7 +56,9 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
       writes = {};
       for (const [contextPath, field] of Object.entries(config.output_mapping)) writes[contextPath] = getPath(output, field) as Json;
     }
-    const input: { [key: string]: Json } = { prompt: result.prompt ?? prompt, model: config.provider_model };
+    const input = plainObject<{ [key: string]: Json }>();
+    input.prompt = result.prompt ?? prompt;
+    input.model = config.provider_model;
     if (renderedSystem !== undefined) input.system = renderedSystem;
     const done: Mutable<CompletedResult> = { status: 'completed', output, input, executionId: result.executionId };
     if (writes) done.writes = writes;

@@ -2,6 +2,7 @@
 import { TrellisError } from '../core/errors.js';
 import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
+import { plainObject } from '../core/plain.js';
 
 /** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
 export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
@@ -59,17 +60,17 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   // One explicit object shape (no spread, no delete): runs are patched on every status change.
   const field = <K extends RunPatchField>(key: K): RunRecord[K] => (key in patch ? (patch[key] as RunRecord[K]) : run[key]);
   const status = patch.status ?? run.status;
-  const next: Mutable<RunRecord> = {
-    id: run.id,
-    workflow_id: run.workflow_id,
-    workflow_version: run.workflow_version,
-    status,
-    input_data: run.input_data,
-    variables: run.variables,
-    created_at: run.created_at,
-    revision: status !== run.status ? run.revision + 1 : run.revision,
-    recovery_count: patch.recovery_count ?? run.recovery_count,
-  };
+  // Made with `new`, not as a literal: run rows are kept, see core/plain.ts.
+  const next = plainObject<Mutable<RunRecord>>();
+  next.id = run.id;
+  next.workflow_id = run.workflow_id;
+  next.workflow_version = run.workflow_version;
+  next.status = status;
+  next.input_data = run.input_data;
+  next.variables = run.variables;
+  next.created_at = run.created_at;
+  next.revision = status !== run.status ? run.revision + 1 : run.revision;
+  next.recovery_count = patch.recovery_count ?? run.recovery_count;
   const optional = (key: Exclude<RunPatchField, 'status' | 'recovery_count'>): void => {
     const value = field(key);
     if (value !== undefined) (next as Record<string, unknown>)[key] = value;
