@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainConstructor, plainCopy, plainObject } from '../src/core/plain.js';
+import { plainConstructor, plainCopier, plainMaker } from '../src/core/plain.js';
 import { Engine, MemoryStorage, workflow } from '../src/index.js';
 import { ScriptedProvider } from '../src/testing/index.js';
 
@@ -10,7 +10,7 @@ describe('plain objects made with new', () => {
       this.b = b;
     });
     const made = new Pair(1, 'x');
-    for (const value of [made, plainCopy({ a: 1, b: 'x' }), Object.assign(plainObject(), { a: 1, b: 'x' })]) {
+    for (const value of [made, plainCopier<{ a: number; b: string }>()({ a: 1, b: 'x' }), Object.assign(plainMaker()(), { a: 1, b: 'x' })]) {
       expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
       expect(value.constructor).toBe(Object);
       expect(value).toStrictEqual({ a: 1, b: 'x' });

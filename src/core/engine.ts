@@ -29,7 +29,7 @@ import { createTriggers, type EmitOptions, type Triggers } from '../triggers/tri
 import { createTemplates, type Templates } from './templates.js';
 import { createBundles, type Bundles } from './bundles.js';
 import { untilAborted } from './abortable.js';
-import { plainCopy } from './plain.js';
+import { plainCopier } from './plain.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -53,6 +53,9 @@ interface ChildLink {
  * const run = await engine.run(workflow('hello').prompt('greet', { model: 'mock:any', template: 'Say hi' }), {});
  * console.log(run.status, run.output_data);
  */
+/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
+const copyRunRow = plainCopier<RunRecord>();
+
 export class Engine {
   /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
   readonly events = new TrellisEventEmitter();
@@ -202,8 +205,7 @@ export class Engine {
 
   async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions, link?: ChildLink): Promise<string> {
     const now = this.#options.clock.now();
-    // A run row is kept: made with `new` (plainCopy), not as a literal (see plain.ts).
-    const record: RunRecord = plainCopy<RunRecord>({
+    const record: RunRecord = copyRunRow({
       id: this.#options.ids('run'),
       workflow_id: workflowId,
       workflow_version: version,

@@ -4,7 +4,7 @@
  * output validated (and re-asked with the error on failure), usage and cost, recorded replay, and
  * an execution record for every call, committed with the step that made it.
  */
-import { plainConstructor, plainObject } from './plain.js';
+import { plainConstructor, plainMaker } from './plain.js';
 import type { Provider, ProviderMessage, ProviderOptions, ProviderRequest, ProviderResponse, ProviderToolDefinition, JsonSchema } from '../providers/provider.js';
 import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable, type UsageTotals } from '../providers/pricing.js';
 import type { CircuitBreakerOptions } from '../providers/circuit-breaker.js';
@@ -380,13 +380,13 @@ export class ModelCaller {
   #record(exchange: Exchange, site: CallSite, toolResults: readonly ToolCallRecord[] | undefined): string {
     const { response, sent, cost } = exchange;
     const calls = toolResults ?? response.toolCalls?.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments as Json }));
-    const answer = plainObject<Record<string, Json>>();
+    const answer = newAnswer();
     answer.text = response.text;
     answer.finish_reason = response.finishReason ?? null;
     answer.model = response.model ?? null;
     if (calls?.length) answer.tool_calls = calls as unknown as Json;
     if (exchange.replayedFrom !== undefined) answer.replayed_from = exchange.replayedFrom;
-    const usage = plainObject<Record<string, Json>>();
+    const usage = newUsage();
     usage.input_tokens = response.usage.input_tokens;
     usage.output_tokens = response.usage.output_tokens;
     site.record(executionRecord(sent, site, 'completed', exchange.completedAt, cost === undefined ? { response: answer, usage } : { response: answer, usage, cost }));
@@ -434,6 +434,9 @@ export class ModelCaller {
 
 /** The execution record of a request, built in one go with one shape (one is made per LLM call). */
 // Call records and what they hold are made with `new`, never as literals: see plain.ts.
+const newRequestJson = plainMaker<Record<string, Json>>();
+const newAnswer = plainMaker<Record<string, Json>>();
+const newUsage = plainMaker<Record<string, Json>>();
 const CallRecord = plainConstructor(function (this: Mutable<LlmExecutionRecord>, sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number) {
   this.id = sent.id;
   this.status = status;
@@ -471,7 +474,7 @@ function estimateInput(request: ProviderRequest): number {
 }
 
 function requestJson(request: ProviderRequest, seq: number): Json {
-  const json = plainObject<Record<string, Json>>();
+  const json = newRequestJson();
   json.seq = seq;
   json.model = request.model;
   json.prompt = request.prompt;

@@ -23,17 +23,22 @@ export function plainConstructor<T, A extends unknown[]>(init: (this: T, ...args
   return init as unknown as new (...args: A) => T;
 }
 
-const Empty = plainConstructor(function (this: object) {});
-
-/** A new empty plain object, to be filled field by field (see the module comment for why not `{}`). */
-export function plainObject<T extends object = Record<string, unknown>>(): T {
-  return new Empty() as T;
+/**
+ * A maker of empty plain objects of one kind, to be filled field by field. Each kind gets a maker
+ * (made once, at module level) with a constructor of its own, because V8 sizes a constructor's
+ * objects to the fields its first objects received: one maker shared by kinds of different sizes
+ * would leave the larger ones with their fields out of line.
+ */
+export function plainMaker<T extends object = Record<string, unknown>>(): () => T {
+  const Kind = plainConstructor(function (this: T) {});
+  return () => new Kind();
 }
 
 /**
- * A plain object made with `new` holding a copy of `fields`. The literal passed in dies at once,
- * so its allocation site is never pretenured; use this for objects that live as long as a run.
+ * A maker of plain objects of one kind holding a copy of the fields given. The literal passed in
+ * dies at once, so its allocation site is never pretenured; for objects that live as long as a run.
  */
-export function plainCopy<T extends object>(fields: T): T {
-  return Object.assign(new Empty(), fields) as T;
+export function plainCopier<T extends object>(): (fields: T) => T {
+  const make = plainMaker<T>();
+  return (fields) => Object.assign(make(), fields);
 }

@@ -66,7 +66,7 @@ export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId:
   if (view.step(path) !== undefined) return { kind: 'exists' };
   const node = plan.nodes.get(nodeId);
   if (!node) return { kind: 'skip', reason: `unknown node ${nodeId}` };
-  const scope = parseIterationPrefix(prefix);
+  let scope: ReturnType<typeof parseIterationPrefix> | null = null; // parsed on the first body edge only
   let unresolved = 0;
   let resolved = 0;
   let failed = 0;
@@ -74,6 +74,7 @@ export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId:
   for (const edge of node.incoming) {
     if (edge.kind === 'body') {
       // Entering an iteration: the edge is live exactly in iterations of its own loop.
+      if (scope === null) scope = parseIterationPrefix(prefix);
       if (scope?.loopId === edge.source_node_id) {
         resolved++;
         active.push(edge);

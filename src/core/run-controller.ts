@@ -29,10 +29,17 @@ import { RunEvents } from './run-events.js';
 import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
 import { CommitBatch, type CommitBatchHooks } from './commit-batch.js';
-import { plainCopy } from './plain.js';
+import { plainCopier } from './plain.js';
 
 
 /** Drives one run in this process. Created by the engine; not part of the public API. */
+// What lives as long as a run is made with `new`, not as literals: see plain.ts.
+const copyRootContext = plainCopier<Record<string, unknown>>();
+const copyBatchHooks = plainCopier<CommitBatchHooks>();
+const copyExecutorParts = plainCopier<StepExecutorParts>();
+const copyCancellationScope = plainCopier<CancellationScope>();
+const copyLoopHost = plainCopier<LoopHost>();
+
 export class RunController implements PlannerView, StepContextHost {
   readonly #deps: RunDeps;
   readonly #plan: Plan;
@@ -70,9 +77,8 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduleFlush();
     });
     this.#paused = run.status === 'paused'; // refined in #restore: a run paused only by approvals is not user-paused
-    // Objects that live as long as the run are made with `new` (plainCopy), not as literals: see plain.ts.
-    this.#contexts = new ScopeContexts(plainCopy({ input: run.input_data, variables: run.variables }));
-    this.#batch = new CommitBatch(run.id, plainCopy<CommitBatchHooks>({
+    this.#contexts = new ScopeContexts(copyRootContext({ input: run.input_data, variables: run.variables }));
+    this.#batch = new CommitBatch(run.id, copyBatchHooks({
       storage: () => deps.storage,
       // Usage totals ride along when the run row is written anyway (and always at the end), so an
       // ordinary step costs no run-row write; recovery recomputes them from the execution records.
@@ -85,7 +91,7 @@ export class RunController implements PlannerView, StepContextHost {
     }));
     this.#timers = new StepTimers(deps.clock);
     this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
-    this.#executor = new StepExecutor(plainCopy<StepExecutorParts>({
+    this.#executor = new StepExecutor(copyExecutorParts({
       deps,
       plan,
       budget,
@@ -107,7 +113,7 @@ export class RunController implements PlannerView, StepContextHost {
   // Made on first use: most runs are never cancelled and have no loop, and every object a run
   // makes at its start is paid by every run.
   get #cancellation(): CancellationScope {
-    return (this.#cancellationScope ??= plainCopy<CancellationScope>({
+    return (this.#cancellationScope ??= copyCancellationScope({
       plan: this.#plan,
       clock: this.#deps.clock,
       steps: this.#steps,
@@ -120,7 +126,7 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   get #loops(): LoopIterations {
-    return (this.#loopIterations ??= new LoopIterations(plainCopy<LoopHost>({
+    return (this.#loopIterations ??= new LoopIterations(copyLoopHost({
       plan: this.#plan,
       contexts: this.#contexts,
       view: this,

@@ -4,7 +4,7 @@
  */
 import type { CompletedResult } from '../nodes/node-handler.js';
 import type { Json, StepRecord, StepStatus, StoredError } from '../storage/records.js';
-import { plainConstructor, plainObject } from './plain.js';
+import { plainConstructor, plainMaker } from './plain.js';
 
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
 type MutableStep = { -readonly [K in keyof StepRecord]: StepRecord[K] };
@@ -20,6 +20,8 @@ const StepRow = plainConstructor(function (this: MutableStep, runId: string, pat
   this.started_at = startedAt;
 });
 
+const newStepCopy = plainMaker();
+
 /** The row of a step that starts (or waits for room to start) at `startedAt`. */
 export function newStep(runId: string, path: string, nodeId: string, seq: number, status: StepStatus, attempt: number, startedAt: number): StepRecord {
   return new StepRow(runId, path, nodeId, seq, status, attempt, startedAt);
@@ -28,7 +30,7 @@ export function newStep(runId: string, path: string, nodeId: string, seq: number
 /** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
 export function strip(value: Loose<StepRecord>): StepRecord {
   // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
-  const record = plainObject();
+  const record = newStepCopy();
   for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
   return record as unknown as StepRecord;
 }

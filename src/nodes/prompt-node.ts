@@ -1,10 +1,14 @@
 import type { NodeConfigs } from '../core/definition.js';
 import { NotFoundError, TrellisError } from '../core/errors.js';
 import { getPath } from '../core/paths.js';
-import { plainObject } from '../core/plain.js';
+import { plainMaker } from '../core/plain.js';
 import type { Json } from '../storage/records.js';
 import type { ModelCall } from '../core/model-call.js';
 import type { CompletedResult, NodeHandler } from './node-handler.js';
+
+// Kept with the step: made with `new`, not as literals (see core/plain.ts).
+const newOutput = plainMaker<{ [key: string]: Json }>();
+const newInput = plainMaker<{ [key: string]: Json }>();
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -46,7 +50,7 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     if (config.max_tool_steps !== undefined) call.maxToolSteps = config.max_tool_steps;
     const result = await ctx.services.callModel(call);
     // Output and input are kept with the step: made with `new`, not as literals (see core/plain.ts).
-    const output = plainObject<{ [key: string]: Json }>();
+    const output = newOutput();
     output.text = result.text;
     if (result.json !== undefined) output.json = result.json;
     if (result.model !== config.provider_model) output.model = result.model;
@@ -56,7 +60,7 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
       writes = {};
       for (const [contextPath, field] of Object.entries(config.output_mapping)) writes[contextPath] = getPath(output, field) as Json;
     }
-    const input = plainObject<{ [key: string]: Json }>();
+    const input = newInput();
     input.prompt = result.prompt ?? prompt;
     input.model = config.provider_model;
     if (renderedSystem !== undefined) input.system = renderedSystem;

@@ -2,7 +2,7 @@
 import { TrellisError } from '../core/errors.js';
 import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
-import { plainObject } from '../core/plain.js';
+import { plainMaker } from '../core/plain.js';
 
 /** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
 export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
@@ -56,12 +56,14 @@ export function matchesExpectation(run: ExpectationTarget, expect: RunExpectatio
  * (`status` and `recovery_count`, being required, are left unchanged by `undefined`).
  * Keys outside {@link RUN_PATCH_FIELDS} are ignored, as the SQL storages ignore them.
  */
+const newRunRow = plainMaker<Mutable<RunRecord>>();
+
 export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   // One explicit object shape (no spread, no delete): runs are patched on every status change.
   const field = <K extends RunPatchField>(key: K): RunRecord[K] => (key in patch ? (patch[key] as RunRecord[K]) : run[key]);
   const status = patch.status ?? run.status;
   // Made with `new`, not as a literal: run rows are kept, see core/plain.ts.
-  const next = plainObject<Mutable<RunRecord>>();
+  const next = newRunRow();
   next.id = run.id;
   next.workflow_id = run.workflow_id;
   next.workflow_version = run.workflow_version;
