@@ -498,6 +498,32 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await storage.getExecution('e2')).toStrictEqual(updated);
       });
 
+      it('rewrites a step as a bare running row: every other field is cleared, its calls are kept', async () => {
+        await storage.createRun(makeRun('bare', { status: 'running' }));
+        const callId = stepCallId('exec_1', 'bare', 'wait');
+        const call = makeExecution(callId, { workflow_execution_id: 'bare', workflow_node_id: 'wait', step_path: 'wait', created_at: 5 });
+        const full = makeStep('bare', 'wait', 1, {
+          status: 'waiting',
+          input_data: { a: 1 },
+          output_data: 'out',
+          fired: ['true'],
+          state: { attempts: [] },
+          error: { code: 'timeout', message: 'slow' },
+          waiter: { kind: 'event', event: 'go', due_at: 10 },
+          execution_id: callId,
+          completed_at: 3000,
+          duration_ms: 999,
+        });
+        await storage.commit({ runId: 'bare', steps: [full], executions: [call] });
+        expect(await storage.findEventWaiters('go', 10)).toHaveLength(1);
+        const bare = makeStep('bare', 'wait', 1, { status: 'running', attempt: 2 });
+        await storage.commit({ runId: 'bare', steps: [bare] });
+        expect(await storage.getStep('bare', 'wait')).toStrictEqual(bare);
+        expect(await storage.findEventWaiters('go', 10)).toEqual([]);
+        expect(await storage.findDueSteps(100, 10)).toEqual([]);
+        expect(await storage.getExecution(callId)).toStrictEqual(call);
+      });
+
       it('keeps step-scoped LLM calls across commits and attempts, and finds each by its id', async () => {
         await storage.createRun(makeRun('sc', { status: 'running' }));
         const call = (token: string, path: string, over: Partial<LlmExecutionRecord> = {}) =>

@@ -70,6 +70,21 @@ function waitEvent(step: StepRecord): string | null {
 /** Every column of the steps table, in insert order. */
 export const STEP_ROW_COLUMNS: readonly string[] = [...COLUMNS.steps.map((c) => c.name), ...STEP_EXTRA_COLUMNS];
 
+/** What a step row holds when the step has just started (or waits for room to start): nothing else yet. */
+export const BARE_STEP_COLUMNS: readonly string[] = ['run_id', 'path', 'node_id', 'seq', 'status', 'attempt', 'started_at'];
+
+/**
+ * True when `step` holds only {@link BARE_STEP_COLUMNS}, as every step the runner launches does. Such
+ * a row is written with 7 parameters instead of 20: on SQLite, binding is a fifth of an upsert's cost.
+ */
+export function isBareStep(step: StepRecord): boolean {
+  return (
+    step.input_data === undefined && step.output_data === undefined && step.fired === undefined && step.state === undefined &&
+    step.error === undefined && step.waiter === undefined && step.execution_id === undefined && step.completed_at === undefined &&
+    step.duration_ms === undefined
+  );
+}
+
 /** Run columns a patch writes: the patchable fields plus `revision`. */
 export const RUN_PATCH_COLUMNS: readonly string[] = [...RUN_PATCH_FIELDS, 'revision'];
 

@@ -14,6 +14,7 @@ import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation, runExists } from './storage-helpers.js';
 import {
   APPEND_CALLS_SQL,
+  BARE_STEP_COLUMNS,
   CALLS_CELL,
   COLUMNS,
   RUN_PATCH_COLUMNS,
@@ -25,6 +26,7 @@ import {
   encodeCells,
   encodeStepCells,
   expectationTarget,
+  isBareStep,
   patchRunRow,
   toStorageError,
 } from './sql-codec.js';
@@ -41,6 +43,7 @@ interface Statements {
   readonly runPatchable: Database.Statement<[string], Row>;
   readonly runFull: Database.Statement<[string], Row>;
   readonly upsertStep: Database.Statement<unknown[]>;
+  readonly upsertBareStep: Database.Statement<unknown[]>;
   readonly insertBlob: Database.Statement<[string, string]>;
   readonly upsertExecution: Database.Statement<unknown[]>;
   readonly insertRun: Database.Statement<unknown[]>;
@@ -63,6 +66,13 @@ function prepare(raw: Database.Database): Statements {
     upsertStep: raw.prepare(
       `INSERT INTO workflow_execution_steps (${STEP_ROW_COLUMNS.join(', ')}) VALUES (${STEP_ROW_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
+    ),
+    // The same upsert for a row with only the bare columns: the others become NULL, the calls stay.
+    upsertBareStep: raw.prepare(
+      `INSERT INTO workflow_execution_steps (${BARE_STEP_COLUMNS.join(', ')}) VALUES (${BARE_STEP_COLUMNS.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT (run_id, path) DO UPDATE SET ${STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c) && c !== STEP_CALLS_COLUMN)
+          .map((c) => (BARE_STEP_COLUMNS.includes(c) ? `${c} = excluded.${c}` : `${c} = NULL`))
+          .join(', ')}`,
     ),
     insertBlob: raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
     // The per-run hot path (create, read, read steps) as prepared statements: no query building per call.
@@ -220,6 +230,10 @@ export class SqliteDriver extends SqlStorage {
       const steps = dedupeSteps(commit.steps);
       const calls = attachCalls(commit.runId, steps, commit.executions);
       for (const step of steps) {
+        if (isBareStep(step) && !calls.byPath.has(step.path)) {
+          s.upsertBareStep.run(step.run_id, step.path, step.node_id, step.seq, step.status, step.attempt, step.started_at);
+          continue;
+        }
         const { cells, blob } = encodeStepCells(step, this.#largeOutputBytes);
         if (blob) s.insertBlob.run(blob.hash, blob.data);
         if (calls.byPath.size > 0) cells[CALLS_CELL] = calls.byPath.get(step.path) ?? null;

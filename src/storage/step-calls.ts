@@ -85,8 +85,11 @@ function hasExactly(value: Json | undefined, keys: readonly string[]): value is 
   return i === keys.length;
 }
 
-function valuesOf(value: { [key: string]: Json }, keys: readonly string[]): Json[] {
-  return keys.map((key) => value[key]!);
+/** `value`'s values for `keys`, as JSON array text (what `JSON.stringify(valuesOf(...))` gives, without the array). */
+function valuesJson(value: { [key: string]: Json }, keys: readonly string[]): string {
+  let text = '[';
+  for (let i = 0; i < keys.length; i++) text += (i === 0 ? '' : ',') + json(value[keys[i]!]);
+  return `${text}]`;
 }
 
 function objectOf(keys: readonly string[], values: readonly Json[]): Json {
@@ -95,53 +98,49 @@ function objectOf(keys: readonly string[], values: readonly Json[]): Json {
   return value;
 }
 
-/** Stored short key → record field (see {@link encodeCalls}). */
+/** Stored short key → record field (see {@link encodeCall}). */
 const LONG: Readonly<Record<string, string>> = {
   i: 'id', st: 'status', m: 'provider_model', a: 'attempt', q: 'request', t: 'created_at',
   s: 'started_at', c: 'completed_at', d: 'duration_ms', r: 'response', u: 'usage', $: 'cost_usd', e: 'error',
 };
 
 /**
- * Records as the text appended to a step's `calls` cell: one JSON object a line, without what the row
+ * A record as the line appended to a step's `calls` cell: one JSON object, without what the row
  * already holds (run, path, node), with short field names (a step row is written whole on every
  * commit that touches it, so every byte of it is paid in WAL pages), the id as its token, the
  * idempotency key after its `run:path:` prefix and the timestamps as offsets from `created_at`.
  * Appending is plain string concatenation in SQL, so a step's later attempts add to its earlier
  * ones without reading them. Built field by field: this runs for every LLM step.
  */
-function encodeCalls(records: readonly LlmExecutionRecord[]): string {
-  let text = '';
-  for (const record of records) {
-    const run = record.workflow_execution_id ?? '';
-    const path = record.step_path ?? '';
-    const created = record.created_at;
-    // Offsets only between integers: with fractions, (a - b) + b need not give back a.
-    const offsets = Number.isInteger(created);
-    // The line is written directly rather than as an object for JSON.stringify: half the cost.
-    let line = `{"i":${json(compactCallId(record.id, run, path))},"st":${json(record.status)},"m":${json(record.provider_model)}`;
-    if (record.attempt !== undefined) line += `,"a":${json(record.attempt)}`;
-    const key = record.idempotency_key;
-    if (key !== undefined) {
-      if (key.length > run.length + path.length + 2 && key.startsWith(run) && key.charCodeAt(run.length) === 58 && key.startsWith(path, run.length + 1) && key.charCodeAt(run.length + path.length + 1) === 58) {
-        line += `,"k":${json(key.slice(run.length + path.length + 2))}`;
-      } else {
-        line += `,"K":${json(key)}`;
-      }
+function encodeCall(record: LlmExecutionRecord): string {
+  const run = record.workflow_execution_id ?? '';
+  const path = record.step_path ?? '';
+  const created = record.created_at;
+  // Offsets only between integers: with fractions, (a - b) + b need not give back a.
+  const offsets = Number.isInteger(created);
+  // The line is written directly rather than as an object for JSON.stringify: half the cost.
+  let line = `{"i":${json(compactCallId(record.id, run, path))},"st":${json(record.status)},"m":${json(record.provider_model)}`;
+  if (record.attempt !== undefined) line += `,"a":${json(record.attempt)}`;
+  const key = record.idempotency_key;
+  if (key !== undefined) {
+    if (key.length > run.length + path.length + 2 && key.startsWith(run) && key.charCodeAt(run.length) === 58 && key.startsWith(path, run.length + 1) && key.charCodeAt(run.length + path.length + 1) === 58) {
+      line += `,"k":${json(key.slice(run.length + path.length + 2))}`;
+    } else {
+      line += `,"K":${json(key)}`;
     }
-    line += hasExactly(record.request, REQUEST_KEYS) ? `,"Q":${json(valuesOf(record.request, REQUEST_KEYS))}` : `,"q":${json(record.request)}`;
-    line += `,"t":${json(created)}`;
-    if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${json(record.started_at - created)}` : `,"started_at":${json(record.started_at)}`;
-    if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${json(record.completed_at - created)}` : `,"completed_at":${json(record.completed_at)}`;
-    if (record.duration_ms !== undefined) line += `,"d":${json(record.duration_ms)}`;
-    if (hasExactly(record.response, RESPONSE_KEYS)) line += `,"R":${json(valuesOf(record.response, RESPONSE_KEYS))}`;
-    else if (record.response !== undefined) line += `,"r":${json(record.response)}`;
-    if (hasExactly(record.usage, USAGE_KEYS)) line += `,"U":${json(valuesOf(record.usage, USAGE_KEYS))}`;
-    else if (record.usage !== undefined) line += `,"u":${json(record.usage)}`;
-    if (record.cost_usd !== undefined) line += `,"$":${json(record.cost_usd)}`;
-    if (record.error !== undefined) line += `,"e":${json(record.error)}`;
-    text += `${line}}\n`;
   }
-  return text;
+  line += hasExactly(record.request, REQUEST_KEYS) ? `,"Q":${valuesJson(record.request, REQUEST_KEYS)}` : `,"q":${json(record.request)}`;
+  line += `,"t":${json(created)}`;
+  if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${json(record.started_at - created)}` : `,"started_at":${json(record.started_at)}`;
+  if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${json(record.completed_at - created)}` : `,"completed_at":${json(record.completed_at)}`;
+  if (record.duration_ms !== undefined) line += `,"d":${json(record.duration_ms)}`;
+  if (hasExactly(record.response, RESPONSE_KEYS)) line += `,"R":${valuesJson(record.response, RESPONSE_KEYS)}`;
+  else if (record.response !== undefined) line += `,"r":${json(record.response)}`;
+  if (hasExactly(record.usage, USAGE_KEYS)) line += `,"U":${valuesJson(record.usage, USAGE_KEYS)}`;
+  else if (record.usage !== undefined) line += `,"u":${json(record.usage)}`;
+  if (record.cost_usd !== undefined) line += `,"$":${json(record.cost_usd)}`;
+  if (record.error !== undefined) line += `,"e":${json(record.error)}`;
+  return `${line}}\n`;
 }
 
 /** One JSON value as text (`JSON.stringify`, typed for the values a record holds). */
@@ -195,7 +194,7 @@ export function attachCalls(
   const nodeByPath = new Map(steps.map((step) => [step.path, step.node_id]));
   for (const record of records) {
     if (record.workflow_execution_id === runId && isStepScoped(record) && record.workflow_node_id !== undefined && nodeByPath.get(record.step_path!) === record.workflow_node_id) {
-      byPath.set(record.step_path!, (byPath.get(record.step_path!) ?? '') + encodeCalls([record]));
+      byPath.set(record.step_path!, (byPath.get(record.step_path!) ?? '') + encodeCall(record));
     } else {
       rest.push(record);
     }
