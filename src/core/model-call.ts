@@ -215,11 +215,7 @@ export class ModelCaller {
     const cost = this.#costOf(call.providerModel, response);
     gate.count(response.usage, cost);
     const id = this.#record({ response, sent, completedAt: clock.now(), cost }, site, undefined);
-    const result: Mutable<ModelResult> = { text: response.text, usage: { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens }, model: call.providerModel, executionId: id };
-    const json = parseJson(response.text);
-    if (json !== undefined) result.json = json;
-    if (cost !== undefined) result.cost_usd = cost;
-    return result;
+    return modelResult(response.text, response.usage, call.providerModel, id, parseJson(response.text), cost, undefined);
   }
 
   async #callWith(run: RunCalls | undefined, call: ModelCall, site: CallSite): Promise<ModelResult> {
@@ -291,11 +287,7 @@ export class ModelCaller {
       const json = parseJson(response.text);
       const problem = call.outputSchema === undefined ? undefined : json === undefined ? 'the answer is not valid JSON' : checkJson(call.outputSchema, json);
       if (problem === undefined) {
-        const result: Mutable<ModelResult> = { text: response.text, usage: { input_tokens: state.usage.input_tokens, output_tokens: state.usage.output_tokens }, model: providerModel, executionId: id };
-        if (json !== undefined) result.json = json;
-        if (state.usage.unpriced_calls === 0) result.cost_usd = state.usage.cost_usd;
-        if (toolCalls.length) result.toolCalls = toolCalls;
-        return result;
+        return modelResult(response.text, state.usage, providerModel, id, json, state.usage.unpriced_calls === 0 ? state.usage.cost_usd : undefined, toolCalls);
       }
       if (ask++ >= this.#options.structuredRetries) {
         throw new TrellisError('malformed_output', `Model answer does not match the output schema (${problem}). Raw answer: ${response.text.slice(0, 2000)}`, {
@@ -460,6 +452,23 @@ function executionRecord(sent: Sent, site: CallSite, status: LlmExecutionRecord[
   if (outcome.cost !== undefined) record.cost_usd = outcome.cost;
   if (outcome.error !== undefined) record.error = outcome.error;
   return record;
+}
+
+/** What a model call returns: the answer, its usage (over every exchange it took), and its record's id. */
+function modelResult(
+  text: string,
+  usage: { readonly input_tokens: number; readonly output_tokens: number },
+  model: string,
+  executionId: string,
+  json: Json | undefined,
+  cost: number | undefined,
+  toolCalls: ModelResult['toolCalls'],
+): ModelResult {
+  const result: Mutable<ModelResult> = { text, usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }, model, executionId };
+  if (json !== undefined) result.json = json;
+  if (cost !== undefined) result.cost_usd = cost;
+  if (toolCalls?.length) result.toolCalls = toolCalls;
+  return result;
 }
 
 function usageTotals(response: ProviderResponse, cost: number | undefined): UsageTotals {
