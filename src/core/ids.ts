@@ -11,9 +11,8 @@ const processPart = origin.subarray(0, 5).toString('hex');
 let counter = origin.readUIntBE(5, 5);
 const COUNTER_LIMIT = 2 ** 40;
 let lastMs = -1;
-let lastPrefix = '';
-/** `<prefix>_<ms><process part>` for the current millisecond and the last prefix asked for. */
-let head = '';
+/** `<prefix>_<ms><process part>` by prefix, for the current millisecond (runs and calls alternate). */
+const heads = new Map<string, string>();
 
 /** Two hex digits for each byte value: Number#toString(16) costs more than the rest of an id. */
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
@@ -26,15 +25,21 @@ const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(
  */
 export const randomIds: IdGenerator = (prefix) => {
   const now = Date.now();
-  if (now !== lastMs || prefix !== lastPrefix) {
+  if (now !== lastMs) {
     lastMs = now;
-    lastPrefix = prefix;
+    heads.clear();
+  }
+  let head = heads.get(prefix);
+  if (head === undefined) {
     head = `${prefix}_${now.toString(16).padStart(12, '0')}${processPart}`;
+    heads.set(prefix, head);
   }
   counter = (counter + 1) % COUNTER_LIMIT;
   const low = counter % 0x1000000;
   const high = (counter - low) / 0x1000000;
-  return head + HEX[high >>> 8]! + HEX[high & 255]! + HEX[low >>> 16]! + HEX[(low >>> 8) & 255]! + HEX[low & 255]!;
+  // The counter's ten digits first (short strings are joined flat), then one join with the head.
+  const tail = HEX[high >>> 8]! + HEX[high & 255]! + HEX[low >>> 16]! + HEX[(low >>> 8) & 255]! + HEX[low & 255]!;
+  return head + tail;
 };
 
 /** Deterministic ids (`run_1`, `run_2`, ...) for tests. */
