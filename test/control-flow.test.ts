@@ -295,6 +295,36 @@ describe('delays, approvals and run control', () => {
     expect(run.execution_trace.find((s) => s.node_id === 'slow')).toMatchObject({ status: 'failed', error_code: 'cancelled' });
   });
 
+  it('cancel aborts every call still in flight after others finished out of order', async () => {
+    // Five parallel calls; the 2nd and 4th answer first (out of start order), then the run is
+    // cancelled: exactly the three still in flight are aborted and fail with `cancelled`.
+    const answers = new Map<string, (text: string) => void>();
+    const aborted: string[] = [];
+    const { engine, mock } = makeEngine(
+      (r) =>
+        new Promise((resolve, reject) => {
+          answers.set(r.prompt, (text) => resolve({ text, usage: { input_tokens: 1, output_tokens: 1 } }));
+          r.signal.addEventListener('abort', () => {
+            aborted.push(r.prompt);
+            reject(r.signal.reason);
+          });
+        }),
+    );
+    const branches = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((k) => [k, (b: ReturnType<typeof workflow>) => b.prompt(`p_${k}`, { model: 'mock:m', template: k })]));
+    const id = await engine.start(workflow('ooo').parallel(branches as never), {});
+    await until(() => mock.calls.length === 5);
+    answers.get('b')!('B');
+    answers.get('d')!('D');
+    await until(async () => (await engine.get(id))!.execution_trace.filter((s) => s.status === 'completed' && s.node_id.startsWith('p_')).length === 2);
+    await engine.cancel(id);
+    const run = await engine.wait(id);
+    expect(run.status).toBe('cancelled');
+    expect(aborted.sort()).toEqual(['a', 'c', 'e']);
+    const status = (nodeId: string) => run.execution_trace.find((s) => s.node_id === nodeId);
+    for (const k of ['b', 'd']) expect(status(`p_${k}`)).toMatchObject({ status: 'completed' });
+    for (const k of ['a', 'c', 'e']) expect(status(`p_${k}`)).toMatchObject({ status: 'failed', error_code: 'cancelled' });
+  });
+
   it('per-node timeout fails the step with code timeout', async () => {
     const { engine, clock } = makeEngine(() => new Promise(() => undefined));
     const wf = workflow('t').prompt('hang', { model: 'mock:m', template: 'x', timeout_ms: 1000 });
