@@ -3,7 +3,7 @@
  * runner together, and offers the run-control API. Each run is driven by a RunController; this
  * class only creates, finds, recovers and addresses them.
  */
-import type { NodeHandler, WakeSignal } from '../nodes/node-handler.js';
+import type { NodeHandler } from '../nodes/node-handler.js';
 import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
 import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
@@ -11,16 +11,12 @@ import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.j
 import type { Clock } from './clock.js';
 import type { WorkflowDefinition } from './definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
-import { IllegalStateError, NotFoundError, TrellisError } from './errors.js';
+import { NotFoundError, TrellisError } from './errors.js';
 import { TrellisEventEmitter } from './events.js';
 import { toWorkflowExecution, type WorkflowExecution } from './execution-record.js';
 import { ModelCaller, type ModelMetrics } from './model-call.js';
-import { compilePlan } from './plan.js';
 import { PromptStore } from './prompt-store.js';
-import { RunController } from './run-controller.js';
 import { LeaseRenewal, recoverRuns, repeat } from './run-recovery.js';
-import { sumUsage } from './run-usage.js';
-import { StepBudget } from './step-budget.js';
 import type { RunDeps } from './run-deps.js';
 import { resolveInput } from './run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay.js';
@@ -30,6 +26,7 @@ import { createTemplates, type Templates } from './templates.js';
 import { createBundles, type Bundles } from './bundles.js';
 import { untilAborted } from './abortable.js';
 import { plainCopier } from './plain.js';
+import { HotRuns } from './hot-runs.js';
 
 /** Options of one run. */
 export interface RunOptions {
@@ -68,7 +65,7 @@ export class Engine {
 
   readonly #options: ResolvedEngineOptions;
   readonly #handlers = new Map<string, NodeHandler>();
-  readonly #hot = new Map<string, RunController>();
+  readonly #hot: HotRuns;
   readonly #deps: RunDeps;
   #storage: Storage | undefined;
   #ready: Promise<Storage> | undefined;
@@ -115,12 +112,12 @@ export class Engine {
         executions: (runId: string) => this.executions.list({ workflow_execution_id: runId }),
       }),
       onFinished: (runId: string) => {
-        this.#hot.delete(runId);
+        this.#hot.forget(runId);
         this.#deps.models.detachRun(runId);
       },
       onSettled: (run: RunRecord) => {
         if (this.#limited.has(run.workflow_id)) void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
-        if (run.parent_id !== undefined) void this.#wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+        if (run.parent_id !== undefined) void this.#hot.wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
       startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
       // A child can end before its parent's step records that it waits (a fast child of pure steps):
@@ -128,7 +125,7 @@ export class Engine {
       childWaiting: (childId: string) => {
         void this.init()
           .then((storage) => storage.getRun(childId))
-          .then((child) => (child && isFinishedRun(child.status) ? this.#wakeParent(child) : undefined))
+          .then((child) => (child && isFinishedRun(child.status) ? this.#hot.wakeParent(child) : undefined))
           .catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
       },
     };
@@ -136,6 +133,16 @@ export class Engine {
     this.#deps = Object.defineProperty(deps as RunDeps, 'storage', { get: storageNow, enumerable: true });
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
       void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
+    });
+    this.#hot = new HotRuns({
+      deps: this.#deps,
+      clock: o.clock,
+      instanceId: o.instanceId,
+      leaseMs: o.leaseMs,
+      concurrency: o.concurrency,
+      storage,
+      held: () => this.#leases.ensure(),
+      reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
   }
 
@@ -228,35 +235,15 @@ export class Engine {
     const announce = (): void => void this.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
     if (!queued && record.idempotency_key === undefined) {
       // The run's row goes in with its first steps, in one transaction.
-      await this.#hold(record, def).create(announce);
+      await this.#hot.hold(record, def).create(announce);
       return record.id;
     }
     const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
     if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
     if (queued) return run.id; // started by #admitNext when a run of this workflow ends
-    this.#drive(run, def, []);
+    this.#hot.drive(run, def, []);
     announce();
     return run.id;
-  }
-
-  /** Drives a stored run from its committed steps (none for a fresh one). */
-  #drive(run: RunRecord, def: WorkflowDefinition, steps: Parameters<RunController['begin']>[0]): RunController {
-    const controller = this.#hold(run, def);
-    controller.begin(steps);
-    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
-    return controller;
-  }
-
-  /** A controller for `run`, known to this process as hot, not yet begun. */
-  #hold(run: RunRecord, def: WorkflowDefinition): RunController {
-    // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
-    const parent = run.parent_id === undefined ? undefined : this.#hot.get(run.parent_id);
-    const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#options.concurrency);
-    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
-    this.#hot.set(run.id, controller);
-    this.#deps.models.attachRun(run, def);
-    this.#leases.ensure();
-    return controller;
   }
 
   /**
@@ -303,11 +290,11 @@ export class Engine {
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
     const storage = await this.init();
     const candidates = new Set<string>();
-    for (const [id, controller] of this.#hot) if (controller.eventWaiters(name).length > 0) candidates.add(id);
+    for (const [id, controller] of this.#hot.entries()) if (controller.eventWaiters(name).length > 0) candidates.add(id);
     // Runs no process drives right now, found through the indexed event name of their waiting steps.
     for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#hot.has(step.run_id)) candidates.add(step.run_id);
     for (const id of candidates) {
-      const controller = this.#hot.get(id) ?? (await this.#adopt((await storage.getRun(id))!).catch(() => undefined));
+      const controller = this.#hot.get(id) ?? (await this.#hot.adopt((await storage.getRun(id))!).catch(() => undefined));
       for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
     }
     return this.triggers.emit(name, payload, options);
@@ -321,11 +308,6 @@ export class Engine {
     const record = await storage.getWorkflow(id, version);
     if (record && this.#definitions.size < 1000) this.#definitions.set(key, record.definition);
     return record?.definition;
-  }
-
-  /** A recovered run's usage totals, recomputed from its committed execution records. */
-  async #withUsage(storage: Storage, run: RunRecord): Promise<RunRecord> {
-    return { ...run, usage: sumUsage({}, await storage.listExecutions({ workflow_execution_id: run.id })) };
   }
 
   async #activeRuns(storage: Storage, workflowId: string): Promise<number> {
@@ -346,7 +328,7 @@ export class Engine {
       if (!claimed) continue;
       const started = await storage.updateRun(run.id, { status: 'running', started_at: now }, { status: 'pending' });
       if (!started) continue;
-      this.#drive(started, stored.definition, []);
+      this.#hot.drive(started, stored.definition, []);
       this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
     }
   }
@@ -357,24 +339,6 @@ export class Engine {
     if (!stored) throw new NotFoundError(`Sub-workflow "${workflowId}"${version ? ` version ${version}` : ''} not found (step "${stepPath}")`, { executionId: parent.id });
     const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
     return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, { idempotencyKey: key, trigger: { type: 'parent', id: parent.id } }, { parent_id: parent.id, parent_step_path: stepPath });
-  }
-
-  /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
-  async #wakeParent(child: RunRecord): Promise<void> {
-    const storage = await this.init();
-    const parent = this.#hot.get(child.parent_id!) ?? (await storage.getRun(child.parent_id!).then((run) => (run ? this.#adopt(run) : undefined)));
-    const path = child.parent_step_path!;
-    if (!parent || parent.step(path)?.status !== 'waiting') return;
-    await parent.wake(path, { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) });
-  }
-
-  /** After loading a run: children that ended while nobody drove the parent wake it now. */
-  async #settleFinishedChildren(controller: RunController): Promise<void> {
-    const storage = await this.init();
-    for (const wait of controller.childWaits()) {
-      const child = await storage.getRun(wait.childId);
-      if (child && isFinishedRun(child.status)) await this.#wakeParent(child);
-    }
   }
 
   /** Resolves with the execution record once the run completes, fails or is cancelled. */
@@ -415,19 +379,19 @@ export class Engine {
 
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
   async pause(executionId: string): Promise<void> {
-    const controller = await this.#control(executionId, ['running']);
+    const controller = await this.#hot.control(executionId, ['running']);
     await controller.pause();
   }
 
   /** Resumes a paused run. */
   async resume(executionId: string): Promise<void> {
-    const controller = await this.#control(executionId, ['paused']);
+    const controller = await this.#hot.control(executionId, ['paused']);
     await controller.resume();
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
   async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
-    const controller = await this.#control(executionId, ['pending', 'running', 'paused']);
+    const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
     const children = controller.childWaits();
     controller.cancel(reason);
     await controller.done.catch(() => undefined);
@@ -438,52 +402,12 @@ export class Engine {
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
   async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
-    await this.#wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
   }
 
   /** Rejects a `human_approval` step. */
   async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
-    await this.#wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
-  }
-
-  async #wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
-    const controller = await this.#control(executionId, ['running', 'paused']);
-    const path = resolvePath(controller, nodeOrPath, executionId);
-    await controller.wake(path, signal);
-  }
-
-  /** Finds or loads the controller of a run whose status is one of `allowed`. */
-  async #control(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController> {
-    const hot = this.#hot.get(executionId);
-    if (hot) {
-      if (!allowed.includes(hot.run.status)) throw illegal(executionId, hot.run.status, allowed);
-      return hot;
-    }
-    const storage = await this.init();
-    const run = await storage.getRun(executionId);
-    if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-    if (!allowed.includes(run.status)) throw illegal(executionId, run.status, allowed);
-    const controller = await this.#adopt(run);
-    if (!controller) throw new TrellisError('conflict', `Execution ${executionId} is being advanced by another engine (${run.owner})`, { executionId });
-    return controller;
-  }
-
-  /** Claims a run and loads it into memory from its committed steps. */
-  async #adopt(run: RunRecord): Promise<RunController | undefined> {
-    const existing = this.#hot.get(run.id);
-    if (existing) return existing;
-    const storage = await this.init();
-    const now = this.#options.clock.now();
-    const claimed = await storage.claimRun(run.id, this.instanceId, now + this.#options.leaseMs, now);
-    if (!claimed) return undefined;
-    const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
-    if (!workflow) {
-      await storage.updateRun(run.id, { status: 'failed', error_message: `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, completed_at: now, owner: undefined });
-      return undefined;
-    }
-    const again = this.#hot.get(run.id);
-    if (again) return again;
-    return this.#drive(await this.#withUsage(storage, claimed), workflow.definition, await storage.getSteps(run.id));
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
   }
 
   /**
@@ -505,10 +429,10 @@ export class Engine {
       resume: async (run) => {
         const workflow = await storage.getWorkflow(run.workflow_id, run.workflow_version);
         if (!workflow) return false;
-        this.#drive(await this.#withUsage(storage, run), workflow.definition, await storage.getSteps(run.id));
+        await this.#hot.resume(run, workflow.definition);
         return true;
       },
-      adopt: async (run) => (await this.#adopt(run)) !== undefined,
+      adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admitNext(workflowId),
     });
   }
@@ -535,9 +459,7 @@ export class Engine {
     this.#triggers?.stop();
     this.#loop?.stop();
     this.#leases.stop();
-    const detached = [...this.#hot.values()];
-    for (const controller of detached) controller.detach();
-    this.#hot.clear();
+    const detached = this.#hot.detachAll();
     // Release our claims so another engine can act on these runs at once instead of after the lease.
     if (this.#storage) {
       await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));
@@ -550,21 +472,6 @@ export class Engine {
   }
 }
 
-
-function resolvePath(controller: RunController, nodeOrPath: string, executionId: string): string {
-  if (controller.step(nodeOrPath)?.status === 'waiting') return nodeOrPath;
-  const candidates = controller.waitingSteps().filter((s) => s.node_id === nodeOrPath || s.path === nodeOrPath);
-  if (candidates.length === 1) return candidates[0]!.path;
-  if (candidates.length > 1) {
-    throw new IllegalStateError(`Node "${nodeOrPath}" waits at several paths (${candidates.map((c) => c.path).join(', ')}); name one`, { executionId, nodeId: nodeOrPath });
-  }
-  const step = controller.step(nodeOrPath);
-  throw new IllegalStateError(`Node "${nodeOrPath}" of execution ${executionId} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId, nodeId: nodeOrPath });
-}
-
-function illegal(executionId: string, status: string, allowed: readonly string[]): IllegalStateError {
-  return new IllegalStateError(`Execution ${executionId} is ${status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status } });
-}
 
 async function defaultStorage(): Promise<Storage> {
   const { SqliteStorage } = await import('../storage/sqlite-storage.js');
