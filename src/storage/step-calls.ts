@@ -112,15 +112,15 @@ const LONG: Readonly<Record<string, string>> = {
  * Appending is plain string concatenation in SQL, so a step's later attempts add to its earlier
  * ones without reading them. Built field by field: this runs for every LLM step.
  */
-function encodeCall(record: LlmExecutionRecord): string {
+function encodeCall(record: LlmExecutionRecord, token: string): string {
   const run = record.workflow_execution_id ?? '';
   const path = record.step_path ?? '';
   const created = record.created_at;
   // Offsets only between integers: with fractions, (a - b) + b need not give back a.
   const offsets = Number.isInteger(created);
   // The line is written directly rather than as an object for JSON.stringify: half the cost.
-  let line = `{"i":${json(compactCallId(record.id, run, path))},"st":${json(record.status)},"m":${json(record.provider_model)}`;
-  if (record.attempt !== undefined) line += `,"a":${json(record.attempt)}`;
+  let line = `{"i":${json(`:${token}`)},"st":${json(record.status)},"m":${json(record.provider_model)}`;
+  if (record.attempt !== undefined) line += `,"a":${num(record.attempt)}`;
   const key = record.idempotency_key;
   if (key !== undefined) {
     if (key.length > run.length + path.length + 2 && key.startsWith(run) && key.charCodeAt(run.length) === 58 && key.startsWith(path, run.length + 1) && key.charCodeAt(run.length + path.length + 1) === 58) {
@@ -130,22 +130,27 @@ function encodeCall(record: LlmExecutionRecord): string {
     }
   }
   line += hasExactly(record.request, REQUEST_KEYS) ? `,"Q":${valuesJson(record.request, REQUEST_KEYS)}` : `,"q":${json(record.request)}`;
-  line += `,"t":${json(created)}`;
-  if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${json(record.started_at - created)}` : `,"started_at":${json(record.started_at)}`;
-  if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${json(record.completed_at - created)}` : `,"completed_at":${json(record.completed_at)}`;
-  if (record.duration_ms !== undefined) line += `,"d":${json(record.duration_ms)}`;
+  line += `,"t":${num(created)}`;
+  if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${num(record.started_at - created)}` : `,"started_at":${num(record.started_at)}`;
+  if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${num(record.completed_at - created)}` : `,"completed_at":${num(record.completed_at)}`;
+  if (record.duration_ms !== undefined) line += `,"d":${num(record.duration_ms)}`;
   if (hasExactly(record.response, RESPONSE_KEYS)) line += `,"R":${valuesJson(record.response, RESPONSE_KEYS)}`;
   else if (record.response !== undefined) line += `,"r":${json(record.response)}`;
   if (hasExactly(record.usage, USAGE_KEYS)) line += `,"U":${valuesJson(record.usage, USAGE_KEYS)}`;
   else if (record.usage !== undefined) line += `,"u":${json(record.usage)}`;
-  if (record.cost_usd !== undefined) line += `,"$":${json(record.cost_usd)}`;
+  if (record.cost_usd !== undefined) line += `,"$":${num(record.cost_usd)}`;
   if (record.error !== undefined) line += `,"e":${json(record.error)}`;
   return `${line}}\n`;
 }
 
 /** One JSON value as text (`JSON.stringify`, typed for the values a record holds). */
 function json(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
+  return typeof value === 'number' ? num(value) : (JSON.stringify(value) ?? 'null');
+}
+
+/** A number as JSON text: what `JSON.stringify` gives, without its generic path. */
+function num(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
 }
 
 /** The records of a step row's `calls` cell; a record written twice (same id) counts once, the last write winning. */
@@ -191,10 +196,13 @@ export function attachCalls(
   const byPath = new Map<string, string>();
   const rest: LlmExecutionRecord[] = [];
   if (records === undefined || records.length === 0) return { byPath, rest };
-  const nodeByPath = new Map(steps.map((step) => [step.path, step.node_id]));
+  const nodeByPath = new Map<string, string>();
+  for (const step of steps) nodeByPath.set(step.path, step.node_id);
   for (const record of records) {
-    if (record.workflow_execution_id === runId && isStepScoped(record) && record.workflow_node_id !== undefined && nodeByPath.get(record.step_path!) === record.workflow_node_id) {
-      byPath.set(record.step_path!, (byPath.get(record.step_path!) ?? '') + encodeCall(record));
+    const path = record.step_path;
+    const token = record.workflow_execution_id === runId && path !== undefined ? tokenOf(record.id, runId, path) : undefined;
+    if (token !== undefined && record.workflow_node_id !== undefined && nodeByPath.get(path!) === record.workflow_node_id) {
+      byPath.set(path!, (byPath.get(path!) ?? '') + encodeCall(record, token));
     } else {
       rest.push(record);
     }
