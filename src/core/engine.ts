@@ -42,6 +42,9 @@ interface ChildLink {
 }
 
 
+/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
+const copyRunRow = plainCopier<RunRecord>();
+
 /**
  * Runs workflows durably inside your process.
  *
@@ -50,9 +53,6 @@ interface ChildLink {
  * const run = await engine.run(workflow('hello').prompt('greet', { model: 'mock:any', template: 'Say hi' }), {});
  * console.log(run.status, run.output_data);
  */
-/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
-const copyRunRow = plainCopier<RunRecord>();
-
 export class Engine {
   /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
   readonly events = new TrellisEventEmitter();

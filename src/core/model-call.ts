@@ -424,7 +424,6 @@ export class ModelCaller {
   }
 }
 
-/** The execution record of a request, built in one go with one shape (one is made per LLM call). */
 // Call records and what they hold are made with `new`, never as literals: see plain.ts.
 const newRequestJson = plainMaker<Record<string, Json>>();
 const newAnswer = plainMaker<Record<string, Json>>();
@@ -445,6 +444,7 @@ const CallRecord = plainConstructor(function (this: Mutable<LlmExecutionRecord>,
   this.duration_ms = completedAt - sent.started;
 });
 
+/** The execution record of a request (one is made per LLM call). */
 function executionRecord(sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number, outcome: { readonly response?: Json; readonly usage?: Json; readonly cost?: number; readonly error?: StoredError }): LlmExecutionRecord {
   const record = new CallRecord(sent, site, status, completedAt);
   if (outcome.response !== undefined) record.response = outcome.response;

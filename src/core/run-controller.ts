@@ -32,7 +32,6 @@ import { CommitBatch, type CommitBatchHooks } from './commit-batch.js';
 import { plainCopier } from './plain.js';
 
 
-/** Drives one run in this process. Created by the engine; not part of the public API. */
 // What lives as long as a run is made with `new`, not as literals: see plain.ts.
 const copyRootContext = plainCopier<Record<string, unknown>>();
 const copyBatchHooks = plainCopier<CommitBatchHooks>();
@@ -40,6 +39,7 @@ const copyExecutorParts = plainCopier<StepExecutorParts>();
 const copyCancellationScope = plainCopier<CancellationScope>();
 const copyLoopHost = plainCopier<LoopHost>();
 
+/** Drives one run in this process. Created by the engine; not part of the public API. */
 export class RunController implements PlannerView, StepContextHost {
   readonly #deps: RunDeps;
   readonly #plan: Plan;

@@ -10,9 +10,9 @@ import { plainMaker } from './plain.js';
 /** A mutable context object of one scope. */
 export type ScopeContext = Record<string, unknown>;
 
-/** Contexts by scope prefix. */
 const newScope = plainMaker<ScopeContext>();
 
+/** Contexts by scope prefix. */
 export class ScopeContexts {
   readonly #byPrefix = new Map<string, ScopeContext>();
   /** Prefixes with scopes nested inside them: closing any other scope touches only its own entry. */

@@ -20,6 +20,7 @@ const StepRow = plainConstructor(function (this: MutableStep, runId: string, pat
   this.started_at = startedAt;
 });
 
+/** Copies of step rows (see strip), made with `new` like every step row. */
 const newStepCopy = plainMaker();
 
 /** The row of a step that starts (or waits for room to start) at `startedAt`. */

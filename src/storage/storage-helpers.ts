@@ -51,13 +51,14 @@ export function matchesExpectation(run: ExpectationTarget, expect: RunExpectatio
   return true;
 }
 
+/** Run rows are kept: made with `new`, not as literals (see core/plain.ts). */
+const newRunRow = plainMaker<Mutable<RunRecord>>();
+
 /**
  * Applies a patch; a status change bumps the revision. `undefined` values clear optional fields
  * (`status` and `recovery_count`, being required, are left unchanged by `undefined`).
  * Keys outside {@link RUN_PATCH_FIELDS} are ignored, as the SQL storages ignore them.
  */
-const newRunRow = plainMaker<Mutable<RunRecord>>();
-
 export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   // One explicit object shape (no spread, no delete): runs are patched on every status change.
   const field = <K extends RunPatchField>(key: K): RunRecord[K] => (key in patch ? (patch[key] as RunRecord[K]) : run[key]);
