@@ -3,7 +3,7 @@ import type { StepRecord, StoredError, Waiter } from '../storage/records.js';
 import type { RetryPolicy } from './definition.js';
 import type { TrellisError } from './errors.js';
 import type { Plan } from './plan.js';
-import { withFailedAttempt } from './step-records.js';
+import { changedStep, withFailedAttempt } from './step-records.js';
 
 /** The policy used when a node and its workflow set none: no retries. */
 export const NO_RETRY: RetryPolicy = { max_attempts: 1 };
@@ -51,11 +51,11 @@ export function failureVerdict(plan: Plan, step: StepRecord, error: TrellisError
   const state = withFailedAttempt(step, stored, now);
   if (!runEnding && shouldRetry(policy, error, step.attempt)) {
     const waiter: Waiter = { kind: 'retry', due_at: now + retryDelay(policy, error, step.attempt, random) };
-    return { kind: 'retry', step: { ...step, status: 'waiting', waiter, error: stored, state }, error: stored, waiter };
+    return { kind: 'retry', step: changedStep(step, { status: 'waiting', waiter, error: stored, state }), error: stored, waiter };
   }
   if (!runEnding && error.code === 'budget_exceeded' && error.details?.refused !== true && settings?.budget?.on_exceed === 'pause') {
     const waiter: Waiter = { kind: 'approval', detail: { reason: 'budget', message: error.message } };
-    return { kind: 'approval', step: { ...step, status: 'waiting', waiter, error: stored, state }, error: stored };
+    return { kind: 'approval', step: changedStep(step, { status: 'waiting', waiter, error: stored, state }), error: stored };
   }
-  return { kind: 'failed', step: { ...step, status: 'failed', error: stored, state, completed_at: now, duration_ms: now - step.started_at }, error: stored };
+  return { kind: 'failed', step: changedStep(step, { status: 'failed', error: stored, state, completed_at: now, duration_ms: now - step.started_at }), error: stored };
 }

@@ -23,7 +23,7 @@ import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
 import { StepExecutor, type StepExecutorParts } from './step-executor.js';
 import { StepTimers } from './step-timers.js';
-import { asObject, completedStep, newStep, skippedStep, strip } from './step-records.js';
+import { asObject, changedStep, completedStep, newStep, skippedStep } from './step-records.js';
 import { cancelRegion, stopEverything, type CancellationScope } from './run-cancellation.js';
 import { RunEvents } from './run-events.js';
 import { StepTable } from './step-table.js';
@@ -254,24 +254,24 @@ export class RunController implements PlannerView, StepContextHost {
     this.#timers.cancel(path);
     if (signal.kind === 'approval' && (asObject(step.waiter.detail ?? null)?.reason as unknown) === 'budget') {
       if (!signal.approved) {
-        this.#put(strip({ ...step, status: 'running', waiter: undefined }));
+        this.#put(changedStep(step, { status: 'running', waiter: undefined }));
         this.#fail(this.#steps.get(path)!, new TrellisError('budget_exceeded', `Over-budget call refused by approver${signal.reason ? `: ${signal.reason}` : ''}`, { nodeId: step.node_id, retryable: false, details: { refused: true } }));
         this.#maybeFinish();
         return this.#committed();
       }
       // Approved: run the step again with its budget check waived for this attempt.
-      this.#put(strip({ ...step, status: 'running', waiter: undefined, error: undefined, state: { ...(asObject(step.state) ?? {}), budget_waived: true } }));
+      this.#put(changedStep(step, { status: 'running', waiter: undefined, error: undefined, state: { ...(asObject(step.state) ?? {}), budget_waived: true } }));
       if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
       this.#events.started(() => this.#steps.get(path));
       this.#executor.start(path);
       return this.#committed();
     }
     if (step.waiter.kind === 'retry') {
-      this.#put(strip({ ...step, status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
+      this.#put(changedStep(step, { status: 'running', attempt: step.attempt + 1, started_at: this.#deps.clock.now(), waiter: undefined }));
       this.#events.started(() => this.#steps.get(path));
       this.#executor.start(path);
     } else {
-      this.#put(strip({ ...step, status: 'running', waiter: undefined }));
+      this.#put(changedStep(step, { status: 'running', waiter: undefined }));
       if (this.#run.status === 'paused' && !this.#paused) this.#patchRun({ status: 'running' });
       const due = step.waiter.due_at;
       this.#executor.start(path, signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal);
@@ -339,7 +339,7 @@ export class RunController implements PlannerView, StepContextHost {
   #promote(path: string): void {
     const step = this.#steps.get(path)!;
     if (this.#paused || !this.#hasBudget()) return;
-    this.#put({ ...step, status: 'running', started_at: this.#deps.clock.now() });
+    this.#put(changedStep(step, { status: 'running', started_at: this.#deps.clock.now() }));
     this.#events.started(() => this.#steps.get(path));
     this.#executor.start(path);
   }
@@ -415,7 +415,7 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   #wait(step: StepRecord, waiter: Waiter): void {
-    this.#put(strip(Object.assign({}, step, { status: 'waiting' as const, waiter })));
+    this.#put(changedStep(step, { status: 'waiting', waiter }));
     this.#armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
     if (childId !== undefined) this.#batch.after(() => this.#deps.childWaiting(childId));
@@ -525,7 +525,7 @@ export class RunController implements PlannerView, StepContextHost {
 
   #startLoop(step: StepRecord, spec: IterateResult['spec']): void {
     const total = spec.mode === 'list' ? spec.items.length : spec.mode === 'count' ? spec.count : null;
-    this.#put({ ...step, state: { ...(asObject(step.state) ?? {}), mode: spec.mode, total } });
+    this.#put(changedStep(step, { state: { ...(asObject(step.state) ?? {}), mode: spec.mode, total } }));
     this.#loops.start(step, spec);
   }
 

@@ -29,11 +29,20 @@ export function newStep(runId: string, path: string, nodeId: string, seq: number
 }
 
 /** Removes keys whose value is undefined (how a field is cleared), so step rows stay plain JSON. */
-export function strip(value: Loose<StepRecord>): StepRecord {
+function strip(value: Loose<StepRecord>): StepRecord {
   // A fresh object rather than `delete`, which would leave the row in slow dictionary mode.
   const record = newStepCopy();
   for (const [key, field] of Object.entries(value)) if (field !== undefined) record[key] = field;
   return record as unknown as StepRecord;
+}
+
+/**
+ * The row `step` becomes with `changes` (an undefined value clears a field). Every changed row is
+ * made this way or by the constructors above, never as a literal: step rows are kept (see plain.ts).
+ */
+export function changedStep(step: StepRecord, changes: Loose<StepRecord>): StepRecord {
+  // Object.assign, not a spread: a spread clone that gains keys costs V8 ~1 µs (see ScopeContexts.open).
+  return strip(Object.assign({}, step, changes));
 }
 
 /** `value` when it is a plain JSON object (a step's `state`, say), else undefined. */
@@ -60,8 +69,7 @@ export function completedStep(step: StepRecord, result: CompletedResult, now: nu
 
 /** A step that ended without completing: `failed` keeps what it waited for, `skipped` drops it. */
 export function endedStep(step: StepRecord, status: 'failed' | 'skipped', error: StoredError, now: number): StepRecord {
-  // Object.assign, not a spread: a spread clone that gains keys costs V8 ~1 µs (see ScopeContexts.open).
-  return strip(Object.assign({}, step, { status, error, completed_at: now, duration_ms: now - step.started_at }, status === 'skipped' ? { waiter: undefined } : {}));
+  return changedStep(step, { status, error, completed_at: now, duration_ms: now - step.started_at, ...(status === 'skipped' ? { waiter: undefined } : {}) });
 }
 
 /** The row of a step that was never started because its path was not taken. */

@@ -26,7 +26,7 @@ import {
   paginate,
   runExists,
 } from './storage-helpers.js';
-import { isStepScoped, parseStepCallId } from './step-calls.js';
+import { isStepScoped, lastWrites, parseStepCallId } from './step-calls.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -248,13 +248,9 @@ export class MemoryStorage implements Storage {
     return (step && this.#runCalls.get(step.runId)?.findLast((call) => call.id === id)) ?? this.#executions.get(id);
   }
 
-  /** A run's step calls, each id once (its last write), in the order first written. */
+  /** A run's step calls, each id once (its last write). */
   #callsOf(runId: string): LlmExecutionRecord[] {
-    const calls = this.#runCalls.get(runId);
-    if (!calls) return [];
-    const byId = new Map<string, LlmExecutionRecord>();
-    for (const call of calls) byId.set(call.id, call);
-    return [...byId.values()];
+    return lastWrites(this.#runCalls.get(runId) ?? []);
   }
 
   async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {

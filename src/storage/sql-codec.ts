@@ -191,6 +191,7 @@ const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
 function jsonCell(value: unknown): Cell {
   return value === undefined ? null : JSON.stringify(value);
 }
+
 /** Where a step's appended calls go in the cells of {@link encodeStepCells}. */
 export const CALLS_CELL = STEP_ROW_COLUMNS.indexOf(STEP_CALLS_COLUMN);
 

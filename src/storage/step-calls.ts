@@ -156,7 +156,7 @@ function num(value: number): string {
 /** The records of a step row's `calls` cell; a record written twice (same id) counts once, the last write winning. */
 export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
   if (row.calls === null || row.calls === '') return [];
-  const byId = new Map<string, LlmExecutionRecord>();
+  const records: LlmExecutionRecord[] = [];
   for (const line of row.calls.split('\n')) {
     if (line === '') continue;
     const stored = JSON.parse(line) as Record<string, unknown>;
@@ -180,9 +180,17 @@ export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
       else if (key === 'U') record.usage = objectOf(USAGE_KEYS, value as Json[]);
       else record[LONG[key] ?? key] = value;
     }
-    const id = record.id as string;
-    byId.delete(id);
-    byId.set(id, record as unknown as LlmExecutionRecord);
+    records.push(record as unknown as LlmExecutionRecord);
+  }
+  return lastWrites(records);
+}
+
+/** Records written in order, each id once: its last write, where that write stands. */
+export function lastWrites(records: readonly LlmExecutionRecord[]): LlmExecutionRecord[] {
+  const byId = new Map<string, LlmExecutionRecord>();
+  for (const record of records) {
+    byId.delete(record.id);
+    byId.set(record.id, record);
   }
   return [...byId.values()];
 }
