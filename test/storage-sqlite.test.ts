@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite-storage.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql-schema.js';
 import { stepCallId } from '../src/storage/step-calls.js';
-import type { LlmExecutionRecord } from '../src/storage/records.js';
+import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
 import { Engine } from '../src/core/engine.js';
 import { workflow } from '../src/core/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
@@ -16,6 +16,12 @@ import { makeRun, makeStep, storageConformance } from './storage-conformance.js'
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
 let counter = 0;
 const nextFile = () => join(dir, `db-${++counter}.sqlite`);
+
+/** Every step line of the step log, entry by entry. */
+function loggedLines(raw: Database.Database): unknown[][] {
+  const rows = raw.prepare('SELECT body FROM workflow_step_log ORDER BY run_id, n').all() as { body: string }[];
+  return rows.flatMap((row) => JSON.parse(row.body) as unknown[][]);
+}
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -83,6 +89,67 @@ describe('SqliteStorage specifics', () => {
     check.close();
   });
 
+  it('upgrades a version 3 database to the step log, every step reading back exactly as it was written', async () => {
+    const path = nextFile();
+    // Steps written by version 3 (a row each), with every field, a JSON null output, a large output and calls.
+    const v3 = new Database(path);
+    v3.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 3).length)) v3.exec(statement);
+    v3.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '3')").run();
+    v3.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES ('r', 'wf', 1, 'running', '{}', '{}', 1, 0, 0)").run();
+    const insert = v3.prepare(
+      'INSERT INTO workflow_execution_steps (run_id, path, node_id, seq, status, attempt, input_data, output_data, output_ref, fired, state, error, waiter, due_at, wait_event, execution_id, started_at, completed_at, duration_ms, calls) ' +
+        'VALUES (@run_id, @path, @node_id, @seq, @status, @attempt, @input_data, @output_data, @output_ref, @fired, @state, @error, @waiter, @due_at, @wait_event, @execution_id, @started_at, @completed_at, @duration_ms, @calls)',
+    );
+    const none = { input_data: null, output_data: null, output_ref: null, fired: null, state: null, error: null, waiter: null, due_at: null, wait_event: null, execution_id: null, completed_at: null, duration_ms: null, calls: null };
+    const call = `{"i":":tok","st":"completed","m":"mock:m","a":1,"k":"1","Q":[0,"m","hi",{}],"t":10,"s":0,"c":2,"d":2,"R":["hi!",null,null],"U":[1,2]}\n`;
+    insert.run({ ...none, run_id: 'r', path: 'ask', node_id: 'ask', seq: 1, status: 'completed', attempt: 2, input_data: '{"prompt":"hi","n":null}', output_data: 'null', fired: '["true"]', state: '{"i":[1,2]}', error: '{"code":"timeout","message":"slow"}', execution_id: ':tok', started_at: 10, completed_at: 12, duration_ms: 2, calls: call });
+    v3.prepare("INSERT INTO blobs (hash, data) VALUES ('h1', '{\"big\":\"yyyy\"}')").run();
+    insert.run({ ...none, run_id: 'r', path: 'loop[10].big', node_id: 'big', seq: 2, status: 'completed', attempt: 1, output_ref: 'h1', started_at: 13 });
+    insert.run({ ...none, run_id: 'r', path: 'wait', node_id: 'wait', seq: 3, status: 'waiting', attempt: 1, waiter: '{"kind":"event","event":"go","due_at":50}', due_at: 50, wait_event: 'go', started_at: 14 });
+    v3.close();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    const expected: StepRecord[] = [
+      { run_id: 'r', path: 'ask', node_id: 'ask', seq: 1, status: 'completed', attempt: 2, input_data: { prompt: 'hi', n: null }, output_data: null, fired: ['true'], state: { i: [1, 2] }, error: { code: 'timeout', message: 'slow' }, execution_id: stepCallId('tok', 'r', 'ask'), started_at: 10, completed_at: 12, duration_ms: 2 },
+      { run_id: 'r', path: 'loop[10].big', node_id: 'big', seq: 2, status: 'completed', attempt: 1, output_data: { big: 'yyyy' }, started_at: 13 },
+      { run_id: 'r', path: 'wait', node_id: 'wait', seq: 3, status: 'waiting', attempt: 1, waiter: { kind: 'event', event: 'go', due_at: 50 }, started_at: 14 },
+    ];
+    expect(await storage.getSteps('r')).toStrictEqual(expected);
+    expect(await storage.findDueSteps(50, 10)).toStrictEqual([expected[2]]);
+    expect(await storage.findEventWaiters('go', 10)).toStrictEqual([expected[2]]);
+    expect((await storage.listExecutions({ workflow_execution_id: 'r' })).map((c) => [c.id, c.response, c.idempotency_key])).toEqual([[stepCallId('tok', 'r', 'ask'), { text: 'hi!', finish_reason: null, model: null }, 'r:ask:1']]);
+    // The old table is gone; new commits append to the converted entry.
+    await storage.commit({ runId: 'r', steps: [makeStep('r', 'wait', 3, { started_at: 14 })] });
+    expect(await storage.findEventWaiters('go', 10)).toEqual([]);
+    expect((await storage.getSteps('r')).map((step) => step.status)).toEqual(['completed', 'completed', 'completed']);
+    await storage.deleteRun('r');
+    await storage.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'workflow_execution_steps'").get()).toEqual({ n: 0 });
+    expect(check.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 0 });
+    check.close();
+  });
+
+  it('appends one log entry per commit and never rewrites an earlier one', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    await storage.createRun(makeRun('r'));
+    await storage.commit({ runId: 'r', steps: [makeStep('r', 'a', 1, { status: 'running' }), makeStep('r', 'b', 2, { status: 'running' })] });
+    const raw = new Database(path, { readonly: true });
+    const entries = () => raw.prepare("SELECT n, body FROM workflow_step_log WHERE run_id = 'r' ORDER BY n").all() as { n: number; body: string }[];
+    const first = entries();
+    await storage.commit({ runId: 'r', steps: [makeStep('r', 'a', 1, { output_data: 1 })] });
+    await storage.commit({ runId: 'r', steps: [] });
+    const after = entries();
+    expect(after.map((e) => e.n)).toEqual([1, 2]);
+    expect(after[0]).toEqual(first[0]);
+    expect((await storage.getSteps('r')).map((s) => [s.path, s.status, s.output_data])).toEqual([['a', 'completed', 1], ['b', 'running', undefined]]);
+    raw.close();
+    await storage.close();
+  });
+
   it("keeps a step's LLM calls in its own row, not in a table of their own", async () => {
     const path = nextFile();
     const engine = new Engine({ storage: new SqliteStorage(path), providers: { mock: new ScriptedProvider((r) => `${r.prompt}!`) } });
@@ -95,7 +162,9 @@ describe('SqliteStorage specifics', () => {
     await engine.close();
     const raw = new Database(path);
     expect(raw.prepare('SELECT count(*) AS n FROM executions').get()).toEqual({ n: 0 });
-    expect(raw.prepare("SELECT path FROM workflow_execution_steps WHERE calls IS NOT NULL ORDER BY path").all()).toEqual([{ path: 'a' }, { path: 'b' }]);
+    // Each call sits in the log entry of the commit that completed its step (a line's last field).
+    const withCalls = loggedLines(raw).filter((line) => Array.isArray(line[16])).map((line) => line[0]);
+    expect(withCalls).toEqual(['a', 'b']);
     raw.close();
   });
 
@@ -122,16 +191,27 @@ describe('SqliteStorage specifics', () => {
     expect((await storage.getStep('r', 'b'))?.output_data).toEqual(output);
     const raw = new Database(path, { readonly: true });
     expect(raw.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 1 });
-    expect(raw.prepare('SELECT path, output_data, output_ref IS NOT NULL AS ref FROM workflow_execution_steps ORDER BY seq').all()).toEqual([
-      { path: 'a', output_data: null, ref: 1 },
-      { path: 'b', output_data: null, ref: 1 },
-      { path: 'c', output_data: '"tiny"', ref: 0 },
+    // In the log, a and b hold the blob's hash instead of their output (fields 9 and 15); c its output.
+    expect(loggedLines(raw).map((line) => [line[0], line[9] ?? null, typeof line[15] === 'string'])).toEqual([
+      ['a', null, true],
+      ['b', null, true],
+      ['c', ['tiny'], false],
     ]);
     raw.close();
+    // A second run referencing the same blob keeps it alive when the first is deleted.
+    await storage.createRun(makeRun('other'));
+    await storage.commit({ runId: 'other', steps: [makeStep('other', 'a', 1, { output_data: output })] });
+    const blobs = () => {
+      const db = new Database(path, { readonly: true });
+      const n = (db.prepare('SELECT count(*) AS n FROM blobs').get() as { n: number }).n;
+      db.close();
+      return n;
+    };
     await storage.deleteRun('r');
-    const after = new Database(path, { readonly: true });
-    expect(after.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 0 });
-    after.close();
+    expect(blobs()).toBe(1);
+    expect((await storage.getStep('other', 'a'))?.output_data).toEqual(output);
+    await storage.deleteRun('other');
+    expect(blobs()).toBe(0);
     await storage.close();
   });
 

@@ -3,13 +3,13 @@
  * SQL NULL means "field absent" (so JSON `null` is stored as the JSON text `null`, never as SQL NULL),
  * which makes records round-trip exactly, with absent optional fields staying absent.
  */
-import { createHash } from 'node:crypto';
 import { sql, type AliasedRawBuilder } from 'kysely';
 import { TrellisError, isTrellisError } from '../core/errors.js';
 import type { RunStatus, StepRecord } from './records.js';
 import type { RunPatch } from './storage.js';
 import { RUN_PATCH_FIELDS, type ExpectationTarget } from './storage-helpers.js';
 import type { Cell, SqlDialectName, SqlRow } from './sql-schema.js';
+import { largeOutput, type BlobRow } from './sql-options.js';
 import { compactCallId, expandCallId } from './step-calls.js';
 
 type ColumnKind = 'text' | 'num' | 'json' | 'bool';
@@ -70,21 +70,6 @@ function waitEvent(step: StepRecord): string | null {
 /** Every column of the steps table, in insert order. */
 export const STEP_ROW_COLUMNS: readonly string[] = [...COLUMNS.steps.map((c) => c.name), ...STEP_EXTRA_COLUMNS];
 
-/** What a step row holds when the step has just started (or waits for room to start): nothing else yet. */
-export const BARE_STEP_COLUMNS: readonly string[] = ['run_id', 'path', 'node_id', 'seq', 'status', 'attempt', 'started_at'];
-
-/**
- * True when `step` holds only {@link BARE_STEP_COLUMNS}, as every step the runner launches does. Such
- * a row is written with 7 parameters instead of 20: on SQLite, binding is a fifth of an upsert's cost.
- */
-export function isBareStep(step: StepRecord): boolean {
-  return (
-    step.input_data === undefined && step.output_data === undefined && step.fired === undefined && step.state === undefined &&
-    step.error === undefined && step.waiter === undefined && step.execution_id === undefined && step.completed_at === undefined &&
-    step.duration_ms === undefined
-  );
-}
-
 /** Run columns a patch writes: the patchable fields plus `revision`. */
 export const RUN_PATCH_COLUMNS: readonly string[] = [...RUN_PATCH_FIELDS, 'revision'];
 
@@ -125,12 +110,6 @@ export function decodeRecord<T>(spec: readonly ColumnSpec[], row: Record<string,
     else record[name] = value;
   }
   return record as T;
-}
-
-/** A large output kept once in `blobs`, keyed by the sha256 of its JSON text. */
-export interface BlobRow {
-  readonly hash: string;
-  readonly data: string;
 }
 
 /** A step encoded for the steps table, with the blob its output moved to when it was too large. */
@@ -174,14 +153,12 @@ export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { r
     null,
   ];
   const output = cells[OUTPUT_CELL];
-  // UTF-8 needs at least one byte per UTF-16 unit, so short strings skip the byte count.
-  if (typeof output === 'string' && output.length > largeOutputBytes / 3 && Buffer.byteLength(output) > largeOutputBytes) {
-    const hash = createHash('sha256').update(output).digest('hex');
+  const blob = typeof output === 'string' ? largeOutput(output, largeOutputBytes) : undefined;
+  if (blob) {
     cells[OUTPUT_CELL] = null;
-    cells[OUTPUT_REF_CELL] = hash;
-    return { cells, blob: { hash, data: output } };
+    cells[OUTPUT_REF_CELL] = blob.hash;
   }
-  return { cells, blob: undefined };
+  return { cells, blob };
 }
 
 const OUTPUT_CELL = STEP_ROW_COLUMNS.indexOf('output_data');
@@ -191,9 +168,6 @@ const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
 function jsonCell(value: unknown): Cell {
   return value === undefined ? null : JSON.stringify(value);
 }
-
-/** Where a step's appended calls go in the cells of {@link encodeStepCells}. */
-export const CALLS_CELL = STEP_ROW_COLUMNS.indexOf(STEP_CALLS_COLUMN);
 
 /** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */
 export function decodeStep(row: Record<string, unknown>): StepRecord {

@@ -1,4 +1,8 @@
-/** Option checks shared by the SQL storages; no driver imports, so the public classes can validate eagerly. */
+/**
+ * Option checks shared by the SQL storages, and what the large-output option decides; no driver
+ * imports, so the public classes can validate eagerly.
+ */
+import { createHash } from 'node:crypto';
 import { TrellisError } from '../core/errors.js';
 
 /** Default size above which a step's `output_data` is stored once in `blobs`: 256 KiB of JSON. */
@@ -11,4 +15,19 @@ export function resolveLargeOutputBytes(value: number | undefined): number {
     throw new TrellisError('invalid_options', `largeOutputBytes must be a non-negative integer, received ${String(value)}`);
   }
   return value;
+}
+
+/** A large output kept once in `blobs`, keyed by the sha256 of its JSON text. */
+export interface BlobRow {
+  readonly hash: string;
+  readonly data: string;
+}
+
+/**
+ * The blob an output's JSON text moves to when it is over `largeOutputBytes`; undefined when it
+ * stays in its step. UTF-8 needs at least one byte per UTF-16 unit, so short texts skip the byte count.
+ */
+export function largeOutput(outputJson: string, largeOutputBytes: number): BlobRow | undefined {
+  if (outputJson.length <= largeOutputBytes / 3 || Buffer.byteLength(outputJson) <= largeOutputBytes) return undefined;
+  return { hash: createHash('sha256').update(outputJson).digest('hex'), data: outputJson };
 }

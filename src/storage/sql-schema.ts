@@ -5,7 +5,7 @@
 import { TrellisError } from '../core/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -30,6 +30,7 @@ export interface TrellisDatabase {
 
 /** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
 interface TypeMap {
+  readonly dialect: SqlDialectName;
   readonly text: string;
   readonly json: string;
   readonly int: string;
@@ -44,8 +45,8 @@ interface TypeMap {
 
 const TYPES: Record<SqlDialectName, TypeMap> = {
   // SQLite: hot tables are clustered on their key (WITHOUT ROWID), so a commit writes one page per table, not two.
-  sqlite: { text: 'TEXT', json: 'TEXT', int: 'INTEGER', num: 'INTEGER', clustered: ' WITHOUT ROWID', addColumn: 'ADD COLUMN', jsonField: (c, k) => `json_extract(${c}, '$.${k}')` },
-  postgres: { text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '', addColumn: 'ADD COLUMN IF NOT EXISTS', jsonField: (c, k) => `(${c} ->> '${k}')` },
+  sqlite: { dialect: 'sqlite', text: 'TEXT', json: 'TEXT', int: 'INTEGER', num: 'INTEGER', clustered: ' WITHOUT ROWID', addColumn: 'ADD COLUMN', jsonField: (c, k) => `json_extract(${c}, '$.${k}')` },
+  postgres: { dialect: 'postgres', text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '', addColumn: 'ADD COLUMN IF NOT EXISTS', jsonField: (c, k) => `(${c} ->> '${k}')` },
 };
 
 /** One migration: the statements that bring the schema from `version - 1` to `version`. All idempotent. */
@@ -125,6 +126,42 @@ const MIGRATIONS: readonly Migration[] = [
     version: 3,
     statements: (t, p) => [`ALTER TABLE ${p}workflow_execution_steps ${t.addColumn} calls ${t.text}`],
   },
+  {
+    // SQLite keeps steps as a log, one entry per commit (see step-log.ts): a commit then writes one
+    // page where rows that grow split pages. Existing rows become one entry per run, in the entry's
+    // format (JSON fields wrapped in an array, calls an array of their lines); waits and blob
+    // references get their own small tables.
+    // PostgreSQL keeps a row per step: its tables are heaps that do not split on growth.
+    version: 4,
+    statements: (t) => (t.dialect === 'sqlite' ? [...SQLITE_STEP_LOG] : []),
+  },
+];
+
+/** A JSON column of the old steps table as a wrapped entry field (NULL stays NULL). */
+const wrapped = (column: string): string => `json('[' || ${column} || ']')`;
+
+const SQLITE_STEP_LOG: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS workflow_step_log (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, n INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (run_id, n)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS workflow_step_waits (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, path TEXT NOT NULL, due_at INTEGER, wait_event TEXT,
+    PRIMARY KEY (run_id, path)) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_waits_due ON workflow_step_waits (due_at) WHERE due_at IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_waits_event ON workflow_step_waits (wait_event) WHERE wait_event IS NOT NULL`,
+  `CREATE TABLE IF NOT EXISTS workflow_step_blobs (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, hash TEXT NOT NULL, PRIMARY KEY (run_id, hash)) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_blobs_hash ON workflow_step_blobs (hash)`,
+  `INSERT INTO workflow_step_log (run_id, n, body)
+    SELECT run_id, 1, '[' || group_concat(json_array(path, node_id, seq, status, attempt, started_at, completed_at, duration_ms,
+      ${wrapped('input_data')}, ${wrapped('output_data')}, ${wrapped('fired')}, ${wrapped('state')}, ${wrapped('error')}, ${wrapped('waiter')},
+      execution_id, output_ref, json('[' || replace(rtrim(calls, char(10)), char(10), ',') || ']')), ',') || ']'
+    FROM workflow_execution_steps GROUP BY run_id`,
+  `INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event)
+    SELECT run_id, path, due_at, wait_event FROM workflow_execution_steps
+    WHERE status = 'waiting' AND (due_at IS NOT NULL OR wait_event IS NOT NULL)`,
+  `INSERT INTO workflow_step_blobs (run_id, hash) SELECT DISTINCT run_id, output_ref FROM workflow_execution_steps WHERE output_ref IS NOT NULL`,
+  `DROP TABLE workflow_execution_steps`,
 ];
 
 /** The `trellis_meta` table, created before anything else so the version can be read. */

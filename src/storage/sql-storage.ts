@@ -2,6 +2,8 @@
  * The part of SqliteStorage and PostgresStorage that is the same SQL in both dialects: reads, the
  * single-statement writes (claim, lease renewal, inserts) and the catalog tables. Multi-statement
  * writes (commit, updateRun, deleteRun) and migrations are dialect-specific and left to subclasses.
+ * The step reads here are those of a row per step, as PostgreSQL keeps them; SQLite keeps a step
+ * log instead (step-log.ts), and its driver overrides them.
  */
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type {

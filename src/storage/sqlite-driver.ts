@@ -9,30 +9,25 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../core/errors.js';
 import type { SqliteStorageOptions } from './sqlite-storage.js';
-import type { RunRecord, StepRecord } from './records.js';
+import type { LlmExecutionRecord, RunRecord, StepRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
 import { matchesExpectation, runExists } from './storage-helpers.js';
 import {
-  APPEND_CALLS_SQL,
-  BARE_STEP_COLUMNS,
-  CALLS_CELL,
   COLUMNS,
   RUN_PATCH_COLUMNS,
-  STEP_CALLS_COLUMN,
-  STEP_ROW_COLUMNS,
   decodeRecord,
-  decodeStep,
   dedupeSteps,
   encodeCells,
-  encodeStepCells,
   expectationTarget,
-  isBareStep,
   patchRunRow,
   toStorageError,
 } from './sql-codec.js';
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
-import { attachCalls } from './step-calls.js';
+import { attachCalls, parseStepCallId } from './step-calls.js';
+import { SqliteStepLog } from './sqlite-step-log.js';
+import * as catalog from './sql-catalog.js';
+import { byCreatedThenId } from './storage-helpers.js';
 
 
 type Row = Record<string, unknown>;
@@ -42,44 +37,26 @@ interface Statements {
   readonly runCas: Database.Statement<[string], Row>;
   readonly runPatchable: Database.Statement<[string], Row>;
   readonly runFull: Database.Statement<[string], Row>;
-  readonly upsertStep: Database.Statement<unknown[]>;
-  readonly upsertBareStep: Database.Statement<unknown[]>;
-  readonly insertBlob: Database.Statement<[string, string]>;
   readonly upsertExecution: Database.Statement<unknown[]>;
   readonly insertRun: Database.Statement<unknown[]>;
   readonly runById: Database.Statement<[string], Row>;
   readonly runByKey: Database.Statement<[string], Row>;
-  readonly stepsOfRun: Database.Statement<[string], Row>;
+  readonly steps: SqliteStepLog;
 }
 
-const STEP_KEYS = new Set(['run_id', 'path']);
 const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
 const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
-const STEP_SELECT = `${COLUMNS.steps.map((c) => `s."${c.name}"`).join(', ')}, s.output_ref AS output_ref, b.data AS blob_data`;
 
 function prepare(raw: Database.Database): Statements {
-  const stepUpdates = STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c)).map((c) => (c === STEP_CALLS_COLUMN ? `${c} = ${APPEND_CALLS_SQL}` : `${c} = excluded.${c}`));
   return {
     runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
     runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runFull: raw.prepare(`SELECT ${COLUMNS.runs.map((c) => `"${c.name}"`).join(', ')} FROM workflow_executions WHERE id = ?`),
-    upsertStep: raw.prepare(
-      `INSERT INTO workflow_execution_steps (${STEP_ROW_COLUMNS.join(', ')}) VALUES (${STEP_ROW_COLUMNS.map(() => '?').join(', ')}) ` +
-        `ON CONFLICT (run_id, path) DO UPDATE SET ${stepUpdates.join(', ')}`,
-    ),
-    // The same upsert for a row with only the bare columns: the others become NULL, the calls stay.
-    upsertBareStep: raw.prepare(
-      `INSERT INTO workflow_execution_steps (${BARE_STEP_COLUMNS.join(', ')}) VALUES (${BARE_STEP_COLUMNS.map(() => '?').join(', ')}) ` +
-        `ON CONFLICT (run_id, path) DO UPDATE SET ${STEP_ROW_COLUMNS.filter((c) => !STEP_KEYS.has(c) && c !== STEP_CALLS_COLUMN)
-          .map((c) => (BARE_STEP_COLUMNS.includes(c) ? `${c} = excluded.${c}` : `${c} = NULL`))
-          .join(', ')}`,
-    ),
-    insertBlob: raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING'),
     // The per-run hot path (create, read, read steps) as prepared statements: no query building per call.
     insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
     runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
-    stepsOfRun: raw.prepare(`SELECT ${STEP_SELECT} FROM workflow_execution_steps s LEFT JOIN blobs b ON b.hash = s.output_ref WHERE s.run_id = ? ORDER BY s.seq, s.path`),
+    steps: new SqliteStepLog(raw),
     upsertExecution: raw.prepare(
       `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
@@ -190,7 +167,32 @@ export class SqliteDriver extends SqlStorage {
   }
 
   override async getSteps(runId: string): Promise<StepRecord[]> {
-    return this.#read('getSteps', (s) => s.stepsOfRun.all(runId)).map(decodeStep);
+    return this.#read('getSteps', (s) => s.steps.steps(runId));
+  }
+
+  override async getStep(runId: string, path: string): Promise<StepRecord | undefined> {
+    return this.#read('getStep', (s) => s.steps.step(runId, path));
+  }
+
+  override async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
+    return this.#read('findDueSteps', (s) => s.steps.dueSteps(now, limit));
+  }
+
+  override async findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    return this.#read('findEventWaiters', (s) => s.steps.eventWaiters(event, limit));
+  }
+
+  /** A step's call is read from its step (the id names it); anything else, or a call made before schema 3, from `executions`. */
+  override async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+    const step = parseStepCallId(id);
+    const found = step && this.#read('getExecution', (s) => s.steps.stepCalls(step.runId, step.path).find((record) => record.id === id));
+    return found ?? this.guard('getExecution', () => catalog.getExecution(this.ctx, id));
+  }
+
+  override async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+    const inSteps = this.#read('listExecutions', (s) => s.steps.calls(filter.workflow_execution_id, filter.workflow_node_id));
+    const inTable = await this.guard('listExecutions', () => catalog.listExecutions(this.ctx, filter));
+    return [...inTable, ...inSteps].sort(byCreatedThenId);
   }
 
   #read<T>(operation: string, fn: (statements: Statements) => T): T {
@@ -229,27 +231,19 @@ export class SqliteDriver extends SqlStorage {
       }
       const steps = dedupeSteps(commit.steps);
       const calls = attachCalls(commit.runId, steps, commit.executions);
-      for (const step of steps) {
-        if (isBareStep(step) && !calls.byPath.has(step.path)) {
-          s.upsertBareStep.run(step.run_id, step.path, step.node_id, step.seq, step.status, step.attempt, step.started_at);
-          continue;
-        }
-        const { cells, blob } = encodeStepCells(step, this.#largeOutputBytes);
-        if (blob) s.insertBlob.run(blob.hash, blob.data);
-        if (calls.byPath.size > 0) cells[CALLS_CELL] = calls.byPath.get(step.path) ?? null;
-        s.upsertStep.run(cells);
-      }
+      s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
       for (const record of calls.rest) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
       return true;
     });
   }
 
   async deleteRun(id: string): Promise<void> {
-    this.#write('deleteRun', () => {
-      // Steps (with the calls they hold) go by ON DELETE CASCADE; then drop blobs no step references any more.
+    this.#write('deleteRun', (s) => {
+      // Steps (with the calls they hold), waits and blob references go by ON DELETE CASCADE; then
+      // the blobs no other run references.
       this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
       this.#raw.prepare('DELETE FROM executions WHERE workflow_execution_id = ?').run(id);
-      this.#raw.exec('DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM workflow_execution_steps s WHERE s.output_ref = blobs.hash)');
+      s.steps.dropUnreferencedBlobs();
     });
   }
 }

@@ -156,23 +156,28 @@ function num(value: number): string {
 /** The records of a step row's `calls` cell; a record written twice (same id) counts once, the last write winning. */
 export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
   if (row.calls === null || row.calls === '') return [];
+  const lines: Record<string, unknown>[] = [];
+  for (const line of row.calls.split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+  return decodeCallLines(row, lines);
+}
+
+/** The records of a step's call lines, already parsed (see {@link decodeCalls}). */
+export function decodeCallLines(step: Omit<CallsRow, 'calls'>, lines: readonly Record<string, unknown>[]): LlmExecutionRecord[] {
   const records: LlmExecutionRecord[] = [];
-  for (const line of row.calls.split('\n')) {
-    if (line === '') continue;
-    const stored = JSON.parse(line) as Record<string, unknown>;
+  for (const stored of lines) {
     const created = stored.t as number;
     // Field order as the engine builds records, so a record reads back deep-equal and in the same order.
     const record: Record<string, unknown> = {
-      id: expandCallId(stored.i as string, row.run_id, row.path),
+      id: expandCallId(stored.i as string, step.run_id, step.path),
       status: stored.st,
       provider_model: stored.m,
-      workflow_execution_id: row.run_id,
-      workflow_node_id: row.node_id,
-      step_path: row.path,
+      workflow_execution_id: step.run_id,
+      workflow_node_id: step.node_id,
+      step_path: step.path,
     };
     for (const [key, value] of Object.entries(stored)) {
       if (key === 'i' || key === 'st' || key === 'm') continue;
-      if (key === 'k') record.idempotency_key = `${row.run_id}:${row.path}:${value as string}`;
+      if (key === 'k') record.idempotency_key = `${step.run_id}:${step.path}:${value as string}`;
       else if (key === 'K') record.idempotency_key = value;
       else if (key === 's' || key === 'c') record[LONG[key]!] = created + (value as number);
       else if (key === 'Q') record.request = objectOf(REQUEST_KEYS, value as Json[]);

@@ -1,0 +1,14 @@
+import { Engine, SqliteStorage } from '../../dist/index.js';
+import { w3, instantProvider } from '../dist/workloads.js';
+import { rmSync } from 'node:fs';
+const path = '/tmp/count3.sqlite'; for (const s of ['', '-wal', '-shm']) rmSync(path + s, { force: true });
+const storage = new SqliteStorage({ path });
+const orig = storage.commit.bind(storage);
+const log = [];
+storage.commit = async (c) => { log.push(c.steps.map((s) => `${s.path}:${s.status[0]}`).join(',') + (c.run ? ' run:' + Object.keys(c.run).join('/') : '') + (c.create ? ' CREATE' : '') + (c.executions?.length ? ' ex' + c.executions.length : '')); return orig(c); };
+const W = w3(0, 40);
+const engine = new Engine({ storage, providers: { bench: instantProvider } });
+await engine.init();
+await engine.run(W.workflow, W.input);
+console.log(log.join('\n'));
+await engine.close();

@@ -1,0 +1,11 @@
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+const p = '/tmp/ff.sqlite'; for (const s of ['', '-wal', '-shm']) rmSync(p + s, { force: true });
+const db = new Database(p); db.pragma('journal_mode = WAL'); db.pragma('synchronous = NORMAL'); db.pragma('wal_autocheckpoint = 0');
+db.exec('CREATE TABLE steps (run_id TEXT, path TEXT, seq INTEGER, status TEXT, output TEXT, PRIMARY KEY (run_id, path))');
+const insert = db.prepare('INSERT INTO steps VALUES (?, ?, ?, ?, ?)');
+const tx = db.transaction((i) => insert.run('run', `s${i}`, i, 'completed', '{"text":"ax+b+b"}'));
+for (let i = 0; i < 200; i++) tx(i);
+db.pragma('wal_checkpoint(TRUNCATE)');
+for (let i = 200; i < 5200; i++) tx(i);
+console.log(db.pragma('wal_checkpoint(PASSIVE)')[0].log / 5000);
