@@ -1,6 +1,6 @@
 /**
  * Shows that persisting a step costs the same at step 10 and at step 5,000 of one long run:
- * every commit of a sequential loop is timed and its payload measured.
+ * every commit of a sequential loop is timed and its payload measured (after a warm-up run).
  */
 import { Engine, workflow, type Storage, type StepCommit } from 'trellis';
 import { instantProvider } from './workloads.js';
@@ -29,8 +29,12 @@ export async function flatStepCost(storage: Storage, iterations: number): Promis
   });
   const engine = new Engine({ storage: measured, providers: { bench: instantProvider } });
   // An LLM step per iteration: one commit each (pure steps would share commits).
-  const wf = workflow('long').repeat(iterations, (b) => b.prompt('step', { model: 'bench:m', template: 'step {{index}} of a long run' }), { id: 'long_loop', max_iterations: iterations });
-  const run = await engine.run(wf, {});
+  const long = (n: number) => workflow('long').repeat(n, (b) => b.prompt('step', { model: 'bench:m', template: 'step {{index}} of a long run' }), { id: 'long_loop', max_iterations: n });
+  // A shorter run first, so that step 10 of the measured run is not also the JIT's first minute.
+  const warm = await engine.run(long(500), {});
+  if (warm.status !== 'completed') throw new Error(`flat-cost warm-up run ${warm.status}: ${warm.error_message}`);
+  samples.length = 0;
+  const run = await engine.run(long(iterations), {});
   if (run.status !== 'completed') throw new Error(`flat-cost run ${run.status}: ${run.error_message}`);
   const window = (from: number, to: number): Sample => {
     const part = samples.slice(from, to);

@@ -43,7 +43,7 @@ describe('the step log', () => {
       attempt, request: { prompt: 'p' }, created_at: 100 + attempt,
     });
     const line = (step: StepRecord, records: LlmExecutionRecord[]) => {
-      const calls = records.map((r) => `${JSON.stringify({ i: `:exec_${r.attempt}`, st: r.status, m: r.provider_model, a: r.attempt, q: r.request, t: r.created_at })}\n`).join('');
+      const calls = records.map((r) => `${JSON.stringify({ i: `:exec_${r.attempt}`, st: r.status, m: r.provider_model, a: r.attempt, q: r.request, t: r.created_at })},`).join('');
       return encodeLoggedStep(step, calls === '' ? undefined : calls, 1 << 20).text;
     };
     const bodies = [logEntry([line(bare, [call('running', 1)])]), logEntry([line({ ...bare, attempt: 2 }, [call('failed', 1), call('completed', 2)])]), logEntry([line(bare, [])])];

@@ -230,7 +230,7 @@ export class SqliteDriver extends SqlStorage {
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
       }
       const steps = dedupeSteps(commit.steps);
-      const calls = attachCalls(commit.runId, steps, commit.executions);
+      const calls = attachCalls(commit.runId, steps, commit.executions, ',');
       s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
       for (const record of calls.rest) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
       return true;

@@ -10,6 +10,7 @@
  * or path does not match its id, goes to the `executions` table as before.
  */
 import type { Json, LlmExecutionRecord } from './records.js';
+import { jsonText, numberText } from './json-text.js';
 
 /** The id of an LLM call made at step `path` of run `runId`; `token` makes it unique. */
 export function stepCallId(token: string, runId: string, path: string): string {
@@ -88,7 +89,7 @@ function hasExactly(value: Json | undefined, keys: readonly string[]): value is 
 /** `value`'s values for `keys`, as JSON array text (what `JSON.stringify(valuesOf(...))` gives, without the array). */
 function valuesJson(value: { [key: string]: Json }, keys: readonly string[]): string {
   let text = '[';
-  for (let i = 0; i < keys.length; i++) text += (i === 0 ? '' : ',') + json(value[keys[i]!]);
+  for (let i = 0; i < keys.length; i++) text += (i === 0 ? '' : ',') + jsonText(value[keys[i]!]);
   return `${text}]`;
 }
 
@@ -119,38 +120,28 @@ function encodeCall(record: LlmExecutionRecord, token: string): string {
   // Offsets only between integers: with fractions, (a - b) + b need not give back a.
   const offsets = Number.isInteger(created);
   // The line is written directly rather than as an object for JSON.stringify: half the cost.
-  let line = `{"i":${json(`:${token}`)},"st":${json(record.status)},"m":${json(record.provider_model)}`;
-  if (record.attempt !== undefined) line += `,"a":${num(record.attempt)}`;
+  let line = `{"i":${jsonText(`:${token}`)},"st":${jsonText(record.status)},"m":${jsonText(record.provider_model)}`;
+  if (record.attempt !== undefined) line += `,"a":${numberText(record.attempt)}`;
   const key = record.idempotency_key;
   if (key !== undefined) {
     if (key.length > run.length + path.length + 2 && key.startsWith(run) && key.charCodeAt(run.length) === 58 && key.startsWith(path, run.length + 1) && key.charCodeAt(run.length + path.length + 1) === 58) {
-      line += `,"k":${json(key.slice(run.length + path.length + 2))}`;
+      line += `,"k":${jsonText(key.slice(run.length + path.length + 2))}`;
     } else {
-      line += `,"K":${json(key)}`;
+      line += `,"K":${jsonText(key)}`;
     }
   }
-  line += hasExactly(record.request, REQUEST_KEYS) ? `,"Q":${valuesJson(record.request, REQUEST_KEYS)}` : `,"q":${json(record.request)}`;
-  line += `,"t":${num(created)}`;
-  if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${num(record.started_at - created)}` : `,"started_at":${num(record.started_at)}`;
-  if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${num(record.completed_at - created)}` : `,"completed_at":${num(record.completed_at)}`;
-  if (record.duration_ms !== undefined) line += `,"d":${num(record.duration_ms)}`;
+  line += hasExactly(record.request, REQUEST_KEYS) ? `,"Q":${valuesJson(record.request, REQUEST_KEYS)}` : `,"q":${jsonText(record.request)}`;
+  line += `,"t":${numberText(created)}`;
+  if (record.started_at !== undefined) line += offsets && Number.isInteger(record.started_at) ? `,"s":${numberText(record.started_at - created)}` : `,"started_at":${numberText(record.started_at)}`;
+  if (record.completed_at !== undefined) line += offsets && Number.isInteger(record.completed_at) ? `,"c":${numberText(record.completed_at - created)}` : `,"completed_at":${numberText(record.completed_at)}`;
+  if (record.duration_ms !== undefined) line += `,"d":${numberText(record.duration_ms)}`;
   if (hasExactly(record.response, RESPONSE_KEYS)) line += `,"R":${valuesJson(record.response, RESPONSE_KEYS)}`;
-  else if (record.response !== undefined) line += `,"r":${json(record.response)}`;
+  else if (record.response !== undefined) line += `,"r":${jsonText(record.response)}`;
   if (hasExactly(record.usage, USAGE_KEYS)) line += `,"U":${valuesJson(record.usage, USAGE_KEYS)}`;
-  else if (record.usage !== undefined) line += `,"u":${json(record.usage)}`;
-  if (record.cost_usd !== undefined) line += `,"$":${num(record.cost_usd)}`;
-  if (record.error !== undefined) line += `,"e":${json(record.error)}`;
-  return `${line}}\n`;
-}
-
-/** One JSON value as text (`JSON.stringify`, typed for the values a record holds). */
-function json(value: unknown): string {
-  return typeof value === 'number' ? num(value) : (JSON.stringify(value) ?? 'null');
-}
-
-/** A number as JSON text: what `JSON.stringify` gives, without its generic path. */
-function num(value: number): string {
-  return Number.isFinite(value) ? String(value) : 'null';
+  else if (record.usage !== undefined) line += `,"u":${jsonText(record.usage)}`;
+  if (record.cost_usd !== undefined) line += `,"$":${numberText(record.cost_usd)}`;
+  if (record.error !== undefined) line += `,"e":${jsonText(record.error)}`;
+  return `${line}}`;
 }
 
 /** The records of a step row's `calls` cell; a record written twice (same id) counts once, the last write winning. */
@@ -200,11 +191,16 @@ export function lastWrites(records: readonly LlmExecutionRecord[]): LlmExecution
   return [...byId.values()];
 }
 
-/** Splits a commit's records into those stored with a step of the commit (same path and node) and the rest. */
+/**
+ * Splits a commit's records into those stored with a step of the commit (same path and node) and
+ * the rest. A step's records are its stored lines, each followed by `terminator`: a newline for a
+ * `calls` cell, a comma for the step log, which makes them a JSON array.
+ */
 export function attachCalls(
   runId: string,
   steps: readonly { readonly path: string; readonly node_id: string }[],
   records: readonly LlmExecutionRecord[] | undefined,
+  terminator: '\n' | ',' = '\n',
 ): { readonly byPath: Map<string, string>; readonly rest: LlmExecutionRecord[] } {
   const byPath = new Map<string, string>();
   const rest: LlmExecutionRecord[] = [];
@@ -215,7 +211,7 @@ export function attachCalls(
     const path = record.step_path;
     const token = record.workflow_execution_id === runId && path !== undefined ? tokenOf(record.id, runId, path) : undefined;
     if (token !== undefined && record.workflow_node_id !== undefined && nodeByPath.get(path!) === record.workflow_node_id) {
-      byPath.set(path!, (byPath.get(path!) ?? '') + encodeCall(record, token));
+      byPath.set(path!, (byPath.get(path!) ?? '') + encodeCall(record, token) + terminator);
     } else {
       rest.push(record);
     }

@@ -14,6 +14,7 @@
  */
 import { TrellisError } from '../core/errors.js';
 import type { Json, LlmExecutionRecord, StepRecord } from './records.js';
+import { numberText, stringText } from './json-text.js';
 import { largeOutput, type BlobRow } from './sql-options.js';
 import { compactCallId, decodeCallLines, expandCallId } from './step-calls.js';
 
@@ -44,11 +45,6 @@ const CALLS = 16;
 
 type LoggedLine = readonly unknown[];
 
-/** A number as JSON text: what `JSON.stringify` gives, without its generic path. */
-function num(value: number): string {
-  return Number.isFinite(value) ? String(value) : 'null';
-}
-
 /** Builds one step's array, writing the nulls before a value only when a value follows them. */
 class LineWriter {
   text: string;
@@ -74,13 +70,16 @@ class LineWriter {
   }
 }
 
-/** One step of a commit as its entry text, with the blob its output moved to when it was too large. */
+/**
+ * One step of a commit as its entry text, with the blob its output moved to when it was too large.
+ * `calls` holds the stored lines of the calls the commit adds, each followed by a comma (see attachCalls).
+ */
 export function encodeLoggedStep(step: StepRecord, calls: string | undefined, largeOutputBytes: number): { readonly text: string; readonly blob: BlobRow | undefined } {
   const line = new LineWriter(
-    `[${JSON.stringify(step.path)},${JSON.stringify(step.node_id)},${num(step.seq)},${JSON.stringify(step.status)},${num(step.attempt)},${num(step.started_at)}`,
+    `[${stringText(step.path)},${stringText(step.node_id)},${numberText(step.seq)},${stringText(step.status)},${numberText(step.attempt)},${numberText(step.started_at)}`,
   );
-  line.raw(step.completed_at === undefined ? undefined : num(step.completed_at));
-  line.raw(step.duration_ms === undefined ? undefined : num(step.duration_ms));
+  line.raw(step.completed_at === undefined ? undefined : numberText(step.completed_at));
+  line.raw(step.duration_ms === undefined ? undefined : numberText(step.duration_ms));
   line.json(step.input_data);
   let blob: BlobRow | undefined;
   if (step.output_data === undefined) line.raw(undefined);
@@ -93,10 +92,9 @@ export function encodeLoggedStep(step: StepRecord, calls: string | undefined, la
   line.json(step.state);
   line.json(step.error);
   line.json(step.waiter);
-  line.raw(step.execution_id === undefined ? undefined : JSON.stringify(compactCallId(step.execution_id, step.run_id, step.path)));
-  line.raw(blob ? JSON.stringify(blob.hash) : undefined);
-  // The lines end in "\n" and hold none inside (JSON escapes it), so the array is their text joined with commas.
-  line.raw(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1).replaceAll('\n', ',')}]`);
+  line.raw(step.execution_id === undefined ? undefined : stringText(compactCallId(step.execution_id, step.run_id, step.path)));
+  line.raw(blob ? stringText(blob.hash) : undefined);
+  line.raw(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1)}]`);
   return { text: `${line.text}]`, blob };
 }
 
