@@ -120,6 +120,41 @@ function sqliteFloor(steps: number): number {
   return us;
 }
 
+/**
+ * The least SQL a durable 10-step run can write, on the floor's own table: its insert for each
+ * step, plus a run row (no index beyond its key) inserted with the first step and marked done in
+ * an 11th commit. No engine, no call records, no checks. W1's SQLite target is measured against it.
+ */
+function sqliteRunBound(runs: number): number {
+  const db = new Database(join(dir, `bound-${Date.now()}.sqlite`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE steps (run_id TEXT, path TEXT, seq INTEGER, status TEXT, output TEXT, PRIMARY KEY (run_id, path))');
+  db.exec('CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT, output TEXT) WITHOUT ROWID');
+  const insert = db.prepare('INSERT INTO steps VALUES (?, ?, ?, ?, ?)');
+  const insertRun = db.prepare("INSERT INTO runs VALUES (?, 'running', NULL)");
+  const endRun = db.prepare("UPDATE runs SET status = 'completed', output = ? WHERE id = ?");
+  const first = db.transaction((id: string) => {
+    insertRun.run(id);
+    insert.run(id, 's1', 1, 'completed', '{"text":"ax+b+b"}');
+  });
+  const step = db.transaction((id: string, i: number) => insert.run(id, `s${i}`, i, 'completed', '{"text":"ax+b+b"}'));
+  const last = db.transaction((id: string) => endRun.run('{"last":"ax+b+b"}', id));
+  let counter = 0;
+  const run = (): void => {
+    const id = `run_${String(counter++).padStart(8, '0')}`;
+    first(id);
+    for (let i = 2; i <= 10; i++) step(id, i);
+    last(id);
+  };
+  for (let i = 0; i < 20; i++) run();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) run();
+  const us = Number(process.hrtime.bigint() - started) / 1000 / (runs * 10);
+  db.close();
+  return us;
+}
+
 function importTimeMs(): number | undefined {
   if (!existsSync('dist/index.js')) {
     try {
@@ -150,6 +185,10 @@ if (one !== undefined) {
 if (!json) console.error('Trellis bench (orchestration only; provider answers after one microtask; each row the median of fresh processes, samples in brackets)\n');
 const floor = [sqliteFloor(n(5000)), sqliteFloor(n(5000)), sqliteFloor(n(5000))].sort((a, b) => a - b)[1]!; // the median of three
 print({ workload: 'floor', mode: 'sqlite', per_unit_us: floor, unit: 'step', rss_mb: rssMb() });
+if (modes.includes('sqlite')) {
+  const bound = [sqliteRunBound(n(500)), sqliteRunBound(n(500)), sqliteRunBound(n(500))].sort((a, b) => a - b)[1]!;
+  print({ workload: 'W1 bound', mode: 'sqlite', per_unit_us: bound, unit: 'step', rss_mb: rssMb(), ratio_to_floor: bound / floor });
+}
 
 /**
  * The median of `times` processes: a timed section of a few tens of milliseconds can take one

@@ -10,7 +10,7 @@ const path = '/tmp/wf.sqlite'; for (const s of ['', '-wal', '-shm']) rmSync(path
 const storage = new SqliteStorage({ path });
 let commits = 0; const orig = storage.commit.bind(storage); storage.commit = (c) => { commits++; return orig(c); };
 const engine = new Engine({ storage, providers: { bench: instantProvider } });
-await engine.init();
+await engine.init(); if (process.env.DROP) for (const i of process.env.DROP.split(',')) origPragma.call(rawDb, 'foreign_keys = ON'), rawDb.exec('DROP INDEX ' + i);
 const N = Number(process.argv[3] ?? 200);
 for (let i = 0; i < N; i++) await engine.run(W.workflow, W.input);
 origPragma.call(rawDb, 'wal_checkpoint(TRUNCATE)');
