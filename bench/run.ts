@@ -176,18 +176,28 @@ if (one !== undefined) {
   // A child: one measurement, one JSON line, exit.
   const [name, mode, runs, items] = one.split(',') as [WorkloadName, Mode, string, string | undefined];
   const workload = items === undefined ? WORKLOADS[name](Number(runs)) : w3(Number(runs), Number(items));
+  // On SQLite, the floor again, in this process, just before: the disk's speed drifts over minutes,
+  // so each sample is compared with the floor of its own moment.
+  const floorUs = mode === 'sqlite' ? sqliteFloor(n(2000)) : undefined;
   const row = await measure(workload, mode);
+  if (floorUs !== undefined) row.floor_us = floorUs;
   await dropPgSchemas();
   console.log(JSON.stringify(row));
   process.exit(0);
 }
 
 if (!json) console.error('Trellis bench (orchestration only; provider answers after one microtask; each row the median of fresh processes, samples in brackets)\n');
-const floor = [sqliteFloor(n(5000)), sqliteFloor(n(5000)), sqliteFloor(n(5000))].sort((a, b) => a - b)[1]!; // the median of three
+const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const floors: number[] = [];
+const bounds: number[] = [];
+for (let i = 0; i < 3; i++) {
+  floors.push(sqliteFloor(n(5000)));
+  if (modes.includes('sqlite')) bounds.push(sqliteRunBound(n(500)));
+}
+const floor = medianOf(floors);
 print({ workload: 'floor', mode: 'sqlite', per_unit_us: floor, unit: 'step', rss_mb: rssMb() });
-if (modes.includes('sqlite')) {
-  const bound = [sqliteRunBound(n(500)), sqliteRunBound(n(500)), sqliteRunBound(n(500))].sort((a, b) => a - b)[1]!;
-  print({ workload: 'W1 bound', mode: 'sqlite', per_unit_us: bound, unit: 'step', rss_mb: rssMb(), ratio_to_floor: bound / floor });
+if (bounds.length > 0) {
+  print({ workload: 'W1 bound', mode: 'sqlite', per_unit_us: medianOf(bounds), unit: 'step', rss_mb: rssMb(), ratio_to_floor: medianOf(bounds.map((b, i) => b / floors[i]!)) });
 }
 
 /**
@@ -199,7 +209,10 @@ function medianOfChildren(times: number, name: WorkloadName, mode: Mode, runs: n
   const samples = Array.from({ length: times }, () => measureInChild(name, mode, runs, items));
   const sorted = [...samples].sort((a, b) => a.per_unit_us - b.per_unit_us);
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  return { ...median, rss_mb: Math.max(...samples.map((r) => r.rss_mb)), samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(2))) };
+  const row: Row = { ...median, rss_mb: Math.max(...samples.map((r) => r.rss_mb)), samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(2))) };
+  // Each sample against the floor its own process measured (SQLite), the median of those ratios.
+  if (samples.every((r) => typeof r.floor_us === 'number')) row.ratio_to_floor = medianOf(samples.map((r) => r.per_unit_us / (r.floor_us as number)));
+  return row;
 }
 
 // Three processes a row, but one on PostgreSQL, where a row takes seconds and varies less.
@@ -209,7 +222,7 @@ const RUNS: Record<WorkloadName, number> = { W1: 1000, W2: 100, W3: 10, W4: 1000
 for (const mode of modes) {
   for (const name of Object.keys(RUNS) as WorkloadName[]) {
     const row = medianOfChildren(timesFor(mode), name, mode, n(RUNS[name]));
-    if (mode === 'sqlite' && name !== 'W4') row.ratio_to_floor = row.per_unit_us / floor;
+    if (name === 'W4') delete row.ratio_to_floor; // a run, not a step: no floor to compare with
     print(row);
   }
 }
