@@ -579,6 +579,14 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
         expect(await ids({ workflow_execution_id: 'sc' })).toEqual([first.id, tool.id, plain.id, elsewhere.id, second.id, shaped.id, nearMiss.id]);
         expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id]);
         expect(await ids({ workflow_node_id: 'other' })).toEqual([elsewhere.id]);
+        // Across runs: a node's calls in every run (runs before and after this one in key order), oldest first.
+        for (const runId of ['sa', 'sz']) {
+          await storage.createRun(makeRun(runId, { status: 'running' }));
+          const theirs = makeExecution(stepCallId(`exec_${runId}`, runId, 'draft'), { workflow_execution_id: runId, workflow_node_id: 'draft', step_path: 'draft', created_at: runId === 'sa' ? 1 : 99 });
+          await storage.commit({ runId, steps: [makeStep(runId, 'draft', 1)], executions: [theirs] });
+        }
+        expect(await ids({ workflow_node_id: 'draft' })).toEqual([stepCallId('exec_sa', 'sa', 'draft'), first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id, stepCallId('exec_sz', 'sz', 'draft')]);
+        expect(await ids({})).toHaveLength(9);
         // Written again under the same id (a commit retried), a call is still one record: the last write.
         const rewritten = { ...second, status: 'failed' as const };
         await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [rewritten] });

@@ -134,22 +134,32 @@ export class SqliteStepLog {
     return steps;
   }
 
-  /** The LLM calls held by steps: of one run, or of every run; optionally of one node. */
+  /**
+   * The LLM calls held by steps: of one run, or of every run; optionally of one node. Every run's
+   * entries are read in key order and folded one run at a time, so only one run is in memory.
+   */
   calls(runId: string | undefined, nodeId: string | undefined): LlmExecutionRecord[] {
-    const runs = new Map<string, string[]>();
-    const rows = runId === undefined ? this.#allEntries.all() : this.#entries.all(runId).map((row) => ({ run_id: runId, body: row.body }));
-    for (const row of rows) {
-      const id = row.run_id as string;
-      let bodies = runs.get(id);
-      if (!bodies) runs.set(id, (bodies = []));
-      bodies.push(row.body as string);
-    }
     const calls: LlmExecutionRecord[] = [];
-    for (const [id, bodies] of runs) {
+    const collect = (id: string, bodies: readonly string[]): void => {
       for (const logged of foldLog(bodies).values()) {
         if (nodeId === undefined || loggedNodeId(logged) === nodeId) calls.push(...loggedCalls(id, logged));
       }
+    };
+    if (runId !== undefined) {
+      collect(runId, this.#entries.all(runId).map((row) => row.body as string));
+      return calls;
     }
+    let current: string | undefined;
+    let bodies: string[] = [];
+    for (const row of this.#allEntries.iterate()) {
+      if (row.run_id !== current) {
+        if (current !== undefined) collect(current, bodies);
+        current = row.run_id as string;
+        bodies = [];
+      }
+      bodies.push(row.body as string);
+    }
+    if (current !== undefined) collect(current, bodies);
     return calls;
   }
 
