@@ -1,6 +1,10 @@
 /**
- * Shows that persisting a step costs the same at step 10 and at step 5,000 of one long run:
- * every commit of a sequential loop is timed and its payload measured (after a warm-up run).
+ * Shows that persisting a step costs the same at step 10 and at step 5,000 of a long run: every
+ * commit of a sequential loop of LLM steps is timed and its payload measured. The two windows are
+ * taken at the same moment, so that they see the same disk: when the long run is 40 steps from its
+ * end, a second run of the same loop starts, and its steps 5 to 25 commit between the long run's
+ * last ones. This machine's disk speed drifts over seconds, which timed apart would swamp the
+ * comparison.
  */
 import { Engine, workflow, type Storage, type StepCommit } from 'trellis';
 import { instantProvider } from './workloads.js';
@@ -10,13 +14,20 @@ interface Sample {
   readonly bytes: number;
 }
 
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const summary = (part: readonly Sample[]): Sample => ({ us: median(part.map((s) => s.us)), bytes: median(part.map((s) => s.bytes)) });
+
 export async function flatStepCost(storage: Storage, iterations: number): Promise<{ early: Sample; late: Sample }> {
-  const samples: Sample[] = [];
+  const samples = new Map<string, Sample[]>();
+  let onCommit: (runId: string, count: number) => void = () => {};
   const commit = async (commit: StepCommit): Promise<boolean> => {
     const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.executions ?? [])) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
     const started = process.hrtime.bigint();
     const ok = await storage.commit(commit);
-    samples.push({ us: Number(process.hrtime.bigint() - started) / 1000, bytes });
+    const list = samples.get(commit.runId) ?? [];
+    samples.set(commit.runId, list);
+    list.push({ us: Number(process.hrtime.bigint() - started) / 1000, bytes });
+    onCommit(commit.runId, list.length);
     return ok;
   };
   // Every other method goes straight to the storage (bound, so #private fields keep working).
@@ -29,22 +40,30 @@ export async function flatStepCost(storage: Storage, iterations: number): Promis
   });
   const engine = new Engine({ storage: measured, providers: { bench: instantProvider } });
   // An LLM step per iteration: one commit each (pure steps would share commits).
-  const long = (n: number) => workflow('long').repeat(n, (b) => b.prompt('step', { model: 'bench:m', template: 'step {{index}} of a long run' }), { id: 'long_loop', max_iterations: n });
-  // A shorter run first, so that step 10 of the measured run is not also the JIT's first minute.
-  const warm = await engine.run(long(500), {});
-  if (warm.status !== 'completed') throw new Error(`flat-cost warm-up run ${warm.status}: ${warm.error_message}`);
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const window = (part: readonly Sample[]): Sample => ({ us: median(part.map((s) => s.us)), bytes: median(part.map((s) => s.bytes)) });
-  // Three runs, each giving the median commit around step 10 and around its last step; the result
-  // is the median of the three, since one window of 20 commits can catch a slow moment of the disk.
+  const loop = (n: number) => workflow('long').repeat(n, (b) => b.prompt('step', { model: 'bench:m', template: 'step {{index}} of a long run' }), { id: 'long_loop', max_iterations: n });
+  const completed = async (run: Promise<{ status: string; error_message?: string }>): Promise<void> => {
+    const { status, error_message } = await run;
+    if (status !== 'completed') throw new Error(`flat-cost run ${status}: ${error_message}`);
+  };
+  // A shorter run first, so that the JIT has settled.
+  await completed(engine.run(loop(500), {}));
   const early: Sample[] = [];
   const late: Sample[] = [];
+  // Three times, the median of each window; the result the median of the three.
   for (let i = 0; i < 3; i++) {
-    samples.length = 0;
-    const run = await engine.run(long(iterations), {});
-    if (run.status !== 'completed') throw new Error(`flat-cost run ${run.status}: ${run.error_message}`);
-    early.push(window(samples.slice(5, 25)));
-    late.push(window(samples.slice(samples.length - 21, samples.length - 1)));
+    samples.clear();
+    let fresh: Promise<unknown> | undefined;
+    let longId: string | undefined;
+    onCommit = (runId, count) => {
+      longId ??= runId;
+      if (runId === longId && count === iterations - 40 && !fresh) fresh = completed(engine.run(loop(60), {}));
+    };
+    await completed(engine.run(loop(iterations), {}));
+    await fresh;
+    const long = samples.get(longId!)!;
+    const short = [...samples].find(([id]) => id !== longId)![1];
+    early.push(summary(short.slice(5, 25)));
+    late.push(summary(long.slice(long.length - 21, long.length - 1)));
   }
-  return { early: window(early), late: window(late) };
+  return { early: summary(early), late: summary(late) };
 }
