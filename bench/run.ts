@@ -37,7 +37,8 @@ const print = (row: Row): void => {
   if (json) console.log(JSON.stringify(row));
   else {
     const samples = Array.isArray(row.samples_us) && row.samples_us.length > 1 ? `  [${(row.samples_us as number[]).join(', ')}]` : '';
-    console.error(`  ${row.workload.padEnd(10)} ${row.mode.padEnd(9)} ${row.per_unit_us.toFixed(2).padStart(9)} µs/${row.unit}${row.ratio_to_floor ? `  (${Number(row.ratio_to_floor).toFixed(2)}× floor)` : ''}${samples}`);
+    const ratios = Array.isArray(row.ratio_samples) ? `; each ${(row.ratio_samples as number[]).join(', ')}` : '';
+    console.error(`  ${row.workload.padEnd(10)} ${row.mode.padEnd(9)} ${row.per_unit_us.toFixed(2).padStart(9)} µs/${row.unit}${row.ratio_to_floor ? `  (${Number(row.ratio_to_floor).toFixed(2)}× floor${ratios})` : ''}${samples}`);
   }
 };
 const rssMb = (): number => Math.round(process.memoryUsage().rss / 1024 / 1024);
@@ -211,7 +212,11 @@ function medianOfChildren(times: number, name: WorkloadName, mode: Mode, runs: n
   const median = sorted[Math.floor(sorted.length / 2)]!;
   const row: Row = { ...median, rss_mb: Math.max(...samples.map((r) => r.rss_mb)), samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(2))) };
   // Each sample against the floor its own process measured (SQLite), the median of those ratios.
-  if (samples.every((r) => typeof r.floor_us === 'number')) row.ratio_to_floor = medianOf(samples.map((r) => r.per_unit_us / (r.floor_us as number)));
+  if (samples.every((r) => typeof r.floor_us === 'number')) {
+    const ratios = samples.map((r) => r.per_unit_us / (r.floor_us as number));
+    row.ratio_to_floor = medianOf(ratios);
+    row.ratio_samples = ratios.map((x) => Number(x.toFixed(2)));
+  }
   return row;
 }
 
@@ -222,7 +227,11 @@ const RUNS: Record<WorkloadName, number> = { W1: 1000, W2: 100, W3: 10, W4: 1000
 for (const mode of modes) {
   for (const name of Object.keys(RUNS) as WorkloadName[]) {
     const row = medianOfChildren(timesFor(mode), name, mode, n(RUNS[name]));
-    if (name === 'W4') delete row.ratio_to_floor; // a run, not a step: no floor to compare with
+    if (name === 'W4') {
+      // A run, not a step: no floor to compare with.
+      delete row.ratio_to_floor;
+      delete row.ratio_samples;
+    }
     print(row);
   }
 }
