@@ -3,7 +3,8 @@
  * multi-statement writes (commit, updateRun, deleteRun, migrations) use prepared better-sqlite3
  * statements in `BEGIN IMMEDIATE` transactions: taking the write lock up front means a second
  * process sharing the file waits (busy_timeout) instead of failing with SQLITE_BUSY on lock upgrade,
- * and skipping Kysely's async layer keeps `commit()` close to a bare insert.
+ * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
+ * log (sqlite-step-log.ts), so the step reads of the shared SQL base are overridden here.
  */
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
