@@ -2,19 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/step-log.js';
 import { stepCallId } from '../src/storage/step-calls.js';
 import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
+import type { BlobRow } from '../src/storage/sql-options.js';
 
 const run = 'run_1';
 const bare: StepRecord = { run_id: run, path: 'loop[3].ask', node_id: 'ask', seq: 4, status: 'running', attempt: 1, started_at: 100 };
 
 /** Writes `steps` as one entry each and reads the run back. */
 function roundTrip(...entries: StepRecord[][]): Map<string, StepRecord> {
-  const bodies = entries.map((steps) => logEntry(steps.map((step) => encodeLoggedStep(step, undefined, 1 << 20).text)));
+  const bodies = entries.map((steps) => logEntry(steps.map((step) => encodeLoggedStep(step, undefined, 1 << 20, []))));
   return new Map([...foldLog(bodies)].map(([path, logged]) => [path, loggedStepRecord(run, logged)]));
 }
 
 describe('the step log', () => {
   it('writes a just-started step as its six common fields', () => {
-    expect(JSON.parse(encodeLoggedStep(bare, undefined, 1 << 20).text)).toEqual(['loop[3].ask', 'ask', 4, 'running', 1, 100]);
+    expect(JSON.parse(encodeLoggedStep(bare, undefined, 1 << 20, []))).toEqual(['loop[3].ask', 'ask', 4, 'running', 1, 100]);
   });
 
   it('reads back every field exactly, a JSON null apart from an absent field', () => {
@@ -44,7 +45,7 @@ describe('the step log', () => {
     });
     const line = (step: StepRecord, records: LlmExecutionRecord[]) => {
       const calls = records.map((r) => `${JSON.stringify({ i: `:exec_${r.attempt}`, st: r.status, m: r.provider_model, a: r.attempt, q: r.request, t: r.created_at })},`).join('');
-      return encodeLoggedStep(step, calls === '' ? undefined : calls, 1 << 20).text;
+      return encodeLoggedStep(step, calls === '' ? undefined : calls, 1 << 20, []);
     };
     const bodies = [logEntry([line(bare, [call('running', 1)])]), logEntry([line({ ...bare, attempt: 2 }, [call('failed', 1), call('completed', 2)])]), logEntry([line(bare, [])])];
     const logged = foldLog(bodies).get(bare.path)!;
@@ -53,7 +54,10 @@ describe('the step log', () => {
 
   it('moves a large output to a blob and names it in the step', () => {
     const big: StepRecord = { ...bare, output_data: { text: 'y'.repeat(300) } };
-    const { text, blob } = encodeLoggedStep(big, undefined, 100);
+    const blobs: BlobRow[] = [];
+    const text = encodeLoggedStep(big, undefined, 100, blobs);
+    const blob = blobs[0];
+    expect(blobs).toHaveLength(1);
     expect(blob?.data).toBe(JSON.stringify(big.output_data));
     const logged = foldLog([logEntry([text])]).get(bare.path)!;
     expect(outputRef(logged)).toBe(blob!.hash);

@@ -73,9 +73,7 @@ export class SqliteStepLog {
     let ended: StepRecord[] | undefined;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
-      const { text, blob } = encodeLoggedStep(step, calls.get(step.path), largeOutputBytes);
-      lines[i] = text;
-      if (blob) blobs.push(blob);
+      lines[i] = encodeLoggedStep(step, calls.get(step.path), largeOutputBytes, blobs);
       const wait = waitOf(step);
       if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event);
       else (ended ??= []).push(step);

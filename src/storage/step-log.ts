@@ -45,57 +45,60 @@ const CALLS = 16;
 
 type LoggedLine = readonly unknown[];
 
-/** Builds one step's array, writing the nulls before a value only when a value follows them. */
-class LineWriter {
-  text: string;
-  #nulls = 0;
+/*
+ * The line being written, and how many absent fields wait to be written before the next value (as
+ * nulls, and not at all when no value follows). Module state rather than a writer object: encoding
+ * is synchronous and runs for every step of every commit.
+ */
+let line = '';
+let nulls = 0;
 
-  constructor(head: string) {
-    this.text = head;
+/** Appends raw JSON text, or an absent field for undefined. */
+function put(value: string | undefined): void {
+  if (value === undefined) {
+    nulls++;
+    return;
   }
+  for (; nulls > 0; nulls--) line += ',null';
+  line += `,${value}`;
+}
 
-  /** Appends raw JSON text, or an absent field for undefined. */
-  raw(value: string | undefined): void {
-    if (value === undefined) {
-      this.#nulls++;
-      return;
-    }
-    for (; this.#nulls > 0; this.#nulls--) this.text += ',null';
-    this.text += `,${value}`;
-  }
-
-  /** Appends a JSON-valued field, wrapped (see above). */
-  json(value: unknown): void {
-    this.raw(value === undefined ? undefined : `[${JSON.stringify(value)}]`);
-  }
+/** Appends a JSON-valued field, wrapped (see above). */
+function putJson(value: unknown): void {
+  put(value === undefined ? undefined : `[${JSON.stringify(value)}]`);
 }
 
 /**
- * One step of a commit as its entry text, with the blob its output moved to when it was too large.
- * `calls` holds the stored lines of the calls the commit adds, each followed by a comma (see attachCalls).
+ * One step of a commit as its entry text. An output too large to stay in the step is added to
+ * `blobs` and named by its hash. `calls` holds the stored lines of the calls the commit adds, each
+ * followed by a comma (see attachCalls).
  */
-export function encodeLoggedStep(step: StepRecord, calls: string | undefined, largeOutputBytes: number): { readonly text: string; readonly blob: BlobRow | undefined } {
-  const line = new LineWriter(
-    `[${stringText(step.path)},${stringText(step.node_id)},${numberText(step.seq)},${stringText(step.status)},${numberText(step.attempt)},${numberText(step.started_at)}`,
-  );
-  line.raw(step.completed_at === undefined ? undefined : numberText(step.completed_at));
-  line.raw(step.duration_ms === undefined ? undefined : numberText(step.duration_ms));
-  line.json(step.input_data);
+export function encodeLoggedStep(step: StepRecord, calls: string | undefined, largeOutputBytes: number, blobs: BlobRow[]): string {
+  line = `[${stringText(step.path)},${stringText(step.node_id)},${numberText(step.seq)},${stringText(step.status)},${numberText(step.attempt)},${numberText(step.started_at)}`;
+  nulls = 0;
+  put(step.completed_at === undefined ? undefined : numberText(step.completed_at));
+  put(step.duration_ms === undefined ? undefined : numberText(step.duration_ms));
+  putJson(step.input_data);
   let blob: BlobRow | undefined;
-  if (step.output_data === undefined) line.raw(undefined);
+  if (step.output_data === undefined) put(undefined);
   else {
     const output = JSON.stringify(step.output_data);
     blob = largeOutput(output, largeOutputBytes);
-    line.raw(blob ? undefined : `[${output}]`);
+    put(blob ? undefined : `[${output}]`);
   }
-  line.json(step.fired);
-  line.json(step.state);
-  line.json(step.error);
-  line.json(step.waiter);
-  line.raw(step.execution_id === undefined ? undefined : stringText(compactCallId(step.execution_id, step.run_id, step.path)));
-  line.raw(blob ? stringText(blob.hash) : undefined);
-  line.raw(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1)}]`);
-  return { text: `${line.text}]`, blob };
+  putJson(step.fired);
+  putJson(step.state);
+  putJson(step.error);
+  putJson(step.waiter);
+  put(step.execution_id === undefined ? undefined : stringText(compactCallId(step.execution_id, step.run_id, step.path)));
+  if (blob) {
+    put(stringText(blob.hash));
+    blobs.push(blob);
+  } else put(undefined);
+  put(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1)}]`);
+  const text = `${line}]`;
+  line = '';
+  return text;
 }
 
 type StoredCall = Record<string, unknown>;
