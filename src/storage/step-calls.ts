@@ -3,11 +3,11 @@
  *
  * An LLM call made by a workflow step gets an id that names its run and step path:
  * `<token>:<run id>:<step path>` (the token is unique on its own). The SQL storages store such a
- * record inside its step's row (the `calls` column) instead of in the `executions` table, because
- * that row is written in the same commit anyway: a commit then touches one B-tree page instead of
- * three (the step, the execution and the execution's index), which is most of the cost of a step
- * on SQLite. The id alone is enough to find the record again. Any other id, or a record whose run
- * or path does not match its id, goes to the `executions` table as before.
+ * record with its step (PostgreSQL in the step row's `calls` column, SQLite in the step's line of
+ * its log entry) instead of in the `executions` table, because the step is written in the same
+ * commit anyway: a commit then touches no execution table or index. The id alone is enough to find
+ * the record again. Any other id, or a record whose run or path does not match its id, goes to the
+ * `executions` table as before.
  */
 import type { Json, LlmExecutionRecord } from './records.js';
 import { jsonText, numberText } from './json-text.js';
@@ -106,12 +106,12 @@ const LONG: Readonly<Record<string, string>> = {
 };
 
 /**
- * A record as the line appended to a step's `calls` cell: one JSON object, without what the row
- * already holds (run, path, node), with short field names (a step row is written whole on every
- * commit that touches it, so every byte of it is paid in WAL pages), the id as its token, the
- * idempotency key after its `run:path:` prefix and the timestamps as offsets from `created_at`.
- * Appending is plain string concatenation in SQL, so a step's later attempts add to its earlier
- * ones without reading them. Built field by field: this runs for every LLM step.
+ * A record as the line stored with its step (appended to a PostgreSQL step row's `calls` cell, or
+ * in the step's line of a SQLite log entry): one JSON object, without what the step already holds
+ * (run, path, node), with short field names (every byte is paid in WAL pages), the id as its token,
+ * the idempotency key after its `run:path:` prefix and the timestamps as offsets from
+ * `created_at`. A step's later attempts add lines to its earlier ones without reading them. Built
+ * field by field: this runs for every LLM step.
  */
 function encodeCall(record: LlmExecutionRecord, token: string): string {
   const run = record.workflow_execution_id ?? '';
