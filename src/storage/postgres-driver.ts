@@ -8,7 +8,7 @@ import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } fro
 import pg from 'pg';
 import { TrellisError } from '../core/errors.js';
 import type { PostgresStorageOptions } from './postgres-storage.js';
-import type { LlmExecutionRecord, RunRecord } from './records.js';
+import type { LlmExecutionRecord, RunRecord, StepRecord } from './records.js';
 import type { Cell } from './sql-schema.js';
 import { attachCalls } from './step-calls.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
@@ -31,6 +31,7 @@ import {
 } from './sql-codec.js';
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from './sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
+import * as stepRows from './sql-step-rows.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -219,6 +220,30 @@ export class PostgresDriver extends SqlStorage {
       if (foreignKeyViolation(error)) return false;
       throw error;
     }
+  }
+
+  getSteps(runId: string): Promise<StepRecord[]> {
+    return this.guard('getSteps', () => stepRows.getSteps(this.ctx, runId));
+  }
+
+  getStep(runId: string, path: string): Promise<StepRecord | undefined> {
+    return this.guard('getStep', () => stepRows.getStep(this.ctx, runId, path));
+  }
+
+  findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
+    return this.guard('findDueSteps', () => stepRows.findDueSteps(this.ctx, now, limit));
+  }
+
+  findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    return this.guard('findEventWaiters', () => stepRows.findEventWaiters(this.ctx, event, limit));
+  }
+
+  getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+    return this.guard('getExecution', () => stepRows.getExecution(this.ctx, id));
+  }
+
+  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+    return this.guard('listExecutions', () => stepRows.listExecutions(this.ctx, filter));
   }
 
   async deleteRun(id: string): Promise<void> {

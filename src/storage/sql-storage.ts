@@ -1,11 +1,10 @@
 /**
  * The part of SqliteStorage and PostgresStorage that is the same SQL in both dialects: reads, the
  * single-statement writes (claim, lease renewal, inserts) and the catalog tables. Multi-statement
- * writes (commit, updateRun, deleteRun) and migrations are dialect-specific and left to subclasses.
- * The step reads here are those of a row per step, as PostgreSQL keeps them; SQLite keeps a step
- * log instead (step-log.ts), and its driver overrides them.
+ * writes (commit, updateRun, deleteRun), migrations and the steps' layout (with their reads and the
+ * LLM calls they hold) are dialect-specific and left to subclasses.
  */
-import { sql, type Kysely, type SqlBool } from 'kysely';
+import type { Kysely } from 'kysely';
 import type {
   BundleRecord,
   LlmExecutionRecord,
@@ -17,11 +16,10 @@ import type {
   WorkflowRecord,
 } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
-import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, TIMER_RUN_STATUSES, byCreatedThenId, runExists } from './storage-helpers.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from './storage-helpers.js';
 import * as catalog from './sql-catalog.js';
-import { COLUMNS, decodeRecord, decodeStep, encodeRecord, selectList, toStorageError } from './sql-codec.js';
+import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
-import { decodeCalls, parseStepCallId, type CallsRow } from './step-calls.js';
 
 
 /** Base of the SQL storages; not exported from the package. */
@@ -37,6 +35,13 @@ export abstract class SqlStorage implements Storage {
   abstract updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   abstract commit(commit: StepCommit): Promise<boolean>;
   abstract deleteRun(id: string): Promise<void>;
+  // How steps are laid out is the dialect's (a row per step on PostgreSQL, a step log on SQLite).
+  abstract getSteps(runId: string): Promise<StepRecord[]>;
+  abstract getStep(runId: string, path: string): Promise<StepRecord | undefined>;
+  abstract findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
+  abstract findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
+  abstract getExecution(id: string): Promise<LlmExecutionRecord | undefined>;
+  abstract listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]>;
 
   /** Runs `fn`, reporting driver errors as `storage` TrellisErrors. */
   protected async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -92,27 +97,6 @@ export abstract class SqlStorage implements Storage {
     });
   }
 
-  #stepQuery() {
-    return this.ctx.db
-      .selectFrom('workflow_execution_steps as s')
-      .leftJoin('blobs as b', 'b.hash', 's.output_ref')
-      .select([...selectList(COLUMNS.steps, this.ctx.dialect, 's'), sql.ref('s.output_ref').as('output_ref'), sql.ref('b.data').as('blob_data')]);
-  }
-
-  getSteps(runId: string): Promise<StepRecord[]> {
-    return this.guard('getSteps', async () => {
-      const rows = await this.#stepQuery().where('s.run_id', '=', runId).orderBy('s.seq').orderBy('s.path').execute();
-      return rows.map(decodeStep);
-    });
-  }
-
-  getStep(runId: string, path: string): Promise<StepRecord | undefined> {
-    return this.guard('getStep', async () => {
-      const row = await this.#stepQuery().where('s.run_id', '=', runId).where('s.path', '=', path).executeTakeFirst();
-      return row && decodeStep(row);
-    });
-  }
-
   claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
     return this.guard('claimRun', async () => {
       const row = await this.ctx.db
@@ -149,37 +133,6 @@ export abstract class SqlStorage implements Storage {
         .limit(limit)
         .execute();
       return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
-    });
-  }
-
-  findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
-    return this.guard('findDueSteps', async () => {
-      const rows = await this.#stepQuery()
-        .innerJoin('workflow_executions as r', 'r.id', 's.run_id')
-        // A literal, not a parameter, so SQLite can use the partial index on waiting steps.
-        .where(sql<SqlBool>`s.status = 'waiting'`)
-        .where('s.due_at', '<=', now)
-        .where('r.status', 'in', [...TIMER_RUN_STATUSES])
-        .orderBy('s.due_at')
-        .orderBy('s.run_id')
-        .orderBy('s.path')
-        .limit(limit)
-        .execute();
-      return rows.map(decodeStep);
-    });
-  }
-
-  findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
-    return this.guard('findEventWaiters', async () => {
-      const rows = await this.#stepQuery()
-        .innerJoin('workflow_executions as r', 'r.id', 's.run_id')
-        .where('s.wait_event', '=', event)
-        .where('r.status', 'in', [...TIMER_RUN_STATUSES])
-        .orderBy('s.run_id')
-        .orderBy('s.path')
-        .limit(limit)
-        .execute();
-      return rows.map(decodeStep);
     });
   }
 
@@ -221,34 +174,6 @@ export abstract class SqlStorage implements Storage {
 
   saveExecution(record: LlmExecutionRecord): Promise<void> {
     return this.guard('saveExecution', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
-  }
-
-  /** A step's call is read from its step row (the id names it); anything else, or a call made before schema 3, from `executions`. */
-  getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
-    return this.guard('getExecution', async () => {
-      const step = parseStepCallId(id);
-      if (step) {
-        const row = await this.#callsRows().where('run_id', '=', step.runId).where('path', '=', step.path).executeTakeFirst();
-        const found = row && decodeCalls(row).find((record) => record.id === id);
-        if (found) return found;
-      }
-      return catalog.getExecution(this.ctx, id);
-    });
-  }
-
-  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
-    return this.guard('listExecutions', async () => {
-      let query = this.#callsRows().where('calls', 'is not', null);
-      if (filter.workflow_execution_id !== undefined) query = query.where('run_id', '=', filter.workflow_execution_id);
-      if (filter.workflow_node_id !== undefined) query = query.where('node_id', '=', filter.workflow_node_id);
-      const inSteps = (await query.execute()).flatMap(decodeCalls);
-      const inTable = await catalog.listExecutions(this.ctx, filter);
-      return inSteps.length === 0 ? inTable : [...inTable, ...inSteps].sort(byCreatedThenId);
-    });
-  }
-
-  #callsRows() {
-    return this.ctx.db.selectFrom('workflow_execution_steps').select(['run_id', 'path', 'node_id', 'calls']).$castTo<CallsRow>();
   }
 
   saveBundle(record: BundleRecord): Promise<void> {
