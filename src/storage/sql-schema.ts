@@ -49,7 +49,10 @@ const TYPES: Record<SqlDialectName, TypeMap> = {
   postgres: { dialect: 'postgres', text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '', addColumn: 'ADD COLUMN IF NOT EXISTS', jsonField: (c, k) => `(${c} ->> '${k}')` },
 };
 
-/** One migration: the statements that bring the schema from `version - 1` to `version`. All idempotent. */
+/**
+ * One migration: the statements that bring the schema from `version - 1` to `version`. Each runs
+ * once, in the transaction that records the new version; the schema changes are idempotent besides.
+ */
 interface Migration {
   readonly version: number;
   readonly statements: (t: TypeMap, p: string) => string[];
@@ -127,10 +130,10 @@ const MIGRATIONS: readonly Migration[] = [
     statements: (t, p) => [`ALTER TABLE ${p}workflow_execution_steps ${t.addColumn} calls ${t.text}`],
   },
   {
-    // SQLite keeps steps as a log, one entry per commit (see step-log.ts): a commit then writes one
-    // page where rows that grow split pages. Existing rows become one entry per run, in the entry's
-    // format (JSON fields wrapped in an array, calls an array of their lines); waits and blob
-    // references get their own small tables.
+    // SQLite keeps steps as a log, one entry per commit (see step-log.ts): an entry never grows,
+    // where step rows grew inside full pages and split them. Existing rows become one entry per
+    // run, in the entry's format (JSON fields wrapped in an array, calls an array of their lines);
+    // waits and blob references get their own small tables.
     // PostgreSQL keeps a row per step: its tables are heaps that do not split on growth.
     version: 4,
     statements: (t) => (t.dialect === 'sqlite' ? [...SQLITE_STEP_LOG] : []),

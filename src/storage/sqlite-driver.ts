@@ -4,7 +4,7 @@
  * statements in `BEGIN IMMEDIATE` transactions: taking the write lock up front means a second
  * process sharing the file waits (busy_timeout) instead of failing with SQLITE_BUSY on lock upgrade,
  * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
- * log (sqlite-step-log.ts), so the step reads of the shared SQL base are overridden here.
+ * log (sqlite-step-log.ts), which the step reads here fold.
  */
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -12,7 +12,7 @@ import { TrellisError } from '../core/errors.js';
 import type { SqliteStorageOptions } from './sqlite-storage.js';
 import type { LlmExecutionRecord, RunRecord, StepRecord } from './records.js';
 import type { RunExpectation, RunPatch, StepCommit } from './storage.js';
-import { matchesExpectation, runExists } from './storage-helpers.js';
+import { byCreatedThenId, matchesExpectation, runExists } from './storage-helpers.js';
 import {
   COLUMNS,
   RUN_PATCH_COLUMNS,
@@ -28,7 +28,6 @@ import { SqlStorage, resolveLargeOutputBytes } from './sql-storage.js';
 import { attachCalls, parseStepCallId } from './step-calls.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
 import * as catalog from './sql-catalog.js';
-import { byCreatedThenId } from './storage-helpers.js';
 
 
 type Row = Record<string, unknown>;

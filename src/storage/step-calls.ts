@@ -10,7 +10,7 @@
  * `executions` table as before.
  */
 import type { Json, LlmExecutionRecord } from './records.js';
-import { jsonText, numberText } from './json-text.js';
+import { jsonText, numberText, stringText } from './json-text.js';
 
 /** The id of an LLM call made at step `path` of run `runId`; `token` makes it unique. */
 export function stepCallId(token: string, runId: string, path: string): string {
@@ -120,7 +120,7 @@ function encodeCall(record: LlmExecutionRecord, token: string): string {
   // Offsets only between integers: with fractions, (a - b) + b need not give back a.
   const offsets = Number.isInteger(created);
   // The line is written directly rather than as an object for JSON.stringify: half the cost.
-  let line = `{"i":${jsonText(`:${token}`)},"st":${jsonText(record.status)},"m":${jsonText(record.provider_model)}`;
+  let line = `{"i":${stringText(`:${token}`)},"st":${stringText(record.status)},"m":${stringText(record.provider_model)}`;
   if (record.attempt !== undefined) line += `,"a":${numberText(record.attempt)}`;
   const key = record.idempotency_key;
   if (key !== undefined) {

@@ -125,7 +125,7 @@ export function foldLog(bodies: readonly string[]): Map<string, LoggedStep> {
   return steps;
 }
 
-/** Concatenates entry texts (each a JSON array of steps) into one, as {@link foldLog} reads them. */
+/** One entry's text: the lines of its steps (from {@link encodeLoggedStep}) as one JSON array, as {@link foldLog} reads it. */
 export function logEntry(lines: readonly string[]): string {
   return `[${lines.join(',')}]`;
 }
