@@ -12,7 +12,7 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: true,
-  // src/core/lazy-modules.ts loads zod, cel-js... with createRequire(import.meta.url): the shim
+  // src/kernel/lazy-modules.ts loads zod, cel-js... with createRequire(import.meta.url): the shim
   // gives the CJS build an `import.meta.url`.
   shims: true,
   esbuildOptions(options, { format }) {

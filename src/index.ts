@@ -2,17 +2,17 @@
  * Trellis: durable, multi-step LLM workflows inside your own Node.js service.
  * This is the main entry point; `trellis/testing` has test fakes and `trellis/express` the HTTP router.
  */
-export { Engine } from './core/engine.js';
-export type { RunOptions } from './core/engine.js';
-export type { EngineOptions, ResolvedEngineOptions } from './core/engine-options.js';
-export type { WorkflowExecution, TraceStep } from './core/execution-record.js';
-export { WorkflowStore } from './core/workflow-store.js';
-export type { WorkflowSource, BuildsWorkflow } from './core/workflow-store.js';
-export { PromptStore } from './core/prompt-store.js';
-export type { PromptInput } from './core/prompt-store.js';
-export { Templates, createTemplates, BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from './core/templates.js';
-export type { TemplateInfo, TemplateOverrides, InstantiateOptions, WorkflowTemplate, ResolvedTemplateOptions } from './core/templates.js';
-export { Bundles } from './core/bundles.js';
+export { Engine } from './engine/engine.js';
+export type { RunOptions } from './engine/engine.js';
+export type { EngineOptions, ResolvedEngineOptions } from './engine/engine-options.js';
+export type { WorkflowExecution, TraceStep } from './runtime/run-view.js';
+export { WorkflowStore } from './engine/workflow-store.js';
+export type { WorkflowSource, BuildsWorkflow } from './engine/workflow-store.js';
+export { PromptStore } from './engine/prompt-store.js';
+export type { PromptInput } from './engine/prompt-store.js';
+export { Templates, createTemplates, BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from './templates/templates.js';
+export type { TemplateInfo, TemplateOverrides, InstantiateOptions, WorkflowTemplate, ResolvedTemplateOptions } from './templates/templates.js';
+export { Bundles } from './bundles/bundles.js';
 export type {
   BundleTarget,
   PromptBundleTarget,
@@ -24,7 +24,7 @@ export type {
   BundleResult,
   BundleRunOptions,
   BundleResumeOptions,
-} from './core/bundles.js';
+} from './bundles/bundles.js';
 
 export {
   WorkflowSchema,
@@ -36,7 +36,7 @@ export {
   NODE_CONFIG_SCHEMAS,
   BUILTIN_NODE_TYPES,
   parseProviderModel,
-} from './core/definition.js';
+} from './definition/definition.js';
 export type {
   WorkflowDefinition,
   WorkflowDefinitionInput,
@@ -49,16 +49,16 @@ export type {
   RetryPolicy,
   NodeConfigs,
   BuiltinNodeType,
-} from './core/definition.js';
-export { validateWorkflow, assertValidWorkflow } from './core/validation.js';
-export type { ValidateWorkflowOptions, WorkflowValidationResult } from './core/validation.js';
+} from './definition/definition.js';
+export { validateWorkflow, assertValidWorkflow } from './definition/validation/validation.js';
+export type { ValidateWorkflowOptions, WorkflowValidationResult } from './definition/validation/validation.js';
 
-export { workflow, isWorkflowBuilder, WorkflowBuilder } from './core/builder.js';
-export type * from './core/builder.js';
+export { workflow, isWorkflowBuilder, WorkflowBuilder } from './builder/builder.js';
+export type * from './builder/builder.js';
 
-export { compileExpression, evaluateExpression, EXPRESSION_FUNCTIONS } from './core/expressions.js';
-export type { CompiledExpression, ExpressionFunction } from './core/expressions.js';
-export { renderTemplate } from './core/template.js';
+export { compileExpression, evaluateExpression, EXPRESSION_FUNCTIONS } from './expressions/expressions.js';
+export type { CompiledExpression, ExpressionFunction } from './expressions/expressions.js';
+export { renderTemplate } from './expressions/placeholders.js';
 
 export {
   TrellisError,
@@ -70,8 +70,8 @@ export {
   NotFoundError,
   isTrellisError,
   RETRYABLE_CODES,
-} from './core/errors.js';
-export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './core/errors.js';
+} from './kernel/errors.js';
+export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './kernel/errors.js';
 
 export { createTriggers } from './triggers/trigger-manager.js';
 export type { Triggers, TriggersOptions, EmitOptions, TriggerErrorContext } from './triggers/trigger-manager.js';
@@ -79,12 +79,12 @@ export { signWebhook, verifyWebhookSignature, deliverWebhook, SIGNATURE_HEADER }
 export type { WebhookDelivery, WebhookDeliveryOptions } from './triggers/webhook-trigger.js';
 export { ScheduleTriggerConfigSchema, WebhookTriggerConfigSchema, EventTriggerConfigSchema } from './triggers/trigger-config.js';
 export type { ScheduleTriggerConfig, WebhookTriggerConfig, EventTriggerConfig } from './triggers/trigger-config.js';
-export { TrellisEventEmitter } from './core/events.js';
-export type { TrellisEvents, TrellisEventName } from './core/events.js';
-export { systemClock } from './core/clock.js';
-export type { Clock } from './core/clock.js';
-export { randomIds, sequentialIds } from './core/ids.js';
-export type { IdGenerator } from './core/ids.js';
+export { TrellisEventEmitter } from './kernel/events.js';
+export type { TrellisEvents, TrellisEventName } from './kernel/events.js';
+export { systemClock } from './kernel/clock.js';
+export type { Clock } from './kernel/clock.js';
+export { randomIds, sequentialIds } from './kernel/ids.js';
+export type { IdGenerator } from './kernel/ids.js';
 
 export { defineNode } from './nodes/node-handler.js';
 export type {
@@ -98,26 +98,26 @@ export type {
   WakeSignal,
   ArrivedInput,
 } from './nodes/node-handler.js';
-export type { ModelCall, ModelResult, ModelMetrics } from './core/model-call.js';
-export type { ToolDefinition, ToolContext, ToolCallRecord } from './core/tool-loop.js';
-export type { ForkOptions, ForkOverride } from './core/replay.js';
-export { DEFAULT_PRICES, addUsage, usageOfRecord } from './providers/pricing.js';
-export type { ModelPrice, PriceTable, UsageTotals } from './providers/pricing.js';
-export type { ProviderLimits } from './providers/rate-limiter.js';
-export type { CircuitBreakerOptions, CircuitState } from './providers/circuit-breaker.js';
-export type { ProviderMetrics } from './providers/provider-gate.js';
-export { createWebhookNode } from './nodes/webhook-node.js';
-export type { WebhookNodeOptions, WebhookConfig } from './nodes/webhook-node.js';
-export { createHostPolicy, isPrivateAddress } from './nodes/host-policy.js';
-export type { HostPolicy, HostPolicyOptions, HostPattern, HostLookup } from './nodes/host-policy.js';
+export type { ModelCall, ModelResult, ModelMetrics } from './calls/model-call.js';
+export type { ToolDefinition, ToolContext, ToolCallRecord } from './calls/tool-loop.js';
+export type { ForkOptions, ForkOverride } from './calls/replay-answers.js';
+export { DEFAULT_PRICES, addUsage, usageOfRecord } from './calls/pricing.js';
+export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
+export type { ProviderLimits } from './calls/rate-limiter.js';
+export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breaker.js';
+export type { ProviderMetrics } from './calls/provider-gate.js';
+export { createWebhookNode } from './nodes/webhook/webhook-node.js';
+export type { WebhookNodeOptions, WebhookConfig } from './nodes/webhook/webhook-node.js';
+export { createHostPolicy, isPrivateAddress } from './nodes/webhook/host-policy.js';
+export type { HostPolicy, HostPolicyOptions, HostPattern, HostLookup } from './nodes/webhook/host-policy.js';
 
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type * from './storage/records.js';
 export { MemoryStorage } from './storage/memory-storage.js';
-export { SqliteStorage } from './storage/sqlite-storage.js';
-export type { SqliteStorageOptions } from './storage/sqlite-storage.js';
-export { PostgresStorage } from './storage/postgres-storage.js';
-export type { PostgresStorageOptions } from './storage/postgres-storage.js';
+export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
+export type { SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
+export { PostgresStorage } from './storage/postgres/postgres-storage.js';
+export type { PostgresStorageOptions } from './storage/postgres/postgres-storage.js';
 
 export type {
   Provider,

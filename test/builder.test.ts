@@ -6,10 +6,10 @@ import {
   type PromptOutput,
   type WorkflowBuilder,
   type WorkflowOutputs,
-} from '../src/core/builder.js';
-import { WorkflowSchema, type WorkflowDefinition, type WorkflowEdge } from '../src/core/definition.js';
-import { isTrellisError, type TrellisError } from '../src/core/errors.js';
-import { validateWorkflow } from '../src/core/validation.js';
+} from '../src/builder/builder.js';
+import { WorkflowSchema, type WorkflowDefinition, type WorkflowEdge } from '../src/definition/definition.js';
+import { isTrellisError, type TrellisError } from '../src/kernel/errors.js';
+import { validateWorkflow } from '../src/definition/validation/validation.js';
 
 const model = 'openai:gpt-4o-mini';
 

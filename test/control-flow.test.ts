@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workflow } from '../src/core/builder.js';
+import { workflow } from '../src/builder/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { concurrencyProbe, edge, makeEngine, node, until } from './helpers.js';
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/core/errors.js';
+import { isTrellisError } from '../src/kernel/errors.js';
 import {
   EXPRESSION_FUNCTIONS,
   MAX_EXPRESSION_LENGTH,
   compileExpression,
   evaluateExpression,
   expressionIdentifiers,
-} from '../src/core/expressions.js';
+} from '../src/expressions/expressions.js';
 
 const ev = (source: string, context: Record<string, unknown> = {}): unknown => evaluateExpression(source, context);
 

@@ -1,13 +1,13 @@
 /**
- * Loading on first use (src/core/lazy-modules.ts, lazy-value.ts): the exported zod schemas are
+ * Loading on first use (src/kernel/lazy-modules.ts, lazy-value.ts): the exported zod schemas are
  * stand-ins built when first touched, and behave as the schemas themselves. That importing the
  * built package loads none of these modules is checked in package.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { NODE_CONFIG_SCHEMAS, WorkflowNodeSchema, WorkflowSchema, definitionSchemas } from '../src/core/definition.js';
-import { loadCel, loadZod } from '../src/core/lazy-modules.js';
-import { lazyValue } from '../src/core/lazy-value.js';
+import { NODE_CONFIG_SCHEMAS, WorkflowNodeSchema, WorkflowSchema, definitionSchemas } from '../src/definition/definition.js';
+import { loadCel, loadZod } from '../src/kernel/lazy-modules.js';
+import { lazyValue } from '../src/kernel/lazy-value.js';
 import { ScheduleTriggerConfigSchema } from '../src/triggers/trigger-config.js';
 
 describe('lazyValue', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { workflow } from '../src/core/builder.js';
-import type { TrellisEvents } from '../src/core/events.js';
+import { workflow } from '../src/builder/builder.js';
+import type { TrellisEvents } from '../src/kernel/events.js';
 import type { Provider, ProviderRequest, ProviderResponse } from '../src/providers/provider.js';
 import { ScriptedProvider, type ScriptedAnswer } from '../src/providers/scripted-provider.js';
-import { CircuitBreaker } from '../src/providers/circuit-breaker.js';
-import { TokenBucket } from '../src/providers/rate-limiter.js';
+import { CircuitBreaker } from '../src/calls/circuit-breaker.js';
+import { TokenBucket } from '../src/calls/rate-limiter.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
 import { edge, makeEngine, node, until } from './helpers.js';
 

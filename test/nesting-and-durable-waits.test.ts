@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { workflow } from '../src/core/builder.js';
-import { Engine } from '../src/core/engine.js';
-import { sequentialIds } from '../src/core/ids.js';
+import { workflow } from '../src/builder/builder.js';
+import { Engine } from '../src/engine/engine.js';
+import { sequentialIds } from '../src/kernel/ids.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { SqliteStorage } from '../src/storage/sqlite-storage.js';
+import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
 import { concurrencyProbe, makeEngine, until } from './helpers.js';
 

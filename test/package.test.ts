@@ -1,7 +1,7 @@
 /**
  * The built package, as a user installs it: every entry point imports in ESM and CJS, the main
  * entry runs a workflow, and importing it loads neither the provider SDKs, pg, kysely, express, nor
- * the dependencies loaded on first use (zod, cel-js, croner, p-queue: src/core/lazy-modules.ts).
+ * the dependencies loaded on first use (zod, cel-js, croner, p-queue: src/kernel/lazy-modules.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -76,7 +76,7 @@ describe('built package', () => {
 
 /** Never loaded by importing the main entry: optional integrations, loaded by the code that needs them. */
 const NOT_ON_IMPORT = ['openai', '@anthropic-ai', 'ollama', 'pg', 'kysely', 'better-sqlite3', 'express'];
-/** Loaded on first use, not on import: the costliest dependencies to load (src/core/lazy-modules.ts). */
+/** Loaded on first use, not on import: the costliest dependencies to load (src/kernel/lazy-modules.ts). */
 const ON_FIRST_USE = ['zod', '@marcbachmann/cel-js', 'croner', 'p-queue'];
 
 /** Prints, as JSON, every URL resolved and every file required while `trellis` is imported. */

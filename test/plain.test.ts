@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainConstructor, plainCopier, plainMaker } from '../src/core/plain.js';
+import { plainConstructor, plainCopier, plainMaker } from '../src/kernel/plain.js';
 import { Engine, MemoryStorage, workflow } from '../src/index.js';
 import { ScriptedProvider } from '../src/testing/index.js';
 

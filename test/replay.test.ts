@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine.js';
-import { createReplayResponder } from '../src/core/replay.js';
-import type { ToolDefinition } from '../src/core/tool-loop.js';
+import { Engine } from '../src/engine/engine.js';
+import { createReplayResponder } from '../src/calls/replay-answers.js';
+import type { ToolDefinition } from '../src/calls/tool-loop.js';
 import type { ProviderRequest } from '../src/providers/provider.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import type { LlmExecutionRecord } from '../src/storage/records.js';

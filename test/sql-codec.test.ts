@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COLUMNS, STEP_ROW_COLUMNS, encodeCells, encodeStepCells } from '../src/storage/sql-codec.js';
+import { COLUMNS, STEP_ROW_COLUMNS, encodeCells, encodeStepCells } from '../src/storage/sql/sql-codec.js';
 import { compactCallId, stepCallId } from '../src/storage/step-calls.js';
 import type { StepRecord } from '../src/storage/records.js';
 

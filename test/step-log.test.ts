@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/step-log.js';
+import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/sqlite/step-log.js';
 import { stepCallId } from '../src/storage/step-calls.js';
 import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
-import type { BlobRow } from '../src/storage/sql-options.js';
+import type { BlobRow } from '../src/storage/sql/sql-options.js';
 
 const run = 'run_1';
 const bare: StepRecord = { run_id: run, path: 'loop[3].ask', node_id: 'ask', seq: 4, status: 'running', attempt: 1, started_at: 100 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { iterationPrefix, parseIterationPrefix, splitStepPath } from '../src/core/step-path.js';
+import { iterationPrefix, parseIterationPrefix, splitStepPath } from '../src/planner/step-path.js';
 
 /** The definition, as a regular expression: parentPrefix (shortest), a node id, `[digits].`. */
 function reference(prefix: string): ReturnType<typeof parseIterationPrefix> {

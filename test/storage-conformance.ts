@@ -5,7 +5,7 @@
  * JSON `null` stays `null`, absent optional fields stay absent.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/core/errors.js';
+import { isTrellisError } from '../src/kernel/errors.js';
 import type { BundleRecord, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord, WorkflowRecord } from '../src/storage/records.js';
 import type { Storage } from '../src/storage/storage.js';
 import { stepCallId } from '../src/storage/step-calls.js';

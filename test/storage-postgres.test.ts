@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresStorage } from '../src/storage/postgres-storage.js';
-import { SCHEMA_VERSION } from '../src/storage/sql-schema.js';
+import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import { SCHEMA_VERSION } from '../src/storage/sql/sql-schema.js';
 import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
 
 // A real server is required: these tests fail, rather than skip, when it is down.

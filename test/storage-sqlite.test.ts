@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../src/storage/sqlite-storage.js';
-import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql-schema.js';
+import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
 import { stepCallId } from '../src/storage/step-calls.js';
 import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
-import { Engine } from '../src/core/engine.js';
-import { workflow } from '../src/core/builder.js';
+import { Engine } from '../src/engine/engine.js';
+import { workflow } from '../src/builder/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
 

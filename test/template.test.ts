@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/core/errors.js';
-import { getPath, parsePath, setPath } from '../src/core/paths.js';
-import { renderTemplate, templateVariables } from '../src/core/template.js';
+import { isTrellisError } from '../src/kernel/errors.js';
+import { getPath, parsePath, setPath } from '../src/expressions/data-paths.js';
+import { renderTemplate, templateVariables } from '../src/expressions/placeholders.js';
 
 function codeOf(fn: () => unknown): string {
   try {

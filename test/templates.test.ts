@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine.js';
-import { validateWorkflow } from '../src/core/validation.js';
-import { BUILTIN_NODE_TYPES } from '../src/core/definition.js';
-import { BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from '../src/core/templates.js';
+import { Engine } from '../src/engine/engine.js';
+import { validateWorkflow } from '../src/definition/validation/validation.js';
+import { BUILTIN_NODE_TYPES } from '../src/definition/definition.js';
+import { BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from '../src/templates/templates.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
 

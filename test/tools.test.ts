@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ToolContext, ToolDefinition } from '../src/core/tool-loop.js';
+import type { ToolContext, ToolDefinition } from '../src/calls/tool-loop.js';
 import type { ProviderRequest } from '../src/providers/provider.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
 import { edge, makeEngine, node } from './helpers.js';

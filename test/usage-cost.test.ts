@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/core/errors.js';
-import { sequentialIds } from '../src/core/ids.js';
-import { ModelCaller, type CallSite } from '../src/core/model-call.js';
+import { isTrellisError } from '../src/kernel/errors.js';
+import { sequentialIds } from '../src/kernel/ids.js';
+import { ModelCaller, type CallSite } from '../src/calls/model-call.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/providers/pricing.js';
+import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/calls/pricing.js';
 import { edge, makeEngine, node, until } from './helpers.js';
 
 /** start → one prompt node per config → end. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkflowDefinitionInput } from '../src/core/definition.js';
-import { WorkflowValidationError, isTrellisError } from '../src/core/errors.js';
-import { assertValidWorkflow, validateWorkflow } from '../src/core/validation.js';
+import type { WorkflowDefinitionInput } from '../src/definition/definition.js';
+import { WorkflowValidationError, isTrellisError } from '../src/kernel/errors.js';
+import { assertValidWorkflow, validateWorkflow } from '../src/definition/validation/validation.js';
 
 type Def = WorkflowDefinitionInput;
 type NodeIn = Def['definition']['nodes'][number];

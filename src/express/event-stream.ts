@@ -5,9 +5,9 @@
  * the snapshot is read, and what arrives meanwhile is queued, so no event falls in the gap.
  */
 import type { Request, Response } from 'express';
-import type { Engine } from '../core/engine.js';
-import { NotFoundError } from '../core/errors.js';
-import type { TrellisEventName } from '../core/events.js';
+import type { Engine } from '../engine/engine.js';
+import { NotFoundError } from '../kernel/errors.js';
+import type { TrellisEventName } from '../kernel/events.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
 
 /** The events relayed to a stream. */

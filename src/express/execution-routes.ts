@@ -1,10 +1,10 @@
 /** `/workflow-executions`: listing, reading and controlling runs; approvals; trace; live events. */
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { Engine } from '../core/engine.js';
-import { NotFoundError } from '../core/errors.js';
-import type { TrellisEventName } from '../core/events.js';
-import type { WorkflowExecution } from '../core/execution-record.js';
+import type { Engine } from '../engine/engine.js';
+import { NotFoundError } from '../kernel/errors.js';
+import type { TrellisEventName } from '../kernel/events.js';
+import type { WorkflowExecution } from '../runtime/run-view.js';
 import type { Json, RunStatus } from '../storage/records.js';
 import { streamExecutionEvents } from './event-stream.js';
 import type { ResolvedRouterOptions } from './router-options.js';

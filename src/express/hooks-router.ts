@@ -6,9 +6,9 @@
  */
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../core/clock.js';
-import type { Engine } from '../core/engine.js';
-import { TrellisError } from '../core/errors.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import type { Engine } from '../engine/engine.js';
+import { TrellisError } from '../kernel/errors.js';
 import { deliverWebhook, SIGNATURE_HEADER } from '../triggers/webhook-trigger.js';
 import { errorHandler } from './http-errors.js';
 import { IdSchema } from './route-helpers.js';

@@ -4,7 +4,7 @@
  * the host's `onError` gets the real error.
  */
 import type { ErrorRequestHandler, Request } from 'express';
-import { isTrellisError, TrellisError, type TrellisErrorCode } from '../core/errors.js';
+import { isTrellisError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
 
 /** The HTTP status of a Trellis error code. */
 export function httpStatusFor(code: TrellisErrorCode): number {

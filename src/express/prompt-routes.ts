@@ -1,8 +1,8 @@
 /** `/prompts` (versioned prompt templates) and `/workflow-templates`. */
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { Engine } from '../core/engine.js';
-import { NotFoundError, TrellisError } from '../core/errors.js';
+import type { Engine } from '../engine/engine.js';
+import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { guard, IdSchema, param, promptView, VersionQuery } from './route-helpers.js';
 import { parseRequest } from './validate.js';

@@ -4,7 +4,7 @@
  */
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { TrellisError } from '../core/errors.js';
+import { TrellisError } from '../kernel/errors.js';
 import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
 import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 

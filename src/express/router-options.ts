@@ -1,6 +1,6 @@
 /** Options of `createRouter`: validated and defaulted once, at creation. */
 import type { Request } from 'express';
-import { TrellisError } from '../core/errors.js';
+import { TrellisError } from '../kernel/errors.js';
 
 /** What a request wants to do; `authorize` receives one of these. */
 export type RouterAction =

@@ -1,6 +1,6 @@
 /** `createRouter(engine, options)`: the Trellis HTTP API as an Express router. */
 import express, { type Router } from 'express';
-import type { Engine } from '../core/engine.js';
+import type { Engine } from '../engine/engine.js';
 import { mountExecutionRoutes } from './execution-routes.js';
 import { errorHandler } from './http-errors.js';
 import { mountPromptRoutes } from './prompt-routes.js';

@@ -1,6 +1,6 @@
 /** Request validation with zod: every issue collected, reported as a 400 with the issues as details. */
 import type { z } from 'zod';
-import { TrellisError, type ValidationIssue } from '../core/errors.js';
+import { TrellisError, type ValidationIssue } from '../kernel/errors.js';
 
 /** Which part of the request a schema checks; it prefixes every issue's path. */
 export type RequestPart = 'body' | 'query' | 'params' | 'headers';

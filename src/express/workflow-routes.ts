@@ -1,9 +1,9 @@
 /** `/workflows`: CRUD over stored workflows, and starting runs of them. */
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { Engine } from '../core/engine.js';
-import type { WorkflowDefinitionInput } from '../core/definition.js';
-import { NotFoundError, TrellisError } from '../core/errors.js';
+import type { Engine } from '../engine/engine.js';
+import type { WorkflowDefinitionInput } from '../definition/definition.js';
+import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { parseRequest } from './validate.js';

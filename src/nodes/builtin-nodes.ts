@@ -10,7 +10,7 @@ import type { NodeHandler } from './node-handler.js';
 import { parallelNode } from './parallel-node.js';
 import { promptNode } from './prompt-node.js';
 import { startNode } from './start-node.js';
-import { webhookNode } from './webhook-node.js';
+import { webhookNode } from './webhook/webhook-node.js';
 import { waitForEventNode } from './wait-for-event-node.js';
 import { subWorkflowNode } from './sub-workflow-node.js';
 

@@ -1,4 +1,4 @@
-import type { NodeConfigs } from '../core/definition.js';
+import type { NodeConfigs } from '../definition/definition.js';
 import type { Json } from '../storage/records.js';
 import type { NodeHandler } from './node-handler.js';
 

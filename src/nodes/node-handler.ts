@@ -3,10 +3,10 @@
  * for flow control; an exception is a failure, classified by its code for retry policies.
  */
 import type { ZodType } from 'zod';
-import type { Clock } from '../core/clock.js';
-import type { WorkflowNode } from '../core/definition.js';
+import type { Clock } from '../kernel/clock.js';
+import type { WorkflowNode } from '../definition/definition.js';
 import type { Json, Waiter } from '../storage/records.js';
-import type { ModelCall, ModelResult } from '../core/model-call.js';
+import type { ModelCall, ModelResult } from '../calls/model-call.js';
 import type { PromptRecord } from '../storage/records.js';
 
 /** The node finished: its output, which outputs fired (default: all), and context paths it writes. */

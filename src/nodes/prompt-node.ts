@@ -1,12 +1,12 @@
-import type { NodeConfigs } from '../core/definition.js';
-import { NotFoundError, TrellisError } from '../core/errors.js';
-import { getPath } from '../core/paths.js';
-import { plainMaker } from '../core/plain.js';
+import type { NodeConfigs } from '../definition/definition.js';
+import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { getPath } from '../expressions/data-paths.js';
+import { plainMaker } from '../kernel/plain.js';
 import type { Json } from '../storage/records.js';
-import type { ModelCall } from '../core/model-call.js';
+import type { ModelCall } from '../calls/model-call.js';
 import type { CompletedResult, NodeHandler } from './node-handler.js';
 
-// Kept with the step: made with `new`, not as literals (see core/plain.ts).
+// Kept with the step: made with `new`, not as literals (see kernel/plain.ts).
 const newOutput = plainMaker<{ [key: string]: Json }>();
 const newInput = plainMaker<{ [key: string]: Json }>();
 
@@ -49,7 +49,7 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     if (config.tools !== undefined) call.tools = config.tools;
     if (config.max_tool_steps !== undefined) call.maxToolSteps = config.max_tool_steps;
     const result = await ctx.services.callModel(call);
-    // Output and input are kept with the step: made with `new`, not as literals (see core/plain.ts).
+    // Output and input are kept with the step: made with `new`, not as literals (see kernel/plain.ts).
     const output = newOutput();
     output.text = result.text;
     if (result.json !== undefined) output.json = result.json;

@@ -1,5 +1,5 @@
-import type { NodeConfigs } from '../core/definition.js';
-import { TrellisError } from '../core/errors.js';
+import type { NodeConfigs } from '../definition/definition.js';
+import { TrellisError } from '../kernel/errors.js';
 import type { Json } from '../storage/records.js';
 import type { NodeHandler } from './node-handler.js';
 

@@ -10,7 +10,7 @@ import type {
   Tool,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { ProviderError } from '../core/errors.js';
+import { ProviderError } from '../kernel/errors.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 

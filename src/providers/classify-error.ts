@@ -6,7 +6,7 @@
  * It duck-types instead of using `instanceof`: the SDKs are loaded lazily (this file must not
  * import them), and the OpenAI, Anthropic and Ollama error classes share no base.
  */
-import { isTrellisError, ProviderError, TrellisError, type TrellisErrorCode } from '../core/errors.js';
+import { isTrellisError, ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
 
 /** What {@link classifyProviderError} needs to know besides the error. */
 export interface ClassifyContext {

@@ -3,7 +3,7 @@
  */
 import type * as OllamaSdk from 'ollama';
 import type { ChatRequest, ChatResponse, Fetch, Message, Tool } from 'ollama';
-import { ProviderError } from '../core/errors.js';
+import { ProviderError } from '../kernel/errors.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 

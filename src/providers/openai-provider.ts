@@ -9,7 +9,7 @@ import type {
   ChatCompletionCreateParamsBase,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
-import { ProviderError } from '../core/errors.js';
+import { ProviderError } from '../kernel/errors.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 

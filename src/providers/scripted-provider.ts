@@ -3,7 +3,7 @@
  * Answers may be a function of the request, an array used in order, or a record from prompt text
  * to answer. Every call is recorded in `.calls`.
  */
-import { ProviderError, type TrellisErrorCode } from '../core/errors.js';
+import { ProviderError, type TrellisErrorCode } from '../kernel/errors.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall } from './provider.js';
 
 /** One scripted answer: text, an object (sent as JSON text), a full response, or an error to throw. */

@@ -2,7 +2,7 @@
  * A Storage that loads its driver on `init()`. Importing Trellis must not load kysely, pg or
  * better-sqlite3: a host that never uses a SQL store never pays for it.
  */
-import { IllegalStateError } from '../core/errors.js';
+import { IllegalStateError } from '../kernel/errors.js';
 import type { Storage } from './storage.js';
 
 /** Delegates every call to a driver created by `load()` during `init()`. */

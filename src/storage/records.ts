@@ -2,7 +2,7 @@
  * The records Storage keeps. Run state is stored as facts: one row per run, one row per step
  * (keyed by its step path), so committing a step never rewrites the run's whole context.
  */
-import type { WorkflowDefinition } from '../core/definition.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
 
 /** Status of a workflow run. */
 export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';

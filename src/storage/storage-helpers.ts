@@ -1,8 +1,8 @@
 /** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
-import { TrellisError } from '../core/errors.js';
+import { TrellisError } from '../kernel/errors.js';
 import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
-import { plainMaker } from '../core/plain.js';
+import { plainMaker } from '../kernel/plain.js';
 
 /** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
 export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
@@ -51,7 +51,7 @@ export function matchesExpectation(run: ExpectationTarget, expect: RunExpectatio
   return true;
 }
 
-/** Run rows are kept: made with `new`, not as literals (see core/plain.ts). */
+/** Run rows are kept: made with `new`, not as literals (see kernel/plain.ts). */
 const newRunRow = plainMaker<Mutable<RunRecord>>();
 
 /**
@@ -63,7 +63,7 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   // One explicit object shape (no spread, no delete): runs are patched on every status change.
   const field = <K extends RunPatchField>(key: K): RunRecord[K] => (key in patch ? (patch[key] as RunRecord[K]) : run[key]);
   const status = patch.status ?? run.status;
-  // Made with `new`, not as a literal: run rows are kept, see core/plain.ts.
+  // Made with `new`, not as a literal: run rows are kept, see kernel/plain.ts.
   const next = newRunRow();
   next.id = run.id;
   next.workflow_id = run.workflow_id;

@@ -2,7 +2,7 @@
  * A clock for tests: time stands still until `advance(ms)`, which fires everything that came
  * due, in order, so a workflow with a one-day approval timeout is tested in milliseconds.
  */
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../kernel/clock.js';
 
 interface Timer {
   readonly id: number;

@@ -2,4 +2,4 @@
 export { FakeClock } from './fake-clock.js';
 export { ScriptedProvider } from '../providers/scripted-provider.js';
 export type { Script, ScriptedAnswer, ScriptedFailure, ScriptedProviderOptions, ScriptedResponse } from '../providers/scripted-provider.js';
-export { sequentialIds } from '../core/ids.js';
+export { sequentialIds } from '../kernel/ids.js';

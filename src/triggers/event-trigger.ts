@@ -1,8 +1,8 @@
 /**
  * Event triggers: which stored triggers an emitted event starts. Pure: no storage, no engine.
  */
-import { compileExpression } from '../core/expressions.js';
-import { isTrellisError } from '../core/errors.js';
+import { compileExpression } from '../expressions/expressions.js';
+import { isTrellisError } from '../kernel/errors.js';
 import type { EventTriggerConfig, StoredTrigger } from './trigger-config.js';
 
 /** Names of the events the trigger manager emits itself when a run ends, for chaining workflows. */

@@ -6,8 +6,8 @@
  * restarts and processes.
  */
 import type { Cron } from 'croner';
-import type { Clock } from '../core/clock.js';
-import { loadCroner } from '../core/lazy-modules.js';
+import type { Clock } from '../kernel/clock.js';
+import { loadCroner } from '../kernel/lazy-modules.js';
 import type { ScheduleTriggerConfig } from './trigger-config.js';
 
 /** A timer longer than this is split (Node's setTimeout overflows past ~24.8 days). */

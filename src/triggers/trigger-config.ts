@@ -4,9 +4,9 @@
  */
 import type { z } from 'zod';
 import type { WorkflowRecord } from '../storage/records.js';
-import { loadZod } from '../core/lazy-modules.js';
-import { lazyValue } from '../core/lazy-value.js';
-import { getPath } from '../core/paths.js';
+import { loadZod } from '../kernel/lazy-modules.js';
+import { lazyValue } from '../kernel/lazy-value.js';
+import { getPath } from '../expressions/data-paths.js';
 
 /** Builds the trigger config schemas; like the definition's (definition.ts), on first use only. */
 function buildSchemas({ z }: ReturnType<typeof loadZod>) {

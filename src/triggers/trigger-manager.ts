@@ -5,10 +5,10 @@
  * `workflow.completed` / `workflow.failed`. Webhooks arrive over HTTP (`createHooksRouter`).
  */
 import type { Cron } from 'croner';
-import { systemClock, type Clock } from '../core/clock.js';
-import type { Engine } from '../core/engine.js';
-import { TrellisError } from '../core/errors.js';
-import type { TrellisEvents } from '../core/events.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import type { Engine } from '../engine/engine.js';
+import { TrellisError } from '../kernel/errors.js';
+import type { TrellisEvents } from '../kernel/events.js';
 import type { Json } from '../storage/records.js';
 import { matchEventTrigger, WORKFLOW_COMPLETED, WORKFLOW_FAILED } from './event-trigger.js';
 import { compileSchedule, latestFireBetween, runSchedule } from './schedule-trigger.js';

@@ -3,9 +3,9 @@
  * into one run. The HTTP part is `createHooksRouter` in `src/express/hooks-router.ts`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Engine } from '../core/engine.js';
-import { IllegalStateError, NotFoundError, TrellisError } from '../core/errors.js';
-import { getPath } from '../core/paths.js';
+import type { Engine } from '../engine/engine.js';
+import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
+import { getPath } from '../expressions/data-paths.js';
 import { findTrigger, mapInput, type WebhookTriggerConfig } from './trigger-config.js';
 
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.rawBody">`. */

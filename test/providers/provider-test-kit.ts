@@ -1,5 +1,5 @@
 /** What every provider adapter test needs: a request builder and a way to catch a typed failure. */
-import { isTrellisError, type TrellisError } from '../../src/core/errors.js';
+import { isTrellisError, type TrellisError } from '../../src/kernel/errors.js';
 import { describe, expect, it } from 'vitest';
 import type { Provider, ProviderRequest } from '../../src/providers/provider.js';
 

@@ -1,0 +1,393 @@
+/**
+ * The fluent builder: sugar that emits the JSON workflow definition (README, "The graph model").
+ * Builders are immutable; every step returns a new builder. Each step is checked when declared, so a
+ * bad id or config throws at the line that wrote it; `build()` only lays the graph out.
+ */
+import { parseProviderModel, type WorkflowDefinition } from '../definition/definition.js';
+import { compileSteps, GraphSink } from './builder-compile.js';
+import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './builder-options.js';
+import {
+  builderError,
+  checkNodeId,
+  firstNodeId,
+  isTerminal,
+  makeNode,
+  uniqueId,
+  type NodeSpec,
+  type Step,
+} from './builder-steps.js';
+import type {
+  ApprovalOptions,
+  DelaySpec,
+  EndOptions,
+  ForEachOptions,
+  LoopOptions,
+  OutputSchema,
+  ParallelOptions,
+  PromptOptions,
+  PromptOutputOf,
+  Simplify,
+  StepOptions,
+  SubWorkflowOptions,
+  UnionToIntersection,
+  WaitForEventOptions,
+  WebhookOptions,
+  WhenOptions,
+  WhileOptions,
+  WithBranch,
+  WithOutput,
+  WorkflowOptions,
+} from './builder-types.js';
+
+export type {
+  ApprovalOptions,
+  DelaySpec,
+  EndOptions,
+  ForEachOptions,
+  JsonSchemaObject,
+  LoopOptions,
+  OutputSchema,
+  ParallelOptions,
+  PromptOptions,
+  PromptOutput,
+  PromptOutputOf,
+  RetryPolicyInput,
+  StepOptions,
+  SubWorkflowOptions,
+  VariableShorthand,
+  VariableType,
+  WaitForEventOptions,
+  WebhookOptions,
+  WhenOptions,
+  WhileOptions,
+  WorkflowOptions,
+} from './builder-types.js';
+
+/** A builder of any outputs; what branch and body callbacks return. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflowBuilder = WorkflowBuilder<any>;
+
+/** A branch or loop body: receives a fresh builder for the branch, returns it with the branch's steps. */
+export type BranchFn<T extends object, TOut extends object> = (b: WorkflowBuilder<T>) => WorkflowBuilder<TOut>;
+
+/** The outputs a builder has recorded, by node id: `WorkflowOutputs<typeof wf>['classify']['json']`. */
+export type WorkflowOutputs<B> = B extends WorkflowBuilder<infer T> ? T : never;
+
+interface BuilderState {
+  /** Name and options of the workflow; absent in branch builders, which cannot `build()`. */
+  readonly root: { readonly name: string; readonly options: WorkflowOptions } | undefined;
+  readonly steps: readonly Step[];
+  /** Every id used in the whole workflow so far, including ancestors' and auto-added ones. */
+  readonly taken: ReadonlySet<string>;
+  /** Steps declared in the whole workflow so far (start is 0): the `n` of auto ids like `when_3`. */
+  readonly seq: number;
+  /** Shared by a builder and everything chained from it; checks that a branch returns its own builder. */
+  readonly origin: symbol;
+}
+
+const BRAND = Symbol.for('trellis.workflow-builder');
+// Written out rather than made with `makeNode`, whose checks would load zod when this module loads.
+const START: NodeSpec = { id: 'start', type: 'start', name: 'start', config: {} };
+
+/**
+ * Chainable, immutable workflow builder; create one with {@link workflow}. `T` records each
+ * declared node's output under its id, for {@link WorkflowOutputs}. Ids you give are the node ids;
+ * routing steps without an id get one from their place in the chain (`when_3`, `for_each_5`).
+ *
+ * @example
+ * const wf = workflow('digest')
+ *   .forEach('input.urls', (b) => b.webhook('fetch', { url: '{{item}}', method: 'GET' }), { id: 'pages' })
+ *   .prompt('summary', { model: 'openai:gpt-4o-mini', template: 'Summarise: {{pages}}' });
+ * type Summary = WorkflowOutputs<typeof wf>['summary']; // { text: string; json: unknown }
+ */
+export class WorkflowBuilder<T extends object = {}> {
+  /** Type-only record of the outputs; never set at runtime. */
+  declare readonly '~outputs'?: T;
+  readonly #state: BuilderState;
+
+  /** @internal Use {@link workflow}. */
+  constructor(state: BuilderState) {
+    this.#state = state;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** A `prompt_execution` node; with a zod `output` schema its `json` output is typed. */
+  prompt<Id extends string, S extends OutputSchema | undefined = undefined>(
+    id: Id,
+    opts: PromptOptions<S>,
+  ): WorkflowBuilder<WithOutput<T, Id, PromptOutputOf<S>>> {
+    const { model, output, template, prompt_id, prompt_version, system, options, input_mapping, output_mapping, fallback, stream } = opts;
+    checkNodeId(id);
+    for (const m of [model, ...(fallback ?? [])]) {
+      if (typeof m !== 'string' || parseProviderModel(m) === undefined) {
+        throw builderError(`Prompt node "${id}": model ${JSON.stringify(m)} is not of the form 'provider:model'.`, id);
+      }
+    }
+    if (template === undefined && prompt_id === undefined) {
+      throw builderError(`Prompt node "${id}" needs a template or a prompt_id.`, id);
+    }
+    const config = {
+      provider_model: model,
+      template,
+      prompt_id,
+      prompt_version,
+      system,
+      output_schema: toOutputSchema(id, output),
+      options,
+      input_mapping,
+      output_mapping,
+      fallback,
+      stream,
+    };
+    return this.#node(makeNode(id, 'prompt_execution', config, opts));
+  }
+
+  /** A `data_transform` node writing each mapping key from its expression. */
+  transform<Id extends string, M extends Readonly<Record<string, string>>>(
+    id: Id,
+    mapping: M,
+    opts?: StepOptions,
+  ): WorkflowBuilder<WithOutput<T, Id, { [K in keyof M]: unknown }>> {
+    return this.#node(makeNode(id, 'data_transform', { mapping }, opts));
+  }
+
+  /**
+   * A `condition` node: `true` runs `thenBranch`, `false` runs `elseBranch` (or goes straight to
+   * the join). Branches meet at a `merge` node `<id>_join`, left out only when both branches end
+   * the run. Nodes declared in branches are optional in the outputs: they may not have run.
+   *
+   * @example
+   * workflow('w').when('input.vip', (b) => b.approval('review'), (b) => b.delay('cool_off', 60_000), { id: 'vip' });
+   */
+  when<TThen extends object, TElse extends object = T>(
+    expression: string,
+    thenBranch: BranchFn<T, TThen>,
+    elseBranch?: BranchFn<T, TElse>,
+    opts: WhenOptions = {},
+  ): WorkflowBuilder<WithBranch<WithBranch<T, TThen>, TElse>> {
+    const id = opts.id ?? this.#autoId('when', '_join');
+    const joinId = `${id}_join`;
+    const head = this.#reserve([id, joinId]);
+    const yes = head.#branch(thenBranch, `then branch of "${id}"`);
+    const no = elseBranch === undefined ? yes : yes.#branch(elseBranch, `else branch of "${id}"`);
+    const then = yes.#state.steps;
+    const otherwise = elseBranch === undefined ? [] : no.#state.steps;
+    const join = isTerminal(then) && otherwise.length > 0 && isTerminal(otherwise) ? undefined : makeNode(joinId, 'merge', {});
+    const config = { condition: expression, true_path: firstNodeId(then) ?? joinId, false_path: firstNodeId(otherwise) ?? joinId };
+    return this.#withStep(no, { kind: 'when', node: makeNode(id, 'condition', config, opts), join, then, otherwise });
+  }
+
+  /**
+   * A `for_each` loop over the array `items` evaluates to; the body sees `item` and `index` (or the
+   * names in `as` / `index_as`). The loop's output is the array of the body's last node outputs.
+   *
+   * @example
+   * workflow('w').forEach('input.docs', (b) => b.prompt('sum', { model: 'openai:gpt-4o-mini', template: '{{doc}}' }), { as: 'doc' });
+   */
+  forEach<Id extends string = never>(
+    items: string,
+    body: BranchFn<T, object>,
+    opts: ForEachOptions & { readonly id?: Id } = {},
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+    const { as, index_as, concurrency } = opts;
+    return this.#loop('for_each', { loop_type: 'for_each', items, as, index_as, concurrency }, body, opts);
+  }
+
+  /** A `while` loop: runs the body while `condition` is true, at most `max_iterations` times. */
+  while<Id extends string = never>(
+    condition: string,
+    body: BranchFn<T, object>,
+    opts: WhileOptions & { readonly id?: Id },
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+    if (opts?.max_iterations === undefined) throw builderError(`while("${condition}") needs opts.max_iterations.`);
+    return this.#loop('while', { loop_type: 'while', condition }, body, opts);
+  }
+
+  /** A `count` loop: runs the body `count` times (a number or an expression). */
+  repeat<Id extends string = never>(
+    count: number | string,
+    body: BranchFn<T, object>,
+    opts: LoopOptions & { readonly id?: Id } = {},
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+    return this.#loop('repeat', { loop_type: 'count', count }, body, opts);
+  }
+
+  /**
+   * A `parallel` node with one branch per key (the edge's `source_output` is the key); every
+   * branch ends at the merge node `<id>_merge`, which `config.join` names.
+   *
+   * @example
+   * workflow('w').parallel({
+   *   en: (b) => b.prompt('en', { model: 'openai:gpt-4o-mini', template: 'In English: {{input.text}}' }),
+   *   fr: (b) => b.prompt('fr', { model: 'openai:gpt-4o-mini', template: 'En français : {{input.text}}' }),
+   * });
+   */
+  parallel<B extends Readonly<Record<string, (b: WorkflowBuilder<T>) => AnyWorkflowBuilder>>>(
+    branches: B,
+    opts: ParallelOptions = {},
+  ): WorkflowBuilder<Simplify<T & UnionToIntersection<WorkflowOutputs<ReturnType<B[keyof B]>>>>> {
+    const id = opts.id ?? this.#autoId('parallel', '_merge');
+    const mergeId = `${id}_merge`;
+    const entries = Object.entries(branches);
+    if (entries.length === 0) throw builderError(`Parallel node "${id}" needs at least one branch.`, id);
+    let at = this.#reserve([id, mergeId]);
+    const compiled: (readonly [string, readonly Step[]])[] = [];
+    for (const [name, fn] of entries) {
+      at = at.#branch(fn, `branch "${name}" of "${id}"`);
+      compiled.push([name, at.#state.steps]);
+    }
+    const merge = compiled.every(([, s]) => isTerminal(s)) ? undefined : makeNode(mergeId, 'merge', { strategy: opts.mergeStrategy });
+    const config = { wait_for: opts.waitFor ?? 'all', required_count: opts.requiredCount, join: mergeId };
+    if (config.wait_for === 'count' && config.required_count === undefined) {
+      throw builderError(`Parallel node "${id}" waits for a count of branches but has no requiredCount.`, id);
+    }
+    return this.#withStep(at, { kind: 'parallel', node: makeNode(id, 'parallel', config, opts), merge, branches: compiled });
+  }
+
+  /** A `delay` node: waits `ms` milliseconds, or until a time (`{ until }`). */
+  delay<Id extends string>(id: Id, spec: DelaySpec, opts?: StepOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
+  }
+
+  /** A `human_approval` node; the run waits until someone approves or rejects. */
+  approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    const { timeout_ms, ...rest } = opts;
+    return this.#node(makeNode(id, 'human_approval', { message: opts.message, timeout_ms, on_timeout: opts.on_timeout }, rest));
+  }
+
+  /** A `webhook` node: an HTTP request. */
+  webhook<Id extends string>(id: Id, opts: WebhookOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    const { url, method, headers, body, expected_status, output_mapping } = opts;
+    return this.#node(makeNode(id, 'webhook', { url, method, headers, body, expected_status, output_mapping }, opts));
+  }
+
+  /** A `sub_workflow` node: runs another workflow and outputs its result. */
+  subWorkflow<Id extends string>(id: Id, opts: SubWorkflowOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    const { workflow_id, version, input_mapping } = opts;
+    return this.#node(makeNode(id, 'sub_workflow', { workflow_id, version, input_mapping }, opts));
+  }
+
+  /** A `wait_for_event` node: the run waits for a matching event. */
+  waitForEvent<Id extends string>(id: Id, opts: WaitForEventOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    const { timeout_ms, ...rest } = opts;
+    return this.#node(makeNode(id, 'wait_for_event', { event: opts.event, filter: opts.filter, timeout_ms }, rest));
+  }
+
+  /** A node of any type, e.g. one registered with `engine.registerNode`. Built-in types get their config checked. */
+  node<Id extends string>(
+    id: Id,
+    type: string,
+    config: Readonly<Record<string, unknown>> = {},
+    opts?: StepOptions,
+  ): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    if (type === 'start') throw builderError(`Node "${id}": a workflow has exactly one start node, added by workflow().`, id);
+    return this.#node(makeNode(id, type, { ...config }, opts));
+  }
+
+  /** An `end` node; `output` maps result keys to expressions. Nothing may follow it in this chain. */
+  end(output?: Readonly<Record<string, string>>, opts: EndOptions = {}): WorkflowBuilder<T> {
+    const id = opts.id ?? 'end';
+    return this.#node(makeNode(id, 'end', { output, terminate: opts.terminate }, opts), 'end');
+  }
+
+  /** Compiles to the JSON definition; a fresh plain-JSON object on every call. */
+  build(): WorkflowDefinition {
+    const { root, steps, taken } = this.#state;
+    if (root === undefined) throw builderError('build() was called on a branch builder; call it on the workflow.');
+    const sink = new GraphSink();
+    sink.place(START, 0, 0);
+    const placed = compileSteps(sink, steps, [{ node: START.id, output: 'out' }], 1, 0);
+    if (placed.exits.length > 0) {
+      const endId = uniqueId(taken, 'end', '');
+      sink.place(makeNode(endId, 'end', {}), placed.nextCol, 0);
+      sink.connect(placed.exits, endId);
+    }
+    return assembleDefinition(root.name, root.options, sink.nodes, sink.edges);
+  }
+
+  /** `JSON.stringify(builder)` gives the definition. */
+  toJSON(): WorkflowDefinition {
+    return this.build();
+  }
+
+  #node<B extends object>(node: NodeSpec, kind: 'node' | 'end' = 'node'): WorkflowBuilder<B> {
+    return this.#withStep(this.#reserve([node.id]), { kind, node });
+  }
+
+  #loop<B extends object>(
+    prefix: string,
+    config: Record<string, unknown>,
+    body: BranchFn<T, object>,
+    opts: LoopOptions & { readonly id?: string },
+  ): WorkflowBuilder<B> {
+    const id = opts.id ?? this.#autoId(prefix, '');
+    const max = opts.max_iterations ?? 1000;
+    if (typeof config['count'] === 'number' && config['count'] > max) {
+      throw builderError(`Loop "${id}" repeats ${config['count']} times, over its max_iterations of ${max}; raise max_iterations.`, id);
+    }
+    const done = this.#reserve([id]).#branch(body, `body of loop "${id}"`);
+    const steps = done.#state.steps;
+    if (steps.length === 0) throw builderError(`Loop "${id}" has an empty body.`, id);
+    return this.#withStep(done, { kind: 'loop', node: makeNode(id, 'loop', { ...config, max_iterations: max }, opts), body: steps });
+  }
+
+  /** Claims ids for a step about to be added; throws on a duplicate or after the chain ended. */
+  #reserve(ids: readonly string[]): WorkflowBuilder<T> {
+    if (isTerminal(this.#state.steps)) {
+      throw builderError(`Node "${ids[0]}" follows an end(): nothing can run after the chain has ended.`, ids[0]);
+    }
+    const taken = new Set(this.#state.taken);
+    for (const id of ids) {
+      checkNodeId(id);
+      if (taken.has(id)) throw builderError(`Duplicate node id "${id}": every node of a workflow needs its own id.`, id);
+      taken.add(id);
+    }
+    return new WorkflowBuilder({ ...this.#state, taken, seq: this.#state.seq + 1 });
+  }
+
+  /** Runs a branch callback on an empty builder that shares this one's ids; returns what it built. */
+  #branch(fn: BranchFn<T, object>, what: string): WorkflowBuilder<T> {
+    const origin = Symbol(what);
+    const result: unknown = fn(new WorkflowBuilder({ ...this.#state, root: undefined, steps: [], origin }));
+    if (!(typeof result === 'object' && result !== null && #state in result) || (result as WorkflowBuilder).#state.origin !== origin) {
+      throw builderError(`The ${what} must return the builder it was given (or one chained from it).`);
+    }
+    return result as WorkflowBuilder<T>;
+  }
+
+  /** This chain with `step` appended; `after` is the builder holding the ids claimed by the step and its branches. */
+  #withStep<B extends object>(after: WorkflowBuilder<object>, step: Step): WorkflowBuilder<B> {
+    const { taken, seq } = after.#state;
+    return new WorkflowBuilder<B>({ ...this.#state, taken, seq, steps: [...this.#state.steps, step] });
+  }
+
+  #autoId(prefix: string, suffix: string): string {
+    return uniqueId(this.#state.taken, `${prefix}_${this.#state.seq}`, suffix);
+  }
+}
+
+/**
+ * Starts a workflow. Chain steps, then `build()` the JSON definition (or hand the builder to the engine).
+ *
+ * @example
+ * const wf = workflow('triage', { variables: { ticket: 'string' } })
+ *   .prompt('classify', { model: 'openai:gpt-4o-mini', template: 'Classify: {{input.ticket}}', output: z.object({ urgent: z.boolean() }) })
+ *   .when('classify.json.urgent', (b) => b.approval('escalate', { message: 'Escalate?' }))
+ *   .end({ urgent: 'classify.json.urgent' });
+ * const definition = wf.build();
+ */
+export function workflow(name: string, opts: WorkflowOptions = {}): WorkflowBuilder {
+  if (typeof name !== 'string' || name.length === 0) throw builderError('workflow(name): name must be a non-empty string.');
+  checkWorkflowOptions(opts);
+  return new WorkflowBuilder({ root: { name, options: opts }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
+}
+
+/**
+ * True for a workflow builder, even one from another copy of the library (dual ESM/CJS installs).
+ *
+ * @example
+ * const def = isWorkflowBuilder(x) ? x.build() : x;
+ */
+export function isWorkflowBuilder(value: unknown): value is AnyWorkflowBuilder {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}

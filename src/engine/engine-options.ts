@@ -1,0 +1,177 @@
+/** Engine options: validated and defaulted once, at construction. */
+import type { NodeHandler } from '../nodes/node-handler.js';
+import type { Provider } from '../providers/provider.js';
+import type { CircuitBreakerOptions } from '../calls/circuit-breaker.js';
+import { DEFAULT_PRICES, type ModelPrice, type PriceTable } from '../calls/pricing.js';
+import type { ProviderLimits } from '../calls/rate-limiter.js';
+import type { ToolDefinition } from '../calls/tool-loop.js';
+import type { Storage } from '../storage/storage.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import { TrellisError } from '../kernel/errors.js';
+import { randomIds, type IdGenerator } from '../kernel/ids.js';
+
+/** Options of `new Engine(...)`. */
+export interface EngineOptions {
+  /**
+   * Where runs, workflows and prompts live.
+   * @default a SqliteStorage on the file `trellis.sqlite` in the working directory
+   */
+  readonly storage?: Storage;
+  /** Providers by the provider part of `provider_model` (`"openai:gpt-4o-mini"` uses `providers.openai`). */
+  readonly providers?: Readonly<Record<string, Provider>>;
+  /** Extra node types. */
+  readonly nodes?: readonly NodeHandler[];
+  /**
+   * How many steps of one run may execute at once (a workflow's `settings.max_concurrency` wins).
+   * @default unlimited
+   */
+  readonly concurrency?: number;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** @default random UUIDs */
+  readonly ids?: IdGenerator;
+  /** Source of randomness for retry jitter. @default Math.random */
+  readonly random?: () => number;
+  /** How long a claim on a run lasts without renewal. @default 30000 */
+  readonly leaseMs?: number;
+  /** How often `start()`'s background loop looks for orphaned runs and due timers. @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** Recoveries in a row without progress after which a run is failed as poison. @default 3 */
+  readonly maxRecoveryAttempts?: number;
+  /** Re-asks of a model whose structured answer is invalid. @default 2 */
+  readonly structuredRetries?: number;
+  /** Largest run input, serialised. @default 1 MiB */
+  readonly maxInputBytes?: number;
+  /** This engine instance's id, recorded as the owner of the runs it advances. @default random */
+  readonly instanceId?: string;
+  /**
+   * Prices in USD per million tokens by `provider:model` (`provider:*` for every model of a
+   * provider), added to and overriding the built-in table. Models without a price record no cost.
+   * @default DEFAULT_PRICES (well-known OpenAI and Anthropic models; Ollama free)
+   */
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
+  /**
+   * Limits per provider name, shared by every run of this engine: calls in flight, requests and
+   * tokens per minute. Calls wait in line (and leave it when their step is cancelled).
+   * @default no limits
+   * @example { openai: { concurrency: 4, requestsPerMinute: 500, tokensPerMinute: 200_000 } }
+   */
+  readonly limits?: Readonly<Record<string, ProviderLimits>>;
+  /**
+   * Per-provider circuit breakers: open after `failureThreshold` consecutive failures (rate limit,
+   * timeout, 5xx, network), fail fast with `circuit_open`, let one probe through after `cooldownMs`.
+   * `false` turns them off.
+   * @default { failureThreshold: 5, cooldownMs: 30000 }
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+  /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
+  readonly tools?: Readonly<Record<string, ToolDefinition>>;
+}
+
+/** Options after defaults. */
+export interface ResolvedEngineOptions {
+  readonly storage: Storage | undefined;
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly nodes: readonly NodeHandler[];
+  readonly concurrency: number | undefined;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly random: () => number;
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly maxRecoveryAttempts: number;
+  readonly structuredRetries: number;
+  readonly maxInputBytes: number;
+  readonly instanceId: string;
+  readonly prices: PriceTable;
+  readonly limits: ReadonlyMap<string, ProviderLimits>;
+  readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
+  readonly tools: ReadonlyMap<string, ToolDefinition>;
+}
+
+/** Validates and defaults engine options; throws `invalid_options` naming the option. */
+export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {
+  const ids = options.ids ?? randomIds;
+  return {
+    storage: options.storage,
+    providers: new Map(Object.entries(options.providers ?? {})),
+    nodes: options.nodes ?? [],
+    concurrency: optionalPositive('concurrency', options.concurrency),
+    clock: options.clock ?? systemClock,
+    ids,
+    random: options.random ?? Math.random,
+    leaseMs: positive('leaseMs', options.leaseMs, 30_000),
+    pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 1_000),
+    maxRecoveryAttempts: positive('maxRecoveryAttempts', options.maxRecoveryAttempts, 3),
+    structuredRetries: nonNegative('structuredRetries', options.structuredRetries, 2),
+    maxInputBytes: positive('maxInputBytes', options.maxInputBytes, 1024 * 1024),
+    instanceId: options.instanceId ?? ids('engine'),
+    prices: resolvePrices(options.prices),
+    limits: resolveLimits(options.limits),
+    circuitBreaker: resolveBreaker(options.circuitBreaker),
+    tools: resolveTools(options.tools),
+  };
+}
+
+function resolvePrices(prices: EngineOptions['prices']): PriceTable {
+  if (prices === undefined) return DEFAULT_PRICES;
+  for (const [key, price] of Object.entries(prices)) {
+    if (!/^[a-z][a-z0-9_-]*:.+$/i.test(key)) throw new TrellisError('invalid_options', `Engine option "prices" keys must be "provider:model" or "provider:*", got ${JSON.stringify(key)}`);
+    for (const side of ['input', 'output'] as const) {
+      const value = (price as Partial<ModelPrice> | undefined)?.[side];
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new TrellisError('invalid_options', `Engine option "prices.${key}.${side}" must be a number >= 0 (USD per million tokens), got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+  return { ...DEFAULT_PRICES, ...prices };
+}
+
+function resolveLimits(limits: EngineOptions['limits']): ReadonlyMap<string, ProviderLimits> {
+  const resolved = new Map<string, ProviderLimits>();
+  for (const [provider, limit] of Object.entries(limits ?? {})) {
+    if (typeof limit !== 'object' || limit === null) throw new TrellisError('invalid_options', `Engine option "limits.${provider}" must be an object, got ${JSON.stringify(limit)}`);
+    const concurrency = optionalPositive(`limits.${provider}.concurrency`, limit.concurrency);
+    const rpm = optionalPositive(`limits.${provider}.requestsPerMinute`, limit.requestsPerMinute);
+    const tpm = optionalPositive(`limits.${provider}.tokensPerMinute`, limit.tokensPerMinute);
+    if (concurrency !== undefined && !Number.isInteger(concurrency)) throw new TrellisError('invalid_options', `Engine option "limits.${provider}.concurrency" must be a whole number, got ${concurrency}`);
+    resolved.set(provider, { ...(concurrency === undefined ? {} : { concurrency }), ...(rpm === undefined ? {} : { requestsPerMinute: rpm }), ...(tpm === undefined ? {} : { tokensPerMinute: tpm }) });
+  }
+  return resolved;
+}
+
+function resolveBreaker(breaker: EngineOptions['circuitBreaker']): Required<CircuitBreakerOptions> | false {
+  if (breaker === false) return false;
+  const failureThreshold = positive('circuitBreaker.failureThreshold', breaker?.failureThreshold, 5);
+  if (!Number.isInteger(failureThreshold)) throw new TrellisError('invalid_options', `Engine option "circuitBreaker.failureThreshold" must be a whole number, got ${failureThreshold}`);
+  return { failureThreshold, cooldownMs: positive('circuitBreaker.cooldownMs', breaker?.cooldownMs, 30_000) };
+}
+
+function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDefinition> {
+  const resolved = new Map<string, ToolDefinition>();
+  for (const [name, tool] of Object.entries(tools ?? {})) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new TrellisError('invalid_options', `Engine option "tools" names must be 1-64 letters, digits, _ or -, got ${JSON.stringify(name)}`);
+    if (typeof tool?.execute !== 'function') throw new TrellisError('invalid_options', `Engine option "tools.${name}.execute" must be a function, got ${typeof tool?.execute}`);
+    if (typeof tool.parameters !== 'object' || tool.parameters === null) throw new TrellisError('invalid_options', `Engine option "tools.${name}.parameters" must be a JSON Schema object, got ${JSON.stringify(tool.parameters)}`);
+    resolved.set(name, tool);
+  }
+  return resolved;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  return optionalPositive(name, value) ?? fallback;
+}
+
+function optionalPositive(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TrellisError('invalid_options', `Engine option "${name}" must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) throw new TrellisError('invalid_options', `Engine option "${name}" must be a whole number >= 0, got ${JSON.stringify(value)}`);
+  return value;
+}

@@ -1,0 +1,479 @@
+/**
+ * The Engine: a thin facade that wires storage, providers, node handlers, the planner and the
+ * runner together, and offers the run-control API. Each run is driven by a RunController; this
+ * class only creates, finds, recovers and addresses them.
+ */
+import type { NodeHandler } from '../nodes/node-handler.js';
+import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
+import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { Storage } from '../storage/storage.js';
+import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
+import type { Clock } from '../kernel/clock.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
+import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
+import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { TrellisEventEmitter } from '../kernel/events.js';
+import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
+import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
+import { PromptStore } from './prompt-store.js';
+import { LeaseRenewal, recoverRuns, repeat } from '../runtime/run-recovery.js';
+import type { RunDeps } from '../runtime/run-deps.js';
+import { resolveInput } from '../definition/run-input.js';
+import { startFork, startReplay, type ForkOptions } from '../calls/replay-answers.js';
+import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
+import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
+import { createTemplates, type Templates } from '../templates/templates.js';
+import { createBundles, type Bundles } from '../bundles/bundles.js';
+import { untilAborted } from '../kernel/abortable.js';
+import { plainCopier } from '../kernel/plain.js';
+import { HotRuns } from '../runtime/hot-runs.js';
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Starting the same key twice returns the first run instead of starting another. */
+  readonly idempotencyKey?: string;
+  /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
+  readonly trigger?: Json;
+}
+
+interface ChildLink {
+  readonly parent_id: string;
+  readonly parent_step_path: string;
+}
+
+
+/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
+const copyRunRow = plainCopier<RunRecord>();
+
+/**
+ * Runs workflows durably inside your process.
+ *
+ * @example
+ * const engine = new Engine({ storage: new MemoryStorage(), providers: { mock: new ScriptedProvider(['hi']) } });
+ * const run = await engine.run(workflow('hello').prompt('greet', { model: 'mock:any', template: 'Say hi' }), {});
+ * console.log(run.status, run.output_data);
+ */
+export class Engine {
+  /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
+  readonly events = new TrellisEventEmitter();
+  /** Stored workflows, every version kept. */
+  readonly workflows: WorkflowStore;
+  /** Versioned prompt templates. */
+  readonly prompts: PromptStore;
+  /** LLM execution records. */
+  readonly executions: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<LlmExecutionRecord[]>; get(id: string): Promise<LlmExecutionRecord | undefined> };
+
+  readonly #options: ResolvedEngineOptions;
+  readonly #handlers = new Map<string, NodeHandler>();
+  readonly #hot: HotRuns;
+  readonly #deps: RunDeps;
+  #storage: Storage | undefined;
+  #ready: Promise<Storage> | undefined;
+  #loop: { stop(): void } | undefined;
+  readonly #leases: LeaseRenewal;
+  #closed = false;
+  #triggers: Triggers | undefined;
+  /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
+  readonly #limited = new Set<string>();
+  readonly #definitions = new Map<string, WorkflowDefinition>();
+  #templates: Templates | undefined;
+  #bundles: Bundles | undefined;
+  /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
+  readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; id: string; version: number }>();
+
+  constructor(options: EngineOptions = {}) {
+    this.#options = resolveEngineOptions(options);
+    for (const handler of [...BUILTIN_NODES, ...this.#options.nodes]) this.#handlers.set(handler.type, handler);
+    const storage = (): Promise<Storage> => this.init();
+    this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
+    this.prompts = new PromptStore(storage, this.#options.clock);
+    this.executions = {
+      list: async (filter) => (await storage()).listExecutions(filter),
+      get: async (id) => (await storage()).getExecution(id),
+    };
+    const o = this.#options;
+    const storageNow = (): Storage => this.#storage!; // runs only exist after init() opened storage
+    const deps: Omit<RunDeps, 'storage'> = {
+      clock: o.clock,
+      ids: o.ids,
+      random: o.random,
+      events: this.events,
+      handlers: this.#handlers,
+      models: new ModelCaller({
+        providers: o.providers,
+        clock: o.clock,
+        ids: o.ids,
+        structuredRetries: o.structuredRetries,
+        prices: o.prices,
+        limits: o.limits,
+        circuitBreaker: o.circuitBreaker,
+        tools: o.tools,
+        events: this.events,
+        executions: (runId: string) => this.executions.list({ workflow_execution_id: runId }),
+      }),
+      onFinished: (runId: string) => {
+        this.#hot.forget(runId);
+        this.#deps.models.detachRun(runId);
+      },
+      onSettled: (run: RunRecord) => {
+        if (this.#limited.has(run.workflow_id)) void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
+        if (run.parent_id !== undefined) void this.#hot.wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+      },
+      startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
+      // A child can end before its parent's step records that it waits (a fast child of pure steps):
+      // its own wake-up then found nothing waiting, so look again once the wait is committed.
+      childWaiting: (childId: string) => {
+        void this.init()
+          .then((storage) => storage.getRun(childId))
+          .then((child) => (child && isFinishedRun(child.status) ? this.#hot.wakeParent(child) : undefined))
+          .catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
+      },
+    };
+    // A getter added after the literal: written inside it, it would leave this hot object in slow dictionary mode.
+    this.#deps = Object.defineProperty(deps as RunDeps, 'storage', { get: storageNow, enumerable: true });
+    this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
+      void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
+    });
+    this.#hot = new HotRuns({
+      deps: this.#deps,
+      clock: o.clock,
+      instanceId: o.instanceId,
+      leaseMs: o.leaseMs,
+      concurrency: o.concurrency,
+      storage,
+      held: () => this.#leases.ensure(),
+      reportError: (event, error) => this.events.publish('listener:error', { event, error }),
+    });
+  }
+
+  /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
+  get clock(): Clock {
+    return this.#options.clock;
+  }
+
+  /** This engine instance's id (the owner recorded on runs it advances). */
+  get instanceId(): string {
+    return this.#options.instanceId;
+  }
+
+  /** Opens storage and runs migrations. Idempotent; every other method calls it. */
+  init(): Promise<Storage> {
+    this.#ready ??= (async () => {
+      const storage = this.#options.storage ?? (await defaultStorage());
+      await storage.init();
+      this.#storage = storage;
+      return storage;
+    })();
+    return this.#ready;
+  }
+
+  /** Adds (or replaces) a node type. */
+  registerNode(handler: NodeHandler): void {
+    if (!handler || typeof handler.type !== 'string' || typeof handler.execute !== 'function') {
+      throw new TrellisError('invalid_options', 'registerNode expects { type: string, execute(ctx) }');
+    }
+    this.#handlers.set(handler.type, handler as NodeHandler);
+  }
+
+  /** Runs a workflow to the end and resolves with its execution record (also when it failed). */
+  async run(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<WorkflowExecution> {
+    const id = await this.start(workflow, input, options);
+    return this.wait(id);
+  }
+
+  /** Starts the background loop: recovers orphaned runs now and every `pollIntervalMs`, fires due timers. */
+  start(): Promise<void>;
+  /** Starts a run and resolves with its id as soon as it is recorded. */
+  start(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<string>;
+  async start(workflow?: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string | void> {
+    if (workflow === undefined) return this.#startLoop();
+    let known = this.#resolved.get(workflow);
+    if (!known) {
+      const def = resolveDefinition(workflow, this.#handlers.keys());
+      resolveInput(def, input, this.#options.maxInputBytes);
+      await this.init();
+      const stored = await this.workflows.ensureStored(def);
+      known = { def: stored.definition, id: stored.id, version: stored.version };
+      this.#resolved.set(workflow, known);
+    }
+    const resolved = resolveInput(known.def, input, this.#options.maxInputBytes);
+    const storage = await this.init();
+    return this.#createRun(storage, known.def, known.id, known.version, resolved, options);
+  }
+
+  /** Starts a run of a stored workflow (latest version unless given). */
+  async startStored(workflowId: string, input?: unknown, options: RunOptions & { version?: number } = {}): Promise<string> {
+    const storage = await this.init();
+    const stored = await storage.getWorkflow(workflowId, options.version);
+    if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
+    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
+    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
+  }
+
+  async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions, link?: ChildLink): Promise<string> {
+    const now = this.#options.clock.now();
+    const record: RunRecord = copyRunRow({
+      id: this.#options.ids('run'),
+      workflow_id: workflowId,
+      workflow_version: version,
+      status: 'running',
+      input_data: resolved.input,
+      variables: resolved.variables,
+      created_at: now,
+      started_at: now,
+      owner: this.instanceId,
+      lease_expires_at: now + this.#options.leaseMs,
+      revision: 0,
+      recovery_count: 0,
+      ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
+      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+      ...link,
+    });
+    const limit = def.definition.settings?.max_concurrent_runs;
+    if (limit !== undefined) this.#limited.add(workflowId);
+    const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;
+    const announce = (): void => void this.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    if (!queued && record.idempotency_key === undefined) {
+      // The run's row goes in with its first steps, in one transaction.
+      await this.#hot.hold(record, def).create(announce);
+      return record.id;
+    }
+    const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
+    if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
+    if (queued) return run.id; // started by #admitNext when a run of this workflow ends
+    this.#hot.drive(run, def, []);
+    announce();
+    return run.id;
+  }
+
+  /**
+   * Starts a replay of a run: the same workflow version and input, every model call answered
+   * from the old run's execution records (no provider is called). Resolves with the new run's id.
+   */
+  replay(executionId: string): Promise<string> {
+    return startReplay(this, executionId);
+  }
+
+  /**
+   * Starts a fork of a run: steps before `fromNode` replay the old run's answers; `fromNode` and
+   * everything reachable from it call the real providers, with `overrides` applied. Resolves with the new run's id.
+   */
+  fork(executionId: string, options: ForkOptions): Promise<string> {
+    return startFork(this, executionId, options);
+  }
+
+  /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
+  metrics(): { providers: ModelMetrics['providers'] } {
+    return this.#deps.models.metrics();
+  }
+
+  /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
+  get triggers(): Triggers {
+    return (this.#triggers ??= createTriggers(this, { clock: this.#options.clock }));
+  }
+
+  /** Built-in workflow templates: list them, or store one as a new workflow. */
+  get templates(): Templates {
+    return (this.#templates ??= createTemplates(this.workflows));
+  }
+
+  /** Runs many inputs through one workflow or prompt as a resumable bundle. */
+  get bundles(): Bundles {
+    return (this.#bundles ??= createBundles(this, { ids: this.#options.ids, nodeTypes: () => this.#handlers.keys() }));
+  }
+
+  /**
+   * Emits an event: starts every active stored workflow with a matching event trigger, and wakes
+   * every `wait_for_event` step waiting for `name` whose filter accepts the payload.
+   * Resolves with the ids of the runs it started.
+   */
+  async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
+    const storage = await this.init();
+    const candidates = new Set<string>();
+    for (const [id, controller] of this.#hot.entries()) if (controller.eventWaiters(name).length > 0) candidates.add(id);
+    // Runs no process drives right now, found through the indexed event name of their waiting steps.
+    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#hot.has(step.run_id)) candidates.add(step.run_id);
+    for (const id of candidates) {
+      const controller = this.#hot.get(id) ?? (await this.#hot.adopt((await storage.getRun(id))!).catch(() => undefined));
+      for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
+    }
+    return this.triggers.emit(name, payload, options);
+  }
+
+  /** A stored workflow version's definition; versions never change, so they are cached. */
+  async #definitionOf(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
+    const key = `${id}\u0000${version}`;
+    const cached = this.#definitions.get(key);
+    if (cached) return cached;
+    const record = await storage.getWorkflow(id, version);
+    if (record && this.#definitions.size < 1000) this.#definitions.set(key, record.definition);
+    return record?.definition;
+  }
+
+  async #activeRuns(storage: Storage, workflowId: string): Promise<number> {
+    return (await storage.listRuns({ workflow_id: workflowId, status: ['running', 'paused'] })).length;
+  }
+
+  /** Starts queued (`pending`) runs of a workflow while it is under its `max_concurrent_runs`. */
+  async #admitNext(workflowId: string): Promise<void> {
+    this.#limited.add(workflowId);
+    const storage = await this.init();
+    const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
+    for (const run of queued.reverse()) {
+      const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+      const limit = stored?.definition.definition.settings?.max_concurrent_runs;
+      if (!stored || (limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit)) return;
+      const now = this.#options.clock.now();
+      const claimed = await storage.claimRun(run.id, this.instanceId, now + this.#options.leaseMs, now);
+      if (!claimed) continue;
+      const started = await storage.updateRun(run.id, { status: 'running', started_at: now }, { status: 'pending' });
+      if (!started) continue;
+      this.#hot.drive(started, stored.definition, []);
+      this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
+    }
+  }
+
+  async #startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
+    const storage = await this.init();
+    const stored = await storage.getWorkflow(workflowId, version);
+    if (!stored) throw new NotFoundError(`Sub-workflow "${workflowId}"${version ? ` version ${version}` : ''} not found (step "${stepPath}")`, { executionId: parent.id });
+    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
+    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, { idempotencyKey: key, trigger: { type: 'parent', id: parent.id } }, { parent_id: parent.id, parent_step_path: stepPath });
+  }
+
+  /** Resolves with the execution record once the run completes, fails or is cancelled. */
+  async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
+    const hot = this.#hot.get(executionId);
+    if (hot) {
+      await untilAborted(hot.done, options.signal);
+      // Everything the controller holds is committed once `done` resolved: no read back.
+      return hot.execution();
+    }
+    for (;;) {
+      const current = await this.get(executionId);
+      if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+      if (isFinishedRun(current.status)) return current;
+      const again = this.#hot.get(executionId);
+      if (again) {
+        await untilAborted(again.done, options.signal);
+        continue;
+      }
+      options.signal?.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
+    }
+  }
+
+  /** The execution record (run, context and trace), or undefined. */
+  async get(executionId: string): Promise<WorkflowExecution | undefined> {
+    const storage = await this.init();
+    const run = await storage.getRun(executionId);
+    if (!run) return undefined;
+    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#definitionOf(storage, run.workflow_id, run.workflow_version)]);
+    return toWorkflowExecution(run, steps, definition);
+  }
+
+  /** Lists runs, newest first. */
+  async list(filter: Parameters<Storage['listRuns']>[0] = {}): Promise<RunRecord[]> {
+    return (await this.init()).listRuns(filter);
+  }
+
+  /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
+  async pause(executionId: string): Promise<void> {
+    const controller = await this.#hot.control(executionId, ['running']);
+    await controller.pause();
+  }
+
+  /** Resumes a paused run. */
+  async resume(executionId: string): Promise<void> {
+    const controller = await this.#hot.control(executionId, ['paused']);
+    await controller.resume();
+  }
+
+  /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
+  async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
+    const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
+    const children = controller.childWaits();
+    controller.cancel(reason);
+    await controller.done.catch(() => undefined);
+    for (const { childId } of children) {
+      await this.cancel(childId, `parent ${executionId} was cancelled`).catch(() => undefined);
+    }
+  }
+
+  /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
+  async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
+  }
+
+  /** Rejects a `human_approval` step. */
+  async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
+  }
+
+  /**
+   * Recovers orphaned runs: `pending`/`running` runs whose owner's lease expired. Each is claimed
+   * and continued from its committed steps; a run recovered `maxRecoveryAttempts` times in a row
+   * without progress is failed as poison. Resolves with the ids it took over.
+   */
+  async recover(): Promise<string[]> {
+    const storage = await this.init();
+    const o = this.#options;
+    return recoverRuns({
+      storage,
+      clock: o.clock,
+      instanceId: this.instanceId,
+      leaseMs: o.leaseMs,
+      maxRecoveryAttempts: o.maxRecoveryAttempts,
+      events: this.events,
+      isHot: (runId) => this.#hot.has(runId),
+      resume: async (run) => {
+        const workflow = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+        if (!workflow) return false;
+        await this.#hot.resume(run, workflow.definition);
+        return true;
+      },
+      adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
+      admitNext: (workflowId) => this.#admitNext(workflowId),
+    });
+  }
+
+  async #startLoop(): Promise<void> {
+    await this.init();
+    if (this.#loop) return;
+    await this.triggers.start();
+    if (this.#loop) return;
+    const loop = repeat(this.#options.clock, this.#options.pollIntervalMs, async () => {
+      try {
+        await this.recover();
+      } catch (error) {
+        this.events.publish('listener:error', { event: 'recover', error });
+      }
+    });
+    this.#loop = loop;
+    await loop.first;
+  }
+
+  /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#triggers?.stop();
+    this.#loop?.stop();
+    this.#leases.stop();
+    const detached = this.#hot.detachAll();
+    // Release our claims so another engine can act on these runs at once instead of after the lease.
+    if (this.#storage) {
+      await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));
+    }
+    if (this.#ready) await (await this.#ready).close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+
+async function defaultStorage(): Promise<Storage> {
+  const { SqliteStorage } = await import('../storage/sqlite/sqlite-storage.js');
+  return new SqliteStorage({ path: 'trellis.sqlite' });
+}

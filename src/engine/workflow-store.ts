@@ -1,0 +1,131 @@
+/**
+ * `engine.workflows`: stored workflows, every version kept. Updating creates a new version;
+ * running executions keep the version they started with.
+ */
+import type { Storage } from '../storage/storage.js';
+import type { WorkflowFilter, WorkflowRecord } from '../storage/records.js';
+import type { Clock } from '../kernel/clock.js';
+import type { WorkflowDefinition, WorkflowDefinitionInput } from '../definition/definition.js';
+import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
+import { assertValidWorkflow } from '../definition/validation/validation.js';
+
+/** Anything with a `build()` that returns a definition (the fluent builder). */
+export interface BuildsWorkflow {
+  build(): WorkflowDefinition;
+}
+
+/** A definition as JSON or as a builder. */
+export type WorkflowSource = WorkflowDefinitionInput | WorkflowDefinition | BuildsWorkflow;
+
+/** Turns JSON or a builder into a validated definition (throws `WorkflowValidationError`). */
+export function resolveDefinition(source: WorkflowSource, nodeTypes: Iterable<string>): WorkflowDefinition {
+  const raw = typeof (source as BuildsWorkflow).build === 'function' ? (source as BuildsWorkflow).build() : source;
+  return assertValidWorkflow(raw, { nodeTypes });
+}
+
+/** A stable id from a workflow's name when it has none. */
+export function workflowIdFor(def: WorkflowDefinition): string {
+  return def.id ?? (def.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'workflow');
+}
+
+/** CRUD over stored workflows. */
+export class WorkflowStore {
+  readonly #storage: () => Promise<Storage>;
+  readonly #clock: Clock;
+  readonly #nodeTypes: () => Iterable<string>;
+  readonly #hasActiveRuns: (id: string) => Promise<boolean>;
+
+  /** @internal */
+  constructor(storage: () => Promise<Storage>, clock: Clock, nodeTypes: () => Iterable<string>, hasActiveRuns: (id: string) => Promise<boolean>) {
+    this.#storage = storage;
+    this.#clock = clock;
+    this.#nodeTypes = nodeTypes;
+    this.#hasActiveRuns = hasActiveRuns;
+  }
+
+  /** Validates and stores a new workflow (version 1, or the definition's version). Nothing is written when invalid. */
+  async create(source: WorkflowSource): Promise<WorkflowRecord> {
+    const def = resolveDefinition(source, this.#nodeTypes());
+    const storage = await this.#storage();
+    const id = workflowIdFor(def);
+    if (await storage.getWorkflow(id)) throw new IllegalStateError(`Workflow "${id}" already exists; use update() to add a version`, { details: { id } });
+    return this.#save(storage, id, def.version, def);
+  }
+
+  /** A version of a workflow (latest when absent), or undefined. */
+  async get(id: string, version?: number): Promise<WorkflowRecord | undefined> {
+    return (await this.#storage()).getWorkflow(id, version);
+  }
+
+  /** Latest version of each workflow, filtered by status, tag or name. */
+  async list(filter?: WorkflowFilter): Promise<WorkflowRecord[]> {
+    return (await this.#storage()).listWorkflows(filter);
+  }
+
+  /** Every version of one workflow, oldest first. */
+  async versions(id: string): Promise<WorkflowRecord[]> {
+    return (await this.#storage()).listWorkflowVersions(id);
+  }
+
+  /** Stores the definition as the next version of `id`. */
+  async update(id: string, source: WorkflowSource): Promise<WorkflowRecord> {
+    const storage = await this.#storage();
+    const latest = await storage.getWorkflow(id);
+    if (!latest) throw new NotFoundError(`Workflow "${id}" not found`);
+    const def = resolveDefinition(source, this.#nodeTypes());
+    return this.#save(storage, id, latest.version + 1, def);
+  }
+
+  /** Marks the latest version archived (as a new version). */
+  async archive(id: string): Promise<WorkflowRecord> {
+    const latest = await this.get(id);
+    if (!latest) throw new NotFoundError(`Workflow "${id}" not found`);
+    return this.update(id, { ...latest.definition, status: 'archived' });
+  }
+
+  /** Makes an older version current again by copying it as the next version. */
+  async rollback(id: string, version: number): Promise<WorkflowRecord> {
+    const target = await this.get(id, version);
+    if (!target) throw new NotFoundError(`Workflow "${id}" has no version ${version}`);
+    return this.update(id, target.definition);
+  }
+
+  /** Deletes a workflow; refused while runs of it are active unless `force`. */
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const storage = await this.#storage();
+    if (!(await storage.getWorkflow(id))) throw new NotFoundError(`Workflow "${id}" not found`);
+    if (!options.force && (await this.#hasActiveRuns(id))) {
+      throw new IllegalStateError(`Workflow "${id}" has running executions; pass { force: true } to delete it anyway`);
+    }
+    await storage.deleteWorkflow(id);
+  }
+
+  /** @internal Stores `def` under `id`, reusing a version whose definition is identical. */
+  async ensureStored(def: WorkflowDefinition): Promise<WorkflowRecord> {
+    const storage = await this.#storage();
+    const id = workflowIdFor(def);
+    const existing = await storage.getWorkflow(id, def.version);
+    if (existing && JSON.stringify(existing.definition) === JSON.stringify(withId(def, id, existing.version))) return existing;
+    if (!existing) return this.#save(storage, id, def.version, def);
+    const latest = await storage.getWorkflow(id);
+    return this.#save(storage, id, (latest?.version ?? def.version) + 1, def);
+  }
+
+  async #save(storage: Storage, id: string, version: number, def: WorkflowDefinition): Promise<WorkflowRecord> {
+    const record: WorkflowRecord = {
+      id,
+      version,
+      name: def.name,
+      status: def.status,
+      tags: def.tags ?? [],
+      definition: withId(def, id, version),
+      created_at: this.#clock.now(),
+    };
+    await storage.saveWorkflow(record);
+    return record;
+  }
+}
+
+function withId(def: WorkflowDefinition, id: string, version: number): WorkflowDefinition {
+  return { ...def, id, version };
+}

@@ -1,0 +1,168 @@
+/**
+ * The runs this process drives: a RunController for each, from the run's start (or its adoption:
+ * claim, then restore from its committed steps) until it ends or the engine closes, and what ties
+ * a child run to the parent step waiting for it. Internal to the engine.
+ */
+import type { WakeSignal } from '../nodes/node-handler.js';
+import type { RunRecord, StepRecord } from '../storage/records.js';
+import type { Storage } from '../storage/storage.js';
+import { isFinishedRun } from '../storage/storage-helpers.js';
+import type { Clock } from '../kernel/clock.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
+import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
+import { compilePlan } from '../planner/plan.js';
+import { RunController } from './run-controller.js';
+import type { RunDeps } from './run-deps.js';
+import { sumUsage } from '../calls/run-usage.js';
+import { StepBudget } from '../calls/step-budget.js';
+
+/** What the hot runs need of their engine. */
+export interface HotRunsParts {
+  readonly deps: RunDeps;
+  readonly clock: Clock;
+  readonly instanceId: string;
+  readonly leaseMs: number;
+  /** Steps of one root run that may execute at once, unless its workflow sets `max_concurrency`. */
+  readonly concurrency: number | undefined;
+  storage(): Promise<Storage>;
+  /** A run became hot: lease renewal must be running. */
+  held(): void;
+  /** Reports an error of background work (waking a parent, say) that has no caller to throw to. */
+  reportError(event: string, error: unknown): void;
+}
+
+export class HotRuns {
+  readonly #parts: HotRunsParts;
+  readonly #controllers = new Map<string, RunController>();
+
+  constructor(parts: HotRunsParts) {
+    this.#parts = parts;
+  }
+
+  get(runId: string): RunController | undefined {
+    return this.#controllers.get(runId);
+  }
+
+  has(runId: string): boolean {
+    return this.#controllers.has(runId);
+  }
+
+  get size(): number {
+    return this.#controllers.size;
+  }
+
+  entries(): IterableIterator<[string, RunController]> {
+    return this.#controllers.entries();
+  }
+
+  /** The run ended: this process no longer drives it. */
+  forget(runId: string): void {
+    this.#controllers.delete(runId);
+  }
+
+  /** Detaches every hot run (the engine closes; another engine may recover them) and returns them. */
+  detachAll(): RunController[] {
+    const detached = [...this.#controllers.values()];
+    for (const controller of detached) controller.detach();
+    this.#controllers.clear();
+    return detached;
+  }
+
+  /** A controller for `run`, known to this process as hot, not yet begun. */
+  hold(run: RunRecord, def: WorkflowDefinition): RunController {
+    // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
+    const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
+    const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);
+    const controller = new RunController(this.#parts.deps, compilePlan(def), run, budget);
+    this.#controllers.set(run.id, controller);
+    this.#parts.deps.models.attachRun(run, def);
+    this.#parts.held();
+    return controller;
+  }
+
+  /** Drives a stored run from its committed steps (none for a fresh one). */
+  drive(run: RunRecord, def: WorkflowDefinition, steps: readonly StepRecord[]): RunController {
+    const controller = this.hold(run, def);
+    controller.begin(steps);
+    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
+    return controller;
+  }
+
+  /** Drives a run recovered from storage: its usage totals recomputed, its committed steps restored. */
+  async resume(run: RunRecord, def: WorkflowDefinition): Promise<RunController> {
+    const storage = await this.#parts.storage();
+    const withUsage = { ...run, usage: sumUsage({}, await storage.listExecutions({ workflow_execution_id: run.id })) };
+    return this.drive(withUsage, def, await storage.getSteps(run.id));
+  }
+
+  /** Claims a run and loads it into memory from its committed steps; undefined when another engine holds it. */
+  async adopt(run: RunRecord): Promise<RunController | undefined> {
+    const existing = this.#controllers.get(run.id);
+    if (existing) return existing;
+    const storage = await this.#parts.storage();
+    const now = this.#parts.clock.now();
+    const claimed = await storage.claimRun(run.id, this.#parts.instanceId, now + this.#parts.leaseMs, now);
+    if (!claimed) return undefined;
+    const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
+    if (!workflow) {
+      await storage.updateRun(run.id, { status: 'failed', error_message: `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, completed_at: now, owner: undefined });
+      return undefined;
+    }
+    return this.#controllers.get(run.id) ?? this.resume(claimed, workflow.definition);
+  }
+
+  /** Finds or loads the controller of a run whose status is one of `allowed`. */
+  async control(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController> {
+    const hot = this.#controllers.get(executionId);
+    if (hot) {
+      if (!allowed.includes(hot.run.status)) throw illegal(executionId, hot.run.status, allowed);
+      return hot;
+    }
+    const storage = await this.#parts.storage();
+    const run = await storage.getRun(executionId);
+    if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+    if (!allowed.includes(run.status)) throw illegal(executionId, run.status, allowed);
+    const controller = await this.adopt(run);
+    if (!controller) throw new TrellisError('conflict', `Execution ${executionId} is being advanced by another engine (${run.owner})`, { executionId });
+    return controller;
+  }
+
+  /** Wakes the step of a running or paused run that waits at `nodeOrPath` (a node id, or a path when it waits at several). */
+  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
+    const controller = await this.control(executionId, ['running', 'paused']);
+    await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal);
+  }
+
+  /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
+  async wakeParent(child: RunRecord): Promise<void> {
+    const storage = await this.#parts.storage();
+    const parent = this.#controllers.get(child.parent_id!) ?? (await storage.getRun(child.parent_id!).then((run) => (run ? this.adopt(run) : undefined)));
+    const path = child.parent_step_path!;
+    if (!parent || parent.step(path)?.status !== 'waiting') return;
+    await parent.wake(path, { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) });
+  }
+
+  /** After loading a run: children that ended while nobody drove the parent wake it now. */
+  async #settleFinishedChildren(controller: RunController): Promise<void> {
+    const storage = await this.#parts.storage();
+    for (const wait of controller.childWaits()) {
+      const child = await storage.getRun(wait.childId);
+      if (child && isFinishedRun(child.status)) await this.wakeParent(child);
+    }
+  }
+}
+
+function resolvePath(controller: RunController, nodeOrPath: string, executionId: string): string {
+  if (controller.step(nodeOrPath)?.status === 'waiting') return nodeOrPath;
+  const candidates = controller.waitingSteps().filter((s) => s.node_id === nodeOrPath || s.path === nodeOrPath);
+  if (candidates.length === 1) return candidates[0]!.path;
+  if (candidates.length > 1) {
+    throw new IllegalStateError(`Node "${nodeOrPath}" waits at several paths (${candidates.map((c) => c.path).join(', ')}); name one`, { executionId, nodeId: nodeOrPath });
+  }
+  const step = controller.step(nodeOrPath);
+  throw new IllegalStateError(`Node "${nodeOrPath}" of execution ${executionId} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId, nodeId: nodeOrPath });
+}
+
+function illegal(executionId: string, status: string, allowed: readonly string[]): IllegalStateError {
+  return new IllegalStateError(`Execution ${executionId} is ${status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status } });
+}

@@ -1,0 +1,136 @@
+/**
+ * The public view of a run: the run row plus its steps, assembled into the execution record with
+ * its context and trace. Built from committed facts only.
+ */
+import type { Json, RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
+import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
+
+/** One entry of the execution trace: one step (the latest attempt; earlier ones in `attempts`). */
+export interface TraceStep {
+  readonly node_id: string;
+  readonly node_name: string;
+  readonly node_type: string;
+  /** Step path, e.g. `loop[2].summarize`. */
+  readonly path: string;
+  readonly status: StepStatus;
+  readonly attempt: number;
+  readonly input_data: Json;
+  readonly output_data?: Json;
+  readonly error_message?: string;
+  readonly error_code?: string;
+  /** The LLM execution record of this step, if it called a model. */
+  readonly execution_id?: string;
+  /** What a waiting step waits for. */
+  readonly waiting_for?: { readonly kind: string; readonly due_at?: string };
+  readonly attempts?: Json;
+  readonly started_at: string;
+  readonly completed_at?: string;
+  readonly duration_ms?: number;
+}
+
+/** A workflow run as the engine and the HTTP API report it. */
+export interface WorkflowExecution {
+  readonly id: string;
+  readonly workflow_id: string;
+  readonly workflow_version: number;
+  readonly status: RunStatus;
+  readonly current_node_id?: string;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly input_data: Json;
+  readonly output_data?: Json;
+  readonly error_message?: string;
+  readonly created_at: string;
+  readonly started_at?: string;
+  readonly completed_at?: string;
+  readonly duration_ms?: number;
+  readonly parent_id?: string;
+  /** Tokens and cost of every LLM call of the run: `{ input_tokens, output_tokens, cost_usd, calls }`. */
+  readonly usage?: Json;
+  /** What started the run (manual, schedule, webhook, event, parent). */
+  readonly trigger?: Json;
+  readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
+  readonly execution_trace: readonly TraceStep[];
+}
+
+const recentIso = new Map<number, string>();
+/** ISO text of a timestamp; the steps of a run share a few milliseconds, so recent answers are kept. */
+const iso = (ms: number): string => {
+  let text = recentIso.get(ms);
+  if (text === undefined) {
+    if (recentIso.size >= 256) recentIso.clear();
+    text = new Date(ms).toISOString();
+    recentIso.set(ms, text);
+  }
+  return text;
+};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const nodesByDefinition = new WeakMap<WorkflowDefinition, ReadonlyMap<string, { readonly name: string; readonly type: string }>>();
+function nodesOf(workflow: WorkflowDefinition | undefined): ReadonlyMap<string, { readonly name: string; readonly type: string }> {
+  if (!workflow) return new Map();
+  let nodes = nodesByDefinition.get(workflow);
+  if (!nodes) nodesByDefinition.set(workflow, (nodes = new Map(workflow.definition.nodes.map((n) => [n.id, n]))));
+  return nodes;
+}
+
+/** Assembles the execution record of `run` from its steps. */
+export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[], workflow: WorkflowDefinition | undefined, context?: ScopeContext): WorkflowExecution {
+  const nodes = nodesOf(workflow);
+  // The runner passes the root context it has built; a read from storage rebuilds it from the steps.
+  const contexts = context === undefined ? new ScopeContexts({ input: run.input_data, variables: run.variables }) : undefined;
+  let ordered = steps;
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]!.seq < steps[i - 1]!.seq) {
+      ordered = [...steps].sort((a, b) => a.seq - b.seq);
+      break;
+    }
+  }
+  let current: StepRecord | undefined;
+  let completed = 0;
+  const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
+  for (let i = 0; i < ordered.length; i++) {
+    const step = ordered[i]!;
+    if (step.status === 'completed') {
+      completed++;
+      if (contexts !== undefined && !step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
+    } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
+      current = step;
+    }
+    const node = nodes.get(step.node_id);
+    trace[i] = toTraceStep(step, node?.name, node?.type);
+  }
+  current ??= ordered.at(-1);
+  // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
+  if (current) {
+    record.current_node_id = current.node_id;
+    (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;
+  }
+  if (run.output_data !== undefined) record.output_data = run.output_data;
+  if (run.error_message !== undefined) record.error_message = run.error_message;
+  if (run.started_at !== undefined) record.started_at = iso(run.started_at);
+  if (run.completed_at !== undefined) record.completed_at = iso(run.completed_at);
+  if (run.completed_at !== undefined && run.started_at !== undefined) record.duration_ms = run.completed_at - run.started_at;
+  if (run.parent_id !== undefined) record.parent_id = run.parent_id;
+  if (run.usage !== undefined) record.usage = run.usage;
+  if (run.trigger !== undefined) record.trigger = run.trigger;
+  return record;
+}
+
+function toTraceStep(step: StepRecord, name: string | undefined, type: string | undefined): TraceStep {
+  const entry: Mutable<TraceStep> = { node_id: step.node_id, node_name: name ?? step.node_id, node_type: type ?? 'unknown', path: step.path, status: step.status, attempt: step.attempt, input_data: step.input_data ?? null, started_at: iso(step.started_at) };
+  if (step.output_data !== undefined) entry.output_data = step.output_data;
+  if (step.error !== undefined) {
+    entry.error_message = step.error.message;
+    entry.error_code = step.error.code;
+  }
+  if (step.execution_id !== undefined) entry.execution_id = step.execution_id;
+  if (step.waiter) entry.waiting_for = step.waiter.due_at === undefined ? { kind: step.waiter.kind } : { kind: step.waiter.kind, due_at: iso(step.waiter.due_at) };
+  const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
+  if (attempts !== undefined) entry.attempts = attempts;
+  if (step.completed_at !== undefined) entry.completed_at = iso(step.completed_at);
+  if (step.duration_ms !== undefined) entry.duration_ms = step.duration_ms;
+  return entry;
+}

@@ -1,0 +1,148 @@
+/**
+ * The StepContext a node handler sees for one step attempt. Internal to the runner. A class, not
+ * an object of closures: one is made for every step, so its functions, services object and
+ * idempotency key are made only when a handler asks for them.
+ */
+import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
+import type { CallSite, ModelCall, ModelResult } from '../calls/model-call.js';
+import type { RunBudget } from '../calls/call-budget.js';
+import type { Json, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { WorkflowNode } from '../definition/definition.js';
+import type { Clock } from '../kernel/clock.js';
+import { compileExpression } from '../expressions/expressions.js';
+import type { PlanNode } from '../planner/plan.js';
+import type { RunDeps } from './run-deps.js';
+import { renderTemplate } from '../expressions/placeholders.js';
+import { plainConstructor } from '../kernel/plain.js';
+
+/** What the context asks of the runner that made it. */
+export interface StepContextHost {
+  /** The incoming edges followed into `nodeId` in scope `prefix`. */
+  arrived(prefix: string, nodeId: string): ArrivedInput[];
+}
+
+/** Everything one step attempt's context is made from. */
+export interface StepContextParts {
+  readonly deps: RunDeps;
+  readonly run: RunRecord;
+  readonly step: StepRecord;
+  /** The step's scope (its path without the node id). */
+  readonly prefix: string;
+  readonly node: PlanNode;
+  /** The scope's context (read-only for the handler). */
+  readonly context: Readonly<Record<string, unknown>>;
+  /** Read lazily: an AbortSignal is only created when a handler looks at it. */
+  readonly signal: { readonly signal: AbortSignal };
+  readonly host: StepContextHost;
+  /** Receives each LLM execution record, to be committed with the step. */
+  readonly records: LlmExecutionRecord[];
+}
+
+export class RunStepContext implements StepContext {
+  readonly executionId: string;
+  readonly workflowId: string;
+  readonly node: WorkflowNode;
+  readonly config: Record<string, unknown>;
+  readonly path: string;
+  readonly attempt: number;
+  readonly clock: Clock;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly #parts: StepContextParts;
+  #idempotencyKey: string | undefined;
+  #services: StepServices | undefined;
+  #evaluate: StepContext['evaluate'] | undefined;
+  #render: StepContext['render'] | undefined;
+
+  constructor(parts: StepContextParts) {
+    this.#parts = parts;
+    this.executionId = parts.run.id;
+    this.workflowId = parts.run.workflow_id;
+    this.node = parts.node.node;
+    this.config = parts.node.node.config;
+    this.path = parts.step.path;
+    this.attempt = parts.step.attempt;
+    this.clock = parts.deps.clock;
+    this.context = parts.context;
+  }
+
+  /** Stable across re-runs of this attempt after a crash, so providers and webhooks can deduplicate. */
+  get idempotencyKey(): string {
+    return (this.#idempotencyKey ??= `${this.executionId}:${this.path}:${this.attempt}`);
+  }
+
+  get signal(): AbortSignal {
+    return this.#parts.signal.signal;
+  }
+
+  get arrived(): readonly ArrivedInput[] {
+    return this.#parts.host.arrived(this.#parts.prefix, this.#parts.node.id);
+  }
+
+  // Handlers may pass these around detached from `ctx`, so each is a closure, made on first use.
+  get hasOutput(): (name: string) => boolean {
+    const outgoing = this.#parts.node.outgoing;
+    return (name) => outgoing.some((e) => e.source_output === name);
+  }
+
+  get evaluate(): (expression: string, extra?: Readonly<Record<string, unknown>>) => unknown {
+    return (this.#evaluate ??= (expression, extra) => compileExpression(expression).evaluate(extra ? { ...this.context, ...extra } : this.context));
+  }
+
+  get render(): (template: string, extra?: Readonly<Record<string, unknown>>) => string {
+    return (this.#render ??= (template, extra) => renderTemplate(template, extra ? { ...this.context, ...extra } : this.context));
+  }
+
+  get services(): StepServices {
+    return (this.#services ??= stepServices(this.idempotencyKey, this.#parts));
+  }
+}
+
+// Made with `new`, not as a literal: see plain.ts.
+const StepServicesObject = plainConstructor(function (this: StepServices, idempotencyKey: string, parts: StepContextParts) {
+  const { deps, run, step } = parts;
+  this.callModel = (call: ModelCall): Promise<ModelResult> => {
+    const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
+    return deps.models.call(call, new StepCallSite(parts, idempotencyKey, budgetWaived));
+  };
+  this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
+  this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
+    deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
+});
+
+function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
+  return new StepServicesObject(idempotencyKey, parts);
+}
+
+/** Who makes a model call: a class, so that `signal` stays lazy without a getter in an object literal (slow dictionary mode). */
+class StepCallSite implements CallSite {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly path: string;
+  readonly attempt: number;
+  readonly idempotencyKey: string;
+  readonly budget?: RunBudget;
+  readonly #parts: StepContextParts;
+
+  constructor(parts: StepContextParts, idempotencyKey: string, budgetWaived: boolean) {
+    this.#parts = parts;
+    this.runId = parts.run.id;
+    this.nodeId = parts.node.id;
+    this.path = parts.step.path;
+    this.attempt = parts.step.attempt;
+    this.idempotencyKey = idempotencyKey;
+    if (budgetWaived) this.budget = {};
+  }
+
+  get signal(): AbortSignal {
+    return this.#parts.signal.signal;
+  }
+
+  onToken(delta: string): void {
+    const { deps, run } = this.#parts;
+    deps.events.publish('node:token', { executionId: run.id, workflowId: run.workflow_id, timestamp: deps.clock.now(), nodeId: this.nodeId, path: this.path, delta });
+  }
+
+  record(record: LlmExecutionRecord): void {
+    this.#parts.records.push(record);
+  }
+}

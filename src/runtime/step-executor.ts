@@ -1,0 +1,185 @@
+/**
+ * Executes one run's step attempts: a step starts once its `running` row is committed (so effects
+ * follow durable state), or at once, joining that commit, when its handler is pure. It holds the
+ * run's step budget while it runs, is aborted by its `timeout_ms` or by cancellation, and hands its
+ * outcome and LLM records back to the runner, which decides what follows. Internal to the runner.
+ */
+import type { LlmExecutionRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { NodeResult, WakeSignal } from '../nodes/node-handler.js';
+import type { CommitBatch } from './commit-batch.js';
+import { TrellisError } from '../kernel/errors.js';
+import { InflightStep, type Outcome } from './inflight-step.js';
+import type { Plan } from '../planner/plan.js';
+import type { RunDeps } from './run-deps.js';
+import { RunStepContext, type StepContextHost } from './step-context.js';
+import type { StepBudget } from '../calls/step-budget.js';
+import { splitStepPath } from '../planner/step-path.js';
+
+/** How many pure steps may run between two commits of one run. */
+const MAX_PURE_STEPS_PER_COMMIT = 64;
+
+/** What the executor needs of its run. */
+export interface StepExecutorParts {
+  readonly deps: RunDeps;
+  readonly plan: Plan;
+  readonly budget: StepBudget;
+  readonly batch: CommitBatch;
+  /** Answers the step contexts' questions about the run (which edges arrived). */
+  readonly host: StepContextHost;
+  step(path: string): StepRecord | undefined;
+  run(): RunRecord;
+  /** The context of scope `prefix`. */
+  context(prefix: string): Readonly<Record<string, unknown>> | undefined;
+  finished(): boolean;
+  /** An attempt ended; its LLM records are already queued for the commit. */
+  settle(path: string, attempt: number, outcome: Outcome): void;
+}
+
+export class StepExecutor {
+  readonly #parts: StepExecutorParts;
+  /**
+   * Attempts executing now, each knowing its slot. An array, not a map by path: a Map whose last
+   * entry is deleted shrinks its table, which cost an allocation for every step.
+   */
+  readonly #inflight: InflightStep[] = [];
+  /** Pure steps to run before the next commit, oldest first. */
+  readonly #ready: string[] = [];
+  #draining = false;
+  #running = 0;
+
+  constructor(parts: StepExecutorParts) {
+    this.#parts = parts;
+  }
+
+  /** Steps started and not yet settled (including those waiting for their commit). */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Whether any handler is executing now. */
+  get busy(): boolean {
+    return this.#inflight.length > 0;
+  }
+
+  /**
+   * Starts the `running` step at `path`: after the commit that carries its row, or, for a pure
+   * handler, in the next {@link runReady} before that commit.
+   */
+  start(path: string, wake?: WakeSignal): void {
+    const { deps, plan, budget, batch } = this.#parts;
+    this.#running++;
+    budget.acquire();
+    if (wake === undefined && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
+    else batch.after(() => this.#execute(path, wake));
+  }
+
+  /**
+   * Runs the pure steps made ready so far. The runner calls it where an entry point is done planning
+   * (never in the middle of deciding successors), so a step settling here cannot see its run as
+   * finished early.
+   */
+  runReady(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      // By index, not shift(): a loop can make thousands of steps ready at once. Past a bound the
+      // rest wait for the commit, so a long run of pure steps neither holds the event loop nor
+      // goes unpersisted for long.
+      let i = 0;
+      for (; i < this.#ready.length && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
+      for (; i < this.#ready.length; i++) {
+        const path = this.#ready[i]!;
+        this.#parts.batch.after(() => this.#execute(path));
+      }
+    } finally {
+      this.#ready.length = 0;
+      this.#draining = false;
+    }
+  }
+
+  /** Aborts the step's attempt, if one is executing: it settles at once with `reason`. */
+  abort(path: string, reason: unknown): void {
+    this.#inflight.find((inflight) => inflight.path === path)?.abort(reason);
+  }
+
+  abortAll(reason: unknown): void {
+    for (const inflight of [...this.#inflight]) inflight.abort(reason);
+  }
+
+  /** A context for `step` that is not an attempt of its own (a loop re-reading its spec on recovery). */
+  contextFor(step: StepRecord): RunStepContext {
+    return this.#context(step, new InflightStep(step.path), []);
+  }
+
+  #execute(path: string, wake?: WakeSignal): void {
+    const parts = this.#parts;
+    const step = parts.step(path);
+    if (!step || step.status !== 'running' || parts.finished()) {
+      this.#running--;
+      parts.budget.release();
+      return;
+    }
+    const node = parts.plan.nodes.get(step.node_id)!;
+    const handler = parts.deps.handlers.get(node.type);
+    const inflight = new InflightStep(path);
+    this.#enter(inflight);
+    const records: LlmExecutionRecord[] = [];
+    const timeout = node.node.timeout_ms;
+    const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
+    const settled = (outcome: Outcome): void => {
+      cancelTimer?.();
+      this.#leave(inflight);
+      this.#running--;
+      parts.budget.release();
+      parts.batch.executions(records);
+      parts.settle(path, step.attempt, outcome);
+    };
+    let pending: NodeResult | Promise<NodeResult>;
+    try {
+      if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
+      const ctx = this.#context(step, inflight, records);
+      if (wake) {
+        if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
+        pending = handler.resume(ctx, wake);
+      } else {
+        pending = handler.execute(ctx);
+      }
+    } catch (error) {
+      settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
+      return;
+    }
+    // Settles on the handler's answer or on abort, whichever comes first: a handler that ignores its signal cannot hang the run.
+    if (pending instanceof Promise) inflight.watch(pending, settled);
+    else settled({ result: pending });
+  }
+
+  #enter(inflight: InflightStep): void {
+    inflight.slot = this.#inflight.length;
+    this.#inflight.push(inflight);
+  }
+
+  /** Removes `inflight` by moving the last attempt into its slot. */
+  #leave(inflight: InflightStep): void {
+    const last = this.#inflight.pop()!;
+    if (last !== inflight) {
+      last.slot = inflight.slot;
+      this.#inflight[inflight.slot] = last;
+    }
+  }
+
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): RunStepContext {
+    const parts = this.#parts;
+    const { prefix } = splitStepPath(step.path);
+    return new RunStepContext({
+      deps: parts.deps,
+      run: parts.run(),
+      step,
+      prefix,
+      node: parts.plan.nodes.get(step.node_id)!,
+      context: parts.context(prefix) ?? {},
+      signal: inflight,
+      host: parts.host,
+      records,
+    });
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * PostgreSQL storage over pg, through Kysely. JSON fields are jsonb columns (read back as text, so
+ * JSON `null` and an absent field stay distinct); timestamps are double precision, so they come back
+ * as numbers rather than bigint strings. Multi-statement writes lock the run row with `FOR UPDATE`,
+ * which serialises them against each other and against `claimRun`.
+ */
+import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
+import pg from 'pg';
+import { TrellisError } from '../../kernel/errors.js';
+import type { PostgresStorageOptions } from './postgres-storage.js';
+import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
+import type { Cell } from '../sql/sql-schema.js';
+import { attachCalls } from '../step-calls.js';
+import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
+import { applyRunPatch, matchesExpectation, runExists } from '../storage-helpers.js';
+import { excludedSet } from '../sql/sql-catalog.js';
+import {
+  APPEND_CALLS_SQL,
+  COLUMNS,
+  RUN_PATCH_COLUMNS,
+  STEP_CALLS_COLUMN,
+  STEP_ROW_COLUMNS,
+  decodeRecord,
+  encodeRecord,
+  dedupeSteps,
+  encodeStep,
+  expectationTarget,
+  patchRunRow,
+  selectList,
+  type ColumnSpec,
+} from '../sql/sql-codec.js';
+import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
+import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
+import * as stepRows from '../sql/sql-step-rows.js';
+
+
+const STEP_KEYS = ['run_id', 'path'];
+/** The step upsert's SET list: every column replaced, except `calls`, which is appended to. */
+const STEP_UPDATES = { ...excludedSet(STEP_ROW_COLUMNS, STEP_KEYS), [STEP_CALLS_COLUMN]: sql<Cell>`${sql.raw(APPEND_CALLS_SQL)}` };
+const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
+const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
+
+/**
+ * {@link Storage} in PostgreSQL, for several engine processes on several machines.
+ *
+ * @example
+ * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL, schema: 'trellis' });
+ * await storage.init();
+ */
+export class PostgresDriver extends SqlStorage {
+  readonly #ownsPool: boolean;
+  readonly #schema: string;
+  readonly #largeOutputBytes: number;
+
+  constructor(options: PostgresStorageOptions) {
+    if (options.pool === undefined && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
+      throw new TrellisError('invalid_options', 'PostgresStorage needs either connectionString (a postgres:// URL) or pool (a pg.Pool), received neither');
+    }
+    const schema = options.schema ?? 'public';
+    if (typeof schema !== 'string' || schema === '') throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(schema)}`);
+    const largeOutputBytes = resolveLargeOutputBytes(options.largeOutputBytes);
+    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+    super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema), 'postgres');
+    this.#ownsPool = options.pool === undefined;
+    this.#schema = schema;
+    this.#largeOutputBytes = largeOutputBytes;
+  }
+
+  /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
+  get #prefix(): string {
+    return `"${this.#schema.replaceAll('"', '""')}".`;
+  }
+
+  /** Advisory lock key guarding blob garbage collection against commits that reference blobs. */
+  get #blobLockKey(): string {
+    return `trellis-blobs:${this.#schema}`;
+  }
+
+  async init(): Promise<void> {
+    await this.guard('init', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        // Serialise concurrent init() calls on one schema: CREATE ... IF NOT EXISTS still races otherwise.
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${`trellis-init:${this.#schema}`}))`.execute(trx);
+        await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${this.#prefix.slice(0, -1)}`).execute(trx);
+        await sql.raw(metaTableStatement('postgres', this.#prefix)).execute(trx);
+        const row = await trx.selectFrom('trellis_meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+        const current = parseSchemaVersion(row?.value);
+        for (const statement of pendingMigrations('postgres', this.#prefix, current)) await sql.raw(statement).execute(trx);
+        if (current !== SCHEMA_VERSION) {
+          await trx
+            .insertInto('trellis_meta')
+            .values({ key: 'schema_version', value: String(SCHEMA_VERSION) })
+            .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(SCHEMA_VERSION) }))
+            .execute();
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsPool) await this.ctx.db.destroy();
+  }
+
+  /**
+   * Locks the run row and returns the given columns, or undefined when the run is missing. A share
+   * lock suffices to hold an expectation while steps are written; patching the run needs an update lock.
+   */
+  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[], mode: 'share' | 'update') {
+    const query = trx.selectFrom('workflow_executions').select(selectList(spec, 'postgres')).where('id', '=', id);
+    return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
+  }
+
+  async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
+    return this.guard('updateRun', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const current = await this.#lockRun(trx, id, PATCH_SPEC, 'update');
+        if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
+        const row = await trx
+          .updateTable('workflow_executions')
+          .set(patchRunRow(current, patch))
+          .where('id', '=', id)
+          .returning(selectList(COLUMNS.runs, 'postgres'))
+          .executeTakeFirstOrThrow();
+        return decodeRecord<RunRecord>(COLUMNS.runs, row);
+      }),
+    );
+  }
+
+  async commit(commit: StepCommit): Promise<boolean> {
+    const steps = dedupeSteps(commit.steps);
+    const calls = attachCalls(commit.runId, steps, commit.executions);
+    const encoded = steps.map((step) => {
+      const e = encodeStep(step, this.#largeOutputBytes);
+      e.row.calls = calls.byPath.get(step.path) ?? null;
+      return e;
+    });
+    const executions = calls.rest;
+    const noBlobs = encoded.every((e) => !e.blob);
+    if (commit.create) {
+      // The expectation holds for the row as created; the patch is applied before it is written.
+      if (!matchesExpectation(commit.create, commit.expect)) return false;
+      const created = commit.run ? applyRunPatch(commit.create, commit.run) : commit.create;
+      if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
+      // Blobs need their lock and their own statements: the run first, then the rest, as a run
+      // created before its first step was (recovery picks it up if the second write never lands).
+      await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch((error: unknown) => {
+        throw hasCode(error, '23505') ? runExists(created.id, error) : error;
+      });
+      return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.executions ? { executions: commit.executions } : {}) });
+    }
+    if (!commit.run && !commit.expect && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions);
+    return this.guard('commit', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const current = await (commit.run
+          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update')
+          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share'));
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+        if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
+        if (blobs.length > 0) {
+          await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
+          await trx.insertInto('blobs').values(blobs).onConflict((oc) => oc.column('hash').doNothing()).execute();
+        }
+        if (encoded.length > 0) {
+          await trx
+            .insertInto('workflow_execution_steps')
+            .values(encoded.map((e) => e.row))
+            .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES))
+            .execute();
+        }
+        if (executions.length > 0) {
+          await trx
+            .insertInto('executions')
+            .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+            .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
+            .execute();
+        }
+        return true;
+      }),
+    );
+  }
+
+  /**
+   * The common commit (steps and LLM records, no run patch, no expectation, no blobs; or a new run
+   * with its first steps) as one statement: data-modifying CTEs are atomic, so it needs no
+   * BEGIN/lock/COMMIT round trips. A run deleted meanwhile shows up as a foreign-key violation:
+   * nothing is written.
+   */
+  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly LlmExecutionRecord[], created?: RunRecord): Promise<boolean> {
+    try {
+      await this.guard('commit', async () => {
+        // A new run goes in first, in the same statement: its steps' foreign keys are checked at its end.
+        let db: QueryCreator<TrellisDatabase> = this.ctx.db;
+        // Typed loosely: each CTE adds a table the statement never reads.
+        const add = (name: string, query: (d: QueryCreator<TrellisDatabase>) => unknown): void => {
+          db = db.with(name, query as never) as unknown as QueryCreator<TrellisDatabase>;
+        };
+        if (created) add('r', (d) => d.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)));
+        if (encoded.length > 0) {
+          add('s', (d) =>
+            d
+              .insertInto('workflow_execution_steps')
+              .values(encoded.map((e) => e.row))
+              .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)),
+          );
+        }
+        if (executions.length > 0) {
+          add('e', (d) =>
+            d
+              .insertInto('executions')
+              .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+              .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id']))),
+          );
+        }
+        await db.selectNoFrom(sql<number>`1`.as('one')).execute();
+      });
+      return true;
+    } catch (error) {
+      if (created && hasCode(error, '23505')) throw runExists(created.id, error);
+      if (foreignKeyViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  getSteps(runId: string): Promise<StepRecord[]> {
+    return this.guard('getSteps', () => stepRows.getSteps(this.ctx, runId));
+  }
+
+  getStep(runId: string, path: string): Promise<StepRecord | undefined> {
+    return this.guard('getStep', () => stepRows.getStep(this.ctx, runId, path));
+  }
+
+  findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
+    return this.guard('findDueSteps', () => stepRows.findDueSteps(this.ctx, now, limit));
+  }
+
+  findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    return this.guard('findEventWaiters', () => stepRows.findEventWaiters(this.ctx, event, limit));
+  }
+
+  getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+    return this.guard('getExecution', () => stepRows.getExecution(this.ctx, id));
+  }
+
+  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+    return this.guard('listExecutions', () => stepRows.listExecutions(this.ctx, filter));
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    await this.guard('deleteRun', () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('workflow_executions').where('id', '=', id).execute();
+        await trx.deleteFrom('executions').where('workflow_execution_id', '=', id).execute();
+        // Wait for commits that are writing blobs, so the sweep below sees the steps they reference.
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${this.#blobLockKey}))`.execute(trx);
+        await trx
+          .deleteFrom('blobs')
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('workflow_execution_steps as s').select(sql`1`.as('one')).whereRef('s.output_ref', '=', 'blobs.hash'))),
+          )
+          .execute();
+      }),
+    );
+  }
+}
+
+function foreignKeyViolation(error: unknown): boolean {
+  return hasCode(error, '23503');
+}
+
+/** Whether `error`, or an error in its cause chain, carries the Postgres SQLSTATE `code`. */
+function hasCode(error: unknown, code: string): boolean {
+  for (let e: unknown = error; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}

@@ -1,0 +1,198 @@
+/**
+ * The SQL schema shared by SqliteStorage and PostgresStorage: table names, the Kysely database type
+ * and the versioned migrations. Each migration is written once, with column types filled in per dialect.
+ */
+import { TrellisError } from '../../kernel/errors.js';
+
+/** Schema version this code writes and understands. */
+export const SCHEMA_VERSION = 4;
+
+/** The two SQL dialects Trellis ships. */
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+/** A value as it sits in a column: JSON columns hold JSON text, timestamps numbers, flags 0/1. */
+export type Cell = string | number | null;
+
+/** A row of any Trellis table, keyed by column name. */
+export type SqlRow = Record<string, Cell>;
+
+/** The database as Kysely sees it. Columns are loosely typed: the codec in sql-codec.ts owns the mapping. */
+export interface TrellisDatabase {
+  trellis_meta: { key: string; value: string };
+  workflows: SqlRow;
+  workflow_executions: SqlRow;
+  workflow_execution_steps: SqlRow;
+  prompts: SqlRow;
+  executions: SqlRow;
+  execution_bundles: SqlRow;
+  blobs: { hash: string; data: string };
+}
+
+/** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
+interface TypeMap {
+  readonly dialect: SqlDialectName;
+  readonly text: string;
+  readonly json: string;
+  readonly int: string;
+  readonly num: string;
+  /** Table suffix for tables clustered on their primary key. */
+  readonly clustered: string;
+  /** `ADD COLUMN` with the guard the dialect supports (SQLite has none; its migrations run once, under a write lock). */
+  readonly addColumn: string;
+  /** A text field of a JSON column, as SQL. */
+  jsonField(column: string, key: string): string;
+}
+
+const TYPES: Record<SqlDialectName, TypeMap> = {
+  // SQLite: hot tables are clustered on their key (WITHOUT ROWID), so a commit writes one page per table, not two.
+  sqlite: { dialect: 'sqlite', text: 'TEXT', json: 'TEXT', int: 'INTEGER', num: 'INTEGER', clustered: ' WITHOUT ROWID', addColumn: 'ADD COLUMN', jsonField: (c, k) => `json_extract(${c}, '$.${k}')` },
+  postgres: { dialect: 'postgres', text: 'text COLLATE "C"', json: 'jsonb', int: 'integer', num: 'double precision', clustered: '', addColumn: 'ADD COLUMN IF NOT EXISTS', jsonField: (c, k) => `(${c} ->> '${k}')` },
+};
+
+/**
+ * One migration: the statements that bring the schema from `version - 1` to `version`. Each runs
+ * once, in the transaction that records the new version; the schema changes are idempotent besides.
+ */
+interface Migration {
+  readonly version: number;
+  readonly statements: (t: TypeMap, p: string) => string[];
+}
+
+// Timestamps are `num`: double precision in Postgres (pg returns numbers, not bigint strings) and
+// INTEGER affinity in SQLite (which keeps fractional values as REAL), so numbers round-trip unchanged.
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    statements: (t, p) => [
+      `CREATE TABLE IF NOT EXISTS ${p}workflows (
+        id ${t.text} NOT NULL, version ${t.int} NOT NULL, name ${t.text} NOT NULL, status ${t.text} NOT NULL,
+        tags ${t.json} NOT NULL, definition ${t.json} NOT NULL, created_at ${t.num} NOT NULL, deleted ${t.int},
+        PRIMARY KEY (id, version))`,
+      `CREATE TABLE IF NOT EXISTS ${p}workflow_executions (
+        id ${t.text} PRIMARY KEY, workflow_id ${t.text} NOT NULL, workflow_version ${t.int} NOT NULL,
+        status ${t.text} NOT NULL, input_data ${t.json} NOT NULL, variables ${t.json} NOT NULL, output_data ${t.json},
+        error_message ${t.text}, created_at ${t.num} NOT NULL, started_at ${t.num}, completed_at ${t.num},
+        owner ${t.text}, lease_expires_at ${t.num}, revision ${t.int} NOT NULL, recovery_count ${t.int} NOT NULL,
+        parent_id ${t.text}, parent_step_path ${t.text}, "trigger" ${t.json}, idempotency_key ${t.text}, usage ${t.json})`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_status ON ${p}workflow_executions (status, created_at)`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_workflow ON ${p}workflow_executions (workflow_id, created_at)`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_created ON ${p}workflow_executions (created_at)`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_owner ON ${p}workflow_executions (owner)`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_lease ON ${p}workflow_executions (lease_expires_at)`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS workflow_executions_idempotency ON ${p}workflow_executions (idempotency_key)`,
+      `CREATE TABLE IF NOT EXISTS ${p}workflow_execution_steps (
+        run_id ${t.text} NOT NULL REFERENCES ${p}workflow_executions (id) ON DELETE CASCADE, path ${t.text} NOT NULL,
+        node_id ${t.text} NOT NULL, seq ${t.int} NOT NULL, status ${t.text} NOT NULL, attempt ${t.int} NOT NULL,
+        input_data ${t.json}, output_data ${t.json}, output_ref ${t.text}, fired ${t.json}, state ${t.json},
+        error ${t.json}, waiter ${t.json}, due_at ${t.num}, execution_id ${t.text}, started_at ${t.num} NOT NULL,
+        completed_at ${t.num}, duration_ms ${t.num}, PRIMARY KEY (run_id, path))${t.clustered}`,
+      `CREATE INDEX IF NOT EXISTS workflow_execution_steps_due ON ${p}workflow_execution_steps (due_at) WHERE status = 'waiting'`,
+      `CREATE INDEX IF NOT EXISTS workflow_execution_steps_ref ON ${p}workflow_execution_steps (output_ref) WHERE output_ref IS NOT NULL`,
+      `CREATE TABLE IF NOT EXISTS ${p}prompts (
+        id ${t.text} NOT NULL, version ${t.int} NOT NULL, name ${t.text} NOT NULL, template ${t.text} NOT NULL,
+        system ${t.text}, variables ${t.json} NOT NULL, provider_model ${t.text}, created_at ${t.num} NOT NULL,
+        PRIMARY KEY (id, version))`,
+      `CREATE TABLE IF NOT EXISTS ${p}executions (
+        id ${t.text} PRIMARY KEY, status ${t.text} NOT NULL, provider_model ${t.text} NOT NULL,
+        workflow_execution_id ${t.text}, workflow_node_id ${t.text}, step_path ${t.text}, attempt ${t.int},
+        idempotency_key ${t.text}, request ${t.json} NOT NULL, response ${t.json}, usage ${t.json}, cost_usd ${t.num},
+        error ${t.json}, created_at ${t.num} NOT NULL, started_at ${t.num}, completed_at ${t.num}, duration_ms ${t.num})${t.clustered}`,
+      // One index serves both look-ups (by run, by run and node): each index costs WAL pages on every step.
+      `CREATE INDEX IF NOT EXISTS executions_run ON ${p}executions (workflow_execution_id, workflow_node_id)`,
+      `CREATE TABLE IF NOT EXISTS ${p}execution_bundles (
+        id ${t.text} PRIMARY KEY, target ${t.json} NOT NULL, status ${t.text} NOT NULL, items ${t.json} NOT NULL,
+        created_at ${t.num} NOT NULL, completed_at ${t.num})`,
+      `CREATE TABLE IF NOT EXISTS ${p}blobs (hash ${t.text} PRIMARY KEY, data ${t.text} NOT NULL)`,
+    ],
+  },
+  {
+    // Every index of the runs table is written when a run is created and again when it ends. The
+    // lease index served no query (orphans are found through the status index); owners and
+    // idempotency keys are indexed only where present, so a run without a key, or one that has
+    // ended (and lost its owner), costs those indexes nothing. Steps waiting for an event carry its
+    // name in an indexed column, so `emit` finds them without reading other runs' steps.
+    version: 2,
+    statements: (t, p) => [
+      `ALTER TABLE ${p}workflow_execution_steps ${t.addColumn} wait_event ${t.text}`,
+      `UPDATE ${p}workflow_execution_steps SET wait_event = ${t.jsonField('waiter', 'event')} WHERE status = 'waiting' AND ${t.jsonField('waiter', 'kind')} = 'event'`,
+      `CREATE INDEX IF NOT EXISTS workflow_execution_steps_event ON ${p}workflow_execution_steps (wait_event) WHERE wait_event IS NOT NULL`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_lease`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_owner`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_live_owner ON ${p}workflow_executions (owner) WHERE owner IS NOT NULL`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_idempotency`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS workflow_executions_idempotency_key ON ${p}workflow_executions (idempotency_key) WHERE idempotency_key IS NOT NULL`,
+    ],
+  },
+  {
+    // LLM calls made by a step are kept in the step's row (see step-calls.ts): one B-tree page per
+    // commit instead of three. Older records stay in `executions`, where they are still found.
+    version: 3,
+    statements: (t, p) => [`ALTER TABLE ${p}workflow_execution_steps ${t.addColumn} calls ${t.text}`],
+  },
+  {
+    // SQLite keeps steps as a log, one entry per commit (see step-log.ts): an entry never grows,
+    // where step rows grew inside full pages and split them. Existing rows become one entry per
+    // run, in the entry's format (JSON fields wrapped in an array, calls an array of their lines);
+    // waits and blob references get their own small tables.
+    // PostgreSQL keeps a row per step: its tables are heaps that do not split on growth.
+    version: 4,
+    statements: (t) => (t.dialect === 'sqlite' ? [...SQLITE_STEP_LOG] : []),
+  },
+];
+
+/** A JSON column of the old steps table as a wrapped entry field (NULL stays NULL). */
+const wrapped = (column: string): string => `json('[' || ${column} || ']')`;
+
+const SQLITE_STEP_LOG: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS workflow_step_log (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, n INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (run_id, n)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS workflow_step_waits (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, path TEXT NOT NULL, due_at INTEGER, wait_event TEXT,
+    PRIMARY KEY (run_id, path)) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_waits_due ON workflow_step_waits (due_at) WHERE due_at IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_waits_event ON workflow_step_waits (wait_event) WHERE wait_event IS NOT NULL`,
+  `CREATE TABLE IF NOT EXISTS workflow_step_blobs (
+    run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, hash TEXT NOT NULL, PRIMARY KEY (run_id, hash)) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_blobs_hash ON workflow_step_blobs (hash)`,
+  `INSERT INTO workflow_step_log (run_id, n, body)
+    SELECT run_id, 1, '[' || group_concat(json_array(path, node_id, seq, status, attempt, started_at, completed_at, duration_ms,
+      ${wrapped('input_data')}, ${wrapped('output_data')}, ${wrapped('fired')}, ${wrapped('state')}, ${wrapped('error')}, ${wrapped('waiter')},
+      execution_id, output_ref, json('[' || replace(rtrim(calls, char(10)), char(10), ',') || ']')), ',') || ']'
+    FROM workflow_execution_steps GROUP BY run_id`,
+  `INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event)
+    SELECT run_id, path, due_at, wait_event FROM workflow_execution_steps
+    WHERE status = 'waiting' AND (due_at IS NOT NULL OR wait_event IS NOT NULL)`,
+  `INSERT INTO workflow_step_blobs (run_id, hash) SELECT DISTINCT run_id, output_ref FROM workflow_execution_steps WHERE output_ref IS NOT NULL`,
+  `DROP TABLE workflow_execution_steps`,
+];
+
+/** The `trellis_meta` table, created before anything else so the version can be read. */
+export function metaTableStatement(dialect: SqlDialectName, prefix: string): string {
+  const t = TYPES[dialect];
+  return `CREATE TABLE IF NOT EXISTS ${prefix}trellis_meta (key ${t.text} PRIMARY KEY, value ${t.text} NOT NULL)`;
+}
+
+/**
+ * The statements that bring a database at `current` up to {@link SCHEMA_VERSION}.
+ * Throws `schema_version` when the database is newer than this code.
+ * @param prefix Table name prefix, e.g. `"my_schema".` for Postgres, empty for SQLite.
+ */
+export function pendingMigrations(dialect: SqlDialectName, prefix: string, current: number): string[] {
+  if (current > SCHEMA_VERSION) {
+    throw new TrellisError(
+      'schema_version',
+      `Database schema version ${current} is newer than this version of Trellis supports (${SCHEMA_VERSION}); upgrade Trellis.`,
+      { details: { databaseVersion: current, supportedVersion: SCHEMA_VERSION } },
+    );
+  }
+  return MIGRATIONS.filter((m) => m.version > current).flatMap((m) => m.statements(TYPES[dialect], prefix));
+}
+
+/** Parses the stored `schema_version` value (absent means a fresh database). */
+export function parseSchemaVersion(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const version = Number(value);
+  if (!Number.isInteger(version) || version < 0) throw new TrellisError('schema_version', `Unreadable schema version "${value}" in trellis_meta`);
+  return version;
+}

@@ -1,0 +1,188 @@
+/**
+ * The part of SqliteStorage and PostgresStorage that is the same SQL in both dialects: reads, the
+ * single-statement writes (claim, lease renewal, inserts) and the catalog tables. Multi-statement
+ * writes (commit, updateRun, deleteRun), migrations and the steps' layout (with their reads and the
+ * LLM calls they hold) are dialect-specific and left to subclasses.
+ */
+import type { Kysely } from 'kysely';
+import type {
+  BundleRecord,
+  LlmExecutionRecord,
+  PromptRecord,
+  RunFilter,
+  RunRecord,
+  StepRecord,
+  WorkflowFilter,
+  WorkflowRecord,
+} from '../records.js';
+import type { RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
+import * as catalog from './sql-catalog.js';
+import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
+import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
+
+
+/** Base of the SQL storages; not exported from the package. */
+export abstract class SqlStorage implements Storage {
+  protected readonly ctx: catalog.SqlContext;
+
+  protected constructor(db: Kysely<TrellisDatabase>, dialect: SqlDialectName) {
+    this.ctx = { db, dialect };
+  }
+
+  abstract init(): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
+  abstract commit(commit: StepCommit): Promise<boolean>;
+  abstract deleteRun(id: string): Promise<void>;
+  // How steps are laid out is the dialect's (a row per step on PostgreSQL, a step log on SQLite).
+  abstract getSteps(runId: string): Promise<StepRecord[]>;
+  abstract getStep(runId: string, path: string): Promise<StepRecord | undefined>;
+  abstract findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
+  abstract findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
+  abstract getExecution(id: string): Promise<LlmExecutionRecord | undefined>;
+  abstract listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]>;
+
+  /** Runs `fn`, reporting driver errors as `storage` TrellisErrors. */
+  protected async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toStorageError(operation, error);
+    }
+  }
+
+  get #runColumns() {
+    return selectList(COLUMNS.runs, this.ctx.dialect);
+  }
+
+  createRun(run: RunRecord): Promise<RunRecord> {
+    return this.guard('createRun', async () => {
+      const { db } = this.ctx;
+      const result = await db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, run)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) === 1) return run;
+      if (run.idempotency_key !== undefined) {
+        const row = await db.selectFrom('workflow_executions').select(this.#runColumns).where('idempotency_key', '=', run.idempotency_key).executeTakeFirst();
+        if (row) return decodeRecord<RunRecord>(COLUMNS.runs, row);
+      }
+      throw runExists(run.id);
+    });
+  }
+
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return this.guard('getRun', async () => {
+      const row = await this.ctx.db.selectFrom('workflow_executions').select(this.#runColumns).where('id', '=', id).executeTakeFirst();
+      return row && decodeRecord<RunRecord>(COLUMNS.runs, row);
+    });
+  }
+
+  listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    return this.guard('listRuns', async () => {
+      let query = this.ctx.db.selectFrom('workflow_executions').select(this.#runColumns);
+      if (filter.workflow_id !== undefined) query = query.where('workflow_id', '=', filter.workflow_id);
+      if (filter.status !== undefined) {
+        const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
+        // `IN ()` is a syntax error in Postgres; an empty list matches nothing anyway.
+        if (statuses.length === 0) return [];
+        query = query.where('status', 'in', statuses);
+      }
+      if (filter.created_after !== undefined) query = query.where('created_at', '>=', filter.created_after);
+      if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      query = query.orderBy('created_at', 'desc').orderBy('id');
+      // SQLite accepts OFFSET only after a LIMIT; -1 means "no limit" there.
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      else if (filter.offset !== undefined && this.ctx.dialect === 'sqlite') query = query.limit(-1);
+      if (filter.offset !== undefined) query = query.offset(filter.offset);
+      return (await query.execute()).map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
+    return this.guard('claimRun', async () => {
+      const row = await this.ctx.db
+        .updateTable('workflow_executions')
+        .set({ owner, lease_expires_at: leaseUntil })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', owner), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+        .returning(this.#runColumns)
+        .executeTakeFirst();
+      return row && decodeRecord<RunRecord>(COLUMNS.runs, row);
+    });
+  }
+
+  renewLeases(owner: string, leaseUntil: number): Promise<void> {
+    return this.guard('renewLeases', async () => {
+      await this.ctx.db
+        .updateTable('workflow_executions')
+        .set({ lease_expires_at: leaseUntil })
+        .where('owner', '=', owner)
+        .where('status', 'in', [...ACTIVE_RUN_STATUSES])
+        .execute();
+    });
+  }
+
+  findOrphanRuns(now: number, limit: number): Promise<RunRecord[]> {
+    return this.guard('findOrphanRuns', async () => {
+      const rows = await this.ctx.db
+        .selectFrom('workflow_executions')
+        .select(this.#runColumns)
+        .where('status', 'in', [...ORPHAN_RUN_STATUSES])
+        .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  saveWorkflow(record: WorkflowRecord): Promise<void> {
+    return this.guard('saveWorkflow', () => catalog.upsert(this.ctx, 'workflows', COLUMNS.workflows, ['id', 'version'], record));
+  }
+
+  getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
+    return this.guard('getWorkflow', () => catalog.getWorkflow(this.ctx, id, version));
+  }
+
+  listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowRecord[]> {
+    return this.guard('listWorkflows', () => catalog.listWorkflows(this.ctx, filter));
+  }
+
+  listWorkflowVersions(id: string): Promise<WorkflowRecord[]> {
+    return this.guard('listWorkflowVersions', () => catalog.listWorkflowVersions(this.ctx, id));
+  }
+
+  deleteWorkflow(id: string): Promise<void> {
+    return this.guard('deleteWorkflow', () => catalog.deleteWorkflow(this.ctx, id));
+  }
+
+  savePrompt(record: PromptRecord): Promise<void> {
+    return this.guard('savePrompt', () => catalog.upsert(this.ctx, 'prompts', COLUMNS.prompts, ['id', 'version'], record));
+  }
+
+  getPrompt(id: string, version?: number): Promise<PromptRecord | undefined> {
+    return this.guard('getPrompt', () => catalog.getPrompt(this.ctx, id, version));
+  }
+
+  listPrompts(): Promise<PromptRecord[]> {
+    return this.guard('listPrompts', () => catalog.listPrompts(this.ctx));
+  }
+
+  deletePrompt(id: string): Promise<void> {
+    return this.guard('deletePrompt', () => catalog.deletePrompt(this.ctx, id));
+  }
+
+  saveExecution(record: LlmExecutionRecord): Promise<void> {
+    return this.guard('saveExecution', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
+  }
+
+  saveBundle(record: BundleRecord): Promise<void> {
+    return this.guard('saveBundle', () => catalog.upsert(this.ctx, 'execution_bundles', COLUMNS.bundles, ['id'], record));
+  }
+
+  getBundle(id: string): Promise<BundleRecord | undefined> {
+    return this.guard('getBundle', () => catalog.getBundle(this.ctx, id));
+  }
+}
+
+export { DEFAULT_LARGE_OUTPUT_BYTES, resolveLargeOutputBytes } from './sql-options.js';

@@ -1,0 +1,249 @@
+/**
+ * SQLite storage over better-sqlite3. Reads and single-statement writes go through Kysely; the
+ * multi-statement writes (commit, updateRun, deleteRun, migrations) use prepared better-sqlite3
+ * statements in `BEGIN IMMEDIATE` transactions: taking the write lock up front means a second
+ * process sharing the file waits (busy_timeout) instead of failing with SQLITE_BUSY on lock upgrade,
+ * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
+ * log (sqlite-step-log.ts), which the step reads here fold.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { TrellisError } from '../../kernel/errors.js';
+import type { SqliteStorageOptions } from './sqlite-storage.js';
+import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
+import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
+import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
+import {
+  COLUMNS,
+  RUN_PATCH_COLUMNS,
+  decodeRecord,
+  dedupeSteps,
+  encodeCells,
+  expectationTarget,
+  patchRunRow,
+  toStorageError,
+} from '../sql/sql-codec.js';
+import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
+import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
+import { attachCalls, parseStepCallId } from '../step-calls.js';
+import { SqliteStepLog } from './sqlite-step-log.js';
+import * as catalog from '../sql/sql-catalog.js';
+
+
+type Row = Record<string, unknown>;
+
+/** The prepared statements of the write paths, created once after migration. */
+interface Statements {
+  readonly runCas: Database.Statement<[string], Row>;
+  readonly runPatchable: Database.Statement<[string], Row>;
+  readonly runFull: Database.Statement<[string], Row>;
+  readonly upsertExecution: Database.Statement<unknown[]>;
+  readonly insertRun: Database.Statement<unknown[]>;
+  readonly runById: Database.Statement<[string], Row>;
+  readonly runByKey: Database.Statement<[string], Row>;
+  readonly steps: SqliteStepLog;
+}
+
+const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
+const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
+
+function prepare(raw: Database.Database): Statements {
+  return {
+    runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
+    runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
+    runFull: raw.prepare(`SELECT ${COLUMNS.runs.map((c) => `"${c.name}"`).join(', ')} FROM workflow_executions WHERE id = ?`),
+    // The per-run hot path (create, read, read steps) as prepared statements: no query building per call.
+    insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
+    runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
+    runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
+    steps: new SqliteStepLog(raw),
+    upsertExecution: raw.prepare(
+      `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
+        `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    ),
+  };
+}
+
+/**
+ * {@link Storage} in a SQLite file (WAL mode), safe to share between processes on one machine.
+ *
+ * @example
+ * const storage = new SqliteStorage({ path: './trellis.db' });
+ * await storage.init();
+ */
+export class SqliteDriver extends SqlStorage {
+  readonly #raw: Database.Database;
+  readonly #largeOutputBytes: number;
+  /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */
+  readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  #statements: Statements | undefined;
+  /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
+  readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
+
+  constructor(options: SqliteStorageOptions | string) {
+    const resolved = typeof options === 'string' ? { path: options } : options;
+    if (typeof resolved.path !== 'string' || resolved.path === '') {
+      throw new TrellisError('invalid_options', `SqliteStorage path must be a file path or ':memory:', received ${JSON.stringify(resolved.path)}`);
+    }
+    const largeOutputBytes = resolveLargeOutputBytes(resolved.largeOutputBytes);
+    let raw: Database.Database;
+    try {
+      raw = new Database(resolved.path);
+      // busy_timeout first, so that switching to WAL waits for other connections too.
+      raw.pragma('busy_timeout = 5000');
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+      raw.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw toStorageError(`open of ${resolved.path}`, error);
+    }
+    super(new Kysely<TrellisDatabase>({ dialect: new SqliteDialect({ database: raw }) }), 'sqlite');
+    this.#raw = raw;
+    this.#largeOutputBytes = largeOutputBytes;
+    this.#transaction = raw.transaction((fn: () => unknown) => fn());
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, reporting driver errors as `storage` errors. */
+  #write<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T {
+    const statements = this.#statements;
+    if (!statements) throw new TrellisError('illegal_state', `SqliteStorage.${operation} called before init()`);
+    try {
+      return this.#transaction.immediate(() => fn(statements, ...args)) as T;
+    } catch (error) {
+      throw toStorageError(operation, error);
+    }
+  }
+
+  /** Writes a patch to a run row whose patchable cells are `current`. */
+  #patchRun(id: string, current: Row, patch: RunPatch): void {
+    const next = patchRunRow(current, patch);
+    const columns = RUN_PATCH_COLUMNS.filter((c) => c in patch || (c === 'revision' && next.revision !== Number(current.revision)));
+    if (columns.length === 0) return;
+    const key = columns.join(',');
+    let statement = this.#patchStatements.get(key);
+    if (!statement) {
+      statement = this.#raw.prepare(`UPDATE workflow_executions SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`);
+      this.#patchStatements.set(key, statement);
+    }
+    statement.run(...columns.map((c) => next[c]), id);
+  }
+
+  async init(): Promise<void> {
+    try {
+      this.#raw.exec(metaTableStatement('sqlite', ''));
+      this.#transaction.immediate(() => {
+          const row = this.#raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+          const current = parseSchemaVersion(row?.value);
+          for (const statement of pendingMigrations('sqlite', '', current)) this.#raw.exec(statement);
+          if (current !== SCHEMA_VERSION) {
+            this.#raw
+              .prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+              .run(String(SCHEMA_VERSION));
+          }
+      });
+      this.#statements ??= prepare(this.#raw);
+    } catch (error) {
+      throw toStorageError('init', error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.db.destroy();
+    if (this.#raw.open) this.#raw.close();
+  }
+
+  override async createRun(run: RunRecord): Promise<RunRecord> {
+    return this.#write('createRun', (s) => {
+      if (s.insertRun.run(encodeCells(COLUMNS.runs, run)).changes === 1) return run;
+      const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(run.idempotency_key);
+      if (existing) return decodeRecord<RunRecord>(COLUMNS.runs, existing);
+      throw runExists(run.id);
+    });
+  }
+
+  override async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = this.#read('getRun', (s) => s.runById.get(id));
+    return row && decodeRecord<RunRecord>(COLUMNS.runs, row);
+  }
+
+  override async getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#read('getSteps', (s) => s.steps.steps(runId));
+  }
+
+  override async getStep(runId: string, path: string): Promise<StepRecord | undefined> {
+    return this.#read('getStep', (s) => s.steps.step(runId, path));
+  }
+
+  override async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
+    return this.#read('findDueSteps', (s) => s.steps.dueSteps(now, limit));
+  }
+
+  override async findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
+    return this.#read('findEventWaiters', (s) => s.steps.eventWaiters(event, limit));
+  }
+
+  /** A step's call is read from its step (the id names it); anything else, or a call made before schema 3, from `executions`. */
+  override async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+    const step = parseStepCallId(id);
+    const found = step && this.#read('getExecution', (s) => s.steps.stepCalls(step.runId, step.path).find((record) => record.id === id));
+    return found ?? this.guard('getExecution', () => catalog.getExecution(this.ctx, id));
+  }
+
+  override async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+    const inSteps = this.#read('listExecutions', (s) => s.steps.calls(filter.workflow_execution_id, filter.workflow_node_id));
+    const inTable = await this.guard('listExecutions', () => catalog.listExecutions(this.ctx, filter));
+    return [...inTable, ...inSteps].sort(byCreatedThenId);
+  }
+
+  #read<T>(operation: string, fn: (statements: Statements) => T): T {
+    const statements = this.#statements;
+    if (!statements) throw new TrellisError('illegal_state', `SqliteStorage.${operation} called before init()`);
+    try {
+      return fn(statements);
+    } catch (error) {
+      throw toStorageError(operation, error);
+    }
+  }
+
+  async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
+    return this.#write('updateRun', (s) => {
+      const current = s.runPatchable.get(id);
+      if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
+      this.#patchRun(id, current, patch);
+      return decodeRecord<RunRecord>(COLUMNS.runs, s.runFull.get(id)!);
+    });
+  }
+
+  async commit(commit: StepCommit): Promise<boolean> {
+    return this.#write('commit', (s) => {
+      if (commit.create) {
+        // Checked before inserting: returning false commits the transaction, which must then hold nothing.
+        if (!matchesExpectation(commit.create, commit.expect)) return false;
+        if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) throw runExists(commit.create.id);
+      }
+      if (commit.run) {
+        const current = s.runPatchable.get(commit.runId);
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+        this.#patchRun(commit.runId, current, commit.run);
+      } else {
+        const current = s.runCas.get(commit.runId);
+        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+      }
+      const steps = dedupeSteps(commit.steps);
+      const calls = attachCalls(commit.runId, steps, commit.executions, ',');
+      s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
+      for (const record of calls.rest) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
+      return true;
+    });
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    this.#write('deleteRun', (s) => {
+      // Steps (with the calls they hold), waits and blob references go by ON DELETE CASCADE; then
+      // the blobs no other run references.
+      this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
+      this.#raw.prepare('DELETE FROM executions WHERE workflow_execution_id = ?').run(id);
+      s.steps.dropUnreferencedBlobs();
+    });
+  }
+}

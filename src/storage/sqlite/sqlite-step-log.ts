@@ -1,0 +1,174 @@
+/**
+ * SqliteStorage's steps, kept as a step log (see step-log.ts): the statements that append a
+ * commit's entry and read runs back, and the two small tables the log needs beside it. Steps
+ * waiting for a time or an event are also in `workflow_step_waits`, so the timer loop and `emit`
+ * find them by index; the blobs a run's steps reference are in `workflow_step_blobs`, so deleting
+ * a run can drop the blobs nothing else references. Every method runs inside the caller's
+ * transaction or as one statement.
+ */
+import type Database from 'better-sqlite3';
+import type { LlmExecutionRecord, StepRecord } from '../records.js';
+import type { BlobRow } from '../sql/sql-options.js';
+import { TIMER_RUN_STATUSES } from '../storage-helpers.js';
+import { bySeqThenPath, encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedNodeId, loggedStepRecord, outputRef, type LoggedStep } from './step-log.js';
+
+type Row = Record<string, unknown>;
+
+const TIMER_STATUSES = TIMER_RUN_STATUSES.map((s) => `'${s}'`).join(', ');
+
+/** The due time and awaited event of a step that waits for either; undefined for any other step. */
+function waitOf(step: StepRecord): { readonly due: number | null; readonly event: string | null } | undefined {
+  if (step.status !== 'waiting' || step.waiter === undefined) return undefined;
+  const due = step.waiter.due_at ?? null;
+  const event = step.waiter.kind === 'event' ? (step.waiter.event ?? null) : null;
+  return due === null && event === null ? undefined : { due, event };
+}
+
+export class SqliteStepLog {
+  readonly #append: Database.Statement<[string, string, string]>;
+  readonly #entries: Database.Statement<[string], Row>;
+  readonly #allEntries: Database.Statement<[], Row>;
+  readonly #hasWaits: Database.Statement<[string], Row>;
+  readonly #putWait: Database.Statement<[string, string, number | null, string | null]>;
+  readonly #dropWait: Database.Statement<[string, string]>;
+  readonly #due: Database.Statement<[number, number], Row>;
+  readonly #waitingFor: Database.Statement<[string, number], Row>;
+  readonly #insertBlob: Database.Statement<[string, string]>;
+  readonly #refBlob: Database.Statement<[string, string]>;
+  readonly #blob: Database.Statement<[string], Row>;
+  readonly #dropUnreferencedBlobs: Database.Statement<[]>;
+
+  constructor(raw: Database.Database) {
+    // n counts a run's entries; the sub-select is one seek to the end of the run's key range.
+    this.#append = raw.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM workflow_step_log WHERE run_id = ?), ?)');
+    this.#entries = raw.prepare('SELECT body FROM workflow_step_log WHERE run_id = ? ORDER BY n');
+    this.#allEntries = raw.prepare('SELECT run_id, body FROM workflow_step_log ORDER BY run_id, n');
+    this.#hasWaits = raw.prepare('SELECT 1 FROM workflow_step_waits WHERE run_id = ? LIMIT 1');
+    this.#putWait = raw.prepare(
+      'INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event) VALUES (?, ?, ?, ?) ON CONFLICT (run_id, path) DO UPDATE SET due_at = excluded.due_at, wait_event = excluded.wait_event',
+    );
+    this.#dropWait = raw.prepare('DELETE FROM workflow_step_waits WHERE run_id = ? AND path = ?');
+    this.#due = raw.prepare(
+      `SELECT w.run_id, w.path FROM workflow_step_waits w JOIN workflow_executions r ON r.id = w.run_id ` +
+        `WHERE w.due_at <= ? AND r.status IN (${TIMER_STATUSES}) ORDER BY w.due_at, w.run_id, w.path LIMIT ?`,
+    );
+    this.#waitingFor = raw.prepare(
+      `SELECT w.run_id, w.path FROM workflow_step_waits w JOIN workflow_executions r ON r.id = w.run_id ` +
+        `WHERE w.wait_event = ? AND r.status IN (${TIMER_STATUSES}) ORDER BY w.run_id, w.path LIMIT ?`,
+    );
+    this.#insertBlob = raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING');
+    this.#refBlob = raw.prepare('INSERT INTO workflow_step_blobs (run_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    this.#blob = raw.prepare('SELECT data FROM blobs WHERE hash = ?');
+    this.#dropUnreferencedBlobs = raw.prepare('DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM workflow_step_blobs r WHERE r.hash = blobs.hash)');
+  }
+
+  /**
+   * Appends one entry with `steps` (each path once) and the call lines `calls` holds for them, and
+   * keeps the waits and blob references in step. Inside the commit's transaction.
+   */
+  append(runId: string, steps: readonly StepRecord[], calls: ReadonlyMap<string, string>, largeOutputBytes: number): void {
+    if (steps.length === 0) return;
+    const lines = new Array<string>(steps.length);
+    const blobs: BlobRow[] = [];
+    let ended: StepRecord[] | undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      lines[i] = encodeLoggedStep(step, calls.get(step.path), largeOutputBytes, blobs);
+      const wait = waitOf(step);
+      if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event);
+      else (ended ??= []).push(step);
+    }
+    this.#append.run(runId, runId, logEntry(lines));
+    // A step that no longer waits leaves the waits table; one look first, since most runs have no waits.
+    if (ended && this.#hasWaits.get(runId)) for (const step of ended) this.#dropWait.run(runId, step.path);
+    for (const blob of blobs) {
+      this.#insertBlob.run(blob.hash, blob.data);
+      this.#refBlob.run(runId, blob.hash);
+    }
+  }
+
+  /** The state of each path of a run. */
+  fold(runId: string): Map<string, LoggedStep> {
+    return foldLog(this.#entries.all(runId).map((row) => row.body as string));
+  }
+
+  /** A logged step as its record, its large output read from `blobs`. */
+  record(runId: string, logged: LoggedStep): StepRecord {
+    const ref = outputRef(logged);
+    return loggedStepRecord(runId, logged, ref === undefined ? undefined : ((this.#blob.get(ref)?.data as string | undefined) ?? undefined));
+  }
+
+  /** All steps of a run, by `seq` then path. */
+  steps(runId: string): StepRecord[] {
+    return [...this.fold(runId).values()].map((logged) => this.record(runId, logged)).sort(bySeqThenPath);
+  }
+
+  step(runId: string, path: string): StepRecord | undefined {
+    const logged = this.fold(runId).get(path);
+    return logged && this.record(runId, logged);
+  }
+
+  /** Waiting steps due at or before `now`, in runs that are running or paused. */
+  dueSteps(now: number, limit: number): StepRecord[] {
+    return this.#waiting(this.#due.all(now, limit));
+  }
+
+  /** Steps waiting for `event`, in runs that are running or paused. */
+  eventWaiters(event: string, limit: number): StepRecord[] {
+    return this.#waiting(this.#waitingFor.all(event, limit));
+  }
+
+  /** The steps named by (run_id, path) rows, in their order, each run folded once. */
+  #waiting(rows: readonly Row[]): StepRecord[] {
+    const runs = new Map<string, Map<string, LoggedStep>>();
+    const steps: StepRecord[] = [];
+    for (const row of rows) {
+      const runId = row.run_id as string;
+      let folded = runs.get(runId);
+      if (!folded) runs.set(runId, (folded = this.fold(runId)));
+      const logged = folded.get(row.path as string);
+      if (logged) steps.push(this.record(runId, logged));
+    }
+    return steps;
+  }
+
+  /**
+   * The LLM calls held by steps: of one run, or of every run; optionally of one node. Every run's
+   * entries are read in key order and folded one run at a time, so only one run is in memory.
+   */
+  calls(runId: string | undefined, nodeId: string | undefined): LlmExecutionRecord[] {
+    const calls: LlmExecutionRecord[] = [];
+    const collect = (id: string, bodies: readonly string[]): void => {
+      for (const logged of foldLog(bodies).values()) {
+        if (nodeId === undefined || loggedNodeId(logged) === nodeId) calls.push(...loggedCalls(id, logged));
+      }
+    };
+    if (runId !== undefined) {
+      collect(runId, this.#entries.all(runId).map((row) => row.body as string));
+      return calls;
+    }
+    let current: string | undefined;
+    let bodies: string[] = [];
+    for (const row of this.#allEntries.iterate()) {
+      if (row.run_id !== current) {
+        if (current !== undefined) collect(current, bodies);
+        current = row.run_id as string;
+        bodies = [];
+      }
+      bodies.push(row.body as string);
+    }
+    if (current !== undefined) collect(current, bodies);
+    return calls;
+  }
+
+  /** The calls of one step. */
+  stepCalls(runId: string, path: string): LlmExecutionRecord[] {
+    const logged = this.fold(runId).get(path);
+    return logged ? loggedCalls(runId, logged) : [];
+  }
+
+  /** Drops blobs no step of any remaining run references (after a run was deleted). */
+  dropUnreferencedBlobs(): void {
+    this.#dropUnreferencedBlobs.run();
+  }
+}
