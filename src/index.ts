@@ -100,7 +100,8 @@ export type {
 } from './nodes/node-handler.js';
 export type { ModelCall, ModelResult, ModelMetrics } from './calls/model-call.js';
 export type { ToolDefinition, ToolContext, ToolCallRecord } from './calls/tool-loop.js';
-export type { ForkOptions, ForkOverride } from './calls/replay-answers.js';
+export type { ForkOverride } from './calls/replay-answers.js';
+export type { ForkOptions } from './engine/replay-runs.js';
 export { DEFAULT_PRICES, addUsage, usageOfRecord } from './calls/pricing.js';
 export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
 export type { ProviderLimits } from './calls/rate-limiter.js';
@@ -113,11 +114,12 @@ export type { HostPolicy, HostPolicyOptions, HostPattern, HostLookup } from './n
 
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type * from './storage/records.js';
+export type { Json } from './kernel/json.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
-export type { SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
+export type { SqliteStorageOptions } from './storage/sqlite/sqlite-options.js';
 export { PostgresStorage } from './storage/postgres/postgres-storage.js';
-export type { PostgresStorageOptions } from './storage/postgres/postgres-storage.js';
+export type { PostgresStorageOptions } from './storage/postgres/postgres-options.js';
 
 export type {
   Provider,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COLUMNS, STEP_ROW_COLUMNS, encodeCells, encodeStepCells } from '../src/storage/sql/sql-codec.js';
-import { compactCallId, stepCallId } from '../src/storage/step-calls.js';
+import { compactCallId } from '../src/storage/step-calls.js';
+import { stepCallId } from '../src/kernel/call-ids.js';
 import type { StepRecord } from '../src/storage/records.js';
 
 describe('step cells', () => {

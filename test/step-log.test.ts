@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/sqlite/step-log.js';
-import { stepCallId } from '../src/storage/step-calls.js';
+import { stepCallId } from '../src/kernel/call-ids.js';
 import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
 import type { BlobRow } from '../src/storage/sql/sql-options.js';
 

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTrellisError } from '../src/kernel/errors.js';
 import type { BundleRecord, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord, WorkflowRecord } from '../src/storage/records.js';
 import type { Storage } from '../src/storage/storage.js';
-import { stepCallId } from '../src/storage/step-calls.js';
+import { stepCallId } from '../src/kernel/call-ids.js';
 
 /** A run with only the required fields. */
 export function makeRun(id: string, over: Partial<RunRecord> = {}): RunRecord {

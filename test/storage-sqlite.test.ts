@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
-import { stepCallId } from '../src/storage/step-calls.js';
+import { stepCallId } from '../src/kernel/call-ids.js';
 import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
 import { Engine } from '../src/engine/engine.js';
 import { workflow } from '../src/builder/builder.js';

@@ -4,7 +4,8 @@
  * died can be resumed. Item `i` is always started with the idempotency key `bundle:<id>:<i>`:
  * whatever the bundle record says, an item's run is created at most once.
  */
-import type { BundleRecord, Json } from '../storage/records.js';
+import type { BundleRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import { workflow } from '../builder/builder.js';
 import type { Engine } from '../engine/engine.js';

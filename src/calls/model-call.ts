@@ -10,8 +10,9 @@ import { addUsage, costOf, DEFAULT_PRICES, priceFor, ZERO_USAGE, type PriceTable
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { ProviderGate, type ProviderMetrics } from './provider-gate.js';
 import type { ProviderLimits } from './rate-limiter.js';
-import { stepCallId } from '../storage/step-calls.js';
-import type { Json, LlmExecutionRecord, RunRecord, StoredError } from '../storage/records.js';
+import { stepCallId } from '../kernel/call-ids.js';
+import type { LlmExecutionRecord, RunRecord, StoredError } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import { checkBudget, type RunBudget, type UsageSoFar } from './call-budget.js';
 import type { Clock } from '../kernel/clock.js';
 import { parseProviderModel, type WorkflowDefinition } from '../definition/definition.js';

@@ -1,15 +1,15 @@
 /**
- * Recorded replay and fork. A replay is a new run of the same workflow version with the same input
+ * Answers for recorded replay and fork (the runs themselves are started by engine/replay-runs.ts). A replay is a new run of the same workflow version with the same input
  * whose model calls are answered from an earlier run's execution records, with no network. A fork
  * replays the steps before a node and calls the real providers from that node on, optionally with
  * an edited template or model. Both are plain runs: what to replay is data on the run
  * (`run.trigger`), so a replay recovered by another process still replays.
  */
-import type { Json, LlmExecutionRecord } from '../storage/records.js';
+import type { LlmExecutionRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { ProviderResponse, ProviderToolCall } from '../providers/provider.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
-import type { WorkflowExecution } from '../runtime/run-view.js';
-import { NotFoundError, ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
+import { ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
 import type { ToolCallRecord } from './tool-loop.js';
 
 /** Edits a fork applies to one prompt node. */
@@ -18,14 +18,6 @@ export interface ForkOverride {
   readonly template?: string;
   /** Replaces the node's `provider_model` (its fallbacks stay). */
   readonly provider_model?: string;
-}
-
-/** Options of `engine.fork`. */
-export interface ForkOptions {
-  /** The first node that calls the real providers; it and every node reachable from it are live. */
-  readonly fromNode: string;
-  /** Edits by node id; only nodes from `fromNode` on may be edited. */
-  readonly overrides?: Readonly<Record<string, ForkOverride>>;
 }
 
 /** What a replay or fork run records in `run.trigger`. */
@@ -124,51 +116,4 @@ export function forkScope(definition: WorkflowDefinition, fromNode: string): Rea
   const todo = [fromNode];
   while (todo.length) for (const target of next.get(todo.pop()!) ?? []) if (!seen.has(target)) todo.push(target), seen.add(target);
   return seen;
-}
-
-/** The public engine API replay and fork are built on. */
-export interface ReplayHost {
-  get(executionId: string): Promise<WorkflowExecution | undefined>;
-  readonly workflows: { get(id: string, version?: number): Promise<{ readonly definition: WorkflowDefinition } | undefined> };
-  startStored(workflowId: string, input?: unknown, options?: { version?: number; trigger?: Json }): Promise<string>;
-}
-
-/** Starts a replay of `executionId` (see `engine.replay`); resolves with the new run's id. */
-export async function startReplay(engine: ReplayHost, executionId: string): Promise<string> {
-  const source = await sourceRun(engine, executionId);
-  const trigger: ReplaySpec = { type: 'replay', source_execution_id: executionId };
-  return engine.startStored(source.workflow_id, source.input_data, { version: source.workflow_version, trigger: trigger as unknown as Json });
-}
-
-/** Starts a fork of `executionId` (see `engine.fork`); resolves with the new run's id. */
-export async function startFork(engine: ReplayHost, executionId: string, options: ForkOptions): Promise<string> {
-  const source = await sourceRun(engine, executionId);
-  const workflow = await engine.workflows.get(source.workflow_id, source.workflow_version);
-  if (!workflow) throw new NotFoundError(`Workflow "${source.workflow_id}" version ${source.workflow_version} of execution ${executionId} no longer exists`, { executionId });
-  const nodes = new Map(workflow.definition.definition.nodes.map((n) => [n.id, n]));
-  if (!nodes.has(options.fromNode)) throw invalid(`fork: fromNode "${options.fromNode}" is not a node of workflow "${source.workflow_id}"`, executionId);
-  const live = forkScope(workflow.definition, options.fromNode);
-  for (const [nodeId, override] of Object.entries(options.overrides ?? {})) {
-    const node = nodes.get(nodeId);
-    if (node?.type !== 'prompt_execution') throw invalid(`fork: override for "${nodeId}", which is not a prompt_execution node`, executionId);
-    if (!live.has(nodeId)) throw invalid(`fork: override for "${nodeId}", which comes before fromNode "${options.fromNode}" and is replayed`, executionId);
-    if (override.template === undefined && override.provider_model === undefined) throw invalid(`fork: override for "${nodeId}" sets neither template nor provider_model`, executionId);
-  }
-  const trigger: ReplaySpec = {
-    type: 'fork',
-    source_execution_id: executionId,
-    from_node: options.fromNode,
-    ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
-  };
-  return engine.startStored(source.workflow_id, source.input_data, { version: source.workflow_version, trigger: trigger as unknown as Json });
-}
-
-async function sourceRun(engine: ReplayHost, executionId: string): Promise<WorkflowExecution> {
-  const source = await engine.get(executionId);
-  if (!source) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-  return source;
-}
-
-function invalid(message: string, executionId: string): TrellisError {
-  return new TrellisError('invalid_options', message, { executionId, retryable: false });
 }

@@ -1,6 +1,7 @@
 /** Run usage totals `{ input_tokens, output_tokens, cost_usd, calls }`, summed from LLM execution records. */
 import { addUsage, type UsageTotals } from './pricing.js';
-import type { Json, LlmExecutionRecord } from '../storage/records.js';
+import type { LlmExecutionRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 
 /** The totals of `records` added to `start` (a recovered run's figure is rebuilt this way). */
 export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly LlmExecutionRecord[]): Json {

@@ -3,7 +3,7 @@
  * calls → tools → results as `tool` messages → model ...); this file resolves the tools a node
  * names and runs one turn's tool calls.
  */
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { JsonSchema, ProviderMessage, ProviderToolCall, ProviderToolDefinition } from '../providers/provider.js';
 import { TrellisError, isTrellisError } from '../kernel/errors.js';
 import { checkJson } from './json-schema-check.js';

@@ -1,7 +1,7 @@
 /** Checks a run's input against the workflow's declared variables and applies defaults. Pure. */
 import type { WorkflowDefinition, WorkflowVariable } from './definition.js';
 import { InvalidInputError, type ValidationIssue } from '../kernel/errors.js';
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 
 /** The input as stored and the resolved `variables` scope. */
 export interface ResolvedInput {

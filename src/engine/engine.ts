@@ -5,7 +5,8 @@
  */
 import type { NodeHandler } from '../nodes/node-handler.js';
 import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
-import type { Json, LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from '../kernel/clock.js';
@@ -19,7 +20,7 @@ import { PromptStore } from './prompt-store.js';
 import { LeaseRenewal, recoverRuns, repeat } from '../runtime/run-recovery.js';
 import type { RunDeps } from '../runtime/run-deps.js';
 import { resolveInput } from '../definition/run-input.js';
-import { startFork, startReplay, type ForkOptions } from '../calls/replay-answers.js';
+import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from '../templates/templates.js';

@@ -1,5 +1,5 @@
 import type { NodeConfigs } from '../definition/definition.js';
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { NodeHandler } from './node-handler.js';
 
 /**

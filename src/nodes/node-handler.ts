@@ -5,7 +5,8 @@
 import type { ZodType } from 'zod';
 import type { Clock } from '../kernel/clock.js';
 import type { WorkflowNode } from '../definition/definition.js';
-import type { Json, Waiter } from '../storage/records.js';
+import type { Waiter } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { ModelCall, ModelResult } from '../calls/model-call.js';
 import type { PromptRecord } from '../storage/records.js';
 

@@ -2,7 +2,7 @@ import type { NodeConfigs } from '../definition/definition.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import { getPath } from '../expressions/data-paths.js';
 import { plainMaker } from '../kernel/plain.js';
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { ModelCall } from '../calls/model-call.js';
 import type { CompletedResult, NodeHandler } from './node-handler.js';
 

@@ -1,4 +1,4 @@
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { NodeHandler } from './node-handler.js';
 
 /** `start`: the entry point; its output is the run input. */

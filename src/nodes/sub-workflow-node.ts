@@ -1,6 +1,6 @@
 import type { NodeConfigs } from '../definition/definition.js';
 import { TrellisError } from '../kernel/errors.js';
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { NodeHandler } from './node-handler.js';
 
 /**

@@ -3,7 +3,8 @@
  * when; these say what the row then holds. Internal to the runner.
  */
 import type { CompletedResult } from '../nodes/node-handler.js';
-import type { Json, StepRecord, StepStatus, StoredError } from '../storage/records.js';
+import type { StepRecord, StepStatus, StoredError } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import { plainConstructor, plainMaker } from '../kernel/plain.js';
 
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };

@@ -6,7 +6,8 @@
  */
 import type { IterateResult } from '../nodes/node-handler.js';
 import { tooMany } from '../nodes/loop-node.js';
-import type { Json, StepRecord } from '../storage/records.js';
+import type { StepRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import { toTrellisError, type TrellisError } from '../kernel/errors.js';
 import { compileExpression } from '../expressions/expressions.js';
 import type { Plan } from '../planner/plan.js';

@@ -4,7 +4,8 @@
  * made ready or skipped, its LLM execution records) in one transaction. Steps that settle in the
  * same tick commit together. Events are emitted only after the commit.
  */
-import type { Json, RunRecord, StepRecord, Waiter } from '../storage/records.js';
+import type { RunRecord, StepRecord, Waiter } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { RunPatch } from '../storage/storage.js';
 import type { ArrivedInput, CompletedResult, IterateResult, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from '../expressions/expressions.js';

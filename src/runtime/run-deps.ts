@@ -1,6 +1,7 @@
 /** What a RunController needs from its engine. Internal. */
 import type { NodeHandler } from '../nodes/node-handler.js';
-import type { Json, RunRecord } from '../storage/records.js';
+import type { RunRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../kernel/clock.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';

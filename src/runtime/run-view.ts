@@ -2,7 +2,8 @@
  * The public view of a run: the run row plus its steps, assembled into the execution record with
  * its context and trace. Built from committed facts only.
  */
-import type { Json, RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
+import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
 

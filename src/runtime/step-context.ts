@@ -6,7 +6,8 @@
 import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
 import type { CallSite, ModelCall, ModelResult } from '../calls/model-call.js';
 import type { RunBudget } from '../calls/call-budget.js';
-import type { Json, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { LlmExecutionRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { WorkflowNode } from '../definition/definition.js';
 import type { Clock } from '../kernel/clock.js';
 import { compileExpression } from '../expressions/expressions.js';

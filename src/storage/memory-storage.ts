@@ -26,7 +26,8 @@ import {
   paginate,
   runExists,
 } from './storage-helpers.js';
-import { isStepScoped, lastWrites, parseStepCallId } from './step-calls.js';
+import { isStepScoped, lastWrites } from './step-calls.js';
+import { parseStepCallId } from '../kernel/call-ids.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.

@@ -3,6 +3,7 @@
  * (keyed by its step path), so committing a step never rewrites the run's whole context.
  */
 import type { WorkflowDefinition } from '../definition/definition.js';
+import type { Json } from '../kernel/json.js';
 
 /** Status of a workflow run. */
 export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
@@ -10,8 +11,6 @@ export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed
 /** Status of one step (one node, at one loop/branch position, in one run). */
 export type StepStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'skipped';
 
-/** A JSON value as stored. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** An error as persisted. */
 export interface StoredError {

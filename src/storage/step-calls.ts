@@ -9,22 +9,10 @@
  * the record again. Any other id, or a record whose run or path does not match its id, goes to the
  * `executions` table as before.
  */
-import type { Json, LlmExecutionRecord } from './records.js';
+import type { Json } from '../kernel/json.js';
+import type { LlmExecutionRecord } from './records.js';
 import { jsonText, numberText, stringText } from './json-text.js';
-
-/** The id of an LLM call made at step `path` of run `runId`; `token` makes it unique. */
-export function stepCallId(token: string, runId: string, path: string): string {
-  return `${token}:${runId}:${path}`;
-}
-
-/** The run and step an id made by {@link stepCallId} names, or undefined for any other id. */
-export function parseStepCallId(id: string): { readonly runId: string; readonly path: string } | undefined {
-  const first = id.indexOf(':');
-  if (first < 0) return undefined;
-  const second = id.indexOf(':', first + 1);
-  if (second < 0 || second === first + 1 || second === id.length - 1) return undefined;
-  return { runId: id.slice(first + 1, second), path: id.slice(second + 1) };
-}
+import { parseStepCallId, stepCallId } from '../kernel/call-ids.js';
 
 /** True when `record` can live with its step: its id names exactly its own run and step. */
 export function isStepScoped(record: LlmExecutionRecord): boolean {

@@ -3,7 +3,8 @@
  * (model, concurrency, iteration cap) to a builder; instantiating one builds the JSON definition,
  * applies the caller's overrides and stores it as a new workflow through `engine.workflows`.
  */
-import type { Json, WorkflowRecord } from '../storage/records.js';
+import type { WorkflowRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition, WorkflowVariable } from '../definition/definition.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import { classifyAndRoute } from './classify-and-route.js';

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../kernel/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { TrellisError } from '../kernel/errors.js';
 import type { TrellisEvents } from '../kernel/events.js';
-import type { Json } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import { matchEventTrigger, WORKFLOW_COMPLETED, WORKFLOW_FAILED } from './event-trigger.js';
 import { compileSchedule, latestFireBetween, runSchedule } from './schedule-trigger.js';
 import { mapInput, triggersOfType, type EventTriggerConfig, type ScheduleTriggerConfig, type StoredTrigger } from './trigger-config.js';

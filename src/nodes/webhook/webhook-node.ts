@@ -7,7 +7,7 @@ import { definitionSchemas, type NodeConfigs } from '../../definition/definition
 import { isTrellisError, TrellisError } from '../../kernel/errors.js';
 import { loadZod } from '../../kernel/lazy-modules.js';
 import { getPath } from '../../expressions/data-paths.js';
-import type { Json } from '../../storage/records.js';
+import type { Json } from '../../kernel/json.js';
 import { createHostPolicy, type HostPolicy, type HostPolicyOptions } from './host-policy.js';
 import type { NodeHandler, StepContext } from '../node-handler.js';
 

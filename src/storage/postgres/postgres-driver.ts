@@ -7,7 +7,7 @@
 import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
 import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
-import type { PostgresStorageOptions } from './postgres-storage.js';
+import type { PostgresStorageOptions } from './postgres-options.js';
 import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';

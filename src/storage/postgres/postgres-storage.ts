@@ -2,28 +2,11 @@
  * PostgreSQL storage (kysely over pg) for several engine processes sharing work. The driver
  * (and `pg`) loads on `init()`.
  */
-import type { Pool } from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { LazyStorage } from '../lazy-storage.js';
+import type { PostgresStorageOptions } from './postgres-options.js';
 import { resolveLargeOutputBytes } from '../sql/sql-options.js';
 
-/** Options of {@link PostgresStorage}. Give `connectionString` or `pool`. */
-export interface PostgresStorageOptions {
-  /** Connection URL; the storage then creates its own pool and ends it in `close()`. */
-  readonly connectionString?: string;
-  /** A pool you own; `close()` leaves it open. */
-  readonly pool?: Pool;
-  /**
-   * Schema holding the tables (created by `init()` when missing).
-   * @default 'public'
-   */
-  readonly schema?: string;
-  /**
-   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
-   * @default 262144
-   */
-  readonly largeOutputBytes?: number;
-}
 
 /**
  * {@link Storage} in PostgreSQL. Claims are single conditional `UPDATE … RETURNING` statements

@@ -9,7 +9,8 @@ import type { SqlContext } from './sql-catalog.js';
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeStep, selectList } from './sql-codec.js';
 import { TIMER_RUN_STATUSES, byCreatedThenId } from '../storage-helpers.js';
-import { decodeCalls, parseStepCallId, type CallsRow } from '../step-calls.js';
+import { decodeCalls, type CallsRow } from '../step-calls.js';
+import { parseStepCallId } from '../../kernel/call-ids.js';
 
 function stepQuery(ctx: SqlContext) {
   return ctx.db

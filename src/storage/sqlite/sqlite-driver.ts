@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
-import type { SqliteStorageOptions } from './sqlite-storage.js';
+import type { SqliteStorageOptions } from './sqlite-options.js';
 import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
 import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
@@ -25,7 +25,8 @@ import {
 } from '../sql/sql-codec.js';
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
-import { attachCalls, parseStepCallId } from '../step-calls.js';
+import { attachCalls } from '../step-calls.js';
+import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
 import * as catalog from '../sql/sql-catalog.js';
 

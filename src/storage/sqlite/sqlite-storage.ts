@@ -4,18 +4,9 @@
  */
 import { TrellisError } from '../../kernel/errors.js';
 import { LazyStorage } from '../lazy-storage.js';
+import type { SqliteStorageOptions } from './sqlite-options.js';
 import { resolveLargeOutputBytes } from '../sql/sql-options.js';
 
-/** Options of {@link SqliteStorage}. */
-export interface SqliteStorageOptions {
-  /** Database file path, or `':memory:'` for a private in-memory database. */
-  readonly path: string;
-  /**
-   * Step outputs whose JSON is larger than this many bytes are stored once in `blobs` (by sha256).
-   * @default 262144
-   */
-  readonly largeOutputBytes?: number;
-}
 
 /**
  * {@link Storage} in a SQLite file: WAL, `synchronous=NORMAL`, a busy timeout, and `BEGIN IMMEDIATE`

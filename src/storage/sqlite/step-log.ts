@@ -13,7 +13,8 @@
  * This file is the pure part: entries as text, and entries folded back into steps.
  */
 import { TrellisError } from '../../kernel/errors.js';
-import type { Json, LlmExecutionRecord, StepRecord } from '../records.js';
+import type { Json } from '../../kernel/json.js';
+import type { LlmExecutionRecord, StepRecord } from '../records.js';
 import { numberText, stringText } from '../json-text.js';
 import { largeOutput, type BlobRow } from '../sql/sql-options.js';
 import { compactCallId, decodeCallLines, expandCallId } from '../step-calls.js';
