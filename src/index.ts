@@ -58,7 +58,7 @@ export type * from './builder/builder.js';
 
 export { compileExpression, evaluateExpression, EXPRESSION_FUNCTIONS } from './expressions/expressions.js';
 export type { CompiledExpression, ExpressionFunction } from './expressions/expressions.js';
-export { renderTemplate } from './expressions/placeholders.js';
+export { fillPlaceholders } from './expressions/placeholders.js';
 
 export {
   TrellisError,

@@ -198,7 +198,7 @@ describe('circuit breakers', () => {
     expect(run.status).toBe('completed');
     expect(run.context.ask).toEqual({ text: 'from backup', model: 'backup:b' });
     expect(primary.calls).toHaveLength(1); // only the call that opened the breaker
-    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    const records = await engine.calls.list({ workflow_execution_id: run.id });
     expect(records.map((r) => [r.provider_model, r.status])).toEqual([['backup:b', 'completed']]);
     expect(engine.metrics().providers.mock).toMatchObject({ calls: 1, rejected: 1 });
   });

@@ -25,7 +25,7 @@ describe('plain objects made with new', () => {
     const engine = new Engine({ storage, providers: { mock: new ScriptedProvider(() => 'hi') } });
     const run = await engine.run(workflow('plain').prompt('ask', { model: 'mock:m', template: 'hello' }).end({ said: 'ask.text' }), {});
     expect(run.status).toBe('completed');
-    const records = [(await storage.getRun(run.id))!, ...(await storage.getSteps(run.id)), ...(await storage.listExecutions({ workflow_execution_id: run.id }))];
+    const records = [(await storage.getRun(run.id))!, ...(await storage.getSteps(run.id)), ...(await storage.listCalls({ workflow_execution_id: run.id }))];
     expect(records.length).toBeGreaterThan(3);
     for (const record of records) {
       expect(Object.getPrototypeOf(record)).toBe(Object.prototype);

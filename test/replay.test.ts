@@ -4,7 +4,7 @@ import { createReplayResponder } from '../src/calls/replay-answers.js';
 import type { ToolDefinition } from '../src/calls/tool-loop.js';
 import type { ProviderRequest } from '../src/providers/provider.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import type { LlmExecutionRecord } from '../src/storage/records.js';
+import type { ModelCallRecord } from '../src/storage/records.js';
 import { edge, makeEngine, node } from './helpers.js';
 
 /** start → classify (structured) → lookup (tools) → reply (fallback) → end. */
@@ -72,10 +72,10 @@ describe('recorded replay', () => {
     expect(outputs(replayed)).toEqual(outputs(original));
     expect([mock.calls.length, backup.calls.length, orderCalls]).toEqual(calls);
 
-    const before = await engine.executions.list({ workflow_execution_id: original.id });
-    const after = await engine.executions.list({ workflow_execution_id: replayId });
-    const inOrder = (records: LlmExecutionRecord[]) => records.sort((a, b) => a.created_at - b.created_at || (a.request as { seq: number }).seq - (b.request as { seq: number }).seq || a.id.length - b.id.length || (a.id < b.id ? -1 : 1));
-    const shape = (r: LlmExecutionRecord) => [r.workflow_node_id, r.provider_model, r.status, r.usage ?? null, (r.request as { seq: number }).seq];
+    const before = await engine.calls.list({ workflow_execution_id: original.id });
+    const after = await engine.calls.list({ workflow_execution_id: replayId });
+    const inOrder = (records: ModelCallRecord[]) => records.sort((a, b) => a.created_at - b.created_at || (a.request as { seq: number }).seq - (b.request as { seq: number }).seq || a.id.length - b.id.length || (a.id < b.id ? -1 : 1));
+    const shape = (r: ModelCallRecord) => [r.workflow_node_id, r.provider_model, r.status, r.usage ?? null, (r.request as { seq: number }).seq];
     expect(inOrder(after).map(shape)).toEqual(inOrder(before).map(shape));
     expect(after.map((r) => (r.response as { replayed_from?: string } | undefined)?.replayed_from)).toEqual(before.map((r) => (r.status === 'completed' ? r.id : undefined)));
     expect(after.every((r) => r.cost_usd === undefined || r.cost_usd === 0)).toBe(true);
@@ -139,7 +139,7 @@ describe('fork', () => {
 });
 
 describe('createReplayResponder', () => {
-  const record = (id: string, path: string, attempt: number, model: string, created: number, status: 'completed' | 'failed' = 'completed'): LlmExecutionRecord => ({
+  const record = (id: string, path: string, attempt: number, model: string, created: number, status: 'completed' | 'failed' = 'completed'): ModelCallRecord => ({
     id,
     status,
     provider_model: model,

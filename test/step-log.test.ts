@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/sqlite/step-log.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
-import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
+import type { ModelCallRecord, StepRecord } from '../src/storage/records.js';
 import type { BlobRow } from '../src/storage/sql/sql-options.js';
 
 const run = 'run_1';
@@ -39,11 +39,11 @@ describe('the step log', () => {
   });
 
   it('adds up the calls of a path across entries, the last write of a call winning', () => {
-    const call = (status: LlmExecutionRecord['status'], attempt: number): LlmExecutionRecord => ({
+    const call = (status: ModelCallRecord['status'], attempt: number): ModelCallRecord => ({
       id: stepCallId(`exec_${attempt}`, run, bare.path), status, provider_model: 'mock:m', workflow_execution_id: run, workflow_node_id: 'ask', step_path: bare.path,
       attempt, request: { prompt: 'p' }, created_at: 100 + attempt,
     });
-    const line = (step: StepRecord, records: LlmExecutionRecord[]) => {
+    const line = (step: StepRecord, records: ModelCallRecord[]) => {
       const calls = records.map((r) => `${JSON.stringify({ i: `:exec_${r.attempt}`, st: r.status, m: r.provider_model, a: r.attempt, q: r.request, t: r.created_at })},`).join('');
       return encodeLoggedStep(step, calls === '' ? undefined : calls, 1 << 20, []);
     };

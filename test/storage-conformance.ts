@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTrellisError } from '../src/kernel/errors.js';
-import type { BundleRecord, LlmExecutionRecord, PromptRecord, RunRecord, StepRecord, WorkflowRecord } from '../src/storage/records.js';
+import type { BundleRecord, ModelCallRecord, PromptRecord, RunRecord, StepRecord, WorkflowRecord } from '../src/storage/records.js';
 import type { Storage } from '../src/storage/storage.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
 
@@ -37,7 +37,7 @@ function makePrompt(id: string, version: number, over: Partial<PromptRecord> = {
   return { id, version, name: `Prompt ${id}`, template: 'Hello {{name}} v' + version, variables: ['name'], created_at: 100 + version, ...over };
 }
 
-function makeExecution(id: string, over: Partial<LlmExecutionRecord> = {}): LlmExecutionRecord {
+function makeCall(id: string, over: Partial<ModelCallRecord> = {}): ModelCallRecord {
   return { id, status: 'completed', provider_model: 'scripted:test', request: { messages: [] }, created_at: 10, ...over };
 }
 
@@ -231,23 +231,23 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
 
       it('writes LLM execution records in the same commit, and none when the expectation fails', async () => {
         await storage.createRun(makeRun('ex', { status: 'running' }));
-        const running = makeExecution('call1', { workflow_execution_id: 'ex', workflow_node_id: 'a', status: 'completed', created_at: 1 });
-        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'a', 1)], executions: [running] })).toBe(true);
-        expect(await storage.getExecution('call1')).toStrictEqual(running);
-        const refused = makeExecution('call2', { workflow_execution_id: 'ex', created_at: 2 });
-        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'b', 2)], executions: [refused], expect: { status: 'paused' } })).toBe(false);
-        expect(await storage.getExecution('call2')).toBeUndefined();
+        const running = makeCall('call1', { workflow_execution_id: 'ex', workflow_node_id: 'a', status: 'completed', created_at: 1 });
+        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'a', 1)], calls: [running] })).toBe(true);
+        expect(await storage.getCall('call1')).toStrictEqual(running);
+        const refused = makeCall('call2', { workflow_execution_id: 'ex', created_at: 2 });
+        expect(await storage.commit({ runId: 'ex', steps: [makeStep('ex', 'b', 2)], calls: [refused], expect: { status: 'paused' } })).toBe(false);
+        expect(await storage.getCall('call2')).toBeUndefined();
         expect(await storage.getStep('ex', 'b')).toBeUndefined();
       });
 
       it('creates a run together with its first steps, or not at all', async () => {
         const fresh = makeRun('born', { status: 'running', owner: 'me' });
-        const call = makeExecution(stepCallId('exec_1', 'born', 'a'), { workflow_execution_id: 'born', workflow_node_id: 'a', step_path: 'a', created_at: 5 });
+        const call = makeCall(stepCallId('exec_1', 'born', 'a'), { workflow_execution_id: 'born', workflow_node_id: 'a', step_path: 'a', created_at: 5 });
         const big = makeStep('born', 'b', 2, { output_data: { text: 'x'.repeat(300_000) } });
-        expect(await storage.commit({ runId: 'born', create: fresh, steps: [makeStep('born', 'a', 1), big], executions: [call], run: { status: 'completed', output_data: { ok: true } } })).toBe(true);
+        expect(await storage.commit({ runId: 'born', create: fresh, steps: [makeStep('born', 'a', 1), big], calls: [call], run: { status: 'completed', output_data: { ok: true } } })).toBe(true);
         expect(await storage.getRun('born')).toStrictEqual({ ...fresh, status: 'completed', output_data: { ok: true }, revision: 1 });
         expect(await storage.getSteps('born')).toStrictEqual([makeStep('born', 'a', 1), big]);
-        expect(await storage.getExecution(call.id)).toStrictEqual(call);
+        expect(await storage.getCall(call.id)).toStrictEqual(call);
         // A second run with that id: refused with `conflict`, and nothing of its commit is written.
         await expect(storage.commit({ runId: 'born', create: makeRun('born'), steps: [makeStep('born', 'c', 3)] })).rejects.toMatchObject({ code: 'conflict' });
         expect(await storage.getStep('born', 'c')).toBeUndefined();
@@ -465,9 +465,9 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
       });
     });
 
-    describe('LLM executions and bundles', () => {
-      it('saves, updates and filters LLM executions', async () => {
-        const full = makeExecution('e1', {
+    describe('model calls and bundles', () => {
+      it('saves, updates and filters model calls', async () => {
+        const full = makeCall('e1', {
           workflow_execution_id: 'run1',
           workflow_node_id: 'draft',
           step_path: 'loop[0].draft',
@@ -482,26 +482,26 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
           duration_ms: 1.5,
           created_at: 20,
         });
-        const e2 = makeExecution('e2', { workflow_execution_id: 'run1', workflow_node_id: 'review', created_at: 10 });
-        const e3 = makeExecution('e3', { workflow_execution_id: 'run2', workflow_node_id: 'draft', created_at: 5 });
-        for (const e of [full, e2, e3]) await storage.saveExecution(e);
-        expect(await storage.getExecution('e1')).toStrictEqual(full);
-        expect(await storage.getExecution('e2')).toStrictEqual(e2);
-        expect(await storage.getExecution('nope')).toBeUndefined();
-        const ids = async (filter: Parameters<Storage['listExecutions']>[0]) => (await storage.listExecutions(filter)).map((e) => e.id);
+        const e2 = makeCall('e2', { workflow_execution_id: 'run1', workflow_node_id: 'review', created_at: 10 });
+        const e3 = makeCall('e3', { workflow_execution_id: 'run2', workflow_node_id: 'draft', created_at: 5 });
+        for (const e of [full, e2, e3]) await storage.saveCall(e);
+        expect(await storage.getCall('e1')).toStrictEqual(full);
+        expect(await storage.getCall('e2')).toStrictEqual(e2);
+        expect(await storage.getCall('nope')).toBeUndefined();
+        const ids = async (filter: Parameters<Storage['listCalls']>[0]) => (await storage.listCalls(filter)).map((e) => e.id);
         expect(await ids({})).toEqual(['e3', 'e2', 'e1']);
         expect(await ids({ workflow_execution_id: 'run1' })).toEqual(['e2', 'e1']);
         expect(await ids({ workflow_node_id: 'draft' })).toEqual(['e3', 'e1']);
         expect(await ids({ workflow_execution_id: 'run1', workflow_node_id: 'draft' })).toEqual(['e1']);
-        const updated = makeExecution('e2', { status: 'failed', workflow_execution_id: 'run1', workflow_node_id: 'review', created_at: 10 });
-        await storage.saveExecution(updated);
-        expect(await storage.getExecution('e2')).toStrictEqual(updated);
+        const updated = makeCall('e2', { status: 'failed', workflow_execution_id: 'run1', workflow_node_id: 'review', created_at: 10 });
+        await storage.saveCall(updated);
+        expect(await storage.getCall('e2')).toStrictEqual(updated);
       });
 
       it('rewrites a step as a bare running row: every other field is cleared, its calls are kept', async () => {
         await storage.createRun(makeRun('bare', { status: 'running' }));
         const callId = stepCallId('exec_1', 'bare', 'wait');
-        const call = makeExecution(callId, { workflow_execution_id: 'bare', workflow_node_id: 'wait', step_path: 'wait', created_at: 5 });
+        const call = makeCall(callId, { workflow_execution_id: 'bare', workflow_node_id: 'wait', step_path: 'wait', created_at: 5 });
         const full = makeStep('bare', 'wait', 1, {
           status: 'waiting',
           input_data: { a: 1 },
@@ -514,20 +514,20 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
           completed_at: 3000,
           duration_ms: 999,
         });
-        await storage.commit({ runId: 'bare', steps: [full], executions: [call] });
+        await storage.commit({ runId: 'bare', steps: [full], calls: [call] });
         expect(await storage.findEventWaiters('go', 10)).toHaveLength(1);
         const bare = makeStep('bare', 'wait', 1, { status: 'running', attempt: 2 });
         await storage.commit({ runId: 'bare', steps: [bare] });
         expect(await storage.getStep('bare', 'wait')).toStrictEqual(bare);
         expect(await storage.findEventWaiters('go', 10)).toEqual([]);
         expect(await storage.findDueSteps(100, 10)).toEqual([]);
-        expect(await storage.getExecution(callId)).toStrictEqual(call);
+        expect(await storage.getCall(callId)).toStrictEqual(call);
       });
 
       it('keeps step-scoped LLM calls across commits and attempts, and finds each by its id', async () => {
         await storage.createRun(makeRun('sc', { status: 'running' }));
-        const call = (token: string, path: string, over: Partial<LlmExecutionRecord> = {}) =>
-          makeExecution(stepCallId(token, 'sc', path), { workflow_execution_id: 'sc', workflow_node_id: path.split('.').at(-1)!, step_path: path, ...over });
+        const call = (token: string, path: string, over: Partial<ModelCallRecord> = {}) =>
+          makeCall(stepCallId(token, 'sc', path), { workflow_execution_id: 'sc', workflow_node_id: path.split('.').at(-1)!, step_path: path, ...over });
         const first = call('exec_1', 'loop[0].draft', { status: 'failed', attempt: 1, error: { code: 'timeout', message: 'slow\nline' }, created_at: 30 });
         const tool = call('exec_2', 'loop[0].draft', {
           attempt: 1,
@@ -540,10 +540,10 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
           completed_at: 32,
           duration_ms: 0.9,
         });
-        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { status: 'waiting', attempt: 1 })], executions: [first, tool] })).toBe(true);
+        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { status: 'waiting', attempt: 1 })], calls: [first, tool] })).toBe(true);
         // The step's next attempt adds to its calls; a rewrite of the step without calls keeps them.
         const second = call('exec_3', 'loop[0].draft', { attempt: 2, idempotency_key: 'custom-key', created_at: 40, started_at: 40, completed_at: 45, duration_ms: 5 });
-        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [second] });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], calls: [second] });
         const done = makeStep('sc', 'loop[0].draft', 1, { attempt: 2, output_data: 'x', execution_id: second.id });
         await storage.commit({ runId: 'sc', steps: [done] });
         expect(await storage.getStep('sc', 'loop[0].draft')).toStrictEqual(done);
@@ -567,39 +567,39 @@ export function storageConformance(name: string, make: () => Promise<Storage>, c
           usage: { input_tokens: 3, output_tokens: 4, cached: 1 },
           created_at: 42,
         });
-        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [shaped, nearMiss] });
-        for (const record of [shaped, nearMiss]) expect(await storage.getExecution(record.id)).toStrictEqual(record);
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], calls: [shaped, nearMiss] });
+        for (const record of [shaped, nearMiss]) expect(await storage.getCall(record.id)).toStrictEqual(record);
         const elsewhere = call('exec_4', 'other', { created_at: 35 });
-        const plain = makeExecution('plain', { workflow_execution_id: 'sc', workflow_node_id: 'draft', created_at: 33 });
-        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'next', 2)], executions: [elsewhere, plain] });
-        for (const record of [first, tool, second, elsewhere, plain]) expect(await storage.getExecution(record.id)).toStrictEqual(record);
-        expect(await storage.getExecution(stepCallId('exec_9', 'sc', 'loop[0].draft'))).toBeUndefined();
-        expect(await storage.getExecution(stepCallId('exec_1', 'nope', 'loop[0].draft'))).toBeUndefined();
-        const ids = async (filter: Parameters<Storage['listExecutions']>[0]) => (await storage.listExecutions(filter)).map((e) => e.id);
+        const plain = makeCall('plain', { workflow_execution_id: 'sc', workflow_node_id: 'draft', created_at: 33 });
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'next', 2)], calls: [elsewhere, plain] });
+        for (const record of [first, tool, second, elsewhere, plain]) expect(await storage.getCall(record.id)).toStrictEqual(record);
+        expect(await storage.getCall(stepCallId('exec_9', 'sc', 'loop[0].draft'))).toBeUndefined();
+        expect(await storage.getCall(stepCallId('exec_1', 'nope', 'loop[0].draft'))).toBeUndefined();
+        const ids = async (filter: Parameters<Storage['listCalls']>[0]) => (await storage.listCalls(filter)).map((e) => e.id);
         expect(await ids({ workflow_execution_id: 'sc' })).toEqual([first.id, tool.id, plain.id, elsewhere.id, second.id, shaped.id, nearMiss.id]);
         expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id]);
         expect(await ids({ workflow_node_id: 'other' })).toEqual([elsewhere.id]);
         // Across runs: a node's calls in every run (runs before and after this one in key order), oldest first.
         for (const runId of ['sa', 'sz']) {
           await storage.createRun(makeRun(runId, { status: 'running' }));
-          const theirs = makeExecution(stepCallId(`exec_${runId}`, runId, 'draft'), { workflow_execution_id: runId, workflow_node_id: 'draft', step_path: 'draft', created_at: runId === 'sa' ? 1 : 99 });
-          await storage.commit({ runId, steps: [makeStep(runId, 'draft', 1)], executions: [theirs] });
+          const theirs = makeCall(stepCallId(`exec_${runId}`, runId, 'draft'), { workflow_execution_id: runId, workflow_node_id: 'draft', step_path: 'draft', created_at: runId === 'sa' ? 1 : 99 });
+          await storage.commit({ runId, steps: [makeStep(runId, 'draft', 1)], calls: [theirs] });
         }
         expect(await ids({ workflow_node_id: 'draft' })).toEqual([stepCallId('exec_sa', 'sa', 'draft'), first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id, stepCallId('exec_sz', 'sz', 'draft')]);
         expect(await ids({})).toHaveLength(9);
         // Written again under the same id (a commit retried), a call is still one record: the last write.
         const rewritten = { ...second, status: 'failed' as const };
-        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], executions: [rewritten] });
-        expect(await storage.getExecution(second.id)).toStrictEqual(rewritten);
+        await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1, { attempt: 2 })], calls: [rewritten] });
+        expect(await storage.getCall(second.id)).toStrictEqual(rewritten);
         expect(await ids({ workflow_execution_id: 'sc', workflow_node_id: 'draft' })).toEqual([first.id, tool.id, plain.id, second.id, shaped.id, nearMiss.id]);
         // A refused commit writes none of its calls; deleting the run deletes them.
         const refused = call('exec_5', 'loop[0].draft', { created_at: 50 });
-        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1)], executions: [refused], expect: { status: 'paused' } })).toBe(false);
-        expect(await storage.getExecution(refused.id)).toBeUndefined();
+        expect(await storage.commit({ runId: 'sc', steps: [makeStep('sc', 'loop[0].draft', 1)], calls: [refused], expect: { status: 'paused' } })).toBe(false);
+        expect(await storage.getCall(refused.id)).toBeUndefined();
         await storage.deleteRun('sc');
-        expect(await storage.getExecution(first.id)).toBeUndefined();
-        expect(await storage.getExecution(plain.id)).toBeUndefined();
-        expect(await storage.listExecutions({ workflow_execution_id: 'sc' })).toEqual([]);
+        expect(await storage.getCall(first.id)).toBeUndefined();
+        expect(await storage.getCall(plain.id)).toBeUndefined();
+        expect(await storage.listCalls({ workflow_execution_id: 'sc' })).toEqual([]);
       });
 
       it('saves and updates bundles', async () => {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
-import type { LlmExecutionRecord, StepRecord } from '../src/storage/records.js';
+import type { ModelCallRecord, StepRecord } from '../src/storage/records.js';
 import { Engine } from '../src/engine/engine.js';
 import { workflow } from '../src/builder/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
@@ -74,12 +74,12 @@ describe('SqliteStorage specifics', () => {
     expect((await storage.findEventWaiters('go', 10)).map((s) => `${s.run_id}/${s.path}`)).toEqual(['old/hold']);
     await storage.createRun(makeRun('keyed', { idempotency_key: 'once' }));
     expect((await storage.createRun(makeRun('again', { idempotency_key: 'once' }))).id).toBe('keyed');
-    const oldCall: LlmExecutionRecord = { id: 'exec_old', status: 'completed', provider_model: 'mock:m', workflow_execution_id: 'old', workflow_node_id: 'ask', step_path: 'ask', request: {}, created_at: 5 };
-    expect(await storage.getExecution('exec_old')).toStrictEqual(oldCall);
+    const oldCall: ModelCallRecord = { id: 'exec_old', status: 'completed', provider_model: 'mock:m', workflow_execution_id: 'old', workflow_node_id: 'ask', step_path: 'ask', request: {}, created_at: 5 };
+    expect(await storage.getCall('exec_old')).toStrictEqual(oldCall);
     // A call made after the upgrade lives in its step's row; both are listed, oldest first.
     const newCall = { ...oldCall, id: stepCallId('exec_new', 'old', 'hold'), workflow_node_id: 'hold', step_path: 'hold', created_at: 9 };
-    await storage.commit({ runId: 'old', steps: [makeStep('old', 'hold', 1)], executions: [newCall] });
-    expect(await storage.listExecutions({ workflow_execution_id: 'old' })).toStrictEqual([oldCall, newCall]);
+    await storage.commit({ runId: 'old', steps: [makeStep('old', 'hold', 1)], calls: [newCall] });
+    expect(await storage.listCalls({ workflow_execution_id: 'old' })).toStrictEqual([oldCall, newCall]);
     await storage.close();
     const check = new Database(path);
     expect(check.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
@@ -118,7 +118,7 @@ describe('SqliteStorage specifics', () => {
     expect(await storage.getSteps('r')).toStrictEqual(expected);
     expect(await storage.findDueSteps(50, 10)).toStrictEqual([expected[2]]);
     expect(await storage.findEventWaiters('go', 10)).toStrictEqual([expected[2]]);
-    expect((await storage.listExecutions({ workflow_execution_id: 'r' })).map((c) => [c.id, c.response, c.idempotency_key])).toEqual([[stepCallId('tok', 'r', 'ask'), { text: 'hi!', finish_reason: null, model: null }, 'r:ask:1']]);
+    expect((await storage.listCalls({ workflow_execution_id: 'r' })).map((c) => [c.id, c.response, c.idempotency_key])).toEqual([[stepCallId('tok', 'r', 'ask'), { text: 'hi!', finish_reason: null, model: null }, 'r:ask:1']]);
     // The old table is gone; new commits append to the converted entry.
     await storage.commit({ runId: 'r', steps: [makeStep('r', 'wait', 3, { started_at: 14 })] });
     expect(await storage.findEventWaiters('go', 10)).toEqual([]);
@@ -155,9 +155,9 @@ describe('SqliteStorage specifics', () => {
     const engine = new Engine({ storage: new SqliteStorage(path), providers: { mock: new ScriptedProvider((r) => `${r.prompt}!`) } });
     await engine.init();
     const run = await engine.run(workflow('two').prompt('a', { model: 'mock:m', template: 'hi' }).prompt('b', { model: 'mock:m', template: '{{a.text}}' }), {});
-    const calls = await engine.executions.list({ workflow_execution_id: run.id });
+    const calls = await engine.calls.list({ workflow_execution_id: run.id });
     expect(calls.map((c) => [c.workflow_node_id, c.response])).toMatchObject([['a', { text: 'hi!' }], ['b', { text: 'hi!!' }]]);
-    for (const call of calls) expect(await engine.executions.get(call.id)).toStrictEqual(call);
+    for (const call of calls) expect(await engine.calls.get(call.id)).toStrictEqual(call);
     expect(run.execution_trace.filter((s) => s.execution_id !== undefined).map((s) => s.execution_id)).toEqual(calls.map((c) => c.id));
     await engine.close();
     const raw = new Database(path);

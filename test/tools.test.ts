@@ -72,7 +72,7 @@ describe('tool calling', () => {
       { id: 'c2', name: 'lookup', arguments: { key: 'x' }, result: { key: 'x', colour: 'blue' } },
     ];
     expect(run.context.agent).toEqual({ text: '3, and x is blue', tool_calls: toolCalls });
-    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    const records = await engine.calls.list({ workflow_execution_id: run.id });
     expect(records.map((r) => (r.response as { tool_calls?: unknown }).tool_calls)).toEqual([toolCalls, undefined]);
     expect(records.map((r) => r.idempotency_key)).toEqual([`${run.id}:agent:1`, `${run.id}:agent:1:1`]);
     expect(run.execution_trace.find((s) => s.node_id === 'agent')!.execution_id).toBe(records[1]!.id);
@@ -107,7 +107,7 @@ describe('tool calling', () => {
     expect(step.error_code).toBe('max_iterations');
     expect(step.error_message).toBe('Node "agent" exceeded max_tool_steps (2): the model asked for tools again after 2 tool turns');
     expect(mock.calls).toHaveLength(3);
-    expect(await engine.executions.list({ workflow_execution_id: run.id })).toHaveLength(3);
+    expect(await engine.calls.list({ workflow_execution_id: run.id })).toHaveLength(3);
   });
 
   it('defaults max_tool_steps to 5', async () => {

@@ -34,7 +34,7 @@ describe('usage and cost', () => {
       ),
     );
     expect(run.status).toBe('completed');
-    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    const records = await engine.calls.list({ workflow_execution_id: run.id });
     expect(records.map((r) => [r.workflow_node_id, r.usage, r.cost_usd])).toEqual([
       ['mini', { input_tokens: 1000, output_tokens: 500 }, 0.00045], // 1000 × $0.15/M + 500 × $0.60/M
       ['dated', { input_tokens: 1000, output_tokens: 500 }, 0.0075], // a dated snapshot is priced as gpt-4o, not gpt-4o-mini
@@ -45,7 +45,7 @@ describe('usage and cost', () => {
   it('lets the host add and override prices, per model or per provider', async () => {
     const { engine } = makeEngine(() => sized, { prices: { 'mock:cheap': { input: 1, output: 2 }, 'mock:*': { input: 10, output: 10 } } });
     const run = await engine.run(chain({ id: 'a', config: { provider_model: 'mock:cheap' } }, { id: 'b', config: { provider_model: 'mock:other' } }));
-    const records = await engine.executions.list({ workflow_execution_id: run.id });
+    const records = await engine.calls.list({ workflow_execution_id: run.id });
     expect(records.map((r) => r.cost_usd)).toEqual([0.002, 0.015]);
   });
 
@@ -53,7 +53,7 @@ describe('usage and cost', () => {
     const ollama = new ScriptedProvider([sized], { name: 'ollama' });
     const { engine } = makeEngine(() => sized, { providers: { mock: new ScriptedProvider([sized]), ollama } });
     const run = await engine.run(chain({ id: 'unknown', config: { provider_model: 'mock:m' } }, { id: 'local', config: { provider_model: 'ollama:llama3.2' } }));
-    const [unknown, local] = await engine.executions.list({ workflow_execution_id: run.id });
+    const [unknown, local] = await engine.calls.list({ workflow_execution_id: run.id });
     expect(unknown).not.toHaveProperty('cost_usd');
     expect(unknown!.usage).toEqual({ input_tokens: 1000, output_tokens: 500 });
     expect(local!.cost_usd).toBe(0);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/kernel/clock.js';
 import { isTrellisError, TrellisError } from '../src/kernel/errors.js';
-import { renderTemplate } from '../src/expressions/placeholders.js';
+import { fillPlaceholders } from '../src/expressions/placeholders.js';
 import type { CompletedResult, NodeHandler, StepContext } from '../src/nodes/node-handler.js';
 import { isPrivateAddress } from '../src/nodes/webhook/host-policy.js';
 import { createWebhookNode, type WebhookConfig, type WebhookNodeOptions } from '../src/nodes/webhook/webhook-node.js';
@@ -149,7 +149,7 @@ function stepContext(config: WebhookConfig, signal?: AbortSignal, context: Recor
     evaluate: () => {
       throw new Error('not used');
     },
-    render: (template, extra) => renderTemplate(template, extra ? { ...context, ...extra } : context),
+    render: (template, extra) => fillPlaceholders(template, extra ? { ...context, ...extra } : context),
     services: {
       callModel: () => Promise.reject(new Error('not used')),
       getPrompt: () => Promise.resolve(undefined),

@@ -222,7 +222,7 @@ export class Bundles {
     let seen = false;
     for (const item of record.items) {
       if (item.run_id === undefined) continue;
-      for (const execution of await this.#engine.executions.list({ workflow_execution_id: item.run_id })) {
+      for (const execution of await this.#engine.calls.list({ workflow_execution_id: item.run_id })) {
         const usage = execution.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
         if (typeof usage?.input_tokens !== 'number' || typeof usage.output_tokens !== 'number') continue;
         input += usage.input_tokens;

@@ -11,7 +11,7 @@ import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { ProviderGate, type ProviderMetrics } from './provider-gate.js';
 import type { ProviderLimits } from './rate-limiter.js';
 import { stepCallId } from '../kernel/call-ids.js';
-import type { LlmExecutionRecord, RunRecord, StoredError } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord, StoredError } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import { checkBudget, type RunBudget, type UsageSoFar } from './call-budget.js';
 import type { Clock } from '../kernel/clock.js';
@@ -21,7 +21,7 @@ import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { IdGenerator } from '../kernel/ids.js';
 import { checkJson } from './json-schema-check.js';
 import type { ReplayResponder } from './replay-answers.js';
-import { RunCalls, type LoadExecutions } from './run-calls.js';
+import { RunCalls, type LoadCalls } from './run-calls.js';
 import { resolveTools, runToolCalls, toolMessages, type ToolCallRecord, type ToolDefinition } from './tool-loop.js';
 
 /** What a step asks for. */
@@ -55,8 +55,8 @@ export interface ModelResult {
   readonly cost_usd?: number;
   /** The `provider:model` that answered. */
   readonly model: string;
-  /** Id of the execution record of the call that answered. */
-  readonly executionId: string;
+  /** Id of the record of the call that answered. */
+  readonly callId: string;
   /** Tools the model called, with their arguments and results, in order. */
   readonly toolCalls?: readonly ToolCallRecord[];
   /** The prompt actually sent, when a fork override replaced the node's template. */
@@ -73,7 +73,7 @@ export interface CallSite {
   readonly signal: AbortSignal;
   onToken(delta: string): void;
   /** Receives each execution record, to be committed with the step. */
-  readonly record: (record: LlmExecutionRecord) => void;
+  readonly record: (record: ModelCallRecord) => void;
   /**
    * The run's committed usage so far (the caller adds the turns of the current call).
    * @default what the caller counted for the run, plus its committed records after a recovery
@@ -101,7 +101,7 @@ export interface ModelCallerOptions {
   /** Where `provider:circuit` events go. */
   readonly events?: TrellisEventEmitter;
   /** Loads a run's execution records (replay sources; budgets of recovered runs). */
-  readonly executions?: LoadExecutions;
+  readonly calls?: LoadCalls;
 }
 
 /** Counters and breaker state by provider, from `metrics()`. */
@@ -159,7 +159,7 @@ export class ModelCaller {
    * replay or fork (`run.trigger`), where recorded answers come from. Cheap no-op for other runs.
    */
   attachRun(run: RunRecord, definition: WorkflowDefinition): void {
-    const state = RunCalls.for(run, definition, this.#options.executions ?? (() => Promise.resolve([])));
+    const state = RunCalls.for(run, definition, this.#options.calls ?? (() => Promise.resolve([])));
     if (state) this.#runs.set(run.id, state);
   }
 
@@ -429,7 +429,7 @@ export class ModelCaller {
 const newRequestJson = plainMaker<Record<string, Json>>();
 const newAnswer = plainMaker<Record<string, Json>>();
 const newUsage = plainMaker<Record<string, Json>>();
-const CallRecord = plainConstructor(function (this: Mutable<LlmExecutionRecord>, sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number) {
+const CallRecord = plainConstructor(function (this: Mutable<ModelCallRecord>, sent: Sent, site: CallSite, status: ModelCallRecord['status'], completedAt: number) {
   this.id = sent.id;
   this.status = status;
   this.provider_model = sent.providerModel;
@@ -446,7 +446,7 @@ const CallRecord = plainConstructor(function (this: Mutable<LlmExecutionRecord>,
 });
 
 /** The execution record of a request (one is made per LLM call). */
-function executionRecord(sent: Sent, site: CallSite, status: LlmExecutionRecord['status'], completedAt: number, outcome: { readonly response?: Json; readonly usage?: Json; readonly cost?: number; readonly error?: StoredError }): LlmExecutionRecord {
+function executionRecord(sent: Sent, site: CallSite, status: ModelCallRecord['status'], completedAt: number, outcome: { readonly response?: Json; readonly usage?: Json; readonly cost?: number; readonly error?: StoredError }): ModelCallRecord {
   const record = new CallRecord(sent, site, status, completedAt);
   if (outcome.response !== undefined) record.response = outcome.response;
   if (outcome.usage !== undefined) record.usage = outcome.usage;
@@ -460,12 +460,12 @@ function modelResult(
   text: string,
   usage: { readonly input_tokens: number; readonly output_tokens: number },
   model: string,
-  executionId: string,
+  callId: string,
   json: Json | undefined,
   cost: number | undefined,
   toolCalls: ModelResult['toolCalls'],
 ): ModelResult {
-  const result: Mutable<ModelResult> = { text, usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }, model, executionId };
+  const result: Mutable<ModelResult> = { text, usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }, model, callId };
   if (json !== undefined) result.json = json;
   if (cost !== undefined) result.cost_usd = cost;
   if (toolCalls?.length) result.toolCalls = toolCalls;

@@ -5,7 +5,7 @@
  * an edited template or model. Both are plain runs: what to replay is data on the run
  * (`run.trigger`), so a replay recovered by another process still replays.
  */
-import type { LlmExecutionRecord } from '../storage/records.js';
+import type { ModelCallRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { ProviderResponse, ProviderToolCall } from '../providers/provider.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
@@ -31,8 +31,8 @@ export interface ReplaySpec {
 
 /** One recorded call: the answer to give, or the failure to throw. */
 export type RecordedCall =
-  | { readonly kind: 'answer'; readonly record: LlmExecutionRecord; readonly response: ProviderResponse; readonly toolResults?: readonly ToolCallRecord[] }
-  | { readonly kind: 'failure'; readonly record: LlmExecutionRecord; readonly error: TrellisError };
+  | { readonly kind: 'answer'; readonly record: ModelCallRecord; readonly response: ProviderResponse; readonly toolResults?: readonly ToolCallRecord[] }
+  | { readonly kind: 'failure'; readonly record: ModelCallRecord; readonly error: TrellisError };
 
 /** Answers a run's model calls from another run's records. */
 export interface ReplayResponder {
@@ -49,11 +49,11 @@ export interface ReplayResponder {
  * calls within one step attempt (fallbacks, re-asks, tool turns) are answered in recorded order.
  *
  * @example
- * const responder = createReplayResponder(await engine.executions.list({ workflow_execution_id: oldRunId }));
+ * const responder = createReplayResponder(await engine.calls.list({ workflow_execution_id: oldRunId }));
  * const next = responder.take('classify', 1, 'openai:gpt-4o-mini');
  */
-export function createReplayResponder(records: readonly LlmExecutionRecord[]): ReplayResponder {
-  const byStep = new Map<string, LlmExecutionRecord[]>();
+export function createReplayResponder(records: readonly ModelCallRecord[]): ReplayResponder {
+  const byStep = new Map<string, ModelCallRecord[]>();
   // Calls of one step attempt happen one after another; `request.seq` orders those made within the same millisecond.
   const sorted = [...records].sort((a, b) => a.created_at - b.created_at || seqOf(a) - seqOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const record of sorted) {
@@ -77,12 +77,12 @@ export function createReplayResponder(records: readonly LlmExecutionRecord[]): R
   };
 }
 
-function seqOf(record: LlmExecutionRecord): number {
+function seqOf(record: ModelCallRecord): number {
   const seq = (record.request as { seq?: unknown } | null)?.seq;
   return typeof seq === 'number' ? seq : 0;
 }
 
-function toRecordedCall(record: LlmExecutionRecord): RecordedCall {
+function toRecordedCall(record: ModelCallRecord): RecordedCall {
   if (record.status === 'failed') {
     const code = (record.error?.code ?? 'provider_error') as TrellisErrorCode;
     return { kind: 'failure', record, error: new ProviderError(code, record.error?.message ?? 'recorded failure', { details: { replayed_from: record.id } }) };

@@ -4,20 +4,20 @@
  * Attached by the engine when it starts driving a run; runs with neither need no state.
  */
 import { addUsage, usageOfRecord, ZERO_USAGE, type UsageTotals } from './pricing.js';
-import type { LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord } from '../storage/records.js';
 import type { RunBudget } from './call-budget.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { createReplayResponder, forkScope, replaySpecOf, type ForkOverride, type ReplayResponder, type ReplaySpec } from './replay-answers.js';
 
 /** Loads the execution records of a run. */
-export type LoadExecutions = (runId: string) => Promise<LlmExecutionRecord[]>;
+export type LoadCalls = (runId: string) => Promise<ModelCallRecord[]>;
 
 /** Per-run state of the model caller. */
 export class RunCalls {
   readonly budget: RunBudget | undefined;
   readonly spec: ReplaySpec | undefined;
   readonly #runId: string;
-  readonly #load: LoadExecutions;
+  readonly #load: LoadCalls;
   readonly #live: ReadonlySet<string> | undefined;
   readonly #counted = new Set<string>();
   #usage: UsageTotals = ZERO_USAGE;
@@ -25,14 +25,14 @@ export class RunCalls {
   #responder: Promise<ReplayResponder> | undefined;
 
   /** Undefined when the run has no budget and is no replay: nothing to track. */
-  static for(run: RunRecord, definition: WorkflowDefinition, load: LoadExecutions): RunCalls | undefined {
+  static for(run: RunRecord, definition: WorkflowDefinition, load: LoadCalls): RunCalls | undefined {
     const budget = definition.definition.settings?.budget;
     const spec = replaySpecOf(run.trigger);
     if (!budget && !spec) return undefined;
     return new RunCalls(run.id, budget, spec, definition, load);
   }
 
-  private constructor(runId: string, budget: RunBudget | undefined, spec: ReplaySpec | undefined, definition: WorkflowDefinition, load: LoadExecutions) {
+  private constructor(runId: string, budget: RunBudget | undefined, spec: ReplaySpec | undefined, definition: WorkflowDefinition, load: LoadCalls) {
     this.#runId = runId;
     this.budget = budget;
     this.spec = spec;

@@ -1,10 +1,10 @@
 /** Run usage totals `{ input_tokens, output_tokens, cost_usd, calls }`, summed from LLM execution records. */
 import { addUsage, type UsageTotals } from './pricing.js';
-import type { LlmExecutionRecord } from '../storage/records.js';
+import type { ModelCallRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 
 /** The totals of `records` added to `start` (a recovered run's figure is rebuilt this way). */
-export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly LlmExecutionRecord[]): Json {
+export function sumUsage(start: Readonly<Record<string, Json>>, records: readonly ModelCallRecord[]): Json {
   const tally = new UsageTally(start);
   tally.add(records);
   return tally.totals();
@@ -35,7 +35,7 @@ export class UsageTally {
   }
 
   /** Adds records' tokens and cost (a record without usage counts as a call and nothing else). */
-  add(records: readonly LlmExecutionRecord[]): void {
+  add(records: readonly ModelCallRecord[]): void {
     if (records.length === 0) return;
     for (const record of records) {
       const usage = record.usage as { input_tokens?: number; output_tokens?: number } | null | undefined;

@@ -5,7 +5,7 @@
  */
 import type { NodeHandler } from '../nodes/node-handler.js';
 import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
-import type { LlmExecutionRecord, RunRecord } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
@@ -62,7 +62,7 @@ export class Engine {
   /** Versioned prompt templates. */
   readonly prompts: PromptStore;
   /** LLM execution records. */
-  readonly executions: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<LlmExecutionRecord[]>; get(id: string): Promise<LlmExecutionRecord | undefined> };
+  readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
 
   readonly #options: ResolvedEngineOptions;
   readonly #handlers = new Map<string, NodeHandler>();
@@ -88,9 +88,9 @@ export class Engine {
     const storage = (): Promise<Storage> => this.init();
     this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
     this.prompts = new PromptStore(storage, this.#options.clock);
-    this.executions = {
-      list: async (filter) => (await storage()).listExecutions(filter),
-      get: async (id) => (await storage()).getExecution(id),
+    this.calls = {
+      list: async (filter) => (await storage()).listCalls(filter),
+      get: async (id) => (await storage()).getCall(id),
     };
     const o = this.#options;
     const storageNow = (): Storage => this.#storage!; // runs only exist after init() opened storage
@@ -110,7 +110,7 @@ export class Engine {
         circuitBreaker: o.circuitBreaker,
         tools: o.tools,
         events: this.events,
-        executions: (runId: string) => this.executions.list({ workflow_execution_id: runId }),
+        calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
       }),
       onFinished: (runId: string) => {
         this.#hot.forget(runId);

@@ -3,7 +3,7 @@ import type { Storage } from '../storage/storage.js';
 import type { PromptRecord } from '../storage/records.js';
 import type { Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
-import { templateVariables } from '../expressions/placeholders.js';
+import { placeholderPaths } from '../expressions/placeholders.js';
 
 /** What a caller gives to create or update a prompt. */
 export interface PromptInput {
@@ -31,7 +31,7 @@ export class PromptStore {
   async save(input: PromptInput): Promise<PromptRecord> {
     if (!input.id || !/^[A-Za-z0-9_.-]+$/.test(input.id)) throw new TrellisError('validation_failed', `Prompt id "${input.id}" must be letters, digits, _ . or -`);
     if (typeof input.template !== 'string' || input.template.length === 0) throw new TrellisError('validation_failed', `Prompt "${input.id}" needs a non-empty template`);
-    const found = templateVariables(input.template).map((v) => v.split(/[.[]/)[0]!);
+    const found = placeholderPaths(input.template).map((v) => v.split(/[.[]/)[0]!);
     const storage = await this.#storage();
     const latest = await storage.getPrompt(input.id);
     const record: PromptRecord = {

@@ -6,7 +6,7 @@ import { ExpressionError, TrellisError } from '../kernel/errors.js';
 import { getPath, parsePath, type PathSegment } from './data-paths.js';
 
 interface Placeholder {
-  /** The path as written, trimmed: what error messages and `templateVariables` show. */
+  /** The path as written, trimmed: what error messages and `placeholderPaths` show. */
   readonly path: string;
   readonly segments: readonly PathSegment[];
 }
@@ -80,12 +80,12 @@ function toText(value: unknown): string {
  * when a placeholder is not a path.
  *
  * @example
- * renderTemplate('Summarise {{ input.url }} in {{variables.words}} words', {
+ * fillPlaceholders('Summarise {{ input.url }} in {{variables.words}} words', {
  *   input: { url: 'https://example.com' },
  *   variables: { words: 50 },
  * }) // 'Summarise https://example.com in 50 words'
  */
-export function renderTemplate(template: string, context: Record<string, unknown>): string {
+export function fillPlaceholders(template: string, context: Record<string, unknown>): string {
   const { texts, placeholders } = compiled(template);
   let out = texts[0] as string;
   for (let i = 0; i < placeholders.length; i++) {
@@ -104,12 +104,12 @@ export function renderTemplate(template: string, context: Record<string, unknown
 /**
  * The paths a template reads, in order of first use, without duplicates (e.g.
  * `['input.url', 'variables.words']`); their first segment is the root identifier. Used by
- * validation to check `variables.X` references. Throws like {@link renderTemplate} for a bad
+ * validation to check `variables.X` references. Throws like {@link fillPlaceholders} for a bad
  * placeholder.
  *
  * @example
- * templateVariables('{{ a.b }} and {{a.b}} and {{ c[0] }}') // ['a.b', 'c[0]']
+ * placeholderPaths('{{ a.b }} and {{a.b}} and {{ c[0] }}') // ['a.b', 'c[0]']
  */
-export function templateVariables(template: string): string[] {
+export function placeholderPaths(template: string): string[] {
   return [...new Set(compiled(template).placeholders.map((p) => p.path))];
 }

@@ -18,8 +18,8 @@ export interface CompletedResult {
   readonly fired?: readonly string[];
   /** Context paths to set in the step's scope, e.g. from `output_mapping`. */
   readonly writes?: Readonly<Record<string, Json>>;
-  /** The LLM execution record the step produced. */
-  readonly executionId?: string;
+  /** The model call the step made (its record's id). */
+  readonly callId?: string;
   /** What the step worked on, for the trace (e.g. the rendered prompt). */
   readonly input?: Json;
 }

@@ -64,7 +64,7 @@ export const promptNode: NodeHandler<NodeConfigs['prompt_execution']> = {
     input.prompt = result.prompt ?? prompt;
     input.model = config.provider_model;
     if (renderedSystem !== undefined) input.system = renderedSystem;
-    const done: Mutable<CompletedResult> = { status: 'completed', output, input, executionId: result.executionId };
+    const done: Mutable<CompletedResult> = { status: 'completed', output, input, callId: result.callId };
     if (writes) done.writes = writes;
     return done;
   },

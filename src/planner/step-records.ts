@@ -53,7 +53,7 @@ export function asObject(value: Json | undefined): Record<string, Json> | undefi
 
 /** The row of a step that completed with `result` at `now`. */
 export function completedStep(step: StepRecord, result: CompletedResult, now: number): StepRecord {
-  const { output, fired, writes, executionId, input } = result;
+  const { output, fired, writes, callId, input } = result;
   // Built field by field (no spread + delete): this runs for every step.
   const done: MutableStep = new StepRow(step.run_id, step.path, step.node_id, step.seq, 'completed', step.attempt, step.started_at);
   const stepInput = input ?? step.input_data;
@@ -62,7 +62,7 @@ export function completedStep(step: StepRecord, result: CompletedResult, now: nu
   if (fired !== undefined) done.fired = fired;
   const state = writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state;
   if (state !== undefined) done.state = state;
-  if (executionId !== undefined) done.execution_id = executionId;
+  if (callId !== undefined) done.execution_id = callId;
   done.completed_at = now;
   done.duration_ms = now - step.started_at;
   return done;

@@ -5,7 +5,7 @@
  * together. Callbacks queued with `after` (events, starting the next steps) run once the commit
  * carrying them has landed, never before.
  */
-import type { LlmExecutionRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { toTrellisError, type TrellisError } from '../kernel/errors.js';
 
@@ -13,7 +13,7 @@ import { toTrellisError, type TrellisError } from '../kernel/errors.js';
 export interface CommitBatchHooks {
   readonly storage: () => Storage;
   /** Last chance to change the run patch (e.g. add usage totals) given the records being committed. */
-  prepare(patch: RunPatch | undefined, executions: readonly LlmExecutionRecord[]): RunPatch | undefined;
+  prepare(patch: RunPatch | undefined, calls: readonly ModelCallRecord[]): RunPatch | undefined;
   /** A commit failed: nothing of it was written. */
   failed(error: TrellisError): void;
 }
@@ -24,7 +24,7 @@ export class CommitBatch {
   readonly #runId: string;
   readonly #hooks: CommitBatchHooks;
   #steps = new Map<string, StepRecord>();
-  #executions: LlmExecutionRecord[] = [];
+  #calls: ModelCallRecord[] = [];
   #patch: RunPatch | undefined;
   #create: RunRecord | undefined;
   #after: (() => void)[] = [];
@@ -45,8 +45,8 @@ export class CommitBatch {
     this.#steps.set(step.path, step);
   }
 
-  executions(records: readonly LlmExecutionRecord[]): void {
-    if (records.length > 0) this.#executions.push(...records);
+  calls(records: readonly ModelCallRecord[]): void {
+    if (records.length > 0) this.#calls.push(...records);
   }
 
   /** Makes the next commit insert `run` first (a new run lands with its first steps). */
@@ -81,19 +81,19 @@ export class CommitBatch {
     this.#scheduled = false;
     const after = this.#after;
     this.#after = [];
-    if (this.#steps.size === 0 && this.#patch === undefined && this.#executions.length === 0 && this.#create === undefined) {
+    if (this.#steps.size === 0 && this.#patch === undefined && this.#calls.length === 0 && this.#create === undefined) {
       for (const callback of after) callback();
       return;
     }
     const steps = [...this.#steps.values()];
-    const executions = this.#executions;
-    const run = this.#hooks.prepare(this.#patch, executions);
+    const calls = this.#calls;
+    const run = this.#hooks.prepare(this.#patch, calls);
     this.#steps.clear();
-    this.#executions = [];
+    this.#calls = [];
     this.#patch = undefined;
     const create = this.#create;
     this.#create = undefined;
-    const commit: Mutable<StepCommit> = { runId: this.#runId, steps, executions };
+    const commit: Mutable<StepCommit> = { runId: this.#runId, steps, calls };
     if (run) commit.run = run;
     if (create) commit.create = create;
     // Commits of one run land in order: chain behind a write still in flight, else write at once.

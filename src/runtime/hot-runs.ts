@@ -91,7 +91,7 @@ export class HotRuns {
   /** Drives a run recovered from storage: its usage totals recomputed, its committed steps restored. */
   async resume(run: RunRecord, def: WorkflowDefinition): Promise<RunController> {
     const storage = await this.#parts.storage();
-    const withUsage = { ...run, usage: sumUsage({}, await storage.listExecutions({ workflow_execution_id: run.id })) };
+    const withUsage = { ...run, usage: sumUsage({}, await storage.listCalls({ workflow_execution_id: run.id })) };
     return this.drive(withUsage, def, await storage.getSteps(run.id));
   }
 

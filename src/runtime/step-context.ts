@@ -6,14 +6,14 @@
 import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
 import type { CallSite, ModelCall, ModelResult } from '../calls/model-call.js';
 import type { RunBudget } from '../calls/call-budget.js';
-import type { LlmExecutionRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { ModelCallRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowNode } from '../definition/definition.js';
 import type { Clock } from '../kernel/clock.js';
 import { compileExpression } from '../expressions/expressions.js';
 import type { PlanNode } from '../planner/plan.js';
 import type { RunDeps } from './run-deps.js';
-import { renderTemplate } from '../expressions/placeholders.js';
+import { fillPlaceholders } from '../expressions/placeholders.js';
 import { plainConstructor } from '../kernel/plain.js';
 
 /** What the context asks of the runner that made it. */
@@ -36,7 +36,7 @@ export interface StepContextParts {
   readonly signal: { readonly signal: AbortSignal };
   readonly host: StepContextHost;
   /** Receives each LLM execution record, to be committed with the step. */
-  readonly records: LlmExecutionRecord[];
+  readonly records: ModelCallRecord[];
 }
 
 export class RunStepContext implements StepContext {
@@ -90,7 +90,7 @@ export class RunStepContext implements StepContext {
   }
 
   get render(): (template: string, extra?: Readonly<Record<string, unknown>>) => string {
-    return (this.#render ??= (template, extra) => renderTemplate(template, extra ? { ...this.context, ...extra } : this.context));
+    return (this.#render ??= (template, extra) => fillPlaceholders(template, extra ? { ...this.context, ...extra } : this.context));
   }
 
   get services(): StepServices {
@@ -143,7 +143,7 @@ class StepCallSite implements CallSite {
     deps.events.publish('node:token', { executionId: run.id, workflowId: run.workflow_id, timestamp: deps.clock.now(), nodeId: this.nodeId, path: this.path, delta });
   }
 
-  record(record: LlmExecutionRecord): void {
+  record(record: ModelCallRecord): void {
     this.#parts.records.push(record);
   }
 }

@@ -4,7 +4,7 @@
  * run's step budget while it runs, is aborted by its `timeout_ms` or by cancellation, and hands its
  * outcome and LLM records back to the runner, which decides what follows. Internal to the runner.
  */
-import type { LlmExecutionRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { NodeResult, WakeSignal } from '../nodes/node-handler.js';
 import type { CommitBatch } from './commit-batch.js';
 import { TrellisError } from '../kernel/errors.js';
@@ -123,7 +123,7 @@ export class StepExecutor {
     const handler = parts.deps.handlers.get(node.type);
     const inflight = new InflightStep(path);
     this.#enter(inflight);
-    const records: LlmExecutionRecord[] = [];
+    const records: ModelCallRecord[] = [];
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     const settled = (outcome: Outcome): void => {
@@ -131,7 +131,7 @@ export class StepExecutor {
       this.#leave(inflight);
       this.#running--;
       parts.budget.release();
-      parts.batch.executions(records);
+      parts.batch.calls(records);
       parts.settle(path, step.attempt, outcome);
     };
     let pending: NodeResult | Promise<NodeResult>;
@@ -167,7 +167,7 @@ export class StepExecutor {
     }
   }
 
-  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: LlmExecutionRecord[]): RunStepContext {
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: ModelCallRecord[]): RunStepContext {
     const parts = this.#parts;
     const { prefix } = splitStepPath(step.path);
     return new RunStepContext({

@@ -52,9 +52,9 @@ export abstract class LazyStorage implements Storage {
   getPrompt: Storage['getPrompt'] = (id, version) => this.driver.getPrompt(id, version);
   listPrompts: Storage['listPrompts'] = () => this.driver.listPrompts();
   deletePrompt: Storage['deletePrompt'] = (id) => this.driver.deletePrompt(id);
-  saveExecution: Storage['saveExecution'] = (record) => this.driver.saveExecution(record);
-  getExecution: Storage['getExecution'] = (id) => this.driver.getExecution(id);
-  listExecutions: Storage['listExecutions'] = (filter) => this.driver.listExecutions(filter);
+  saveCall: Storage['saveCall'] = (record) => this.driver.saveCall(record);
+  getCall: Storage['getCall'] = (id) => this.driver.getCall(id);
+  listCalls: Storage['listCalls'] = (filter) => this.driver.listCalls(filter);
   saveBundle: Storage['saveBundle'] = (record) => this.driver.saveBundle(record);
   getBundle: Storage['getBundle'] = (id) => this.driver.getBundle(id);
 }

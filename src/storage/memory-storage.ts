@@ -4,7 +4,7 @@
  */
 import type {
   BundleRecord,
-  LlmExecutionRecord,
+  ModelCallRecord,
   PromptRecord,
   RunFilter,
   RunRecord,
@@ -47,9 +47,9 @@ export class MemoryStorage implements Storage {
    * with it, and writing one hashes nothing. As in a SQL step row, a call written twice is read
    * once, the last write winning.
    */
-  readonly #runCalls = new Map<string, LlmExecutionRecord[]>();
+  readonly #runCalls = new Map<string, ModelCallRecord[]>();
   /** Every other call. */
-  readonly #executions = new Map<string, LlmExecutionRecord>();
+  readonly #calls = new Map<string, ModelCallRecord>();
   readonly #bundles = new Map<string, BundleRecord>();
 
   async init(): Promise<void> {}
@@ -103,7 +103,7 @@ export class MemoryStorage implements Storage {
     let steps = this.#steps.get(commit.runId);
     if (!steps) this.#steps.set(commit.runId, (steps = new Map()));
     for (const step of commit.steps) steps.set(step.path, step);
-    if (commit.executions) for (const record of commit.executions) this.#saveCall(record);
+    if (commit.calls) for (const record of commit.calls) this.#saveCall(record);
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
     return true;
   }
@@ -123,7 +123,7 @@ export class MemoryStorage implements Storage {
     this.#runs.delete(id);
     this.#steps.delete(id);
     this.#runCalls.delete(id);
-    for (const [key, record] of this.#executions) if (record.workflow_execution_id === id) this.#executions.delete(key);
+    for (const [key, record] of this.#calls) if (record.workflow_execution_id === id) this.#calls.delete(key);
   }
 
   async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
@@ -229,13 +229,13 @@ export class MemoryStorage implements Storage {
     this.#prompts.delete(id);
   }
 
-  async saveExecution(record: LlmExecutionRecord): Promise<void> {
+  async saveCall(record: ModelCallRecord): Promise<void> {
     this.#saveCall(record);
   }
 
-  #saveCall(record: LlmExecutionRecord): void {
+  #saveCall(record: ModelCallRecord): void {
     if (!isStepScoped(record)) {
-      this.#executions.set(record.id, record);
+      this.#calls.set(record.id, record);
       return;
     }
     const runId = record.workflow_execution_id!;
@@ -244,20 +244,20 @@ export class MemoryStorage implements Storage {
     else this.#runCalls.set(runId, [record]);
   }
 
-  async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+  async getCall(id: string): Promise<ModelCallRecord | undefined> {
     const step = parseStepCallId(id);
-    return (step && this.#runCalls.get(step.runId)?.findLast((call) => call.id === id)) ?? this.#executions.get(id);
+    return (step && this.#runCalls.get(step.runId)?.findLast((call) => call.id === id)) ?? this.#calls.get(id);
   }
 
   /** A run's step calls, each id once (its last write). */
-  #callsOf(runId: string): LlmExecutionRecord[] {
+  #callsOf(runId: string): ModelCallRecord[] {
     return lastWrites(this.#runCalls.get(runId) ?? []);
   }
 
-  async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+  async listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]> {
     const runId = filter.workflow_execution_id;
     const stepCalls = runId === undefined ? [...this.#runCalls.keys()].flatMap((id) => this.#callsOf(id)) : this.#callsOf(runId);
-    return [...this.#executions.values(), ...stepCalls]
+    return [...this.#calls.values(), ...stepCalls]
       .filter((e) => (runId === undefined || e.workflow_execution_id === runId) && (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id))
       .sort(byCreatedThenId);
   }

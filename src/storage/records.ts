@@ -108,12 +108,12 @@ export interface PromptRecord {
 }
 
 /** Status of one LLM call. */
-export type LlmExecutionStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type ModelCallStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 /** One LLM call, linked to its run and node. */
-export interface LlmExecutionRecord {
+export interface ModelCallRecord {
   readonly id: string;
-  readonly status: LlmExecutionStatus;
+  readonly status: ModelCallStatus;
   readonly provider_model: string;
   readonly workflow_execution_id?: string;
   readonly workflow_node_id?: string;

@@ -10,12 +10,12 @@
  * `executions` table as before.
  */
 import type { Json } from '../kernel/json.js';
-import type { LlmExecutionRecord } from './records.js';
+import type { ModelCallRecord } from './records.js';
 import { jsonText, numberText, stringText } from './json-text.js';
 import { parseStepCallId, stepCallId } from '../kernel/call-ids.js';
 
 /** True when `record` can live with its step: its id names exactly its own run and step. */
-export function isStepScoped(record: LlmExecutionRecord): boolean {
+export function isStepScoped(record: ModelCallRecord): boolean {
   return record.workflow_execution_id !== undefined && record.step_path !== undefined && tokenOf(record.id, record.workflow_execution_id, record.step_path) !== undefined;
 }
 
@@ -101,7 +101,7 @@ const LONG: Readonly<Record<string, string>> = {
  * `created_at`. A step's later attempts add lines to its earlier ones without reading them. Built
  * field by field: this runs for every LLM step.
  */
-function encodeCall(record: LlmExecutionRecord, token: string): string {
+function encodeCall(record: ModelCallRecord, token: string): string {
   const run = record.workflow_execution_id ?? '';
   const path = record.step_path ?? '';
   const created = record.created_at;
@@ -133,7 +133,7 @@ function encodeCall(record: LlmExecutionRecord, token: string): string {
 }
 
 /** The records of a step row's `calls` cell; a record written twice (same id) counts once, the last write winning. */
-export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
+export function decodeCalls(row: CallsRow): ModelCallRecord[] {
   if (row.calls === null || row.calls === '') return [];
   const lines: Record<string, unknown>[] = [];
   for (const line of row.calls.split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
@@ -141,8 +141,8 @@ export function decodeCalls(row: CallsRow): LlmExecutionRecord[] {
 }
 
 /** The records of a step's call lines, already parsed (see {@link decodeCalls}). */
-export function decodeCallLines(step: Omit<CallsRow, 'calls'>, lines: readonly Record<string, unknown>[]): LlmExecutionRecord[] {
-  const records: LlmExecutionRecord[] = [];
+export function decodeCallLines(step: Omit<CallsRow, 'calls'>, lines: readonly Record<string, unknown>[]): ModelCallRecord[] {
+  const records: ModelCallRecord[] = [];
   for (const stored of lines) {
     const created = stored.t as number;
     // Field order as the engine builds records, so a record reads back deep-equal and in the same order.
@@ -164,14 +164,14 @@ export function decodeCallLines(step: Omit<CallsRow, 'calls'>, lines: readonly R
       else if (key === 'U') record.usage = objectOf(USAGE_KEYS, value as Json[]);
       else record[LONG[key] ?? key] = value;
     }
-    records.push(record as unknown as LlmExecutionRecord);
+    records.push(record as unknown as ModelCallRecord);
   }
   return lastWrites(records);
 }
 
 /** Records written in order, each id once: its last write, where that write stands. */
-export function lastWrites(records: readonly LlmExecutionRecord[]): LlmExecutionRecord[] {
-  const byId = new Map<string, LlmExecutionRecord>();
+export function lastWrites(records: readonly ModelCallRecord[]): ModelCallRecord[] {
+  const byId = new Map<string, ModelCallRecord>();
   for (const record of records) {
     byId.delete(record.id);
     byId.set(record.id, record);
@@ -187,11 +187,11 @@ export function lastWrites(records: readonly LlmExecutionRecord[]): LlmExecution
 export function attachCalls(
   runId: string,
   steps: readonly { readonly path: string; readonly node_id: string }[],
-  records: readonly LlmExecutionRecord[] | undefined,
+  records: readonly ModelCallRecord[] | undefined,
   terminator: '\n' | ',' = '\n',
-): { readonly byPath: Map<string, string>; readonly rest: LlmExecutionRecord[] } {
+): { readonly byPath: Map<string, string>; readonly rest: ModelCallRecord[] } {
   const byPath = new Map<string, string>();
-  const rest: LlmExecutionRecord[] = [];
+  const rest: ModelCallRecord[] = [];
   if (records === undefined || records.length === 0) return { byPath, rest };
   const nodeByPath = new Map<string, string>();
   for (const step of steps) nodeByPath.set(step.path, step.node_id);

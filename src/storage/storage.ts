@@ -1,11 +1,11 @@
 /**
- * The Storage port. Record-oriented: runs, steps, workflows, prompts, LLM executions, bundles.
+ * The Storage port. Record-oriented: runs, steps, workflows, prompts, model calls, bundles.
  * State changes that can race (claim, resume, approve, cancel) are compare-and-set.
  * One conformance suite (test/storage-conformance.ts) runs against every implementation.
  */
 import type {
   BundleRecord,
-  LlmExecutionRecord,
+  ModelCallRecord,
   PromptRecord,
   RunFilter,
   RunRecord,
@@ -50,7 +50,7 @@ export interface StepCommit {
   readonly steps: readonly StepRecord[];
   readonly run?: RunPatch;
   /** LLM execution records to insert or replace in the same transaction. */
-  readonly executions?: readonly LlmExecutionRecord[];
+  readonly calls?: readonly ModelCallRecord[];
   /** When given, the commit applies only if the run still matches; otherwise nothing is written and `commit` returns false. */
   readonly expect?: RunExpectation;
   /**
@@ -117,10 +117,10 @@ export interface Storage {
   listPrompts(): Promise<PromptRecord[]>;
   deletePrompt(id: string): Promise<void>;
 
-  // LLM executions
-  saveExecution(record: LlmExecutionRecord): Promise<void>;
-  getExecution(id: string): Promise<LlmExecutionRecord | undefined>;
-  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]>;
+  // model calls
+  saveCall(record: ModelCallRecord): Promise<void>;
+  getCall(id: string): Promise<ModelCallRecord | undefined>;
+  listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]>;
 
   // Bundles
   saveBundle(record: BundleRecord): Promise<void>;

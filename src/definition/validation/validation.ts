@@ -16,7 +16,7 @@ import {
 import { WorkflowValidationError, type ValidationIssue } from '../../kernel/errors.js';
 import { compileExpression } from '../../expressions/expressions.js';
 import { parsePath } from '../../expressions/data-paths.js';
-import { templateVariables } from '../../expressions/placeholders.js';
+import { placeholderPaths } from '../../expressions/placeholders.js';
 
 /** Options of {@link validateWorkflow}. */
 export interface ValidateWorkflowOptions {
@@ -437,7 +437,7 @@ function checkExpression(source: unknown, src: Source, declared: ReadonlySet<str
 function checkTemplate(template: unknown, src: Source, declared: ReadonlySet<string>, out: Collector): void {
   if (typeof template !== 'string') return;
   try {
-    checkVariableRefs(templateVariables(template), declared, src, out);
+    checkVariableRefs(placeholderPaths(template), declared, src, out);
   } catch (error) {
     report(out, src, 'bad_template', `${describeSource(src)} is not a valid template: ${(error as Error).message}`);
   }

@@ -8,7 +8,7 @@ import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } fro
 import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import type { PostgresStorageOptions } from './postgres-options.js';
-import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
+import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
 import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
@@ -128,7 +128,7 @@ export class PostgresDriver extends SqlStorage {
 
   async commit(commit: StepCommit): Promise<boolean> {
     const steps = dedupeSteps(commit.steps);
-    const calls = attachCalls(commit.runId, steps, commit.executions);
+    const calls = attachCalls(commit.runId, steps, commit.calls);
     const encoded = steps.map((step) => {
       const e = encodeStep(step, this.#largeOutputBytes);
       e.row.calls = calls.byPath.get(step.path) ?? null;
@@ -146,7 +146,7 @@ export class PostgresDriver extends SqlStorage {
       await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch((error: unknown) => {
         throw hasCode(error, '23505') ? runExists(created.id, error) : error;
       });
-      return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.executions ? { executions: commit.executions } : {}) });
+      return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.calls ? { calls: commit.calls } : {}) });
     }
     if (!commit.run && !commit.expect && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions);
     return this.guard('commit', () =>
@@ -186,7 +186,7 @@ export class PostgresDriver extends SqlStorage {
    * BEGIN/lock/COMMIT round trips. A run deleted meanwhile shows up as a foreign-key violation:
    * nothing is written.
    */
-  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly LlmExecutionRecord[], created?: RunRecord): Promise<boolean> {
+  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly ModelCallRecord[], created?: RunRecord): Promise<boolean> {
     try {
       await this.guard('commit', async () => {
         // A new run goes in first, in the same statement: its steps' foreign keys are checked at its end.
@@ -238,12 +238,12 @@ export class PostgresDriver extends SqlStorage {
     return this.guard('findEventWaiters', () => stepRows.findEventWaiters(this.ctx, event, limit));
   }
 
-  getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
-    return this.guard('getExecution', () => stepRows.getExecution(this.ctx, id));
+  getCall(id: string): Promise<ModelCallRecord | undefined> {
+    return this.guard('getCall', () => stepRows.getCall(this.ctx, id));
   }
 
-  listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
-    return this.guard('listExecutions', () => stepRows.listExecutions(this.ctx, filter));
+  listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]> {
+    return this.guard('listCalls', () => stepRows.listCalls(this.ctx, filter));
   }
 
   async deleteRun(id: string): Promise<void> {

@@ -3,7 +3,7 @@
  * written rarely and by single statements, so plain Kysely queries serve both dialects.
  */
 import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
-import type { BundleRecord, LlmExecutionRecord, PromptRecord, WorkflowFilter, WorkflowRecord } from '../records.js';
+import type { BundleRecord, ModelCallRecord, PromptRecord, WorkflowFilter, WorkflowRecord } from '../records.js';
 import { byCreatedThenId, matchesWorkflowFilter, paginate } from '../storage-helpers.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, type ColumnSpec } from './sql-codec.js';
 import type { Cell, SqlDialectName, TrellisDatabase } from './sql-schema.js';
@@ -102,21 +102,21 @@ export async function deletePrompt(ctx: SqlContext, id: string): Promise<void> {
 }
 
 /** One LLM execution. */
-export async function getExecution(ctx: SqlContext, id: string): Promise<LlmExecutionRecord | undefined> {
+export async function getCall(ctx: SqlContext, id: string): Promise<ModelCallRecord | undefined> {
   const row = await ctx.db.selectFrom('executions as e').select(selectList(COLUMNS.executions, ctx.dialect, 'e')).where('e.id', '=', id).executeTakeFirst();
-  return row && decodeRecord<LlmExecutionRecord>(COLUMNS.executions, row);
+  return row && decodeRecord<ModelCallRecord>(COLUMNS.executions, row);
 }
 
 /** LLM executions of a run and/or node, by `created_at` then id. */
-export async function listExecutions(
+export async function listCalls(
   ctx: SqlContext,
   filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string },
-): Promise<LlmExecutionRecord[]> {
+): Promise<ModelCallRecord[]> {
   let query = ctx.db.selectFrom('executions as e').select(selectList(COLUMNS.executions, ctx.dialect, 'e'));
   if (filter.workflow_execution_id !== undefined) query = query.where('e.workflow_execution_id', '=', filter.workflow_execution_id);
   if (filter.workflow_node_id !== undefined) query = query.where('e.workflow_node_id', '=', filter.workflow_node_id);
   const rows = await query.orderBy('e.created_at').orderBy('e.id').execute();
-  return rows.map((r) => decodeRecord<LlmExecutionRecord>(COLUMNS.executions, r));
+  return rows.map((r) => decodeRecord<ModelCallRecord>(COLUMNS.executions, r));
 }
 
 /** One bundle. */

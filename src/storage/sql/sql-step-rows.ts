@@ -4,7 +4,7 @@
  * Postgres driver's commit. Each function is one query through Kysely.
  */
 import { sql, type SqlBool } from 'kysely';
-import type { LlmExecutionRecord, StepRecord } from '../records.js';
+import type { ModelCallRecord, StepRecord } from '../records.js';
 import type { SqlContext } from './sql-catalog.js';
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeStep, selectList } from './sql-codec.js';
@@ -64,22 +64,22 @@ export async function findEventWaiters(ctx: SqlContext, event: string, limit: nu
 }
 
 /** A step's call is read from its step row (the id names it); anything else, or a call made before schema 3, from `executions`. */
-export async function getExecution(ctx: SqlContext, id: string): Promise<LlmExecutionRecord | undefined> {
+export async function getCall(ctx: SqlContext, id: string): Promise<ModelCallRecord | undefined> {
   const step = parseStepCallId(id);
   if (step) {
     const row = await callsRows(ctx).where('run_id', '=', step.runId).where('path', '=', step.path).executeTakeFirst();
     const found = row && decodeCalls(row).find((record) => record.id === id);
     if (found) return found;
   }
-  return catalog.getExecution(ctx, id);
+  return catalog.getCall(ctx, id);
 }
 
 /** The calls held by step rows and those in `executions`, oldest first. */
-export async function listExecutions(ctx: SqlContext, filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
+export async function listCalls(ctx: SqlContext, filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]> {
   let query = callsRows(ctx).where('calls', 'is not', null);
   if (filter.workflow_execution_id !== undefined) query = query.where('run_id', '=', filter.workflow_execution_id);
   if (filter.workflow_node_id !== undefined) query = query.where('node_id', '=', filter.workflow_node_id);
   const inSteps = (await query.execute()).flatMap(decodeCalls);
-  const inTable = await catalog.listExecutions(ctx, filter);
+  const inTable = await catalog.listCalls(ctx, filter);
   return inSteps.length === 0 ? inTable : [...inTable, ...inSteps].sort(byCreatedThenId);
 }

@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import type {
   BundleRecord,
-  LlmExecutionRecord,
+  ModelCallRecord,
   PromptRecord,
   RunFilter,
   RunRecord,
@@ -40,8 +40,8 @@ export abstract class SqlStorage implements Storage {
   abstract getStep(runId: string, path: string): Promise<StepRecord | undefined>;
   abstract findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   abstract findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
-  abstract getExecution(id: string): Promise<LlmExecutionRecord | undefined>;
-  abstract listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]>;
+  abstract getCall(id: string): Promise<ModelCallRecord | undefined>;
+  abstract listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]>;
 
   /** Runs `fn`, reporting driver errors as `storage` TrellisErrors. */
   protected async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -172,8 +172,8 @@ export abstract class SqlStorage implements Storage {
     return this.guard('deletePrompt', () => catalog.deletePrompt(this.ctx, id));
   }
 
-  saveExecution(record: LlmExecutionRecord): Promise<void> {
-    return this.guard('saveExecution', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
+  saveCall(record: ModelCallRecord): Promise<void> {
+    return this.guard('saveCall', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
   }
 
   saveBundle(record: BundleRecord): Promise<void> {

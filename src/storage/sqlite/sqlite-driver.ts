@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
-import type { LlmExecutionRecord, RunRecord, StepRecord } from '../records.js';
+import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
@@ -38,7 +38,7 @@ interface Statements {
   readonly runCas: Database.Statement<[string], Row>;
   readonly runPatchable: Database.Statement<[string], Row>;
   readonly runFull: Database.Statement<[string], Row>;
-  readonly upsertExecution: Database.Statement<unknown[]>;
+  readonly upsertCall: Database.Statement<unknown[]>;
   readonly insertRun: Database.Statement<unknown[]>;
   readonly runById: Database.Statement<[string], Row>;
   readonly runByKey: Database.Statement<[string], Row>;
@@ -58,7 +58,7 @@ function prepare(raw: Database.Database): Statements {
     runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
     steps: new SqliteStepLog(raw),
-    upsertExecution: raw.prepare(
+    upsertCall: raw.prepare(
       `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
     ),
@@ -184,15 +184,15 @@ export class SqliteDriver extends SqlStorage {
   }
 
   /** A step's call is read from its step (the id names it); anything else, or a call made before schema 3, from `executions`. */
-  override async getExecution(id: string): Promise<LlmExecutionRecord | undefined> {
+  override async getCall(id: string): Promise<ModelCallRecord | undefined> {
     const step = parseStepCallId(id);
-    const found = step && this.#read('getExecution', (s) => s.steps.stepCalls(step.runId, step.path).find((record) => record.id === id));
-    return found ?? this.guard('getExecution', () => catalog.getExecution(this.ctx, id));
+    const found = step && this.#read('getCall', (s) => s.steps.stepCalls(step.runId, step.path).find((record) => record.id === id));
+    return found ?? this.guard('getCall', () => catalog.getCall(this.ctx, id));
   }
 
-  override async listExecutions(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<LlmExecutionRecord[]> {
-    const inSteps = this.#read('listExecutions', (s) => s.steps.calls(filter.workflow_execution_id, filter.workflow_node_id));
-    const inTable = await this.guard('listExecutions', () => catalog.listExecutions(this.ctx, filter));
+  override async listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]> {
+    const inSteps = this.#read('listCalls', (s) => s.steps.calls(filter.workflow_execution_id, filter.workflow_node_id));
+    const inTable = await this.guard('listCalls', () => catalog.listCalls(this.ctx, filter));
     return [...inTable, ...inSteps].sort(byCreatedThenId);
   }
 
@@ -231,9 +231,9 @@ export class SqliteDriver extends SqlStorage {
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
       }
       const steps = dedupeSteps(commit.steps);
-      const calls = attachCalls(commit.runId, steps, commit.executions, ',');
+      const calls = attachCalls(commit.runId, steps, commit.calls, ',');
       s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
-      for (const record of calls.rest) s.upsertExecution.run(encodeCells(COLUMNS.executions, record));
+      for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
       return true;
     });
   }

@@ -7,7 +7,7 @@
  * transaction or as one statement.
  */
 import type Database from 'better-sqlite3';
-import type { LlmExecutionRecord, StepRecord } from '../records.js';
+import type { ModelCallRecord, StepRecord } from '../records.js';
 import type { BlobRow } from '../sql/sql-options.js';
 import { TIMER_RUN_STATUSES } from '../storage-helpers.js';
 import { bySeqThenPath, encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedNodeId, loggedStepRecord, outputRef, type LoggedStep } from './step-log.js';
@@ -136,8 +136,8 @@ export class SqliteStepLog {
    * The LLM calls held by steps: of one run, or of every run; optionally of one node. Every run's
    * entries are read in key order and folded one run at a time, so only one run is in memory.
    */
-  calls(runId: string | undefined, nodeId: string | undefined): LlmExecutionRecord[] {
-    const calls: LlmExecutionRecord[] = [];
+  calls(runId: string | undefined, nodeId: string | undefined): ModelCallRecord[] {
+    const calls: ModelCallRecord[] = [];
     const collect = (id: string, bodies: readonly string[]): void => {
       for (const logged of foldLog(bodies).values()) {
         if (nodeId === undefined || loggedNodeId(logged) === nodeId) calls.push(...loggedCalls(id, logged));
@@ -162,7 +162,7 @@ export class SqliteStepLog {
   }
 
   /** The calls of one step. */
-  stepCalls(runId: string, path: string): LlmExecutionRecord[] {
+  stepCalls(runId: string, path: string): ModelCallRecord[] {
     const logged = this.fold(runId).get(path);
     return logged ? loggedCalls(runId, logged) : [];
   }

@@ -14,7 +14,7 @@
  */
 import { TrellisError } from '../../kernel/errors.js';
 import type { Json } from '../../kernel/json.js';
-import type { LlmExecutionRecord, StepRecord } from '../records.js';
+import type { ModelCallRecord, StepRecord } from '../records.js';
 import { numberText, stringText } from '../json-text.js';
 import { largeOutput, type BlobRow } from '../sql/sql-options.js';
 import { compactCallId, decodeCallLines, expandCallId } from '../step-calls.js';
@@ -177,7 +177,7 @@ export function loggedStepRecord(runId: string, logged: LoggedStep, blob?: strin
 }
 
 /** The LLM calls a logged step holds, each id once (its last write). */
-export function loggedCalls(runId: string, logged: LoggedStep): LlmExecutionRecord[] {
+export function loggedCalls(runId: string, logged: LoggedStep): ModelCallRecord[] {
   if (logged.calls.length === 0) return [];
   return decodeCallLines({ run_id: runId, path: logged.line[PATH] as string, node_id: logged.line[NODE] as string }, logged.calls);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTrellisError } from '../src/kernel/errors.js';
 import { getPath, parsePath, setPath } from '../src/expressions/data-paths.js';
-import { renderTemplate, templateVariables } from '../src/expressions/placeholders.js';
+import { fillPlaceholders, placeholderPaths } from '../src/expressions/placeholders.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -13,7 +13,7 @@ function codeOf(fn: () => unknown): string {
   throw new Error('expected a throw');
 }
 
-describe('renderTemplate', () => {
+describe('fillPlaceholders', () => {
   const ctx = {
     input: { name: 'Ada', tags: ['x', 'y'], n: 3, ok: false, meta: { a: 1 }, nothing: null },
     'fetch-page': { text: 'page' },
@@ -21,59 +21,59 @@ describe('renderTemplate', () => {
   };
 
   it('replaces placeholders with or without spaces', () => {
-    expect(renderTemplate('Hi {{input.name}} / {{ input.name }} / {{   input.name   }}!', ctx)).toBe('Hi Ada / Ada / Ada!');
+    expect(fillPlaceholders('Hi {{input.name}} / {{ input.name }} / {{   input.name   }}!', ctx)).toBe('Hi Ada / Ada / Ada!');
   });
 
   it('renders numbers and booleans as text, objects, arrays and null as JSON', () => {
-    expect(renderTemplate('{{ input.n }} {{ input.ok }}', ctx)).toBe('3 false');
-    expect(renderTemplate('{{ input.meta }} {{ input.tags }} {{ input.nothing }}', ctx)).toBe('{"a":1} ["x","y"] null');
+    expect(fillPlaceholders('{{ input.n }} {{ input.ok }}', ctx)).toBe('3 false');
+    expect(fillPlaceholders('{{ input.meta }} {{ input.tags }} {{ input.nothing }}', ctx)).toBe('{"a":1} ["x","y"] null');
   });
 
   it('reads indexes, quoted keys and node ids with dashes', () => {
-    expect(renderTemplate('{{ input.tags[1] }} {{ fetch-page.text }} {{ input["name"] }}', ctx)).toBe('y page Ada');
+    expect(fillPlaceholders('{{ input.tags[1] }} {{ fetch-page.text }} {{ input["name"] }}', ctx)).toBe('y page Ada');
   });
 
   it('keeps text without placeholders and lone braces verbatim', () => {
-    expect(renderTemplate('no placeholders', ctx)).toBe('no placeholders');
-    expect(renderTemplate('a {{ b', ctx)).toBe('a {{ b');
-    expect(renderTemplate('{ json: 1 }', ctx)).toBe('{ json: 1 }');
+    expect(fillPlaceholders('no placeholders', ctx)).toBe('no placeholders');
+    expect(fillPlaceholders('a {{ b', ctx)).toBe('a {{ b');
+    expect(fillPlaceholders('{ json: 1 }', ctx)).toBe('{ json: 1 }');
   });
 
   it('throws missing_variable naming the placeholder, never renders an empty string', () => {
     let error: unknown;
     try {
-      renderTemplate('Hello {{ input.missing }}', ctx);
+      fillPlaceholders('Hello {{ input.missing }}', ctx);
     } catch (e) {
       error = e;
     }
     expect(isTrellisError(error) && error.code).toBe('missing_variable');
     expect((error as Error).message).toContain('input.missing');
-    expect(codeOf(() => renderTemplate('{{ input.tags[5] }}', ctx))).toBe('missing_variable');
-    expect(codeOf(() => renderTemplate('{{ input.name.toString }}', ctx))).toBe('missing_variable');
+    expect(codeOf(() => fillPlaceholders('{{ input.tags[5] }}', ctx))).toBe('missing_variable');
+    expect(codeOf(() => fillPlaceholders('{{ input.name.toString }}', ctx))).toBe('missing_variable');
   });
 
   it('rejects placeholders that are not paths', () => {
-    expect(codeOf(() => renderTemplate('{{ a b }}', ctx))).toBe('expression_parse');
-    expect(codeOf(() => renderTemplate('{{ }}', ctx))).toBe('expression_parse');
-    expect(codeOf(() => renderTemplate('{{ input.__proto__ }}', ctx))).toBe('expression_parse');
+    expect(codeOf(() => fillPlaceholders('{{ a b }}', ctx))).toBe('expression_parse');
+    expect(codeOf(() => fillPlaceholders('{{ }}', ctx))).toBe('expression_parse');
+    expect(codeOf(() => fillPlaceholders('{{ input.__proto__ }}', ctx))).toBe('expression_parse');
   });
 
   it('renders a one-placeholder template well under a microsecond', () => {
     const c = { input: { name: 'Ada' } };
-    for (let i = 0; i < 20_000; i++) renderTemplate('Hello {{ input.name }}!', c);
+    for (let i = 0; i < 20_000; i++) fillPlaceholders('Hello {{ input.name }}!', c);
     const n = 200_000;
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) renderTemplate('Hello {{ input.name }}!', c);
+    for (let i = 0; i < n; i++) fillPlaceholders('Hello {{ input.name }}!', c);
     const ns = ((performance.now() - t0) * 1e6) / n;
     // Around 100 ns on the dev box; generous bound for CI.
     expect(ns).toBeLessThan(1_000);
   });
 });
 
-describe('templateVariables', () => {
+describe('placeholderPaths', () => {
   it('lists paths in order without duplicates', () => {
-    expect(templateVariables('{{ a.b }} {{a.b}} {{ c[0] }} {{ variables.topic }}')).toEqual(['a.b', 'c[0]', 'variables.topic']);
-    expect(templateVariables('plain')).toEqual([]);
+    expect(placeholderPaths('{{ a.b }} {{a.b}} {{ c[0] }} {{ variables.topic }}')).toEqual(['a.b', 'c[0]', 'variables.topic']);
+    expect(placeholderPaths('plain')).toEqual([]);
   });
 });
 
