@@ -1,8 +1,9 @@
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { storageConformance } from './storage-conformance.js';
+import * as vitest from 'vitest';
+import { MemoryStorage } from '../src/index.js';
+import { describeStorageConformance } from '../src/testing/index.js';
 
-storageConformance('MemoryStorage', async () => {
+describeStorageConformance('MemoryStorage', async () => {
   const storage = new MemoryStorage();
   await storage.init();
   return storage;
-});
+}, { vitest });

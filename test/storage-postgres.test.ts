@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import * as vitest from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
 import { SCHEMA_VERSION } from '../src/storage/sql/sql-schema.js';
-import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
+import { describeStorageConformance } from '../src/testing/index.js';
+import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 
 // A real server is required: these tests fail, rather than skip, when it is down.
 const URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -17,12 +19,12 @@ afterAll(async () => {
   await admin.end();
 });
 
-storageConformance('PostgresStorage', async () => {
+describeStorageConformance('PostgresStorage', async () => {
   const storage = new PostgresStorage({ connectionString: URL, schema });
   await storage.init();
   await admin.query(`TRUNCATE ${TABLES.map((t) => `"${schema}".${t}`).join(', ')}`);
   return storage;
-});
+}, { vitest });
 
 describe('PostgresStorage specifics', () => {
   it('migrates idempotently, even when initialised concurrently, and leaves a given pool open', async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import * as vitest from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
@@ -11,7 +12,8 @@ import type { ModelCallRecord, StepRecord } from '../src/storage/records.js';
 import { Engine } from '../src/engine/engine.js';
 import { workflow } from '../src/builder/builder.js';
 import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { makeRun, makeStep, storageConformance } from './storage-conformance.js';
+import { describeStorageConformance } from '../src/testing/index.js';
+import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
 let counter = 0;
@@ -25,17 +27,17 @@ function loggedLines(raw: Database.Database): unknown[][] {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-storageConformance('SqliteStorage (file)', async () => {
+describeStorageConformance('SqliteStorage (file)', async () => {
   const storage = new SqliteStorage({ path: nextFile() });
   await storage.init();
   return storage;
-});
+}, { vitest });
 
-storageConformance('SqliteStorage (:memory:)', async () => {
+describeStorageConformance('SqliteStorage (:memory:)', async () => {
   const storage = new SqliteStorage(':memory:');
   await storage.init();
   return storage;
-});
+}, { vitest });
 
 describe('SqliteStorage specifics', () => {
   it('sets the pragmas and migrates idempotently, keeping data', async () => {

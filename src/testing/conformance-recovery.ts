@@ -1,0 +1,94 @@
+/**
+ * The Storage contract, part three: what several processes and recovery rely on: leases claimed
+ * by exactly one owner, orphan runs, and waiting steps found by due time or by event.
+ */
+import type { ConformanceSection } from './conformance-section.js';
+import { makeRun, makeStep } from './storage-fixtures.js';
+import type { StepRecord } from '../storage/records.js';
+
+/** Leases and recovery: claims, renewals, orphans, due timers and event waiters. */
+export function recoveryConformance({ vitest: { describe, expect }, test }: ConformanceSection): void {
+  describe('leases and recovery', () => {
+    test('claims free, own and expired runs, and refuses live leases of others', async (storage) => {
+      await storage.createRun(makeRun('c1', { status: 'running' }));
+      const claimed = await storage.claimRun('c1', 'a', 2000, 1000);
+      expect(claimed).toStrictEqual(makeRun('c1', { status: 'running', owner: 'a', lease_expires_at: 2000 }));
+      expect(await storage.claimRun('c1', 'b', 2500, 1500)).toBeUndefined();
+      expect((await storage.claimRun('c1', 'a', 3000, 1500))?.lease_expires_at).toBe(3000);
+      // The lease must have expired strictly before now.
+      expect(await storage.claimRun('c1', 'b', 4000, 3000)).toBeUndefined();
+      expect(await storage.claimRun('c1', 'b', 4000, 3001)).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000 }));
+      expect(await storage.getRun('c1')).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000 }));
+      await storage.createRun(makeRun('c2', { owner: 'a' }));
+      expect((await storage.claimRun('c2', 'b', 10, 5))?.owner).toBe('b');
+      expect(await storage.claimRun('missing', 'a', 10, 5)).toBeUndefined();
+    });
+
+    test('lets exactly one of two concurrent claimers win', async (storage) => {
+      const ids = Array.from({ length: 12 }, (_, i) => `race${i}`);
+      for (const id of ids) await storage.createRun(makeRun(id, { status: 'running', owner: 'dead', lease_expires_at: 50 }));
+      const results = await Promise.all(ids.map((id) => Promise.all([storage.claimRun(id, 'a', 5000, 100), storage.claimRun(id, 'b', 5000, 100)])));
+      for (const [index, [a, b]] of results.entries()) {
+        expect([a, b].filter((r) => r !== undefined)).toHaveLength(1);
+        const winner = a ? 'a' : 'b';
+        expect((await storage.getRun(ids[index]!))?.owner).toBe(winner);
+      }
+    });
+
+    test('renews the leases of the owner’s active runs only', async (storage) => {
+      await storage.createRun(makeRun('l1', { status: 'running', owner: 'a', lease_expires_at: 10 }));
+      await storage.createRun(makeRun('l2', { status: 'paused', owner: 'a', lease_expires_at: 10 }));
+      await storage.createRun(makeRun('l3', { status: 'completed', owner: 'a', lease_expires_at: 10 }));
+      await storage.createRun(makeRun('l4', { status: 'running', owner: 'b', lease_expires_at: 10 }));
+      await storage.renewLeases('a', 99);
+      const lease = async (id: string) => (await storage.getRun(id))?.lease_expires_at;
+      expect([await lease('l1'), await lease('l2'), await lease('l3'), await lease('l4')]).toEqual([99, 99, 10, 10]);
+    });
+
+    test('finds orphan runs oldest first', async (storage) => {
+      await storage.createRun(makeRun('o1', { status: 'running', created_at: 30 }));
+      await storage.createRun(makeRun('o2', { status: 'pending', created_at: 10, owner: 'dead', lease_expires_at: 99 }));
+      await storage.createRun(makeRun('o3', { status: 'running', created_at: 20, owner: 'alive', lease_expires_at: 101 }));
+      await storage.createRun(makeRun('o4', { status: 'paused', created_at: 5 }));
+      await storage.createRun(makeRun('o5', { status: 'completed', created_at: 5 }));
+      await storage.createRun(makeRun('o6', { status: 'running', created_at: 40, owner: 'no-lease' }));
+      await storage.createRun(makeRun('o7', { status: 'running', created_at: 50, owner: 'edge', lease_expires_at: 100 }));
+      expect((await storage.findOrphanRuns(100, 10)).map((r) => r.id)).toEqual(['o2', 'o1', 'o6']);
+      expect((await storage.findOrphanRuns(100, 2)).map((r) => r.id)).toEqual(['o2', 'o1']);
+      expect(await storage.findOrphanRuns(100, 1)).toStrictEqual([makeRun('o2', { status: 'pending', created_at: 10, owner: 'dead', lease_expires_at: 99 })]);
+    });
+
+    test('finds waiting steps that are due, in running or paused runs', async (storage) => {
+      const statuses = { r: 'running', p: 'paused', d: 'completed', n: 'pending' } as const;
+      for (const [id, status] of Object.entries(statuses)) await storage.createRun(makeRun(id, { status }));
+      const waiting = (run: string, path: string, due: number | undefined, over: Partial<StepRecord> = {}) =>
+        makeStep(run, path, 1, { status: 'waiting', waiter: due === undefined ? { kind: 'event', event: 'go' } : { kind: 'timer', due_at: due }, ...over });
+      const due1 = waiting('r', 'a', 100);
+      const due2 = waiting('p', 'a', 50);
+      const due3 = waiting('r', 'b', 100);
+      await storage.commit({ runId: 'r', steps: [due1, due3, waiting('r', 'late', 101), waiting('r', 'event', undefined), waiting('r', 'done', 10, { status: 'completed' })] });
+      await storage.commit({ runId: 'p', steps: [due2] });
+      await storage.commit({ runId: 'd', steps: [waiting('d', 'a', 10)] });
+      await storage.commit({ runId: 'n', steps: [waiting('n', 'a', 10)] });
+      expect(await storage.findDueSteps(100, 10)).toStrictEqual([due2, due1, due3]);
+      expect(await storage.findDueSteps(100, 1)).toStrictEqual([due2]);
+      expect(await storage.findDueSteps(49, 10)).toEqual([]);
+    });
+
+    test('finds the steps waiting for an event, in running or paused runs, and forgets them once they stop waiting', async (storage) => {
+      const statuses = { r: 'running', p: 'paused', d: 'completed' } as const;
+      for (const [id, status] of Object.entries(statuses)) await storage.createRun(makeRun(id, { status }));
+      const waitsFor = (run: string, path: string, event: string) => makeStep(run, path, 1, { status: 'waiting', waiter: { kind: 'event', event, due_at: 500 } });
+      const rGo = waitsFor('r', 'b', 'go');
+      const pGo = waitsFor('p', 'a', 'go');
+      await storage.commit({ runId: 'r', steps: [rGo, waitsFor('r', 'c', 'stop'), makeStep('r', 'timer', 1, { status: 'waiting', waiter: { kind: 'timer', due_at: 5 } })] });
+      await storage.commit({ runId: 'p', steps: [pGo] });
+      await storage.commit({ runId: 'd', steps: [waitsFor('d', 'a', 'go')] });
+      expect(await storage.findEventWaiters('go', 10)).toStrictEqual([pGo, rGo]);
+      expect(await storage.findEventWaiters('go', 1)).toStrictEqual([pGo]);
+      expect(await storage.findEventWaiters('nobody', 10)).toEqual([]);
+      await storage.commit({ runId: 'r', steps: [makeStep('r', 'b', 1, { status: 'running' })] });
+      expect(await storage.findEventWaiters('go', 10)).toStrictEqual([pGo]);
+    });
+  });
+}
