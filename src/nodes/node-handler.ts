@@ -98,8 +98,13 @@ export interface StepContext<C = Record<string, unknown>> {
 export interface NodeHandler<C = Record<string, unknown>> {
   /** The node `type` this handler runs. */
   readonly type: string;
-  /** Validates `config` when a workflow using this type is validated. */
-  readonly configSchema?: ZodType;
+  /**
+   * Checks the `config` of every node of this type whenever a workflow using it is validated
+   * (stored, updated or run): each problem is an `invalid_config` issue of the
+   * `WorkflowValidationError`, alongside every other issue. A function is called on first
+   * validation, for a handler that builds its schema only once zod is loaded.
+   */
+  readonly configSchema?: ZodType | (() => ZodType);
   /**
    * True when `execute` has no effect outside the run (no I/O, no calls): the engine may then run
    * it at once, in the same transaction as the step that made it ready, instead of first
