@@ -1,19 +1,27 @@
 /**
  * Trellis: durable, multi-step LLM workflows inside your own Node.js service.
- * This is the main entry point; `trellis/testing` has test fakes and `trellis/express` the HTTP router.
+ * This is the main entry point; `trellis/testing` has test fakes and the storage conformance suite,
+ * `trellis/express` the HTTP router. Every name is exported one by one: what is not here is internal.
  */
+
+// The engine, its options, and what it hands back.
 export { Engine } from './engine/engine.js';
 export type { RunOptions } from './engine/engine.js';
-export type { EngineOptions, ResolvedEngineOptions } from './engine/engine-options.js';
+export type { EngineOptions } from './engine/engine-options.js';
 export type { WorkflowExecution, TraceStep } from './runtime/run-view.js';
-export { WorkflowStore } from './engine/workflow-store.js';
-export type { WorkflowSource, BuildsWorkflow } from './engine/workflow-store.js';
-export { PromptStore } from './engine/prompt-store.js';
-export type { PromptInput } from './engine/prompt-store.js';
-export { Templates, createTemplates, BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from './templates/templates.js';
-export type { TemplateInfo, TemplateOverrides, InstantiateOptions, WorkflowTemplate, ResolvedTemplateOptions } from './templates/templates.js';
-export { Bundles } from './bundles/bundles.js';
+export type { WorkflowStore, WorkflowSource, BuildsWorkflow } from './engine/workflow-store.js';
+export type { PromptStore, PromptInput } from './engine/prompt-store.js';
+export type { ForkOptions } from './engine/replay-runs.js';
+export type { ForkOverride } from './calls/replay-answers.js';
+export { systemClock } from './kernel/clock.js';
+export type { Clock } from './kernel/clock.js';
+export { randomIds, sequentialIds } from './kernel/ids.js';
+export type { IdGenerator } from './kernel/ids.js';
+
+// Templates and bundles, as `engine.templates` and `engine.bundles`.
+export type { Templates, TemplateInfo, TemplateOverrides, InstantiateOptions } from './templates/templates.js';
 export type {
+  Bundles,
   BundleTarget,
   PromptBundleTarget,
   StoredWorkflowTarget,
@@ -26,6 +34,7 @@ export type {
   BundleResumeOptions,
 } from './bundles/bundles.js';
 
+// The workflow definition (the JSON contract), its validation, and the builder that emits it.
 export {
   WorkflowSchema,
   WorkflowNodeSchema,
@@ -35,7 +44,6 @@ export {
   RetryPolicySchema,
   NODE_CONFIG_SCHEMAS,
   BUILTIN_NODE_TYPES,
-  parseProviderModel,
 } from './definition/definition.js';
 export type {
   WorkflowDefinition,
@@ -52,14 +60,40 @@ export type {
 } from './definition/definition.js';
 export { validateWorkflow, assertValidWorkflow } from './definition/validation/validation.js';
 export type { ValidateWorkflowOptions, WorkflowValidationResult } from './definition/validation/validation.js';
+export { workflow, isWorkflowBuilder } from './builder/builder.js';
+export type {
+  WorkflowBuilder,
+  AnyWorkflowBuilder,
+  BranchFn,
+  WorkflowOutputs,
+  WorkflowOptions,
+  StepOptions,
+  PromptOptions,
+  PromptOutput,
+  OutputSchema,
+  JsonSchemaObject,
+  WhenOptions,
+  LoopOptions,
+  ForEachOptions,
+  WhileOptions,
+  ParallelOptions,
+  ApprovalOptions,
+  WebhookOptions,
+  SubWorkflowOptions,
+  WaitForEventOptions,
+  EndOptions,
+  DelaySpec,
+  RetryPolicyInput,
+  VariableShorthand,
+  VariableType,
+} from './builder/builder.js';
 
-export { workflow, isWorkflowBuilder, WorkflowBuilder } from './builder/builder.js';
-export type * from './builder/builder.js';
-
+// Expressions (CEL) and `{{path}}` placeholders, for checking or evaluating them outside a run.
 export { compileExpression, evaluateExpression, EXPRESSION_FUNCTIONS } from './expressions/expressions.js';
 export type { CompiledExpression, ExpressionFunction } from './expressions/expressions.js';
 export { fillPlaceholders } from './expressions/placeholders.js';
 
+// Errors: one base class with a stable code.
 export {
   TrellisError,
   WorkflowValidationError,
@@ -73,19 +107,10 @@ export {
 } from './kernel/errors.js';
 export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './kernel/errors.js';
 
-export { createTriggers } from './triggers/trigger-manager.js';
-export type { Triggers, TriggersOptions, EmitOptions, TriggerErrorContext } from './triggers/trigger-manager.js';
-export { signWebhook, verifyWebhookSignature, deliverWebhook, SIGNATURE_HEADER } from './triggers/webhook-trigger.js';
-export type { WebhookDelivery, WebhookDeliveryOptions } from './triggers/webhook-trigger.js';
-export { ScheduleTriggerConfigSchema, WebhookTriggerConfigSchema, EventTriggerConfigSchema } from './triggers/trigger-config.js';
-export type { ScheduleTriggerConfig, WebhookTriggerConfig, EventTriggerConfig } from './triggers/trigger-config.js';
-export { TrellisEventEmitter } from './kernel/events.js';
-export type { TrellisEvents, TrellisEventName } from './kernel/events.js';
-export { systemClock } from './kernel/clock.js';
-export type { Clock } from './kernel/clock.js';
-export { randomIds, sequentialIds } from './kernel/ids.js';
-export type { IdGenerator } from './kernel/ids.js';
+// Events, as `engine.events`.
+export type { TrellisEventEmitter, TrellisEvents, TrellisEventName } from './kernel/events.js';
 
+// The node handler port, for node types of your own, and the webhook node's options.
 export { defineNode } from './nodes/node-handler.js';
 export type {
   NodeHandler,
@@ -98,22 +123,37 @@ export type {
   WakeSignal,
   ArrivedInput,
 } from './nodes/node-handler.js';
-export type { ModelCall, ModelResult, ModelMetrics } from './calls/model-call.js';
-export type { ToolDefinition, ToolContext, ToolCallRecord } from './calls/tool-loop.js';
-export type { ForkOverride } from './calls/replay-answers.js';
-export type { ForkOptions } from './engine/replay-runs.js';
-export { DEFAULT_PRICES, addUsage, usageOfRecord } from './calls/pricing.js';
-export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
-export type { ProviderLimits } from './calls/rate-limiter.js';
-export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breaker.js';
-export type { ProviderMetrics } from './calls/provider-gate.js';
 export { createWebhookNode } from './nodes/webhook/webhook-node.js';
 export type { WebhookNodeOptions, WebhookConfig } from './nodes/webhook/webhook-node.js';
 export { createHostPolicy, isPrivateAddress } from './nodes/webhook/host-policy.js';
 export type { HostPolicy, HostPolicyOptions, HostPattern, HostLookup } from './nodes/webhook/host-policy.js';
 
+// Model calls: what a node asks for and gets back, tools, prices, limits and breakers.
+export type { ModelCall, ModelResult, ModelMetrics } from './calls/model-call.js';
+export type { ToolDefinition, ToolContext, ToolCallRecord } from './calls/tool-loop.js';
+export { DEFAULT_PRICES } from './calls/pricing.js';
+export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
+export type { ProviderLimits } from './calls/rate-limiter.js';
+export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breaker.js';
+export type { ProviderMetrics } from './calls/provider-gate.js';
+
+// The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
-export type * from './storage/records.js';
+export type {
+  RunStatus,
+  StepStatus,
+  StoredError,
+  Waiter,
+  RunRecord,
+  StepRecord,
+  WorkflowRecord,
+  PromptRecord,
+  ModelCallStatus,
+  ModelCallRecord,
+  BundleRecord,
+  RunFilter,
+  WorkflowFilter,
+} from './storage/records.js';
 export type { Json } from './kernel/json.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -121,6 +161,7 @@ export type { SqliteStorageOptions } from './storage/sqlite/sqlite-options.js';
 export { PostgresStorage } from './storage/postgres/postgres-storage.js';
 export type { PostgresStorageOptions } from './storage/postgres/postgres-options.js';
 
+// The provider port and its adapters.
 export type {
   Provider,
   ProviderRequest,
@@ -132,11 +173,19 @@ export type {
   ProviderUsage,
   JsonSchema,
 } from './providers/provider.js';
-export { ScriptedProvider } from './providers/scripted-provider.js';
-export type { Script, ScriptedAnswer, ScriptedProviderOptions } from './providers/scripted-provider.js';
 export { OpenAIProvider } from './providers/openai-provider.js';
 export type { OpenAIProviderOptions } from './providers/openai-provider.js';
 export { AnthropicProvider } from './providers/anthropic-provider.js';
 export type { AnthropicProviderOptions } from './providers/anthropic-provider.js';
 export { OllamaProvider } from './providers/ollama-provider.js';
 export type { OllamaProviderOptions } from './providers/ollama-provider.js';
+export { ScriptedProvider } from './providers/scripted-provider.js';
+export type { Script, ScriptedAnswer, ScriptedProviderOptions } from './providers/scripted-provider.js';
+
+// Triggers: schedules, webhooks and events that start runs.
+export { createTriggers } from './triggers/trigger-manager.js';
+export type { Triggers, TriggersOptions, EmitOptions, TriggerErrorContext } from './triggers/trigger-manager.js';
+export { signWebhook, verifyWebhookSignature, deliverWebhook, SIGNATURE_HEADER } from './triggers/webhook-trigger.js';
+export type { WebhookDelivery, WebhookDeliveryOptions } from './triggers/webhook-trigger.js';
+export { ScheduleTriggerConfigSchema, WebhookTriggerConfigSchema, EventTriggerConfigSchema } from './triggers/trigger-config.js';
+export type { ScheduleTriggerConfig, WebhookTriggerConfig, EventTriggerConfig } from './triggers/trigger-config.js';

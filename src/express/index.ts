@@ -2,10 +2,16 @@
  * `trellis/express`: the HTTP API as an Express router, and the webhook endpoint. Express is an
  * optional peer dependency: only hosts that import this entry point load it.
  */
+
+// The REST API over an engine, and who may do what.
 export { createRouter } from './router.js';
 export type { RouterOptions, AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
+
+// Webhook triggers: `POST /hooks/:workflowId/:triggerId`, authenticated by signature.
 export { createHooksRouter } from './hooks-router.js';
 export type { HooksRouterOptions } from './hooks-router.js';
+
+// The error answers and the live event stream, for routes and clients of your own.
 export { httpStatusFor } from './http-errors.js';
 export type { ErrorBody } from './http-errors.js';
 export { STREAMED_EVENTS } from './event-stream.js';
