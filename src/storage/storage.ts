@@ -1,7 +1,7 @@
 /**
  * The Storage port. Record-oriented: runs, steps, workflows, prompts, model calls, bundles.
  * State changes that can race (claim, resume, approve, cancel) are compare-and-set.
- * One conformance suite (test/storage-conformance.ts) runs against every implementation.
+ * One conformance suite (`describeStorageConformance` in trellis/testing) runs against every implementation.
  */
 import type {
   BundleRecord,
