@@ -1,6 +1,6 @@
 /**
  * Answers for recorded replay and fork (the runs themselves are started by engine/replay-runs.ts). A replay is a new run of the same workflow version with the same input
- * whose model calls are answered from an earlier run's execution records, with no network. A fork
+ * whose model calls are answered from an earlier run's call records, with no network. A fork
  * replays the steps before a node and calls the real providers from that node on, optionally with
  * an edited template or model. Both are plain runs: what to replay is data on the run
  * (`run.trigger`), so a replay recovered by another process still replays.
@@ -9,7 +9,7 @@ import type { ModelCallRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { ProviderResponse, ProviderToolCall } from '../providers/provider.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
-import { ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
+import { ProviderError, type TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
 import type { ToolCallRecord } from './tool-loop.js';
 
 /** Edits a fork applies to one prompt node. */

@@ -1,0 +1,42 @@
+/**
+ * What a model call hands back to its step: the answer, its usage and cost, its record's id, and
+ * the answer parsed as JSON when it is an object or array.
+ */
+import type { Json } from '../kernel/json.js';
+import type { Mutable } from './call-records.js';
+import type { ModelResult } from './call-types.js';
+
+/** What a model call returns: the answer, its usage (over every exchange it took), and its record's id. */
+export function modelResult(
+  text: string,
+  usage: { readonly input_tokens: number; readonly output_tokens: number },
+  model: string,
+  callId: string,
+  json: Json | undefined,
+  cost: number | undefined,
+  toolCalls: ModelResult['toolCalls'],
+): ModelResult {
+  const result: Mutable<ModelResult> = { text, usage: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }, model, callId };
+  if (json !== undefined) result.json = json;
+  if (cost !== undefined) result.cost_usd = cost;
+  if (toolCalls?.length) result.toolCalls = toolCalls;
+  return result;
+}
+/** Parses text as JSON when it is an object or array (also inside a ```json fence). */
+export function parseJson(text: string): Json | undefined {
+  // Most answers are prose: decide from the first non-blank character before any trimming or regex.
+  let start = 0;
+  while (start < text.length && text.charCodeAt(start) <= 32) start++;
+  const lead = text[start];
+  if (lead !== '{' && lead !== '[' && lead !== '`') return undefined;
+  let body = text.trim();
+  const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/i.exec(body);
+  if (fence) body = fence[1]!;
+  const first = body[0];
+  if (first !== '{' && first !== '[') return undefined;
+  try {
+    return JSON.parse(body) as Json;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What every model call of one caller shares: the options, a gate per provider (limits and
+ * breaker), and `provider:model` strings parsed and priced once.
+ */
+import type { ProviderResponse } from '../providers/provider.js';
+import { costOf, DEFAULT_PRICES, priceFor, type PriceTable } from './pricing.js';
+import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import { ProviderGate } from './provider-gate.js';
+import { parseProviderModel } from '../definition/definition.js';
+import type { ProviderError, TrellisError } from '../kernel/errors.js';
+import type { CallSite, ModelCallerOptions, ModelMetrics } from './call-types.js';
+import { callRecord, type Sent } from './call-records.js';
+import { callError } from './call-request.js';
+
+const DEFAULT_BREAKER: Required<CircuitBreakerOptions> = { failureThreshold: 5, cooldownMs: 30_000 };
+
+/** The state one {@link ModelCaller} shares between its fast path and its general path. */
+export class CallerCore {
+  readonly options: ModelCallerOptions;
+  readonly prices: PriceTable;
+  readonly #gates = new Map<string, ProviderGate>();
+  readonly #parsedModels = new Map<string, { provider: string; model: string } | undefined>();
+  readonly #pricesByModel = new Map<string, ReturnType<typeof priceFor>>();
+
+  constructor(options: ModelCallerOptions) {
+    this.options = options;
+    this.prices = options.prices ?? DEFAULT_PRICES;
+  }
+
+  /** Counters and breaker state of every configured provider. */
+  metrics(): ModelMetrics {
+    for (const name of this.options.providers.keys()) this.gate(name);
+    return { providers: Object.fromEntries([...this.#gates].map(([name, gate]) => [name, gate.metrics()])) };
+  }
+
+  /** Records a request that reached the provider and failed; returns the error to throw. */
+  failed(sent: Sent, site: CallSite, error: unknown): ProviderError | TrellisError {
+    const failure = callError(error);
+    site.record(callRecord(sent, site, 'failed', this.options.clock.now(), { error: { code: failure.code, message: failure.message } }));
+    return failure;
+  }
+
+  /** USD of a response, or undefined when the model has no known price (priced once per model). */
+  costOf(providerModel: string, response: ProviderResponse): number | undefined {
+    let price = this.#pricesByModel.get(providerModel);
+    if (price === undefined && !this.#pricesByModel.has(providerModel)) {
+      price = priceFor(providerModel, this.prices);
+      this.#pricesByModel.set(providerModel, price);
+    }
+    return price ? costOf(response.usage, price) : undefined;
+  }
+
+  /** `provider:model` split once per distinct string (it is asked for on every call). */
+  parse(providerModel: string): { provider: string; model: string } | undefined {
+    let parsed = this.#parsedModels.get(providerModel);
+    if (parsed === undefined && !this.#parsedModels.has(providerModel)) {
+      parsed = parseProviderModel(providerModel);
+      this.#parsedModels.set(providerModel, parsed);
+    }
+    return parsed;
+  }
+
+  /** The gate of a provider (limits and breaker), made on first use. */
+  gate(name: string): ProviderGate {
+    let gate = this.#gates.get(name);
+    if (!gate) {
+      const { clock, events } = this.options;
+      const breaker = this.options.circuitBreaker ?? DEFAULT_BREAKER;
+      gate = new ProviderGate(name, clock, this.options.limits?.get(name), breaker === false ? undefined : breaker, (state) =>
+        events?.publish('provider:circuit', { provider: name, state, timestamp: clock.now() }),
+      );
+      this.#gates.set(name, gate);
+    }
+    return gate;
+  }
+}
