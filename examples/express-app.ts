@@ -43,7 +43,7 @@ await engine.workflows.create(
   }),
 );
 // The background loop: recovers orphaned runs, fires due timers, and runs schedule and event triggers.
-await engine.start();
+await engine.startBackground();
 
 const port = Number(process.env.PORT ?? 3000);
 const server = app.listen(port, () => console.log(`Trellis API on http://localhost:${port}/api (token: ${token})`));

@@ -8,10 +8,9 @@ import type { BundleRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import { workflow } from '../builder/builder.js';
-import type { Engine } from '../engine/engine.js';
 import { IllegalStateError, NotFoundError, TrellisError, isTrellisError } from '../kernel/errors.js';
-import type { IdGenerator } from '../kernel/ids.js';
-import { resolveDefinition, type WorkflowSource } from '../engine/workflow-store.js';
+import type { WorkflowSource } from '../definition/workflow-source.js';
+import type { BundleHost } from './bundle-host.js';
 import { untilAborted } from '../kernel/abortable.js';
 
 /** A stored prompt run once per input; the input's keys fill the prompt's variables. */
@@ -93,12 +92,6 @@ export interface BundleResumeOptions extends Omit<BundleRunOptions, 'id'> {
   readonly recoverEveryMs?: number;
 }
 
-/** @internal What `engine.bundles` needs from the engine besides its public API. */
-export interface BundleDeps {
-  readonly ids: IdGenerator;
-  readonly nodeTypes: () => Iterable<string>;
-}
-
 /** The stored target: always a pinned stored workflow version (the prompt one is generated). */
 interface StoredTarget {
   readonly kind: 'workflow' | 'prompt';
@@ -122,21 +115,19 @@ const SAVE_EVERY_MS = 100;
  * console.log(result.summary.completed, result.items.map((i) => i.output));
  */
 export class Bundles {
-  readonly #engine: Engine;
-  readonly #deps: BundleDeps;
+  readonly #host: BundleHost;
 
   /** @internal Use `engine.bundles`. */
-  constructor(engine: Engine, deps: BundleDeps) {
-    this.#engine = engine;
-    this.#deps = deps;
+  constructor(host: BundleHost) {
+    this.#host = host;
   }
 
   /** Creates a bundle with one item per input and drives it to the end; item failures are recorded, not thrown. */
   async run(target: BundleTarget, inputs: readonly Json[], options: BundleRunOptions = {}): Promise<BundleResult> {
     if (!Array.isArray(inputs)) throw new TrellisError('invalid_options', `bundles.run expects an array of inputs, got ${typeof inputs}`);
     const concurrency = checkConcurrency(options.concurrency, 4);
-    const storage = await this.#engine.init();
-    const id = options.id ?? this.#deps.ids('bundle');
+    const storage = await this.#host.storage();
+    const id = options.id ?? this.#host.ids('bundle');
     if (await storage.getBundle(id)) throw new IllegalStateError(`Bundle "${id}" already exists; use bundles.resume("${id}")`, { details: { id } });
     const stored = await this.#storeTarget(target, concurrency);
     const record: BundleRecord = {
@@ -144,7 +135,7 @@ export class Bundles {
       target: stored as unknown as Json,
       status: 'running',
       items: inputs.map((input, index) => ({ index, input, status: 'pending' })),
-      created_at: this.#engine.clock.now(),
+      created_at: this.#host.clock.now(),
     };
     await storage.saveBundle(record);
     return this.#drive(storage, record, concurrency, options);
@@ -156,7 +147,7 @@ export class Bundles {
    * which this calls while it waits); items never started are started.
    */
   async resume(id: string, options: BundleResumeOptions = {}): Promise<BundleResult> {
-    const storage = await this.#engine.init();
+    const storage = await this.#host.storage();
     const record = await storage.getBundle(id);
     if (!record) throw new NotFoundError(`Bundle "${id}" not found`);
     if (record.status !== 'running') return this.#result(record);
@@ -166,7 +157,7 @@ export class Bundles {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
     const tick = (): void => {
-      void this.#engine
+      void this.#host
         .recover()
         .catch(() => undefined)
         .then(() => {
@@ -184,33 +175,33 @@ export class Bundles {
 
   /** Where a bundle stands, with its summary; undefined when there is no such bundle. */
   async get(id: string): Promise<BundleResult | undefined> {
-    const record = await (await this.#engine.init()).getBundle(id);
+    const record = await (await this.#host.storage()).getBundle(id);
     return record && this.#result(record);
   }
 
   /** Resolves any target to a pinned, stored workflow version. */
   async #storeTarget(target: BundleTarget, concurrency: number): Promise<StoredTarget> {
     if (isPromptTarget(target)) {
-      const prompt = await this.#engine.prompts.get(target.prompt_id, target.version);
+      const prompt = await this.#host.prompt(target.prompt_id, target.version);
       if (!prompt) throw new NotFoundError(`Prompt "${target.prompt_id}"${target.version === undefined ? '' : ` version ${target.version}`} not found`);
       const mapping = Object.fromEntries(prompt.variables.filter((v) => v !== 'input' && v !== 'variables').map((v) => [v, `input.${v}`]));
       const wf = workflow(`bundle-prompt-${prompt.id}`, { description: `Prompt "${prompt.id}" v${prompt.version}, run by a bundle`, tags: ['bundle'] })
         .prompt('prompt', { model: target.model, prompt_id: prompt.id, prompt_version: prompt.version, ...(Object.keys(mapping).length > 0 ? { input_mapping: mapping } : {}) })
         .end({ text: 'prompt.text', json: 'default(prompt.json, null)' });
-      const stored = await this.#engine.workflows.ensureStored(resolveDefinition(wf, this.#deps.nodeTypes()));
+      const stored = await this.#host.storeWorkflow(wf);
       return { kind: 'prompt', workflow_id: stored.id, workflow_version: stored.version, concurrency, prompt_id: prompt.id, prompt_version: prompt.version, model: target.model };
     }
     if (isStoredTarget(target)) {
-      const stored = await this.#engine.workflows.get(target.workflow_id, target.version);
+      const stored = await this.#host.workflow(target.workflow_id, target.version);
       if (!stored) throw new NotFoundError(`Workflow "${target.workflow_id}"${target.version === undefined ? '' : ` version ${target.version}`} not found`);
       return { kind: 'workflow', workflow_id: stored.id, workflow_version: stored.version, concurrency };
     }
-    const stored = await this.#engine.workflows.ensureStored(resolveDefinition(target, this.#deps.nodeTypes()));
+    const stored = await this.#host.storeWorkflow(target);
     return { kind: 'workflow', workflow_id: stored.id, workflow_version: stored.version, concurrency };
   }
 
   async #drive(storage: Storage, record: BundleRecord, concurrency: number, options: BundleRunOptions): Promise<BundleResult> {
-    const run = new BundleDrive(this.#engine, storage, record, options);
+    const run = new BundleDrive(this.#host, storage, record, options);
     await run.drive(concurrency);
     return this.#result(run.snapshot());
   }
@@ -222,8 +213,8 @@ export class Bundles {
     let seen = false;
     for (const item of record.items) {
       if (item.run_id === undefined) continue;
-      for (const execution of await this.#engine.calls.list({ workflow_execution_id: item.run_id })) {
-        const usage = execution.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
+      for (const call of await this.#host.calls(item.run_id)) {
+        const usage = call.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
         if (typeof usage?.input_tokens !== 'number' || typeof usage.output_tokens !== 'number') continue;
         input += usage.input_tokens;
         output += usage.output_tokens;
@@ -234,7 +225,7 @@ export class Bundles {
       total: progress.total,
       completed: progress.completed,
       failed: progress.failed,
-      duration_ms: (record.completed_at ?? this.#engine.clock.now()) - record.created_at,
+      duration_ms: (record.completed_at ?? this.#host.clock.now()) - record.created_at,
       ...(seen ? { tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output } } : {}),
     };
     return { ...progress, summary };
@@ -247,7 +238,7 @@ export class Bundles {
  * an item's run is created once, so a lost save costs nothing but a re-read).
  */
 class BundleDrive {
-  readonly #engine: Engine;
+  readonly #host: BundleHost;
   readonly #storage: Storage;
   readonly #record: BundleRecord;
   readonly #items: MutableItem[];
@@ -258,8 +249,8 @@ class BundleDrive {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #saving: Promise<void> = Promise.resolve();
 
-  constructor(engine: Engine, storage: Storage, record: BundleRecord, options: BundleRunOptions) {
-    this.#engine = engine;
+  constructor(host: BundleHost, storage: Storage, record: BundleRecord, options: BundleRunOptions) {
+    this.#host = host;
     this.#storage = storage;
     this.#record = record;
     this.#items = record.items.map((item) => ({ ...item, status: item.status as BundleItemStatus }));
@@ -287,7 +278,7 @@ class BundleDrive {
       throw signal.reason;
     }
     this.#status = 'completed';
-    this.#completedAt = this.#engine.clock.now();
+    this.#completedAt = this.#host.clock.now();
     await this.#flush();
   }
 
@@ -296,7 +287,7 @@ class BundleDrive {
     item.status = 'running';
     this.#changed();
     try {
-      const runId = await this.#engine.startStored(this.#target.workflow_id, item.input, {
+      const runId = await this.#host.startStored(this.#target.workflow_id, item.input, {
         version: this.#target.workflow_version,
         idempotencyKey: `bundle:${this.#record.id}:${item.index}`,
         trigger: { type: 'bundle', id: this.#record.id, index: item.index },
@@ -305,7 +296,7 @@ class BundleDrive {
         item.run_id = runId;
         this.#changed();
       }
-      const run = await untilAborted(this.#engine.wait(runId, signal ? { signal } : {}), signal);
+      const run = await untilAborted(this.#host.wait(runId, signal ? { signal } : {}), signal);
       if (run.status === 'completed') {
         item.status = 'completed';
         if (run.output_data !== undefined) item.output = run.output_data;
@@ -327,7 +318,7 @@ class BundleDrive {
       try {
         listener(toProgress(this.snapshot()));
       } catch (error) {
-        this.#engine.events.publish('listener:error', { event: 'bundle:progress', error });
+        this.#host.events.publish('listener:error', { event: 'bundle:progress', error });
       }
     }
     this.#timer ??= setTimeout(() => {
@@ -385,12 +376,7 @@ function isStoredTarget(target: BundleTarget): target is StoredWorkflowTarget {
   return typeof target === 'object' && target !== null && typeof (target as StoredWorkflowTarget).workflow_id === 'string' && !('definition' in target);
 }
 
-/**
- * The bundle runner `engine.bundles` returns.
- *
- * @example
- * const bundles = createBundles(engine, { ids: randomIds, nodeTypes: () => ['prompt_execution'] });
- */
-export function createBundles(engine: Engine, deps: BundleDeps): Bundles {
-  return new Bundles(engine, deps);
+/** The bundle runner `engine.bundles` returns, over the engine's {@link BundleHost}. */
+export function createBundles(host: BundleHost): Bundles {
+  return new Bundles(host);
 }

@@ -34,7 +34,7 @@ export interface EngineOptions {
   readonly random?: () => number;
   /** How long a claim on a run lasts without renewal. @default 30000 */
   readonly leaseMs?: number;
-  /** How often `start()`'s background loop looks for orphaned runs and due timers. @default 1000 */
+  /** How often the background loop of `startBackground()` looks for orphaned runs and due timers. @default 1000 */
   readonly pollIntervalMs?: number;
   /** Recoveries in a row without progress after which a run is failed as poison. @default 3 */
   readonly maxRecoveryAttempts?: number;

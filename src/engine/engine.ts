@@ -12,39 +12,26 @@ import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.j
 import type { Clock } from '../kernel/clock.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
-import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { NotFoundError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
 import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
 import { LeaseRenewal, recoverRuns, repeat } from '../runtime/run-recovery.js';
-import type { RunDeps } from '../runtime/run-deps.js';
 import { resolveInput } from '../definition/run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
-import { resolveDefinition, WorkflowStore, type WorkflowSource } from './workflow-store.js';
+import { WorkflowStore } from './workflow-store.js';
+import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from '../templates/templates.js';
 import { createBundles, type Bundles } from '../bundles/bundles.js';
+import type { BundleHost } from '../bundles/bundle-host.js';
 import { untilAborted } from '../kernel/abortable.js';
-import { plainCopier } from '../kernel/plain.js';
 import { HotRuns } from '../runtime/hot-runs.js';
+import { NodeRegistry } from './node-registry.js';
+import { RunAdmitter, type RunOptions } from './run-admission.js';
 
-/** Options of one run. */
-export interface RunOptions {
-  /** Starting the same key twice returns the first run instead of starting another. */
-  readonly idempotencyKey?: string;
-  /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
-  readonly trigger?: Json;
-}
-
-interface ChildLink {
-  readonly parent_id: string;
-  readonly parent_step_path: string;
-}
-
-
-/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
-const copyRunRow = plainCopier<RunRecord>();
+export type { RunOptions } from './run-admission.js';
 
 /**
  * Runs workflows durably inside your process.
@@ -65,78 +52,53 @@ export class Engine {
   readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
 
   readonly #options: ResolvedEngineOptions;
-  readonly #handlers = new Map<string, NodeHandler>();
+  readonly #nodes: NodeRegistry;
+  readonly #models: ModelCaller;
   readonly #hot: HotRuns;
-  readonly #deps: RunDeps;
+  /** Made by the hot runs it drives (see the constructor). */
+  #admission!: RunAdmitter;
   #storage: Storage | undefined;
   #ready: Promise<Storage> | undefined;
   #loop: { stop(): void } | undefined;
   readonly #leases: LeaseRenewal;
   #closed = false;
   #triggers: Triggers | undefined;
-  /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
-  readonly #limited = new Set<string>();
   readonly #definitions = new Map<string, WorkflowDefinition>();
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
-  readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; id: string; version: number }>();
+  readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; workflowId: string; version: number }>();
 
   constructor(options: EngineOptions = {}) {
-    this.#options = resolveEngineOptions(options);
-    for (const handler of [...BUILTIN_NODES, ...this.#options.nodes]) this.#handlers.set(handler.type, handler);
+    const o = (this.#options = resolveEngineOptions(options));
+    this.#nodes = new NodeRegistry([...BUILTIN_NODES, ...o.nodes]);
     const storage = (): Promise<Storage> => this.init();
-    this.workflows = new WorkflowStore(storage, this.#options.clock, () => this.#handlers.keys(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
-    this.prompts = new PromptStore(storage, this.#options.clock);
+    this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
+    this.prompts = new PromptStore(storage, o.clock);
     this.calls = {
       list: async (filter) => (await storage()).listCalls(filter),
       get: async (id) => (await storage()).getCall(id),
     };
-    const o = this.#options;
-    const storageNow = (): Storage => this.#storage!; // runs only exist after init() opened storage
-    const deps: Omit<RunDeps, 'storage'> = {
+    this.#models = new ModelCaller({
+      providers: o.providers,
       clock: o.clock,
       ids: o.ids,
-      random: o.random,
+      structuredRetries: o.structuredRetries,
+      prices: o.prices,
+      limits: o.limits,
+      circuitBreaker: o.circuitBreaker,
+      tools: o.tools,
       events: this.events,
-      handlers: this.#handlers,
-      models: new ModelCaller({
-        providers: o.providers,
-        clock: o.clock,
-        ids: o.ids,
-        structuredRetries: o.structuredRetries,
-        prices: o.prices,
-        limits: o.limits,
-        circuitBreaker: o.circuitBreaker,
-        tools: o.tools,
-        events: this.events,
-        calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
-      }),
-      onFinished: (runId: string) => {
-        this.#hot.forget(runId);
-        this.#deps.models.detachRun(runId);
-      },
-      onSettled: (run: RunRecord) => {
-        if (this.#limited.has(run.workflow_id)) void this.#admitNext(run.workflow_id).catch((error: unknown) => this.events.publish('listener:error', { event: 'admit', error }));
-        if (run.parent_id !== undefined) void this.#hot.wakeParent(run).catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
-      },
-      startChild: (parent, stepPath, workflowId, version, input, key) => this.#startChild(parent, stepPath, workflowId, version, input, key),
-      // A child can end before its parent's step records that it waits (a fast child of pure steps):
-      // its own wake-up then found nothing waiting, so look again once the wait is committed.
-      childWaiting: (childId: string) => {
-        void this.init()
-          .then((storage) => storage.getRun(childId))
-          .then((child) => (child && isFinishedRun(child.status) ? this.#hot.wakeParent(child) : undefined))
-          .catch((error: unknown) => this.events.publish('listener:error', { event: 'sub_workflow', error }));
-      },
-    };
-    // A getter added after the literal: written inside it, it would leave this hot object in slow dictionary mode.
-    this.#deps = Object.defineProperty(deps as RunDeps, 'storage', { get: storageNow, enumerable: true });
+      calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
+    });
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
       void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
     });
     this.#hot = new HotRuns({
-      deps: this.#deps,
+      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
+      // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
+      admission: (runs) =>
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,
@@ -163,6 +125,7 @@ export class Engine {
       const storage = this.#options.storage ?? (await defaultStorage());
       await storage.init();
       this.#storage = storage;
+      this.#hot.open(storage);
       return storage;
     })();
     return this.#ready;
@@ -170,10 +133,7 @@ export class Engine {
 
   /** Adds (or replaces) a node type. */
   registerNode(handler: NodeHandler): void {
-    if (!handler || typeof handler.type !== 'string' || typeof handler.execute !== 'function') {
-      throw new TrellisError('invalid_options', 'registerNode expects { type: string, execute(ctx) }');
-    }
-    this.#handlers.set(handler.type, handler as NodeHandler);
+    this.#nodes.register(handler);
   }
 
   /** Runs a workflow to the end and resolves with its execution record (also when it failed). */
@@ -182,24 +142,20 @@ export class Engine {
     return this.wait(id);
   }
 
-  /** Starts the background loop: recovers orphaned runs now and every `pollIntervalMs`, fires due timers. */
-  start(): Promise<void>;
   /** Starts a run and resolves with its id as soon as it is recorded. */
-  start(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<string>;
-  async start(workflow?: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string | void> {
-    if (workflow === undefined) return this.#startLoop();
+  async start(workflow: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string> {
     let known = this.#resolved.get(workflow);
     if (!known) {
-      const def = resolveDefinition(workflow, this.#handlers.keys());
+      const def = resolveDefinition(workflow, this.#nodes.validation());
+      // The input is checked before anything is stored.
       resolveInput(def, input, this.#options.maxInputBytes);
       await this.init();
       const stored = await this.workflows.ensureStored(def);
-      known = { def: stored.definition, id: stored.id, version: stored.version };
+      known = { def: stored.definition, workflowId: stored.id, version: stored.version };
       this.#resolved.set(workflow, known);
     }
-    const resolved = resolveInput(known.def, input, this.#options.maxInputBytes);
     const storage = await this.init();
-    return this.#createRun(storage, known.def, known.id, known.version, resolved, options);
+    return this.#admission.create(storage, known, input, options);
   }
 
   /** Starts a run of a stored workflow (latest version unless given). */
@@ -207,44 +163,7 @@ export class Engine {
     const storage = await this.init();
     const stored = await storage.getWorkflow(workflowId, options.version);
     if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
-    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
-    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, options);
-  }
-
-  async #createRun(storage: Storage, def: WorkflowDefinition, workflowId: string, version: number, resolved: ReturnType<typeof resolveInput>, options: RunOptions, link?: ChildLink): Promise<string> {
-    const now = this.#options.clock.now();
-    const record: RunRecord = copyRunRow({
-      id: this.#options.ids('run'),
-      workflow_id: workflowId,
-      workflow_version: version,
-      status: 'running',
-      input_data: resolved.input,
-      variables: resolved.variables,
-      created_at: now,
-      started_at: now,
-      owner: this.instanceId,
-      lease_expires_at: now + this.#options.leaseMs,
-      revision: 0,
-      recovery_count: 0,
-      ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
-      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
-      ...link,
-    });
-    const limit = def.definition.settings?.max_concurrent_runs;
-    if (limit !== undefined) this.#limited.add(workflowId);
-    const queued = limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit;
-    const announce = (): void => void this.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
-    if (!queued && record.idempotency_key === undefined) {
-      // The run's row goes in with its first steps, in one transaction.
-      await this.#hot.hold(record, def).create(announce);
-      return record.id;
-    }
-    const run = await storage.createRun(queued ? { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord : record);
-    if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
-    if (queued) return run.id; // started by #admitNext when a run of this workflow ends
-    this.#hot.drive(run, def, []);
-    announce();
-    return run.id;
+    return this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options);
   }
 
   /**
@@ -265,7 +184,7 @@ export class Engine {
 
   /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
   metrics(): { providers: ModelMetrics['providers'] } {
-    return this.#deps.models.metrics();
+    return this.#models.metrics();
   }
 
   /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
@@ -280,7 +199,7 @@ export class Engine {
 
   /** Runs many inputs through one workflow or prompt as a resumable bundle. */
   get bundles(): Bundles {
-    return (this.#bundles ??= createBundles(this, { ids: this.#options.ids, nodeTypes: () => this.#handlers.keys() }));
+    return (this.#bundles ??= createBundles(this.#bundleHost()));
   }
 
   /**
@@ -309,37 +228,6 @@ export class Engine {
     const record = await storage.getWorkflow(id, version);
     if (record && this.#definitions.size < 1000) this.#definitions.set(key, record.definition);
     return record?.definition;
-  }
-
-  async #activeRuns(storage: Storage, workflowId: string): Promise<number> {
-    return (await storage.listRuns({ workflow_id: workflowId, status: ['running', 'paused'] })).length;
-  }
-
-  /** Starts queued (`pending`) runs of a workflow while it is under its `max_concurrent_runs`. */
-  async #admitNext(workflowId: string): Promise<void> {
-    this.#limited.add(workflowId);
-    const storage = await this.init();
-    const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
-    for (const run of queued.reverse()) {
-      const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);
-      const limit = stored?.definition.definition.settings?.max_concurrent_runs;
-      if (!stored || (limit !== undefined && (await this.#activeRuns(storage, workflowId)) >= limit)) return;
-      const now = this.#options.clock.now();
-      const claimed = await storage.claimRun(run.id, this.instanceId, now + this.#options.leaseMs, now);
-      if (!claimed) continue;
-      const started = await storage.updateRun(run.id, { status: 'running', started_at: now }, { status: 'pending' });
-      if (!started) continue;
-      this.#hot.drive(started, stored.definition, []);
-      this.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
-    }
-  }
-
-  async #startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
-    const storage = await this.init();
-    const stored = await storage.getWorkflow(workflowId, version);
-    if (!stored) throw new NotFoundError(`Sub-workflow "${workflowId}"${version ? ` version ${version}` : ''} not found (step "${stepPath}")`, { executionId: parent.id });
-    const resolved = resolveInput(stored.definition, input, this.#options.maxInputBytes);
-    return this.#createRun(storage, stored.definition, stored.id, stored.version, resolved, { idempotencyKey: key, trigger: { type: 'parent', id: parent.id } }, { parent_id: parent.id, parent_step_path: stepPath });
   }
 
   /** Resolves with the execution record once the run completes, fails or is cancelled. */
@@ -434,11 +322,15 @@ export class Engine {
         return true;
       },
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
-      admitNext: (workflowId) => this.#admitNext(workflowId),
+      admitNext: (workflowId) => this.#admission.admitNext(workflowId),
     });
   }
 
-  async #startLoop(): Promise<void> {
+  /**
+   * Starts the background loop: recovers orphaned runs now and every `pollIntervalMs`, fires due
+   * timers, and starts the schedule and event triggers. Idempotent; `close()` stops it.
+   */
+  async startBackground(): Promise<void> {
     await this.init();
     if (this.#loop) return;
     await this.triggers.start();
@@ -470,6 +362,23 @@ export class Engine {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** The engine as bundles see it. */
+  #bundleHost(): BundleHost {
+    return {
+      clock: this.#options.clock,
+      ids: this.#options.ids,
+      events: this.events,
+      storage: () => this.init(),
+      recover: () => this.recover(),
+      prompt: (id, version) => this.prompts.get(id, version),
+      workflow: (id, version) => this.workflows.get(id, version),
+      storeWorkflow: (source) => this.workflows.store(source),
+      startStored: (workflowId, input, options) => this.startStored(workflowId, input, options),
+      wait: (runId, options) => this.wait(runId, options),
+      calls: (runId) => this.calls.list({ workflow_execution_id: runId }),
+    };
   }
 }
 

@@ -5,23 +5,10 @@
 import type { Storage } from '../storage/storage.js';
 import type { WorkflowFilter, WorkflowRecord } from '../storage/records.js';
 import type { Clock } from '../kernel/clock.js';
-import type { WorkflowDefinition, WorkflowDefinitionInput } from '../definition/definition.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
 import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
-import { assertValidWorkflow } from '../definition/validation/validation.js';
-
-/** Anything with a `build()` that returns a definition (the fluent builder). */
-export interface BuildsWorkflow {
-  build(): WorkflowDefinition;
-}
-
-/** A definition as JSON or as a builder. */
-export type WorkflowSource = WorkflowDefinitionInput | WorkflowDefinition | BuildsWorkflow;
-
-/** Turns JSON or a builder into a validated definition (throws `WorkflowValidationError`). */
-export function resolveDefinition(source: WorkflowSource, nodeTypes: Iterable<string>): WorkflowDefinition {
-  const raw = typeof (source as BuildsWorkflow).build === 'function' ? (source as BuildsWorkflow).build() : source;
-  return assertValidWorkflow(raw, { nodeTypes });
-}
+import type { ValidateWorkflowOptions } from '../definition/validation/validation.js';
+import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
 
 /** A stable id from a workflow's name when it has none. */
 export function workflowIdFor(def: WorkflowDefinition): string {
@@ -32,20 +19,20 @@ export function workflowIdFor(def: WorkflowDefinition): string {
 export class WorkflowStore {
   readonly #storage: () => Promise<Storage>;
   readonly #clock: Clock;
-  readonly #nodeTypes: () => Iterable<string>;
+  readonly #validation: () => ValidateWorkflowOptions;
   readonly #hasActiveRuns: (id: string) => Promise<boolean>;
 
   /** @internal */
-  constructor(storage: () => Promise<Storage>, clock: Clock, nodeTypes: () => Iterable<string>, hasActiveRuns: (id: string) => Promise<boolean>) {
+  constructor(storage: () => Promise<Storage>, clock: Clock, validation: () => ValidateWorkflowOptions, hasActiveRuns: (id: string) => Promise<boolean>) {
     this.#storage = storage;
     this.#clock = clock;
-    this.#nodeTypes = nodeTypes;
+    this.#validation = validation;
     this.#hasActiveRuns = hasActiveRuns;
   }
 
   /** Validates and stores a new workflow (version 1, or the definition's version). Nothing is written when invalid. */
   async create(source: WorkflowSource): Promise<WorkflowRecord> {
-    const def = resolveDefinition(source, this.#nodeTypes());
+    const def = resolveDefinition(source, this.#validation());
     const storage = await this.#storage();
     const id = workflowIdFor(def);
     if (await storage.getWorkflow(id)) throw new IllegalStateError(`Workflow "${id}" already exists; use update() to add a version`, { details: { id } });
@@ -72,7 +59,7 @@ export class WorkflowStore {
     const storage = await this.#storage();
     const latest = await storage.getWorkflow(id);
     if (!latest) throw new NotFoundError(`Workflow "${id}" not found`);
-    const def = resolveDefinition(source, this.#nodeTypes());
+    const def = resolveDefinition(source, this.#validation());
     return this.#save(storage, id, latest.version + 1, def);
   }
 
@@ -98,6 +85,11 @@ export class WorkflowStore {
       throw new IllegalStateError(`Workflow "${id}" has running executions; pass { force: true } to delete it anyway`);
     }
     await storage.deleteWorkflow(id);
+  }
+
+  /** @internal Validates a workflow and stores it, reusing a version whose definition is identical. */
+  store(source: WorkflowSource): Promise<WorkflowRecord> {
+    return this.ensureStored(resolveDefinition(source, this.#validation()));
   }
 
   /** @internal Stores `def` under `id`, reusing a version whose definition is identical. */

@@ -1,9 +1,12 @@
 /**
  * The runs this process drives: a RunController for each, from the run's start (or its adoption:
  * claim, then restore from its committed steps) until it ends or the engine closes, and what ties
- * a child run to the parent step waiting for it. Internal to the engine.
+ * a child run to the parent step waiting for it. It is the owner its controllers report to, and
+ * the ChildRuns port their `sub_workflow` steps start children through (using the engine's
+ * RunAdmission to create them). Internal to the engine.
  */
 import type { WakeSignal } from '../nodes/node-handler.js';
+import type { Json } from '../kernel/json.js';
 import type { RunRecord, StepRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
@@ -12,13 +15,23 @@ import type { WorkflowDefinition } from '../definition/definition.js';
 import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
 import { compilePlan } from '../planner/plan.js';
 import { RunController } from './run-controller.js';
-import type { RunDeps } from './run-deps.js';
+import type { ChildRuns, RunDeps, RunOwner, RunServices } from './run-deps.js';
 import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 
+/** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
+export interface RunAdmission {
+  /** Creates (once per `key`) and starts a child run of a stored workflow for the parent's step at `stepPath`; resolves with its id. */
+  createChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string>;
+  /** A run's final state is committed: queued runs of its workflow may be admitted now. */
+  runEnded(run: RunRecord): void;
+}
+
 /** What the hot runs need of their engine. */
 export interface HotRunsParts {
-  readonly deps: RunDeps;
+  readonly services: RunServices;
+  /** Made once the hot runs exist, since admission drives the runs it admits. */
+  admission(runs: HotRuns): RunAdmission;
   readonly clock: Clock;
   readonly instanceId: string;
   readonly leaseMs: number;
@@ -31,12 +44,24 @@ export interface HotRunsParts {
   reportError(event: string, error: unknown): void;
 }
 
-export class HotRuns {
+export class HotRuns implements RunOwner, ChildRuns {
   readonly #parts: HotRunsParts;
+  readonly #deps: { -readonly [K in keyof RunDeps]: RunDeps[K] };
+  readonly #admission: RunAdmission;
   readonly #controllers = new Map<string, RunController>();
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
+    const { clock, ids, random, events, handlers, models } = parts.services;
+    // One object every controller shares, read on hot paths: all its fields are present from the
+    // start (storage is filled in by open(), before any run exists).
+    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, owner: this, children: this };
+    this.#admission = parts.admission(this);
+  }
+
+  /** Storage is open: runs may be driven from now on. */
+  open(storage: Storage): void {
+    this.#deps.storage = storage;
   }
 
   get(runId: string): RunController | undefined {
@@ -55,9 +80,28 @@ export class HotRuns {
     return this.#controllers.entries();
   }
 
-  /** The run ended: this process no longer drives it. */
-  forget(runId: string): void {
+  runFinished(runId: string): void {
     this.#controllers.delete(runId);
+    this.#deps.models.detachRun(runId);
+  }
+
+  runSettled(run: RunRecord): void {
+    this.#admission.runEnded(run);
+    if (run.parent_id !== undefined) void this.wakeParent(run).catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
+  }
+
+  startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
+    return this.#admission.createChild(parent, stepPath, workflowId, version, input, key);
+  }
+
+  // A child can end before its parent's step records that it waits (a fast child of pure steps):
+  // its own wake-up then found nothing waiting, so look again once the wait is committed.
+  childWaiting(childId: string): void {
+    void this.#parts
+      .storage()
+      .then((storage) => storage.getRun(childId))
+      .then((child) => (child && isFinishedRun(child.status) ? this.wakeParent(child) : undefined))
+      .catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
   }
 
   /** Detaches every hot run (the engine closes; another engine may recover them) and returns them. */
@@ -73,9 +117,9 @@ export class HotRuns {
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);
-    const controller = new RunController(this.#parts.deps, compilePlan(def), run, budget);
+    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
     this.#controllers.set(run.id, controller);
-    this.#parts.deps.models.attachRun(run, def);
+    this.#deps.models.attachRun(run, def);
     this.#parts.held();
     return controller;
   }

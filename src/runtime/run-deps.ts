@@ -1,4 +1,7 @@
-/** What a RunController needs from its engine. Internal. */
+/**
+ * What a RunController needs: the services every run shares, and two narrow ports owned by the
+ * runtime (HotRuns implements both) instead of callbacks threaded down from the engine. Internal.
+ */
 import type { NodeHandler } from '../nodes/node-handler.js';
 import type { RunRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
@@ -8,20 +11,35 @@ import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { IdGenerator } from '../kernel/ids.js';
 import type { ModelCaller } from '../calls/model-call.js';
 
-export interface RunDeps {
-  readonly storage: Storage;
+/** The services every run of an engine shares (storage comes once it is open). */
+export interface RunServices {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly random: () => number;
   readonly events: TrellisEventEmitter;
   readonly handlers: ReadonlyMap<string, NodeHandler>;
   readonly models: ModelCaller;
-  /** Called once when the run no longer needs this process (finished or abandoned). */
-  onFinished(runId: string): void;
-  /** Called after a run's final state is committed (completed, failed or cancelled). */
-  onSettled(run: RunRecord): void;
-  /** Starts a child run for a `sub_workflow` step; idempotent per `key`. */
+}
+
+/** What a run reports to the runs it belongs to. */
+export interface RunOwner {
+  /** The run no longer needs this process (finished or abandoned). Called once. */
+  runFinished(runId: string): void;
+  /** The run's final state is committed (completed, failed or cancelled). */
+  runSettled(run: RunRecord): void;
+}
+
+/** Child runs of `sub_workflow` steps, as the runtime that wakes their parents sees them. */
+export interface ChildRuns {
+  /** Starts a child run of a stored workflow for the step at `stepPath`; idempotent per `key`. Resolves with its id. */
   startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string>;
-  /** A `sub_workflow` step's wait for its child is committed: wakes it now if the child already ended. */
+  /** A step's wait for its child is committed: wakes the step now if the child already ended. */
   childWaiting(childId: string): void;
+}
+
+/** Everything a RunController is given. */
+export interface RunDeps extends RunServices {
+  readonly storage: Storage;
+  readonly owner: RunOwner;
+  readonly children: ChildRuns;
 }

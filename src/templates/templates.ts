@@ -11,7 +11,6 @@ import { classifyAndRoute } from './classify-and-route.js';
 import { draftCritiqueRevise } from './draft-critique-revise.js';
 import { mapReduceSummary } from './map-reduce-summary.js';
 import { PLACEHOLDER_MODEL, type ResolvedTemplateOptions, type WorkflowTemplate } from './workflow-template.js';
-import type { WorkflowStore } from '../engine/workflow-store.js';
 
 export { PLACEHOLDER_MODEL } from './workflow-template.js';
 export type { ResolvedTemplateOptions, WorkflowTemplate } from './workflow-template.js';
@@ -27,6 +26,12 @@ export interface TemplateInfo {
   /** The declared variables of the workflow it builds (what a run's input may carry). */
   readonly variables: readonly WorkflowVariable[];
   readonly tags: readonly string[];
+}
+
+/** Where instantiated templates are stored: `engine.workflows` is one. */
+export interface TemplateHost {
+  /** Validates and stores a new workflow; refused when its id exists. */
+  create(definition: WorkflowDefinition): Promise<WorkflowRecord>;
 }
 
 /** Changes applied to a template when it is instantiated. */
@@ -60,11 +65,11 @@ export interface InstantiateOptions {
  * const run = await engine.run(stored.definition, { documents: ['first text', 'second text'] });
  */
 export class Templates {
-  readonly #workflows: Pick<WorkflowStore, 'create'>;
+  readonly #workflows: TemplateHost;
   readonly #byId = new Map<string, WorkflowTemplate>();
 
   /** @internal Use `engine.templates`. */
-  constructor(workflows: Pick<WorkflowStore, 'create'>, templates: readonly WorkflowTemplate[] = BUILTIN_TEMPLATES) {
+  constructor(workflows: TemplateHost, templates: readonly WorkflowTemplate[] = BUILTIN_TEMPLATES) {
     this.#workflows = workflows;
     for (const template of templates) this.register(template);
   }
@@ -115,7 +120,7 @@ export class Templates {
  * @example
  * const templates = createTemplates(engine.workflows);
  */
-export function createTemplates(workflows: Pick<WorkflowStore, 'create'>, templates?: readonly WorkflowTemplate[]): Templates {
+export function createTemplates(workflows: TemplateHost, templates?: readonly WorkflowTemplate[]): Templates {
   return new Templates(workflows, templates);
 }
 

@@ -1,12 +1,12 @@
 /**
- * `createTriggers(engine)`: runs the schedule and event triggers of stored workflows. It reads
+ * `createTriggers(host)`: runs the schedule and event triggers of stored workflows. It reads
  * triggers from stored definitions (data first), arms schedules on the clock, catches up on
  * fires missed while no process ran, and starts event-triggered runs, including chains on
  * `workflow.completed` / `workflow.failed`. Webhooks arrive over HTTP (`createHooksRouter`).
  */
 import type { Cron } from 'croner';
 import { systemClock, type Clock } from '../kernel/clock.js';
-import type { Engine } from '../engine/engine.js';
+import type { TriggerHost } from './trigger-host.js';
 import { TrellisError } from '../kernel/errors.js';
 import type { TrellisEvents } from '../kernel/events.js';
 import type { Json } from '../kernel/json.js';
@@ -60,20 +60,20 @@ interface ArmedSchedule {
 }
 
 /**
- * Creates the trigger runner of `engine`. Call `start()` once the engine is ready and `stop()`
- * before closing it.
+ * Creates the trigger runner of an engine (any {@link TriggerHost}). Call `start()` once the
+ * engine is ready and `stop()` before closing it.
  *
  * @example
  * const triggers = createTriggers(engine);
  * await triggers.start();
  * await triggers.emit('order.created', { id: 42, total: 120 });
  */
-export function createTriggers(engine: Engine, options: TriggersOptions = {}): Triggers {
+export function createTriggers(engine: TriggerHost, options: TriggersOptions = {}): Triggers {
   return new TriggerManager(engine, options);
 }
 
 class TriggerManager implements Triggers {
-  readonly #engine: Engine;
+  readonly #engine: TriggerHost;
   readonly #clock: Clock;
   readonly #onError: (error: unknown, context: TriggerErrorContext) => void;
   readonly #schedules = new Map<string, ArmedSchedule>();
@@ -81,7 +81,7 @@ class TriggerManager implements Triggers {
   #started: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
 
-  constructor(engine: Engine, options: TriggersOptions) {
+  constructor(engine: TriggerHost, options: TriggersOptions) {
     this.#engine = engine;
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? ((error, context) => engine.events.publish('listener:error', { event: `trigger:${context.kind}`, error }));

@@ -3,7 +3,7 @@
  * into one run. The HTTP part is `createHooksRouter` in `src/express/hooks-router.ts`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Engine } from '../engine/engine.js';
+import type { WebhookHost } from './trigger-host.js';
 import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
 import { getPath } from '../expressions/data-paths.js';
 import { findTrigger, mapInput, type WebhookTriggerConfig } from './trigger-config.js';
@@ -83,7 +83,7 @@ export interface WebhookDeliveryOptions {
  * delivery repeats an idempotency key). Throws `not_found` (no such workflow or webhook trigger),
  * `illegal_state` (the workflow is not active), `auth` (signature), `validation_failed` (body).
  */
-export async function deliverWebhook(engine: Engine, delivery: WebhookDelivery, options: WebhookDeliveryOptions): Promise<string> {
+export async function deliverWebhook(engine: WebhookHost, delivery: WebhookDelivery, options: WebhookDeliveryOptions): Promise<string> {
   const { workflowId, triggerId } = delivery;
   const record = await engine.workflows.get(workflowId);
   if (!record) throw new NotFoundError(`Workflow "${workflowId}" not found`);

@@ -21,11 +21,18 @@ import {
 } from './graph-rules.js';
 import { checkExpression, checkNodeContent, declaredVariables } from './content-rules.js';
 import type { ValidationIssue } from '../../kernel/errors.js';
+import type { ZodType } from 'zod';
+import { checkRegisteredConfigs } from './registered-configs.js';
 
 /** Options of {@link validateWorkflow}. */
 export interface ValidateWorkflowOptions {
-  /** Node types registered by the host app besides the built-in ones (their config is not checked). */
+  /** Node types registered by the host app besides the built-in ones (their config is checked only against `configSchemas`). */
   readonly nodeTypes?: Iterable<string>;
+  /**
+   * Config schemas of registered node types, by type: each node of such a type has its config
+   * checked (issue code `invalid_config`). The engine passes its handlers' `configSchema`s.
+   */
+  readonly configSchemas?: ReadonlyMap<string, ZodType>;
 }
 
 /** The outcome of {@link validateWorkflow}: the parsed workflow (defaults applied) or every issue. */
@@ -42,6 +49,7 @@ function collect(def: unknown, options: ValidateWorkflowOptions): WorkflowValida
     const g = buildGraph(def, parsed.success ? parsed.data : undefined);
     checkIdsAndStart(g, out);
     checkTypesAndConfigs(g, new Set(options.nodeTypes ?? []), out);
+    checkRegisteredConfigs(g, options.configSchemas, out);
     checkEdgeEndpoints(g, out);
     checkReachability(g, out);
     const back = new Set<Indexed<WorkflowEdge>>();

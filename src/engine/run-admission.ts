@@ -1,0 +1,142 @@
+/**
+ * Run admission: how a run comes to exist. A run is recorded once per idempotency key, waits
+ * `pending` while its workflow is at its `max_concurrent_runs` (admitted in order when one of
+ * that workflow's runs ends), and a `sub_workflow` step's child is created here too, through the
+ * runtime's RunAdmission port. Internal to the engine.
+ */
+import type { RunRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
+import type { Storage } from '../storage/storage.js';
+import type { Clock } from '../kernel/clock.js';
+import type { IdGenerator } from '../kernel/ids.js';
+import type { TrellisEventEmitter } from '../kernel/events.js';
+import type { WorkflowDefinition } from '../definition/definition.js';
+import { resolveInput } from '../definition/run-input.js';
+import { NotFoundError } from '../kernel/errors.js';
+import { plainCopier } from '../kernel/plain.js';
+import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Starting the same key twice returns the first run instead of starting another. */
+  readonly idempotencyKey?: string;
+  /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
+  readonly trigger?: Json;
+}
+
+/** What admission needs of its engine. */
+export interface RunAdmitterParts {
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly instanceId: string;
+  readonly leaseMs: number;
+  readonly maxInputBytes: number;
+  readonly events: TrellisEventEmitter;
+  storage(): Promise<Storage>;
+}
+
+/** A stored workflow version to start a run of. */
+export interface RunTarget {
+  readonly def: WorkflowDefinition;
+  readonly workflowId: string;
+  readonly version: number;
+}
+
+interface ChildLink {
+  readonly parent_id: string;
+  readonly parent_step_path: string;
+}
+
+/** A run row is kept: made with `new`, not as a literal (see plain.ts). */
+const copyRunRow = plainCopier<RunRecord>();
+
+/** Records runs and starts them, or queues them under their workflow's concurrency limit. */
+export class RunAdmitter implements RunAdmission {
+  readonly #parts: RunAdmitterParts;
+  readonly #runs: HotRuns;
+  /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
+  readonly #limited = new Set<string>();
+
+  constructor(parts: RunAdmitterParts, runs: HotRuns) {
+    this.#parts = parts;
+    this.#runs = runs;
+  }
+
+  /**
+   * Records a run of `target` with `input` (checked against the workflow's variables) and starts
+   * it, or queues it; resolves with its id (an earlier run's id when its idempotency key repeats).
+   */
+  async create(storage: Storage, target: RunTarget, input: unknown, options: RunOptions, link?: ChildLink): Promise<string> {
+    const { def, workflowId, version } = target;
+    const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
+    const now = this.#parts.clock.now();
+    const record: RunRecord = copyRunRow({
+      id: this.#parts.ids('run'),
+      workflow_id: workflowId,
+      workflow_version: version,
+      status: 'running',
+      input_data: resolved.input,
+      variables: resolved.variables,
+      created_at: now,
+      started_at: now,
+      owner: this.#parts.instanceId,
+      lease_expires_at: now + this.#parts.leaseMs,
+      revision: 0,
+      recovery_count: 0,
+      ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
+      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+      ...link,
+    });
+    const limit = def.definition.settings?.max_concurrent_runs;
+    if (limit !== undefined) this.#limited.add(workflowId);
+    const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
+    const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    if (!queued && record.idempotency_key === undefined) {
+      // The run's row goes in with its first steps, in one transaction.
+      await this.#runs.hold(record, def).create(announce);
+      return record.id;
+    }
+    const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
+    if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
+    if (queued) return run.id; // started by admitNext when a run of this workflow ends
+    this.#runs.drive(run, def, []);
+    announce();
+    return run.id;
+  }
+
+  async createChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
+    const storage = await this.#parts.storage();
+    const stored = await storage.getWorkflow(workflowId, version);
+    if (!stored) throw new NotFoundError(`Sub-workflow "${workflowId}"${version ? ` version ${version}` : ''} not found (step "${stepPath}")`, { executionId: parent.id });
+    const target = { def: stored.definition, workflowId: stored.id, version: stored.version };
+    return this.create(storage, target, input, { idempotencyKey: key, trigger: { type: 'parent', id: parent.id } }, { parent_id: parent.id, parent_step_path: stepPath });
+  }
+
+  runEnded(run: RunRecord): void {
+    if (this.#limited.has(run.workflow_id)) void this.admitNext(run.workflow_id).catch((error: unknown) => this.#parts.events.publish('listener:error', { event: 'admit', error }));
+  }
+
+  /** Starts queued (`pending`) runs of a workflow while it is under its `max_concurrent_runs`. */
+  async admitNext(workflowId: string): Promise<void> {
+    this.#limited.add(workflowId);
+    const { clock, instanceId, leaseMs } = this.#parts;
+    const storage = await this.#parts.storage();
+    const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
+    for (const run of queued.reverse()) {
+      const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+      const limit = stored?.definition.definition.settings?.max_concurrent_runs;
+      if (!stored || (limit !== undefined && (await activeRuns(storage, workflowId)) >= limit)) return;
+      const now = clock.now();
+      const claimed = await storage.claimRun(run.id, instanceId, now + leaseMs, now);
+      if (!claimed) continue;
+      const started = await storage.updateRun(run.id, { status: 'running', started_at: now }, { status: 'pending' });
+      if (!started) continue;
+      this.#runs.drive(started, stored.definition, []);
+      this.#parts.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
+    }
+  }
+}
+
+async function activeRuns(storage: Storage, workflowId: string): Promise<number> {
+  return (await storage.listRuns({ workflow_id: workflowId, status: ['running', 'paused'] })).length;
+}
