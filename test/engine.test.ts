@@ -187,6 +187,28 @@ describe('engine: running workflows', () => {
     expect(run.output_data).toEqual({ text: 'abab' });
   });
 
+  it("checks a registered node type's config against its configSchema, reporting every problem before anything is stored", async () => {
+    const { engine, storage } = makeEngine();
+    engine.registerNode(
+      defineNode<{ times: number }>({
+        type: 'repeat_text',
+        configSchema: z.object({ times: z.number().int().min(1) }),
+        execute: (ctx) => ({ status: 'completed', output: 'x'.repeat(ctx.config.times) }),
+      }),
+    );
+    const wf = workflow('custom-bad').node('zero', 'repeat_text', { times: 0 }).node('word', 'repeat_text', { times: 'two' }).end({ text: 'word' });
+    const error = await engine.run(wf, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowValidationError);
+    const issues = isTrellisError(error) ? (error.issues ?? []) : [];
+    expect(issues.map((i) => ({ code: i.code, nodeId: i.nodeId, path: i.path }))).toEqual([
+      { code: 'invalid_config', nodeId: 'zero', path: ['definition', 'nodes', 1, 'config', 'times'] },
+      { code: 'invalid_config', nodeId: 'word', path: ['definition', 'nodes', 2, 'config', 'times'] },
+    ]);
+    await expect(engine.workflows.create(wf)).rejects.toBeInstanceOf(WorkflowValidationError);
+    expect(await storage.listWorkflows()).toEqual([]);
+    expect(await storage.listRuns()).toEqual([]);
+  });
+
   it('runs pure steps in the commit that made them ready; effectful ones only after their running row landed', async () => {
     const { engine, storage } = makeEngine();
     const commits: string[][] = [];
