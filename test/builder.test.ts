@@ -6,10 +6,13 @@ import {
   type PromptOutput,
   type WorkflowBuilder,
   type WorkflowOutputs,
-} from '../src/builder/builder.js';
-import { WorkflowSchema, type WorkflowDefinition, type WorkflowEdge } from '../src/definition/definition.js';
-import { isTrellisError, type TrellisError } from '../src/kernel/errors.js';
-import { validateWorkflow } from '../src/definition/validation/validation.js';
+  WorkflowSchema,
+  type WorkflowDefinition,
+  type WorkflowEdge,
+  isTrellisError,
+  type TrellisError,
+  validateWorkflow,
+} from '../src/index.js';
 
 const model = 'openai:gpt-4o-mini';
 

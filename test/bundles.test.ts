@@ -3,12 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine/engine.js';
-import type { BundleProgress } from '../src/bundles/bundles.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
-import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
-import type { Provider } from '../src/providers/provider.js';
+import { Engine, type BundleProgress, MemoryStorage, SqliteStorage, ScriptedProvider, type Script, type Provider } from '../src/index.js';
 import { bundleInputs, bundleWorkflow, itemOf } from './fixtures/bundle-worker.js';
 import { until } from './helpers.js';
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workflow } from '../src/builder/builder.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
+import { workflow, ScriptedProvider } from '../src/index.js';
 import { concurrencyProbe, edge, makeEngine, node, until } from './helpers.js';
 
 describe('loops', () => {

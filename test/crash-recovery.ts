@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { Storage } from '../src/storage/storage.js';
+import type { Storage } from '../src/index.js';
 
 const WORKER = new URL('./fixtures/crash-worker.ts', import.meta.url).pathname;
 

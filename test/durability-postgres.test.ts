@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, it } from 'vitest';
-import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import { PostgresStorage } from '../src/index.js';
 import { crashAndRecover } from './crash-recovery.js';
 
 // A real server is required: this test fails, rather than skips, when it is down.

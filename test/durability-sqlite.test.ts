@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { SqliteStorage } from '../src/index.js';
 import { crashAndRecover } from './crash-recovery.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-crash-'));

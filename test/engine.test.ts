@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { workflow } from '../src/builder/builder.js';
-import { Engine } from '../src/engine/engine.js';
-import { InvalidInputError, isTrellisError, WorkflowValidationError } from '../src/kernel/errors.js';
-import { defineNode } from '../src/nodes/node-handler.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import {
+  workflow,
+  Engine,
+  InvalidInputError,
+  isTrellisError,
+  WorkflowValidationError,
+  defineNode,
+  ScriptedProvider,
+  MemoryStorage,
+  SqliteStorage,
+} from '../src/index.js';
 import { edge, makeEngine, node, recordEvents } from './helpers.js';
 
 const triageJson = {

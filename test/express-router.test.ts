@@ -7,12 +7,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workflow } from '../src/builder/builder.js';
-import { Engine } from '../src/engine/engine.js';
-import { TrellisError } from '../src/kernel/errors.js';
+import { workflow, Engine, TrellisError, ScriptedProvider, type ScriptedProviderOptions, MemoryStorage } from '../src/index.js';
 import { createRouter, type RouterOptions } from '../src/express/index.js';
-import { ScriptedProvider, type ScriptedProviderOptions } from '../src/providers/scripted-provider.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { until } from './helpers.js';
 
 const servers: Server[] = [];

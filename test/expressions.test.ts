@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/kernel/errors.js';
-import {
-  EXPRESSION_FUNCTIONS,
-  MAX_EXPRESSION_LENGTH,
-  compileExpression,
-  evaluateExpression,
-  expressionIdentifiers,
-} from '../src/expressions/expressions.js';
+import { isTrellisError, EXPRESSION_FUNCTIONS, compileExpression, evaluateExpression } from '../src/index.js';
+import { MAX_EXPRESSION_LENGTH, expressionIdentifiers } from '../src/expressions/expressions.js';
 
 const ev = (source: string, context: Record<string, unknown> = {}): unknown => evaluateExpression(source, context);
 

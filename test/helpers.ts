@@ -1,11 +1,6 @@
 /** Shared test helpers: an engine on memory storage with a scripted provider and a fake clock. */
-import { Engine } from '../src/engine/engine.js';
-import type { EngineOptions } from '../src/engine/engine-options.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
-import { FakeClock } from '../src/testing/fake-clock.js';
-import { sequentialIds } from '../src/kernel/ids.js';
-import type { TrellisEventName } from '../src/kernel/events.js';
+import { Engine, type EngineOptions, MemoryStorage, ScriptedProvider, type Script, sequentialIds, type TrellisEventName } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 
 export function makeEngine(script: Script = () => 'ok', extra: Partial<EngineOptions> = {}) {
   const clock = new FakeClock();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { randomIds, sequentialIds } from '../src/kernel/ids.js';
+import { randomIds, sequentialIds } from '../src/index.js';
 
 describe('randomIds', () => {
   it('makes ids of the prefix, the creation time, the process and a counter, in fixed-width hex', () => {

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { NODE_CONFIG_SCHEMAS, WorkflowNodeSchema, WorkflowSchema, definitionSchemas } from '../src/definition/definition.js';
+import { NODE_CONFIG_SCHEMAS, WorkflowNodeSchema, WorkflowSchema, ScheduleTriggerConfigSchema } from '../src/index.js';
+import { definitionSchemas } from '../src/definition/definition.js';
 import { loadCel, loadZod } from '../src/kernel/lazy-modules.js';
 import { lazyValue } from '../src/kernel/lazy-value.js';
-import { ScheduleTriggerConfigSchema } from '../src/triggers/trigger-config.js';
 
 describe('lazyValue', () => {
   it('creates the value on the first operation, once', () => {

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { workflow } from '../src/builder/builder.js';
-import type { TrellisEvents } from '../src/kernel/events.js';
-import type { Provider, ProviderRequest, ProviderResponse } from '../src/providers/provider.js';
-import { ScriptedProvider, type ScriptedAnswer } from '../src/providers/scripted-provider.js';
+import {
+  workflow,
+  type TrellisEvents,
+  type Provider,
+  type ProviderRequest,
+  type ProviderResponse,
+  ScriptedProvider,
+  type ScriptedAnswer,
+} from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { CircuitBreaker } from '../src/calls/circuit-breaker.js';
 import { TokenBucket } from '../src/calls/rate-limiter.js';
-import { FakeClock } from '../src/testing/fake-clock.js';
 import { edge, makeEngine, node, until } from './helpers.js';
 
 /** A provider whose calls stay open until released; counts calls in flight. */

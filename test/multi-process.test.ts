@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { SqliteStorage } from '../src/index.js';
 import { until } from './helpers.js';
 
 const WORKER = new URL('./fixtures/multi-process-worker.ts', import.meta.url).pathname;

@@ -2,12 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { workflow } from '../src/builder/builder.js';
-import { Engine } from '../src/engine/engine.js';
-import { sequentialIds } from '../src/kernel/ids.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
-import { FakeClock } from '../src/testing/fake-clock.js';
+import { workflow, Engine, sequentialIds, ScriptedProvider, SqliteStorage } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { concurrencyProbe, makeEngine, until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-waits-'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/kernel/errors.js';
+import { isTrellisError, fillPlaceholders } from '../src/index.js';
 import { getPath, parsePath, setPath } from '../src/expressions/data-paths.js';
-import { fillPlaceholders, placeholderPaths } from '../src/expressions/placeholders.js';
+import { placeholderPaths } from '../src/expressions/placeholders.js';
 
 function codeOf(fn: () => unknown): string {
   try {

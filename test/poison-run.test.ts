@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { SqliteStorage } from '../src/index.js';
 
 const WORKER = new URL('./fixtures/poison-worker.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'trellis-poison-'));

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine/engine.js';
+import { Engine, type ToolDefinition, type ProviderRequest, ScriptedProvider, type ModelCallRecord } from '../src/index.js';
 import { createReplayResponder } from '../src/calls/replay-answers.js';
-import type { ToolDefinition } from '../src/calls/tool-loop.js';
-import type { ProviderRequest } from '../src/providers/provider.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import type { ModelCallRecord } from '../src/storage/records.js';
 import { edge, makeEngine, node } from './helpers.js';
 
 /** start → classify (structured) → lookup (tools) → reply (fallback) → end. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { COLUMNS, STEP_ROW_COLUMNS, encodeCells, encodeStepCells } from '../src/storage/sql/sql-codec.js';
 import { compactCallId } from '../src/storage/step-calls.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
-import type { StepRecord } from '../src/storage/records.js';
+import type { StepRecord } from '../src/index.js';
 
 describe('step cells', () => {
   it('are the generic encoding of the step columns in STEP_ROW_COLUMNS order, plus the extra columns', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedStepRecord, outputRef } from '../src/storage/sqlite/step-log.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
-import type { ModelCallRecord, StepRecord } from '../src/storage/records.js';
+import type { ModelCallRecord, StepRecord } from '../src/index.js';
 import type { BlobRow } from '../src/storage/sql/sql-options.js';
 
 const run = 'run_1';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import * as vitest from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
-import { SCHEMA_VERSION } from '../src/storage/sql/sql-schema.js';
+import { PostgresStorage } from '../src/index.js';
 import { describeStorageConformance } from '../src/testing/index.js';
+import { SCHEMA_VERSION } from '../src/storage/sql/sql-schema.js';
 import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 
 // A real server is required: these tests fail, rather than skip, when it is down.

@@ -5,14 +5,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import * as vitest from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { SqliteStorage, type ModelCallRecord, type StepRecord, Engine, workflow, ScriptedProvider } from '../src/index.js';
+import { describeStorageConformance } from '../src/testing/index.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
-import type { ModelCallRecord, StepRecord } from '../src/storage/records.js';
-import { Engine } from '../src/engine/engine.js';
-import { workflow } from '../src/builder/builder.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { describeStorageConformance } from '../src/testing/index.js';
 import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine/engine.js';
-import { validateWorkflow } from '../src/definition/validation/validation.js';
-import { BUILTIN_NODE_TYPES } from '../src/definition/definition.js';
+import { Engine, validateWorkflow, BUILTIN_NODE_TYPES, MemoryStorage, ScriptedProvider, type Script } from '../src/index.js';
 import { BUILTIN_TEMPLATES, PLACEHOLDER_MODEL } from '../src/templates/templates.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { ScriptedProvider, type Script } from '../src/providers/scripted-provider.js';
 
 function engineWith(script: Script, name = 'openai') {
   const provider = new ScriptedProvider(script, { name });

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ToolContext, ToolDefinition } from '../src/calls/tool-loop.js';
-import type { ProviderRequest } from '../src/providers/provider.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
+import { type ToolContext, type ToolDefinition, type ProviderRequest, ScriptedProvider } from '../src/index.js';
 import { edge, makeEngine, node } from './helpers.js';
 
 const flow = (config: Record<string, unknown>) => ({

@@ -7,17 +7,20 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workflow } from '../src/builder/builder.js';
-import type { WorkflowTrigger } from '../src/definition/definition.js';
-import { Engine } from '../src/engine/engine.js';
+import {
+  workflow,
+  type WorkflowTrigger,
+  Engine,
+  ScriptedProvider,
+  type RunRecord,
+  MemoryStorage,
+  createTriggers,
+  type Triggers,
+  signWebhook,
+} from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { createHooksRouter } from '../src/express/index.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import type { RunRecord } from '../src/storage/records.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { FakeClock } from '../src/testing/fake-clock.js';
 import { latestFireBetween, compileSchedule } from '../src/triggers/schedule-trigger.js';
-import { createTriggers, type Triggers } from '../src/triggers/trigger-manager.js';
-import { signWebhook } from '../src/triggers/webhook-trigger.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isTrellisError } from '../src/kernel/errors.js';
-import { sequentialIds } from '../src/kernel/ids.js';
+import { isTrellisError, sequentialIds, ScriptedProvider, DEFAULT_PRICES } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { ModelCaller, type CallSite } from '../src/calls/model-call.js';
-import { FakeClock } from '../src/testing/fake-clock.js';
-import { ScriptedProvider } from '../src/providers/scripted-provider.js';
-import { addUsage, DEFAULT_PRICES, priceFor, usageOfRecord, ZERO_USAGE } from '../src/calls/pricing.js';
+import { addUsage, priceFor, usageOfRecord, ZERO_USAGE } from '../src/calls/pricing.js';
 import { edge, makeEngine, node, until } from './helpers.js';
 
 /** start → one prompt node per config → end. */

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkflowDefinitionInput } from '../src/definition/definition.js';
-import { WorkflowValidationError, isTrellisError } from '../src/kernel/errors.js';
-import { assertValidWorkflow, validateWorkflow } from '../src/definition/validation/validation.js';
+import { type WorkflowDefinitionInput, WorkflowValidationError, isTrellisError, assertValidWorkflow, validateWorkflow } from '../src/index.js';
 
 type Def = WorkflowDefinitionInput;
 type NodeIn = Def['definition']['nodes'][number];

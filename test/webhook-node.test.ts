@@ -1,12 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/kernel/clock.js';
-import { isTrellisError, TrellisError } from '../src/kernel/errors.js';
-import { fillPlaceholders } from '../src/expressions/placeholders.js';
-import type { CompletedResult, NodeHandler, StepContext } from '../src/nodes/node-handler.js';
-import { isPrivateAddress } from '../src/nodes/webhook/host-policy.js';
-import { createWebhookNode, type WebhookConfig, type WebhookNodeOptions } from '../src/nodes/webhook/webhook-node.js';
+import {
+  systemClock,
+  isTrellisError,
+  TrellisError,
+  fillPlaceholders,
+  type CompletedResult,
+  type NodeHandler,
+  type StepContext,
+  isPrivateAddress,
+  createWebhookNode,
+  type WebhookConfig,
+  type WebhookNodeOptions,
+} from '../src/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // A real HTTP server on 127.0.0.1, recording every request it sees.

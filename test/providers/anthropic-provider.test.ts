@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AnthropicProvider } from '../../src/providers/anthropic-provider.js';
-import type { ProviderRequest } from '../../src/providers/provider.js';
+import { AnthropicProvider, type ProviderRequest } from '../../src/index.js';
 import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startAnthropicServer, type AnthropicFakeServer } from '../fakes/anthropic-server.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { ProviderError, type TrellisError } from '../../src/kernel/errors.js';
+import { ProviderError, type TrellisError } from '../../src/index.js';
 import { abortError, classifyProviderError, parseRetryAfter, parseToolArguments } from '../../src/providers/classify-error.js';
 
 /** Shaped like the Stainless SDKs' APIError: status, Headers, and the parsed error body. */

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OllamaProvider } from '../../src/providers/ollama-provider.js';
-import type { ProviderRequest } from '../../src/providers/provider.js';
+import { OllamaProvider, type ProviderRequest } from '../../src/index.js';
 import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startOllamaServer, type OllamaFakeServer } from '../fakes/ollama-server.js';
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { OpenAIProvider } from '../../src/providers/openai-provider.js';
-import type { ProviderRequest } from '../../src/providers/provider.js';
+import { OpenAIProvider, type ProviderRequest } from '../../src/index.js';
 import { failure, failureContract, helloRequest } from './provider-test-kit.js';
 import { startOpenAIServer, type OpenAIFakeServer } from '../fakes/openai-server.js';
 

@@ -1,7 +1,6 @@
 /** What every provider adapter test needs: a request builder and a way to catch a typed failure. */
-import { isTrellisError, type TrellisError } from '../../src/kernel/errors.js';
+import { isTrellisError, type TrellisError, type Provider, type ProviderRequest } from '../../src/index.js';
 import { describe, expect, it } from 'vitest';
-import type { Provider, ProviderRequest } from '../../src/providers/provider.js';
 
 /** A request to `model` saying hello, with `overrides` applied. */
 export function helloRequest(model: string, overrides: Partial<ProviderRequest> = {}): ProviderRequest {
