@@ -23,7 +23,8 @@ export interface TrellisEvents {
   'execution:completed': Base & { readonly output: unknown; readonly durationMs: number };
   'execution:failed': Base & { readonly error: { readonly code: string; readonly message: string } };
   'execution:cancelled': Base & { readonly reason?: string };
-  'execution:paused': Base & { readonly reason: 'user' | 'approval' | 'budget' };
+  /** `user`: `pause()` was called; `approval`: every live step waits for a human (an over-budget call's approval included). */
+  'execution:paused': Base & { readonly reason: 'user' | 'approval' };
   'execution:resumed': Base;
   'node:started': NodeBase & { readonly nodeType: string; readonly attempt: number };
   'node:completed': NodeBase & { readonly output: unknown; readonly durationMs: number };

@@ -4,6 +4,7 @@
  * It owns the semantics of edges, joins, dead-path elimination and loop iterations.
  */
 import type { StepRecord } from '../storage/records.js';
+import type { ArrivedInput } from '../nodes/node-handler.js';
 import type { Plan, PlanEdge, PlanNode } from './plan.js';
 import { parseIterationPrefix } from './step-path.js';
 
@@ -59,6 +60,24 @@ export function edgeFollowed(source: PlanNode, step: StepRecord, edge: PlanEdge,
     if (edge.target_node_id !== chosen) return false;
   }
   return edge.condition === undefined || view.conditionHolds(edge, prefix);
+}
+
+/**
+ * The incoming edges that were followed into `nodeId` in scope `prefix`, each with its source's
+ * output and, inside a parallel, the branch it came along (what a merge hands its handler).
+ */
+export function arrivedInputs(plan: Plan, view: PlannerView, prefix: string, nodeId: string): ArrivedInput[] {
+  const node = plan.nodes.get(nodeId)!;
+  const join = plan.joins.get(nodeId);
+  const arrived: ArrivedInput[] = [];
+  for (const edge of node.incoming) {
+    if (edge.kind === 'body') continue;
+    const step = view.step(prefix + edge.source_node_id);
+    if (step?.status !== 'completed' || !edgeFollowed(plan.nodes.get(edge.source_node_id)!, step, edge, prefix, view)) continue;
+    const branch = join?.branchOf.get(edge.source_node_id);
+    arrived.push({ sourceNodeId: edge.source_node_id, output: step.output_data, ...(branch === undefined ? {} : { branch }) });
+  }
+  return arrived;
 }
 
 /** Decides whether `nodeId` in scope `prefix` can run, must be skipped, or must wait. */

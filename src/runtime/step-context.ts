@@ -12,10 +12,7 @@ import type { WorkflowNode } from '../definition/definition.js';
 import type { Clock } from '../kernel/clock.js';
 import { compileExpression } from '../expressions/expressions.js';
 import type { PlanNode } from '../planner/plan.js';
-import type { ChildRuns } from './run-deps.js';
-import type { ModelCaller } from '../calls/model-call.js';
-import type { Storage } from '../storage/storage.js';
-import type { TrellisEventEmitter } from '../kernel/events.js';
+import type { RunDeps } from './run-deps.js';
 import { fillPlaceholders } from '../expressions/placeholders.js';
 import { plainConstructor } from '../kernel/plain.js';
 
@@ -25,19 +22,9 @@ export interface StepContextHost {
   arrived(prefix: string, nodeId: string): ArrivedInput[];
 }
 
-/** The services a step context uses, and no others (the run's RunDeps has them all). */
-export interface StepContextServices {
-  readonly clock: Clock;
-  /** Where `node:token` events go. */
-  readonly events: TrellisEventEmitter;
-  readonly models: Pick<ModelCaller, 'call'>;
-  readonly storage: Pick<Storage, 'getPrompt'>;
-  readonly children: Pick<ChildRuns, 'startChild'>;
-}
-
 /** Everything one step attempt's context is made from. */
 export interface StepContextParts {
-  readonly deps: StepContextServices;
+  readonly deps: RunDeps;
   readonly run: RunRecord;
   readonly step: StepRecord;
   /** The step's scope (its path without the node id). */
@@ -50,6 +37,8 @@ export interface StepContextParts {
   readonly host: StepContextHost;
   /** Receives each LLM execution record, to be committed with the step. */
   readonly records: ModelCallRecord[];
+  /** An approver allowed this attempt's over-budget call: its model calls skip the run's budget check. */
+  readonly budgetWaived: boolean;
 }
 
 export class RunStepContext implements StepContext {
@@ -115,12 +104,11 @@ export class RunStepContext implements StepContext {
 const StepServicesObject = plainConstructor(function (this: StepServices, idempotencyKey: string, parts: StepContextParts) {
   const { deps, run, step } = parts;
   this.callModel = (call: ModelCall): Promise<ModelResult> => {
-    const budgetWaived = (step.state as { budget_waived?: unknown } | undefined)?.budget_waived === true;
-    return deps.models.call(call, new StepCallSite(parts, idempotencyKey, budgetWaived));
+    return deps.models.call(call, new StepCallSite(parts, idempotencyKey, parts.budgetWaived));
   };
   this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
   this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
-    deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
+    deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
 });
 
 function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
@@ -144,6 +132,7 @@ class StepCallSite implements CallSite {
     this.path = parts.step.path;
     this.attempt = parts.step.attempt;
     this.idempotencyKey = idempotencyKey;
+    // A budget of its own, with no limits, is how a call site overrides the run's budget.
     if (budgetWaived) this.budget = {};
   }
 

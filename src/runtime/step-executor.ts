@@ -63,14 +63,15 @@ export class StepExecutor {
 
   /**
    * Starts the `running` step at `path`: after the commit that carries its row, or, for a pure
-   * handler, in the next {@link runReady} before that commit.
+   * handler, in the next {@link runReady} before that commit. `budgetWaived` says an approver
+   * allowed this attempt's over-budget call: its model calls skip the run's budget check.
    */
-  start(path: string, wake?: WakeSignal): void {
+  start(path: string, wake?: WakeSignal, budgetWaived = false): void {
     const { deps, plan, budget, batch } = this.#parts;
     this.#running++;
     budget.acquire();
-    if (wake === undefined && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
-    else batch.after(() => this.#execute(path, wake));
+    if (wake === undefined && !budgetWaived && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
+    else batch.after(() => this.#execute(path, wake, budgetWaived));
   }
 
   /**
@@ -108,10 +109,10 @@ export class StepExecutor {
 
   /** A context for `step` that is not an attempt of its own (a loop re-reading its spec on recovery). */
   contextFor(step: StepRecord): RunStepContext {
-    return this.#context(step, new InflightStep(step.path), []);
+    return this.#context(step, new InflightStep(step.path), [], false);
   }
 
-  #execute(path: string, wake?: WakeSignal): void {
+  #execute(path: string, wake?: WakeSignal, budgetWaived = false): void {
     const parts = this.#parts;
     const step = parts.step(path);
     if (!step || step.status !== 'running' || parts.finished()) {
@@ -137,7 +138,7 @@ export class StepExecutor {
     let pending: NodeResult | Promise<NodeResult>;
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#context(step, inflight, records);
+      const ctx = this.#context(step, inflight, records, budgetWaived);
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
         pending = handler.resume(ctx, wake);
@@ -167,7 +168,7 @@ export class StepExecutor {
     }
   }
 
-  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: ModelCallRecord[]): RunStepContext {
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: ModelCallRecord[], budgetWaived: boolean): RunStepContext {
     const parts = this.#parts;
     const { prefix } = splitStepPath(step.path);
     return new RunStepContext({
@@ -180,6 +181,7 @@ export class StepExecutor {
       signal: inflight,
       host: parts.host,
       records,
+      budgetWaived,
     });
   }
 }

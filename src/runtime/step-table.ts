@@ -60,4 +60,14 @@ export class StepTable {
   waiting(): StepRecord[] {
     return [...this.#steps.values()].filter((s) => s.status === 'waiting');
   }
+
+  /** Child runs the waiting `sub_workflow` steps wait for, by step path. */
+  childWaits(): { path: string; childId: string }[] {
+    return this.waiting().flatMap((s) => (s.waiter?.kind === 'child' && s.waiter.child_id !== undefined ? [{ path: s.path, childId: s.waiter.child_id }] : []));
+  }
+
+  /** Steps waiting for the event `name`. */
+  eventWaiters(name: string): StepRecord[] {
+    return this.waiting().filter((s) => s.waiter?.kind === 'event' && s.waiter.event === name);
+  }
 }
