@@ -360,7 +360,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#scheduler.put(changedStep(step, { status: 'waiting', waiter }));
     this.#armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
-    if (childId !== undefined) this.#batch.after(() => this.#deps.childWaiting(childId));
+    if (childId !== undefined) this.#batch.after(() => this.#deps.children.childWaiting(childId));
     this.#events.after('node:waiting', () => ({ nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
   }
 
@@ -501,8 +501,8 @@ export class RunController implements PlannerView, StepContextHost {
     this.#runTimeout?.();
     this.#patchRun(Object.assign({}, patch, { completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined }));
     this.#batch.after(() => {
-      this.#deps.onFinished(this.id);
-      this.#deps.onSettled(this.run);
+      this.#deps.owner.runFinished(this.id);
+      this.#deps.owner.runSettled(this.run);
       this.#resolveDone(this.run);
     });
   }
@@ -517,7 +517,7 @@ export class RunController implements PlannerView, StepContextHost {
   #abandon(error: TrellisError): void {
     this.detach();
     this.#executor.abortAll(error);
-    this.#deps.onFinished(this.id);
+    this.#deps.owner.runFinished(this.id);
     this.#rejectDone(error);
   }
 }

@@ -12,7 +12,10 @@ import type { WorkflowNode } from '../definition/definition.js';
 import type { Clock } from '../kernel/clock.js';
 import { compileExpression } from '../expressions/expressions.js';
 import type { PlanNode } from '../planner/plan.js';
-import type { RunDeps } from './run-deps.js';
+import type { ChildRuns } from './run-deps.js';
+import type { ModelCaller } from '../calls/model-call.js';
+import type { Storage } from '../storage/storage.js';
+import type { TrellisEventEmitter } from '../kernel/events.js';
 import { fillPlaceholders } from '../expressions/placeholders.js';
 import { plainConstructor } from '../kernel/plain.js';
 
@@ -22,9 +25,19 @@ export interface StepContextHost {
   arrived(prefix: string, nodeId: string): ArrivedInput[];
 }
 
+/** The services a step context uses, and no others (the run's RunDeps has them all). */
+export interface StepContextServices {
+  readonly clock: Clock;
+  /** Where `node:token` events go. */
+  readonly events: TrellisEventEmitter;
+  readonly models: Pick<ModelCaller, 'call'>;
+  readonly storage: Pick<Storage, 'getPrompt'>;
+  readonly children: Pick<ChildRuns, 'startChild'>;
+}
+
 /** Everything one step attempt's context is made from. */
 export interface StepContextParts {
-  readonly deps: RunDeps;
+  readonly deps: StepContextServices;
   readonly run: RunRecord;
   readonly step: StepRecord;
   /** The step's scope (its path without the node id). */
@@ -108,7 +121,7 @@ const StepServicesObject = plainConstructor(function (this: StepServices, idempo
   };
   this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
   this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
-    deps.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
+    deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
 });
 
 function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
