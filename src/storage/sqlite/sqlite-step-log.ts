@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import type { ModelCallRecord, StepRecord } from '../records.js';
 import type { BlobRow } from '../sql/sql-options.js';
 import { TIMER_RUN_STATUSES } from '../storage-helpers.js';
-import { bySeqThenPath, encodeLoggedStep, foldLog, logEntry, loggedCalls, loggedNodeId, loggedStepRecord, outputRef, type LoggedStep } from './step-log.js';
+import { bySeqThenPath, foldLog, StepLineEncoder, logEntry, loggedCalls, loggedNodeId, loggedStepRecord, outputRef, type LoggedStep } from './step-log.js';
 
 type Row = Record<string, unknown>;
 
@@ -25,6 +25,8 @@ function waitOf(step: StepRecord): { readonly due: number | null; readonly event
 }
 
 export class SqliteStepLog {
+  /** Writes the lines of every entry this log appends (one encoder, reused: see StepLineEncoder). */
+  readonly #stepLines = new StepLineEncoder();
   readonly #append: Database.Statement<[string, string, string]>;
   readonly #entries: Database.Statement<[string], Row>;
   readonly #allEntries: Database.Statement<[], Row>;
@@ -73,7 +75,7 @@ export class SqliteStepLog {
     let ended: StepRecord[] | undefined;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
-      lines[i] = encodeLoggedStep(step, calls.get(step.path), largeOutputBytes, blobs);
+      lines[i] = this.#stepLines.encode(step, calls.get(step.path), largeOutputBytes, blobs);
       const wait = waitOf(step);
       if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event);
       else (ended ??= []).push(step);

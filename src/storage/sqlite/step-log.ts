@@ -46,60 +46,68 @@ const CALLS = 16;
 
 type LoggedLine = readonly unknown[];
 
-/*
- * The line being written, and how many absent fields wait to be written before the next value (as
- * nulls, and not at all when no value follows). Module state rather than a writer object: encoding
- * is synchronous and runs for every step of every commit.
- */
-let line = '';
-let nulls = 0;
-
-/** Appends raw JSON text, or an absent field for undefined. */
-function put(value: string | undefined): void {
-  if (value === undefined) {
-    nulls++;
-    return;
-  }
-  for (; nulls > 0; nulls--) line += ',null';
-  line += `,${value}`;
-}
-
-/** Appends a JSON-valued field, wrapped (see above). */
-function putJson(value: unknown): void {
-  put(value === undefined ? undefined : `[${JSON.stringify(value)}]`);
-}
-
 /**
- * One step of a commit as its entry text. An output too large to stay in the step is added to
- * `blobs` and named by its hash. `calls` holds the stored lines of the calls the commit adds, each
- * followed by a comma (see attachCalls).
+ * Writes steps as entry lines. It keeps the line being written and how many absent fields wait to
+ * be written before the next value (as nulls, and not at all when no value follows) in fields, not
+ * in a writer object per line: encoding is synchronous and runs for every step of every commit, so
+ * one encoder is made per step log and reused.
  */
-export function encodeLoggedStep(step: StepRecord, calls: string | undefined, largeOutputBytes: number, blobs: BlobRow[]): string {
-  line = `[${stringText(step.path)},${stringText(step.node_id)},${numberText(step.seq)},${stringText(step.status)},${numberText(step.attempt)},${numberText(step.started_at)}`;
-  nulls = 0;
-  put(step.completed_at === undefined ? undefined : numberText(step.completed_at));
-  put(step.duration_ms === undefined ? undefined : numberText(step.duration_ms));
-  putJson(step.input_data);
-  let blob: BlobRow | undefined;
-  if (step.output_data === undefined) put(undefined);
-  else {
-    const output = JSON.stringify(step.output_data);
-    blob = largeOutput(output, largeOutputBytes);
-    put(blob ? undefined : `[${output}]`);
+export class StepLineEncoder {
+  #line = '';
+  #nulls = 0;
+
+  /**
+   * One step of a commit as its entry text. An output too large to stay in the step is added to
+   * `blobs` and named by its hash. `calls` holds the stored lines of the calls the commit adds,
+   * each followed by a comma (see attachCalls).
+   */
+  encode(step: StepRecord, calls: string | undefined, largeOutputBytes: number, blobs: BlobRow[]): string {
+    this.#line = `[${stringText(step.path)},${stringText(step.node_id)},${numberText(step.seq)},${stringText(step.status)},${numberText(step.attempt)},${numberText(step.started_at)}`;
+    this.#nulls = 0;
+    this.#put(step.completed_at === undefined ? undefined : numberText(step.completed_at));
+    this.#put(step.duration_ms === undefined ? undefined : numberText(step.duration_ms));
+    this.#putJson(step.input_data);
+    let blob: BlobRow | undefined;
+    if (step.output_data === undefined) this.#put(undefined);
+    else {
+      const output = JSON.stringify(step.output_data);
+      blob = largeOutput(output, largeOutputBytes);
+      this.#put(blob ? undefined : `[${output}]`);
+    }
+    this.#putJson(step.fired);
+    this.#putJson(step.state);
+    this.#putJson(step.error);
+    this.#putJson(step.waiter);
+    this.#put(step.execution_id === undefined ? undefined : stringText(compactCallId(step.execution_id, step.run_id, step.path)));
+    if (blob) {
+      this.#put(stringText(blob.hash));
+      blobs.push(blob);
+    } else this.#put(undefined);
+    this.#put(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1)}]`);
+    const text = `${this.#line}]`;
+    this.#line = '';
+    return text;
   }
-  putJson(step.fired);
-  putJson(step.state);
-  putJson(step.error);
-  putJson(step.waiter);
-  put(step.execution_id === undefined ? undefined : stringText(compactCallId(step.execution_id, step.run_id, step.path)));
-  if (blob) {
-    put(stringText(blob.hash));
-    blobs.push(blob);
-  } else put(undefined);
-  put(calls === undefined || calls === '' ? undefined : `[${calls.slice(0, -1)}]`);
-  const text = `${line}]`;
-  line = '';
-  return text;
+
+  /** Appends raw JSON text, or an absent field for undefined. */
+  #put(value: string | undefined): void {
+    if (value === undefined) {
+      this.#nulls++;
+      return;
+    }
+    for (; this.#nulls > 0; this.#nulls--) this.#line += ',null';
+    this.#line += `,${value}`;
+  }
+
+  /** Appends a JSON-valued field, wrapped (see above). */
+  #putJson(value: unknown): void {
+    this.#put(value === undefined ? undefined : `[${JSON.stringify(value)}]`);
+  }
+}
+
+/** One step as its entry text, with an encoder of its own (see {@link StepLineEncoder.encode}). */
+export function encodeLoggedStep(step: StepRecord, calls: string | undefined, largeOutputBytes: number, blobs: BlobRow[]): string {
+  return new StepLineEncoder().encode(step, calls, largeOutputBytes, blobs);
 }
 
 type StoredCall = Record<string, unknown>;
@@ -126,7 +134,7 @@ export function foldLog(bodies: readonly string[]): Map<string, LoggedStep> {
   return steps;
 }
 
-/** One entry's text: the lines of its steps (from {@link encodeLoggedStep}) as one JSON array, as {@link foldLog} reads it. */
+/** One entry's text: the lines of its steps (from {@link StepLineEncoder}) as one JSON array, as {@link foldLog} reads it. */
 export function logEntry(lines: readonly string[]): string {
   return `[${lines.join(',')}]`;
 }
