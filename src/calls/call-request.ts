@@ -9,8 +9,8 @@ const NO_OPTIONS: ProviderOptions = Object.freeze({});
 
 /**
  * The request of one turn. A class, because one is made for every model call: its `signal` is a
- * getter on the prototype (read lazily: an AbortController costs ~2 µs and most providers in tests
- * never look), where an own accessor would give every request a hidden class of its own.
+ * getter on the prototype (read lazily: making an AbortController is not cheap, and most providers
+ * in tests never look), where an own accessor would give every request a hidden class of its own.
  */
 class OutgoingRequest implements ProviderRequest {
   readonly model: string;

@@ -1,7 +1,6 @@
 /**
- * The dependencies that are costly to load (zod ~50 ms, cel-js ~25 ms on a small machine, plus
- * croner and p-queue), loaded synchronously on first use rather than when `trellis` is imported,
- * so an app that imports Trellis starts fast and pays only for what it runs. eventemitter3 (~5 ms)
+ * The dependencies that are costly to load (zod and cel-js above all, plus croner and p-queue), loaded synchronously on first use rather than when `trellis` is imported,
+ * so an app that imports Trellis starts fast and pays only for what it runs. eventemitter3 (cheaper)
  * stays a static import: the public `TrellisEventEmitter` class extends it.
  *
  * Why `require` and not `import()`: the APIs that need these modules are synchronous
@@ -58,7 +57,7 @@ export function loadCroner(): typeof Croner {
 
 /**
  * node:net and node:dns/promises, for the webhook node's host checks: together with the stream
- * modules they pull in they cost ~5 ms to load, which only an app that calls webhooks should pay.
+ * modules they pull in they take a noticeable time to load, which only an app that calls webhooks should pay.
  */
 export function loadNet(): typeof Net {
   return (net ??= requireHere('node:net') as typeof Net);

@@ -1,6 +1,8 @@
 /**
  * Plain objects made with `new` rather than with object literals, for what a run keeps: step
- * rows, call records, node outputs.
+ * rows, call records, run patches, node outputs. Not for wiring objects (hosts, hooks, parts,
+ * options bags): they live as long as their run or engine, so being pretenured costs them
+ * nothing, and a class or a literal says better what they are.
  *
  * Why: V8 remembers where each object literal is evaluated (its allocation site) and, once most
  * objects from a site outlive a young-generation GC, allocates that site's objects straight into
@@ -8,9 +10,9 @@
  * memory, so their sites were pretenured; yet most of them die young (a step's `running` row is
  * replaced by its `completed` row microseconds later), and while a dead record sits in the old
  * generation every young object it points to survives the young GC as well and is promoted in
- * turn. Measured on the W4 bench: 15% of all bytes allocated were promoted, and runs took 30%
- * longer than with V8's `--no-allocation-site-pretenuring`. Objects made by `new` carry no
- * allocation site, so they are never pretenured.
+ * turn, which shows on the bench as bytes promoted and runs slower than with V8's
+ * `--no-allocation-site-pretenuring` (figures in README's performance notes). Objects made by
+ * `new` carry no allocation site, so they are never pretenured.
  *
  * The constructors made here have `Object.prototype` as their prototype, so what they make is a
  * plain object in every way a caller can see: `Object.getPrototypeOf(x) === Object.prototype`,

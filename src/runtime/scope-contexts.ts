@@ -30,7 +30,7 @@ export class ScopeContexts {
   open(prefix: string, parentPrefix: string, bindings: Readonly<Record<string, unknown>>): ScopeContext {
     const parent = this.#byPrefix.get(parentPrefix) ?? {};
     // Object.assign, not a spread: a spread clone that then gains keys (the bindings here, node
-    // outputs later) costs V8 a new hidden class each time, ~3 µs against ~50 ns. Onto a
+    // outputs later) costs V8 a new hidden class each time, where a copy by assignment reuses one. Onto a
     // plain object, not `{}`: the scope lives as long as its iteration (see plain.ts).
     const ctx: ScopeContext = Object.assign(newScope(), parent);
     for (const key in bindings) ctx[key] = bindings[key];

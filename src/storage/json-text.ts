@@ -9,7 +9,7 @@ export function numberText(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
 }
 
-/** A string as JSON text. Checking for characters to escape costs half of `JSON.stringify`. */
+/** A string as JSON text. Checking for characters to escape costs less than `JSON.stringify`. */
 export function stringText(value: string): string {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);

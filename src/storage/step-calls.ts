@@ -107,7 +107,7 @@ function encodeCall(record: ModelCallRecord, token: string): string {
   const created = record.created_at;
   // Offsets only between integers: with fractions, (a - b) + b need not give back a.
   const offsets = Number.isInteger(created);
-  // The line is written directly rather than as an object for JSON.stringify: half the cost.
+  // The line is written directly rather than as an object for JSON.stringify, which costs more.
   let line = `{"i":${stringText(`:${token}`)},"st":${stringText(record.status)},"m":${stringText(record.provider_model)}`;
   if (record.attempt !== undefined) line += `,"a":${numberText(record.attempt)}`;
   const key = record.idempotency_key;

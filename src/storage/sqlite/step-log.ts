@@ -5,10 +5,10 @@
  *
  * Why a log and not a row per step: SQLite's cost per commit is the B-tree pages it writes. A step
  * row is inserted small when its step starts and grows when it completes; rows that grow in the
- * middle of full pages split them, and every split rewrites three leaves and their parents. On a
- * loop of 1,000 items a commit of ten items wrote 7.3 pages. An entry is written once, never
- * grows, and lands at the end of its run's key range: that commit now writes 4.5 (the leaf, the
- * entry's overflow page, page 1 as the file grows, and a split every few commits).
+ * middle of full pages split them, and every split rewrites three leaves and their parents. An
+ * entry is written once, never grows, and lands at the end of its run's key range: a commit
+ * writes the leaf, the entry's overflow page, page 1 as the file grows, and a split only every few
+ * commits (the pages per commit, measured, are in README's performance notes).
  *
  * This file is the pure part: entries as text, and entries folded back into steps.
  */
