@@ -23,10 +23,12 @@ export { parseJson } from './call-results.js';
 
 /** Makes provider calls for steps. One per engine; limits and breakers are shared by all its runs. */
 export class ModelCaller {
+  readonly #options: ModelCallerOptions;
   readonly #core: CallerCore;
   readonly #runs = new Map<string, RunCalls>();
 
   constructor(options: ModelCallerOptions) {
+    this.#options = options;
     this.#core = new CallerCore(options);
   }
 
@@ -35,7 +37,7 @@ export class ModelCaller {
    * replay or fork (`run.trigger`), where recorded answers come from. Cheap no-op for other runs.
    */
   attachRun(run: RunRecord, definition: WorkflowDefinition): void {
-    const state = RunCalls.for(run, definition, this.#core.options.calls ?? (() => Promise.resolve([])));
+    const state = RunCalls.for(run, definition, this.#options.calls ?? (() => Promise.resolve([])));
     if (state) this.#runs.set(run.id, state);
   }
 
@@ -64,7 +66,7 @@ export class ModelCaller {
   /** The single-request path when the provider is known and has no limits to wait for; else undefined. */
   #single(call: ModelCall, site: CallSite): Promise<ModelResult> | undefined {
     const parsed = this.#core.parse(call.providerModel);
-    const provider = parsed && this.#core.options.providers.get(parsed.provider);
+    const provider = parsed && this.#options.providers.get(parsed.provider);
     if (!parsed || !provider) return undefined;
     const gate = this.#core.gate(parsed.provider);
     return gate.limited ? undefined : this.#sendOne(call, site, parsed.model, provider, gate);
@@ -76,7 +78,7 @@ export class ModelCaller {
    * cost more than the rest of a model call put together.
    */
   async #sendOne(call: ModelCall, site: CallSite, model: string, provider: Provider, gate: ProviderGate): Promise<ModelResult> {
-    const { clock, ids } = this.#core.options;
+    const { clock, ids } = this.#options;
     const request = providerRequest(model, call, site, [{ role: 'user', content: call.prompt }], 0, undefined);
     const sent: Sent = { id: stepCallId(ids('exec'), site.runId, site.path), providerModel: call.providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, 0), started: clock.now() };
     gate.enter(site);
