@@ -57,14 +57,14 @@ describe('termination', () => {
 
 describe('retry verdicts', () => {
   const retryable = new TrellisError('provider_error', 'boom', { retryable: true });
-  const permanent = new TrellisError('invalid_config', 'bad', { retryable: false });
+  const permanent = new TrellisError('bad_request', 'bad', { retryable: false });
 
   it.each<[string, RetryPolicy, TrellisError, number, boolean]>([
     ['a retryable error under the attempt limit', { max_attempts: 3 }, retryable, 1, true],
     ['the last attempt', { max_attempts: 3 }, retryable, 3, false],
     ['a permanent error', { max_attempts: 3 }, permanent, 1, false],
     ['cancellation is never retried', { max_attempts: 3, retry_on_errors: ['cancelled'] }, new TrellisError('cancelled', 'stop'), 1, false],
-    ['a listed code, even when not retryable', { max_attempts: 3, retry_on_errors: ['invalid_config'] }, permanent, 1, true],
+    ['a listed code, even when not retryable', { max_attempts: 3, retry_on_errors: ['bad_request'] }, permanent, 1, true],
     ['an unlisted code', { max_attempts: 3, retry_on_errors: ['timeout'] }, retryable, 1, false],
     ['no policy: no retries', NO_RETRY, retryable, 1, false],
   ])('%s', (_name, policy, error, attempt, expected) => {
@@ -76,7 +76,7 @@ describe('retry verdicts', () => {
     ['exponential backoff', { max_attempts: 5, delay_ms: 100, backoff_multiplier: 2, jitter: false }, retryable, 3, 0.5, 400],
     ['capped at max_delay_ms', { max_attempts: 9, delay_ms: 100, backoff_multiplier: 10, max_delay_ms: 5000, jitter: false }, retryable, 4, 0.5, 5000],
     ['jitter takes off up to a fifth', { max_attempts: 5, delay_ms: 1000 }, retryable, 1, 0.5, 900],
-    ['never shorter than retry-after', { max_attempts: 5, delay_ms: 10, jitter: false }, new TrellisError('rate_limited', 'slow down', { retryable: true, retryAfterMs: 750 }), 1, 0, 750],
+    ['never shorter than retry-after', { max_attempts: 5, delay_ms: 10, jitter: false }, new TrellisError('rate_limit', 'slow down', { retryable: true, retryAfterMs: 750 }), 1, 0, 750],
   ])('delay: %s', (_name, policy, error, attempt, random, expected) => {
     expect(retryDelay(policy, error, attempt, () => random)).toBe(expected);
   });
@@ -96,7 +96,7 @@ describe('failure routing', () => {
     ),
   );
   const failure = new TrellisError('provider_error', 'boom', { retryable: true });
-  const permanent = new TrellisError('invalid_config', 'bad', { retryable: false });
+  const permanent = new TrellisError('bad_request', 'bad', { retryable: false });
   const overBudget = new TrellisError('budget_exceeded', 'over budget', { retryable: false });
   const refused = new TrellisError('budget_exceeded', 'refused', { retryable: false, details: { refused: true } });
   const at = (path: string, attempt = 1): StepRecord => step(path, 'running', { attempt, started_at: 1000 });
@@ -132,7 +132,7 @@ describe('failure routing', () => {
     expect(failureRoute(withHandler, at('other'), permanent, facts())).toMatchObject({
       kind: 'error_handler',
       handlerId: 'handler',
-      context: { node_id: 'other', path: 'other', code: 'invalid_config', message: 'bad' },
+      context: { node_id: 'other', path: 'other', code: 'bad_request', message: 'bad' },
       step: { status: 'failed', completed_at: 2000, duration_ms: 1000 },
     });
   });
