@@ -208,15 +208,8 @@ export class Engine {
    * Resolves with the ids of the runs it started.
    */
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
-    const storage = await this.init();
-    const candidates = new Set<string>();
-    for (const [id, controller] of this.#hot.entries()) if (controller.eventWaiters(name).length > 0) candidates.add(id);
-    // Runs no process drives right now, found through the indexed event name of their waiting steps.
-    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#hot.has(step.run_id)) candidates.add(step.run_id);
-    for (const id of candidates) {
-      const controller = this.#hot.get(id) ?? (await this.#hot.adopt((await storage.getRun(id))!).catch(() => undefined));
-      for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
-    }
+    await this.init();
+    await this.#hot.wakeEventWaiters(name, payload);
     return this.triggers.emit(name, payload, options);
   }
 

@@ -76,10 +76,6 @@ export class HotRuns implements RunOwner, ChildRuns {
     return this.#controllers.size;
   }
 
-  entries(): IterableIterator<[string, RunController]> {
-    return this.#controllers.entries();
-  }
-
   runFinished(runId: string): void {
     this.#controllers.delete(runId);
     this.#deps.models.detachRun(runId);
@@ -175,6 +171,19 @@ export class HotRuns implements RunOwner, ChildRuns {
   async wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
     const controller = await this.control(executionId, ['running', 'paused']);
     await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal);
+  }
+
+  /** Wakes every `wait_for_event` step waiting for `name` (hot here or loaded now) whose filter accepts `payload`. */
+  async wakeEventWaiters(name: string, payload: Json): Promise<void> {
+    const storage = await this.#parts.storage();
+    const candidates = new Set<string>();
+    for (const [id, controller] of this.#controllers) if (controller.eventWaiters(name).length > 0) candidates.add(id);
+    // Runs no process drives right now, found through the indexed event name of their waiting steps.
+    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#controllers.has(step.run_id)) candidates.add(step.run_id);
+    for (const id of candidates) {
+      const controller = this.#controllers.get(id) ?? (await this.adopt((await storage.getRun(id))!).catch(() => undefined));
+      for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
+    }
   }
 
   /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
