@@ -65,7 +65,7 @@ export function addUsage(a: Partial<UsageTotals>, b: Partial<UsageTotals>): Usag
   };
 }
 
-/** The usage of one LLM execution record (`unpriced_calls: 1` when it has usage but no price). */
+/** The usage of one call record (`unpriced_calls: 1` when it has usage but no price). */
 export function usageOfRecord(record: { readonly usage?: unknown; readonly cost_usd?: number }): UsageTotals {
   const usage = record.usage as Partial<ProviderUsage> | null | undefined;
   if (!usage || typeof usage !== 'object') return ZERO_USAGE;

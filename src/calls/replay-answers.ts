@@ -45,7 +45,7 @@ export interface ReplayResponder {
 }
 
 /**
- * A responder over `records` (a previous run's execution records), keyed by step path and attempt;
+ * A responder over `records` (a previous run's call records), keyed by step path and attempt;
  * calls within one step attempt (fallbacks, re-asks, tool turns) are answered in recorded order.
  *
  * @example

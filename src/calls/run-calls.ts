@@ -9,7 +9,7 @@ import type { RunBudget } from './call-budget.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { createReplayResponder, forkScope, replaySpecOf, type ForkOverride, type ReplayResponder, type ReplaySpec } from './replay-answers.js';
 
-/** Loads the execution records of a run. */
+/** Loads the call records of a run. */
 export type LoadCalls = (runId: string) => Promise<ModelCallRecord[]>;
 
 /** Per-run state of the model caller. */

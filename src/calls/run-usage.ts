@@ -1,4 +1,4 @@
-/** Run usage totals `{ input_tokens, output_tokens, cost_usd, calls }`, summed from LLM execution records. */
+/** Run usage totals `{ input_tokens, output_tokens, cost_usd, calls }`, summed from call records. */
 import { addUsage, type UsageTotals } from './pricing.js';
 import type { ModelCallRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';

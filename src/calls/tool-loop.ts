@@ -38,7 +38,7 @@ export interface ToolDefinition {
   execute(args: Readonly<Record<string, unknown>>, context: ToolContext): Promise<Json> | Json;
 }
 
-/** One tool call as recorded in the execution record and returned to the prompt node. */
+/** One tool call as recorded in the call record and returned to the prompt node. */
 export interface ToolCallRecord {
   readonly id: string;
   readonly name: string;
