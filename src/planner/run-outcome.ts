@@ -43,15 +43,20 @@ export function runOutcome(plan: Plan, facts: StepFacts): RunOutcome {
 /** What the live steps of a run wait for (see {@link liveWaits}). */
 export type LiveWaits = 'nothing' | 'approvals' | 'other';
 
+/** The running loop steps of a run, by path (each only holds its iterations). */
+export interface RunningLoops {
+  has(path: string): boolean;
+}
+
 /**
  * What the live steps of a run wait for: `approvals` when every one waits for a human approval
  * (such a run is stored as `paused`), `nothing` when none is live, else `other`. A running loop
- * step only holds its iterations, so `holdsIterations` says which live steps to look through.
+ * step only holds its iterations: those in `loops` are looked through.
  */
-export function liveWaits(steps: Iterable<StepRecord>, holdsIterations: (path: string) => boolean): LiveWaits {
+export function liveWaits(steps: Iterable<StepRecord>, loops: RunningLoops | undefined): LiveWaits {
   let waits: LiveWaits = 'nothing';
   for (const step of steps) {
-    if (isTerminal(step) || holdsIterations(step.path)) continue;
+    if (isTerminal(step) || loops?.has(step.path) === true) continue;
     if (step.status !== 'waiting' || step.waiter?.kind !== 'approval') return 'other';
     waits = 'approvals';
   }

@@ -58,8 +58,6 @@ export class RunController implements PlannerView, StepContextHost {
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
   readonly #batch: CommitBatch;
-  /** A running loop step only holds its iterations: it is not what its run waits for. */
-  readonly #holdsIterations = (path: string): boolean => this.#loopIterations?.has(path) === true;
 
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
     this.#deps = deps;
@@ -91,7 +89,11 @@ export class RunController implements PlannerView, StepContextHost {
       settle: (path, attempt, outcome) => this.#settle(path, attempt, outcome),
     }));
     const { clock } = deps;
-    const [steps, batch, events, timers, executor] = [this.#steps, this.#batch, this.#events, this.#timers, this.#executor];
+    const steps = this.#steps;
+    const batch = this.#batch;
+    const events = this.#events;
+    const timers = this.#timers;
+    const executor = this.#executor;
     const loops = (): LoopIterations => this.#loops;
     this.#scheduler = new RunScheduler({ runId: run.id, plan, clock, steps, batch, events, timers, executor, budget, view: this, loops, fail: (step, error) => this.#outcomes.fail(step, error) });
     this.#scheduler.paused = run.status === 'paused'; // refined by restoreRun: a run paused only by approvals is not user-paused
@@ -207,10 +209,18 @@ export class RunController implements PlannerView, StepContextHost {
     if (steps.length === 0) {
       this.#scheduler.launch('', this.#plan.startId);
     } else {
-      const [plan, contexts, scheduler, executor, events] = [this.#plan, this.#contexts, this.#scheduler, this.#executor, this.#events];
-      const loops = (): LoopIterations => this.#loops;
-      const armTimer = this.#outcomes.armTimer.bind(this.#outcomes);
-      restoreRun({ plan, steps: this.#steps, contexts, scheduler, executor, events, handlers: this.#deps.handlers, loops, holdsIterations: this.#holdsIterations, armTimer }, steps);
+      restoreRun({
+        plan: this.#plan,
+        steps: this.#steps,
+        contexts: this.#contexts,
+        scheduler: this.#scheduler,
+        executor: this.#executor,
+        events: this.#events,
+        handlers: this.#deps.handlers,
+        loops: () => this.#loops,
+        runningLoops: () => this.#loopIterations,
+        armTimer: (path, waiter) => this.#outcomes.armTimer(path, waiter),
+      }, steps);
     }
     this.#maybeFinish();
     this.#scheduleFlush();
@@ -327,7 +337,7 @@ export class RunController implements PlannerView, StepContextHost {
     const outcome = runOutcome(this.#plan, this.#steps);
     if (!outcome.finished) {
       if (this.#row.record.status !== 'running' || this.#executor.running > 0) return;
-      if (liveWaits(this.#steps.values(), this.#holdsIterations) !== 'approvals') return;
+      if (liveWaits(this.#steps.values(), this.#loopIterations) !== 'approvals') return;
       this.#row.patch({ status: 'paused' });
       this.#events.after('execution:paused', () => ({ reason: 'approval' as const }));
       return;

@@ -9,7 +9,7 @@ import type { Json } from '../kernel/json.js';
 import type { NodeHandler } from '../nodes/node-handler.js';
 import type { Plan } from '../planner/plan.js';
 import { isTerminal } from '../planner/planner.js';
-import { liveWaits } from '../planner/run-outcome.js';
+import { liveWaits, type RunningLoops } from '../planner/run-outcome.js';
 import { asObject } from '../planner/step-records.js';
 import { splitStepPath } from '../planner/step-path.js';
 import { isBudgetWaived } from '../planner/wake-transition.js';
@@ -31,8 +31,8 @@ export interface RestoreScope {
   readonly handlers: ReadonlyMap<string, NodeHandler>;
   /** The run's loops (made on first use). */
   readonly loops: () => LoopIterations;
-  /** Whether the step at `path` is a running loop that only holds its iterations. */
-  readonly holdsIterations: (path: string) => boolean;
+  /** The running loops so far, if any. */
+  readonly runningLoops: () => RunningLoops | undefined;
   /** Arms the timer of a wait with a deadline. */
   readonly armTimer: (path: string, waiter: Waiter) => void;
 }
@@ -60,7 +60,7 @@ export function restoreRun(scope: RestoreScope, steps: readonly StepRecord[]): v
     }
   }
   // `paused` is stored for both a user pause and "waiting for a human"; only approvals waiting means the latter.
-  if (scheduler.paused && liveWaits(ordered, scope.holdsIterations) !== 'other') scheduler.paused = false;
+  if (scheduler.paused && liveWaits(ordered, scope.runningLoops()) !== 'other') scheduler.paused = false;
   scheduler.promoteAll();
   for (const step of ordered) {
     if (!isTerminal(step)) continue;
