@@ -8,6 +8,7 @@ import { UsageTally } from '../calls/run-usage.js';
 import { applyRunPatch } from '../storage/storage-helpers.js';
 import type { CommitBatch } from './commit-batch.js';
 
+/** The record, usage totals and end of one run, as its controller changes them. */
 export class RunRow {
   #record: RunRecord;
   /** The run's usage totals, kept apart from the record (see `withUsage`). */

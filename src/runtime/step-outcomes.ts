@@ -47,6 +47,7 @@ export interface StepOutcomeParts {
   wake(path: string, signal: WakeSignal): Promise<void>;
 }
 
+/** Applies the outcomes of one run's step attempts. */
 export class StepOutcomes {
   readonly #parts: StepOutcomeParts;
 
