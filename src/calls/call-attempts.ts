@@ -119,7 +119,7 @@ export async function callOneModel(core: CallerCore, providerModel: string, call
 
 /** One request: from the replay source when the step replays, else through budget, breaker, limits and the provider. */
 async function sendRequest(core: CallerCore, providerName: string, providerModel: string, request: ProviderRequest, site: CallSite, state: CallState): Promise<Exchange> {
-  const budget = site.budget ?? state.run?.budget;
+  const budget = site.budgetWaived === true ? undefined : site.budget ?? state.run?.budget;
   if (budget) await checkRunBudget(core, budget, providerModel, request, site, state);
   const { clock, ids } = core.options;
   const started = clock.now();

@@ -74,6 +74,8 @@ export interface CallSite {
   readonly usageSoFar?: () => UsageSoFar | Promise<UsageSoFar>;
   /** The run's budget. @default the workflow's `settings.budget` of a run attached with `attachRun` */
   readonly budget?: RunBudget;
+  /** An approver allowed this attempt's over-budget call: no budget is checked. @default false */
+  readonly budgetWaived?: boolean;
 }
 
 /** Settings of the model caller. */

@@ -16,13 +16,13 @@ import { liveWaits, runOutcome } from '../planner/run-outcome.js';
 import { isBudgetWaived, wakeTransition } from '../planner/wake-transition.js';
 import { restoreRun } from './run-restore.js';
 import { ScopeContexts } from './scope-contexts.js';
-import { LoopIterations, type LoopHost } from './loop-iterations.js';
+import { LoopIterations } from './loop-iterations.js';
 import { IllegalStateError, TrellisError } from '../kernel/errors.js';
 import type { RunDeps } from './run-deps.js';
 import type { StepBudget } from '../calls/step-budget.js';
 import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
-import { StepExecutor, type StepExecutorParts } from './step-executor.js';
+import { StepExecutor } from './step-executor.js';
 import { StepTimers } from './step-timers.js';
 import { stopEverything } from './run-cancellation.js';
 import { RunEvents } from './run-events.js';
@@ -31,14 +31,11 @@ import { RunScheduler } from './run-scheduler.js';
 import { StepOutcomes } from './step-outcomes.js';
 import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './run-view.js';
-import { CommitBatch, type CommitBatchHooks } from './commit-batch.js';
+import { CommitBatch } from './commit-batch.js';
 import { plainCopier } from '../kernel/plain.js';
 
-// What lives as long as a run is made with `new`, not as literals: see plain.ts.
+// The root context is run data a run keeps: made with `new`, not as a literal (see plain.ts).
 const copyRootContext = plainCopier<Record<string, unknown>>();
-const copyBatchHooks = plainCopier<CommitBatchHooks>();
-const copyExecutorParts = plainCopier<StepExecutorParts>();
-const copyLoopHost = plainCopier<LoopHost>();
 
 /** Drives one run in this process. Created by the engine; not part of the public API. */
 export class RunController implements PlannerView, StepContextHost {
@@ -68,15 +65,15 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduleFlush();
     });
     this.#contexts = new ScopeContexts(copyRootContext({ input: run.input_data, variables: run.variables }));
-    this.#batch = new CommitBatch(run.id, copyBatchHooks({
+    this.#batch = new CommitBatch(run.id, {
       storage: () => deps.storage,
       prepare: (patch, calls) => this.#row.prepare(patch, calls),
       failed: (error) => this.#abandon(error),
-    }));
+    });
     this.#row = new RunRow(run, this.#batch);
     this.#timers = new StepTimers(deps.clock);
     this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
-    this.#executor = new StepExecutor(copyExecutorParts({
+    this.#executor = new StepExecutor({
       deps,
       plan,
       budget,
@@ -87,7 +84,7 @@ export class RunController implements PlannerView, StepContextHost {
       context: (prefix) => this.#contexts.get(prefix),
       finished: () => this.#scheduler.finished,
       settle: (path, attempt, outcome) => this.#settle(path, attempt, outcome),
-    }));
+    });
     const { clock } = deps;
     const steps = this.#steps;
     const batch = this.#batch;
@@ -117,7 +114,7 @@ export class RunController implements PlannerView, StepContextHost {
 
   // Made on first use: most runs have no loop, and every object a run makes at its start is paid by every run.
   get #loops(): LoopIterations {
-    return (this.#loopIterations ??= new LoopIterations(copyLoopHost({
+    return (this.#loopIterations ??= new LoopIterations({
       plan: this.#plan,
       contexts: this.#contexts,
       view: this,
@@ -131,7 +128,7 @@ export class RunController implements PlannerView, StepContextHost {
         const step = this.#steps.get(path);
         if (step?.status === 'running') this.#outcomes.fail(step, error);
       },
-    })));
+    }));
   }
 
   get id(): string {

@@ -5,7 +5,6 @@
  */
 import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
 import type { CallSite, ModelCall, ModelResult } from '../calls/model-call.js';
-import type { RunBudget } from '../calls/call-budget.js';
 import type { ModelCallRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowNode } from '../definition/definition.js';
@@ -17,7 +16,6 @@ import type { ModelCaller } from '../calls/model-call.js';
 import type { Storage } from '../storage/storage.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
 import { fillPlaceholders } from '../expressions/placeholders.js';
-import { plainConstructor } from '../kernel/plain.js';
 
 /** What the context asks of the runner that made it. */
 export interface StepContextHost {
@@ -113,19 +111,14 @@ export class RunStepContext implements StepContext {
   }
 }
 
-// Made with `new`, not as a literal: see plain.ts.
-const StepServicesObject = plainConstructor(function (this: StepServices, idempotencyKey: string, parts: StepContextParts) {
-  const { deps, run, step } = parts;
-  this.callModel = (call: ModelCall): Promise<ModelResult> => {
-    return deps.models.call(call, new StepCallSite(parts, idempotencyKey, parts.budgetWaived));
-  };
-  this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
-  this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
-    deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
-});
-
 function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
-  return new StepServicesObject(idempotencyKey, parts);
+  const { deps, run, step } = parts;
+  return {
+    callModel: (call: ModelCall): Promise<ModelResult> => deps.models.call(call, new StepCallSite(parts, idempotencyKey, parts.budgetWaived)),
+    getPrompt: (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version),
+    startChild: (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
+      deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
+  };
 }
 
 /** Who makes a model call: a class, so that `signal` stays lazy without a getter in an object literal (slow dictionary mode). */
@@ -135,7 +128,7 @@ class StepCallSite implements CallSite {
   readonly path: string;
   readonly attempt: number;
   readonly idempotencyKey: string;
-  readonly budget?: RunBudget;
+  readonly budgetWaived: boolean;
   readonly #parts: StepContextParts;
 
   constructor(parts: StepContextParts, idempotencyKey: string, budgetWaived: boolean) {
@@ -145,8 +138,7 @@ class StepCallSite implements CallSite {
     this.path = parts.step.path;
     this.attempt = parts.step.attempt;
     this.idempotencyKey = idempotencyKey;
-    // A budget of its own, with no limits, is how a call site overrides the run's budget.
-    if (budgetWaived) this.budget = {};
+    this.budgetWaived = budgetWaived;
   }
 
   get signal(): AbortSignal {
