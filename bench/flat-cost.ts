@@ -21,7 +21,7 @@ export async function flatStepCost(storage: Storage, iterations: number): Promis
   const samples = new Map<string, Sample[]>();
   let onCommit: (runId: string, count: number) => void = () => {};
   const commit = async (commit: StepCommit): Promise<boolean> => {
-    const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.executions ?? [])) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
+    const bytes = Buffer.byteLength(JSON.stringify(commit.steps)) + Buffer.byteLength(JSON.stringify(commit.calls ?? [])) + Buffer.byteLength(JSON.stringify(commit.run ?? {}));
     const started = process.hrtime.bigint();
     const ok = await storage.commit(commit);
     const list = samples.get(commit.runId) ?? [];
