@@ -275,11 +275,11 @@ export class Engine {
   async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
     const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
     const children = controller.childWaits();
+    // The children its waiting sub_workflow steps started are cancelled once this is committed;
+    // resolve when those driven here have ended too.
     controller.cancel(reason);
     await controller.done.catch(() => undefined);
-    for (const { childId } of children) {
-      await this.cancel(childId, `parent ${executionId} was cancelled`).catch(() => undefined);
-    }
+    await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */

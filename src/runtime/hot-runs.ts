@@ -12,7 +12,7 @@ import type { Storage } from '../storage/storage.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from '../kernel/clock.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
-import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
+import { IllegalStateError, NotFoundError, TrellisError, isTrellisError } from '../kernel/errors.js';
 import { compilePlan } from '../planner/plan.js';
 import { RunController } from './run-controller.js';
 import type { ChildRuns, RunDeps, RunOwner, RunServices } from './run-deps.js';
@@ -100,6 +100,17 @@ export class HotRuns implements RunOwner, ChildRuns {
       .catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
   }
 
+  cancelChild(childId: string, reason: string): void {
+    // Its grandchildren follow the same way: cancelling the child ends its waiting steps.
+    void this.control(childId, ['pending', 'running', 'paused'])
+      .then((child) => child.cancel(`parent step ended: ${reason}`))
+      .catch((error: unknown) => {
+        // Already ended on its own: nothing to cancel.
+        if (isTrellisError(error) && error.code === 'illegal_state') return;
+        this.#parts.reportError('sub_workflow', error);
+      });
+  }
+
   /** Detaches every hot run (the engine closes; another engine may recover them) and returns them. */
   detachAll(): RunController[] {
     const detached = [...this.#controllers.values()];
@@ -139,10 +150,12 @@ export class HotRuns implements RunOwner, ChildRuns {
   async adopt(run: RunRecord): Promise<RunController | undefined> {
     const existing = this.#controllers.get(run.id);
     if (existing) return existing;
+    // A run that ended is never driven again (driving it would finish it a second time).
+    if (isFinishedRun(run.status)) return undefined;
     const storage = await this.#parts.storage();
     const now = this.#parts.clock.now();
     const claimed = await storage.claimRun(run.id, this.#parts.instanceId, now + this.#parts.leaseMs, now);
-    if (!claimed) return undefined;
+    if (!claimed || isFinishedRun(claimed.status)) return undefined;
     const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
     if (!workflow) {
       await storage.updateRun(run.id, { status: 'failed', error_message: `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, completed_at: now, owner: undefined });

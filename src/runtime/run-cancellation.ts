@@ -26,6 +26,8 @@ export interface CancellationScope {
   skip(prefix: string, nodeId: string, reason: string): void;
   /** Announces, after the commit, that a live step was skipped. */
   skipped(step: StepRecord, reason: string): void;
+  /** Cancels, after the commit that ends its parent step, the child run of a `sub_workflow` step. */
+  cancelChild(childId: string, reason: string): void;
 }
 
 /** A join fired early (`any`/`count`): branches still running lose; unstarted ones are skipped. */
@@ -40,12 +42,23 @@ export function cancelRegion(scope: CancellationScope, prefix: string, mergeId: 
   }
 }
 
-/** Marks a live step skipped and aborts its work. */
+/**
+ * Marks a live step skipped, then aborts its work. The row comes first: an aborted attempt settles
+ * at once, and finding its step no longer running is what makes the runner drop that outcome
+ * instead of routing it as a failure (which re-decided the join, or failed the run).
+ */
 function supersede(scope: CancellationScope, step: StepRecord, reason: string): void {
+  scope.put(endedStep(step, 'skipped', { code: 'cancelled', message: reason }, scope.clock.now()));
   scope.executor.abort(step.path, new TrellisError('cancelled', reason));
   scope.timers.cancel(step.path);
-  scope.put(endedStep(step, 'skipped', { code: 'cancelled', message: reason }, scope.clock.now()));
   scope.skipped(step, reason);
+  cancelChildOf(scope, step, reason);
+}
+
+/** A `sub_workflow` step that stops waiting takes its child run down with it. */
+function cancelChildOf(scope: CancellationScope, step: StepRecord, reason: string): void {
+  const childId = step.waiter?.kind === 'child' ? step.waiter.child_id : undefined;
+  if (childId !== undefined) scope.cancelChild(childId, reason);
 }
 
 function cancelNested(scope: CancellationScope, pathPrefix: string): void {
@@ -58,9 +71,11 @@ export function stopEverything(scope: CancellationScope, reason: TrellisError): 
   const error = { code: 'cancelled', message: reason.message };
   for (const step of [...scope.steps.values()]) {
     if (isTerminal(step)) continue;
+    const failed = step.status === 'running' && scope.plan.nodes.get(step.node_id)?.type !== 'loop';
+    // The row first, as in supersede: the aborted attempt then settles into a step that has ended.
+    scope.put(endedStep(step, failed ? 'failed' : 'skipped', error, now));
     scope.executor.abort(step.path, reason);
     scope.timers.cancel(step.path);
-    const failed = step.status === 'running' && scope.plan.nodes.get(step.node_id)?.type !== 'loop';
-    scope.put(endedStep(step, failed ? 'failed' : 'skipped', error, now));
+    cancelChildOf(scope, step, reason.message);
   }
 }

@@ -92,7 +92,7 @@ export class RunController implements PlannerView, StepContextHost {
     const timers = this.#timers;
     const executor = this.#executor;
     const loops = (): LoopIterations => this.#loops;
-    this.#scheduler = new RunScheduler({ runId: run.id, plan, clock, steps, batch, events, timers, executor, budget, view: this, loops, fail: (step, error) => this.#outcomes.fail(step, error) });
+    this.#scheduler = new RunScheduler({ runId: run.id, plan, clock, steps, batch, events, timers, executor, budget, view: this, children: deps.children, loops, fail: (step, error) => this.#outcomes.fail(step, error) });
     this.#scheduler.paused = run.status === 'paused'; // refined by restoreRun: a run paused only by approvals is not user-paused
     this.#outcomes = new StepOutcomes({
       plan,

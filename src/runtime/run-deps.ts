@@ -35,6 +35,8 @@ export interface ChildRuns {
   startChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string>;
   /** A step's wait for its child is committed: wakes the step now if the child already ended. */
   childWaiting(childId: string): void;
+  /** The step waiting for this child ended without it (its branch lost, its run ended): cancel the child. */
+  cancelChild(childId: string, reason: string): void;
 }
 
 /** Everything a RunController is given. */

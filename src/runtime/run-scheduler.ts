@@ -18,6 +18,7 @@ import type { RunEvents } from './run-events.js';
 import type { StepExecutor } from './step-executor.js';
 import type { StepTable } from './step-table.js';
 import type { StepTimers } from './step-timers.js';
+import type { ChildRuns } from './run-deps.js';
 
 /** The parts of a run the scheduler works with. */
 export interface RunSchedulerParts {
@@ -32,6 +33,8 @@ export interface RunSchedulerParts {
   readonly budget: StepBudget;
   /** The run as the planner sees it. */
   readonly view: PlannerView;
+  /** Child runs of the run's `sub_workflow` steps. */
+  readonly children: Pick<ChildRuns, 'cancelChild'>;
   /** The run's loops (made on first use: most runs have none). */
   loops(): LoopIterations;
   /** A step the planner says cannot run fails, routed like any failure. */
@@ -125,7 +128,11 @@ export class RunScheduler implements CancellationScope {
     const verdict = readiness(this.plan, this.#parts.view, prefix, nodeId, path);
     switch (verdict.kind) {
       case 'ready':
-        if (verdict.early) cancelRegion(this, prefix, nodeId);
+        if (verdict.early) {
+          cancelRegion(this, prefix, nodeId);
+          // A join fires once per scope: if ending the losers decided it already, it stands.
+          if (this.steps.get(path) !== undefined) return;
+        }
         this.launch(prefix, nodeId, path);
         return;
       case 'skip':
@@ -158,5 +165,9 @@ export class RunScheduler implements CancellationScope {
   /** Announces, after the commit, that a live step was skipped. */
   skipped(step: StepRecord, reason: string): void {
     this.#parts.events.after('node:skipped', () => ({ nodeId: step.node_id, path: step.path, reason }));
+  }
+
+  cancelChild(childId: string, reason: string): void {
+    this.#parts.batch.after(() => this.#parts.children.cancelChild(childId, reason));
   }
 }
