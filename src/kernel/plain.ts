@@ -1,8 +1,9 @@
 /**
  * Plain objects made with `new` rather than with object literals, for what a run keeps: step
- * rows, call records, run patches, node outputs. Not for wiring objects (hosts, hooks, parts,
- * options bags): they live as long as their run or engine, so being pretenured costs them
- * nothing, and a class or a literal says better what they are.
+ * rows, call records, run patches, node outputs, and the parts that wire one run's runtime
+ * together (the commit batch's hooks, the executor's and scheduler's parts), which each runtime
+ * class copies in its constructor, so callers pass ordinary literals that die at once. Engine-wide
+ * wiring made once needs none of this.
  *
  * Why: V8 remembers where each object literal is evaluated (its allocation site) and, once most
  * objects from a site outlive a young-generation GC, allocates that site's objects straight into

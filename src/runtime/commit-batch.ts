@@ -8,6 +8,10 @@
 import type { ModelCallRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { toTrellisError, type TrellisError } from '../kernel/errors.js';
+import { plainCopier } from '../kernel/plain.js';
+
+// The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
+const copyHooks = plainCopier<CommitBatchHooks>();
 
 /** How a batch reaches its storage and reports back. */
 export interface CommitBatchHooks {
@@ -37,7 +41,7 @@ export class CommitBatch {
 
   constructor(runId: string, hooks: CommitBatchHooks) {
     this.#runId = runId;
-    this.#hooks = hooks;
+    this.#hooks = copyHooks(hooks);
   }
 
   /** Upserts a step row (the latest version of a path wins). */

@@ -14,6 +14,10 @@ import type { Plan } from '../planner/plan.js';
 import { iterationState, type PlannerView } from '../planner/planner.js';
 import type { ScopeContext, ScopeContexts } from './scope-contexts.js';
 import { iterationPrefix, parseIterationPrefix, splitStepPath } from '../planner/step-path.js';
+import { plainCopier } from '../kernel/plain.js';
+
+// The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
+const copyHost = plainCopier<LoopHost>();
 
 /** What the loop machinery needs from the run it belongs to. */
 export interface LoopHost {
@@ -51,7 +55,7 @@ export class LoopIterations {
   readonly #loops = new Map<string, LoopRuntime>();
 
   constructor(host: LoopHost) {
-    this.#host = host;
+    this.#host = copyHost(host);
   }
 
   /** True while the loop step at `path` has iterations to run or running. */

@@ -19,6 +19,10 @@ import type { StepExecutor } from './step-executor.js';
 import type { StepTable } from './step-table.js';
 import type { StepTimers } from './step-timers.js';
 import type { ChildRuns } from './run-deps.js';
+import { plainCopier } from '../kernel/plain.js';
+
+// The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
+const copyParts = plainCopier<RunSchedulerParts>();
 
 /** The parts of a run the scheduler works with. */
 export interface RunSchedulerParts {
@@ -57,7 +61,7 @@ export class RunScheduler implements CancellationScope {
   readonly #blockers = new Map<string, string>();
 
   constructor(parts: RunSchedulerParts) {
-    this.#parts = parts;
+    this.#parts = copyParts(parts);
     this.plan = parts.plan;
     this.clock = parts.clock;
     this.steps = parts.steps;

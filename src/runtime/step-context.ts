@@ -112,13 +112,27 @@ export class RunStepContext implements StepContext {
 }
 
 function stepServices(idempotencyKey: string, parts: StepContextParts): StepServices {
-  const { deps, run, step } = parts;
-  return {
-    callModel: (call: ModelCall): Promise<ModelResult> => deps.models.call(call, new StepCallSite(parts, idempotencyKey, parts.budgetWaived)),
-    getPrompt: (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version),
-    startChild: (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
-      deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`),
-  };
+  return new RunStepServices(idempotencyKey, parts);
+}
+
+/**
+ * The services of one step. A class, not an object literal: one is made for every step that calls
+ * a model and lives as long as the step, and V8 pretenures the objects of a literal's site when most
+ * of them survive a young collection (see "Allocation sites" in the README's performance notes).
+ * The methods are own arrow functions, so a handler may destructure them.
+ */
+class RunStepServices implements StepServices {
+  readonly callModel: StepServices['callModel'];
+  readonly getPrompt: StepServices['getPrompt'];
+  readonly startChild: StepServices['startChild'];
+
+  constructor(idempotencyKey: string, parts: StepContextParts) {
+    const { deps, run, step } = parts;
+    this.callModel = (call: ModelCall): Promise<ModelResult> => deps.models.call(call, new StepCallSite(parts, idempotencyKey, parts.budgetWaived));
+    this.getPrompt = (id: string, version?: number): Promise<PromptRecord | undefined> => deps.storage.getPrompt(id, version);
+    this.startChild = (workflowId: string, version: number | undefined, input: Json): Promise<string> =>
+      deps.children.startChild(run, step.path, workflowId, version, input, `child:${run.id}:${step.path}`);
+  }
 }
 
 /** Who makes a model call: a class, so that `signal` stays lazy without a getter in an object literal (slow dictionary mode). */

@@ -14,6 +14,10 @@ import type { RunDeps } from './run-deps.js';
 import { RunStepContext, type StepContextHost } from './step-context.js';
 import type { StepBudget } from '../calls/step-budget.js';
 import { splitStepPath } from '../planner/step-path.js';
+import { plainCopier } from '../kernel/plain.js';
+
+// The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
+const copyParts = plainCopier<StepExecutorParts>();
 
 /** How many pure steps may run between two commits of one run. */
 const MAX_PURE_STEPS_PER_COMMIT = 64;
@@ -48,7 +52,7 @@ export class StepExecutor {
   #running = 0;
 
   constructor(parts: StepExecutorParts) {
-    this.#parts = parts;
+    this.#parts = copyParts(parts);
   }
 
   /** Steps started and not yet settled (including those waiting for their commit). */

@@ -25,6 +25,10 @@ import type { RunRow } from './run-row.js';
 import type { RunScheduler } from './run-scheduler.js';
 import type { ScopeContexts } from './scope-contexts.js';
 import type { StepTimers } from './step-timers.js';
+import { plainCopier } from '../kernel/plain.js';
+
+// The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
+const copyParts = plainCopier<StepOutcomeParts>();
 
 /** The parts of a run that a step's outcome changes. */
 export interface StepOutcomeParts {
@@ -52,7 +56,7 @@ export class StepOutcomes {
   readonly #parts: StepOutcomeParts;
 
   constructor(parts: StepOutcomeParts) {
-    this.#parts = parts;
+    this.#parts = copyParts(parts);
   }
 
   /** Applies how the attempt of the running `step` ended. */
