@@ -219,17 +219,3 @@ describe('expressionIdentifiers', () => {
     expect(compileExpression('variables.topic + input.user.name').paths).toEqual(['variables.topic', 'input.user.name']);
   });
 });
-
-describe('performance', () => {
-  it('evaluates a compiled comparison in about a microsecond or less', () => {
-    const expr = compileExpression("a.b > 3 && c == 'x'");
-    const ctx = { a: { b: 5 }, c: 'x' };
-    for (let i = 0; i < 20_000; i++) expr.evaluate(ctx);
-    const n = 100_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) expr.evaluate(ctx);
-    const nsPerEval = ((performance.now() - t0) * 1e6) / n;
-    // Measured around 120-170 ns on the dev box; the bound leaves room for slow CI machines.
-    expect(nsPerEval).toBeLessThan(2_000);
-  });
-});

@@ -57,17 +57,6 @@ describe('fillPlaceholders', () => {
     expect(codeOf(() => fillPlaceholders('{{ }}', ctx))).toBe('expression_parse');
     expect(codeOf(() => fillPlaceholders('{{ input.__proto__ }}', ctx))).toBe('expression_parse');
   });
-
-  it('renders a one-placeholder template well under a microsecond', () => {
-    const c = { input: { name: 'Ada' } };
-    for (let i = 0; i < 20_000; i++) fillPlaceholders('Hello {{ input.name }}!', c);
-    const n = 200_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) fillPlaceholders('Hello {{ input.name }}!', c);
-    const ns = ((performance.now() - t0) * 1e6) / n;
-    // Around 100 ns on the dev box; generous bound for CI.
-    expect(ns).toBeLessThan(1_000);
-  });
 });
 
 describe('placeholderPaths', () => {

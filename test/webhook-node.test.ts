@@ -349,11 +349,9 @@ describe('webhook node: statuses and failures', () => {
   });
 
   it('times out after config.timeout_ms against a hanging endpoint', async () => {
-    const started = Date.now();
     const error = await failure(run(local(), { url: `${base}/hang`, timeout_ms: 100 }));
     expect(error).toMatchObject({ code: 'timeout', retryable: true });
     expect(error.message).toContain('100 ms');
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('aborts when ctx.signal aborts, passing a Trellis reason through', async () => {

@@ -237,7 +237,8 @@ export class WorkflowBuilder<T extends object = {}> {
       compiled.push([name, at.#state.steps]);
     }
     const merge = compiled.every(([, s]) => isTerminal(s)) ? undefined : makeNode(mergeId, 'merge', { strategy: opts.mergeStrategy });
-    const config = { wait_for: opts.waitFor ?? 'all', required_count: opts.requiredCount, join: mergeId };
+    // With every branch ending the run there is no merge, and so nothing for `join` to name.
+    const config = { wait_for: opts.waitFor ?? 'all', required_count: opts.requiredCount, join: merge === undefined ? undefined : mergeId };
     if (config.wait_for === 'count' && config.required_count === undefined) {
       throw builderError(`Parallel node "${id}" waits for a count of branches but has no requiredCount.`, id);
     }
