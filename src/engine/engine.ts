@@ -92,7 +92,8 @@ export class Engine {
       calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
     });
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
-      void this.#storage?.renewLeases(this.instanceId, until).catch(() => undefined);
+      // Only the runs still driven here: one dropped after a failed commit must become an orphan.
+      void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
     });
     this.#hot = new HotRuns({
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },

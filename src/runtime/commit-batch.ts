@@ -4,10 +4,14 @@
  * executing, within the same tick) goes into the next one, so steps that finish together commit
  * together. Callbacks queued with `after` (events, starting the next steps) run once the commit
  * carrying them has landed, never before.
+ *
+ * Every commit is fenced: it expects the run row to be owned by this process under the claim it was
+ * driven from (owner and revision; a claim bumps the revision). A commit refused because another
+ * claim came in between reports `conflict` through `failed`, and the run is abandoned here.
  */
-import type { ModelCallRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { ModelCallRecord, RunRecord, RunStatus, StepRecord } from '../storage/records.js';
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
-import { toTrellisError, type TrellisError } from '../kernel/errors.js';
+import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
@@ -36,12 +40,24 @@ export class CommitBatch {
   #chain: Promise<void> = Promise.resolve();
   /** Commits flushed (queued or writing) and not yet landed. */
   #writing = 0;
+  /** A commit failed or was refused: nothing later is written (it would land out of order). */
+  #dead = false;
+  // The run row's owner, revision and status as the commits flushed so far leave it: what the next
+  // commit expects to find. Kept here, not read from the run's record: patches merged into one
+  // commit change the stored status (and so the revision) once, however often they changed it.
+  #owner: string | null;
+  #revision: number;
+  #status: RunStatus;
 
   readonly #flushNow = (): void => this.#flush();
 
-  constructor(runId: string, hooks: CommitBatchHooks) {
-    this.#runId = runId;
+  /** `run` is the row as stored when this process took the run on (claimed, or about to be created). */
+  constructor(run: RunRecord, hooks: CommitBatchHooks) {
+    this.#runId = run.id;
     this.#hooks = copyHooks(hooks);
+    this.#owner = run.owner ?? null;
+    this.#revision = run.revision;
+    this.#status = run.status;
   }
 
   /** Upserts a step row (the latest version of a path wins). */
@@ -97,8 +113,16 @@ export class CommitBatch {
     this.#patch = undefined;
     const create = this.#create;
     this.#create = undefined;
-    const commit: Mutable<StepCommit> = { runId: this.#runId, steps, calls };
-    if (run) commit.run = run;
+    const commit: Mutable<StepCommit> = { runId: this.#runId, steps, calls, expect: { owner: this.#owner, revision: this.#revision } };
+    if (run) {
+      commit.run = run;
+      // The storages bump the revision on a status change; the fence follows what this commit writes.
+      if (run.status !== undefined && run.status !== this.#status) {
+        this.#status = run.status;
+        this.#revision++;
+      }
+      if ('owner' in run) this.#owner = run.owner ?? null;
+    }
     if (create) commit.create = create;
     // Commits of one run land in order: chain behind a write still in flight, else write at once.
     const queued = this.#writing > 0;
@@ -109,15 +133,41 @@ export class CommitBatch {
   }
 
   async #write(commit: StepCommit, after: readonly (() => void)[]): Promise<void> {
+    if (this.#dead) {
+      this.#writing--;
+      return;
+    }
+    let landed: boolean;
     try {
-      await this.#hooks.storage().commit(commit);
+      landed = await this.#hooks.storage().commit(commit);
     } catch (error) {
+      this.#dead = true;
+      this.#release(commit);
       this.#hooks.failed(toTrellisError(error, 'storage'));
       return;
     } finally {
       this.#writing--;
     }
+    if (!landed) {
+      this.#dead = true;
+      const message = `Run ${this.#runId} was taken over by another claim (it is no longer owned by ${commit.expect?.owner ?? 'nobody'} at revision ${commit.expect?.revision}); this process stops driving it`;
+      this.#hooks.failed(new TrellisError('conflict', message, { executionId: this.#runId }));
+      return;
+    }
     for (const callback of after) callback();
+  }
+
+  /**
+   * After a failed commit (nothing of it written): gives the run's lease up when the storage still
+   * answers, so that recovery (here or elsewhere) continues the run at once rather than after the
+   * lease. Expects the row as that commit expected it, so a run claimed meanwhile is left alone.
+   */
+  #release(commit: StepCommit): void {
+    if (commit.create) return; // the run was never stored
+    void this.#hooks
+      .storage()
+      .updateRun(this.#runId, { owner: undefined, lease_expires_at: undefined }, commit.expect)
+      .catch(() => undefined);
   }
 }
 

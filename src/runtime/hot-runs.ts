@@ -76,6 +76,11 @@ export class HotRuns implements RunOwner, ChildRuns {
     return this.#controllers.size;
   }
 
+  /** Ids of the runs driven here (whose leases this process renews). */
+  ids(): string[] {
+    return [...this.#controllers.keys()];
+  }
+
   runFinished(runId: string): void {
     this.#controllers.delete(runId);
     this.#deps.models.detachRun(runId);

@@ -65,7 +65,7 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduleFlush();
     });
     this.#contexts = new ScopeContexts(copyRootContext({ input: run.input_data, variables: run.variables }));
-    this.#batch = new CommitBatch(run.id, {
+    this.#batch = new CommitBatch(run, {
       storage: () => deps.storage,
       prepare: (patch, calls) => this.#row.prepare(patch, calls),
       failed: (error) => this.#abandon(error),

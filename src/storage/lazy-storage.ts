@@ -39,7 +39,7 @@ export abstract class LazyStorage implements Storage {
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
   deleteRun: Storage['deleteRun'] = (id) => this.driver.deleteRun(id);
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
-  renewLeases: Storage['renewLeases'] = (owner, leaseUntil) => this.driver.renewLeases(owner, leaseUntil);
+  renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit) => this.driver.findOrphanRuns(now, limit);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);

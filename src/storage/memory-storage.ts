@@ -28,6 +28,7 @@ import {
 } from './storage-helpers.js';
 import { isStepScoped, lastWrites } from './step-calls.js';
 import { parseStepCallId } from '../kernel/call-ids.js';
+import { sameVersion, versionTaken } from './workflow-versions.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -130,14 +131,16 @@ export class MemoryStorage implements Storage {
     const run = this.#runs.get(id);
     if (!run) return undefined;
     if (!isClaimable(run, owner, now)) return undefined;
-    const next = { ...run, owner, lease_expires_at: leaseUntil };
+    // A claim bumps the revision: it is the fencing token of the owner's commits (see StepCommit.expect).
+    const next = { ...run, owner, lease_expires_at: leaseUntil, revision: run.revision + 1 };
     this.#runs.set(id, next);
     return next;
   }
 
-  async renewLeases(owner: string, leaseUntil: number): Promise<void> {
-    for (const [id, run] of this.#runs) {
-      if (run.owner === owner && ACTIVE_RUN_STATUSES.includes(run.status)) this.#runs.set(id, { ...run, lease_expires_at: leaseUntil });
+  async renewLeases(owner: string, leaseUntil: number, runIds?: readonly string[]): Promise<void> {
+    for (const id of runIds ?? [...this.#runs.keys()]) {
+      const run = this.#runs.get(id);
+      if (run?.owner === owner && ACTIVE_RUN_STATUSES.includes(run.status)) this.#runs.set(id, { ...run, lease_expires_at: leaseUntil });
     }
   }
 
@@ -171,11 +174,15 @@ export class MemoryStorage implements Storage {
     return found.slice(0, limit);
   }
 
+  // Insert-only: a version is written once (deleted ones stay, for the runs pinned to them).
   async saveWorkflow(record: WorkflowRecord): Promise<void> {
     const versions = this.#workflows.get(record.id) ?? [];
-    const at = versions.findIndex((v) => v.version === record.version);
-    if (at >= 0) versions[at] = record;
-    else versions.push(record);
+    const existing = versions.find((v) => v.version === record.version);
+    if (existing) {
+      if (sameVersion(existing, record)) return;
+      throw versionTaken(record.id, record.version, versions.at(-1)!.version);
+    }
+    versions.push(record);
     versions.sort((a, b) => a.version - b.version);
     this.#workflows.set(record.id, versions);
   }

@@ -36,7 +36,12 @@ export type RunPatch = {
   readonly [K in RunPatchField]?: K extends 'status' | 'recovery_count' ? RunRecord[K] : RunRecord[K] | undefined;
 };
 
-/** Condition for a compare-and-set update of a run. */
+/**
+ * Condition for a compare-and-set update of a run. The engine fences every commit with one: the
+ * owner it drives the run as and the revision it last wrote (a claim bumps the revision), so a
+ * process that lost its lease (stopped, partitioned, or restarted under the same instance id) has
+ * its late writes refused instead of overwriting the new owner's.
+ */
 export interface RunExpectation {
   readonly status?: RunStatus | readonly RunStatus[];
   readonly revision?: number;
@@ -77,7 +82,7 @@ export interface Storage {
   createRun(run: RunRecord): Promise<RunRecord>;
   getRun(id: string): Promise<RunRecord | undefined>;
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
-  /** Compare-and-set patch; bumps `revision` when `status` changes. Returns the updated run, or undefined when the expectation failed or the run is missing. */
+  /** Compare-and-set patch; bumps `revision` when `status` changes (and `claimRun` bumps it too). Returns the updated run, or undefined when the expectation failed or the run is missing. */
   updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   /** Commits step rows and a run patch in one transaction. Returns false when `expect` did not hold. */
   commit(commit: StepCommit): Promise<boolean>;
@@ -90,11 +95,16 @@ export interface Storage {
   // Leases and recovery
   /**
    * Claims a run for `owner` until `leaseUntil` when it is unowned, owned by `owner`, or its lease expired before `now`.
-   * A single conditional statement, so two processes never both win. Returns the claimed run or undefined.
+   * A single conditional statement, so two processes never both win. Bumps `revision` (also when
+   * `owner` claims its own run again): the revision is the fencing token of the claimant's commits.
+   * Returns the claimed run or undefined.
    */
   claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined>;
-  /** Extends the lease of every active run owned by `owner`. */
-  renewLeases(owner: string, leaseUntil: number): Promise<void>;
+  /**
+   * Extends the lease of the active runs owned by `owner`: only those among `runIds` when given (the
+   * runs the process still drives, so that a run it dropped becomes an orphan), else all of them.
+   */
+  renewLeases(owner: string, leaseUntil: number, runIds?: readonly string[]): Promise<void>;
   /** Runs that are `pending` or `running` and unowned or with an expired lease, oldest first. */
   findOrphanRuns(now: number, limit: number): Promise<RunRecord[]>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
@@ -103,6 +113,11 @@ export interface Storage {
   findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
 
   // Workflows (every version kept)
+  /**
+   * Inserts a version; a version is written once. Writing an existing (id, version) again with the
+   * same content is a no-op; with another content, or over a deleted version, it throws `conflict`
+   * (see `versionTaken`: its `details.highest` is the highest version ever written under the id).
+   */
   saveWorkflow(record: WorkflowRecord): Promise<void>;
   /** A given version, or the latest when `version` is absent. Deleted workflows are not returned. */
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined>;

@@ -12,13 +12,14 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
     test('claims free, own and expired runs, and refuses live leases of others', async (storage) => {
       await storage.createRun(makeRun('c1', { status: 'running' }));
       const claimed = await storage.claimRun('c1', 'a', 2000, 1000);
-      expect(claimed).toStrictEqual(makeRun('c1', { status: 'running', owner: 'a', lease_expires_at: 2000 }));
+      // Every claim bumps the revision (the fencing token of the owner's commits), a re-claim too.
+      expect(claimed).toStrictEqual(makeRun('c1', { status: 'running', owner: 'a', lease_expires_at: 2000, revision: 1 }));
       expect(await storage.claimRun('c1', 'b', 2500, 1500)).toBeUndefined();
-      expect((await storage.claimRun('c1', 'a', 3000, 1500))?.lease_expires_at).toBe(3000);
+      expect(await storage.claimRun('c1', 'a', 3000, 1500)).toMatchObject({ lease_expires_at: 3000, revision: 2 });
       // The lease must have expired strictly before now.
       expect(await storage.claimRun('c1', 'b', 4000, 3000)).toBeUndefined();
-      expect(await storage.claimRun('c1', 'b', 4000, 3001)).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000 }));
-      expect(await storage.getRun('c1')).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000 }));
+      expect(await storage.claimRun('c1', 'b', 4000, 3001)).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000, revision: 3 }));
+      expect(await storage.getRun('c1')).toStrictEqual(makeRun('c1', { status: 'running', owner: 'b', lease_expires_at: 4000, revision: 3 }));
       await storage.createRun(makeRun('c2', { owner: 'a' }));
       expect((await storage.claimRun('c2', 'b', 10, 5))?.owner).toBe('b');
       expect(await storage.claimRun('missing', 'a', 10, 5)).toBeUndefined();
@@ -43,6 +44,9 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       await storage.renewLeases('a', 99);
       const lease = async (id: string) => (await storage.getRun(id))?.lease_expires_at;
       expect([await lease('l1'), await lease('l2'), await lease('l3'), await lease('l4')]).toEqual([99, 99, 10, 10]);
+      // Given ids, only those: a run its owner dropped is left to expire.
+      await storage.renewLeases('a', 120, ['l2', 'l3', 'l4', 'missing']);
+      expect([await lease('l1'), await lease('l2'), await lease('l3'), await lease('l4')]).toEqual([99, 120, 10, 10]);
     });
 
     test('finds orphan runs oldest first', async (storage) => {

@@ -148,7 +148,7 @@ export class PostgresDriver extends SqlStorage {
       });
       return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.calls ? { calls: commit.calls } : {}) });
     }
-    if (!commit.run && !commit.expect && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions);
+    if (!commit.run && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
     return this.guard('commit', () =>
       this.ctx.db.transaction().execute(async (trx) => {
         const current = await (commit.run
@@ -184,9 +184,15 @@ export class PostgresDriver extends SqlStorage {
    * The common commit (steps and LLM records, no run patch, no expectation, no blobs; or a new run
    * with its first steps) as one statement: data-modifying CTEs are atomic, so it needs no
    * BEGIN/lock/COMMIT round trips. A run deleted meanwhile shows up as a foreign-key violation:
-   * nothing is written.
+   * nothing is written. An expectation (the owner's fence on every commit) is a CTE that share-locks
+   * the run row when it matches; when it does not, the statement divides by zero and nothing of it lands.
    */
-  async #commitInOneStatement(encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly ModelCallRecord[], created?: RunRecord): Promise<boolean> {
+  async #commitInOneStatement(
+    encoded: readonly ReturnType<typeof encodeStep>[],
+    executions: readonly ModelCallRecord[],
+    created?: RunRecord,
+    fence?: { readonly runId: string; readonly expect: RunExpectation },
+  ): Promise<boolean> {
     try {
       await this.guard('commit', async () => {
         // A new run goes in first, in the same statement: its steps' foreign keys are checked at its end.
@@ -195,6 +201,9 @@ export class PostgresDriver extends SqlStorage {
         const add = (name: string, query: (d: QueryCreator<TrellisDatabase>) => unknown): void => {
           db = db.with(name, query as never) as unknown as QueryCreator<TrellisDatabase>;
         };
+        // FOR SHARE waits for a claim in flight and rechecks the row it committed, so a claim lands
+        // either wholly before this commit (which then writes nothing) or after it.
+        if (fence) add('g', (d) => fenceQuery(d, fence.runId, fence.expect));
         if (created) add('r', (d) => d.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)));
         if (encoded.length > 0) {
           add('s', (d) =>
@@ -212,12 +221,12 @@ export class PostgresDriver extends SqlStorage {
               .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id']))),
           );
         }
-        await db.selectNoFrom(sql<number>`1`.as('one')).execute();
+        await db.selectNoFrom(fence ? sql<number>`1 / (SELECT count(*) FROM g)`.as('one') : sql<number>`1`.as('one')).execute();
       });
       return true;
     } catch (error) {
       if (created && hasCode(error, '23505')) throw runExists(created.id, error);
-      if (foreignKeyViolation(error)) return false;
+      if (foreignKeyViolation(error) || (fence && hasCode(error, '22012'))) return false;
       throw error;
     }
   }
@@ -262,6 +271,15 @@ export class PostgresDriver extends SqlStorage {
       }),
     );
   }
+}
+
+/** The run row, share-locked, when it matches `expect`; no row when it does not. */
+function fenceQuery(d: QueryCreator<TrellisDatabase>, runId: string, expect: RunExpectation) {
+  let query = d.selectFrom('workflow_executions').select(sql<number>`1`.as('ok')).where('id', '=', runId);
+  if (expect.status !== undefined) query = query.where('status', 'in', typeof expect.status === 'string' ? [expect.status] : [...expect.status]);
+  if (expect.revision !== undefined) query = query.where('revision', '=', expect.revision);
+  if (expect.owner !== undefined) query = expect.owner === null ? query.where('owner', 'is', null) : query.where('owner', '=', expect.owner);
+  return query.forShare();
 }
 
 function foreignKeyViolation(error: unknown): boolean {

@@ -101,7 +101,8 @@ export abstract class SqlStorage implements Storage {
     return this.guard('claimRun', async () => {
       const row = await this.ctx.db
         .updateTable('workflow_executions')
-        .set({ owner, lease_expires_at: leaseUntil })
+        // A claim bumps the revision: it is the fencing token of the owner's commits.
+        .set((eb) => ({ owner, lease_expires_at: leaseUntil, revision: eb('revision', '+', 1) }))
         .where('id', '=', id)
         .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', owner), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
         .returning(this.#runColumns)
@@ -110,14 +111,20 @@ export abstract class SqlStorage implements Storage {
     });
   }
 
-  renewLeases(owner: string, leaseUntil: number): Promise<void> {
+  renewLeases(owner: string, leaseUntil: number, runIds?: readonly string[]): Promise<void> {
     return this.guard('renewLeases', async () => {
-      await this.ctx.db
-        .updateTable('workflow_executions')
-        .set({ lease_expires_at: leaseUntil })
-        .where('owner', '=', owner)
-        .where('status', 'in', [...ACTIVE_RUN_STATUSES])
-        .execute();
+      const renew = (ids?: readonly string[]) => {
+        let query = this.ctx.db
+          .updateTable('workflow_executions')
+          .set({ lease_expires_at: leaseUntil })
+          .where('owner', '=', owner)
+          .where('status', 'in', [...ACTIVE_RUN_STATUSES]);
+        if (ids) query = query.where('id', 'in', [...ids]);
+        return query.execute();
+      };
+      if (!runIds) await renew();
+      // In slices: a statement binds at most some tens of thousands of parameters.
+      else for (let i = 0; i < runIds.length; i += 1000) await renew(runIds.slice(i, i + 1000));
     });
   }
 
@@ -137,7 +144,7 @@ export abstract class SqlStorage implements Storage {
   }
 
   saveWorkflow(record: WorkflowRecord): Promise<void> {
-    return this.guard('saveWorkflow', () => catalog.upsert(this.ctx, 'workflows', COLUMNS.workflows, ['id', 'version'], record));
+    return this.guard('saveWorkflow', () => catalog.insertWorkflow(this.ctx, record));
   }
 
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
