@@ -1,12 +1,17 @@
 /**
  * `engine.workflows`: stored workflows, every version kept. Updating creates a new version;
- * running executions keep the version they started with.
+ * running executions keep the version they started with. A version is written once: storage
+ * refuses a second, different write of it (`conflict`), and every write here that picks "the next
+ * version" retries above the highest one taken when it loses a race. Deleting marks the versions
+ * deleted without freeing their numbers, so a re-created id continues above them and a run pinned
+ * to an old version never sees another definition under it.
  */
 import type { Storage } from '../storage/storage.js';
 import type { WorkflowFilter, WorkflowRecord } from '../storage/records.js';
 import type { Clock } from '../kernel/clock.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
-import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
+import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
+import { takenUpTo } from '../storage/workflow-versions.js';
 import type { ValidateWorkflowOptions } from '../definition/validation/validation.js';
 import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
 
@@ -35,8 +40,12 @@ export class WorkflowStore {
     const def = resolveDefinition(source, this.#validation());
     const storage = await this.#storage();
     const id = workflowIdFor(def);
-    if (await storage.getWorkflow(id)) throw new IllegalStateError(`Workflow "${id}" already exists; use update() to add a version`, { details: { id } });
-    return this.#save(storage, id, def.version, def);
+    if (await storage.getWorkflow(id)) throw alreadyExists(id);
+    // A deleted id keeps its version numbers: the new workflow starts above them. A concurrent
+    // create that won is reported as such.
+    return this.#save(storage, id, def.version, def, async () => {
+      if (await storage.getWorkflow(id)) throw alreadyExists(id);
+    });
   }
 
   /** A version of a workflow (latest when absent), or undefined. */
@@ -103,19 +112,44 @@ export class WorkflowStore {
     return this.#save(storage, id, (latest?.version ?? def.version) + 1, def);
   }
 
-  async #save(storage: Storage, id: string, version: number, def: WorkflowDefinition): Promise<WorkflowRecord> {
-    const record: WorkflowRecord = {
-      id,
-      version,
-      name: def.name,
-      status: def.status,
-      tags: def.tags ?? [],
-      definition: withId(def, id, version),
-      created_at: this.#clock.now(),
-    };
-    await storage.saveWorkflow(record);
-    return record;
+  /**
+   * Writes `def` as `version`, or, when that version is taken by another definition (a concurrent
+   * writer, a deleted version), as the first version above the highest one taken. `onTaken` may
+   * refuse the retry by throwing. Storage treats rewriting an identical version as a no-op, so two
+   * writers of the same definition may share a version: it holds exactly what each wrote.
+   */
+  async #save(storage: Storage, id: string, version: number, def: WorkflowDefinition, onTaken?: () => Promise<void>): Promise<WorkflowRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const record: WorkflowRecord = {
+        id,
+        version,
+        name: def.name,
+        status: def.status,
+        tags: def.tags ?? [],
+        definition: withId(def, id, version),
+        created_at: this.#clock.now(),
+      };
+      try {
+        await storage.saveWorkflow(record);
+        return record;
+      } catch (error) {
+        const highest = takenUpTo(error);
+        if (highest === undefined) throw error;
+        if (attempt >= MAX_VERSION_ATTEMPTS) {
+          throw new TrellisError('conflict', `Workflow "${id}": no free version after ${attempt + 1} attempts; too many concurrent writers`, { cause: error, details: { id } });
+        }
+        await onTaken?.();
+        version = Math.max(version, highest) + 1;
+      }
+    }
   }
+}
+
+/** Each lost race means another writer stored a version, so this bounds only a storm of writers. */
+const MAX_VERSION_ATTEMPTS = 100;
+
+function alreadyExists(id: string): IllegalStateError {
+  return new IllegalStateError(`Workflow "${id}" already exists; use update() to add a version`, { details: { id } });
 }
 
 function withId(def: WorkflowDefinition, id: string, version: number): WorkflowDefinition {

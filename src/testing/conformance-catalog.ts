@@ -18,10 +18,42 @@ export function catalogConformance({ vitest: { describe, expect }, test }: Confo
       expect(await storage.getWorkflow('w', 3)).toBeUndefined();
       expect(await storage.getWorkflow('nope')).toBeUndefined();
       expect(await storage.listWorkflowVersions('w')).toStrictEqual([v1, v2]);
-      const v2b = makeWorkflow('w', 2, { name: 'Renamed' });
-      await storage.saveWorkflow(v2b);
-      expect(await storage.listWorkflowVersions('w')).toStrictEqual([v1, v2b]);
-      expect(await storage.listWorkflows()).toStrictEqual([v2b]);
+      expect(await storage.listWorkflows()).toStrictEqual([v2]);
+    });
+
+    test('writes a version once: the same content again is a no-op, another content a conflict', async (storage) => {
+      const v1 = makeWorkflow('w', 1);
+      await storage.saveWorkflow(v1);
+      await storage.saveWorkflow({ ...v1, created_at: 999 });
+      expect(await storage.getWorkflow('w', 1)).toStrictEqual(v1);
+      await storage.saveWorkflow(makeWorkflow('w', 2));
+      const other = makeWorkflow('w', 1, { name: 'Renamed', definition: { ...v1.definition, name: 'Renamed' } });
+      const error = await storage.saveWorkflow(other).then(() => undefined, (e: unknown) => e);
+      expect(error).toMatchObject({ code: 'conflict', details: { id: 'w', version: 1, highest: 2 } });
+      await expect(storage.saveWorkflow(makeWorkflow('w', 1, { tags: ['new'] }))).rejects.toMatchObject({ code: 'conflict' });
+      expect(await storage.getWorkflow('w', 1)).toStrictEqual(v1);
+    });
+
+    test('concurrent writers of one version: one wins, the others get a conflict', async (storage) => {
+      const writes = [1, 2, 3, 4].map((n) => makeWorkflow('race', 1, { tags: [`writer${n}`] }));
+      const results = await Promise.allSettled(writes.map((w) => storage.saveWorkflow(w)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'conflict' });
+      const winner = writes[results.findIndex((r) => r.status === 'fulfilled')];
+      expect(await storage.getWorkflow('race', 1)).toStrictEqual(winner);
+    });
+
+    test('a deleted version keeps its number: writing it again is a conflict that names the highest version', async (storage) => {
+      const v1 = makeWorkflow('gone', 1);
+      await storage.saveWorkflow(v1);
+      await storage.saveWorkflow(makeWorkflow('gone', 2));
+      await storage.deleteWorkflow('gone');
+      // Even the identical content: the version stays deleted, so "saved" would be a lie.
+      await expect(storage.saveWorkflow(v1)).rejects.toMatchObject({ code: 'conflict', details: { highest: 2 } });
+      const v3 = makeWorkflow('gone', 3);
+      await storage.saveWorkflow(v3);
+      expect(await storage.getWorkflow('gone')).toStrictEqual(v3);
+      expect(await storage.getWorkflow('gone', 1)).toBeUndefined();
     });
 
     test('lists the latest version of each workflow with filters', async (storage) => {

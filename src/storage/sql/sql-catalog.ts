@@ -7,6 +7,7 @@ import type { BundleRecord, ModelCallRecord, PromptRecord, WorkflowFilter, Workf
 import { byCreatedThenId, matchesWorkflowFilter, paginate } from '../storage-helpers.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, type ColumnSpec } from './sql-codec.js';
 import type { Cell, SqlDialectName, TrellisDatabase } from './sql-schema.js';
+import { sameVersion, versionTaken } from '../workflow-versions.js';
 
 /** What the shared queries need: the Kysely instance and the dialect (for JSON reads). */
 export interface SqlContext {
@@ -32,6 +33,25 @@ export async function upsert(ctx: SqlContext, table: CatalogTable, spec: readonl
     .values(encodeRecord(spec, record))
     .onConflict((oc) => oc.columns(keys as string[]).doUpdateSet(updates))
     .execute();
+}
+
+/** Inserts a workflow version; a version already taken is left as it is (see workflow-versions.ts). */
+export async function insertWorkflow(ctx: SqlContext, record: WorkflowRecord): Promise<void> {
+  const inserted = await ctx.db
+    .insertInto('workflows')
+    .values(encodeRecord(COLUMNS.workflows, record))
+    .onConflict((oc) => oc.columns(['id', 'version']).doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return;
+  const row = await ctx.db
+    .selectFrom('workflows as w')
+    .select(selectList(COLUMNS.workflows, ctx.dialect, 'w'))
+    .where('w.id', '=', record.id)
+    .where('w.version', '=', record.version)
+    .executeTakeFirst();
+  if (row && sameVersion(decodeRecord<WorkflowRecord>(COLUMNS.workflows, row), record)) return;
+  const top = await ctx.db.selectFrom('workflows').select(sql<number>`max(version)`.as('m')).where('id', '=', record.id).executeTakeFirst();
+  throw versionTaken(record.id, record.version, Number(top?.m ?? record.version));
 }
 
 const notDeleted = (alias: string) => sql<SqlBool>`(${sql.ref(`${alias}.deleted`)} IS NULL OR ${sql.ref(`${alias}.deleted`)} = 0)`;
