@@ -11,6 +11,7 @@ import { catalogConformance } from './conformance-catalog.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
 import { stepsConformance } from './conformance-steps.js';
+import { textConformance } from './conformance-text.js';
 
 /** Options of {@link describeStorageConformance}. */
 export interface StorageConformanceOptions {
@@ -57,5 +58,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     recoveryConformance(section);
     catalogConformance(section);
     callsConformance(section);
+    textConformance(section);
   });
 }

@@ -1,7 +1,9 @@
 /**
  * Row <-> record mapping for the SQL storages. Every record field is its own column of the same name;
  * SQL NULL means "field absent" (so JSON `null` is stored as the JSON text `null`, never as SQL NULL),
- * which makes records round-trip exactly, with absent optional fields staying absent.
+ * which makes records round-trip exactly, with absent optional fields staying absent. Text a user or
+ * a model sends (JSON values, and the `free` text columns) is escaped so that NUL and lone
+ * surrogates survive PostgreSQL and UTF-8 drivers (see odd-text.ts); keys, ids and statuses are not.
  */
 import { sql, type AliasedRawBuilder } from 'kysely';
 import { TrellisError, isTrellisError } from '../../kernel/errors.js';
@@ -11,8 +13,10 @@ import { RUN_PATCH_FIELDS, type ExpectationTarget } from '../storage-helpers.js'
 import type { Cell, SqlDialectName, SqlRow } from './sql-schema.js';
 import { largeOutput, type BlobRow } from './sql-options.js';
 import { compactCallId, expandCallId } from '../step-calls.js';
+import { escapeJsonText, escapeText, parseEscapedJson, unescapeText } from '../odd-text.js';
 
-type ColumnKind = 'text' | 'num' | 'json' | 'bool';
+/** `text` holds keys, ids and names the engine makes; `free` any text a user or a model sends (escaped). */
+type ColumnKind = 'text' | 'free' | 'num' | 'json' | 'bool';
 
 /** One column: its name (equal to the record field) and how its value is stored. */
 export interface ColumnSpec {
@@ -20,7 +24,7 @@ export interface ColumnSpec {
   readonly kind: ColumnKind;
 }
 
-const KINDS: Record<string, ColumnKind> = { t: 'text', n: 'num', j: 'json', b: 'bool' };
+const KINDS: Record<string, ColumnKind> = { t: 'text', f: 'free', n: 'num', j: 'json', b: 'bool' };
 
 /** Parses `"id name:j count:n"` (default kind text) into column specs. */
 function columns(list: string): readonly ColumnSpec[] {
@@ -33,15 +37,15 @@ function columns(list: string): readonly ColumnSpec[] {
 /** Columns of each table, in a fixed order (the SQLite storage binds them positionally). */
 export const COLUMNS = {
   runs: columns(
-    'id workflow_id workflow_version:n status input_data:j variables:j output_data:j error_message created_at:n started_at:n ' +
-      'completed_at:n owner lease_expires_at:n revision:n recovery_count:n parent_id parent_step_path trigger:j idempotency_key usage:j',
+    'id workflow_id workflow_version:n status input_data:j variables:j output_data:j error_message:f created_at:n started_at:n ' +
+      'completed_at:n owner lease_expires_at:n revision:n recovery_count:n parent_id parent_step_path trigger:j idempotency_key:f usage:j',
   ),
   steps: columns(
     'run_id path node_id seq:n status attempt:n input_data:j output_data:j fired:j state:j error:j waiter:j execution_id ' +
       'started_at:n completed_at:n duration_ms:n',
   ),
-  workflows: columns('id version:n name status tags:j definition:j created_at:n deleted:b'),
-  prompts: columns('id version:n name template system variables:j provider_model created_at:n'),
+  workflows: columns('id version:n name:f status tags:j definition:j created_at:n deleted:b'),
+  prompts: columns('id version:n name:f template:f system:f variables:j provider_model created_at:n'),
   executions: columns(
     'id status provider_model workflow_execution_id workflow_node_id step_path attempt:n idempotency_key request:j response:j ' +
       'usage:j cost_usd:n error:j created_at:n started_at:n completed_at:n duration_ms:n',
@@ -64,7 +68,7 @@ export const APPEND_CALLS_SQL =
 
 /** The event a step waits for, when it waits for one (the indexed `wait_event` column). */
 function waitEvent(step: StepRecord): string | null {
-  return step.status === 'waiting' && step.waiter?.kind === 'event' ? (step.waiter.event ?? null) : null;
+  return step.status === 'waiting' && step.waiter?.kind === 'event' && step.waiter.event !== undefined ? escapeText(step.waiter.event) : null;
 }
 
 /** Every column of the steps table, in insert order. */
@@ -77,7 +81,8 @@ const RUN_KINDS = new Map(COLUMNS.runs.map((c) => [c.name, c.kind]));
 
 function encodeValue(kind: ColumnKind, value: unknown): Cell {
   if (value === undefined) return null;
-  if (kind === 'json') return JSON.stringify(value);
+  if (kind === 'json') return escapeJsonText(JSON.stringify(value));
+  if (kind === 'free') return escapeText(value as string);
   if (kind === 'bool') return value ? 1 : 0;
   return value as Cell;
 }
@@ -104,7 +109,8 @@ export function decodeRecord<T>(spec: readonly ColumnSpec[], row: Record<string,
   for (const { name, kind } of spec) {
     const value = row[name];
     if (value === null || value === undefined) continue;
-    if (kind === 'json') record[name] = JSON.parse(value as string);
+    if (kind === 'json') record[name] = parseEscapedJson(value as string);
+    else if (kind === 'free') record[name] = unescapeText(value as string);
     else if (kind === 'num') record[name] = Number(value);
     else if (kind === 'bool') record[name] = value === 1 || value === true || value === '1';
     else record[name] = value;
@@ -130,6 +136,9 @@ export function encodeStep(step: StepRecord, largeOutputBytes: number): EncodedS
 export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { readonly cells: Cell[]; readonly blob: BlobRow | undefined } {
   // Field by field in STEP_ROW_COLUMNS order (a test checks it against the column list): this runs
   // for every step written, and the generic encodeCells costs more.
+  const output = step.output_data === undefined ? undefined : JSON.stringify(step.output_data);
+  // The blob, when the output is large, is plain JSON text: a text column keeps what jsonb refuses.
+  const blob = output === undefined ? undefined : largeOutput(output, largeOutputBytes);
   const cells: Cell[] = [
     step.run_id,
     step.path,
@@ -138,7 +147,7 @@ export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { r
     step.status,
     step.attempt,
     jsonCell(step.input_data),
-    jsonCell(step.output_data),
+    output === undefined || blob ? null : escapeJsonText(output),
     jsonCell(step.fired),
     jsonCell(step.state),
     jsonCell(step.error),
@@ -148,25 +157,16 @@ export function encodeStepCells(step: StepRecord, largeOutputBytes: number): { r
     step.completed_at ?? null,
     step.duration_ms ?? null,
     step.waiter?.due_at ?? null,
-    null,
+    blob ? blob.hash : null,
     waitEvent(step),
     null,
   ];
-  const output = cells[OUTPUT_CELL];
-  const blob = typeof output === 'string' ? largeOutput(output, largeOutputBytes) : undefined;
-  if (blob) {
-    cells[OUTPUT_CELL] = null;
-    cells[OUTPUT_REF_CELL] = blob.hash;
-  }
   return { cells, blob };
 }
 
-const OUTPUT_CELL = STEP_ROW_COLUMNS.indexOf('output_data');
-const OUTPUT_REF_CELL = STEP_ROW_COLUMNS.indexOf('output_ref');
-
-/** A JSON column's cell: the value's JSON text, or NULL for an absent value. */
+/** A JSON column's cell: the value's JSON text (escaped, see odd-text.ts), or NULL for an absent value. */
 function jsonCell(value: unknown): Cell {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined ? null : escapeJsonText(JSON.stringify(value));
 }
 
 /** Decodes a step row; a referenced output is read from `blob_data` (joined from `blobs`). */

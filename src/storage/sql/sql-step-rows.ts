@@ -10,6 +10,7 @@ import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeStep, selectList } from './sql-codec.js';
 import { TIMER_RUN_STATUSES, byCreatedThenId } from '../storage-helpers.js';
 import { decodeCalls, type CallsRow } from '../step-calls.js';
+import { escapeText } from '../odd-text.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 
 function stepQuery(ctx: SqlContext) {
@@ -54,7 +55,7 @@ export async function findDueSteps(ctx: SqlContext, now: number, limit: number):
 export async function findEventWaiters(ctx: SqlContext, event: string, limit: number): Promise<StepRecord[]> {
   const rows = await stepQuery(ctx)
     .innerJoin('workflow_executions as r', 'r.id', 's.run_id')
-    .where('s.wait_event', '=', event)
+    .where('s.wait_event', '=', escapeText(event))
     .where('r.status', 'in', [...TIMER_RUN_STATUSES])
     .orderBy('s.run_id')
     .orderBy('s.path')

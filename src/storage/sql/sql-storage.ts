@@ -20,6 +20,7 @@ import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
+import { escapeText } from '../odd-text.js';
 
 
 /** Base of the SQL storages; not exported from the package. */
@@ -62,7 +63,7 @@ export abstract class SqlStorage implements Storage {
       const result = await db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, run)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
       if (Number(result.numInsertedOrUpdatedRows ?? 0) === 1) return run;
       if (run.idempotency_key !== undefined) {
-        const row = await db.selectFrom('workflow_executions').select(this.#runColumns).where('idempotency_key', '=', run.idempotency_key).executeTakeFirst();
+        const row = await db.selectFrom('workflow_executions').select(this.#runColumns).where('idempotency_key', '=', escapeText(run.idempotency_key)).executeTakeFirst();
         if (row) return decodeRecord<RunRecord>(COLUMNS.runs, row);
       }
       throw runExists(run.id);

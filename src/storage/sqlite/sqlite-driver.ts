@@ -26,6 +26,7 @@ import {
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import { attachCalls } from '../step-calls.js';
+import { escapeText } from '../odd-text.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
 import * as catalog from '../sql/sql-catalog.js';
@@ -156,7 +157,7 @@ export class SqliteDriver extends SqlStorage {
   override async createRun(run: RunRecord): Promise<RunRecord> {
     return this.#write('createRun', (s) => {
       if (s.insertRun.run(encodeCells(COLUMNS.runs, run)).changes === 1) return run;
-      const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(run.idempotency_key);
+      const existing = run.idempotency_key === undefined ? undefined : s.runByKey.get(escapeText(run.idempotency_key));
       if (existing) return decodeRecord<RunRecord>(COLUMNS.runs, existing);
       throw runExists(run.id);
     });

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { ModelCallRecord, StepRecord } from '../records.js';
 import type { BlobRow } from '../sql/sql-options.js';
 import { TIMER_RUN_STATUSES } from '../storage-helpers.js';
+import { escapeText } from '../odd-text.js';
 import { bySeqThenPath, foldLog, StepLineEncoder, logEntry, loggedCalls, loggedNodeId, loggedStepRecord, outputRef, type LoggedStep } from './step-log.js';
 
 type Row = Record<string, unknown>;
@@ -20,7 +21,7 @@ const TIMER_STATUSES = TIMER_RUN_STATUSES.map((s) => `'${s}'`).join(', ');
 function waitOf(step: StepRecord): { readonly due: number | null; readonly event: string | null } | undefined {
   if (step.status !== 'waiting' || step.waiter === undefined) return undefined;
   const due = step.waiter.due_at ?? null;
-  const event = step.waiter.kind === 'event' ? (step.waiter.event ?? null) : null;
+  const event = step.waiter.kind === 'event' && step.waiter.event !== undefined ? escapeText(step.waiter.event) : null;
   return due === null && event === null ? undefined : { due, event };
 }
 
@@ -117,7 +118,7 @@ export class SqliteStepLog {
 
   /** Steps waiting for `event`, in runs that are running or paused. */
   eventWaiters(event: string, limit: number): StepRecord[] {
-    return this.#waiting(this.#waitingFor.all(event, limit));
+    return this.#waiting(this.#waitingFor.all(escapeText(event), limit));
   }
 
   /** The steps named by (run_id, path) rows, in their order, each run folded once. */
