@@ -7,10 +7,12 @@
 import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
 import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
-import type { PostgresStorageOptions } from './postgres-options.js';
+import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
+import { Reconnector, isConnectionError, transactionCommitted, watchedPool } from './postgres-connection.js';
 import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
+import { escapeText } from '../odd-text.js';
 import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { applyRunPatch, matchesExpectation, runExists } from '../storage-helpers.js';
 import { excludedSet } from '../sql/sql-catalog.js';
@@ -37,6 +39,17 @@ import * as stepRows from '../sql/sql-step-rows.js';
 const STEP_KEYS = ['run_id', 'path'];
 /** The step upsert's SET list: every column replaced, except `calls`, which is appended to. */
 const STEP_UPDATES = { ...excludedSet(STEP_ROW_COLUMNS, STEP_KEYS), [STEP_CALLS_COLUMN]: sql<Cell>`${sql.raw(APPEND_CALLS_SQL)}` };
+/**
+ * The same, for a one-statement commit tried again after its connection broke: it may have landed,
+ * so its calls are appended only when the row does not hold them yet (each call's line carries its
+ * unique id, so finding the text means it is there). Only retries pay for the search.
+ */
+const STEP_UPDATES_ON_RETRY = {
+  ...STEP_UPDATES,
+  [STEP_CALLS_COLUMN]: sql<Cell>`CASE WHEN strpos(coalesce(workflow_execution_steps.calls, ''), coalesce(excluded.calls, '')) > 0 THEN workflow_execution_steps.calls ELSE ${sql.raw(APPEND_CALLS_SQL)} END`,
+};
+/** Read with the run row a transaction locks first: the id under which the server will know whether it committed. */
+const TXID = sql<string>`txid_current()::text`.as('trellis_txid');
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
 const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
 
@@ -49,6 +62,7 @@ const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_C
  */
 export class PostgresDriver extends SqlStorage {
   readonly #ownsPool: boolean;
+  readonly #reconnect: Reconnector;
   readonly #schema: string;
   readonly #largeOutputBytes: number;
 
@@ -59,9 +73,11 @@ export class PostgresDriver extends SqlStorage {
     const schema = options.schema ?? 'public';
     if (typeof schema !== 'string' || schema === '') throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(schema)}`);
     const largeOutputBytes = resolveLargeOutputBytes(options.largeOutputBytes);
+    const retryMs = resolveConnectionRetryMs(options.connectionRetryMs);
     const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
-    super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema), 'postgres');
+    super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool: watchedPool(pool, options.pool === undefined) }) }).withSchema(schema), 'postgres');
     this.#ownsPool = options.pool === undefined;
+    this.#reconnect = new Reconnector(retryMs);
     this.#schema = schema;
     this.#largeOutputBytes = largeOutputBytes;
   }
@@ -98,22 +114,92 @@ export class PostgresDriver extends SqlStorage {
   }
 
   async close(): Promise<void> {
+    this.#reconnect.close();
     if (this.#ownsPool) await this.ctx.db.destroy();
+  }
+
+  /**
+   * Every operation is tried again when its connection is lost. Reads, claims, lease renewals and
+   * the catalog upserts give the same result when repeated; the writes that would not (a commit, a
+   * compare-and-set patch, a run insert) check on a retry whether their first try landed.
+   */
+  protected override guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.#retrying(operation, () => fn());
+  }
+
+  #retrying<T>(operation: string, fn: (retry: boolean) => Promise<T>): Promise<T> {
+    return super.guard(operation, () => this.#reconnect.run(fn));
+  }
+
+  /**
+   * A transaction whose body reads {@link TXID} in its first statement, before any write. When the
+   * connection breaks during COMMIT, `txid_status` says whether it landed, so a commit that did
+   * returns its result instead of being applied twice (a retried compare-and-set would fail its own
+   * expectation; appended calls would double). A break before COMMIT left nothing: retry afresh.
+   */
+  async #transaction<T>(body: (trx: Transaction<TrellisDatabase>, tx: TxState) => Promise<T>): Promise<T> {
+    const tx: TxState = { txid: undefined };
+    let done: { readonly value: T } | undefined;
+    try {
+      return await this.ctx.db.transaction().execute(async (t) => {
+        const value = await body(t, tx);
+        done = { value };
+        return value;
+      });
+    } catch (error) {
+      if (done === undefined || tx.txid === undefined || !isConnectionError(error)) throw error;
+      if (await transactionCommitted(this.ctx.db, tx.txid, this.#reconnect, error)) return done.value;
+      throw error;
+    }
+  }
+
+  /**
+   * Inserts a run; with its idempotency key taken, returns the run holding it. Tried again when the
+   * connection breaks, like every write; a retry that finds its own first try landed returns the run.
+   */
+  override createRun(run: RunRecord): Promise<RunRecord> {
+    return this.#retrying('createRun', async (retry) => {
+      const { db } = this.ctx;
+      const result = await db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, run)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) === 1 || (retry && (await this.#holdsRun(run)))) return run;
+      if (run.idempotency_key !== undefined) {
+        const row = await db.selectFrom('workflow_executions').select(selectList(COLUMNS.runs, 'postgres')).where('idempotency_key', '=', escapeText(run.idempotency_key)).executeTakeFirst();
+        if (row) return decodeRecord<RunRecord>(COLUMNS.runs, row);
+      }
+      throw runExists(run.id);
+    });
+  }
+
+  /**
+   * Whether the stored run `run.id` is the one `run` describes: a retried insert that meets its own
+   * id met its first try (run ids are random; one chosen by a caller would also have to match the
+   * creation time, workflow and version).
+   */
+  async #holdsRun(run: RunRecord): Promise<boolean> {
+    const row = await this.ctx.db
+      .selectFrom('workflow_executions')
+      .select(['created_at', 'workflow_id', 'workflow_version'])
+      .where('id', '=', run.id)
+      .executeTakeFirst();
+    return row !== undefined && Number(row.created_at) === run.created_at && row.workflow_id === run.workflow_id && Number(row.workflow_version) === run.workflow_version;
   }
 
   /**
    * Locks the run row and returns the given columns, or undefined when the run is missing. A share
    * lock suffices to hold an expectation while steps are written; patching the run needs an update lock.
    */
-  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[], mode: 'share' | 'update') {
-    const query = trx.selectFrom('workflow_executions').select(selectList(spec, 'postgres')).where('id', '=', id);
-    return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
+  async #lockRun(trx: Transaction<TrellisDatabase>, id: string, spec: readonly ColumnSpec[], mode: 'share' | 'update', tx: TxState) {
+    const query = trx.selectFrom('workflow_executions').select([...selectList(spec, 'postgres'), TXID]).where('id', '=', id);
+    const row = await (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
+    const txid = row?.trellis_txid;
+    tx.txid = typeof txid === 'string' ? txid : undefined;
+    return row;
   }
 
   async updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined> {
     return this.guard('updateRun', () =>
-      this.ctx.db.transaction().execute(async (trx) => {
-        const current = await this.#lockRun(trx, id, PATCH_SPEC, 'update');
+      this.#transaction(async (trx, tx) => {
+        const current = await this.#lockRun(trx, id, PATCH_SPEC, 'update', tx);
         if (!current || !matchesExpectation(expectationTarget(current), expect)) return undefined;
         const row = await trx
           .updateTable('workflow_executions')
@@ -143,17 +229,25 @@ export class PostgresDriver extends SqlStorage {
       if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
       // Blobs need their lock and their own statements: the run first, then the rest, as a run
       // created before its first step was (recovery picks it up if the second write never lands).
-      await this.guard('commit', () => this.ctx.db.insertInto('workflow_executions').values(encodeRecord(COLUMNS.runs, created)).execute()).catch((error: unknown) => {
+      await this.#retrying('commit', async (retry) => {
+        await this.ctx.db
+          .insertInto('workflow_executions')
+          .values(encodeRecord(COLUMNS.runs, created))
+          .execute()
+          .catch(async (error: unknown) => {
+            if (!(retry && hasCode(error, '23505') && (await this.#holdsRun(created)))) throw error;
+          });
+      }).catch((error: unknown) => {
         throw hasCode(error, '23505') ? runExists(created.id, error) : error;
       });
       return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.calls ? { calls: commit.calls } : {}) });
     }
     if (!commit.run && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
     return this.guard('commit', () =>
-      this.ctx.db.transaction().execute(async (trx) => {
+      this.#transaction(async (trx, tx) => {
         const current = await (commit.run
-          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update')
-          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share'));
+          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update', tx)
+          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share', tx));
         if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
         if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
         const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
@@ -194,7 +288,7 @@ export class PostgresDriver extends SqlStorage {
     fence?: { readonly runId: string; readonly expect: RunExpectation },
   ): Promise<boolean> {
     try {
-      await this.guard('commit', async () => {
+      await this.#retrying('commit', async (retry) => {
         // A new run goes in first, in the same statement: its steps' foreign keys are checked at its end.
         let db: QueryCreator<TrellisDatabase> = this.ctx.db;
         // Typed loosely: each CTE adds a table the statement never reads.
@@ -210,7 +304,7 @@ export class PostgresDriver extends SqlStorage {
             d
               .insertInto('workflow_execution_steps')
               .values(encoded.map((e) => e.row))
-              .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)),
+              .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(retry ? STEP_UPDATES_ON_RETRY : STEP_UPDATES)),
           );
         }
         if (executions.length > 0) {
@@ -221,7 +315,13 @@ export class PostgresDriver extends SqlStorage {
               .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id']))),
           );
         }
-        await db.selectNoFrom(fence ? sql<number>`1 / (SELECT count(*) FROM g)`.as('one') : sql<number>`1`.as('one')).execute();
+        await db
+          .selectNoFrom(fence ? sql<number>`1 / (SELECT count(*) FROM g)`.as('one') : sql<number>`1`.as('one'))
+          .execute()
+          .catch(async (error: unknown) => {
+            // The first try landed before its connection broke: the run is there, and everything else with it (one statement).
+            if (!(retry && created && hasCode(error, '23505') && (await this.#holdsRun(created)))) throw error;
+          });
       });
       return true;
     } catch (error) {
@@ -292,4 +392,9 @@ function hasCode(error: unknown, code: string): boolean {
     if ((e as { code?: unknown }).code === code) return true;
   }
   return false;
+}
+
+/** What a transaction learned before its first write: the id the server knows it by. */
+interface TxState {
+  txid: string | undefined;
 }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { TrellisError } from '../../kernel/errors.js';
 
 /** Options of `PostgresStorage`. Give `connectionString` or `pool`. */
 export interface PostgresStorageOptions {
@@ -16,4 +17,24 @@ export interface PostgresStorageOptions {
    * @default 262144
    */
   readonly largeOutputBytes?: number;
+  /**
+   * How long, in all, an operation whose connection was lost (server restart, failover, a killed
+   * backend) is tried again on a fresh connection before it fails with `storage`. A commit that
+   * landed before its connection broke is not applied twice (see the README's durability section).
+   * `0` turns retrying off.
+   * @default 30000
+   */
+  readonly connectionRetryMs?: number;
+}
+
+/** How long an operation whose connection was lost is retried, by default: a restart takes seconds, a failover tens. */
+export const DEFAULT_CONNECTION_RETRY_MS = 30_000;
+
+/** `connectionRetryMs`, checked and defaulted; throws `invalid_options` naming what it received. */
+export function resolveConnectionRetryMs(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_CONNECTION_RETRY_MS;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TrellisError('invalid_options', `PostgresStorage connectionRetryMs must be a finite number >= 0, received ${JSON.stringify(value)}`);
+  }
+  return value;
 }

@@ -4,7 +4,7 @@
  */
 import { TrellisError } from '../../kernel/errors.js';
 import { LazyStorage } from '../lazy-storage.js';
-import type { PostgresStorageOptions } from './postgres-options.js';
+import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
 import { resolveLargeOutputBytes } from '../sql/sql-options.js';
 
 
@@ -24,6 +24,7 @@ export class PostgresStorage extends LazyStorage {
       throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(options.schema)}`);
     }
     resolveLargeOutputBytes(options.largeOutputBytes);
+    resolveConnectionRetryMs(options.connectionRetryMs);
     super(async () => new (await import('./postgres-driver.js')).PostgresDriver(options));
   }
 }
