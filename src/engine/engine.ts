@@ -27,6 +27,8 @@ import { createTemplates, type Templates } from '../templates/templates.js';
 import { createBundles, type Bundles } from '../bundles/bundles.js';
 import type { BundleHost } from '../bundles/bundle-host.js';
 import { untilAborted } from '../kernel/abortable.js';
+import { deepFreeze } from '../kernel/deep-freeze.js';
+import { isWorkflowBuilder } from '../builder/builder.js';
 import { HotRuns } from '../runtime/hot-runs.js';
 import { NodeRegistry } from './node-registry.js';
 import { RunAdmitter, type RunOptions } from './run-admission.js';
@@ -66,7 +68,10 @@ export class Engine {
   readonly #definitions = new Map<string, WorkflowDefinition>();
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
-  /** Definitions already validated and stored, by the object the caller passed (treated as immutable). */
+  /**
+   * Definitions already validated and stored, by the object the caller passed. A JSON definition is
+   * deep-frozen when it first lands here and a builder never changes, so a hit is never stale.
+   */
   readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; workflowId: string; version: number }>();
 
   constructor(options: EngineOptions = {}) {
@@ -150,10 +155,16 @@ export class Engine {
       const def = resolveDefinition(workflow, this.#nodes.validation());
       // The input is checked before anything is stored.
       resolveInput(def, input, this.#options.maxInputBytes);
+      // What runs is what the object says from now on (frozen before the first await, so nothing
+      // changes it between the copy validated above and the cache): changing it throws in strict
+      // mode, and sloppy mode ignores the write. Our builders never change; another object with a
+      // build() may, so it is built again on every start.
+      const cacheable = isWorkflowBuilder(workflow) || typeof (workflow as { build?: unknown }).build !== 'function';
+      if (cacheable && !isWorkflowBuilder(workflow)) deepFreeze(workflow);
       await this.init();
       const stored = await this.workflows.ensureStored(def);
       known = { def: stored.definition, workflowId: stored.id, version: stored.version };
-      this.#resolved.set(workflow, known);
+      if (cacheable) this.#resolved.set(workflow, known);
     }
     const storage = await this.init();
     return this.#admission.create(storage, known, input, options);

@@ -4,6 +4,7 @@
  * workflow version and cached; the planner and runner read only the plan.
  */
 import type { WorkflowDefinition, WorkflowEdge, WorkflowNode } from '../definition/definition.js';
+import { deepFreeze } from '../kernel/deep-freeze.js';
 
 /** How an edge takes part in the flow. */
 export type EdgeKind = 'normal' | 'body' | 'back' | 'done';
@@ -63,11 +64,15 @@ export interface Plan {
 
 const cache = new WeakMap<WorkflowDefinition, Plan>();
 
-/** Compiles (and caches by object identity) a definition already checked by `validateWorkflow`. */
+/**
+ * Compiles (and caches by object identity) a definition already checked by `validateWorkflow`.
+ * The definition is deep-frozen first: a cache by identity is only sound for an object that can
+ * no longer change under the plan made from it.
+ */
 export function compilePlan(workflow: WorkflowDefinition): Plan {
   const cached = cache.get(workflow);
   if (cached) return cached;
-  const plan = buildPlan(workflow);
+  const plan = buildPlan(deepFreeze(workflow));
   cache.set(workflow, plan);
   return plan;
 }
