@@ -9,7 +9,7 @@ import type { RunStatus } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import { streamExecutionEvents } from './event-stream.js';
 import type { ResolvedRouterOptions } from './router-options.js';
-import { guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
+import { catching, guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
 import { parseRequest } from './validate.js';
 import { strip } from './workflow-routes.js';
 
@@ -78,51 +78,51 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
     return execution;
   };
 
-  router.get('/workflow-executions', guard(authorize, 'execution:list', () => ({ type: 'execution' })), async (req, res) => {
+  router.get('/workflow-executions', guard(authorize, 'execution:list', () => ({ type: 'execution' })), catching(async (req, res) => {
     const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
     const runs = await engine.list({ ...strip(filter), limit: limit + 1, offset });
     res.json(page(runs.map(runSummary), limit, offset));
-  });
+  }));
 
-  router.get('/workflow-executions/:id', guard(authorize, 'execution:read', one), async (req, res) => {
+  router.get('/workflow-executions/:id', guard(authorize, 'execution:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     res.json(await read(id));
-  });
+  }));
 
-  router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), async (req, res) => {
+  router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { reason } = parseRequest(CancelBody, req.body ?? {}, 'body');
     await engine.cancel(id, reason);
     res.json(await read(id));
-  });
+  }));
 
-  router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), async (req, res) => {
+  router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     await committed(engine, id, ['execution:paused'], () => engine.pause(id));
     res.json(await read(id));
-  });
+  }));
 
-  router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), async (req, res) => {
+  router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     await committed(engine, id, ['execution:resumed'], () => engine.resume(id));
     res.json(await read(id));
-  });
+  }));
 
-  router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), async (req, res) => {
+  router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), catching(async (req, res) => {
     const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
     const body = parseRequest(ApprovalBody, req.body, 'body');
     await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined) : engine.reject(id, nodeId, body.reason)));
     res.json(await read(id));
-  });
+  }));
 
-  router.get('/workflow-executions/:id/logs', guard(authorize, 'execution:read', one), async (req, res) => {
+  router.get('/workflow-executions/:id/logs', guard(authorize, 'execution:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const execution = await read(id);
     res.json({ execution_id: id, status: execution.status, data: execution.execution_trace });
-  });
+  }));
 
-  router.get('/workflow-executions/:id/events', guard(authorize, 'execution:read', one), async (req, res) => {
+  router.get('/workflow-executions/:id/events', guard(authorize, 'execution:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     await streamExecutionEvents(engine, id, req, res, options.heartbeatMs);
-  });
+  }));
 }

@@ -11,7 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import { TrellisError } from '../kernel/errors.js';
 import { deliverWebhook, SIGNATURE_HEADER } from '../triggers/webhook-trigger.js';
 import { errorHandler } from './http-errors.js';
-import { IdSchema } from './route-helpers.js';
+import { catching, IdSchema } from './route-helpers.js';
 import { parseRequest } from './validate.js';
 
 /** Options of {@link createHooksRouter}. */
@@ -45,7 +45,7 @@ export function createHooksRouter(engine: Engine, options: HooksRouterOptions = 
     throw new TrellisError('invalid_options', `createHooksRouter option "webhookSecretFor" must be a function, got ${typeof options.webhookSecretFor}`);
   }
   const router = express.Router();
-  router.post('/hooks/:workflowId/:triggerId', express.raw({ type: () => true, limit: options.bodyLimit ?? '1mb' }), async (req, res) => {
+  router.post('/hooks/:workflowId/:triggerId', express.raw({ type: () => true, limit: options.bodyLimit ?? '1mb' }), catching(async (req, res) => {
     const { workflowId, triggerId } = parseRequest(HookParams, req.params, 'params');
     const signature = parseRequest(Header, req.get(SIGNATURE_HEADER), 'headers');
     const idempotencyKey = parseRequest(Header, req.get('idempotency-key'), 'headers');
@@ -55,7 +55,7 @@ export function createHooksRouter(engine: Engine, options: HooksRouterOptions = 
       { now: clock.now(), secretFor: options.webhookSecretFor },
     );
     res.status(202).json({ execution_id: executionId });
-  });
+  }));
   router.use(errorHandler(onError));
   return router;
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
-import { guard, IdSchema, param, promptView, VersionQuery } from './route-helpers.js';
+import { catching, guard, IdSchema, param, promptView, VersionQuery } from './route-helpers.js';
 import { parseRequest } from './validate.js';
 import { strip } from './workflow-routes.js';
 
@@ -30,42 +30,42 @@ export function mountPromptRoutes(router: Router, engine: Engine, options: Resol
   const { authorize } = options;
   const one = param('prompt', 'id');
 
-  router.get('/workflow-templates', guard(authorize, 'template:list', () => ({ type: 'template' })), async (req, res) => {
+  router.get('/workflow-templates', guard(authorize, 'template:list', () => ({ type: 'template' })), catching(async (req, res) => {
     parseRequest(NoQuery, req.query, 'query');
     const templates = (engine as unknown as TemplateSource).templates;
     res.json({ data: typeof templates?.list === 'function' ? await templates.list() : [] });
-  });
+  }));
 
-  router.get('/prompts', guard(authorize, 'prompt:list', () => ({ type: 'prompt' })), async (req, res) => {
+  router.get('/prompts', guard(authorize, 'prompt:list', () => ({ type: 'prompt' })), catching(async (req, res) => {
     parseRequest(NoQuery, req.query, 'query');
     res.json({ data: (await engine.prompts.list()).map(promptView) });
-  });
+  }));
 
-  router.post('/prompts', guard(authorize, 'prompt:create', () => ({ type: 'prompt' })), async (req, res) => {
+  router.post('/prompts', guard(authorize, 'prompt:create', () => ({ type: 'prompt' })), catching(async (req, res) => {
     const body = parseRequest(CreateBody, req.body, 'body');
     if (await engine.prompts.get(body.id)) throw new TrellisError('conflict', `Prompt "${body.id}" already exists; PUT /prompts/${body.id} adds a version`);
     res.status(201).json(promptView(await engine.prompts.save(strip(body))));
-  });
+  }));
 
-  router.get('/prompts/:id', guard(authorize, 'prompt:read', one), async (req, res) => {
+  router.get('/prompts/:id', guard(authorize, 'prompt:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { version } = parseRequest(VersionQuery, req.query, 'query');
     const record = await engine.prompts.get(id, version);
     if (!record) throw new NotFoundError(`Prompt "${id}"${version === undefined ? '' : ` version ${version}`} not found`);
     res.json(promptView(record));
-  });
+  }));
 
-  router.put('/prompts/:id', guard(authorize, 'prompt:update', one), async (req, res) => {
+  router.put('/prompts/:id', guard(authorize, 'prompt:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const body = parseRequest(UpdateBody, req.body, 'body');
     if (!(await engine.prompts.get(id))) throw new NotFoundError(`Prompt "${id}" not found`);
     res.json(promptView(await engine.prompts.save({ id, ...strip(body) })));
-  });
+  }));
 
-  router.delete('/prompts/:id', guard(authorize, 'prompt:delete', one), async (req, res) => {
+  router.delete('/prompts/:id', guard(authorize, 'prompt:delete', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     if (!(await engine.prompts.get(id))) throw new NotFoundError(`Prompt "${id}" not found`);
     await engine.prompts.delete(id);
     res.status(204).end();
-  });
+  }));
 }

@@ -2,20 +2,36 @@
  * What every route group shares: the authorization guard, paging, common schemas, and the JSON
  * views of stored records (times as ISO strings, internal bookkeeping left out).
  */
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { TrellisError } from '../kernel/errors.js';
 import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
 import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 
+/**
+ * An async handler whose rejection goes to `next`, and so to the error envelope. Express 5 does
+ * this itself; Express 4 leaves the promise unhandled, which ends a Node process: one bad request
+ * would take the host down.
+ */
+export function catching(handler: (req: Request, res: Response, next: NextFunction) => Promise<void> | void): RequestHandler {
+  return (req, res, next) => {
+    try {
+      const done = handler(req, res, next);
+      if (done instanceof Promise) done.catch(next);
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
 /** Middleware asking `authorize` whether the request may do `action`; a refusal answers 403. */
 export function guard(authorize: AuthorizeFn | undefined, action: RouterAction, resource: (req: Request) => RouterResource): RequestHandler {
-  return async (req, _res, next) => {
+  return catching(async (req, _res, next) => {
     if (authorize && (await authorize(req, action, resource(req))) !== true) {
       throw new TrellisError('forbidden', `Not allowed to ${action.replace(':', ' ')}`);
     }
     next();
-  };
+  });
 }
 
 /** Reads `req.params[name]` for a resource id (validated later by the route's schema). */

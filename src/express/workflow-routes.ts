@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import type { WorkflowDefinitionInput } from '../definition/definition.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
-import { guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
+import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { parseRequest } from './validate.js';
 
 const ListQuery = z
@@ -30,41 +30,41 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   const { authorize } = options;
   const one = param('workflow', 'id');
 
-  router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), async (req, res) => {
+  router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), catching(async (req, res) => {
     const body = parseRequest(DefinitionBody, req.body, 'body');
     const record = await engine.workflows.create(body as WorkflowDefinitionInput);
     res.status(201).json(workflowView(record));
-  });
+  }));
 
-  router.get('/workflows', guard(authorize, 'workflow:list', () => ({ type: 'workflow' })), async (req, res) => {
+  router.get('/workflows', guard(authorize, 'workflow:list', () => ({ type: 'workflow' })), catching(async (req, res) => {
     const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
     const rows = await engine.workflows.list({ ...strip(filter), limit: limit + 1, offset });
     res.json(page(rows.map(workflowView), limit, offset));
-  });
+  }));
 
-  router.get('/workflows/:id', guard(authorize, 'workflow:read', one), async (req, res) => {
+  router.get('/workflows/:id', guard(authorize, 'workflow:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { version } = parseRequest(VersionQuery, req.query, 'query');
     const record = await engine.workflows.get(id, version);
     if (!record) throw new NotFoundError(`Workflow "${id}"${version === undefined ? '' : ` version ${version}`} not found`);
     res.json(workflowView(record));
-  });
+  }));
 
-  router.put('/workflows/:id', guard(authorize, 'workflow:update', one), async (req, res) => {
+  router.put('/workflows/:id', guard(authorize, 'workflow:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const body = parseRequest(DefinitionBody, req.body, 'body');
     const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
     res.json(workflowView(record));
-  });
+  }));
 
-  router.delete('/workflows/:id', guard(authorize, 'workflow:delete', one), async (req, res) => {
+  router.delete('/workflows/:id', guard(authorize, 'workflow:delete', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { force } = parseRequest(DeleteQuery, req.query, 'query');
     await engine.workflows.delete(id, { force: force === 'true' });
     res.status(204).end();
-  });
+  }));
 
-  router.post('/workflows/:id/execute', guard(authorize, 'workflow:execute', one), async (req, res) => {
+  router.post('/workflows/:id/execute', guard(authorize, 'workflow:execute', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const query = parseRequest(ExecuteQuery, req.query, 'query');
     const body = parseRequest(ExecuteBody, req.body ?? {}, 'body');
@@ -85,7 +85,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     const gone = new AbortController();
     res.on('close', () => gone.abort());
     res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
-  });
+  }));
 }
 
 /** A replayed key must name a run of this workflow: a key reused for another workflow is a client bug. */
