@@ -1,7 +1,7 @@
 import type { NodeConfigs } from '../definition/definition.js';
 import { TrellisError } from '../kernel/errors.js';
 import type { Json } from '../kernel/json.js';
-import type { NodeHandler } from './node-handler.js';
+import type { NodeHandler, StepContext } from './node-handler.js';
 
 /**
  * `wait_for_event`: the run waits until `engine.emit(config.event, payload)` delivers an event
@@ -29,6 +29,22 @@ export const waitForEventNode: NodeHandler<NodeConfigs['wait_for_event']> = {
     return { status: 'completed', output: { event: ctx.config.event, payload: wake.payload } as Json };
   },
 };
+
+/**
+ * Whether a step about to be woken by an event takes it: false only for a `wait_for_event` step
+ * whose filter refuses the payload. Checked before the step changes state, so an event meant for
+ * another run leaves this one waiting with nothing written, free for the next event. A filter that
+ * fails to evaluate counts as taken: `resume` then fails the step as it always did.
+ */
+export function acceptsEvent(ctx: StepContext, payload: Json): boolean {
+  const filter = ctx.node.type === 'wait_for_event' ? (ctx.config as Partial<NodeConfigs['wait_for_event']>).filter : undefined;
+  if (filter === undefined) return true;
+  try {
+    return evaluateFilter(ctx.evaluate.bind(ctx), filter, payload);
+  } catch {
+    return true;
+  }
+}
 
 function evaluateFilter(evaluate: (expression: string, extra?: Readonly<Record<string, unknown>>) => unknown, filter: string, payload: Json): boolean {
   try {

@@ -18,6 +18,7 @@ import { RunController } from './run-controller.js';
 import type { ChildRuns, RunDeps, RunOwner, RunServices } from './run-deps.js';
 import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
+import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -200,7 +201,12 @@ export class HotRuns implements RunOwner, ChildRuns {
     for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#controllers.has(step.run_id)) candidates.add(step.run_id);
     for (const id of candidates) {
       const controller = this.#controllers.get(id) ?? (await this.adopt((await storage.getRun(id))!).catch(() => undefined));
-      for (const step of controller?.eventWaiters(name) ?? []) await controller!.wake(step.path, { kind: 'event', payload });
+      for (const { path } of controller?.eventWaiters(name) ?? []) {
+        // The filter is read before the step changes state (a refused event writes nothing and
+        // leaves it waiting for the next one), in the same turn as the wake-up.
+        const step = controller!.step(path);
+        if (step?.status === 'waiting' && acceptsEvent(controller!.contextFor(step), payload)) await controller!.wake(path, { kind: 'event', payload });
+      }
     }
   }
 

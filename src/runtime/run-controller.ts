@@ -8,7 +8,7 @@
  */
 import type { RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch } from '../storage/storage.js';
-import type { ArrivedInput, WakeSignal } from '../nodes/node-handler.js';
+import type { ArrivedInput, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from '../expressions/expressions.js';
 import { arrivedInputs, type PlannerView } from '../planner/planner.js';
 import type { Plan, PlanEdge } from '../planner/plan.js';
@@ -160,6 +160,11 @@ export class RunController implements PlannerView, StepContextHost {
   /** Steps waiting for the event `name`. */
   eventWaiters(name: string): StepRecord[] {
     return this.#steps.eventWaiters(name);
+  }
+
+  /** The context a step would see, without starting an attempt (to check an event's filter before waking it). */
+  contextFor(step: StepRecord): StepContext {
+    return this.#executor.contextFor(step);
   }
 
   /** Steps currently waiting (approvals, timers, events). */
