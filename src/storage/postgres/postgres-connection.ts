@@ -38,21 +38,27 @@ export function isConnectionError(error: unknown): boolean {
 function ignoreLostConnection(): void {}
 
 /**
- * The pool as Kysely sees it, with an `error` listener on every client it hands out: pg leaves a
- * checked-out client without one (the pool's own listener is removed while a client is in use),
- * so a backend killed during a transaction would otherwise end the process. A pool the storage
- * created also gets a pool-level listener (for idle clients); a host's pool is the host's to watch.
+ * The pool as Kysely sees it, with an `error` listener on every client: pg leaves a checked-out
+ * client without one (the pool's own listener is removed while a client is in use), so a backend
+ * killed during a transaction would otherwise end the process. The listener goes on in the pool's
+ * `connect` event, synchronously: a backend killed just as it came up sends its error in the same
+ * socket read as its "ready", before any code awaiting `pool.connect()` runs. Clients a host's pool
+ * made before (not seen by `connect`) get it when first handed out. A pool the storage created also
+ * gets a pool-level listener (for idle clients); a host's pool is the host's to watch.
  */
 export function watchedPool(pool: Pool, owned: boolean): PostgresPool {
-  if (owned) pool.on('error', ignoreLostConnection);
   const watched = new WeakSet<PoolClient>();
+  const watch = (client: PoolClient): void => {
+    if (watched.has(client)) return;
+    watched.add(client);
+    client.on('error', ignoreLostConnection);
+  };
+  if (owned) pool.on('error', ignoreLostConnection);
+  pool.on('connect', watch);
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
-      if (!watched.has(client)) {
-        watched.add(client);
-        client.on('error', ignoreLostConnection);
-      }
+      watch(client);
       return client as unknown as PostgresPoolClient;
     },
     end: () => pool.end(),
