@@ -36,7 +36,12 @@ export interface EngineOptions {
   readonly leaseMs?: number;
   /** How often the background loop of `startBackground()` looks for orphaned runs and due timers. @default 1000 */
   readonly pollIntervalMs?: number;
-  /** Recoveries in a row without progress after which a run is failed as poison. @default 3 */
+  /**
+   * Recoveries a run survives with the same steps in flight at each process end and nothing
+   * committed between; at the next such end it is failed as poison (`engine.retry` sends it on).
+   * Generous, because deploys and OOM kills of a busy process end healthy runs mid-call too.
+   * @default 20
+   */
   readonly maxRecoveryAttempts?: number;
   /** Re-asks of a model whose structured answer is invalid. @default 2 */
   readonly structuredRetries?: number;
@@ -102,7 +107,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     random: options.random ?? Math.random,
     leaseMs: positive('leaseMs', options.leaseMs, 30_000),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 1_000),
-    maxRecoveryAttempts: positive('maxRecoveryAttempts', options.maxRecoveryAttempts, 3),
+    maxRecoveryAttempts: positive('maxRecoveryAttempts', options.maxRecoveryAttempts, 20),
     structuredRetries: nonNegative('structuredRetries', options.structuredRetries, 2),
     maxInputBytes: positive('maxInputBytes', options.maxInputBytes, 1024 * 1024),
     instanceId: options.instanceId ?? ids('engine'),

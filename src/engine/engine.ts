@@ -17,7 +17,8 @@ import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
 import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
-import { LeaseRenewal, recoverRuns, repeat } from '../runtime/run-recovery.js';
+import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
+import { reopenFailedRun } from '../runtime/run-ending.js';
 import { resolveInput } from '../definition/run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { WorkflowStore } from './workflow-store.js';
@@ -111,6 +112,7 @@ export class Engine {
       concurrency: o.concurrency,
       storage,
       held: () => this.#leases.ensure(),
+      vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
   }
@@ -235,23 +237,23 @@ export class Engine {
     return record?.definition;
   }
 
-  /** Resolves with the execution record once the run completes, fails or is cancelled. */
+  /**
+   * Resolves with the execution record once the run completes, fails or is cancelled. A run this
+   * process stops driving (a commit failed or was refused) is waited for until it ends wherever it
+   * is recovered; rejects when reading it from storage fails, or when `signal` aborts.
+   */
   async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
-    const hot = this.#hot.get(executionId);
-    if (hot) {
-      await untilAborted(hot.done, options.signal);
-      // Everything the controller holds is committed once `done` resolved: no read back.
-      return hot.execution();
-    }
     for (;;) {
+      const hot = this.#hot.get(executionId);
+      if (hot) {
+        const ended = await untilAborted(hot.done, options.signal).then(() => true, () => options.signal?.throwIfAborted() ?? false);
+        // Everything the controller holds is committed once `done` resolved: no read back.
+        if (ended) return hot.execution();
+      }
       const current = await this.get(executionId);
       if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
       if (isFinishedRun(current.status)) return current;
-      const again = this.#hot.get(executionId);
-      if (again) {
-        await untilAborted(again.done, options.signal);
-        continue;
-      }
+      if (this.#hot.has(executionId)) continue;
       options.signal?.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
     }
@@ -306,8 +308,9 @@ export class Engine {
 
   /**
    * Recovers orphaned runs: `pending`/`running` runs whose owner's lease expired. Each is claimed
-   * and continued from its committed steps; a run recovered `maxRecoveryAttempts` times in a row
-   * without progress is failed as poison. Resolves with the ids it took over.
+   * and continued from its committed steps; a run whose steps were in flight at more than
+   * `maxRecoveryAttempts` process ends in a row, nothing committed between, is failed as poison.
+   * Resolves with the ids it took over.
    */
   async recover(): Promise<string[]> {
     const storage = await this.init();
@@ -317,18 +320,20 @@ export class Engine {
       clock: o.clock,
       instanceId: this.instanceId,
       leaseMs: o.leaseMs,
-      maxRecoveryAttempts: o.maxRecoveryAttempts,
-      events: this.events,
       isHot: (runId) => this.#hot.has(runId),
-      resume: async (run) => {
-        const workflow = await storage.getWorkflow(run.workflow_id, run.workflow_version);
-        if (!workflow) return false;
-        await this.#hot.resume(run, workflow.definition);
-        return true;
-      },
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
     });
+  }
+
+  /**
+   * Sends a failed run on (a poison run, say, once its cause is fixed): its failed steps run again
+   * from its committed steps, here; steps skipped when it failed stay skipped. Throws `not_found`,
+   * or `illegal_state` when the run is not `failed`.
+   */
+  async retry(executionId: string): Promise<void> {
+    const run = await reopenFailedRun(await this.init(), executionId);
+    await this.#hot.adopt(run);
   }
 
   /**

@@ -19,6 +19,7 @@ import type { ChildRuns, RunDeps, RunOwner, RunServices } from './run-deps.js';
 import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
+import { endStored } from './run-ending.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -41,6 +42,11 @@ export interface HotRunsParts {
   storage(): Promise<Storage>;
   /** A run became hot: lease renewal must be running. */
   held(): void;
+  /**
+   * Called once a run is claimed, with its committed steps, before it is driven: the poison check
+   * (see run-recovery.ts). Returns the record to drive, or undefined when the run was ended instead.
+   */
+  vet(run: RunRecord, steps: readonly StepRecord[]): Promise<RunRecord | undefined>;
   /** Reports an error of background work (waking a parent, say) that has no caller to throw to. */
   reportError(event: string, error: unknown): void;
 }
@@ -50,6 +56,8 @@ export class HotRuns implements RunOwner, ChildRuns {
   readonly #deps: { -readonly [K in keyof RunDeps]: RunDeps[K] };
   readonly #admission: RunAdmission;
   readonly #controllers = new Map<string, RunController>();
+  /** Adoptions under way, by run id: every caller of one run awaits the same (single flight). */
+  readonly #adopting = new Map<string, Promise<RunController | undefined>>();
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
@@ -145,29 +153,39 @@ export class HotRuns implements RunOwner, ChildRuns {
     return controller;
   }
 
-  /** Drives a run recovered from storage: its usage totals recomputed, its committed steps restored. */
-  async resume(run: RunRecord, def: WorkflowDefinition): Promise<RunController> {
-    const storage = await this.#parts.storage();
-    const withUsage = { ...run, usage: sumUsage({}, await storage.listCalls({ workflow_execution_id: run.id })) };
-    return this.drive(withUsage, def, await storage.getSteps(run.id));
+  /**
+   * Claims a run and loads it into memory from its committed steps; undefined when another engine
+   * holds it (or it ended). Single flight per run: callers racing for one run (approvals, resumes,
+   * a recovery pass, an event) share one claim and one controller, so exactly one drives it.
+   */
+  adopt(run: RunRecord): Promise<RunController | undefined> {
+    const existing = this.#controllers.get(run.id);
+    if (existing) return Promise.resolve(existing);
+    // A run that ended is never driven again (driving it would finish it a second time).
+    if (isFinishedRun(run.status)) return Promise.resolve(undefined);
+    let adopting = this.#adopting.get(run.id);
+    if (!adopting) {
+      adopting = this.#claimAndLoad(run.id).finally(() => this.#adopting.delete(run.id));
+      this.#adopting.set(run.id, adopting);
+    }
+    return adopting;
   }
 
-  /** Claims a run and loads it into memory from its committed steps; undefined when another engine holds it. */
-  async adopt(run: RunRecord): Promise<RunController | undefined> {
-    const existing = this.#controllers.get(run.id);
-    if (existing) return existing;
-    // A run that ended is never driven again (driving it would finish it a second time).
-    if (isFinishedRun(run.status)) return undefined;
+  async #claimAndLoad(runId: string): Promise<RunController | undefined> {
     const storage = await this.#parts.storage();
     const now = this.#parts.clock.now();
-    const claimed = await storage.claimRun(run.id, this.#parts.instanceId, now + this.#parts.leaseMs, now);
+    const claimed = await storage.claimRun(runId, this.#parts.instanceId, now + this.#parts.leaseMs, now);
     if (!claimed || isFinishedRun(claimed.status)) return undefined;
     const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
+    const steps = await storage.getSteps(runId);
     if (!workflow) {
-      await storage.updateRun(run.id, { status: 'failed', error_message: `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, completed_at: now, owner: undefined });
+      await endStored(storage, claimed, steps, `workflow ${claimed.workflow_id} v${claimed.workflow_version} no longer exists`, now);
       return undefined;
     }
-    return this.#controllers.get(run.id) ?? this.resume(claimed, workflow.definition);
+    const vetted = await this.#parts.vet(claimed, steps);
+    if (!vetted) return undefined;
+    const usage = sumUsage({}, await storage.listCalls({ workflow_execution_id: runId }));
+    return this.drive({ ...vetted, usage }, workflow.definition, steps);
   }
 
   /** Finds or loads the controller of a run whose status is one of `allowed`. */

@@ -327,6 +327,8 @@ export class RunController implements PlannerView, StepContextHost {
     const step = this.#steps.get(path);
     if (step?.status === 'running' && step.attempt === attempt && !this.#scheduler.finished) {
       this.#outcomes.settle(step, outcome);
+      // Progress after a recovery: poison strikes count deaths with nothing committed between.
+      if (this.#row.record.recovery_count > 0) this.#row.patch({ recovery_count: 0 });
       this.#scheduler.pumpPending();
       this.#maybeFinish();
     }

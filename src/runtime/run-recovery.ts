@@ -1,13 +1,14 @@
 /**
  * Recovery: finding runs that no live process advances and continuing them from their committed
  * steps. An orphan is a `pending` or `running` run whose owner's lease expired; a run waiting on a
- * timer that came due while it was loaded nowhere is adopted too. A run whose recovery killed the
- * process `maxRecoveryAttempts` times in a row is failed as poison instead. Internal to the engine.
+ * timer that came due while it was loaded nowhere is adopted too. Every adoption is vetted for
+ * poison first (see {@link vetAdopted}). Internal to the engine.
  */
-import type { RunRecord } from '../storage/records.js';
+import type { RunRecord, StepRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../kernel/clock.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
+import { endStored } from './run-ending.js';
 
 /** What recovery needs of the engine. */
 export interface RecoveryHost {
@@ -15,13 +16,9 @@ export interface RecoveryHost {
   readonly clock: Clock;
   readonly instanceId: string;
   readonly leaseMs: number;
-  readonly maxRecoveryAttempts: number;
-  readonly events: TrellisEventEmitter;
   /** Whether this process drives the run already. */
   isHot(runId: string): boolean;
-  /** Continues a claimed run from its committed steps; false when its workflow version is gone. */
-  resume(run: RunRecord): Promise<boolean>;
-  /** Claims a run and continues it; false when another live process holds it. */
+  /** Claims a run and continues it (single flight per run, vetted for poison); false when it is not driven here. */
   adopt(run: RunRecord): Promise<boolean>;
   /** Starts queued runs of a workflow while it is under its `max_concurrent_runs`. */
   admitNext(workflowId: string): Promise<void>;
@@ -41,17 +38,9 @@ export async function recoverRuns(host: RecoveryHost): Promise<string[]> {
       admitted.add(orphan.workflow_id);
       continue;
     }
-    const claimed = await storage.claimRun(orphan.id, host.instanceId, now + host.leaseMs, now);
-    if (!claimed) continue;
-    if (claimed.recovery_count >= host.maxRecoveryAttempts) {
-      const message = `Run failed: recovery was attempted ${claimed.recovery_count} times in a row and the process died each time (poison run)`;
-      await storage.updateRun(claimed.id, { status: 'failed', error_message: message, completed_at: now, owner: undefined, lease_expires_at: undefined });
-      host.events.publish('execution:failed', { executionId: claimed.id, workflowId: claimed.workflow_id, timestamp: now, error: { code: 'internal', message } });
-      continue;
-    }
-    // Counted before it runs: if this recovery kills the process too, the next one knows.
-    const counted = await storage.updateRun(claimed.id, { recovery_count: claimed.recovery_count + 1 });
-    if (counted && (await host.resume(counted))) taken.push(claimed.id);
+    // Through the hot runs, not a claim of its own: an approval or event racing this pass for the
+    // same run shares its adoption instead of driving a second copy.
+    if (await host.adopt(orphan)) taken.push(orphan.id);
   }
   // Timers that came due while their run was not loaded anywhere (e.g. an approval timeout).
   for (const step of await storage.findDueSteps(now, 100)) {
@@ -60,6 +49,46 @@ export async function recoverRuns(host: RecoveryHost): Promise<string[]> {
     if (run && (run.owner === undefined || (run.lease_expires_at ?? 0) < now) && (await host.adopt(run))) taken.push(run.id);
   }
   return taken;
+}
+
+/** What the poison check needs. */
+export interface PoisonCheck {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly events: TrellisEventEmitter;
+  /** Deaths in a row with the same steps in flight, nothing committed between, that a run survives. */
+  readonly maxRecoveryAttempts: number;
+}
+
+/**
+ * Vets a run just claimed from storage before it is driven. A strike is counted only when steps
+ * were in flight (`running`) at the previous owner's end: a run that died between steps or while
+ * waiting is innocent (its count goes back to 0), and the controller clears the count with its first
+ * settled step, so strikes count deaths in a row with nothing committed between. Past
+ * `maxRecoveryAttempts` strikes the run is failed as poison, its in-flight steps with it, saying
+ * which steps were running. Resolves with the record to drive, or undefined when it was failed.
+ */
+export async function vetAdopted(check: PoisonCheck, run: RunRecord, steps: readonly StepRecord[]): Promise<RunRecord | undefined> {
+  const { storage } = check;
+  const inFlight = steps.filter((s) => s.status === 'running');
+  const expect = { owner: run.owner ?? null, revision: run.revision };
+  if (inFlight.length === 0) {
+    if (run.recovery_count === 0) return run;
+    return storage.updateRun(run.id, { recovery_count: 0 }, expect);
+  }
+  const strikes = run.recovery_count + 1;
+  if (strikes <= check.maxRecoveryAttempts) {
+    // Counted before it runs: if this recovery ends the process too, the next one knows.
+    return storage.updateRun(run.id, { recovery_count: strikes }, expect);
+  }
+  const now = check.clock.now();
+  // Name the innermost steps (a running loop's path prefixes its running body steps).
+  const paths = inFlight.map((s) => s.path).filter((path, _, all) => !all.some((other) => other !== path && other.startsWith(`${path}[`)));
+  const message = `Run failed as poison: the process ended ${strikes} times while step ${paths.join(', ')} was running, with nothing committed in between (maxRecoveryAttempts ${check.maxRecoveryAttempts}); engine.retry(id) sends it on`;
+  if (await endStored(storage, run, steps, message, now, { recovery_count: strikes })) {
+    check.events.publish('execution:failed', { executionId: run.id, workflowId: run.workflow_id, timestamp: now, error: { code: 'internal', message } });
+  }
+  return undefined;
 }
 
 /**
