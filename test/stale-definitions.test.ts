@@ -93,3 +93,14 @@ describe('builders', () => {
     expect(run.workflow_version).toBe(2);
   });
 });
+
+describe('workflow() options', () => {
+  it('are copied: changing the object after a run changes nothing the builder builds', async () => {
+    const options = { description: 'first', settings: { timeout_ms: 60_000 } };
+    const wf = workflow('copied-options', options).transform('t', { x: '1' }).end();
+    const before = wf.build();
+    options.description = 'second';
+    options.settings.timeout_ms = 1;
+    expect(wf.build()).toEqual(before);
+  });
+});

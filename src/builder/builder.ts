@@ -380,7 +380,17 @@ export class WorkflowBuilder<T extends object = {}> {
 export function workflow(name: string, opts: WorkflowOptions = {}): WorkflowBuilder {
   if (typeof name !== 'string' || name.length === 0) throw builderError('workflow(name): name must be a non-empty string.');
   checkWorkflowOptions(opts);
-  return new WorkflowBuilder({ root: { name, options: opts }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
+  // A copy: every build() reads the options again, and a caller changing its object after a run
+  // must not change what the builder means (see "JSON or builder" in the README).
+  return new WorkflowBuilder({ root: { name, options: copyOptions(opts) }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
+}
+
+function copyOptions(opts: WorkflowOptions): WorkflowOptions {
+  try {
+    return structuredClone(opts);
+  } catch {
+    return opts; // not plain data: validation names what is wrong when the workflow is built
+  }
 }
 
 /**
