@@ -44,8 +44,8 @@ async function fence(kind: 'sqlite' | 'postgres', where: string, open: () => Sto
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   try {
     // Stop it while its third call is in flight: two steps are committed, the third is running.
-    for (let i = 0; i < 400 && !out.includes('started'); i++) await sleep(25);
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 1200 && !out.includes('started'); i++) await sleep(25);
+    for (let i = 0; i < 2000; i++) {
       if (staleCalls(log).length >= 3) break;
       await sleep(10);
     }
@@ -66,7 +66,7 @@ async function fence(kind: 'sqlite' | 'postgres', where: string, open: () => Sto
       expect(rowsBefore.filter((s) => s.status === 'completed' && /^s\d/.test(s.path))).toHaveLength(8);
 
       child.kill('SIGCONT');
-      for (let i = 0; i < 400 && !/ended|abandoned/.test(out); i++) await sleep(25);
+      for (let i = 0; i < 1200 && !/ended|abandoned/.test(out); i++) await sleep(25);
       await exited;
       // The stale worker gave the run up (its in-flight step's commit was refused) and its wait
       // followed the run to the end the new owner gave it.
@@ -90,12 +90,12 @@ describe('fenced commits', () => {
   it('refuses every late commit of a process stopped past its lease (SQLite)', async () => {
     const path = join(dir, 'fence.sqlite');
     await fence('sqlite', path, () => new SqliteStorage({ path }));
-  }, 60_000);
+  }, 120_000);
 
   it('refuses every late commit of a process stopped past its lease (PostgreSQL)', async () => {
     const init = new PostgresStorage({ connectionString: PG_URL, schema });
     await init.init(); // the schema exists before the worker starts; rejects when the server is down
     await init.close();
     await fence('postgres', schema, () => new PostgresStorage({ connectionString: PG_URL, schema }));
-  }, 60_000);
+  }, 120_000);
 });
