@@ -30,9 +30,12 @@ const HookParams = z.object({ workflowId: IdSchema, triggerId: IdSchema });
 const Header = z.string().min(1).max(1000).optional();
 
 /**
- * The webhook endpoint: answers 202 `{ execution_id }`; 401 for a bad, missing or stale
- * signature; 404 for an unknown workflow or trigger; 409 when the workflow is not active.
- * A repeated `Idempotency-Key` (or `config.idempotency_field` value) answers the first run's id.
+ * The webhook endpoint: answers 202 `{ execution_id }`; one identical 401 for anything not
+ * authenticated (bad, missing or stale signature, unknown workflow or trigger: nobody without the
+ * secret can tell which exist); 409 when a correctly signed delivery reaches an inactive workflow.
+ * A replay of a signed delivery (same timestamp and body, whatever its headers), or a repeated
+ * `config.idempotency_field` value, answers the first run's id; an unsigned trigger also honours
+ * the `Idempotency-Key` header.
  *
  * @example
  * app.use(createHooksRouter(engine)); // outside your authenticated API

@@ -72,7 +72,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     const input = { ...body.input_data, ...body.variables };
     const executionId = await engine.startStored(id, input, {
       trigger: { type: 'manual', via: 'http' },
-      ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
       ...(query.version === undefined ? {} : { version: query.version }),
     });
     if (key !== undefined) await assertSameWorkflow(engine, executionId, id, key);
@@ -86,6 +86,15 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     res.on('close', () => gone.abort());
     res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
   }));
+}
+
+/**
+ * A client's key lives in its own space, `user:<key>`: the engine's keys (`webhook:`,
+ * `schedule:`, `bundle:`, child runs) can then never be claimed ahead of time through this route
+ * (a client sending `webhook:<workflow>:<trigger>:<id>` would otherwise answer the real delivery with its own run).
+ */
+function clientKey(key: string): string {
+  return `user:${key}`;
 }
 
 /** A replayed key must name a run of this workflow: a key reused for another workflow is a client bug. */
