@@ -61,10 +61,10 @@ describe('engine: running workflows', () => {
     ]);
     expect(mock.calls.map((c) => c.prompt)).toEqual(['Classify: double charge', 'Refund for double charge']);
     const classify = run.execution_trace.find((s) => s.node_id === 'classify')!;
-    expect(classify.execution_id).toBeDefined();
+    expect(classify.call_id).toBeDefined();
     const records = await engine.calls.list({ workflow_execution_id: run.id, workflow_node_id: 'classify' });
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ status: 'completed', provider_model: 'mock:m', id: classify.execution_id });
+    expect(records[0]).toMatchObject({ status: 'completed', provider_model: 'mock:m', id: classify.call_id });
   });
 
   it('gives identical traces for a JSON-defined and a builder-defined workflow', async () => {

@@ -156,7 +156,7 @@ describe('SqliteStorage specifics', () => {
     const calls = await engine.calls.list({ workflow_execution_id: run.id });
     expect(calls.map((c) => [c.workflow_node_id, c.response])).toMatchObject([['a', { text: 'hi!' }], ['b', { text: 'hi!!' }]]);
     for (const call of calls) expect(await engine.calls.get(call.id)).toStrictEqual(call);
-    expect(run.execution_trace.filter((s) => s.execution_id !== undefined).map((s) => s.execution_id)).toEqual(calls.map((c) => c.id));
+    expect(run.execution_trace.filter((s) => s.call_id !== undefined).map((s) => s.call_id)).toEqual(calls.map((c) => c.id));
     await engine.close();
     const raw = new Database(path);
     expect(raw.prepare('SELECT count(*) AS n FROM executions').get()).toEqual({ n: 0 });

@@ -73,7 +73,7 @@ describe('tool calling', () => {
     const records = await engine.calls.list({ workflow_execution_id: run.id });
     expect(records.map((r) => (r.response as { tool_calls?: unknown }).tool_calls)).toEqual([toolCalls, undefined]);
     expect(records.map((r) => r.idempotency_key)).toEqual([`${run.id}:agent:1`, `${run.id}:agent:1:1`]);
-    expect(run.execution_trace.find((s) => s.node_id === 'agent')!.execution_id).toBe(records[1]!.id);
+    expect(run.execution_trace.find((s) => s.node_id === 'agent')!.call_id).toBe(records[1]!.id);
   });
 
   it('sends tool failures, unknown tools and invalid arguments back to the model as errors', async () => {

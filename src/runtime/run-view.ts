@@ -20,8 +20,8 @@ export interface TraceStep {
   readonly output_data?: Json;
   readonly error_message?: string;
   readonly error_code?: string;
-  /** The LLM execution record of this step, if it called a model. */
-  readonly execution_id?: string;
+  /** The id of the record of the model call this step made, if it called a model (`engine.calls.get(call_id)`). */
+  readonly call_id?: string;
   /** What a waiting step waits for. */
   readonly waiting_for?: { readonly kind: string; readonly due_at?: string };
   readonly attempts?: Json;
@@ -127,7 +127,7 @@ function toTraceStep(step: StepRecord, name: string | undefined, type: string | 
     entry.error_message = step.error.message;
     entry.error_code = step.error.code;
   }
-  if (step.execution_id !== undefined) entry.execution_id = step.execution_id;
+  if (step.execution_id !== undefined) entry.call_id = step.execution_id;
   if (step.waiter) entry.waiting_for = step.waiter.due_at === undefined ? { kind: step.waiter.kind } : { kind: step.waiter.kind, due_at: iso(step.waiter.due_at) };
   const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
   if (attempts !== undefined) entry.attempts = attempts;

@@ -76,7 +76,10 @@ export interface StepRecord {
   readonly state?: Json;
   readonly error?: StoredError;
   readonly waiter?: Waiter;
-  /** The LLM execution record this step produced, if any. */
+  /**
+   * The id of the record of the model call this step made, if any. Named as its storage column
+   * (`execution_id`, from the original schema); the run view calls it `call_id`.
+   */
   readonly execution_id?: string;
   readonly started_at: number;
   readonly completed_at?: number;
