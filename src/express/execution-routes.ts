@@ -11,6 +11,7 @@ import { streamExecutionEvents } from './event-stream.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
 import { parseRequest } from './validate.js';
+import { readablePage } from './visible-rows.js';
 import { strip } from './workflow-routes.js';
 
 const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const satisfies readonly RunStatus[];
@@ -80,7 +81,7 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
 
   router.get('/workflow-executions', guard(authorize, 'execution:list', () => ({ type: 'execution' })), catching(async (req, res) => {
     const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
-    const runs = await engine.list({ ...strip(filter), limit: limit + 1, offset });
+    const runs = await readablePage(authorize, req, 'execution', (n, at) => engine.list({ ...strip(filter), limit: n, offset: at }), limit, offset);
     res.json(page(runs.map(runSummary), limit, offset));
   }));
 

@@ -6,6 +6,7 @@ import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, param, promptView, VersionQuery } from './route-helpers.js';
 import { parseRequest } from './validate.js';
+import { readable } from './visible-rows.js';
 import { strip } from './workflow-routes.js';
 
 const PromptFields = {
@@ -38,7 +39,7 @@ export function mountPromptRoutes(router: Router, engine: Engine, options: Resol
 
   router.get('/prompts', guard(authorize, 'prompt:list', () => ({ type: 'prompt' })), catching(async (req, res) => {
     parseRequest(NoQuery, req.query, 'query');
-    res.json({ data: (await engine.prompts.list()).map(promptView) });
+    res.json({ data: (await readable(authorize, req, 'prompt', await engine.prompts.list())).map(promptView) });
   }));
 
   router.post('/prompts', guard(authorize, 'prompt:create', () => ({ type: 'prompt' })), catching(async (req, res) => {

@@ -32,6 +32,13 @@ export interface RouterResource {
 /**
  * Decides whether `req` may do `action` on `resource`. `false` answers 403; throwing a
  * `TrellisError` with code `auth` answers 401 (e.g. no credentials at all).
+ *
+ * Besides the route's own action it is asked about what a request reaches indirectly, so a hook
+ * that scopes ids to their owner also scopes these: every workflow a definition runs through
+ * `sub_workflow` (`workflow:execute`) and every stored prompt it names (`prompt:read`), when the
+ * definition is created or updated and again, over everything a run reaches, when a run is started;
+ * and every record of a list (`workflow:read`, `execution:read`, `prompt:read` on its id), which the
+ * list leaves out when refused.
  */
 export type AuthorizeFn = (req: Request, action: RouterAction, resource: RouterResource) => boolean | Promise<boolean>;
 

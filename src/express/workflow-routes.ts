@@ -6,7 +6,9 @@ import type { WorkflowDefinitionInput } from '../definition/definition.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
+import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
 import { parseRequest } from './validate.js';
+import { readablePage } from './visible-rows.js';
 
 const ListQuery = z
   .object({ status: z.enum(['draft', 'active', 'archived']).optional(), tag: z.string().min(1).optional(), name: z.string().min(1).optional(), ...PageQuery })
@@ -32,13 +34,14 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
 
   router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), catching(async (req, res) => {
     const body = parseRequest(DefinitionBody, req.body, 'body');
+    await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.create(body as WorkflowDefinitionInput);
     res.status(201).json(workflowView(record));
   }));
 
   router.get('/workflows', guard(authorize, 'workflow:list', () => ({ type: 'workflow' })), catching(async (req, res) => {
     const { limit, offset, ...filter } = parseRequest(ListQuery, req.query, 'query');
-    const rows = await engine.workflows.list({ ...strip(filter), limit: limit + 1, offset });
+    const rows = await readablePage(authorize, req, 'workflow', (n, at) => engine.workflows.list({ ...strip(filter), limit: n, offset: at }), limit, offset);
     res.json(page(rows.map(workflowView), limit, offset));
   }));
 
@@ -53,6 +56,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   router.put('/workflows/:id', guard(authorize, 'workflow:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const body = parseRequest(DefinitionBody, req.body, 'body');
+    await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
     res.json(workflowView(record));
   }));
@@ -70,6 +74,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     const body = parseRequest(ExecuteBody, req.body ?? {}, 'body');
     const key = parseRequest(IdempotencyHeader, req.get('idempotency-key'), 'headers');
     const input = { ...body.input_data, ...body.variables };
+    await assertReachableAllowed(authorize, req, engine, id, query.version);
     const executionId = await engine.startStored(id, input, {
       trigger: { type: 'manual', via: 'http' },
       ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
