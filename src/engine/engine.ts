@@ -62,7 +62,9 @@ export class Engine {
   #admission!: RunAdmitter;
   #storage: Storage | undefined;
   #ready: Promise<Storage> | undefined;
-  #loop: { stop(): void } | undefined;
+  #loop: { stop(): Promise<void> } | undefined;
+  /** Recovery passes in flight (the loop's and the host's own `recover()` calls): `close()` waits for them. */
+  readonly #passes = new Set<Promise<unknown>>();
   readonly #leases: LeaseRenewal;
   #closed = false;
   #triggers: Triggers | undefined;
@@ -315,7 +317,7 @@ export class Engine {
   async recover(): Promise<string[]> {
     const storage = await this.init();
     const o = this.#options;
-    return recoverRuns({
+    const pass = recoverRuns({
       storage,
       clock: o.clock,
       instanceId: this.instanceId,
@@ -324,6 +326,8 @@ export class Engine {
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
     });
+    this.#passes.add(pass);
+    return pass.finally(() => this.#passes.delete(pass));
   }
 
   /**
@@ -360,7 +364,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#closed = true;
     this.#triggers?.stop();
-    this.#loop?.stop();
+    await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
     this.#leases.stop();
     const detached = this.#hot.detachAll();
     // Release our claims so another engine can act on these runs at once instead of after the lease.

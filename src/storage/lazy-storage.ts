@@ -43,6 +43,9 @@ export abstract class LazyStorage implements Storage {
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit) => this.driver.findOrphanRuns(now, limit);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
+  deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);
+  findDeliveredEvents: Storage['findDeliveredEvents'] = (runIds, limit) => this.driver.findDeliveredEvents(runIds, limit);
+  deleteDeliveredEvents: Storage['deleteDeliveredEvents'] = (ids) => this.driver.deleteDeliveredEvents(ids);
   saveWorkflow: Storage['saveWorkflow'] = (record) => this.driver.saveWorkflow(record);
   getWorkflow: Storage['getWorkflow'] = (id, version) => this.driver.getWorkflow(id, version);
   listWorkflows: Storage['listWorkflows'] = (filter) => this.driver.listWorkflows(filter);

@@ -12,7 +12,7 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
+import type { DeliveredEvent, RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -52,6 +52,8 @@ export class MemoryStorage implements Storage {
   /** Every other call. */
   readonly #calls = new Map<string, ModelCallRecord>();
   readonly #bundles = new Map<string, BundleRecord>();
+  /** Delivered events by id, in the order delivered. */
+  readonly #inbox = new Map<string, DeliveredEvent>();
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -125,6 +127,7 @@ export class MemoryStorage implements Storage {
     this.#steps.delete(id);
     this.#runCalls.delete(id);
     for (const [key, record] of this.#calls) if (record.workflow_execution_id === id) this.#calls.delete(key);
+    for (const [key, event] of this.#inbox) if (event.run_id === id) this.#inbox.delete(key);
   }
 
   async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {
@@ -172,6 +175,25 @@ export class MemoryStorage implements Storage {
     }
     found.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return found.slice(0, limit);
+  }
+
+  async deliverEvent(event: DeliveredEvent): Promise<boolean> {
+    if (this.#inbox.has(event.id)) return true;
+    const run = this.#runs.get(event.run_id);
+    if (!run || !TIMER_RUN_STATUSES.includes(run.status)) return false;
+    this.#inbox.set(event.id, event);
+    return true;
+  }
+
+  async findDeliveredEvents(runIds: readonly string[], limit: number): Promise<DeliveredEvent[]> {
+    const wanted = new Set(runIds);
+    const found = [...this.#inbox.values()].filter((e) => wanted.has(e.run_id));
+    found.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return found.slice(0, limit);
+  }
+
+  async deleteDeliveredEvents(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.#inbox.delete(id);
   }
 
   // Insert-only: a version is written once (deleted ones stay, for the runs pinned to them).

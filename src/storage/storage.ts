@@ -14,6 +14,7 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
+import type { Json } from '../kernel/json.js';
 
 /** Names of the run fields a {@link RunPatch} may change. */
 export type RunPatchField =
@@ -68,6 +69,24 @@ export interface StepCommit {
 }
 
 /**
+ * An event delivered to one waiting step of a run that another live process drives: `emit` could
+ * not wake the step itself, so it leaves the event in the run's inbox, and the run's owner wakes
+ * the step when it reads the inbox (on its next poll, or when it adopts the run).
+ */
+export interface DeliveredEvent {
+  /** Unique; made by the emitting engine's id generator. */
+  readonly id: string;
+  readonly run_id: string;
+  /** The path of the `wait_for_event` step the event is for. */
+  readonly path: string;
+  /** The event's name. */
+  readonly event: string;
+  readonly payload: Json;
+  /** When it was emitted, on the emitting engine's clock. */
+  readonly created_at: number;
+}
+
+/**
  * Where Trellis keeps everything. Implementations: MemoryStorage (reference), SqliteStorage, PostgresStorage.
  * All methods are async; records are plain JSON-compatible objects. Callers treat records as immutable,
  * so an implementation may hand out the objects it holds (the memory storage does, for speed).
@@ -111,6 +130,18 @@ export interface Storage {
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */
   findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
+
+  // Event inbox: events for runs another process drives
+  /**
+   * Stores an event for a run's waiting step, only while the run is `running` or `paused` (its
+   * inbox goes with it when the run is deleted). Returns whether it was stored; storing an id
+   * that is already there is a no-op that returns true.
+   */
+  deliverEvent(event: DeliveredEvent): Promise<boolean>;
+  /** Delivered events of the given runs, oldest first (`created_at`, then `id`), at most `limit`. */
+  findDeliveredEvents(runIds: readonly string[], limit: number): Promise<DeliveredEvent[]>;
+  /** Deletes delivered events by id (ids not found are ignored). */
+  deleteDeliveredEvents(ids: readonly string[]): Promise<void>;
 
   // Workflows (every version kept)
   /**

@@ -8,6 +8,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ConformanceSection, ConformanceTestApi } from './conformance-section.js';
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
+import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
 import { stepsConformance } from './conformance-steps.js';
@@ -59,5 +60,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     catalogConformance(section);
     callsConformance(section);
     textConformance(section);
+    eventsConformance(section);
   });
 }

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -26,6 +26,7 @@ export interface TrellisDatabase {
   executions: SqlRow;
   execution_bundles: SqlRow;
   blobs: { hash: string; data: string };
+  workflow_event_inbox: SqlRow;
 }
 
 /** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
@@ -137,6 +138,17 @@ const MIGRATIONS: readonly Migration[] = [
     // PostgreSQL keeps a row per step: its tables are heaps that do not split on growth.
     version: 4,
     statements: (t) => (t.dialect === 'sqlite' ? [...SQLITE_STEP_LOG] : []),
+  },
+  {
+    // Events for waiting steps of runs another live process drives, until their owner reads them
+    // (see sql-event-inbox.ts). Read by run, so the run id leads the index.
+    version: 5,
+    statements: (t, p) => [
+      `CREATE TABLE IF NOT EXISTS ${p}workflow_event_inbox (
+        id ${t.text} PRIMARY KEY, run_id ${t.text} NOT NULL REFERENCES ${p}workflow_executions (id) ON DELETE CASCADE,
+        path ${t.text} NOT NULL, event ${t.text} NOT NULL, payload ${t.json} NOT NULL, created_at ${t.num} NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS workflow_event_inbox_run ON ${p}workflow_event_inbox (run_id, created_at)`,
+    ],
   },
 ];
 

@@ -15,9 +15,10 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from '../records.js';
-import type { RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
+import type { DeliveredEvent, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
 import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
+import * as inbox from './sql-event-inbox.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
 import { escapeText } from '../odd-text.js';
@@ -142,6 +143,18 @@ export abstract class SqlStorage implements Storage {
         .execute();
       return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
     });
+  }
+
+  deliverEvent(event: DeliveredEvent): Promise<boolean> {
+    return this.guard('deliverEvent', () => inbox.deliverEvent(this.ctx, event));
+  }
+
+  findDeliveredEvents(runIds: readonly string[], limit: number): Promise<DeliveredEvent[]> {
+    return this.guard('findDeliveredEvents', () => inbox.findDeliveredEvents(this.ctx, runIds, limit));
+  }
+
+  deleteDeliveredEvents(ids: readonly string[]): Promise<void> {
+    return this.guard('deleteDeliveredEvents', () => inbox.deleteDeliveredEvents(this.ctx, ids));
   }
 
   saveWorkflow(record: WorkflowRecord): Promise<void> {
