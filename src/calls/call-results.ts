@@ -3,6 +3,7 @@
  * the answer parsed as JSON when it is an object or array.
  */
 import type { Json } from '../kernel/json.js';
+import { exceedsJsonDepth } from '../kernel/json-depth.js';
 import type { Mutable } from './call-records.js';
 import type { ModelResult } from './call-types.js';
 
@@ -22,7 +23,7 @@ export function modelResult(
   if (toolCalls?.length) result.toolCalls = toolCalls;
   return result;
 }
-/** Parses text as JSON when it is an object or array (also inside a ```json fence). */
+/** Parses text as JSON when it is an object or array (also inside a ```json fence) nested at most `MAX_JSON_DEPTH` deep. */
 export function parseJson(text: string): Json | undefined {
   // Most answers are prose: decide from the first non-blank character before any trimming or regex.
   let start = 0;
@@ -34,9 +35,13 @@ export function parseJson(text: string): Json | undefined {
   if (fence) body = fence[1]!;
   const first = body[0];
   if (first !== '{' && first !== '[') return undefined;
+  let json: Json;
   try {
-    return JSON.parse(body) as Json;
+    json = JSON.parse(body) as Json;
   } catch {
     return undefined;
   }
+  // Nested past MAX_JSON_DEPTH it stays prose: what walks it next would overflow the stack, and a
+  // call that needs JSON (an output schema) then fails as malformed_output and is retried.
+  return exceedsJsonDepth(json) ? undefined : json;
 }

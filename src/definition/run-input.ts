@@ -2,6 +2,7 @@
 import type { WorkflowDefinition, WorkflowVariable } from './definition.js';
 import { InvalidInputError, type ValidationIssue } from '../kernel/errors.js';
 import type { Json } from '../kernel/json.js';
+import { assertJsonDepth } from '../kernel/json-depth.js';
 
 /** The input as stored and the resolved `variables` scope. */
 export interface ResolvedInput {
@@ -15,7 +16,8 @@ export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 /**
  * Validates `input` (a plain object; absent means `{}`): declared variables take the input's value
  * of the same name or their `default_value`; a `required` variable with neither, or a value of the
- * wrong type, is an {@link InvalidInputError} listing every problem. Nothing is persisted first.
+ * wrong type, is an {@link InvalidInputError} listing every problem, as is input over `maxBytes`
+ * or nested past `MAX_JSON_DEPTH`. Nothing is persisted first.
  */
 export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBytes = DEFAULT_MAX_INPUT_BYTES): ResolvedInput {
   const issues: ValidationIssue[] = [];
@@ -23,6 +25,8 @@ export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBy
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInputError([{ path: ['input'], code: 'invalid_type', message: `run input must be a JSON object, got ${describe(value)}` }]);
   }
+  // Before anything walks it recursively (stringify, copies, expressions); see json-depth.ts.
+  assertJsonDepth(value, 'input');
   let size: number;
   try {
     size = Buffer.byteLength(JSON.stringify(value));

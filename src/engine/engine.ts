@@ -29,6 +29,7 @@ import { createBundles, type Bundles } from '../bundles/bundles.js';
 import type { BundleHost } from '../bundles/bundle-host.js';
 import { untilAborted } from '../kernel/abortable.js';
 import { deepFreeze } from '../kernel/deep-freeze.js';
+import { assertJsonDepth } from '../kernel/json-depth.js';
 import { isWorkflowBuilder } from '../builder/builder.js';
 import { HotRuns } from '../runtime/hot-runs.js';
 import { NodeRegistry } from './node-registry.js';
@@ -224,6 +225,7 @@ export class Engine {
    * Resolves with the ids of the runs it started.
    */
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
+    assertJsonDepth(payload, 'payload');
     await this.init();
     await this.#hot.wakeEventWaiters(name, payload);
     return this.triggers.emit(name, payload, options);
@@ -300,6 +302,7 @@ export class Engine {
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
   async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
+    assertJsonDepth(data, 'data');
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
   }
 

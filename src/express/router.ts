@@ -3,6 +3,7 @@ import express, { type Router } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { mountExecutionRoutes } from './execution-routes.js';
 import { errorHandler } from './http-errors.js';
+import { assertJsonDepth } from '../kernel/json-depth.js';
 import { mountPromptRoutes } from './prompt-routes.js';
 import { resolveRouterOptions, type RouterOptions } from './router-options.js';
 import { mountWorkflowRoutes } from './workflow-routes.js';
@@ -23,6 +24,11 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   const resolved = resolveRouterOptions(options);
   const router = express.Router();
   router.use(express.json({ limit: resolved.bodyLimit }));
+  // A body nested past MAX_JSON_DEPTH is refused with 400 here, before any handler walks it.
+  router.use((req, _res, next) => {
+    assertJsonDepth(req.body, 'body');
+    next();
+  });
   mountWorkflowRoutes(router, engine, resolved);
   mountExecutionRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);

@@ -11,7 +11,7 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ProviderError } from '../kernel/errors.js';
-import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
+import { abortError, classifyProviderError, checkToolArguments, parseToolArguments } from './classify-error.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 
 /** Options of {@link AnthropicProvider}. */
@@ -268,8 +268,7 @@ function isOutputTool(name: string, request: ProviderRequest): boolean {
 }
 
 function toArguments(provider: string, name: string, input: unknown): Record<string, unknown> {
-  if (typeof input === 'object' && input !== null && !Array.isArray(input)) return input as Record<string, unknown>;
-  return parseToolArguments(provider, name, typeof input === 'string' ? input : JSON.stringify(input));
+  return typeof input === 'string' ? parseToolArguments(provider, name, input) : checkToolArguments(provider, name, input);
 }
 
 function toUsage(usage: { input_tokens?: number | null; output_tokens?: number | null } | null | undefined): { input_tokens: number; output_tokens: number } {

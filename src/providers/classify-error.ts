@@ -7,6 +7,7 @@
  * import them), and the OpenAI, Anthropic and Ollama error classes share no base.
  */
 import { isTrellisError, ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../kernel/json-depth.js';
 
 /** What {@link classifyProviderError} needs to know besides the error. */
 export interface ClassifyContext {
@@ -115,11 +116,20 @@ export function parseToolArguments(provider: string, toolName: string, json: str
       details: { arguments: json },
     });
   }
+  return checkToolArguments(provider, toolName, value, json);
+}
+
+/**
+ * Tool call arguments an SDK already parsed: a JSON object nested at most `MAX_JSON_DEPTH` deep
+ * (deeper ends in a stack overflow in whatever walks it next), else `malformed_output`.
+ */
+export function checkToolArguments(provider: string, toolName: string, value: unknown, json?: string): Record<string, unknown> {
+  const details = json === undefined ? {} : { arguments: json };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ProviderError('malformed_output', `${provider}: tool call '${toolName}' arguments are not a JSON object`, {
-      provider,
-      details: { arguments: json },
-    });
+    throw new ProviderError('malformed_output', `${provider}: tool call '${toolName}' arguments are not a JSON object`, { provider, details });
+  }
+  if (exceedsJsonDepth(value)) {
+    throw new ProviderError('malformed_output', `${provider}: tool call '${toolName}' arguments nest more than ${MAX_JSON_DEPTH} levels deep`, { provider, details });
   }
   return value as Record<string, unknown>;
 }

@@ -6,6 +6,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { WebhookHost } from './trigger-host.js';
 import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
 import { getPath } from '../expressions/data-paths.js';
+import { assertJsonDepth } from '../kernel/json-depth.js';
 import { findTrigger, mapInput, type WebhookTriggerConfig } from './trigger-config.js';
 
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.rawBody">`. */
@@ -180,11 +181,14 @@ function secretOf(config: WebhookTriggerConfig, workflowId: string, triggerId: s
 
 function parseBody(raw: Buffer): unknown {
   if (raw.length === 0) return {};
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
+    body = JSON.parse(raw.toString('utf8')) as unknown;
   } catch {
     throw new TrellisError('validation_failed', 'Webhook body is not valid JSON');
   }
+  assertJsonDepth(body, 'body');
+  return body;
 }
 
 function fieldValue(body: unknown, path: string | undefined): string | undefined {

@@ -4,6 +4,7 @@
  */
 import { isTrellisError, TrellisError } from '../../kernel/errors.js';
 import type { Json } from '../../kernel/json.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../../kernel/json-depth.js';
 import type { StepContext } from '../node-handler.js';
 import type { WebhookConfig } from './webhook-options.js';
 import { redactUrl } from './webhook-redaction.js';
@@ -59,8 +60,9 @@ export function parseBody(ctx: StepContext<WebhookConfig>, response: Response, b
   const type = response.headers.get('content-type') ?? '';
   if (!/^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i.test(type)) return text;
   if (text.trim() === '') return null;
+  let json: Json;
   try {
-    return JSON.parse(text) as Json;
+    json = JSON.parse(text) as Json;
   } catch (error) {
     throw new TrellisError('malformed_output', `Webhook node "${ctx.node.id}": the response says ${type} but its body is not valid JSON.`, {
       nodeId: ctx.node.id,
@@ -69,6 +71,14 @@ export function parseBody(ctx: StepContext<WebhookConfig>, response: Response, b
       cause: error,
     });
   }
+  if (exceedsJsonDepth(json)) {
+    throw new TrellisError('malformed_output', `Webhook node "${ctx.node.id}": the response body nests more than ${MAX_JSON_DEPTH} levels deep.`, {
+      nodeId: ctx.node.id,
+      status: response.status,
+      retryable: false,
+    });
+  }
+  return json;
 }
 
 /** `retry-after` in seconds or as an HTTP date, in milliseconds from now. */
