@@ -12,7 +12,7 @@ import type { IdGenerator } from '../kernel/ids.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveInput } from '../definition/run-input.js';
-import { NotFoundError } from '../kernel/errors.js';
+import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
 
@@ -97,7 +97,7 @@ export class RunAdmitter implements RunAdmission {
       return record.id;
     }
     const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
-    if (run.id !== record.id) return run.id; // an earlier run with the same idempotency key
+    if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
     if (queued) return run.id; // started by admitNext when a run of this workflow ends
     this.#runs.drive(run, def, []);
     announce();
@@ -135,6 +135,17 @@ export class RunAdmitter implements RunAdmission {
       this.#parts.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
     }
   }
+}
+
+/**
+ * The earlier run's id when it runs the same workflow. A key reused for another workflow is a
+ * caller's bug: answering with that run would hand back another workflow's output as this one's
+ * (the HTTP router answers 409 for the same reason).
+ */
+function sameWorkflow(run: RunRecord, workflowId: string): string {
+  if (run.workflow_id === workflowId) return run.id;
+  const message = `Idempotency key "${run.idempotency_key ?? ''}" was already used to start a run of workflow "${run.workflow_id}", not "${workflowId}"`;
+  throw new TrellisError('conflict', message, { executionId: run.id, details: { workflowId: run.workflow_id, requestedWorkflowId: workflowId } });
 }
 
 async function activeRuns(storage: Storage, workflowId: string): Promise<number> {

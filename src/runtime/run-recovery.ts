@@ -22,6 +22,8 @@ export interface RecoveryHost {
   adopt(run: RunRecord): Promise<boolean>;
   /** Starts queued runs of a workflow while it is under its `max_concurrent_runs`. */
   admitNext(workflowId: string): Promise<void>;
+  /** Wakes the steps of runs driven here with the events other processes left in their inbox. */
+  takeDeliveredEvents(): Promise<void>;
 }
 
 /** One recovery pass; resolves with the ids of the runs it took over. */
@@ -48,6 +50,9 @@ export async function recoverRuns(host: RecoveryHost): Promise<string[]> {
     const run = await storage.getRun(step.run_id);
     if (run && (run.owner === undefined || (run.lease_expires_at ?? 0) < now) && (await host.adopt(run))) taken.push(run.id);
   }
+  // Events emitted in another process for runs driven here: read on every pass, so an event waits
+  // at most one poll interval.
+  await host.takeDeliveredEvents();
   return taken;
 }
 
@@ -130,20 +135,28 @@ export class LeaseRenewal {
   }
 }
 
-/** Calls `pass` now and then every `intervalMs` after the previous pass ended, until stopped. */
-export function repeat(clock: Clock, intervalMs: number, pass: () => Promise<void>): { readonly first: Promise<void>; stop(): void } {
+/**
+ * Calls `pass` now and then every `intervalMs` after the previous pass ended, until stopped.
+ * `stop()` resolves when a pass in flight has ended: its owner closes the storage after that, not
+ * under a pass that is still reading it.
+ */
+export function repeat(clock: Clock, intervalMs: number, pass: () => Promise<void>): { readonly first: Promise<void>; stop(): Promise<void> } {
   let stopped = false;
   let cancel: (() => void) | undefined;
-  const tick = async (): Promise<void> => {
-    if (stopped) return;
-    await pass();
-    if (!stopped) cancel = clock.setTimer(() => void tick(), intervalMs);
+  let current: Promise<void> = Promise.resolve();
+  const tick = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    current = pass().then(() => {
+      if (!stopped) cancel = clock.setTimer(() => void tick(), intervalMs);
+    });
+    return current;
   };
   return {
     first: tick(),
     stop: () => {
       stopped = true;
       cancel?.();
+      return current.catch(() => undefined);
     },
   };
 }

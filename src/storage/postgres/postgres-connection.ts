@@ -150,3 +150,8 @@ export async function transactionCommitted(db: Kysely<TrellisDatabase>, txid: st
     await reconnect.wait(50);
   }
 }
+
+/** What a transaction learned before its first write: the id the server knows it by. */
+export interface TxState {
+  txid: string | undefined;
+}

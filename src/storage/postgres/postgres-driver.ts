@@ -8,7 +8,7 @@ import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } fro
 import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
-import { Reconnector, isConnectionError, transactionCommitted, watchedPool } from './postgres-connection.js';
+import { Reconnector, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
 import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
@@ -97,7 +97,9 @@ export class PostgresDriver extends SqlStorage {
       this.ctx.db.transaction().execute(async (trx) => {
         // Serialise concurrent init() calls on one schema: CREATE ... IF NOT EXISTS still races otherwise.
         await sql`SELECT pg_advisory_xact_lock(hashtext(${`trellis-init:${this.#schema}`}))`.execute(trx);
-        await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${this.#prefix.slice(0, -1)}`).execute(trx);
+        // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even for a schema that exists.
+        const schema = await sql<{ one: number }>`SELECT 1 AS one FROM pg_namespace WHERE nspname = ${this.#schema}`.execute(trx);
+        if (schema.rows.length === 0) await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${this.#prefix.slice(0, -1)}`).execute(trx);
         await sql.raw(metaTableStatement('postgres', this.#prefix)).execute(trx);
         const row = await trx.selectFrom('trellis_meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
         const current = parseSchemaVersion(row?.value);
@@ -392,9 +394,4 @@ function hasCode(error: unknown, code: string): boolean {
     if ((e as { code?: unknown }).code === code) return true;
   }
   return false;
-}
-
-/** What a transaction learned before its first write: the id the server knows it by. */
-interface TxState {
-  txid: string | undefined;
 }

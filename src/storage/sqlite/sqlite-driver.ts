@@ -29,6 +29,7 @@ import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
+import { BLOCKING_BUSY_MS, isBusy, retryWhenBusy, whenNotBusy } from './sqlite-busy.js';
 import * as catalog from '../sql/sql-catalog.js';
 
 
@@ -96,6 +97,8 @@ export class SqliteDriver extends SqlStorage {
       raw.pragma('journal_mode = WAL');
       raw.pragma('synchronous = NORMAL');
       raw.pragma('foreign_keys = ON');
+      // From now on, waits for another writer are asynchronous (sqlite-busy.ts).
+      raw.pragma(`busy_timeout = ${BLOCKING_BUSY_MS}`);
     } catch (error) {
       throw toStorageError(`open of ${resolved.path}`, error);
     }
@@ -105,8 +108,20 @@ export class SqliteDriver extends SqlStorage {
     this.#transaction = raw.transaction((fn: () => unknown) => fn());
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction, reporting driver errors as `storage` errors. */
-  #write<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T {
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction, reporting driver errors as `storage` errors. When
+   * another process holds the write lock, waits for it without blocking (a promise then).
+   */
+  #write<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T | Promise<T> {
+    try {
+      return this.#writeNow(operation, fn, ...args);
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      return retryWhenBusy(() => this.#writeNow(operation, fn, ...args));
+    }
+  }
+
+  #writeNow<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T {
     const statements = this.#statements;
     if (!statements) throw new TrellisError('illegal_state', `SqliteStorage.${operation} called before init()`);
     try {
@@ -132,8 +147,8 @@ export class SqliteDriver extends SqlStorage {
 
   async init(): Promise<void> {
     try {
-      this.#raw.exec(metaTableStatement('sqlite', ''));
-      this.#transaction.immediate(() => {
+      await whenNotBusy(() => this.#raw.exec(metaTableStatement('sqlite', '')));
+      await whenNotBusy(() => this.#transaction.immediate(() => {
           const row = this.#raw.prepare("SELECT value FROM trellis_meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
           const current = parseSchemaVersion(row?.value);
           for (const statement of pendingMigrations('sqlite', '', current)) this.#raw.exec(statement);
@@ -142,11 +157,16 @@ export class SqliteDriver extends SqlStorage {
               .prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
               .run(String(SCHEMA_VERSION));
           }
-      });
+      }));
       this.#statements ??= prepare(this.#raw);
     } catch (error) {
       throw toStorageError('init', error);
     }
+  }
+
+  /** Kysely's statements (reads, claims, lease renewals, the catalog) wait for the write lock without blocking too. */
+  protected override guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return super.guard(operation, () => whenNotBusy(fn));
   }
 
   async close(): Promise<void> {
@@ -240,7 +260,7 @@ export class SqliteDriver extends SqlStorage {
   }
 
   async deleteRun(id: string): Promise<void> {
-    this.#write('deleteRun', (s) => {
+    await this.#write('deleteRun', (s) => {
       // Steps (with the calls they hold), waits and blob references go by ON DELETE CASCADE; then
       // the blobs no other run references.
       this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
