@@ -1,17 +1,72 @@
-/** Checks JSON values against JSON Schemas (compiled once per schema object with zod). */
+/**
+ * Checks JSON values against JSON Schemas (compiled once per schema object with zod).
+ *
+ * zod turns a `pattern` into a backtracking `RegExp`, and a model's answer is untrusted text: a
+ * 26-character answer against `^(a+)+$` blocked the event loop for 2.5 s. Every regex check of the
+ * compiled validator (`pattern`, `patternProperties`) is therefore swapped for RE2 (linear time, see
+ * safe-regex.ts) before first use. A pattern RE2 cannot run (lookaround, backreferences) makes
+ * every value fail the check with a message naming it, rather than run on the backtracking engine.
+ */
 import type { z } from 'zod';
 import type { JsonSchema } from '../providers/provider.js';
+import { isTrellisError } from '../kernel/errors.js';
 import { loadZod } from '../kernel/lazy-modules.js';
+import { compileSafeRegex } from '../expressions/safe-regex.js';
 
-const compiled = new WeakMap<JsonSchema, z.ZodType>();
+const compiled = new WeakMap<JsonSchema, z.ZodType | string>();
+
+/** The parts of a zod schema or check this file walks: `_zod.def`, whatever its kind. */
+interface ZodInternals {
+  readonly _zod: { readonly def: Record<string, unknown> };
+}
+
+function hasDef(value: unknown): value is ZodInternals {
+  return value !== null && typeof value === 'object' && '_zod' in value && typeof (value as ZodInternals)._zod?.def === 'object';
+}
+
+/** A `RegExp` stand-in for zod's regex check, which reads only `lastIndex`, `test` and `toString`. */
+function re2Pattern(pattern: RegExp): object {
+  const re = compileSafeRegex(pattern.source, 'ecma');
+  return { lastIndex: 0, source: pattern.source, test: (s: string) => re.test(s), toString: () => String(pattern) };
+}
+
+/** Replaces every regex check reachable from `root` (nested schemas, lazy `$ref`s) with RE2. */
+function useRe2(root: unknown): void {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) return value.forEach(visit);
+    if (!hasDef(value)) return Object.values(value).forEach(visit);
+    const def = value._zod.def;
+    if (def.check === 'string_format' && def.pattern instanceof RegExp) def.pattern = re2Pattern(def.pattern);
+    for (const [key, inner] of Object.entries(def)) {
+      if (key === 'getter' && typeof inner === 'function') visit((inner as () => unknown)());
+      else visit(inner);
+    }
+  };
+  visit(root);
+}
+
+function compile(schema: JsonSchema): z.ZodType | string {
+  const validator = loadZod().z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  try {
+    useRe2(validator);
+  } catch (error) {
+    if (isTrellisError(error)) return `(schema): ${error.message}`;
+    throw error;
+  }
+  return validator;
+}
 
 /** Describes why `value` does not match `schema` (`path: message; ...`), or undefined when it does. */
 export function checkJson(schema: JsonSchema, value: unknown): string | undefined {
   let validator = compiled.get(schema);
-  if (!validator) {
-    validator = loadZod().z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  if (validator === undefined) {
+    validator = compile(schema);
     compiled.set(schema, validator);
   }
+  if (typeof validator === 'string') return validator;
   const result = validator.safeParse(value);
   if (result.success) return undefined;
   return result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');

@@ -113,10 +113,26 @@ export function getPath(obj: unknown, path: string | readonly PathSegment[]): un
   return value;
 }
 
+/**
+ * How far past a list's end a path write may reach. A write at index `n` fills the gap with holes,
+ * so `big[50000000]` allocated 2.4 GB and took 89 s; a workflow that appends or fills a few slots
+ * never comes near this.
+ */
+export const MAX_INDEX_GAP = 10_000;
+
 function assign(container: unknown, segments: readonly PathSegment[], i: number, value: unknown): unknown {
   if (i === segments.length) return value;
   const segment = segments[i] as PathSegment;
   if (typeof segment === 'number') {
+    const length = Array.isArray(container) ? container.length : 0;
+    if (segment > length + MAX_INDEX_GAP) {
+      const path = segments.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');
+      throw new ExpressionError(
+        'expression_eval',
+        `Path "${path}" writes index ${segment} of a list of ${length}; a write may reach at most ${MAX_INDEX_GAP} past the end.`,
+        { details: { path, index: segment, length, limit: MAX_INDEX_GAP } },
+      );
+    }
     const copy = Array.isArray(container) ? container.slice() : [];
     copy[segment] = assign(copy[segment], segments, i + 1, value);
     return copy;
@@ -135,7 +151,8 @@ function assign(container: unknown, segments: readonly PathSegment[], i: number,
  * Returns a copy of `obj` with `value` written at `path`; `obj` itself is never mutated
  * (copy-on-write: only the containers along the path are copied, the rest is shared).
  * Missing containers are created: an array when the next segment is an index, else an object.
- * A non-container in the way is replaced.
+ * A non-container in the way is replaced. An index more than {@link MAX_INDEX_GAP} past the end
+ * of its list throws `ExpressionError` `expression_eval`.
  *
  * Immutable because run state is persisted and shared between steps: mutating it in place
  * would corrupt an earlier step's recorded output.

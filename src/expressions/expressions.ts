@@ -31,6 +31,7 @@ import { loadCel } from '../kernel/lazy-modules.js';
 import { toPlain } from './cel-values.js';
 import { MISSING_CODES, celEnvironment } from './cel-environment.js';
 import { prepareAst, type MutableNode, type Refs } from './cel-ast.js';
+import { endBudget, meterAst, startBudget } from './cel-cost.js';
 
 export { EXPRESSION_FUNCTIONS, type ExpressionFunction } from './cel-environment.js';
 
@@ -130,6 +131,7 @@ function compileUncached(source: string): CompiledExpression {
     // time and evaluation skips cel-js's first-run check.
     const checked = run.check();
     if (!checked.valid) throw checked.error;
+    meterAst(run.ast as unknown as Parameters<typeof meterAst>[0]);
   } catch (error) {
     if (error instanceof loadCel().ParseError && error.code === 'limit_exceeded' && error.summary.includes('maxDepth')) {
       throw new ExpressionError(
@@ -144,10 +146,13 @@ function compileUncached(source: string): CompiledExpression {
   const paths = Object.freeze([...refs.paths]);
   const evaluate = (context: Readonly<Record<string, unknown>>): unknown => {
     let result: unknown;
+    const outer = startBudget();
     try {
       result = run(context);
     } catch (error) {
       throw evalError(source, error, context, identifiers);
+    } finally {
+      endBudget(outer);
     }
     return typeof result === 'object' || typeof result === 'bigint' ? toPlain(result) : result;
   };

@@ -26,6 +26,7 @@ import type * as Net from 'node:net';
 import type * as Cel from '@marcbachmann/cel-js';
 import type * as Croner from 'croner';
 import type PQueue from 'p-queue';
+import type * as Re2 from 're2js';
 import type * as Zod from 'zod';
 
 const requireHere = createRequire(import.meta.url);
@@ -48,6 +49,11 @@ export function loadZod(): typeof Zod {
 /** The CEL implementation behind expressions. */
 export function loadCel(): typeof Cel {
   return load('@marcbachmann/cel-js');
+}
+
+/** re2js, the linear-time regex engine behind CEL `matches()` and JSON Schema `pattern`. */
+export function loadRe2(): typeof Re2 {
+  return load('re2js');
 }
 
 /** croner, which computes schedule fire times. */
