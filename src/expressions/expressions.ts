@@ -17,9 +17,10 @@
  * `prototype` can be neither read nor written (refused at compile time when written literally,
  * at evaluation time when computed, and dropped from `parse_json` results and map literals).
  * Sources are capped at {@link MAX_EXPRESSION_LENGTH} characters and {@link MAX_EXPRESSION_DEPTH}
- * levels of nesting. CEL has no loops or recursion, so evaluation always terminates; the list
- * macros (`map`, `filter`, `exists`, `all`) do work proportional to the list they range over, so
- * the cost is bounded by the size of the run's data, not by the expression. There is no `now()`:
+ * levels of nesting. CEL has no loops or recursion, so evaluation always terminates, but nested
+ * macros multiply and operators copy data: each evaluation runs under the cost budget of
+ * cel-cost.ts and fails with `expression_eval` past it, and `matches()` runs on RE2
+ * (safe-regex.ts), in time linear in the text. There is no `now()`:
  * expressions are deterministic, so replaying a run routes the same way.
  *
  * This file compiles and caches; cel-environment.ts holds the environment and its functions,
