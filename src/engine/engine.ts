@@ -9,7 +9,8 @@ import type { ModelCallRecord, RunRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
-import type { Clock } from '../kernel/clock.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import { KeepAlive } from '../kernel/keep-alive.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
 import { NotFoundError } from '../kernel/errors.js';
@@ -67,6 +68,8 @@ export class Engine {
   /** Recovery passes in flight (the loop's and the host's own `recover()` calls): `close()` waits for them. */
   readonly #passes = new Set<Promise<unknown>>();
   readonly #leases: LeaseRenewal;
+  /** Holds the process open while runs are driven here or the background loop runs (see kernel/keep-alive.ts). */
+  readonly #keepAlive: KeepAlive;
   #closed = false;
   #triggers: Triggers | undefined;
   readonly #definitions = new Map<string, WorkflowDefinition>();
@@ -100,6 +103,8 @@ export class Engine {
       events: this.events,
       calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
     });
+    // On an injected clock the host drives time: holding the process for its timers would hang it.
+    this.#keepAlive = new KeepAlive(o.clock === systemClock);
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
       void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
@@ -114,7 +119,11 @@ export class Engine {
       leaseMs: o.leaseMs,
       concurrency: o.concurrency,
       storage,
-      held: () => this.#leases.ensure(),
+      held: () => {
+        this.#leases.ensure();
+        this.#keepAlive.hold('runs');
+      },
+      idle: () => this.#keepAlive.release('runs'),
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
@@ -221,14 +230,17 @@ export class Engine {
 
   /**
    * Emits an event: starts every active stored workflow with a matching event trigger, and wakes
-   * every `wait_for_event` step waiting for `name` whose filter accepts the payload.
-   * Resolves with the ids of the runs it started.
+   * every `wait_for_event` step waiting for `name` whose filter accepts the payload, in every run
+   * the storage holds. A run another live process drives gets the event in its inbox, and that
+   * process wakes the step on its next poll (`pollIntervalMs`), reading the filter then.
+   * Resolves with the ids of the runs it started, then of the waiting runs it woke or delivered to.
    */
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
     assertJsonDepth(payload, 'payload');
     await this.init();
-    await this.#hot.wakeEventWaiters(name, payload);
-    return this.triggers.emit(name, payload, options);
+    const reached = await this.#hot.wakeEventWaiters(name, payload);
+    const started = await this.triggers.emit(name, payload, options);
+    return [...started, ...reached.filter((id) => !started.includes(id))];
   }
 
   /** A stored workflow version's definition; versions never change, so they are cached. */
@@ -317,10 +329,10 @@ export class Engine {
    * `maxRecoveryAttempts` process ends in a row, nothing committed between, is failed as poison.
    * Resolves with the ids it took over.
    */
-  async recover(): Promise<string[]> {
-    const storage = await this.init();
+  recover(): Promise<string[]> {
     const o = this.#options;
-    const pass = recoverRuns({
+    // Registered before init() settles: close() called meanwhile waits for this pass too.
+    const pass = this.init().then((storage) => recoverRuns({
       storage,
       clock: o.clock,
       instanceId: this.instanceId,
@@ -328,7 +340,8 @@ export class Engine {
       isHot: (runId) => this.#hot.has(runId),
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
-    });
+      takeDeliveredEvents: () => this.#hot.takeDeliveredEvents(),
+    }));
     this.#passes.add(pass);
     return pass.finally(() => this.#passes.delete(pass));
   }
@@ -360,12 +373,14 @@ export class Engine {
       }
     });
     this.#loop = loop;
+    this.#keepAlive.hold('background');
     await loop.first;
   }
 
   /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#keepAlive.releaseAll();
     this.#triggers?.stop();
     await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
     this.#leases.stop();
