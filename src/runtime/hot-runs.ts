@@ -42,6 +42,8 @@ export interface HotRunsParts {
   storage(): Promise<Storage>;
   /** A run became hot: lease renewal must be running. */
   held(): void;
+  /** No run is hot any more (each finished, was dropped or detached). */
+  idle(): void;
   /**
    * Called once a run is claimed, with its committed steps, before it is driven: the poison check
    * (see run-recovery.ts). Returns the record to drive, or undefined when the run was ended instead.
@@ -93,6 +95,7 @@ export class HotRuns implements RunOwner, ChildRuns {
   runFinished(runId: string): void {
     this.#controllers.delete(runId);
     this.#deps.models.detachRun(runId);
+    if (this.#controllers.size === 0) this.#parts.idle();
   }
 
   runSettled(run: RunRecord): void {
@@ -130,6 +133,7 @@ export class HotRuns implements RunOwner, ChildRuns {
     const detached = [...this.#controllers.values()];
     for (const controller of detached) controller.detach();
     this.#controllers.clear();
+    this.#parts.idle();
     return detached;
   }
 
