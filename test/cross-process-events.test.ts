@@ -3,8 +3,14 @@
  * state, so an event meant for another run never takes the step out of waiting while a matching
  * one arrives.
  */
-import { describe, expect, it } from 'vitest';
-import { workflow } from '../src/index.js';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine, PostgresStorage, SqliteStorage, workflow, type Storage } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, until } from './helpers.js';
 
 const invoiceWait = () => workflow('ev').waitForEvent('paid', { event: 'invoice.paid', filter: 'event.invoice == input.invoice' }).end({ amount: 'paid.payload.amount' });
@@ -42,5 +48,75 @@ describe('concurrent events with per-run filters', () => {
       expect([offset, (await engine.get(a))!.output_data, (await engine.get(b))!.output_data]).toEqual([offset, { amount: 1 }, { amount: 2 }]);
       await engine.close();
     }
+  });
+});
+
+/**
+ * Issue 15 item 6b: an event emitted in another process than the one driving the waiting run is
+ * not dropped. The emitter cannot take the run on (the owner's lease is live), so it leaves the
+ * event in the run's inbox; the owner wakes the step on its next poll, reading the filter then.
+ */
+const PG_URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgSchema = `trellis_events_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+const dir = mkdtempSync(join(tmpdir(), 'trellis-events-'));
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
+});
+
+const POLL_MS = 1000;
+
+/** Engine B drives a run waiting for `go` (for invoice A only); engine A, sharing B's storage, emits. */
+async function emitToOwner(open: () => Storage): Promise<void> {
+  // Both clocks start at the same instant and B's lease is a minute: A sees B's lease as live.
+  const clockB = new FakeClock();
+  const b = new Engine({ storage: open(), clock: clockB, pollIntervalMs: POLL_MS, leaseMs: 60_000 });
+  const a = new Engine({ storage: open(), clock: new FakeClock(), leaseMs: 60_000 });
+  try {
+    await b.startBackground();
+    const id = await b.start(workflow('go').waitForEvent('got', { event: 'go', filter: 'event.invoice == input.invoice' }).end({ amount: 'got.payload.amount' }), { invoice: 'A' });
+    await until(async () => (await b.get(id))?.execution_trace.some((s) => s.node_id === 'got' && s.status === 'waiting') ?? false);
+
+    // An event the filter refuses is delivered, then dropped by the owner with the step still waiting.
+    expect(await a.emit('go', { invoice: 'other', amount: 1 })).toEqual([id]);
+    await clockB.advance(POLL_MS);
+    expect((await b.get(id))?.status).toBe('running');
+    const storage = open();
+    await storage.init();
+    try {
+      await until(async () => (await storage.findDeliveredEvents([id], 10)).length === 0);
+      // A's emit reports the run; nothing happens in B before its poll.
+      expect(await a.emit('go', { invoice: 'A', amount: 42 })).toEqual([id]);
+      expect(await storage.findDeliveredEvents([id], 10)).toHaveLength(1);
+      expect((await b.get(id))?.status).toBe('running');
+      const endedInB = new Promise((resolve) => b.events.once('execution:completed', resolve));
+      await clockB.advance(POLL_MS);
+      await endedInB;
+      const done = await b.wait(id);
+      expect([done.status, done.output_data]).toEqual(['completed', { amount: 42 }]);
+      expect(await storage.findDeliveredEvents([id], 10)).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+describe('an event emitted in another process than the owner of the waiting run', () => {
+  it('wakes the run in its owner on the owner’s next poll (SQLite file)', async () => {
+    const path = join(dir, 'events.db');
+    await emitToOwner(() => new SqliteStorage({ path }));
+  });
+
+  it('wakes the run in its owner on the owner’s next poll (PostgreSQL)', async () => {
+    await emitToOwner(() => new PostgresStorage({ connectionString: PG_URL, schema: pgSchema }));
   });
 });

@@ -8,7 +8,7 @@
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
 import type { RunRecord, StepRecord } from '../storage/records.js';
-import type { Storage } from '../storage/storage.js';
+import type { DeliveredEvent, Storage } from '../storage/storage.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from '../kernel/clock.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
@@ -189,7 +189,10 @@ export class HotRuns implements RunOwner, ChildRuns {
     const vetted = await this.#parts.vet(claimed, steps);
     if (!vetted) return undefined;
     const usage = sumUsage({}, await storage.listCalls({ workflow_execution_id: runId }));
-    return this.drive({ ...vetted, usage }, workflow.definition, steps);
+    const controller = this.drive({ ...vetted, usage }, workflow.definition, steps);
+    // Events delivered while another process drove it (or while nobody did) wake it now.
+    void this.takeDeliveredEvents([runId]).catch((error: unknown) => this.#parts.reportError('event', error));
+    return controller;
   }
 
   /** Finds or loads the controller of a run whose status is one of `allowed`. */
@@ -214,22 +217,81 @@ export class HotRuns implements RunOwner, ChildRuns {
     await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal);
   }
 
-  /** Wakes every `wait_for_event` step waiting for `name` (hot here or loaded now) whose filter accepts `payload`. */
-  async wakeEventWaiters(name: string, payload: Json): Promise<void> {
+  /**
+   * Wakes every `wait_for_event` step waiting for `name` whose filter accepts `payload`, in runs
+   * driven here or loaded now; a run another live process drives gets the event in its inbox, for
+   * that process to wake the step (see {@link takeDeliveredEvents}). Resolves with the ids of the
+   * runs woken here or delivered to.
+   */
+  async wakeEventWaiters(name: string, payload: Json): Promise<string[]> {
     const storage = await this.#parts.storage();
-    const candidates = new Set<string>();
-    for (const [id, controller] of this.#controllers) if (controller.eventWaiters(name).length > 0) candidates.add(id);
-    // Runs no process drives right now, found through the indexed event name of their waiting steps.
-    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#controllers.has(step.run_id)) candidates.add(step.run_id);
-    for (const id of candidates) {
-      const controller = this.#controllers.get(id) ?? (await this.adopt((await storage.getRun(id))!).catch(() => undefined));
-      for (const { path } of controller?.eventWaiters(name) ?? []) {
-        // The filter is read before the step changes state (a refused event writes nothing and
-        // leaves it waiting for the next one), in the same turn as the wake-up.
-        const step = controller!.step(path);
-        if (step?.status === 'waiting' && acceptsEvent(controller!.contextFor(step), payload)) await controller!.wake(path, { kind: 'event', payload });
+    const candidates = new Map<string, string[]>();
+    for (const [id, controller] of this.#controllers) if (controller.eventWaiters(name).length > 0) candidates.set(id, []);
+    // Runs no process here drives, found through the indexed event name of their waiting steps.
+    for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#controllers.has(step.run_id)) candidates.set(step.run_id, [...(candidates.get(step.run_id) ?? []), step.path]);
+    const reached: string[] = [];
+    for (const [id, stored] of candidates) {
+      const run = this.#controllers.has(id) ? undefined : await storage.getRun(id);
+      // An adoption that fails leaves the event in the inbox, for whoever takes the run on next.
+      const controller = this.#controllers.get(id) ?? (run && (await this.adopt(run).catch(() => undefined)));
+      if (controller ? await this.#wakeHere(controller, name, payload) : await this.#deliver(id, stored, name, payload)) reached.push(id);
+    }
+    return reached;
+  }
+
+  /** Wakes the steps of a run driven here that wait for `name` and accept `payload`; whether any woke. */
+  async #wakeHere(controller: RunController, name: string, payload: Json): Promise<boolean> {
+    let woken = false;
+    for (const { path } of controller.eventWaiters(name)) {
+      // The filter is read before the step changes state (a refused event writes nothing and
+      // leaves it waiting for the next one), in the same turn as the wake-up.
+      const step = controller.step(path);
+      if (step?.status === 'waiting' && acceptsEvent(controller.contextFor(step), payload)) {
+        await controller.wake(path, { kind: 'event', payload });
+        woken = true;
       }
     }
+    return woken;
+  }
+
+  /** Leaves the event in the inbox of a run this process could not take on (another live one drives it); whether it was stored. */
+  async #deliver(runId: string, paths: readonly string[], name: string, payload: Json): Promise<boolean> {
+    const storage = await this.#parts.storage();
+    const { ids } = this.#parts.services;
+    let delivered = false;
+    for (const path of paths) {
+      const event: DeliveredEvent = { id: ids('evt'), run_id: runId, path, event: name, payload, created_at: this.#parts.clock.now() };
+      if (await storage.deliverEvent(event)) delivered = true;
+    }
+    return delivered;
+  }
+
+  /**
+   * Takes the events other processes delivered to runs driven here (all of them, or `runIds`):
+   * wakes each step still waiting for its event whose filter accepts it, then deletes the event.
+   * An event whose step no longer waits for it (woken already, by this event before a crash kept
+   * it from being deleted, or by another) is deleted with nothing woken; one whose wake-up failed
+   * is kept for the next pass (or the run's next owner).
+   */
+  async takeDeliveredEvents(runIds: readonly string[] = this.ids()): Promise<void> {
+    if (runIds.length === 0) return;
+    const storage = await this.#parts.storage();
+    const taken: string[] = [];
+    for (const event of await storage.findDeliveredEvents(runIds, 1000)) {
+      const controller = this.#controllers.get(event.run_id);
+      // Dropped meanwhile: the run's next owner takes it.
+      if (!controller) continue;
+      const step = controller.step(event.path);
+      try {
+        if (step?.status === 'waiting' && step.waiter?.kind === 'event' && step.waiter.event === event.event && acceptsEvent(controller.contextFor(step), event.payload)) {
+          await controller.wake(event.path, { kind: 'event', payload: event.payload });
+        }
+        taken.push(event.id);
+      } catch (error) {
+        this.#parts.reportError('event', error);
+      }
+    }
+    if (taken.length > 0) await storage.deleteDeliveredEvents(taken);
   }
 
   /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
