@@ -3,13 +3,15 @@
  * state, so an event meant for another run never takes the step out of waiting while a matching
  * one arrives.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, PostgresStorage, SqliteStorage, workflow, type Storage } from '../src/index.js';
+import { Engine, PostgresStorage, SqliteStorage, workflow, type Json, type Storage } from '../src/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, until } from './helpers.js';
 
@@ -71,52 +73,93 @@ afterAll(async () => {
 });
 
 const POLL_MS = 1000;
+const run = promisify(execFile);
 
-/** Engine B drives a run waiting for `go` (for invoice A only); engine A, sharing B's storage, emits. */
-async function emitToOwner(open: () => Storage): Promise<void> {
-  // Both clocks start at the same instant and B's lease is a minute: A sees B's lease as live.
-  const clockB = new FakeClock();
-  const b = new Engine({ storage: open(), clock: clockB, pollIntervalMs: POLL_MS, leaseMs: 60_000 });
-  const a = new Engine({ storage: open(), clock: new FakeClock(), leaseMs: 60_000 });
+/** Emits an event from another engine; resolves with what its `emit` resolved with. */
+type Emitter = (event: string, payload: Json) => Promise<unknown>;
+
+/** An engine of its own in this process, on its own storage object over the same database. */
+function engineEmitter(open: () => Storage, clock: FakeClock): { emit: Emitter; close(): Promise<void> } {
+  const engine = new Engine({ storage: open(), clock, leaseMs: 60_000 });
+  return { emit: (event, payload) => engine.emit(event, payload), close: () => engine.close() };
+}
+
+const WORKER = new URL('./fixtures/emit-worker.ts', import.meta.url).pathname;
+
+/** A real child process per event (see fixtures/emit-worker.ts). */
+function processEmitter(args: readonly string[]): Emitter {
+  return async (event, payload) => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', WORKER, ...args, event, JSON.stringify(payload)]);
+    return JSON.parse(stdout) as unknown;
+  };
+}
+
+/**
+ * Engine B drives a run waiting for `go` (for invoice A only), its lease live; another engine,
+ * sharing B's database, emits. B's clock is fake: its poll runs only when the test advances it.
+ */
+async function emitToOwner(open: () => Storage, clockB: FakeClock, emit: Emitter): Promise<void> {
+  const b = new Engine({ storage: open(), clock: clockB, pollIntervalMs: POLL_MS, leaseMs: 600_000 });
+  const storage = open();
   try {
+    await storage.init();
     await b.startBackground();
     const id = await b.start(workflow('go').waitForEvent('got', { event: 'go', filter: 'event.invoice == input.invoice' }).end({ amount: 'got.payload.amount' }), { invoice: 'A' });
     await until(async () => (await b.get(id))?.execution_trace.some((s) => s.node_id === 'got' && s.status === 'waiting') ?? false);
 
     // An event the filter refuses is delivered, then dropped by the owner with the step still waiting.
-    expect(await a.emit('go', { invoice: 'other', amount: 1 })).toEqual([id]);
+    expect(await emit('go', { invoice: 'other', amount: 1 })).toEqual([id]);
+    expect(await storage.findDeliveredEvents([id], 10)).toHaveLength(1);
     await clockB.advance(POLL_MS);
+    await until(async () => (await storage.findDeliveredEvents([id], 10)).length === 0);
+    expect((await b.get(id))?.execution_trace.find((s) => s.node_id === 'got')?.status).toBe('waiting');
+
+    // The emitter reports the run; nothing happens in B before its poll, which wakes the step.
+    expect(await emit('go', { invoice: 'A', amount: 42 })).toEqual([id]);
     expect((await b.get(id))?.status).toBe('running');
-    const storage = open();
-    await storage.init();
-    try {
-      await until(async () => (await storage.findDeliveredEvents([id], 10)).length === 0);
-      // A's emit reports the run; nothing happens in B before its poll.
-      expect(await a.emit('go', { invoice: 'A', amount: 42 })).toEqual([id]);
-      expect(await storage.findDeliveredEvents([id], 10)).toHaveLength(1);
-      expect((await b.get(id))?.status).toBe('running');
-      const endedInB = new Promise((resolve) => b.events.once('execution:completed', resolve));
-      await clockB.advance(POLL_MS);
-      await endedInB;
-      const done = await b.wait(id);
-      expect([done.status, done.output_data]).toEqual(['completed', { amount: 42 }]);
-      expect(await storage.findDeliveredEvents([id], 10)).toEqual([]);
-    } finally {
-      await storage.close();
-    }
+    const endedInB = new Promise((resolve) => b.events.once('execution:completed', resolve));
+    await clockB.advance(POLL_MS);
+    await endedInB;
+    const done = await b.wait(id);
+    expect([done.status, done.output_data]).toEqual(['completed', { amount: 42 }]);
+    expect(await storage.findDeliveredEvents([id], 10)).toEqual([]);
   } finally {
-    await a.close();
     await b.close();
+    await storage.close();
   }
 }
 
 describe('an event emitted in another process than the owner of the waiting run', () => {
-  it('wakes the run in its owner on the owner’s next poll (SQLite file)', async () => {
-    const path = join(dir, 'events.db');
-    await emitToOwner(() => new SqliteStorage({ path }));
+  const pgOpen = (): Storage => new PostgresStorage({ connectionString: PG_URL, schema: pgSchema });
+
+  it('wakes the run in its owner on the owner’s next poll (two engines, one SQLite file)', async () => {
+    const path = join(dir, 'engines.db');
+    const open = (): Storage => new SqliteStorage({ path });
+    const a = engineEmitter(open, new FakeClock());
+    try {
+      await emitToOwner(open, new FakeClock(), a.emit);
+    } finally {
+      await a.close();
+    }
   });
 
-  it('wakes the run in its owner on the owner’s next poll (PostgreSQL)', async () => {
-    await emitToOwner(() => new PostgresStorage({ connectionString: PG_URL, schema: pgSchema }));
+  it('wakes the run in its owner on the owner’s next poll (two engines, PostgreSQL)', async () => {
+    const a = engineEmitter(pgOpen, new FakeClock());
+    try {
+      await emitToOwner(pgOpen, new FakeClock(), a.emit);
+    } finally {
+      await a.close();
+    }
+  });
+
+  // The emitter is a real process on the system clock: B's fake clock starts at the real time, so
+  // its ten-minute lease is live for the emitter.
+  it('wakes the run when a real child process emits (SQLite file)', async () => {
+    const path = join(dir, 'processes.db');
+    await emitToOwner(() => new SqliteStorage({ path }), new FakeClock(Date.now()), processEmitter(['sqlite', path, '']));
+  });
+
+  it('wakes the run when a real child process emits (PostgreSQL)', async () => {
+    await emitToOwner(pgOpen, new FakeClock(Date.now()), processEmitter(['postgres', PG_URL, pgSchema]));
   });
 });
