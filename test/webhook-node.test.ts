@@ -518,3 +518,54 @@ describe('webhook node: SSRF guard', () => {
     }
   });
 });
+
+describe('webhook node: global unicast only, checked when the socket connects (issue 16 item 5)', () => {
+  it('treats special-purpose ranges as not public', () => {
+    const special = [
+      '192.0.2.1', // TEST-NET-1
+      '198.51.100.7', // TEST-NET-2
+      '203.0.113.9', // TEST-NET-3
+      '192.88.99.1', // 6to4 relay anycast
+      '::ffff:0:7f00:1', // SIIT ::ffff:0:0/96
+      '::ffff:0:127.0.0.1',
+      '64:ff9b:1::1', // local-use NAT64
+      '2001::1', // Teredo
+      '2001:db8::1', // documentation
+      '100::1', // discard
+      '255.255.255.255',
+      'ff02::1',
+    ];
+    for (const a of special) expect(isPrivateAddress(a), a).toBe(true);
+  });
+
+  /** Answers each lookup of a name with the next list: what a rebinding DNS server does. */
+  function flipping(...answers: (readonly string[])[]): { lookup: (host: string) => Promise<readonly string[]>; asked: string[] } {
+    const asked: string[] = [];
+    return {
+      asked,
+      lookup: (host) => {
+        asked.push(host);
+        return Promise.resolve(answers[Math.min(asked.length - 1, answers.length - 1)]!);
+      },
+    };
+  }
+
+  it('refuses at connect a name that resolved to a public address for the check and to 127.0.0.1 for the connection', async () => {
+    const dns = flipping(['93.184.216.34'], ['127.0.0.1']);
+    const error = await failure(run(createWebhookNode({ lookup: dns.lookup }), { url: `http://rebind.test:${main.port}/echo`, method: 'POST', body: { secret: 1 } }));
+    expect(error).toMatchObject({ code: 'forbidden', retryable: false });
+    expect(error.message).toContain('resolves to 127.0.0.1');
+    expect(dns.asked).toEqual(['rebind.test', 'rebind.test']);
+    expect(seen).toEqual([]);
+  });
+
+  it('connects through the default transport to an allowed name, to the address its lookup gave', async () => {
+    const dns = flipping(['127.0.0.1']);
+    const handler = createWebhookNode({ lookup: dns.lookup, allowHosts: ['svc.test'] });
+    const posted = await run(handler, { url: `http://svc.test:${main.port}/echo`, method: 'POST', body: { n: 1 } });
+    expect(posted.output).toMatchObject({ status: 200, body: { method: 'POST', body: '{"n":1}' } });
+    expect((await run(handler, { url: `http://svc.test:${main.port}/json` })).output).toMatchObject({ body: { user: { id: 42 } } });
+    expect((await run(handler, { url: `http://svc.test:${main.port}/redirect?to=/text` })).output).toMatchObject({ status: 200, body: 'hello' });
+    expect(seen.map((s) => s.url)).toEqual(['/echo', '/json', '/redirect?to=/text', '/text']);
+  });
+});

@@ -4,6 +4,8 @@
  * the machine Trellis runs on, its private network or the cloud metadata service.
  */
 import { loadDns, loadNet } from '../../kernel/lazy-modules.js';
+import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Resolves a host name to every address it has (IPv4 and IPv6). */
@@ -39,13 +41,19 @@ export interface HostPolicyOptions {
   readonly lookup?: HostLookup;
 }
 
-/** Checks one URL before it is requested. */
+/** Checks one URL before it is requested, and each address when a connection is made. */
 export interface HostPolicy {
   /**
    * Resolves when `url` may be requested; throws `TrellisError` `forbidden` (not retryable)
    * naming the host otherwise, or `network` when its name does not resolve.
    */
   check(url: URL, signal?: AbortSignal): Promise<void>;
+  /**
+   * A `lookup` for `node:net` / `node:http` sockets: resolves with the policy's lookup and fails
+   * with `forbidden` when an address the socket would connect to is refused, so the address
+   * checked is the address connected to (no DNS rebinding between `check` and the connection).
+   */
+  readonly connectLookup: LookupFunction;
 }
 
 const defaultLookup: HostLookup = async (hostname) =>
@@ -87,89 +95,29 @@ function matcher(name: string, patterns: readonly HostPattern[] | undefined): (h
 // ---------------------------------------------------------------------------------------------
 // Address classification
 
-/** IPv4 ranges that are not the public internet, as [first address, prefix length]. */
-const PRIVATE_V4: readonly (readonly [string, number])[] = [
-  ['0.0.0.0', 8], // "this network"; 0.0.0.0 reaches the local host on most systems
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // carrier-grade NAT; also Alibaba Cloud's metadata service (100.100.100.200)
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16], // link-local, including the cloud metadata IP 169.254.169.254
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15], // benchmarking
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, and 255.255.255.255 broadcast
-];
-
-function v4ToInt(address: string): number {
-  return address.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-const PRIVATE_V4_RANGES = PRIVATE_V4.map(([base, bits]) => {
-  const size = 2 ** (32 - bits);
-  const start = v4ToInt(base);
-  return [start, start + size] as const;
-});
-
-function isPrivateV4(address: string): boolean {
-  const n = v4ToInt(address);
-  return PRIVATE_V4_RANGES.some(([start, end]) => n >= start && n < end);
-}
-
-/** The 8 groups of an IPv6 address (zone id dropped, embedded dotted IPv4 expanded). */
-function v6Groups(address: string): number[] {
-  let text = address.split('%')[0] ?? '';
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const n = v4ToInt(dotted[1] ?? '');
-    text = text.slice(0, dotted.index) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-}
-
-function groupsToV4(hi: number, lo: number): string {
-  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
-}
-
-function isPrivateV6(address: string): boolean {
-  const g = v6Groups(address);
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-  const zeroTo = (n: number): boolean => g.slice(0, n).every((x) => x === 0);
-  // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d, covers :: and ::1),
-  // NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::) reach the embedded IPv4 address.
-  if (zeroTo(5) && g5 === 0xffff) return isPrivateV4(groupsToV4(g6, g7));
-  if (zeroTo(6)) return g6 === 0 && g7 <= 1 ? true : isPrivateV4(groupsToV4(g6, g7));
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return isPrivateV4(groupsToV4(g6, g7));
-  if (g0 === 0x2002) return isPrivateV4(groupsToV4(g1, g2));
-  return (
-    (g0 & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (g0 & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (g0 & 0xffc0) === 0xfec0 || // deprecated site-local fec0::/10
-    (g0 & 0xff00) === 0xff00 // multicast ff00::/8
-  );
-}
-
 /**
- * True when `address` (an IPv4 or IPv6 literal) is not a public internet address: loopback,
- * private, link-local (cloud metadata), carrier-grade NAT, unspecified, multicast or reserved,
- * including IPv4 ranges written inside IPv6 (mapped, compatible, NAT64, 6to4). Not an IP: false.
+ * True when `address` (an IPv4 or IPv6 literal) is not a global unicast address: an allow-list of
+ * what is public, as ipaddr.js classifies it (its `unicast` range, the IANA special-purpose
+ * registries minus every special block), rather than a deny-list of what is private. So loopback,
+ * private, link-local (cloud metadata), carrier-grade NAT, unspecified, multicast, broadcast,
+ * documentation (TEST-NET-1/2/3, 2001:db8::/32), 6to4 relay, NAT64 (64:ff9b::/96, 64:ff9b:1::/48),
+ * SIIT (::ffff:0:0/96), Teredo, 6to4, discard (100::/64) and reserved addresses are all refused.
+ * An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address it carries. Not an IP: false.
  *
  * @example
  * isPrivateAddress('169.254.169.254') // true
- * isPrivateAddress('::ffff:7f00:1') // true (127.0.0.1)
+ * isPrivateAddress('::ffff:0:127.0.0.1') // true (SIIT)
  * isPrivateAddress('93.184.216.34') // false
  */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const kind = loadNet().isIP(bare);
-  if (kind === 4) return isPrivateV4(bare);
-  if (kind === 6) return isPrivateV6(bare);
-  return false;
+  if (loadNet().isIP(bare) === 0) return false;
+  try {
+    // process() turns ::ffff:a.b.c.d into a.b.c.d, so the mapped form is judged as IPv4.
+    return ipaddr.process(bare).range() !== 'unicast';
+  } catch {
+    return true; // node:net accepts it but ipaddr.js cannot read it: not known to be public
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,17 +197,31 @@ export function createHostPolicy(options: HostPolicyOptions = {}): HostPolicy {
         throw forbidden(`Refusing a request to host "${host}": it is the local machine (allow it with allowHosts or allowPrivateNetworks).`, host);
       }
       const addresses = isName ? await resolveHost(lookup, host, signal) : [host];
-      for (const address of addresses) {
-        const normalised = normaliseHost(address);
-        if (denied(normalised)) throw forbidden(`Refusing a request to host "${host}": it resolves to ${address}, which is in denyHosts.`, host);
-        if (!trusted && isPrivateAddress(normalised)) {
-          const via = isName ? ` (it resolves to ${address})` : '';
-          throw forbidden(
-            `Refusing a request to host "${host}"${via}: private, loopback and link-local addresses are not allowed (allow it with allowHosts or allowPrivateNetworks).`,
-            host,
-          );
-        }
-      }
+      for (const address of addresses) checkAddress(host, address, isName, trusted);
+    },
+    connectLookup(hostname, options, callback) {
+      const host = normaliseHost(hostname);
+      const trusted = allowPrivate || allowed(host);
+      resolveHost(lookup, host, undefined).then((addresses) => {
+        for (const address of addresses) checkAddress(host, address, true, trusted);
+        const found = addresses.map((address) => ({ address, family: loadNet().isIP(address) }));
+        const wanted = options.family === 4 || options.family === 6 ? found.filter((a) => a.family === options.family) : found;
+        if (wanted.length === 0) throw new TrellisError('network', `Host "${host}" has no IPv${String(options.family)} address`, { details: { host } });
+        if (options.all) callback(null, wanted);
+        else callback(null, wanted[0]!.address, wanted[0]!.family);
+      }).catch((error: unknown) => callback(error as NodeJS.ErrnoException, '', 0));
     },
   };
+
+  function checkAddress(host: string, address: string, isName: boolean, trusted: boolean): void {
+    const normalised = normaliseHost(address);
+    if (denied(normalised)) throw forbidden(`Refusing a request to host "${host}": it resolves to ${address}, which is in denyHosts.`, host);
+    if (!trusted && isPrivateAddress(normalised)) {
+      const via = isName ? ` (it resolves to ${address})` : '';
+      throw forbidden(
+        `Refusing a request to host "${host}"${via}: only global unicast addresses are allowed, not private, loopback, link-local or other special-purpose ones (allow it with allowHosts or allowPrivateNetworks).`,
+        host,
+      );
+    }
+  }
 }

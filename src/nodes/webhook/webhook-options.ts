@@ -1,6 +1,7 @@
 /** Options of the `webhook` node: the host policy plus transport limits, checked once at creation. */
 import type { NodeConfigs } from '../../definition/definition.js';
 import { TrellisError } from '../../kernel/errors.js';
+import { createGuardedFetch } from './guarded-fetch.js';
 import { createHostPolicy, type HostPolicy, type HostPolicyOptions } from './host-policy.js';
 
 const DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
@@ -13,7 +14,12 @@ export interface WebhookNodeOptions extends HostPolicyOptions {
    * @default 5_242_880 (5 MiB)
    */
   readonly maxResponseBytes?: number;
-  /** The `fetch` used for requests, e.g. one that goes through an egress proxy. @default globalThis.fetch */
+  /**
+   * The `fetch` used for requests, e.g. one that goes through an egress proxy. Your own `fetch`
+   * resolves names itself, so the policy then checks addresses before the request only (the
+   * connection may resolve again): let the proxy enforce the same rule.
+   * @default a fetch over node:http(s) whose sockets connect only to addresses the policy allows
+   */
   readonly fetch?: typeof fetch;
   /**
    * Header carrying `ctx.idempotencyKey`, stable across re-runs of the same step attempt after a
@@ -43,11 +49,11 @@ function invalidOption(name: string, expected: string, received: unknown): Trell
 export function resolveWebhookNodeOptions(options: WebhookNodeOptions): ResolvedWebhookNodeOptions {
   const max = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   if (!Number.isSafeInteger(max) || max <= 0) throw invalidOption('maxResponseBytes', 'a positive integer', max);
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function') throw invalidOption('fetch', 'a function', typeof fetchImpl);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw invalidOption('fetch', 'a function', typeof options.fetch);
   const header = options.idempotencyHeader ?? 'Idempotency-Key';
   if (header !== false && (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~\w-]+$/.test(header))) {
     throw invalidOption('idempotencyHeader', 'a header name or false', header);
   }
-  return { policy: createHostPolicy(options), maxResponseBytes: max, fetch: fetchImpl, idempotencyHeader: header };
+  const policy = createHostPolicy(options);
+  return { policy, maxResponseBytes: max, fetch: options.fetch ?? createGuardedFetch(policy.connectLookup), idempotencyHeader: header };
 }
