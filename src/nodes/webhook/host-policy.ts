@@ -161,10 +161,10 @@ async function resolveHost(lookup: HostLookup, host: string, signal: AbortSignal
  * addresses, in IPv4 or IPv6 (including IPv4-mapped) form. Host names are resolved and every
  * address they resolve to is checked.
  *
- * DNS rebinding is only partly mitigated: `fetch` resolves the name again when it connects, so a
- * name whose answer changes between the check and the connection (short TTL, attacker-run DNS)
- * can still reach a private address. Pin such traffic with `denyHosts`, an egress proxy or
- * network rules when that matters.
+ * Only global unicast addresses pass (see {@link isPrivateAddress}). `check` runs before each
+ * request and redirect; `connectLookup` runs again when the socket connects (the webhook node's
+ * default transport uses it), so a name whose answer changes in between (DNS rebinding) is
+ * refused. A `fetch` of your own resolves names itself: only `check` applies then.
  *
  * @example
  * const policy = createHostPolicy({ allowHosts: ['billing.internal'] });
