@@ -51,6 +51,9 @@ describe('a join that fires early fires once', () => {
     const order = run.execution_trace.map((s) => s.node_id);
     expect(order.indexOf('p_merge')).toBeLessThan(order.indexOf('after'));
     expect(mock.calls.filter((c) => c.prompt === 'after')).toHaveLength(1);
+    // The losers' calls were paid for: each is recorded, failed with the cancellation.
+    const losers = (await engine.calls.list({ workflow_execution_id: run.id })).filter((c) => c.status === 'failed');
+    expect(losers.map((c) => [c.workflow_node_id, (c.error as { code?: string } | undefined)?.code])).toEqual(waitFor === 'any' ? [['a', 'cancelled'], ['c', 'cancelled']] : [['a', 'cancelled']]);
   });
 
   it('a prompt node as the join is called once: one paid call for one step', async () => {

@@ -154,17 +154,21 @@ async function sendRequest(core: CallerCore, providerName: string, providerModel
   }
   const gate = core.gate(providerName);
   let reached = false;
+  let answered: (() => void) | undefined;
   try {
     const response = await gate.call(gate.limited ? estimateInput(request) : 0, site, () => {
       reached = true;
+      answered = site.sending?.((error) => core.failedRecord(sent, site, error));
       return provider.complete(request);
     });
+    answered?.();
     const done = clock.now();
     const cost = core.costOf(providerModel, response);
     gate.count(response.usage, cost);
     state.run?.add(sent.id, usageTotals(response, cost));
     return { response, sent, completedAt: done, cost };
   } catch (error) {
+    answered?.();
     throw reached ? core.failed(sent, site, error) : callError(error);
   }
 }

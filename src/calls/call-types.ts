@@ -76,6 +76,13 @@ export interface CallSite {
   readonly budget?: RunBudget;
   /** An approver allowed this attempt's over-budget call: no budget is checked. @default false */
   readonly budgetWaived?: boolean;
+  /**
+   * A request reached the provider: `failed(error)` makes its failed record. Returns what to call
+   * once it is answered or has failed. A site whose step can be aborted mid-call (the runtime's)
+   * uses it to record the call at the abort itself: the step settles then, before the provider's
+   * rejection arrives, and a paid call must not vanish from the run's records.
+   */
+  sending?(failed: (error: unknown) => ModelCallRecord): () => void;
 }
 
 /** Settings of the model caller. */

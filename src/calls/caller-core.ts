@@ -10,6 +10,7 @@ import { parseProviderModel } from '../definition/definition.js';
 import type { ProviderError, TrellisError } from '../kernel/errors.js';
 import type { CallSite, ModelCallerOptions, ModelMetrics } from './call-types.js';
 import { callRecord, type Sent } from './call-records.js';
+import type { ModelCallRecord } from '../storage/records.js';
 import { callError } from './call-request.js';
 
 const DEFAULT_BREAKER: Required<CircuitBreakerOptions> = { failureThreshold: 5, cooldownMs: 30_000 };
@@ -35,9 +36,14 @@ export class CallerCore {
 
   /** Records a request that reached the provider and failed; returns the error to throw. */
   failed(sent: Sent, site: CallSite, error: unknown): ProviderError | TrellisError {
+    site.record(this.failedRecord(sent, site, error));
+    return callError(error);
+  }
+
+  /** The record of a request that reached the provider and failed with `error`. */
+  failedRecord(sent: Sent, site: CallSite, error: unknown): ModelCallRecord {
     const failure = callError(error);
-    site.record(callRecord(sent, site, 'failed', this.options.clock.now(), { error: { code: failure.code, message: failure.message } }));
-    return failure;
+    return callRecord(sent, site, 'failed', this.options.clock.now(), { error: { code: failure.code, message: failure.message } });
   }
 
   /** USD of a response, or undefined when the model has no known price (priced once per model). */

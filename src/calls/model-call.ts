@@ -82,13 +82,16 @@ export class ModelCaller {
     const request = providerRequest(model, call, site, [{ role: 'user', content: call.prompt }], 0, undefined);
     const sent: Sent = { id: stepCallId(ids('exec'), site.runId, site.path), providerModel: call.providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, 0), started: clock.now() };
     gate.enter(site);
+    const answered = site.sending?.((error) => this.#core.failedRecord(sent, site, error));
     let response: ProviderResponse;
     try {
       response = await provider.complete(request);
     } catch (error) {
+      answered?.();
       gate.failed(site, error);
       throw this.#core.failed(sent, site, error);
     }
+    answered?.();
     gate.succeeded();
     const cost = this.#core.costOf(call.providerModel, response);
     gate.count(response.usage, cost);

@@ -27,6 +27,7 @@ import type * as Cel from '@marcbachmann/cel-js';
 import type * as Croner from 'croner';
 import type PQueue from 'p-queue';
 import type * as Re2 from 're2js';
+import type * as IpAddr from 'ipaddr.js';
 import type * as Zod from 'zod';
 
 const requireHere = createRequire(import.meta.url);
@@ -54,6 +55,11 @@ export function loadCel(): typeof Cel {
 /** re2js, the linear-time regex engine behind CEL `matches()` and JSON Schema `pattern`. */
 export function loadRe2(): typeof Re2 {
   return load('re2js');
+}
+
+/** ipaddr.js, which classifies the addresses the webhook node may reach (loaded with them, not at import). */
+export function loadIpaddr(): typeof IpAddr {
+  return load('ipaddr.js');
 }
 
 /** croner, which computes schedule fire times. */

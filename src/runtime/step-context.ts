@@ -16,6 +16,7 @@ import type { ModelCaller } from '../calls/model-call.js';
 import type { Storage } from '../storage/storage.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
 import { fillPlaceholders } from '../expressions/placeholders.js';
+import type { AttemptCalls } from './attempt-calls.js';
 
 /** What the context asks of the runner that made it. */
 export interface StepContextHost {
@@ -46,8 +47,8 @@ export interface StepContextParts {
   /** Read lazily: an AbortSignal is only created when a handler looks at it. */
   readonly signal: { readonly signal: AbortSignal };
   readonly host: StepContextHost;
-  /** Receives each LLM execution record, to be committed with the step. */
-  readonly records: ModelCallRecord[];
+  /** The attempt's model calls: their records, committed with the step, and those in flight. */
+  readonly calls: AttemptCalls;
   /** An approver allowed this attempt's over-budget call: its model calls skip the run's budget check. */
   readonly budgetWaived: boolean;
 }
@@ -165,6 +166,10 @@ class StepCallSite implements CallSite {
   }
 
   record(record: ModelCallRecord): void {
-    this.#parts.records.push(record);
+    this.#parts.calls.records.push(record);
+  }
+
+  sending(failed: (error: unknown) => ModelCallRecord): () => void {
+    return this.#parts.calls.sending(failed);
   }
 }

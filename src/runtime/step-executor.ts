@@ -4,11 +4,12 @@
  * run's step budget while it runs, is aborted by its `timeout_ms` or by cancellation, and hands its
  * outcome and LLM records back to the runner, which decides what follows. Internal to the runner.
  */
-import type { ModelCallRecord, RunRecord, StepRecord } from '../storage/records.js';
+import type { RunRecord, StepRecord } from '../storage/records.js';
 import type { NodeResult, WakeSignal } from '../nodes/node-handler.js';
 import type { CommitBatch } from './commit-batch.js';
 import { TrellisError } from '../kernel/errors.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
+import { AttemptCalls } from './attempt-calls.js';
 import type { Plan } from '../planner/plan.js';
 import type { RunDeps } from './run-deps.js';
 import { RunStepContext, type StepContextHost } from './step-context.js';
@@ -113,7 +114,7 @@ export class StepExecutor {
 
   /** A context for `step` that is not an attempt of its own (a loop re-reading its spec on recovery). */
   contextFor(step: StepRecord): RunStepContext {
-    return this.#context(step, new InflightStep(step.path), [], false);
+    return this.#context(step, new InflightStep(step.path), new AttemptCalls(), false);
   }
 
   #execute(path: string, wake?: WakeSignal, budgetWaived = false): void {
@@ -128,7 +129,7 @@ export class StepExecutor {
     const handler = parts.deps.handlers.get(node.type);
     const inflight = new InflightStep(path);
     this.#enter(inflight);
-    const records: ModelCallRecord[] = [];
+    const calls = new AttemptCalls();
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     const settled = (outcome: Outcome): void => {
@@ -136,13 +137,14 @@ export class StepExecutor {
       this.#leave(inflight);
       this.#running--;
       parts.budget.release();
-      parts.batch.calls(records);
+      if (inflight.aborted) calls.aborted(inflight.reason);
+      parts.batch.calls(calls.records);
       parts.settle(path, step.attempt, outcome);
     };
     let pending: NodeResult | Promise<NodeResult>;
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#context(step, inflight, records, budgetWaived);
+      const ctx = this.#context(step, inflight, calls, budgetWaived);
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
         pending = handler.resume(ctx, wake);
@@ -172,7 +174,7 @@ export class StepExecutor {
     }
   }
 
-  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, records: ModelCallRecord[], budgetWaived: boolean): RunStepContext {
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, calls: AttemptCalls, budgetWaived: boolean): RunStepContext {
     const parts = this.#parts;
     const { prefix } = splitStepPath(step.path);
     return new RunStepContext({
@@ -184,7 +186,7 @@ export class StepExecutor {
       context: parts.context(prefix) ?? {},
       signal: inflight,
       host: parts.host,
-      records,
+      calls,
       budgetWaived,
     });
   }

@@ -4,7 +4,8 @@
  * cancel or pause/resume. After every commit and at the end, the invariants the README promises:
  * - a step row that ended (completed, failed, skipped) is never written again;
  * - nothing is written for a run after the commit that ended it;
- * - each step attempt calls the provider at most once (one idempotency key, one call);
+ * - each step attempt calls the provider at most once (one idempotency key, one call), and a call
+ *   cut off by an abort is recorded as failed;
  * - a step that consumed another's output comes after it in the trace;
  * - a cancelled run stays cancelled, and no child run outlives the parent step that waited for it;
  * - the final status is one the reference allows, and a completed run sent every prompt on its
@@ -74,9 +75,11 @@ async function settle(): Promise<void> {
 async function runPlan(plan: Plan): Promise<void> {
   const pending: Pending[] = [];
   const keys = new Map<string, number>();
+  const requests: ProviderRequest[] = [];
   const sent = new Map<string, number>();
   const provider = new ScriptedProvider((request) => {
     keys.set(request.idempotencyKey, (keys.get(request.idempotencyKey) ?? 0) + 1);
+    requests.push(request);
     sent.set(request.prompt, (sent.get(request.prompt) ?? 0) + 1);
     return new Promise((resolve) => pending.push({ request, resolve }));
   });
@@ -130,6 +133,11 @@ async function runPlan(plan: Plan): Promise<void> {
       for (const [prompt, times] of requiredCalls(plan.program)) expect(sent.get(prompt) ?? 0, `calls of "${prompt}"`).toBe(times);
     }
     checkTraceOrder(run, definition.definition.edges);
+    // Every call cut off by an abort (a lost race, terminate, cancel) is recorded, failed.
+    const records = await engine.calls.list({});
+    for (const request of requests.filter((r) => r.signal.aborted)) {
+      expect(records.find((c) => c.idempotency_key === request.idempotencyKey)?.status, `record of aborted call ${request.idempotencyKey}`).toBe('failed');
+    }
     // No child outlives its parent step: each ended (completed, or cancelled with the step that waited for it).
     for (const child of await engine.list({ workflow_id: CHILD_WORKFLOW_ID })) {
       expect(TERMINAL_RUN.has(child.status), `child ${child.id} of a ${run.status} run is ${child.status}`).toBe(true);

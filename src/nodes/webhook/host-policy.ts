@@ -3,9 +3,8 @@
  * Workflow definitions and their data come from users, so by default a request may not reach
  * the machine Trellis runs on, its private network or the cloud metadata service.
  */
-import { loadDns, loadNet } from '../../kernel/lazy-modules.js';
+import { loadDns, loadIpaddr, loadNet } from '../../kernel/lazy-modules.js';
 import type { LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Resolves a host name to every address it has (IPv4 and IPv6). */
@@ -114,7 +113,7 @@ export function isPrivateAddress(address: string): boolean {
   if (loadNet().isIP(bare) === 0) return false;
   try {
     // process() turns ::ffff:a.b.c.d into a.b.c.d, so the mapped form is judged as IPv4.
-    return ipaddr.process(bare).range() !== 'unicast';
+    return loadIpaddr().process(bare).range() !== 'unicast';
   } catch {
     return true; // node:net accepts it but ipaddr.js cannot read it: not known to be public
   }
