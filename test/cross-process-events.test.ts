@@ -4,16 +4,13 @@
  * one arrives.
  */
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, workflow, type Json, type Storage } from '../src/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, until } from './helpers.js';
+import { scratch } from './scratch.js';
 
 const invoiceWait = () => workflow('ev').waitForEvent('paid', { event: 'invoice.paid', filter: 'event.invoice == input.invoice' }).end({ amount: 'paid.payload.amount' });
 
@@ -58,19 +55,7 @@ describe('concurrent events with per-run filters', () => {
  * not dropped. The emitter cannot take the run on (the owner's lease is live), so it leaves the
  * event in the run's inbox; the owner wakes the step on its next poll, reading the filter then.
  */
-const PG_URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const pgSchema = `trellis_events_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'trellis-events-'));
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const { pgUrl: PG_URL, schema: pgSchema, dir } = scratch('events');
 
 const POLL_MS = 1000;
 const run = promisify(execFile);

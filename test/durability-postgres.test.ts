@@ -1,27 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { PostgresStorage } from '../src/index.js';
 import { crashAndRecover } from './crash-recovery.js';
+import { scratch } from './scratch.js';
 
 // A real server is required: this test fails, rather than skips, when it is down.
 // The crash worker connects to this same URL; the schema is unique to this run.
-const URL = 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `trellis_crash_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'trellis-crash-pg-'));
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  const admin = new pg.Pool({ connectionString: URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const { pgUrl: URL, schema, dir } = scratch('crash_pg');
 
 describe('durability on PostgreSQL', () => {
   it('survives 15 SIGKILLs of a 20-step run without redoing committed steps', async () => {

@@ -5,28 +5,14 @@
  * owner committed changes, the stale worker calls no provider again, and it abandons the run.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, type Provider, type Storage } from '../src/index.js';
+import { scratch } from './scratch.js';
 
 const WORKER = new URL('./fixtures/fencing-worker.ts', import.meta.url).pathname;
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `trellis_fence_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'trellis-fence-'));
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const { pgUrl: PG_URL, schema, dir } = scratch('fence');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const staleCalls = (log: string): string[] => readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('stale '));

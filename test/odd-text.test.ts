@@ -4,14 +4,11 @@
  * escaping, PostgreSQL refused the commit ("unsupported Unicode escape sequence") and the step was
  * called again until the run failed.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine, MemoryStorage, PostgresStorage, ScriptedProvider, SqliteStorage, workflow, type Storage } from '../src/index.js';
 import { escapeJsonText, escapeText, parseEscapedJson, unescapeText } from '../src/storage/odd-text.js';
+import { scratch } from './scratch.js';
 
 const ODD = ['\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud800\udfffy', '\udfff\ud800', '\ud83d\ude80', '\\u0000', '\\\u0000', '\ufdd0', '\ufdd0d800', '\u0001\u2028\uffff'];
 
@@ -37,19 +34,7 @@ describe('escaping odd text', () => {
 });
 
 // A real server is required: the PostgreSQL case fails, rather than skips, when it is down.
-const URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `trellis_odd_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'trellis-odd-'));
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  const admin = new pg.Pool({ connectionString: URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const { pgUrl: URL, schema, dir } = scratch('odd');
 
 const memory = new MemoryStorage();
 /** Each factory gives a storage over the same data (memory: the same instance). */

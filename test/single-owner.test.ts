@@ -4,27 +4,12 @@
  * and exactly one approval of a step wins; the others fail with `illegal_state` or `conflict`.
  * Real storages: a SQLite file, and the PostgreSQL server for the approvals.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, isTrellisError, workflow, type NodeHandler, type Storage } from '../src/index.js';
+import { scratch } from './scratch.js';
 
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `trellis_owner_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-const dir = mkdtempSync(join(tmpdir(), 'trellis-owner-'));
-
-afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const { pgUrl: PG_URL, schema, dir } = scratch('owner');
 
 /** A node type that counts its executions by node id; `hold` ones never finish (until released). */
 function counting(): { handler: NodeHandler; runs: Map<string, number>; release(): void } {

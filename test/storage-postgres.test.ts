@@ -92,7 +92,7 @@ describe('PostgresStorage specifics', () => {
   });
 
   it('reports an unreachable server as a storage error and rejects bad options', async () => {
-    const storage = new PostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    const storage = new PostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionRetryMs: 200 });
     await expect(storage.init()).rejects.toMatchObject({ code: 'storage' });
     await storage.close();
     expect(() => new PostgresStorage({})).toThrow(/connectionString/);
