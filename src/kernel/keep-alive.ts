@@ -14,6 +14,7 @@ export class KeepAlive {
   readonly #reasons = new Set<string>();
   readonly #enabled: boolean;
   #handle: ReturnType<typeof setInterval> | undefined;
+  #holding = false;
 
   /** `enabled: false` (an engine on an injected clock, whose host drives time) never holds the process. */
   constructor(enabled: boolean) {
@@ -22,25 +23,32 @@ export class KeepAlive {
 
   /** Whether the process is being held open. */
   get holding(): boolean {
-    return this.#handle !== undefined;
+    return this.#holding;
   }
 
   hold(reason: string): void {
     if (!this.#enabled) return;
     this.#reasons.add(reason);
-    this.#handle ??= setInterval(() => undefined, FOREVER_MS);
+    // One handle for the engine's life, ref'd and unref'd: a run that starts and ends thousands of
+    // times a second would otherwise make and clear a timer each time.
+    if (this.#handle === undefined) this.#handle = setInterval(() => undefined, FOREVER_MS);
+    else this.#handle.ref();
+    this.#holding = true;
   }
 
   release(reason: string): void {
     this.#reasons.delete(reason);
-    if (this.#reasons.size === 0 && this.#handle !== undefined) {
-      clearInterval(this.#handle);
-      this.#handle = undefined;
+    if (this.#reasons.size === 0 && this.#holding) {
+      this.#handle!.unref();
+      this.#holding = false;
     }
   }
 
+  /** Lets the process go for good (the engine closes). */
   releaseAll(): void {
     this.#reasons.clear();
-    this.release('');
+    if (this.#handle !== undefined) clearInterval(this.#handle);
+    this.#handle = undefined;
+    this.#holding = false;
   }
 }
