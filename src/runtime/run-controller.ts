@@ -273,7 +273,9 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** A run stored as `paused` only because it waited for a human runs again once one answers. */
   #resumeIfAwaitingApproval(): void {
-    if (this.#row.record.status === 'paused' && !this.#scheduler.paused) this.#row.patch({ status: 'running' });
+    if (this.#row.record.status !== 'paused' || this.#scheduler.paused) return;
+    this.#row.patch({ status: 'running' });
+    this.#events.after('execution:resumed', () => ({}));
   }
 
   /** Pauses: nothing new starts; in-flight steps finish and are recorded. Resolves once committed. */
@@ -290,6 +292,11 @@ export class RunController implements PlannerView, StepContextHost {
   resume(): Promise<void> {
     const { status } = this.#row.record;
     if (this.#scheduler.finished || status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a paused execution can be resumed`, { executionId: this.id });
+    if (!this.#scheduler.paused) {
+      // Paused only because it waits for people: resuming would do nothing, so say what it waits for.
+      const waiting = this.waitingSteps().filter((s) => s.waiter?.kind === 'approval').map((s) => s.path);
+      throw new IllegalStateError(`Execution ${this.id} waits for approval at ${waiting.join(', ')}: approve or reject it instead`, { executionId: this.id, details: { waiting } });
+    }
     this.#scheduler.paused = false;
     this.#row.patch({ status: 'running' });
     this.#events.after('execution:resumed', () => ({}));

@@ -122,6 +122,8 @@ export class StepOutcomes {
     if (route.kind === 'retry') {
       this.armTimer(path, route.waiter);
       events.after('node:failed', () => ({ nodeId, path, error: stored, attempt, willRetry: true }));
+      const dueAt = route.waiter.due_at;
+      events.after('node:waiting', () => ({ nodeId, path, kind: 'retry', ...(dueAt === undefined ? {} : { dueAt }) }));
       return;
     }
     events.after('node:failed', () => ({ nodeId, path, error: stored, attempt, willRetry: false }));
