@@ -1,4 +1,7 @@
 /** Shared test helpers: an engine on memory storage with a scripted provider and a fake clock. */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions, MemoryStorage, ScriptedProvider, type Script, sequentialIds, type TrellisEventName } from '../src/index.js';
 import { FakeClock } from '../src/testing/index.js';
 
@@ -51,4 +54,18 @@ export function concurrencyProbe(delayMs = 3): { answer: () => Promise<string>; 
     },
   };
   return probe;
+}
+
+/**
+ * Serves `app` (an Express app) on 127.0.0.1 at a free port; `cleanups` gets what closes it.
+ * Resolves with the base URL, e.g. `http://127.0.0.1:41234`.
+ */
+export async function serveOnLoopback(app: { listen(port: number, host: string): Server }, cleanups: (() => unknown)[]): Promise<string> {
+  const server = app.listen(0, '127.0.0.1');
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

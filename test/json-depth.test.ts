@@ -5,14 +5,12 @@
  * refused past MAX_JSON_DEPTH with `invalid_input` (400), and nothing is written.
  */
 import express from 'express';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, Engine, ScriptedProvider, MemoryStorage, isTrellisError } from '../src/index.js';
 import { createHooksRouter, createRouter } from '../src/express/index.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../src/kernel/json-depth.js';
 import { parseToolArguments } from '../src/providers/classify-error.js';
+import { serveOnLoopback } from './helpers.js';
 
 const DEEP = 200_000;
 const deepText = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
@@ -99,13 +97,7 @@ describe('HTTP', () => {
     const app = express();
     app.use('/api', createRouter(engine, { allowUnauthenticated: true, bodyLimit: '2mb' }));
     app.use(createHooksRouter(engine, { onError: () => undefined }));
-    const server: Server = app.listen(0, '127.0.0.1');
-    cleanups.push(() => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    });
-    await once(server, 'listening');
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = await serveOnLoopback(app, cleanups);
     return async (path: string, body: string) => {
       const res = await fetch(base + path, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       return { status: res.status, body: (await res.json()) as any };

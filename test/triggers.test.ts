@@ -3,9 +3,6 @@
  * webhooks over real HTTP with signatures and idempotency, event triggers and chaining.
  */
 import express from 'express';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   workflow,
@@ -21,6 +18,7 @@ import {
 import { FakeClock } from '../src/testing/index.js';
 import { createHooksRouter } from '../src/express/index.js';
 import { latestFireBetween, compileSchedule } from '../src/triggers/schedule-trigger.js';
+import { serveOnLoopback } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -183,13 +181,7 @@ describe('webhook triggers', () => {
   async function serveHooks(engine: Engine) {
     const app = express();
     app.use(createHooksRouter(engine, { onError: () => undefined }));
-    const server: Server = app.listen(0, '127.0.0.1');
-    cleanups.push(() => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
-    });
-    await once(server, 'listening');
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = await serveOnLoopback(app, cleanups);
     return async (path: string, body: string, headers: Record<string, string> = {}) => {
       const res = await fetch(base + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
       return { status: res.status, body: (await res.json()) as any };

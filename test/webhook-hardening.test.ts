@@ -5,12 +5,10 @@
  * exists or is active; a client of the API cannot claim ahead of time the key a delivery will use.
  */
 import express from 'express';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, Engine, ScriptedProvider, MemoryStorage, signWebhook, type WorkflowTrigger } from '../src/index.js';
 import { createHooksRouter, createRouter } from '../src/express/index.js';
+import { serveOnLoopback } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -31,13 +29,7 @@ async function setup() {
   const app = express();
   app.use('/api', createRouter(engine, { allowUnauthenticated: true }));
   app.use(createHooksRouter(engine, { onError: () => undefined }));
-  const server: Server = app.listen(0, '127.0.0.1');
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  await once(server, 'listening');
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = await serveOnLoopback(app, cleanups);
   const post = async (path: string, body: string, headers: Record<string, string> = {}) => {
     const res = await fetch(base + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
     return { status: res.status, body: (await res.json()) as any };
