@@ -32,7 +32,8 @@ export async function recoverRuns(host: RecoveryHost): Promise<string[]> {
   const now = clock.now();
   const taken: string[] = [];
   const admitted = new Set<string>();
-  for (const orphan of await storage.findOrphanRuns(now, 100)) {
+  // Runs this instance id holds but this process does not drive were left by its previous life.
+  for (const orphan of await storage.findOrphanRuns(now, 100, host.instanceId)) {
     if (host.isHot(orphan.id)) continue;
     if (orphan.status === 'pending' && orphan.started_at === undefined) {
       // A queued run: admit it under its workflow's concurrency limit instead of recovering it.

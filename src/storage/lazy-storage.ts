@@ -40,7 +40,7 @@ export abstract class LazyStorage implements Storage {
   deleteRun: Storage['deleteRun'] = (id) => this.driver.deleteRun(id);
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
-  findOrphanRuns: Storage['findOrphanRuns'] = (now, limit) => this.driver.findOrphanRuns(now, limit);
+  findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
   deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);

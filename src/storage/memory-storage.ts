@@ -147,8 +147,8 @@ export class MemoryStorage implements Storage {
     }
   }
 
-  async findOrphanRuns(now: number, limit: number): Promise<RunRecord[]> {
-    const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, undefined, now));
+  async findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]> {
+    const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, owner, now));
     return rows.sort(byCreatedThenId).slice(0, limit);
   }
 

@@ -124,8 +124,12 @@ export interface Storage {
    * runs the process still drives, so that a run it dropped becomes an orphan), else all of them.
    */
   renewLeases(owner: string, leaseUntil: number, runIds?: readonly string[]): Promise<void>;
-  /** Runs that are `pending` or `running` and unowned or with an expired lease, oldest first. */
-  findOrphanRuns(now: number, limit: number): Promise<RunRecord[]>;
+  /**
+   * Runs that are `pending` or `running` and unowned or with an expired lease, oldest first; with
+   * `owner`, also those `owner` holds whatever their lease (what a previous process with the same
+   * instance id left: a restarted process takes them on at once instead of after the lease).
+   */
+  findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */

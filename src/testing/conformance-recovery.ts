@@ -60,6 +60,8 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       expect((await storage.findOrphanRuns(100, 10)).map((r) => r.id)).toEqual(['o2', 'o1', 'o6']);
       expect((await storage.findOrphanRuns(100, 2)).map((r) => r.id)).toEqual(['o2', 'o1']);
       expect(await storage.findOrphanRuns(100, 1)).toStrictEqual([makeRun('o2', { status: 'pending', created_at: 10, owner: 'dead', lease_expires_at: 99 })]);
+      // With an owner: also what that owner holds, live lease or not.
+      expect((await storage.findOrphanRuns(100, 10, 'alive')).map((r) => r.id)).toEqual(['o2', 'o3', 'o1', 'o6']);
     });
 
     test('finds waiting steps that are due, in running or paused runs', async (storage) => {

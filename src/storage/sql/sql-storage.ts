@@ -130,13 +130,13 @@ export abstract class SqlStorage implements Storage {
     });
   }
 
-  findOrphanRuns(now: number, limit: number): Promise<RunRecord[]> {
+  findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]> {
     return this.guard('findOrphanRuns', async () => {
       const rows = await this.ctx.db
         .selectFrom('workflow_executions')
         .select(this.#runColumns)
         .where('status', 'in', [...ORPHAN_RUN_STATUSES])
-        .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+        .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now), ...(owner === undefined ? [] : [eb('owner', '=', owner)])]))
         .orderBy('created_at')
         .orderBy('id')
         .limit(limit)
