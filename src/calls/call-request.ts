@@ -2,7 +2,8 @@
  * The request of one turn as handed to a provider, and what a provider call's failure becomes.
  */
 import type { ProviderMessage, ProviderOptions, ProviderRequest, ProviderToolDefinition, JsonSchema } from '../providers/provider.js';
-import { ProviderError, TrellisError, toTrellisError } from '../kernel/errors.js';
+import { ProviderError, TrellisError, type TrellisErrorCode } from '../kernel/errors.js';
+import { classifyProviderError } from '../providers/classify-error.js';
 import type { CallSite, ModelCall } from './call-types.js';
 
 const NO_OPTIONS: ProviderOptions = Object.freeze({});
@@ -49,8 +50,33 @@ export function providerRequest(model: string, call: ModelCall, site: CallSite, 
   return request;
 }
 
-/** A provider call's failure as thrown to the step: Trellis and provider errors as they are, anything else as `provider_error`. */export function callError(error: unknown): ProviderError | TrellisError {
-  return error instanceof ProviderError || error instanceof TrellisError ? error : toTrellisError(error, 'provider_error');
+/**
+ * A provider call's failure as thrown to the step. Trellis and provider errors pass as they are. An
+ * error from a custom provider is read by its contract: a `code` among {@link DECLARABLE_CODES}
+ * with optional `retryable` and `retryAfterMs` says what it is; otherwise an HTTP `status` (429,
+ * 5xx...), a network cause or an abort is classified as the built-in adapters' errors are; anything
+ * else is `provider_error`.
+ */
+export function callError(error: unknown, provider = 'provider'): ProviderError | TrellisError {
+  if (error instanceof ProviderError || error instanceof TrellisError) return error;
+  return declaredError(error, provider) ?? classifyProviderError(error, { provider });
+}
+
+/** Codes a custom provider may put on what it throws. */
+export const DECLARABLE_CODES: ReadonlySet<TrellisErrorCode> = new Set<TrellisErrorCode>([
+  'rate_limit', 'provider_5xx', 'timeout', 'network', 'auth', 'bad_request', 'content_filter', 'malformed_output', 'provider_error',
+]);
+
+function declaredError(error: unknown, provider: string): ProviderError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, retryable, retryAfterMs, message } = error as { code?: unknown; retryable?: unknown; retryAfterMs?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !DECLARABLE_CODES.has(code as TrellisErrorCode)) return undefined;
+  return new ProviderError(code as TrellisErrorCode, `${provider}: ${typeof message === 'string' ? message : code}`, {
+    provider,
+    cause: error,
+    ...(typeof retryable === 'boolean' ? { retryable } : {}),
+    ...(typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? { retryAfterMs } : {}),
+  });
 }
 /** Input tokens of a request, estimated as characters / 4 (limits and budgets act before the call). */
 export function estimateInput(request: ProviderRequest): number {

@@ -37,12 +37,12 @@ export class CallerCore {
   /** Records a request that reached the provider and failed; returns the error to throw. */
   failed(sent: Sent, site: CallSite, error: unknown): ProviderError | TrellisError {
     site.record(this.failedRecord(sent, site, error));
-    return callError(error);
+    return callError(error, providerOf(sent));
   }
 
   /** The record of a request that reached the provider and failed with `error`. */
   failedRecord(sent: Sent, site: CallSite, error: unknown): ModelCallRecord {
-    const failure = callError(error);
+    const failure = callError(error, providerOf(sent));
     return callRecord(sent, site, 'failed', this.options.clock.now(), { error: { code: failure.code, message: failure.message } });
   }
 
@@ -79,4 +79,10 @@ export class CallerCore {
     }
     return gate;
   }
+}
+
+/** The provider part of a call's `provider:model`. */
+function providerOf(sent: Sent): string {
+  const colon = sent.providerModel.indexOf(':');
+  return colon < 0 ? sent.providerModel : sent.providerModel.slice(0, colon);
 }
