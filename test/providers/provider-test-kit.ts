@@ -45,12 +45,11 @@ export function failureContract(env: () => { readonly provider: Provider; readon
       expect(await failure(provider.complete(request()))).toMatchObject({ code: 'bad_request', retryable: false, status: 400 });
     });
 
-    it('aborts a hung request when the signal times out, quickly', async () => {
+    it('aborts a hung request when the signal times out', async () => {
       const { provider, fake, request } = env();
       fake.enqueue({ hang: true });
-      const started = Date.now();
+      // The server never answers: the call can only end through the signal (or the test times out).
       expect(await failure(provider.complete(request({ signal: AbortSignal.timeout(150) })))).toMatchObject({ code: 'timeout', retryable: true });
-      expect(Date.now() - started).toBeLessThan(3000);
     });
 
     it('maps a cancelled signal to cancelled, streamed or not', async () => {
