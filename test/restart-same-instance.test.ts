@@ -33,3 +33,24 @@ describe('restarting with the same instance id', () => {
     await after.close();
   });
 });
+
+describe('two live processes sharing one instance id by mistake', () => {
+  it('the one whose claim is older is fenced: its late commits are refused and no step runs twice', async () => {
+    const path = join(dir, 'shared-id.sqlite');
+    const oldClock = new FakeClock();
+    const provider = new ScriptedProvider(() => 'ok');
+    const old = new Engine({ storage: new SqliteStorage({ path }), providers: { mock: provider }, clock: oldClock, instanceId: 'svc', leaseMs: 30_000 });
+    const id = await old.start(workflow('long').delay('wait', 60_000).prompt('p', { model: 'mock:m', template: 'x' }).end({ done: 'p.text' }), {});
+    await expect.poll(async () => (await old.get(id))?.execution_trace.find((s) => s.node_id === 'wait')?.status).toBe('waiting');
+
+    const newClock = new FakeClock(oldClock.now());
+    const twin = new Engine({ storage: new SqliteStorage({ path }), providers: { mock: provider }, clock: newClock, instanceId: 'svc', leaseMs: 30_000 });
+    expect(await twin.recover()).toEqual([id]);
+    // Both are alive and both timers come due: the older driver's commit is refused.
+    await oldClock.advance(60_000);
+    await newClock.advance(60_000);
+    expect((await twin.wait(id)).output_data).toEqual({ done: 'ok' });
+    expect(provider.calls).toHaveLength(1);
+    await Promise.all([old.close(), twin.close()]);
+  });
+});
