@@ -6,6 +6,7 @@ import type { ASTNode } from '@marcbachmann/cel-js';
 import { ExpressionError } from '../kernel/errors.js';
 import { FORBIDDEN_KEYS } from './data-paths.js';
 import type { MacroEvaluator } from './cel-environment.js';
+import { acceptWholeNumbers, checkListIndex } from './cel-whole-numbers.js';
 
 /** The parts of cel-js's AST node class this file relies on beyond the published types. */
 export interface MutableNode {
@@ -34,15 +35,22 @@ function refuse(source: string, node: MutableNode, key: string): never {
   );
 }
 
-/** Index access with a computed key: refuse prototype keys before cel-js looks them up. */
-function guardedIndex(ev: unknown, ast: MutableNode, ctx: unknown): unknown {
-  const [left, right] = ast.args as [ASTNode, ASTNode];
-  const run = (ev as MacroEvaluator).run.bind(ev);
-  const key = run(right, ctx);
-  if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) {
-    throw new ExpressionError('expression_eval', `Reading the key "${key}" is not allowed.`, { details: { key } });
-  }
-  return (ast.handle as NonNullable<MutableNode['handle']>)(run(left, ctx), key, ast, ev);
+/**
+ * Index access with a computed (or fractional) key: refuse prototype keys before cel-js looks them
+ * up, and a list index that is not a whole number (cel-js would call `xs[1.5]` out of bounds).
+ */
+function guardedIndex(source: string) {
+  return (ev: unknown, ast: MutableNode, ctx: unknown): unknown => {
+    const [left, right] = ast.args as [ASTNode, ASTNode];
+    const run = (ev as MacroEvaluator).run.bind(ev);
+    const key = run(right, ctx);
+    if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) {
+      throw new ExpressionError('expression_eval', `Reading the key "${key}" is not allowed.`, { details: { key } });
+    }
+    const list = run(left, ctx);
+    checkListIndex(source, list, key);
+    return (ast.handle as NonNullable<MutableNode['handle']>)(list, key, ast, ev);
+  };
 }
 
 /** `a.b["c"].d` as a path string, when the chain starts at an identifier and keys are literal. */
@@ -63,9 +71,11 @@ function memberRoot(node: MutableNode): MutableNode {
 
 /**
  * Walks the parsed tree once: integer literals become doubles, literal prototype keys are
- * refused, computed index reads are guarded, and referenced roots/paths are collected.
+ * refused, computed index reads are guarded, calls and indexes take whole doubles for ints
+ * (cel-whole-numbers.ts), and referenced roots/paths are collected.
  * Macro expansions share the argument nodes with the tree walked here, so they see the rewrites.
- */export function prepareAst(source: string, node: MutableNode, bound: ReadonlySet<string>, refs: Refs): void {
+ */
+export function prepareAst(source: string, node: MutableNode, bound: ReadonlySet<string>, refs: Refs): void {
   const visit = (child: unknown, scope: ReadonlySet<string> = bound): void =>
     prepareAst(source, child as MutableNode, scope, refs);
   switch (node.op) {
@@ -95,10 +105,12 @@ function memberRoot(node: MutableNode): MutableNode {
     case '[]':
     case '[?]': {
       const [left, index] = node.args as [MutableNode, MutableNode];
+      acceptWholeNumbers(source, node);
       if (index.op === 'value') {
         if (typeof index.args === 'string' && FORBIDDEN_KEYS.has(index.args)) refuse(source, index, index.args);
+        if (typeof index.args === 'number' && !Number.isSafeInteger(index.args)) node.setMeta('evaluate', guardedIndex(source));
       } else {
-        node.setMeta('evaluate', guardedIndex);
+        node.setMeta('evaluate', guardedIndex(source));
       }
       visit(left);
       return visit(index);
@@ -114,9 +126,11 @@ function memberRoot(node: MutableNode): MutableNode {
       }
       return;
     case 'call':
+      acceptWholeNumbers(source, node);
       for (const arg of (node.args as [string, MutableNode[]])[1]) visit(arg);
       return;
     case 'rcall': {
+      acceptWholeNumbers(source, node);
       const [name, receiver, args] = node.args as [string, MutableNode, MutableNode[]];
       const first = args[0];
       const isBind = name === 'bind' && receiver.op === 'id' && receiver.args === 'cel';

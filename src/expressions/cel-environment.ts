@@ -96,19 +96,6 @@ function createEnvironment(maxDepth: number): Environment {
   env.registerOperator('int == double', (a: bigint, b: number) => Number(a) === b);
   // cel-js registers the mirrored `double == int` (and both `!=`) itself.
 
-  // CEL string methods taking int positions, for the doubles integer literals now are.
-  const int = (n: number): bigint => BigInt(Math.trunc(n));
-  env.registerFunction('string.substring(double): string', (s: string, a: number) => [...s].slice(Number(int(a))).join(''));
-  env.registerFunction('string.substring(double, double): string', (s: string, a: number, b: number) =>
-    [...s].slice(Number(int(a)), Number(int(b))).join(''),
-  );
-  env.registerFunction('string.indexOf(string, double): int', (s: string, t: string, from: number) =>
-    BigInt(s.indexOf(t, from)),
-  );
-  env.registerFunction('string.lastIndexOf(string, double): int', (s: string, t: string, from: number) =>
-    BigInt(s.lastIndexOf(t, from)),
-  );
-
   env.registerFunction('upper(string): string', (s: string) => s.toUpperCase());
   env.registerFunction('lower(string): string', (s: string) => s.toLowerCase());
   env.registerFunction('trim(string): string', (s: string) => s.trim());

@@ -9,6 +9,8 @@
  * rewritten to a double, so arithmetic behaves like JavaScript (`5 / 2 == 2.5`). Values that are
  * still CEL ints (what `size()`, `int()` or `indexOf()` return) mix freely with doubles through
  * registered `int ⊕ double` overloads, and results are returned as plain numbers, never BigInt.
+ * Where CEL wants an int (a list index, `substring`, `indexOf`...), a whole double stands for it
+ * and any other double is refused by name (cel-whole-numbers.ts).
  *
  * **Missing data.** Reading an absent variable or key throws `TrellisError` `missing_variable`
  * naming the path. Test presence with `has(a.b)` or supply a fallback with `default(a.b, x)`.
