@@ -284,7 +284,7 @@ describe('engine: running workflows', () => {
     const { engine, mock } = makeEngine((r) => (r.prompt.includes('v2') ? '{"topic":"cats"}' : 'old'));
     await engine.prompts.save({ id: 'ask', template: 'v1 {{input.q}}' });
     await engine.prompts.save({ id: 'ask', template: 'v2 {{input.q}}' });
-    const wf = workflow('prompts', { variables: { topic: 'string' } })
+    const wf = workflow('prompts', { variables: { q: 'string', topic: { type: 'string', required: false } } })
       .prompt('latest', { model: 'mock:m', prompt_id: 'ask', output_mapping: { 'variables.topic': 'json.topic' } })
       .prompt('pinned', { model: 'mock:m', prompt_id: 'ask', prompt_version: 1 })
       .end({ topic: 'variables.topic', pinned: 'pinned.text' });

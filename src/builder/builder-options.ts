@@ -35,6 +35,7 @@ export function assembleDefinition(
       nodes: [...nodes],
       edges: [...edges],
       variables: resolveVariables(o.variables),
+      ...(o.additional_input === undefined ? {} : { additional_input: o.additional_input }),
       triggers: (o.triggers ?? []).map((t) => ({ config: {}, ...(toPlainJson(t, 'trigger') as object) })) as Graph['triggers'],
       ...(o.settings === undefined ? {} : { settings: toPlainJson(o.settings, 'settings') as Graph['settings'] }),
     },

@@ -48,6 +48,12 @@ export interface WorkflowOptions {
    * @default []
    */
   readonly variables?: readonly WorkflowVariable[] | Readonly<Record<string, VariableShorthand>>;
+  /**
+   * Accept run input keys no variable declares; without it they are refused with `invalid_input`.
+   * A workflow that declares no variables accepts any input either way.
+   * @default false
+   */
+  readonly additional_input?: boolean;
   /** @default [] */
   readonly triggers?: readonly z.input<typeof WorkflowTriggerSchema>[];
   readonly settings?: z.input<typeof WorkflowSettingsSchema>;

@@ -161,6 +161,7 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
     type: z.enum(VARIABLE_TYPES),
     default_value: z.unknown().optional(),
     description: z.string().optional(),
+    /** @default true unless `default_value` is set */
     required: z.boolean().optional(),
   });
 
@@ -194,6 +195,11 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
     nodes: z.array(WorkflowNodeSchema),
     edges: z.array(WorkflowEdgeSchema),
     variables: z.array(WorkflowVariableSchema).default([]),
+    /**
+     * Accept run input keys no variable declares (they are refused when variables are declared).
+     * A workflow that declares no variables accepts any input either way.
+     */
+    additional_input: z.boolean().optional(),
     triggers: z.array(WorkflowTriggerSchema).default([]),
     settings: WorkflowSettingsSchema.optional(),
   });

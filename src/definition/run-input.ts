@@ -3,6 +3,7 @@ import type { WorkflowDefinition, WorkflowVariable } from './definition.js';
 import { InvalidInputError, type ValidationIssue } from '../kernel/errors.js';
 import type { Json } from '../kernel/json.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 
 /** The input as stored and the resolved `variables` scope. */
 export interface ResolvedInput {
@@ -14,10 +15,14 @@ export interface ResolvedInput {
 export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
 
 /**
- * Validates `input` (a plain object; absent means `{}`): declared variables take the input's value
- * of the same name or their `default_value`; a `required` variable with neither, or a value of the
- * wrong type, is an {@link InvalidInputError} listing every problem, as is input over `maxBytes`
- * or nested past `MAX_JSON_DEPTH`. Nothing is persisted first.
+ * Validates `input` (a plain object; absent means `{}`) against the declared variables, which are
+ * the run's input: each takes the input's value of the same name or its `default_value`, and the
+ * resolved value is both the stored input (so `input.x` sees a default as well as `variables.x`)
+ * and the `variables` scope. A variable is required unless it has a `default_value` or says
+ * `required: false`. A key no variable declares is refused, unless the workflow declares no
+ * variables at all or sets `additional_input: true`. Every problem (missing, wrong type, unknown
+ * key with a "did you mean" hint) is listed in one {@link InvalidInputError}, as is input over
+ * `maxBytes` or nested past `MAX_JSON_DEPTH`. Nothing is persisted first.
  */
 export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBytes = DEFAULT_MAX_INPUT_BYTES): ResolvedInput {
   const issues: ValidationIssue[] = [];
@@ -37,12 +42,14 @@ export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBy
     throw new InvalidInputError([{ path: ['input'], code: 'too_large', message: `run input is ${size} bytes, over the limit of ${maxBytes}` }]);
   }
   const record = value as Record<string, unknown>;
+  const declared = workflow.definition.variables;
   const variables: Record<string, Json> = {};
-  for (const variable of workflow.definition.variables) {
+  const resolved: Record<string, Json> = { ...(record as Record<string, Json>) };
+  for (const variable of declared) {
     const given = record[variable.name];
     if (given === undefined) {
-      if (variable.default_value !== undefined) variables[variable.name] = variable.default_value as Json;
-      else if (variable.required) issues.push({ path: ['input', variable.name], code: 'required', message: `variable "${variable.name}" is required` });
+      if (variable.default_value !== undefined) variables[variable.name] = resolved[variable.name] = variable.default_value as Json;
+      else if (isRequired(variable)) issues.push({ path: ['input', variable.name], code: 'required', message: `variable "${variable.name}" is required` });
       continue;
     }
     if (!matchesType(variable, given)) {
@@ -51,8 +58,27 @@ export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBy
     }
     variables[variable.name] = given as Json;
   }
+  if (declared.length > 0 && workflow.definition.additional_input !== true) issues.push(...unknownKeys(record, declared));
   if (issues.length > 0) throw new InvalidInputError(issues);
-  return { input: value as Json, variables };
+  return { input: resolved, variables };
+}
+
+/** Required unless it has a default or opts out: a run without it would fail later, after paid steps. */
+export function isRequired(variable: WorkflowVariable): boolean {
+  return variable.required ?? variable.default_value === undefined;
+}
+
+/** The input's keys no variable declares, each with the declared name it most likely meant. */
+function unknownKeys(record: Record<string, unknown>, declared: readonly WorkflowVariable[]): ValidationIssue[] {
+  const names = declared.map((v) => v.name);
+  const issues: ValidationIssue[] = [];
+  for (const key of Object.keys(record)) {
+    if (names.includes(key)) continue;
+    const hint = didYouMean(key, names);
+    const tail = hint === undefined ? `; the declared variables are ${names.map((n) => `"${n}"`).join(', ')} (set additional_input: true to accept others)` : `; did you mean "${hint}"?`;
+    issues.push({ path: ['input', key], code: 'unknown_key', message: `unknown input key "${key}"${tail}` });
+  }
+  return issues;
 }
 
 function matchesType(variable: WorkflowVariable, value: unknown): boolean {
