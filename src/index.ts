@@ -76,6 +76,7 @@ export type {
   WhenOptions,
   LoopOptions,
   ForEachOptions,
+  RepeatOptions,
   WhileOptions,
   ParallelOptions,
   ApprovalOptions,

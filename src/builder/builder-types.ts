@@ -86,12 +86,18 @@ export interface PromptOptions<S extends OutputSchema | undefined = undefined> e
   /** Further `'provider:model'`s tried in order when the first fails. */
   readonly fallback?: readonly string[];
   readonly stream?: boolean;
+  /** Names of tools registered with the engine's `tools` option the model may call; stored as `config.tools`. */
+  readonly tools?: readonly string[];
+  /** Most tool turns (model asks, tools answer) before the step fails with `max_iterations`. @default 5 */
+  readonly max_tool_steps?: number;
 }
 
 /** Options of `.when(...)`. */
 export interface WhenOptions extends StepOptions {
   /** Id of the condition node. @default `when_<n>`, n being its place in the chain */
   readonly id?: string;
+  /** `config.strategy` of the join node `<id>_join`. @default 'collect' */
+  readonly mergeStrategy?: 'collect' | 'concat' | 'first';
 }
 
 /** Options shared by the loop steps. */
@@ -100,16 +106,20 @@ export interface LoopOptions extends StepOptions {
   readonly id?: string;
   /** Hard cap on iterations; exceeding it fails the run with `max_iterations`. @default 1000 */
   readonly max_iterations?: number;
+  /** Name of the current index in the body's context. @default 'index' */
+  readonly index_as?: string;
+}
+
+/** Options of `.repeat(count, body, opts)`. */
+export interface RepeatOptions extends LoopOptions {
+  /** Iterations run at once. @default 1 (sequential) */
+  readonly concurrency?: number;
 }
 
 /** Options of `.forEach(items, body, opts)`. */
-export interface ForEachOptions extends LoopOptions {
+export interface ForEachOptions extends RepeatOptions {
   /** Name of the current item in the body's context. @default 'item' */
   readonly as?: string;
-  /** Name of the current index in the body's context. @default 'index' */
-  readonly index_as?: string;
-  /** Iterations run at once. @default 1 (sequential) */
-  readonly concurrency?: number;
 }
 
 /** Options of `.while(condition, body, opts)`: `max_iterations` is required, a while loop has no natural end. */
@@ -144,6 +154,11 @@ export interface WebhookOptions extends StepOptions {
   readonly body?: unknown;
   readonly expected_status?: number | readonly number[];
   readonly output_mapping?: Readonly<Record<string, string>>;
+  /**
+   * How long the request (redirects included) may take before it fails with `timeout`; stored as
+   * `config.timeout_ms`. `timeout_ms` is the node's per-attempt timeout, as on every step.
+   */
+  readonly request_timeout_ms?: number;
 }
 
 /** Options of `.subWorkflow(id, opts)`. */

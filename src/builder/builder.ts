@@ -6,6 +6,7 @@
 import { parseProviderModel, type WorkflowDefinition } from '../definition/definition.js';
 import { compileSteps, GraphSink } from './builder-compile.js';
 import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './builder-options.js';
+import { checkKeys, checkStepKeys, checkWorkflowKeys, OPTION_KEYS } from './builder-option-keys.js';
 import {
   builderError,
   checkNodeId,
@@ -21,11 +22,11 @@ import type {
   DelaySpec,
   EndOptions,
   ForEachOptions,
-  LoopOptions,
   OutputSchema,
   ParallelOptions,
   PromptOptions,
   PromptOutputOf,
+  RepeatOptions,
   Simplify,
   StepOptions,
   SubWorkflowOptions,
@@ -51,6 +52,7 @@ export type {
   PromptOptions,
   PromptOutput,
   PromptOutputOf,
+  RepeatOptions,
   RetryPolicyInput,
   StepOptions,
   SubWorkflowOptions,
@@ -116,8 +118,9 @@ export class WorkflowBuilder<T extends object = {}> {
     id: Id,
     opts: PromptOptions<S>,
   ): WorkflowBuilder<WithOutput<T, Id, PromptOutputOf<S>>> {
-    const { model, output, template, prompt_id, prompt_version, system, options, input_mapping, output_mapping, fallback, stream } = opts;
     checkNodeId(id);
+    checkStepKeys('prompt', id, opts);
+    const { model, output, template, prompt_id, prompt_version, system, options, input_mapping, output_mapping, fallback, stream, tools, max_tool_steps } = opts;
     for (const m of [model, ...(fallback ?? [])]) {
       if (typeof m !== 'string' || parseProviderModel(m) === undefined) {
         throw builderError(`Prompt node "${id}": model ${JSON.stringify(m)} is not of the form 'provider:model'.`, id);
@@ -138,6 +141,8 @@ export class WorkflowBuilder<T extends object = {}> {
       output_mapping,
       fallback,
       stream,
+      tools,
+      max_tool_steps,
     };
     return this.#node(makeNode(id, 'prompt_execution', config, opts));
   }
@@ -148,6 +153,7 @@ export class WorkflowBuilder<T extends object = {}> {
     mapping: M,
     opts?: StepOptions,
   ): WorkflowBuilder<WithOutput<T, Id, { [K in keyof M]: unknown }>> {
+    checkStepKeys('step', id, opts);
     return this.#node(makeNode(id, 'data_transform', { mapping }, opts));
   }
 
@@ -166,13 +172,14 @@ export class WorkflowBuilder<T extends object = {}> {
     opts: WhenOptions = {},
   ): WorkflowBuilder<WithBranch<WithBranch<T, TThen>, TElse>> {
     const id = opts.id ?? this.#autoId('when', '_join');
+    checkStepKeys('when', id, opts);
     const joinId = `${id}_join`;
     const head = this.#reserve([id, joinId]);
     const yes = head.#branch(thenBranch, `then branch of "${id}"`);
     const no = elseBranch === undefined ? yes : yes.#branch(elseBranch, `else branch of "${id}"`);
     const then = yes.#state.steps;
     const otherwise = elseBranch === undefined ? [] : no.#state.steps;
-    const join = isTerminal(then) && otherwise.length > 0 && isTerminal(otherwise) ? undefined : makeNode(joinId, 'merge', {});
+    const join = isTerminal(then) && otherwise.length > 0 && isTerminal(otherwise) ? undefined : makeNode(joinId, 'merge', { strategy: opts.mergeStrategy });
     const config = { condition: expression, true_path: firstNodeId(then) ?? joinId, false_path: firstNodeId(otherwise) ?? joinId };
     return this.#withStep(no, { kind: 'when', node: makeNode(id, 'condition', config, opts), join, then, otherwise });
   }
@@ -190,7 +197,7 @@ export class WorkflowBuilder<T extends object = {}> {
     opts: ForEachOptions & { readonly id?: Id } = {},
   ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
     const { as, index_as, concurrency } = opts;
-    return this.#loop('for_each', { loop_type: 'for_each', items, as, index_as, concurrency }, body, opts);
+    return this.#loop('forEach', 'for_each', { loop_type: 'for_each', items, as, index_as, concurrency }, body, opts);
   }
 
   /** A `while` loop: runs the body while `condition` is true, at most `max_iterations` times. */
@@ -200,16 +207,16 @@ export class WorkflowBuilder<T extends object = {}> {
     opts: WhileOptions & { readonly id?: Id },
   ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
     if (opts?.max_iterations === undefined) throw builderError(`while("${condition}") needs opts.max_iterations.`);
-    return this.#loop('while', { loop_type: 'while', condition }, body, opts);
+    return this.#loop('while', 'while', { loop_type: 'while', condition, index_as: opts.index_as }, body, opts);
   }
 
   /** A `count` loop: runs the body `count` times (a number or an expression). */
   repeat<Id extends string = never>(
     count: number | string,
     body: BranchFn<T, object>,
-    opts: LoopOptions & { readonly id?: Id } = {},
+    opts: RepeatOptions & { readonly id?: Id } = {},
   ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
-    return this.#loop('repeat', { loop_type: 'count', count }, body, opts);
+    return this.#loop('repeat', 'repeat', { loop_type: 'count', count, index_as: opts.index_as, concurrency: opts.concurrency }, body, opts);
   }
 
   /**
@@ -227,6 +234,7 @@ export class WorkflowBuilder<T extends object = {}> {
     opts: ParallelOptions = {},
   ): WorkflowBuilder<Simplify<T & UnionToIntersection<WorkflowOutputs<ReturnType<B[keyof B]>>>>> {
     const id = opts.id ?? this.#autoId('parallel', '_merge');
+    checkStepKeys('parallel', id, opts);
     const mergeId = `${id}_merge`;
     const entries = Object.entries(branches);
     if (entries.length === 0) throw builderError(`Parallel node "${id}" needs at least one branch.`, id);
@@ -247,29 +255,36 @@ export class WorkflowBuilder<T extends object = {}> {
 
   /** A `delay` node: waits `ms` milliseconds, or until a time (`{ until }`). */
   delay<Id extends string>(id: Id, spec: DelaySpec, opts?: StepOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    checkStepKeys('step', id, opts);
+    if (typeof spec !== 'number') checkKeys(spec, OPTION_KEYS.delay, `delay \`${id}\` time`, id);
     return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
   }
 
   /** A `human_approval` node; the run waits until someone approves or rejects. */
   approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    checkStepKeys('approval', id, opts);
     const { timeout_ms, ...rest } = opts;
     return this.#node(makeNode(id, 'human_approval', { message: opts.message, timeout_ms, on_timeout: opts.on_timeout }, rest));
   }
 
   /** A `webhook` node: an HTTP request. */
   webhook<Id extends string>(id: Id, opts: WebhookOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
-    const { url, method, headers, body, expected_status, output_mapping } = opts;
-    return this.#node(makeNode(id, 'webhook', { url, method, headers, body, expected_status, output_mapping }, opts));
+    checkStepKeys('webhook', id, opts);
+    const { url, method, headers, body, expected_status, output_mapping, request_timeout_ms } = opts;
+    const config = { url, method, headers, body, expected_status, output_mapping, timeout_ms: request_timeout_ms };
+    return this.#node(makeNode(id, 'webhook', config, opts));
   }
 
   /** A `sub_workflow` node: runs another workflow and outputs its result. */
   subWorkflow<Id extends string>(id: Id, opts: SubWorkflowOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    checkStepKeys('subWorkflow', id, opts);
     const { workflow_id, version, input_mapping } = opts;
     return this.#node(makeNode(id, 'sub_workflow', { workflow_id, version, input_mapping }, opts));
   }
 
   /** A `wait_for_event` node: the run waits for a matching event. */
   waitForEvent<Id extends string>(id: Id, opts: WaitForEventOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+    checkStepKeys('waitForEvent', id, opts);
     const { timeout_ms, ...rest } = opts;
     return this.#node(makeNode(id, 'wait_for_event', { event: opts.event, filter: opts.filter, timeout_ms }, rest));
   }
@@ -282,12 +297,14 @@ export class WorkflowBuilder<T extends object = {}> {
     opts?: StepOptions,
   ): WorkflowBuilder<WithOutput<T, Id, unknown>> {
     if (type === 'start') throw builderError(`Node "${id}": a workflow has exactly one start node, added by workflow().`, id);
+    checkStepKeys('step', id, opts);
     return this.#node(makeNode(id, type, { ...config }, opts));
   }
 
   /** An `end` node; `output` maps result keys to expressions. Nothing may follow it in this chain. */
   end(output?: Readonly<Record<string, string>>, opts: EndOptions = {}): WorkflowBuilder<T> {
     const id = opts.id ?? 'end';
+    checkStepKeys('end', id, opts);
     return this.#node(makeNode(id, 'end', { output, terminate: opts.terminate }, opts), 'end');
   }
 
@@ -316,12 +333,14 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 
   #loop<B extends object>(
+    method: 'forEach' | 'while' | 'repeat',
     prefix: string,
     config: Record<string, unknown>,
     body: BranchFn<T, object>,
-    opts: LoopOptions & { readonly id?: string },
+    opts: RepeatOptions & { readonly id?: string },
   ): WorkflowBuilder<B> {
     const id = opts.id ?? this.#autoId(prefix, '');
+    checkStepKeys(method, id, opts);
     const max = opts.max_iterations ?? 1000;
     if (typeof config['count'] === 'number' && config['count'] > max) {
       throw builderError(`Loop "${id}" repeats ${config['count']} times, over its max_iterations of ${max}; raise max_iterations.`, id);
@@ -379,6 +398,7 @@ export class WorkflowBuilder<T extends object = {}> {
  */
 export function workflow(name: string, opts: WorkflowOptions = {}): WorkflowBuilder {
   if (typeof name !== 'string' || name.length === 0) throw builderError('workflow(name): name must be a non-empty string.');
+  checkWorkflowKeys(name, opts);
   checkWorkflowOptions(opts);
   // A copy: every build() reads the options again, and a caller changing its object after a run
   // must not change what the builder means (see "JSON or builder" in the README).
