@@ -10,7 +10,7 @@ export type { RunOptions } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
 export type { WorkflowExecution, TraceStep } from './runtime/run-view.js';
 export type { WorkflowStore } from './engine/workflow-store.js';
-export type { WorkflowSource, BuildsWorkflow } from './definition/workflow-source.js';
+export type { WorkflowSource, BuildsWorkflow, RunInputOf, RunOutputOf } from './definition/workflow-source.js';
 export type { PromptStore, PromptInput } from './engine/prompt-store.js';
 export type { ForkOptions } from './engine/replay-runs.js';
 export type { ForkOverride } from './calls/replay-answers.js';
@@ -66,6 +66,8 @@ export type {
   WorkflowBuilder,
   AnyWorkflowBuilder,
   BranchFn,
+  BuilderRun,
+  UntypedRun,
   WorkflowOutputs,
   WorkflowOptions,
   StepOptions,

@@ -4,6 +4,7 @@ import {
   isWorkflowBuilder,
   workflow,
   type PromptOutput,
+  type UntypedRun,
   type WorkflowBuilder,
   type WorkflowOutputs,
   WorkflowSchema,
@@ -508,7 +509,7 @@ describe('workflow builder: type inference', () => {
       ok: unknown;
       each: unknown[];
     }>();
-    expectTypeOf(wf).toEqualTypeOf<WorkflowBuilder<Out>>();
+    expectTypeOf(wf).toEqualTypeOf<WorkflowBuilder<Out, UntypedRun>>();
     expectTypeOf(wf.build()).toEqualTypeOf<WorkflowDefinition>();
   });
 
@@ -516,7 +517,7 @@ describe('workflow builder: type inference', () => {
     workflow('t')
       .prompt('first', { model, template: 't', output: z.object({ ok: z.boolean() }) })
       .when('first.json.ok', (b) => {
-        expectTypeOf(b).toEqualTypeOf<WorkflowBuilder<{ first: PromptOutput<{ ok: boolean }> }>>();
+        expectTypeOf(b).toEqualTypeOf<WorkflowBuilder<{ first: PromptOutput<{ ok: boolean }> }, UntypedRun>>();
         return b;
       });
   });

@@ -39,7 +39,10 @@ import type {
   WithOutput,
   WorkflowOptions,
 } from './builder-types.js';
+import type { AfterBranches, BuilderRun, EndOutput, EndedRun, RunOfVariables, RunTypesOf } from './builder-run-types.js';
+import type { Json } from '../kernel/json.js';
 
+export type { BuilderRun, UntypedRun } from './builder-run-types.js';
 export type {
   ApprovalOptions,
   DelaySpec,
@@ -67,13 +70,17 @@ export type {
 
 /** A builder of any outputs; what branch and body callbacks return. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyWorkflowBuilder = WorkflowBuilder<any>;
+export type AnyWorkflowBuilder = WorkflowBuilder<any, any>;
 
 /** A branch or loop body: receives a fresh builder for the branch, returns it with the branch's steps. */
-export type BranchFn<T extends object, TOut extends object> = (b: WorkflowBuilder<T>) => WorkflowBuilder<TOut>;
+export type BranchFn<T extends object, TOut extends object, R extends BuilderRun = BuilderRun> = (b: WorkflowBuilder<T, R>) => WorkflowBuilder<TOut>;
 
 /** The outputs a builder has recorded, by node id: `WorkflowOutputs<typeof wf>['classify']['json']`. */
-export type WorkflowOutputs<B> = B extends WorkflowBuilder<infer T> ? T : never;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type WorkflowOutputs<B> = B extends WorkflowBuilder<infer T, any> ? T : never;
+
+/** The run facts a builder has recorded (its input, its `end`s). */
+type RunOf<B> = B extends WorkflowBuilder<object, infer R> ? R : never;
 
 interface BuilderState {
   /** Name and options of the workflow; absent in branch builders, which cannot `build()`. */
@@ -93,7 +100,9 @@ const START: NodeSpec = { id: 'start', type: 'start', name: 'start', config: {} 
 
 /**
  * Chainable, immutable workflow builder; create one with {@link workflow}. `T` records each
- * declared node's output under its id, for {@link WorkflowOutputs}. Ids you give are the node ids;
+ * declared node's output under its id, for {@link WorkflowOutputs}; `R` what its runs take as input
+ * (from the declared variables) and give as `output_data` (from its `end`s), which `engine.run`
+ * checks. `WorkflowBuilder<T>` is any builder with outputs `T`. Ids you give are the node ids;
  * routing steps without an id get one from their place in the chain (`when_3`, `for_each_5`).
  *
  * @example
@@ -102,9 +111,11 @@ const START: NodeSpec = { id: 'start', type: 'start', name: 'start', config: {} 
  *   .prompt('summary', { model: 'openai:gpt-4o-mini', template: 'Summarise: {{pages}}' });
  * type Summary = WorkflowOutputs<typeof wf>['summary']; // { text: string; json: unknown }
  */
-export class WorkflowBuilder<T extends object = {}> {
+export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = BuilderRun> {
   /** Type-only record of the outputs; never set at runtime. */
   declare readonly '~outputs'?: T;
+  /** Type-only record of the runs' input and output, read by `engine.run`; never set at runtime. */
+  declare readonly '~run'?: RunTypesOf<R>;
   readonly #state: BuilderState;
 
   /** @internal Use {@link workflow}. */
@@ -117,7 +128,7 @@ export class WorkflowBuilder<T extends object = {}> {
   prompt<Id extends string, S extends OutputSchema | undefined = undefined>(
     id: Id,
     opts: PromptOptions<S>,
-  ): WorkflowBuilder<WithOutput<T, Id, PromptOutputOf<S>>> {
+  ): WorkflowBuilder<WithOutput<T, Id, PromptOutputOf<S>>, R> {
     checkNodeId(id);
     checkStepKeys('prompt', id, opts);
     const { model, output, template, prompt_id, prompt_version, system, options, input_mapping, output_mapping, fallback, stream, tools, max_tool_steps } = opts;
@@ -152,7 +163,7 @@ export class WorkflowBuilder<T extends object = {}> {
     id: Id,
     mapping: M,
     opts?: StepOptions,
-  ): WorkflowBuilder<WithOutput<T, Id, { [K in keyof M]: unknown }>> {
+  ): WorkflowBuilder<WithOutput<T, Id, { [K in keyof M]: unknown }>, R> {
     checkStepKeys('step', id, opts);
     return this.#node(makeNode(id, 'data_transform', { mapping }, opts));
   }
@@ -165,12 +176,12 @@ export class WorkflowBuilder<T extends object = {}> {
    * @example
    * workflow('w').when('input.vip', (b) => b.approval('review'), (b) => b.delay('cool_off', 60_000), { id: 'vip' });
    */
-  when<TThen extends object, TElse extends object = T>(
+  when<TThen extends object, TElse extends object = T, RThen extends BuilderRun = R, RElse extends BuilderRun = R>(
     expression: string,
-    thenBranch: BranchFn<T, TThen>,
-    elseBranch?: BranchFn<T, TElse>,
+    thenBranch: (b: WorkflowBuilder<T, R>) => WorkflowBuilder<TThen, RThen>,
+    elseBranch?: (b: WorkflowBuilder<T, R>) => WorkflowBuilder<TElse, RElse>,
     opts: WhenOptions = {},
-  ): WorkflowBuilder<WithBranch<WithBranch<T, TThen>, TElse>> {
+  ): WorkflowBuilder<WithBranch<WithBranch<T, TThen>, TElse>, AfterBranches<R, RThen | RElse>> {
     const id = opts.id ?? this.#autoId('when', '_join');
     checkStepKeys('when', id, opts);
     const joinId = `${id}_join`;
@@ -193,9 +204,9 @@ export class WorkflowBuilder<T extends object = {}> {
    */
   forEach<Id extends string = never>(
     items: string,
-    body: BranchFn<T, object>,
+    body: BranchFn<T, object, R>,
     opts: ForEachOptions & { readonly id?: Id } = {},
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
     const { as, index_as, concurrency } = opts;
     return this.#loop('forEach', 'for_each', { loop_type: 'for_each', items, as, index_as, concurrency }, body, opts);
   }
@@ -203,9 +214,9 @@ export class WorkflowBuilder<T extends object = {}> {
   /** A `while` loop: runs the body while `condition` is true, at most `max_iterations` times. */
   while<Id extends string = never>(
     condition: string,
-    body: BranchFn<T, object>,
+    body: BranchFn<T, object, R>,
     opts: WhileOptions & { readonly id?: Id },
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
     if (opts?.max_iterations === undefined) throw builderError(`while("${condition}") needs opts.max_iterations.`);
     return this.#loop('while', 'while', { loop_type: 'while', condition, index_as: opts.index_as }, body, opts);
   }
@@ -213,9 +224,9 @@ export class WorkflowBuilder<T extends object = {}> {
   /** A `count` loop: runs the body `count` times (a number or an expression). */
   repeat<Id extends string = never>(
     count: number | string,
-    body: BranchFn<T, object>,
+    body: BranchFn<T, object, R>,
     opts: RepeatOptions & { readonly id?: Id } = {},
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
     return this.#loop('repeat', 'repeat', { loop_type: 'count', count, index_as: opts.index_as, concurrency: opts.concurrency }, body, opts);
   }
 
@@ -229,10 +240,10 @@ export class WorkflowBuilder<T extends object = {}> {
    *   fr: (b) => b.prompt('fr', { model: 'openai:gpt-4o-mini', template: 'En français : {{input.text}}' }),
    * });
    */
-  parallel<B extends Readonly<Record<string, (b: WorkflowBuilder<T>) => AnyWorkflowBuilder>>>(
+  parallel<B extends Readonly<Record<string, (b: WorkflowBuilder<T, R>) => AnyWorkflowBuilder>>>(
     branches: B,
     opts: ParallelOptions = {},
-  ): WorkflowBuilder<Simplify<T & UnionToIntersection<WorkflowOutputs<ReturnType<B[keyof B]>>>>> {
+  ): WorkflowBuilder<Simplify<T & UnionToIntersection<WorkflowOutputs<ReturnType<B[keyof B]>>>>, AfterBranches<R, RunOf<ReturnType<B[keyof B]>>>> {
     const id = opts.id ?? this.#autoId('parallel', '_merge');
     checkStepKeys('parallel', id, opts);
     const mergeId = `${id}_merge`;
@@ -254,21 +265,21 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 
   /** A `delay` node: waits `ms` milliseconds, or until a time (`{ until }`). */
-  delay<Id extends string>(id: Id, spec: DelaySpec, opts?: StepOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  delay<Id extends string>(id: Id, spec: DelaySpec, opts?: StepOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     checkStepKeys('step', id, opts);
     if (typeof spec !== 'number') checkKeys(spec, OPTION_KEYS.delay, `delay \`${id}\` time`, id);
     return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
   }
 
   /** A `human_approval` node; the run waits until someone approves or rejects. */
-  approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     checkStepKeys('approval', id, opts);
     const { timeout_ms, ...rest } = opts;
     return this.#node(makeNode(id, 'human_approval', { message: opts.message, timeout_ms, on_timeout: opts.on_timeout }, rest));
   }
 
   /** A `webhook` node: an HTTP request. */
-  webhook<Id extends string>(id: Id, opts: WebhookOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  webhook<Id extends string>(id: Id, opts: WebhookOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     checkStepKeys('webhook', id, opts);
     const { url, method, headers, body, expected_status, output_mapping, request_timeout_ms } = opts;
     const config = { url, method, headers, body, expected_status, output_mapping, timeout_ms: request_timeout_ms };
@@ -276,14 +287,14 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 
   /** A `sub_workflow` node: runs another workflow and outputs its result. */
-  subWorkflow<Id extends string>(id: Id, opts: SubWorkflowOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  subWorkflow<Id extends string>(id: Id, opts: SubWorkflowOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     checkStepKeys('subWorkflow', id, opts);
     const { workflow_id, version, input_mapping } = opts;
     return this.#node(makeNode(id, 'sub_workflow', { workflow_id, version, input_mapping }, opts));
   }
 
   /** A `wait_for_event` node: the run waits for a matching event. */
-  waitForEvent<Id extends string>(id: Id, opts: WaitForEventOptions): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  waitForEvent<Id extends string>(id: Id, opts: WaitForEventOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     checkStepKeys('waitForEvent', id, opts);
     const { timeout_ms, ...rest } = opts;
     return this.#node(makeNode(id, 'wait_for_event', { event: opts.event, filter: opts.filter, timeout_ms }, rest));
@@ -295,14 +306,21 @@ export class WorkflowBuilder<T extends object = {}> {
     type: string,
     config: Readonly<Record<string, unknown>> = {},
     opts?: StepOptions,
-  ): WorkflowBuilder<WithOutput<T, Id, unknown>> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     if (type === 'start') throw builderError(`Node "${id}": a workflow has exactly one start node, added by workflow().`, id);
     checkStepKeys('step', id, opts);
     return this.#node(makeNode(id, type, { ...config }, opts));
   }
 
-  /** An `end` node; `output` maps result keys to expressions. Nothing may follow it in this chain. */
-  end(output?: Readonly<Record<string, string>>, opts: EndOptions = {}): WorkflowBuilder<T> {
+  /**
+   * An `end` node; `output` maps result keys to expressions. Nothing may follow it in this chain.
+   * The run's `output_data` is typed from `output`: a plain path (`'classify.json.urgent'`) has
+   * the type its step records, any other expression is `unknown`; without `output` it is JSON.
+   */
+  end<const M extends Readonly<Record<string, string>> = never>(
+    output?: M,
+    opts: EndOptions = {},
+  ): WorkflowBuilder<T, EndedRun<R, [M] extends [never] ? Json : EndOutput<T, R, M>>> {
     const id = opts.id ?? 'end';
     checkStepKeys('end', id, opts);
     return this.#node(makeNode(id, 'end', { output, terminate: opts.terminate }, opts), 'end');
@@ -328,17 +346,17 @@ export class WorkflowBuilder<T extends object = {}> {
     return this.build();
   }
 
-  #node<B extends object>(node: NodeSpec, kind: 'node' | 'end' = 'node'): WorkflowBuilder<B> {
+  #node<B extends object, RB extends BuilderRun>(node: NodeSpec, kind: 'node' | 'end' = 'node'): WorkflowBuilder<B, RB> {
     return this.#withStep(this.#reserve([node.id]), { kind, node });
   }
 
-  #loop<B extends object>(
+  #loop<B extends object, RB extends BuilderRun>(
     method: 'forEach' | 'while' | 'repeat',
     prefix: string,
     config: Record<string, unknown>,
-    body: BranchFn<T, object>,
+    body: BranchFn<T, object, R>,
     opts: RepeatOptions & { readonly id?: string },
-  ): WorkflowBuilder<B> {
+  ): WorkflowBuilder<B, RB> {
     const id = opts.id ?? this.#autoId(prefix, '');
     checkStepKeys(method, id, opts);
     const max = opts.max_iterations ?? 1000;
@@ -352,7 +370,7 @@ export class WorkflowBuilder<T extends object = {}> {
   }
 
   /** Claims ids for a step about to be added; throws on a duplicate or after the chain ended. */
-  #reserve(ids: readonly string[]): WorkflowBuilder<T> {
+  #reserve(ids: readonly string[]): WorkflowBuilder<T, R> {
     if (isTerminal(this.#state.steps)) {
       throw builderError(`Node "${ids[0]}" follows an end(): nothing can run after the chain has ended.`, ids[0]);
     }
@@ -362,23 +380,23 @@ export class WorkflowBuilder<T extends object = {}> {
       if (taken.has(id)) throw builderError(`Duplicate node id "${id}": every node of a workflow needs its own id.`, id);
       taken.add(id);
     }
-    return new WorkflowBuilder({ ...this.#state, taken, seq: this.#state.seq + 1 });
+    return new WorkflowBuilder<T, R>({ ...this.#state, taken, seq: this.#state.seq + 1 });
   }
 
   /** Runs a branch callback on an empty builder that shares this one's ids; returns what it built. */
-  #branch(fn: BranchFn<T, object>, what: string): WorkflowBuilder<T> {
+  #branch(fn: (b: WorkflowBuilder<T, R>) => AnyWorkflowBuilder, what: string): WorkflowBuilder<T, R> {
     const origin = Symbol(what);
-    const result: unknown = fn(new WorkflowBuilder({ ...this.#state, root: undefined, steps: [], origin }));
+    const result: unknown = fn(new WorkflowBuilder<T, R>({ ...this.#state, root: undefined, steps: [], origin }));
     if (!(typeof result === 'object' && result !== null && #state in result) || (result as WorkflowBuilder).#state.origin !== origin) {
       throw builderError(`The ${what} must return the builder it was given (or one chained from it).`);
     }
-    return result as WorkflowBuilder<T>;
+    return result as WorkflowBuilder<T, R>;
   }
 
   /** This chain with `step` appended; `after` is the builder holding the ids claimed by the step and its branches. */
-  #withStep<B extends object>(after: WorkflowBuilder<object>, step: Step): WorkflowBuilder<B> {
+  #withStep<B extends object, RB extends BuilderRun>(after: AnyWorkflowBuilder, step: Step): WorkflowBuilder<B, RB> {
     const { taken, seq } = after.#state;
-    return new WorkflowBuilder<B>({ ...this.#state, taken, seq, steps: [...this.#state.steps, step] });
+    return new WorkflowBuilder<B, RB>({ ...this.#state, taken, seq, steps: [...this.#state.steps, step] });
   }
 
   #autoId(prefix: string, suffix: string): string {
@@ -388,6 +406,9 @@ export class WorkflowBuilder<T extends object = {}> {
 
 /**
  * Starts a workflow. Chain steps, then `build()` the JSON definition (or hand the builder to the engine).
+ * The declared `variables` type the runs' input: `engine.run(wf, input)` needs every variable without
+ * a default and refuses keys not declared (unless `additional_input: true`); `output_data` is typed
+ * from the `end` steps.
  *
  * @example
  * const wf = workflow('triage', { variables: { ticket: 'string' } })
@@ -396,13 +417,16 @@ export class WorkflowBuilder<T extends object = {}> {
  *   .end({ urgent: 'classify.json.urgent' });
  * const definition = wf.build();
  */
-export function workflow(name: string, opts: WorkflowOptions = {}): WorkflowBuilder {
+export function workflow<const V extends WorkflowOptions['variables'] = undefined, A extends boolean = false>(
+  name: string,
+  opts: Omit<WorkflowOptions, 'variables' | 'additional_input'> & { readonly variables?: V; readonly additional_input?: A } = {},
+): WorkflowBuilder<{}, RunOfVariables<V, A>> {
   if (typeof name !== 'string' || name.length === 0) throw builderError('workflow(name): name must be a non-empty string.');
   checkWorkflowKeys(name, opts);
-  checkWorkflowOptions(opts);
+  checkWorkflowOptions(opts as WorkflowOptions);
   // A copy: every build() reads the options again, and a caller changing its object after a run
   // must not change what the builder means (see "JSON or builder" in the README).
-  return new WorkflowBuilder({ root: { name, options: copyOptions(opts) }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
+  return new WorkflowBuilder({ root: { name, options: copyOptions(opts as WorkflowOptions) }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
 }
 
 function copyOptions(opts: WorkflowOptions): WorkflowOptions {

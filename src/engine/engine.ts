@@ -23,7 +23,7 @@ import { reopenFailedRun } from '../runtime/run-ending.js';
 import { resolveInput } from '../definition/run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { WorkflowStore } from './workflow-store.js';
-import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
+import { resolveDefinition, type RunArgs, type RunOutputOf, type WorkflowSource } from '../definition/workflow-source.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from '../templates/templates.js';
 import { createBundles, type Bundles } from '../bundles/bundles.js';
@@ -156,14 +156,17 @@ export class Engine {
     this.#nodes.register(handler);
   }
 
-  /** Runs a workflow to the end and resolves with its execution record (also when it failed). */
-  async run(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<WorkflowExecution> {
-    const id = await this.start(workflow, input, options);
-    return this.wait(id);
+  /**
+   * Runs a workflow to the end and resolves with its execution record (also when it failed). With
+   * a builder, `input` is typed from its declared variables and `output_data` from its `end`.
+   */
+  async run<W extends WorkflowSource>(workflow: W, ...[input, options]: RunArgs<W, RunOptions>): Promise<WorkflowExecution<RunOutputOf<W>>> {
+    const id = await this.start(workflow, ...([input, options] as RunArgs<W, RunOptions>));
+    return (await this.wait(id)) as WorkflowExecution<RunOutputOf<W>>;
   }
 
-  /** Starts a run and resolves with its id as soon as it is recorded. */
-  async start(workflow: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string> {
+  /** Starts a run and resolves with its id as soon as it is recorded; `input` is typed like {@link Engine.run}'s. */
+  async start<W extends WorkflowSource>(workflow: W, ...[input, options = {}]: RunArgs<W, RunOptions>): Promise<string> {
     let known = this.#resolved.get(workflow);
     if (!known) {
       const def = resolveDefinition(workflow, this.#nodes.validation());

@@ -30,8 +30,11 @@ export interface TraceStep {
   readonly duration_ms?: number;
 }
 
-/** A workflow run as the engine and the HTTP API report it. */
-export interface WorkflowExecution {
+/**
+ * A workflow run as the engine and the HTTP API report it. `O` is the type of `output_data`: JSON,
+ * or what a builder's `end` declares when the run came from `engine.run(builder, ...)`.
+ */
+export interface WorkflowExecution<O = Json> {
   readonly id: string;
   readonly workflow_id: string;
   readonly workflow_version: number;
@@ -39,7 +42,7 @@ export interface WorkflowExecution {
   readonly current_node_id?: string;
   readonly context: Readonly<Record<string, unknown>>;
   readonly input_data: Json;
-  readonly output_data?: Json;
+  readonly output_data?: O;
   readonly error_message?: string;
   readonly created_at: string;
   readonly started_at?: string;
