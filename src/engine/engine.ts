@@ -181,16 +181,20 @@ export class Engine {
   }
 
   /** Runs a workflow to the end and resolves with its execution record (also when it failed). */
-  async run(workflow: WorkflowSource, input?: unknown, options?: RunOptions): Promise<WorkflowExecution> {
-    const id = await this.start(workflow, input, options);
+  async run(workflow: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<WorkflowExecution> {
+    const id = await this.#start(workflow, input, options, false);
     const execution = await this.wait(id);
-    const signal = options?.signal;
+    const { signal } = options;
     if (signal?.aborted && execution.status === 'cancelled') throw signal.reason;
     return execution;
   }
 
-  /** Starts a run and resolves with its id as soon as it is recorded. */
-  async start(workflow: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string> {
+  /** Starts a run and resolves with its id as soon as it is recorded; its first event fires after (listening after `start()` is safe). */
+  start(workflow: WorkflowSource, input?: unknown, options: RunOptions = {}): Promise<string> {
+    return this.#start(workflow, input, options, true);
+  }
+
+  async #start(workflow: WorkflowSource, input: unknown, options: RunOptions, yieldToCaller: boolean): Promise<string> {
     this.#assertTakingRuns();
     options.signal?.throwIfAborted();
     let known = this.#resolved.get(workflow);
@@ -210,7 +214,7 @@ export class Engine {
       if (cacheable) this.#resolved.set(workflow, known);
     }
     const storage = await this.init();
-    return this.#admitted(await this.#admission.create(storage, known, input, options), options.signal);
+    return this.#admitted(await this.#admission.create(storage, known, input, options, undefined, yieldToCaller), options.signal);
   }
 
   /** Starts a run of a stored workflow (latest version unless given). */
@@ -220,7 +224,7 @@ export class Engine {
     if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
     this.#assertTakingRuns();
     options.signal?.throwIfAborted();
-    return this.#admitted(await this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options), options.signal);
+    return this.#admitted(await this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options, undefined, true), options.signal);
   }
 
   /** A run is recorded: the caller's signal, if any, cancels it from now until it ends. */

@@ -28,6 +28,12 @@ export interface CommitBatchHooks {
 
 const RESOLVED = Promise.resolve();
 
+/** A run being created by the next commit: who to tell once it landed (see `create`). */
+interface Creation {
+  readonly landed: () => void;
+  readonly yieldFirst: boolean;
+}
+
 export class CommitBatch {
   readonly #runId: string;
   readonly #hooks: CommitBatchHooks;
@@ -35,7 +41,7 @@ export class CommitBatch {
   #calls: ModelCallRecord[] = [];
   #patch: RunPatch | undefined;
   #create: RunRecord | undefined;
-  #created: (() => void) | undefined;
+  #created: Creation | undefined;
   #after: (() => void)[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
@@ -71,14 +77,14 @@ export class CommitBatch {
   }
 
   /**
-   * Makes the next commit insert `run` first (a new run lands with its first steps). Once it lands,
-   * `landed` runs at once and the commit's other callbacks (the run's first events, its first
-   * steps) on the next macrotask: whoever started the run learns its id and can subscribe to its
-   * events before any of them fires.
+   * Makes the next commit insert `run` first (a new run lands with its first steps); `landed` runs
+   * once it has. With `yieldFirst` the commit's other callbacks (the run's first events, its first
+   * steps) wait for the next macrotask: whoever started the run learns its id and can subscribe to
+   * its events before any of them fires.
    */
-  create(run: RunRecord, landed: () => void): void {
+  create(run: RunRecord, landed: () => void, yieldFirst: boolean): void {
     this.#create = run;
-    this.#created = landed;
+    this.#created = { landed, yieldFirst };
   }
 
   /** Merges a run patch into the pending one. */
@@ -141,7 +147,7 @@ export class CommitBatch {
     this.#chain = queued ? this.#chain.then(write, write) : write();
   }
 
-  async #write(commit: StepCommit, after: readonly (() => void)[], created: (() => void) | undefined): Promise<void> {
+  async #write(commit: StepCommit, after: readonly (() => void)[], created: Creation | undefined): Promise<void> {
     // Counted as writing until its callbacks ran: a commit flushed meanwhile queues behind it.
     try {
       if (this.#dead) return;
@@ -161,8 +167,8 @@ export class CommitBatch {
         return;
       }
       if (created) {
-        created();
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        created.landed();
+        if (created.yieldFirst) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       for (const callback of after) callback();
     } finally {

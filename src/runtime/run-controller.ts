@@ -192,11 +192,12 @@ export class RunController implements PlannerView, StepContextHost {
   /**
    * Starts a run that is not stored yet: its row is inserted by its first commit, together with its
    * first steps. The promise resolves once that commit has landed, or rejects when it fails
-   * (nothing was stored); `created` runs on the next macrotask, before any event of its steps.
+   * (nothing was stored); `created` runs after, before any event of its steps, and with
+   * `yieldToCaller` on the next macrotask (see CommitBatch.create).
    */
-  create(created: () => void): Promise<void> {
+  create(created: () => void, yieldToCaller: boolean): Promise<void> {
     const landed = new Promise<void>((resolve, reject) => {
-      this.#batch.create(this.#row.record, resolve);
+      this.#batch.create(this.#row.record, resolve, yieldToCaller);
       this.#row.done.catch(reject);
     });
     this.#batch.after(created);
