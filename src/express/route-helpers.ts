@@ -6,6 +6,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { TrellisError } from '../kernel/errors.js';
 import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
+import { refusalMessage } from './refusal-message.js';
 import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 
 /**
@@ -27,8 +28,9 @@ export function catching(handler: (req: Request, res: Response, next: NextFuncti
 /** Middleware asking `authorize` whether the request may do `action`; a refusal answers 403. */
 export function guard(authorize: AuthorizeFn | undefined, action: RouterAction, resource: (req: Request) => RouterResource): RequestHandler {
   return catching(async (req, _res, next) => {
-    if (authorize && (await authorize(req, action, resource(req))) !== true) {
-      throw new TrellisError('forbidden', `Not allowed to ${action.replace(':', ' ')}`);
+    const target = resource(req);
+    if (authorize && (await authorize(req, action, target)) !== true) {
+      throw new TrellisError('forbidden', refusalMessage(action, target), { details: { action, resource: target } });
     }
     next();
   });

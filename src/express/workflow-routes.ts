@@ -7,7 +7,7 @@ import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
-import { parseRequest } from './validate.js';
+import { parseBody, parseRequest } from './validate.js';
 import { readablePage } from './visible-rows.js';
 
 const ListQuery = z
@@ -33,7 +33,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   const one = param('workflow', 'id');
 
   router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), catching(async (req, res) => {
-    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.create(body as WorkflowDefinitionInput);
     res.status(201).json(workflowView(record));
@@ -55,7 +55,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
 
   router.put('/workflows/:id', guard(authorize, 'workflow:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
     res.json(workflowView(record));
@@ -71,7 +71,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   router.post('/workflows/:id/execute', guard(authorize, 'workflow:execute', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const query = parseRequest(ExecuteQuery, req.query, 'query');
-    const body = parseRequest(ExecuteBody, req.body ?? {}, 'body');
+    const body = parseBody(ExecuteBody, req, { optional: true });
     const key = parseRequest(IdempotencyHeader, req.get('idempotency-key'), 'headers');
     const input = { ...body.input_data, ...body.variables };
     await assertReachableAllowed(authorize, req, engine, id, query.version);

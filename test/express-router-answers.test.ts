@@ -1,0 +1,113 @@
+/**
+ * What a host app meets over real HTTP beyond the happy path (issue 17, point 16): unknown routes
+ * and wrong content types answer the JSON envelope, refusals read as English, an Idempotency-Key
+ * is bound to its body, records have one shape, `?wait=true` returns when the run needs someone
+ * or its timeout passes, and a client that goes away is not an error. Runs on Express 5 here and
+ * on Express 4 through express4-router.test.ts.
+ */
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { workflow, Engine, MemoryStorage, ScriptedProvider, type Script } from '../src/index.js';
+import { createRouter, type RouterOptions } from '../src/express/index.js';
+import { serveOnLoopback } from './helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Reply {
+  readonly status: number;
+  readonly body: any;
+  readonly headers: Headers;
+}
+
+function makeEngine(script: Script = (req) => `echo: ${req.prompt}`, extra: Partial<ConstructorParameters<typeof Engine>[0]> = {}): Engine {
+  const engine = new Engine({ storage: new MemoryStorage(), providers: { mock: new ScriptedProvider(script) }, ...extra });
+  cleanups.push(() => engine.close());
+  return engine;
+}
+
+/** The router under /api of an express app on 127.0.0.1, with a host route of its own next to it. */
+async function serve(engine: Engine, options: RouterOptions = { allowUnauthenticated: true }) {
+  const app = express();
+  app.use('/api', createRouter(engine, options));
+  app.get('/api/health', (_req, res) => void res.json({ ok: true }));
+  app.get('/health', (_req, res) => void res.json({ ok: true }));
+  const base = `${await serveOnLoopback(app, cleanups)}/api`;
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+  };
+  return { base, call };
+}
+
+const greet = () => workflow('greet', { variables: { name: { type: 'string', required: true } } }).prompt('hello', { model: 'mock:x', template: 'Hi {{input.name}}' });
+
+describe('answers in the JSON envelope', () => {
+  it('answers an unknown route under the router with 404 not_found, a wrong method with 405 and Allow, and leaves host routes alone', async () => {
+    const { call, base } = await serve(makeEngine());
+    const unknown = await call('GET', '/workflows/greet/diagram');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(unknown.body.error).toMatchObject({ code: 'not_found', message: expect.stringContaining('GET /api/workflows/greet/diagram') });
+
+    const wrongMethod = await call('PATCH', '/workflows/greet');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.body.error.code).toBe('method_not_allowed');
+    expect(wrongMethod.headers.get('allow')).toBe('GET, PUT, DELETE, HEAD');
+    expect((await call('DELETE', '/workflow-executions')).headers.get('allow')).toBe('GET, HEAD');
+
+    // Paths the router does not own go on to the host's routes, or to Express's own 404.
+    expect((await call('GET', '/health')).body).toEqual({ ok: true });
+    expect((await fetch(`${base.replace(/\/api$/, '')}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/elsewhere`)).headers.get('content-type')).toMatch(/^text\/html/);
+  });
+
+  it('refuses a body that is not application/json with 415, and a missing body with a message saying what to send', async () => {
+    const { call } = await serve(makeEngine());
+    const asText = await call('POST', '/workflows', JSON.stringify(greet().build()), { 'content-type': 'text/plain' });
+    expect(asText.status).toBe(415);
+    expect(asText.body.error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringContaining('content-type: application/json') });
+    expect(asText.body.error.message).toContain('got content-type: text/plain');
+
+    const form = await call('POST', '/workflows/greet/execute', 'input_data=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.status).toBe(415);
+
+    const missing = await call('POST', '/workflows');
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toBe('Request body is missing: send a JSON object with content-type: application/json');
+    expect(missing.body.error.message).not.toMatch(/received undefined/);
+
+    // A body is optional where the route says so: an empty POST still starts a run.
+    await call('POST', '/workflows', workflow('plain').prompt('p', { model: 'mock:x', template: 'x' }).build());
+    expect((await call('POST', '/workflows/plain/execute')).status).toBe(202);
+    expect((await call('POST', '/workflows', greet().build(), { 'content-type': 'application/json; charset=utf-8' })).status).toBe(201);
+  });
+
+  it('says what a refused request was not allowed to do, in English', async () => {
+    const { call } = await serve(makeEngine(), { authorize: (req, action) => req.get('authorization') === 'Bearer admin' || action === 'workflow:read' });
+    await call('POST', '/workflows', greet().build(), { authorization: 'Bearer admin' });
+    const messages = await Promise.all([
+      call('GET', '/workflows'),
+      call('POST', '/workflows/greet/execute', { input_data: { name: 'a' } }),
+      call('DELETE', '/workflows/greet'),
+      call('GET', '/workflow-executions/run_1'),
+      call('POST', '/workflow-executions/run_1/approvals/check', { approved: true }),
+      call('GET', '/workflow-templates'),
+    ]).then((replies) => replies.map((r) => `${r.status} ${r.body.error.message}`));
+    expect(messages).toEqual([
+      '403 Not allowed to list workflows',
+      '403 Not allowed to run workflow "greet"',
+      '403 Not allowed to delete workflow "greet"',
+      '403 Not allowed to read execution "run_1"',
+      '403 Not allowed to answer the approvals of execution "run_1"',
+      '403 Not allowed to list workflow templates',
+    ]);
+  });
+});
