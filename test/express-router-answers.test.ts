@@ -111,3 +111,60 @@ describe('answers in the JSON envelope', () => {
     ]);
   });
 });
+
+describe('records', () => {
+  it('shows a workflow as the definition that was posted, with its version and created_at: no definition.definition', async () => {
+    const { call } = await serve(makeEngine());
+    const posted = { ...greet().build(), description: 'Says hello' };
+    const created = await call('POST', '/workflows', posted);
+    for (const record of [created.body, (await call('GET', '/workflows/greet')).body, (await call('GET', '/workflows')).body.data[0]]) {
+      expect(Object.keys(record).sort()).toEqual(['created_at', 'definition', 'description', 'id', 'name', 'status', 'tags', 'version']);
+      expect(record).toMatchObject({ id: 'greet', version: 1, name: 'greet', description: 'Says hello', status: 'active' });
+      expect(Object.keys(record.definition).sort()).toEqual(['edges', 'nodes', 'triggers', 'variables']);
+      expect(record.definition.nodes.map((n: { id: string }) => n.id)).toEqual(['start', 'hello', 'end']);
+    }
+    // What GET answers can be sent back, edited, as an update.
+    const { body: current } = await call('GET', '/workflows/greet');
+    const updated = await call('PUT', '/workflows/greet', { ...current, description: 'Says hello twice' });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ version: 2, description: 'Says hello twice' });
+  });
+
+  it('lists runs with their error_message and output_data, a large output as a preview', async () => {
+    const engine = makeEngine((req) => (req.prompt.startsWith('big') ? 'x'.repeat(5000) : `echo: ${req.prompt}`));
+    const { call } = await serve(engine);
+    await call('POST', '/workflows', workflow('say', { variables: { text: 'string' } }).prompt('reply', { model: 'mock:x', template: '{{input.text}}' }).end({ reply: 'reply.text', words: "reply.text.split('x')" }).build());
+    const small = (await call('POST', '/workflows/say/execute?wait=true', { input_data: { text: 'hi' } })).body.id;
+    const big = (await call('POST', '/workflows/say/execute?wait=true', { input_data: { text: 'big' } })).body.id;
+    const failed = (await engine.run(workflow('broken').transform('t', { x: 'missing.key' }), {})).id;
+
+    const rows = new Map<string, any>((await call('GET', '/workflow-executions')).body.data.map((r: { id: string }) => [r.id, r]));
+    expect(rows.get(small)).toMatchObject({ status: 'completed', output_data: { reply: 'echo: hi', words: ['echo: hi'] } });
+    expect(rows.get(small)).not.toHaveProperty('output_truncated');
+    expect(rows.get(failed)).toMatchObject({ status: 'failed', error_message: expect.stringContaining('missing') });
+    expect(rows.get(failed)).not.toHaveProperty('output_data');
+
+    const preview = rows.get(big);
+    expect(preview.output_truncated).toBe(true);
+    expect(preview.output_data.reply).toBe(`${'x'.repeat(100)}…`);
+    expect(preview.output_data.words).toEqual(['', '', '', '', '', '… 4996 more']);
+    expect(JSON.stringify(preview.output_data).length).toBeLessThanOrEqual(2000);
+    // The whole output is in the run's own record.
+    expect((await call('GET', `/workflow-executions/${big}`)).body.output_data.reply).toHaveLength(5000);
+  });
+
+  it('counts progress over the nodes that could run: a skipped branch is not left to do, a loop body node counts once', async () => {
+    const { call } = await serve(makeEngine());
+    const branching = workflow('branching', { variables: { go: 'boolean', xs: 'array' } })
+      .when('input.go', (b) => b.transform('yes', { v: '1' }), (b) => b.transform('no', { v: '0' }).transform('no_again', { v: '0' }))
+      .forEach('input.xs', (b) => b.transform('double', { v: 'item * 2' }), { id: 'each', as: 'item' })
+      .end({ out: 'each' });
+    await call('POST', '/workflows', branching.build());
+    const run = await call('POST', '/workflows/branching/execute?wait=true', { input_data: { go: true, xs: [1, 2, 3] } });
+    expect(run.body.status).toBe('completed');
+    // start, the condition, yes, the join, the loop, its body node, end: 7 of 7 (no and no_again were skipped).
+    expect(run.body.progress).toMatchObject({ completed_nodes: 7, total_nodes: 7 });
+    const empty = await call('POST', '/workflows/branching/execute?wait=true', { input_data: { go: false, xs: [] } });
+    expect(empty.body.progress).toMatchObject({ completed_nodes: 7, total_nodes: 7 });
+  });
+});

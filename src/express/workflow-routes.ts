@@ -14,8 +14,16 @@ const ListQuery = z
   .object({ status: z.enum(['draft', 'active', 'archived']).optional(), tag: z.string().min(1).optional(), name: z.string().min(1).optional(), ...PageQuery })
   .strict();
 const IdParams = z.object({ id: IdSchema });
-/** A definition is checked by the workflow store (schema and graph, every issue); here only "a JSON object". */
-const DefinitionBody = z.record(z.string(), z.unknown());
+/**
+ * A definition is checked by the workflow store (schema and graph, every issue); here only "a JSON
+ * object". `created_at` is the stored record's, not the definition's: dropping it lets a client
+ * send a `GET /workflows/:id` answer back, edited, as a `PUT`.
+ */
+const DefinitionBody = z.record(z.string(), z.unknown()).transform((body) => {
+  const definition = { ...body };
+  delete definition.created_at;
+  return definition;
+});
 const DeleteQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 const ExecuteBody = z
   .object({
