@@ -168,3 +168,36 @@ describe('records', () => {
     expect(empty.body.progress).toMatchObject({ completed_nodes: 7, total_nodes: 7 });
   });
 });
+
+describe('Idempotency-Key', () => {
+  it('answers the first run for the same body, 409 for another body, version or workflow under the same key', async () => {
+    const { call } = await serve(makeEngine());
+    const order = workflow('order', { variables: { sku: 'string', qty: { type: 'number', default_value: 1 } } }).transform('t', { sku: 'input.sku' });
+    await call('POST', '/workflows', order.build());
+    await call('PUT', '/workflows/order', order.build());
+    await call('POST', '/workflows', greet().build());
+    const key = { 'idempotency-key': 'order-7' };
+    const first = await call('POST', '/workflows/order/execute', { input_data: { sku: 'A', qty: 2 } }, key);
+    expect(first.status).toBe(202);
+
+    // The same request, written differently: keys in another order, a value moved to variables.
+    for (const body of [{ input_data: { qty: 2, sku: 'A' } }, { input_data: { sku: 'A' }, variables: { qty: 2 } }]) {
+      const again = await call('POST', '/workflows/order/execute', body, key);
+      expect(again.status).toBe(202);
+      expect(again.body.execution_id).toBe(first.body.execution_id);
+    }
+
+    const otherBody = await call('POST', '/workflows/order/execute', { input_data: { sku: 'B', qty: 2 } }, key);
+    expect(otherBody.status).toBe(409);
+    expect(otherBody.body.error).toMatchObject({ code: 'conflict', details: { execution_id: first.body.execution_id } });
+    expect(otherBody.body.error.message).toBe(`Idempotency-Key "order-7" was already used with a different body: run ${first.body.execution_id} was started with other input; send a new key for a new request`);
+    expect((await call('POST', '/workflows/order/execute?version=1', { input_data: { sku: 'A', qty: 2 } }, key)).status).toBe(409);
+    expect((await call('POST', '/workflows/greet/execute', { input_data: { name: 'A' } }, key)).status).toBe(409);
+
+    // Another key is another request.
+    const second = await call('POST', '/workflows/order/execute', { input_data: { sku: 'B', qty: 2 } }, { 'idempotency-key': 'order-8' });
+    expect(second.status).toBe(202);
+    expect(second.body.execution_id).not.toBe(first.body.execution_id);
+    expect((await call('GET', '/workflow-executions?workflow_id=order')).body.data).toHaveLength(2);
+  });
+});

@@ -3,7 +3,8 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import type { WorkflowDefinitionInput } from '../definition/definition.js';
-import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { NotFoundError } from '../kernel/errors.js';
+import { assertSameRequest, clientKey } from './idempotency.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
@@ -88,7 +89,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
       ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
       ...(query.version === undefined ? {} : { version: query.version }),
     });
-    if (key !== undefined) await assertSameWorkflow(engine, executionId, id, key);
+    if (key !== undefined) await assertSameRequest(engine, executionId, { key, workflowId: id, version: query.version, input });
     res.location(`${req.baseUrl}/workflow-executions/${encodeURIComponent(executionId)}`);
     if (query.wait !== 'true') {
       res.status(202).json({ execution_id: executionId });
@@ -99,23 +100,6 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     res.on('close', () => gone.abort());
     res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
   }));
-}
-
-/**
- * A client's key lives in its own space, `user:<key>`: the engine's keys (`webhook:`,
- * `schedule:`, `bundle:`, child runs) can then never be claimed ahead of time through this route
- * (a client sending `webhook:<workflow>:<trigger>:<id>` would otherwise answer the real delivery with its own run).
- */
-function clientKey(key: string): string {
-  return `user:${key}`;
-}
-
-/** A replayed key must name a run of this workflow: a key reused for another workflow is a client bug. */
-async function assertSameWorkflow(engine: Engine, executionId: string, workflowId: string, key: string): Promise<void> {
-  const run = await engine.get(executionId);
-  if (run && run.workflow_id !== workflowId) {
-    throw new TrellisError('conflict', `Idempotency-Key "${key}" was already used to start a run of workflow "${run.workflow_id}"`, { executionId });
-  }
 }
 
 /** Drops undefined keys (exactOptionalPropertyTypes: the storage filter must not receive them). */
