@@ -7,8 +7,9 @@
  */
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workflow, Engine, MemoryStorage, ScriptedProvider, type Script } from '../src/index.js';
-import { createRouter, type RouterOptions } from '../src/express/index.js';
+import { workflow, Engine, MemoryStorage, ScriptedProvider, TrellisError, type Script } from '../src/index.js';
+import { createRouter, createStreamToken, type RouterOptions } from '../src/express/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { serveOnLoopback } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -199,5 +200,60 @@ describe('Idempotency-Key', () => {
     expect(second.status).toBe(202);
     expect(second.body.execution_id).not.toBe(first.body.execution_id);
     expect((await call('GET', '/workflow-executions?workflow_id=order')).body.data).toHaveLength(2);
+  });
+});
+
+describe('event stream tokens', () => {
+  const secret = 'a-secret-of-at-least-32-bytes-long!!';
+  const bearer = { authorization: 'Bearer user' };
+  const authorize: RouterOptions['authorize'] = (req) => {
+    if (req.get('authorization') !== 'Bearer user') throw new TrellisError('auth', 'Send Authorization: Bearer <token>');
+    return true;
+  };
+
+  it('mints a token after authorize, which opens that run\'s stream without an Authorization header until it expires', async () => {
+    const clock = new FakeClock();
+    const engine = makeEngine(undefined, { clock });
+    const { call, base } = await serve(engine, { authorize, streamTokenSecret: secret, streamTokenTtlMs: 30_000 });
+    await call('POST', '/workflows', workflow('gate').approval('check').build(), bearer);
+    const id = (await call('POST', '/workflows/gate/execute', {}, bearer)).body.execution_id;
+    const other = (await call('POST', '/workflows/gate/execute', {}, bearer)).body.execution_id;
+
+    expect((await call('POST', `/workflow-executions/${id}/events/token`)).status).toBe(401);
+    const minted = await call('POST', `/workflow-executions/${id}/events/token`, undefined, bearer);
+    expect(minted.status).toBe(200);
+    expect(minted.body).toEqual({ access_token: expect.any(String), expires_at: new Date(clock.now() + 30_000).toISOString(), url: `/api/workflow-executions/${id}/events?access_token=${minted.body.access_token}` });
+    expect((await call('POST', '/workflow-executions/nope/events/token', undefined, bearer)).status).toBe(404);
+
+    const open = async (url: string) => {
+      const controller = new AbortController();
+      const res = await fetch(url, { signal: controller.signal });
+      const first = res.status === 200 ? new TextDecoder().decode((await res.body!.getReader().read()).value) : await res.text();
+      controller.abort();
+      return { status: res.status, first };
+    };
+    const origin = base.replace(/\/api$/, '');
+    expect(await open(`${origin}${minted.body.url}`)).toMatchObject({ status: 200, first: expect.stringContaining('event: snapshot') });
+    // Without a token, authorize decides (no header here: 401); a token is bound to its run and cannot be altered.
+    expect((await open(`${base}/workflow-executions/${id}/events`)).status).toBe(401);
+    const forOther = await open(`${base}/workflow-executions/${other}/events?access_token=${minted.body.access_token}`);
+    expect(forOther).toMatchObject({ status: 401, first: expect.stringContaining('not valid for this execution') });
+    const [stamp, signature] = (minted.body.access_token as string).split('.');
+    const later = `${(parseInt(stamp!, 36) + 3_600_000).toString(36)}.${signature}`;
+    expect((await open(`${base}/workflow-executions/${id}/events?access_token=${later}`)).status).toBe(401);
+    expect((await open(`${base}/workflow-executions/${id}/events?access_token=${createStreamToken({ secret, executionId: id, now: clock.now() })}`)).status).toBe(200);
+
+    await clock.advance(30_000);
+    const expired = await open(`${origin}${minted.body.url}`);
+    expect(expired).toMatchObject({ status: 401, first: expect.stringContaining('has expired') });
+  });
+
+  it('answers 404 for a token when no secret is set, and refuses a short secret', async () => {
+    const { call } = await serve(makeEngine(), { authorize });
+    const reply = await call('POST', '/workflow-executions/run_1/events/token', undefined, bearer);
+    expect(reply.status).toBe(404);
+    expect(reply.body.error.message).toContain('streamTokenSecret');
+    expect(() => createRouter(makeEngine(), { authorize, streamTokenSecret: 'short' })).toThrow(/at least 32 bytes/);
+    expect(() => createRouter(makeEngine(), { authorize, streamTokenSecret: secret, streamTokenTtlMs: 2 * 3_600_000 })).toThrow(/streamTokenTtlMs/);
   });
 });

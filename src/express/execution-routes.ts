@@ -1,4 +1,4 @@
-/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace; live events. */
+/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace. Live events: stream-routes.ts. */
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
@@ -7,7 +7,6 @@ import type { TrellisEventName } from '../kernel/events.js';
 import type { WorkflowExecution } from '../runtime/run-view.js';
 import type { RunStatus } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
-import { streamExecutionEvents } from './event-stream.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
 import { parseBody, parseRequest } from './validate.js';
@@ -120,10 +119,5 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
     const { id } = parseRequest(IdParams, req.params, 'params');
     const execution = await read(id);
     res.json({ execution_id: id, status: execution.status, data: execution.execution_trace });
-  }));
-
-  router.get('/workflow-executions/:id/events', guard(authorize, 'execution:read', one), catching(async (req, res) => {
-    const { id } = parseRequest(IdParams, req.params, 'params');
-    await streamExecutionEvents(engine, id, req, res, options.heartbeatMs);
   }));
 }
