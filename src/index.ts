@@ -6,7 +6,7 @@
 
 // The engine, its options, and what it hands back.
 export { Engine } from './engine/engine.js';
-export type { RunOptions } from './engine/engine.js';
+export type { CloseOptions, RunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
 export type { WorkflowExecution, TraceStep } from './runtime/run-view.js';
 export type { WorkflowStore } from './engine/workflow-store.js';

@@ -22,6 +22,12 @@ export interface RunOptions {
   readonly idempotencyKey?: string;
   /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
   readonly trigger?: Json;
+  /**
+   * Cancels the run when it aborts. Aborted before the run is recorded: nothing is stored and the
+   * call rejects with the signal's reason. Aborted later: the run is cancelled (the reason is
+   * recorded as its `error_message`), and `run()` rejects with the signal's reason once that is committed.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What admission needs of its engine. */
@@ -99,8 +105,13 @@ export class RunAdmitter implements RunAdmission {
     const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
     if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
     if (queued) return run.id; // started by admitNext when a run of this workflow ends
-    this.#runs.drive(run, def, []);
-    announce();
+    // Driven from the next macrotask, as a run created with its first steps is: the caller learns
+    // the id and can subscribe to the run's events before the first one fires.
+    const controller = this.#runs.hold(run, def);
+    setImmediate(() => {
+      announce();
+      controller.begin([]);
+    });
     return run.id;
   }
 
