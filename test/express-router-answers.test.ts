@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, Engine, MemoryStorage, ScriptedProvider, TrellisError, type Script } from '../src/index.js';
 import { createRouter, createStreamToken, type RouterOptions } from '../src/express/index.js';
 import { FakeClock } from '../src/testing/index.js';
-import { serveOnLoopback } from './helpers.js';
+import { serveOnLoopback, until } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -255,5 +255,91 @@ describe('event stream tokens', () => {
     expect(reply.body.error.message).toContain('streamTokenSecret');
     expect(() => createRouter(makeEngine(), { authorize, streamTokenSecret: 'short' })).toThrow(/at least 32 bytes/);
     expect(() => createRouter(makeEngine(), { authorize, streamTokenSecret: secret, streamTokenTtlMs: 2 * 3_600_000 })).toThrow(/streamTokenTtlMs/);
+  });
+});
+
+describe('?wait=true', () => {
+  /** A provider whose answers wait until the test lets them go. */
+  function gate() {
+    let open: () => void = () => undefined;
+    let asked = 0;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, asked: () => asked, script: (async () => (asked++, await opened, 'done')) as Script };
+  }
+
+  it('answers 200 once the run pauses for an approval or a step waits for an event, not only when it ends', async () => {
+    const { call } = await serve(makeEngine());
+    await call('POST', '/workflows', workflow('review').approval('check', { message: 'Ship?' }).end({ ok: 'true' }).build());
+    await call('POST', '/workflows', workflow('hook').waitForEvent('paid', { event: 'order.paid' }).end({ ok: 'true' }).build());
+
+    const paused = await call('POST', '/workflows/review/execute?wait=true', {});
+    expect(paused.status).toBe(200);
+    expect(paused.body.status).toBe('paused');
+    expect(paused.body.execution_trace.find((s: { node_id: string }) => s.node_id === 'check')).toMatchObject({ status: 'waiting', waiting_for: { kind: 'approval' } });
+
+    const waiting = await call('POST', '/workflows/hook/execute?wait=true&timeout=5m', {});
+    expect(waiting.status).toBe(200);
+    expect(waiting.body.execution_trace.find((s: { node_id: string }) => s.node_id === 'paid')).toMatchObject({ status: 'waiting', waiting_for: { kind: 'event' } });
+  });
+
+  it('answers 202 with the run as it is when the timeout passes on the engine clock first', async () => {
+    const clock = new FakeClock();
+    const { open, script } = gate();
+    const engine = makeEngine(script, { clock });
+    const { call } = await serve(engine);
+    await call('POST', '/workflows', workflow('slow').prompt('think', { model: 'mock:x', template: 'hmm' }).build());
+
+    const reply = call('POST', '/workflows/slow/execute?wait=true&timeout=30s', {});
+    // The route listens for the run's events once its timeout is armed.
+    await until(() => engine.events.listenerCount('node:started') > 0);
+    await clock.advance(30_000);
+    const timedOut = await reply;
+    expect(timedOut.status).toBe(202);
+    expect(timedOut.body).toMatchObject({ status: 'running', progress: { current_step: 'think' } });
+    expect(timedOut.headers.get('location')).toBe(`/api/workflow-executions/${timedOut.body.id}`);
+    expect(engine.events.listenerCount('node:started')).toBe(0);
+    open();
+    expect((await engine.wait(timedOut.body.id)).status).toBe('completed');
+  });
+
+  it('refuses a timeout without a unit, over 10 minutes, or without wait=true', async () => {
+    const { call } = await serve(makeEngine());
+    await call('POST', '/workflows', workflow('plain').prompt('p', { model: 'mock:x', template: 'x' }).build());
+    for (const query of ['wait=true&timeout=30', 'wait=true&timeout=11m', 'wait=true&timeout=0s', 'timeout=5s']) {
+      const reply = await call('POST', `/workflows/plain/execute?${query}`, {});
+      expect(reply.status, query).toBe(400);
+      expect(reply.body.error.details[0].path, query).toEqual(['query', 'timeout']);
+    }
+    expect((await call('POST', '/workflows/plain/execute?wait=true&timeout=1500ms', {})).body.status).toBe('completed');
+  });
+
+  it('takes a client that goes away as normal: nothing logged, no onError, no listener left', async () => {
+    const { open, asked, script } = gate();
+    const engine = makeEngine(script);
+    const errors: unknown[] = [];
+    const logged: unknown[] = [];
+    const log = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    cleanups.push(() => (console.error = log));
+    const { base, call } = await serve(engine, { allowUnauthenticated: true, onError: (error) => errors.push(error) });
+    await call('POST', '/workflows', workflow('slow').prompt('think', { model: 'mock:x', template: 'hmm' }).build());
+
+    const waiting = new AbortController();
+    const request = fetch(`${base}/workflows/slow/execute?wait=true`, { method: 'POST', signal: waiting.signal }).catch((error: unknown) => error);
+    await until(() => asked() > 0);
+    const [id] = (await engine.list({ workflow_id: 'slow' })).map((r) => r.id);
+    const streaming = new AbortController();
+    const stream = await fetch(`${base}/workflow-executions/${id}/events`, { signal: streaming.signal });
+    await stream.body!.getReader().read();
+
+    waiting.abort();
+    streaming.abort();
+    await request;
+    await until(() => engine.events.eventNames().every((name) => engine.events.listenerCount(name) === 0));
+    open();
+    expect((await engine.wait(id!)).status).toBe('completed');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the aborted handlers have finished
+    expect(errors).toEqual([]);
+    expect(logged).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import type { WorkflowDefinitionInput } from '../definition/definition.js';
 import { NotFoundError } from '../kernel/errors.js';
 import { assertSameRequest, clientKey } from './idempotency.js';
+import { waitForAnswer } from './wait-for-answer.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
@@ -33,7 +34,20 @@ const ExecuteBody = z
     variables: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
-const ExecuteQuery = z.object({ wait: z.enum(['true', 'false']).optional(), version: z.coerce.number().int().positive().optional() }).strict();
+/** How long `?wait=true` holds the request when no `timeout` is given, and the longest `timeout`. */
+const DEFAULT_WAIT_MS = 30_000;
+const MAX_WAIT_MS = 10 * 60_000;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+/** `?timeout=`: a whole number with its unit, `500ms`, `30s` or `5m` (a bare number could be either). */
+const WaitTimeout = z
+  .string()
+  .regex(/^\d{1,9}(ms|s|m)$/, 'expected a whole number with a unit: 500ms, 30s or 5m')
+  .transform((text) => Number(/^\d+/.exec(text)![0]) * UNIT_MS[/[a-z]+$/.exec(text)![0] as keyof typeof UNIT_MS])
+  .refine((ms) => ms > 0 && ms <= MAX_WAIT_MS, 'expected more than 0 and at most 10m');
+const ExecuteQuery = z
+  .object({ wait: z.enum(['true', 'false']).optional(), timeout: WaitTimeout.optional(), version: z.coerce.number().int().positive().optional() })
+  .strict()
+  .refine((q) => q.timeout === undefined || q.wait === 'true', { path: ['timeout'], message: 'timeout applies only with wait=true' });
 const IdempotencyHeader = z.string().min(1).max(255).optional();
 
 /** Adds the `/workflows` routes to `router`. */
@@ -98,7 +112,16 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     // Stop polling a stored run once nobody is waiting for the answer.
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
+    let answer: Awaited<ReturnType<typeof waitForAnswer>>;
+    try {
+      answer = await waitForAnswer(engine, executionId, query.timeout ?? DEFAULT_WAIT_MS, gone.signal);
+    } catch (error) {
+      // The client went away: nobody to answer, and nothing went wrong (the run goes on).
+      if (gone.signal.aborted) return;
+      throw error;
+    }
+    // 202: the run is still under way; the answer is the run as it is (poll it, or its events).
+    res.status(answer.timedOut ? 202 : 200).json(answer.execution);
   }));
 }
 
