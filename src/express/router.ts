@@ -6,6 +6,8 @@ import { errorHandler } from './http-errors.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
 import { mountPromptRoutes } from './prompt-routes.js';
 import { resolveRouterOptions, type RouterOptions } from './router-options.js';
+import { mountStreamRoutes } from './stream-routes.js';
+import { unknownRoutes } from './unknown-routes.js';
 import { mountWorkflowRoutes } from './workflow-routes.js';
 
 /**
@@ -31,7 +33,9 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   });
   mountWorkflowRoutes(router, engine, resolved);
   mountExecutionRoutes(router, engine, resolved);
+  mountStreamRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);
+  router.use(unknownRoutes(router));
   router.use(errorHandler(resolved.onError));
   return router;
 }

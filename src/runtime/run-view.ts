@@ -50,6 +50,10 @@ export interface WorkflowExecution {
   readonly usage?: Json;
   /** What started the run (manual, schedule, webhook, event, parent). */
   readonly trigger?: Json;
+  /**
+   * Nodes done of the nodes to do: a loop body's node counts once, a node skipped on every path
+   * (a branch not taken) is not counted, and a completed run's total is the nodes that ran.
+   */
   readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
   readonly execution_trace: readonly TraceStep[];
 }
@@ -89,12 +93,12 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
     }
   }
   let current: StepRecord | undefined;
-  let completed = 0;
+  const progress = new NodeProgress();
   const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
   for (let i = 0; i < ordered.length; i++) {
     const step = ordered[i]!;
+    progress.add(step);
     if (step.status === 'completed') {
-      completed++;
       if (contexts !== undefined && !step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
     } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
       current = step;
@@ -104,7 +108,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   }
   current ??= ordered.at(-1);
   // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
-  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: progress.counts(nodes.size, run.status), execution_trace: trace };
   if (current) {
     record.current_node_id = current.node_id;
     (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;
@@ -118,6 +122,32 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   if (run.usage !== undefined) record.usage = run.usage;
   if (run.trigger !== undefined) record.trigger = run.trigger;
   return record;
+}
+
+/**
+ * `progress` counts nodes, not steps: a loop body's node counts once however many items it ran
+ * for, and a node skipped on every path it had (a branch not taken) is not among the nodes to do,
+ * so a completed run with a skipped branch reads 6 of 6, not 6 of 8. A completed run's total is
+ * the nodes that ran (a loop over no items ran none of its body); a run under way, or one that
+ * failed or was cancelled, still counts the nodes it has not reached.
+ */
+class NodeProgress {
+  readonly #completed = new Set<string>();
+  readonly #ran = new Set<string>();
+  readonly #skipped = new Set<string>();
+
+  add(step: StepRecord): void {
+    if (step.status === 'skipped') this.#skipped.add(step.node_id);
+    else this.#ran.add(step.node_id);
+    if (step.status === 'completed') this.#completed.add(step.node_id);
+  }
+
+  counts(nodes: number, status: RunStatus): { completed_nodes: number; total_nodes: number } {
+    let skippedOnly = 0;
+    for (const id of this.#skipped) if (!this.#ran.has(id)) skippedOnly++;
+    const total = status === 'completed' ? this.#ran.size : Math.max(nodes - skippedOnly, this.#ran.size);
+    return { completed_nodes: this.#completed.size, total_nodes: total };
+  }
 }
 
 function toTraceStep(step: StepRecord, name: string | undefined, type: string | undefined): TraceStep {
