@@ -8,6 +8,7 @@ import { compileSteps, GraphSink } from './builder-compile.js';
 import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './builder-options.js';
 import {
   builderError,
+  chainEnded,
   checkNodeId,
   firstNodeId,
   isTerminal,
@@ -250,10 +251,33 @@ export class WorkflowBuilder<T extends object = {}> {
     return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
   }
 
-  /** A `human_approval` node; the run waits until someone approves or rejects. */
-  approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>> {
-    const { timeout_ms, ...rest } = opts;
-    return this.#node(makeNode(id, 'human_approval', { message: opts.message, timeout_ms, on_timeout: opts.on_timeout }, rest));
+  /**
+   * A `human_approval` node; the run waits until someone approves or rejects. The steps chained
+   * after it run when it is approved. A rejection (or `on_timeout: 'reject'`) runs `onReject`
+   * instead of them; that branch then goes on where this chain would have (past the enclosing
+   * `when` or `parallel`, to the next loop iteration, or to the workflow's end), unless it ends
+   * with `.end()`. Without `onReject` a rejection ends the run: it completes with
+   * `output_data: { rejected: { step, reason } }`, stopping what still runs on other branches.
+   *
+   * @example
+   * workflow('triage')
+   *   .approval('escalate', {
+   *     message: 'Escalate ticket {{input.id}}?',
+   *     data: { category: 'classify.json.category', draft: 'draft.text' },
+   *     onReject: (b) => b.transform('note', { escalated: 'false' }),
+   *   })
+   *   .webhook('page', { url: 'https://oncall.example.com/page', body: { id: '{{input.id}}' } });
+   */
+  approval<Id extends string, TReject extends object = T>(
+    id: Id,
+    opts: ApprovalOptions & { readonly onReject?: BranchFn<WithOutput<T, Id, unknown>, TReject> } = {},
+  ): WorkflowBuilder<WithBranch<WithOutput<T, Id, unknown>, TReject>> {
+    const { timeout_ms, onReject, ...rest } = opts;
+    const node = makeNode(id, 'human_approval', { message: opts.message, data: opts.data, timeout_ms, on_timeout: opts.on_timeout }, rest);
+    if (onReject === undefined) return this.#node(node);
+    const head = this.#reserve([id]);
+    const rejected = head.#branch(onReject as BranchFn<T, object>, `onReject branch of "${id}"`);
+    return this.#withStep(rejected, { kind: 'approval', node, rejected: rejected.#state.steps });
   }
 
   /** A `webhook` node: an HTTP request. */
@@ -334,7 +358,7 @@ export class WorkflowBuilder<T extends object = {}> {
 
   /** Claims ids for a step about to be added; throws on a duplicate or after the chain ended. */
   #reserve(ids: readonly string[]): WorkflowBuilder<T> {
-    if (isTerminal(this.#state.steps)) {
+    if (chainEnded(this.#state.steps)) {
       throw builderError(`Node "${ids[0]}" follows an end(): nothing can run after the chain has ended.`, ids[0]);
     }
     const taken = new Set(this.#state.taken);

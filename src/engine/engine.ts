@@ -18,6 +18,7 @@ import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
 import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
+import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
 import { reopenFailedRun } from '../runtime/run-ending.js';
 import { resolveInput } from '../definition/run-input.js';
@@ -74,6 +75,8 @@ export class Engine {
   readonly workflows: WorkflowStore;
   /** Versioned prompt templates. */
   readonly prompts: PromptStore;
+  /** What waits for a person across runs: `engine.approvals.list({ workflowId?, limit?, offset? })`. */
+  readonly approvals: ApprovalInbox;
   /** LLM execution records. */
   readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
 
@@ -110,6 +113,7 @@ export class Engine {
     const storage = (): Promise<Storage> => this.init();
     this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
     this.prompts = new PromptStore(storage, o.clock);
+    this.approvals = createApprovalInbox(storage);
     this.calls = {
       list: async (filter) => (await storage()).listCalls(filter),
       get: async (id) => (await storage()).getCall(id),
@@ -401,7 +405,10 @@ export class Engine {
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
   }
 
-  /** Rejects a `human_approval` step. */
+  /**
+   * Rejects a `human_approval` step: it fires `rejected`, and the run follows the `rejected` branch;
+   * without one the run ends, completed, with `output_data: { rejected: { step, reason } }`.
+   */
   async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
   }

@@ -23,6 +23,7 @@ import type { StepBudget } from '../calls/step-budget.js';
 import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
 import { StepExecutor } from './step-executor.js';
+import { waitingApprovals } from './approval-requests.js';
 import { StepTimers } from './step-timers.js';
 import { stopEverything } from './run-cancellation.js';
 import { RunEvents } from './run-events.js';
@@ -377,7 +378,7 @@ export class RunController implements PlannerView, StepContextHost {
       if (this.#row.record.status !== 'running' || this.#executor.running > 0) return;
       if (liveWaits(this.#steps.values(), this.#loopIterations) !== 'approvals') return;
       this.#row.patch({ status: 'paused' });
-      this.#events.after('execution:paused', () => ({ reason: 'approval' as const }));
+      this.#events.after('execution:paused', () => ({ reason: 'approval' as const, approvals: waitingApprovals(this.#steps.waiting()) }));
       return;
     }
     const { output } = outcome;

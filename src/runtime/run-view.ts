@@ -2,7 +2,9 @@
  * The public view of a run: the run row plus its steps, assembled into the execution record with
  * its context and trace. Built from committed facts only.
  */
-import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
+import type { RunRecord, RunStatus, StepRecord, StepStatus, Waiter } from '../storage/records.js';
+import type { ApprovalOutcome } from '../kernel/events.js';
+import { approvalAsk } from './approval-requests.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
@@ -22,12 +24,28 @@ export interface TraceStep {
   readonly error_code?: string;
   /** The id of the record of the model call this step made, if it called a model (`engine.calls.get(call_id)`). */
   readonly call_id?: string;
-  /** What a waiting step waits for. */
-  readonly waiting_for?: { readonly kind: string; readonly due_at?: string };
+  /** What a waiting step waits for; a step waiting for approval also says what the person is asked. */
+  readonly waiting_for?: WaitingFor;
   readonly attempts?: Json;
   readonly started_at: string;
   readonly completed_at?: string;
   readonly duration_ms?: number;
+}
+
+/** What a waiting step waits for, in the trace. */
+export interface WaitingFor {
+  /** `approval`, `timer`, `retry`, `event` or `child`. */
+  readonly kind: string;
+  /** When the wait times out or the timer fires, if it does (ISO 8601). */
+  readonly due_at?: string;
+  /** Approvals: the node's rendered `message`, or null. */
+  readonly message?: string | null;
+  /** Approvals: what to review (the node's `data` mapping, evaluated when the step started waiting), or null. */
+  readonly data?: Json;
+  /** Approvals: the answers allowed. */
+  readonly outcomes?: readonly ApprovalOutcome[];
+  /** Approvals with a timeout: what the timeout decides. */
+  readonly on_timeout?: 'approve' | 'reject' | 'fail';
 }
 
 /** A workflow run as the engine and the HTTP API report it. */
@@ -158,10 +176,17 @@ function toTraceStep(step: StepRecord, name: string | undefined, type: string | 
     entry.error_code = step.error.code;
   }
   if (step.execution_id !== undefined) entry.call_id = step.execution_id;
-  if (step.waiter) entry.waiting_for = step.waiter.due_at === undefined ? { kind: step.waiter.kind } : { kind: step.waiter.kind, due_at: iso(step.waiter.due_at) };
+  if (step.waiter) entry.waiting_for = waitingFor(step.waiter);
   const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
   if (attempts !== undefined) entry.attempts = attempts;
   if (step.completed_at !== undefined) entry.completed_at = iso(step.completed_at);
   if (step.duration_ms !== undefined) entry.duration_ms = step.duration_ms;
   return entry;
+}
+
+function waitingFor(waiter: Waiter): WaitingFor {
+  const base = waiter.due_at === undefined ? { kind: waiter.kind } : { kind: waiter.kind, due_at: iso(waiter.due_at) };
+  const ask = approvalAsk(waiter);
+  if (ask === undefined) return base;
+  return { ...base, message: ask.message, data: ask.data, outcomes: ask.outcomes, ...(ask.on_timeout === undefined ? {} : { on_timeout: ask.on_timeout }) };
 }
