@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // examples/ holds a test of its own (how to test a pipeline): it runs with the suite so it keeps working.
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Postgres-backed suites share one database; files create their own schemas, so parallel files are safe.

@@ -55,6 +55,12 @@ engine.events.on('node:skipped', (e) => console.log(`  · ${e.path} skipped`));
 for (const ticket of ['I was charged twice for my subscription this month!', 'How do I reset my password?']) {
   console.log(`\nTicket: ${ticket}`);
   const run = await engine.run(triage, { ticket });
+  if (run.status !== 'completed') {
+    // A failed run resolves too: say why (the message names the step path), and exit non-zero.
+    console.error(`Run ${run.id} ${run.status}: ${run.error_message}`);
+    process.exitCode = 1;
+    continue;
+  }
   console.log(`Run ${run.id}: ${run.status} in ${run.duration_ms} ms → ${JSON.stringify(run.output_data)}`);
 }
 await engine.close();

@@ -6,9 +6,10 @@
 
 // The engine, its options, and what it hands back.
 export { Engine } from './engine/engine.js';
-export type { RunOptions } from './engine/engine.js';
+export type { CloseOptions, RunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
-export type { WorkflowExecution, TraceStep } from './runtime/run-view.js';
+export type { WorkflowExecution, TraceStep, WaitingFor } from './runtime/run-view.js';
+export type { ApprovalInbox, ApprovalListOptions, PendingApproval } from './engine/approval-inbox.js';
 export type { WorkflowStore } from './engine/workflow-store.js';
 export type { WorkflowSource, BuildsWorkflow, RunInputOf, RunOutputOf } from './definition/workflow-source.js';
 export type { PromptStore, PromptInput } from './engine/prompt-store.js';
@@ -112,7 +113,7 @@ export {
 export type { TrellisErrorCode, TrellisErrorOptions, ValidationIssue } from './kernel/errors.js';
 
 // Events, as `engine.events`.
-export type { TrellisEventEmitter, TrellisEvents, TrellisEventName } from './kernel/events.js';
+export type { TrellisEventEmitter, TrellisEvents, TrellisEventName, ApprovalOutcome, ApprovalRequest, WaitingApproval } from './kernel/events.js';
 
 // The node handler port, for node types of your own, and the webhook node's options.
 export { defineNode } from './nodes/node-handler.js';
@@ -157,6 +158,8 @@ export type {
   BundleRecord,
   RunFilter,
   WorkflowFilter,
+  ApprovalFilter,
+  ApprovalWaiter,
 } from './storage/records.js';
 export type { Json } from './kernel/json.js';
 export { MemoryStorage } from './storage/memory-storage.js';

@@ -47,7 +47,7 @@ const everything = () =>
     .while('false', (b) => b.transform('spin', { v: 'n' }), { id: 'spin_loop', index_as: 'n', max_iterations: 3 })
     .repeat(2, (b) => b.transform('twice', { v: 'k' }), { id: 'twice_loop', index_as: 'k', concurrency: 2, max_iterations: 2 })
     .parallel({ a: (b) => b.transform('pa', { v: '1' }), b: (b) => b.transform('pb', { v: '2' }) }, { id: 'fan', waitFor: 'count', requiredCount: 1, mergeStrategy: 'concat' })
-    .approval('ok', { message: 'Fine?', timeout_ms: 1000, on_timeout: 'approve' })
+    .approval('ok', { message: 'Fine?', data: { text: 'ask.text' }, timeout_ms: 1000, on_timeout: 'approve', onReject: (b) => b.transform('declined', { v: "'no'" }) })
     .webhook('call', { url: 'https://example.com', method: 'PUT', headers: { a: 'b' }, body: { x: 1 }, expected_status: [200, 201], output_mapping: { 'out.y': 'body.y' }, request_timeout_ms: 2000, timeout_ms: 3000 })
     .subWorkflow('child', { workflow_id: 'other', version: 2, input_mapping: { x: 'input.text' } })
     .waitForEvent('paid', { event: 'invoice.paid', filter: 'event.id == input.text', timeout_ms: 60_000 })
@@ -71,7 +71,7 @@ describe('every JSON config key has a builder form', () => {
     expect(nodes.get('fan')!.config).toEqual({ wait_for: 'count', required_count: 1, join: 'fan_merge' });
     expect(nodes.get('fan_merge')!.config).toEqual({ strategy: 'concat' });
     expect(nodes.get('call')).toMatchObject({ timeout_ms: 3000, config: { url: 'https://example.com', method: 'PUT', timeout_ms: 2000, expected_status: [200, 201] } });
-    expect(nodes.get('ok')!.config).toEqual({ message: 'Fine?', timeout_ms: 1000, on_timeout: 'approve' });
+    expect(nodes.get('ok')!.config).toEqual({ message: 'Fine?', data: { text: 'ask.text' }, timeout_ms: 1000, on_timeout: 'approve' });
     expect(nodes.get('child')!.config).toEqual({ workflow_id: 'other', version: 2, input_mapping: { x: 'input.text' } });
     expect(nodes.get('paid')!.config).toEqual({ event: 'invoice.paid', filter: 'event.id == input.text', timeout_ms: 60_000 });
     expect(nodes.get('end')!.config).toEqual({ output: { text: 'ask.text' }, terminate: true });

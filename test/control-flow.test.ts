@@ -225,7 +225,7 @@ describe('delays, approvals and run control', () => {
     await expect(engine.approve(id, 'review')).rejects.toMatchObject({ code: 'illegal_state' });
   });
 
-  it('approving twice or a node that is not waiting is an error; rejection fails without a rejected edge', async () => {
+  it('approving twice or a node that is not waiting is an error; a rejection without a rejected edge ends the run', async () => {
     const { engine } = makeEngine();
     const wf = workflow('a').approval('review').transform('t', { x: '1' });
     const id = await engine.start(wf, {});
@@ -234,8 +234,9 @@ describe('delays, approvals and run control', () => {
     await engine.reject(id, 'review', 'not good');
     await expect(engine.reject(id, 'review')).rejects.toMatchObject({ code: 'illegal_state' });
     const run = await engine.wait(id);
-    expect(run.status).toBe('failed');
-    expect(run.error_message).toMatch(/rejected: not good/);
+    expect(run.status).toBe('completed');
+    expect(run.output_data).toEqual({ rejected: { step: 'review', reason: 'not good' } });
+    expect(run.execution_trace.find((s) => s.node_id === 't'), 'what follows the approval never runs').toBeUndefined();
   });
 
   it('approval timeout applies on_timeout', async () => {

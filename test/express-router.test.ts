@@ -98,7 +98,7 @@ describe('workflows', () => {
     const v2 = await call('PUT', '/workflows/greet', { ...greet().build(), description: 'second' });
     expect(v2.status).toBe(200);
     expect(v2.body.version).toBe(2);
-    expect((await call('GET', '/workflows/greet')).body.definition.description).toBe('second');
+    expect((await call('GET', '/workflows/greet')).body.description).toBe('second');
     expect((await call('GET', '/workflows/greet?version=1')).body.version).toBe(1);
     expect((await call('GET', '/workflows/greet?version=9')).status).toBe(404);
 

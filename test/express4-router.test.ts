@@ -16,6 +16,7 @@ describe('on Express 4', () => {
 });
 
 await import('./express-router.test.js');
+await import('./express-router-answers.test.js');
 
 describe('the hooks router on Express 4', () => {
   it('answers a delivery for an unknown hook with the error envelope, and the process goes on', async () => {

@@ -5,7 +5,7 @@
  * owner committed changes, the stale worker calls no provider again, and it abandons the run.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, type Provider, type Storage } from '../src/index.js';
@@ -15,7 +15,8 @@ const WORKER = new URL('./fixtures/fencing-worker.ts', import.meta.url).pathname
 const { pgUrl: PG_URL, schema, dir } = scratch('fence');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const staleCalls = (log: string): string[] => readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('stale '));
+/** The worker's provider calls so far (none before its first call creates the log). */
+const staleCalls = (log: string): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('stale ')) : []);
 
 /** Answers at once: the engine that takes the run over. */
 const quick: Provider = { name: 'slow', complete: async (request) => ({ text: `fresh ${request.prompt.length}`, usage: { input_tokens: 1, output_tokens: 1 } }) };

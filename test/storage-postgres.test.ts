@@ -75,6 +75,24 @@ describe('PostgresStorage specifics', () => {
     await storage.close();
   });
 
+  it('finds approval waits through a partial index on waiting steps', async () => {
+    const storage = new PostgresStorage({ connectionString: URL, schema });
+    await storage.init();
+    const client = await admin.connect();
+    try {
+      // With sequential scans priced out, a plan that can use the index does: the query's predicate matches the index's.
+      await client.query('SET enable_seqscan = off');
+      const { rows } = await client.query(
+        `EXPLAIN SELECT s.run_id FROM "${schema}".workflow_execution_steps s WHERE s.status = 'waiting' AND (s.waiter ->> 'kind') = 'approval' ORDER BY s.started_at`,
+      );
+      expect(rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toContain('workflow_execution_steps_approval');
+    } finally {
+      await client.query('RESET enable_seqscan');
+      client.release();
+      await storage.close();
+    }
+  });
+
   it('serialises concurrent commits with expectations on one run', async () => {
     const storage = new PostgresStorage({ connectionString: URL, schema });
     await storage.init();

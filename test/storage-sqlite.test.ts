@@ -10,6 +10,7 @@ import { describeStorageConformance } from '../src/testing/index.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
 import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
+import { encodeLoggedStep, logEntry } from '../src/storage/sqlite/step-log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
 let counter = 0;
@@ -127,6 +128,31 @@ describe('SqliteStorage specifics', () => {
     expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'workflow_execution_steps'").get()).toEqual({ n: 0 });
     expect(check.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 0 });
     check.close();
+  });
+
+  it('upgrades a version 5 database, listing the approvals its live runs already waited at', async () => {
+    const path = nextFile();
+    const v5 = new Database(path);
+    v5.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 5).length)) v5.exec(statement);
+    v5.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '5')").run();
+    const insertRun = v5.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES (?, 'wf', 2, ?, '{}', '{}', 1, 0, 0)");
+    insertRun.run('live', 'paused');
+    insertRun.run('over', 'completed');
+    const append = v5.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, ?, ?)');
+    const line = (step: StepRecord) => encodeLoggedStep(step, undefined, 1 << 20, []);
+    const asks = (run: string, path: string, since: number) => makeStep(run, path, 1, { status: 'waiting', started_at: since, waiter: { kind: 'approval', detail: { message: 'ok?' } } });
+    // In `live`: `ask` waits (its last entry), `was` waited and was answered since, `timer` waits for a time.
+    append.run('live', 1, logEntry([line(makeStep('live', 'ask', 1, { status: 'running', started_at: 7 })), line(asks('live', 'was', 5))]));
+    append.run('live', 2, logEntry([line(asks('live', 'ask', 7)), line(makeStep('live', 'was', 2, { started_at: 5 })), line(makeStep('live', 'timer', 3, { status: 'waiting', waiter: { kind: 'timer', due_at: 9 } }))]));
+    append.run('over', 1, logEntry([line(asks('over', 'ask', 3))]));
+    v5.close();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    expect(await storage.findApprovalWaiters()).toStrictEqual([{ step: asks('live', 'ask', 7), workflow_id: 'wf', workflow_version: 2 }]);
+    await storage.commit({ runId: 'live', steps: [makeStep('live', 'ask', 1, { started_at: 7 })] });
+    expect(await storage.findApprovalWaiters()).toEqual([]);
+    await storage.close();
   });
 
   it('appends one log entry per commit and never rewrites an earlier one', async () => {

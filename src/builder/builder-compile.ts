@@ -73,15 +73,27 @@ export class GraphSink {
   }
 }
 
-/** Compiles a step list entered through `from`, starting at grid cell (col, lane). */
+/**
+ * Compiles a step list entered through `from`, starting at grid cell (col, lane). The `onReject`
+ * branch of an approval runs instead of the rest of the list, so it leaves where the list leaves:
+ * its exits join the list's. It is laid out below the lanes the list takes.
+ */
 export function compileSteps(sink: GraphSink, steps: readonly Step[], from: readonly Port[], col: number, lane: number): Placed {
   let exits = from;
   let lanes = 1;
+  const detours: { readonly id: string; readonly col: number; readonly steps: readonly Step[] }[] = [];
   for (const step of steps) {
     const placed = compileStep(sink, step, exits, col, lane);
+    if (step.kind === 'approval') detours.push({ id: step.node.id, col: col + 1, steps: step.rejected });
     exits = placed.exits;
     col = placed.nextCol;
     lanes = Math.max(lanes, placed.lanes);
+  }
+  for (const detour of detours) {
+    const placed = compileSteps(sink, detour.steps, [{ node: detour.id, output: 'rejected' }], detour.col, lane + lanes);
+    exits = [...exits, ...placed.exits];
+    col = Math.max(col, placed.nextCol);
+    if (detour.steps.length > 0) lanes += placed.lanes;
   }
   return { exits, nextCol: col, lanes };
 }
@@ -91,6 +103,7 @@ function compileStep(sink: GraphSink, step: Step, from: readonly Port[], col: nu
   sink.connect(from, id);
   switch (step.kind) {
     case 'node':
+    case 'approval':
       return { exits: [{ node: id, output: 'out' }], nextCol: col + 1, lanes: 1 };
     case 'end':
       return { exits: [], nextCol: col + 1, lanes: 1 };

@@ -59,7 +59,8 @@ export const OPTION_KEYS = {
   repeat: { ...LOOP, concurrency: true } satisfies KeysOf<RepeatOptions>,
   parallel: { ...STEP, id: true, waitFor: true, requiredCount: true, mergeStrategy: true } satisfies KeysOf<ParallelOptions>,
   delay: { until: true },
-  approval: { ...STEP, message: true, on_timeout: true } satisfies KeysOf<ApprovalOptions>,
+  // `onReject` is a callback next to the options the type describes.
+  approval: { ...({ ...STEP, message: true, data: true, on_timeout: true } satisfies KeysOf<ApprovalOptions>), onReject: true },
   webhook: { ...STEP, url: true, method: true, headers: true, body: true, expected_status: true, output_mapping: true, request_timeout_ms: true } satisfies KeysOf<WebhookOptions>,
   subWorkflow: { ...STEP, workflow_id: true, version: true, input_mapping: true } satisfies KeysOf<SubWorkflowOptions>,
   waitForEvent: { ...STEP, event: true, filter: true } satisfies KeysOf<WaitForEventOptions>,

@@ -15,10 +15,25 @@ export interface BuilderRun {
   readonly scope: object;
   /** The outputs of the top-level `end` steps declared so far (`never`: none). */
   readonly ends: unknown;
+  /** Outputs that end the run from any depth: a rejection with no `onReject` (`never`: none). */
+  readonly halts: unknown;
   /** Whether every path of the chain ends at an `end`; else `build()` adds one that gives the last step's output. */
   readonly ended: boolean;
-  /** The run's `output_data`: the `ends`, and any JSON unless `ended`. Kept here, not derived, so `R` stays covariant. */
+  /** Whether an `onReject` branch that does not end leaves this chain past its last step, so no `end` of it can close it. */
+  readonly leaks: boolean;
+  /** The run's `output_data`: the ends and halts, and any JSON unless `ended`. Kept here, not derived, so `R` stays covariant. */
   readonly output: unknown;
+}
+
+/** Run facts from their parts, with the `output_data` they make. */
+interface Run<R extends BuilderRun, Ends, Halts, Ended extends boolean, Leaks extends boolean> {
+  readonly input: R['input'];
+  readonly scope: R['scope'];
+  readonly ends: Ends;
+  readonly halts: Halts;
+  readonly ended: Ended;
+  readonly leaks: Leaks;
+  readonly output: Ended extends true ? Ends | Halts : Ends | Halts | Json;
 }
 
 /** The run facts of a workflow that declares no variables (any input) and has no `end` yet. */
@@ -26,7 +41,9 @@ export interface UntypedRun {
   readonly input: Record<string, unknown>;
   readonly scope: Record<string, unknown>;
   readonly ends: never;
+  readonly halts: never;
   readonly ended: false;
+  readonly leaks: false;
   readonly output: Json;
 }
 
@@ -34,6 +51,11 @@ export interface UntypedRun {
 export interface RunTypesOf<R extends BuilderRun> {
   readonly input: R['input'];
   readonly output: R['output'];
+}
+
+/** What a rejection with no `onReject` makes the run give (planner/termination.ts). */
+export interface RejectedOutput {
+  rejected: { step: string; reason: string | null };
 }
 
 /** The JS type of a declared variable type. */
@@ -83,31 +105,33 @@ export type RunOfVariables<V, A> = [V] extends [undefined]
           readonly input: A extends true ? Shape<ByName<V>, 'omit'> & Record<string, unknown> : Shape<ByName<V>, 'omit'>;
           readonly scope: A extends true ? Shape<ByName<V>, 'absent'> & Record<string, unknown> : Shape<ByName<V>, 'absent'>;
           readonly ends: never;
+          readonly halts: never;
           readonly ended: false;
+          readonly leaks: false;
           readonly output: Json;
         };
 
-/** `R` after an `end` whose output is `O`. */
-export interface EndedRun<R extends BuilderRun, O> {
-  readonly input: R['input'];
-  readonly scope: R['scope'];
-  readonly ends: R['ends'] | O;
-  readonly ended: true;
-  readonly output: R['ends'] | O;
-}
+/** `R` after an `end` whose output is `O`: the chain has ended, unless an `onReject` leaves it. */
+export type EndedRun<R extends BuilderRun, O> = Run<R, R['ends'] | O, R['halts'], R['leaks'] extends true ? false : true, R['leaks']>;
 
-/** `R` after a step with branches `B` (a union): their `end`s count, and it ended if every branch did. */
-interface BranchedRun<R extends BuilderRun, B extends BuilderRun> {
-  readonly input: R['input'];
-  readonly scope: R['scope'];
-  readonly ends: R['ends'] | B['ends'];
-  readonly ended: false extends B['ended'] ? false : true;
-  /** A chain that does not end at an `end` gives its last step's output, any JSON. */
-  readonly output: false extends B['ended'] ? R['ends'] | B['ends'] | Json : R['ends'] | B['ends'];
-}
+/**
+ * `R` after a step with branches `B` (a union): their `end`s and halts count, and it ended if every
+ * branch did. `R` itself when no branch added any, so plain branches leave the type as it was.
+ */
+export type AfterBranches<R extends BuilderRun, B extends BuilderRun> = [Exclude<B['ends'] | B['halts'], R['ends'] | R['halts']>] extends [never]
+  ? R
+  : Run<R, R['ends'] | B['ends'], R['halts'] | B['halts'], false extends B['ended'] ? false : true, R['leaks']>;
 
-/** `R` after a step with branches `B`; `R` itself when no branch declared an `end` of its own. */
-export type AfterBranches<R extends BuilderRun, B extends BuilderRun> = [Exclude<B['ends'], R['ends']>] extends [never] ? R : BranchedRun<R, B>;
+/** `R` after a loop whose body is `B`: the body's `end`s are not the run's, its halts are. */
+export type AfterBody<R extends BuilderRun, B extends BuilderRun> = [Exclude<B['halts'], R['halts']>] extends [never]
+  ? R
+  : Run<R, R['ends'], R['halts'] | B['halts'], R['ended'], R['leaks']>;
+
+/** `R` after an approval with no `onReject`: a rejection ends the run with {@link RejectedOutput}. */
+export type RejectableRun<R extends BuilderRun> = Run<R, R['ends'], R['halts'] | RejectedOutput, R['ended'], R['leaks']>;
+
+/** `R` after an approval whose `onReject` is `B`: its `end`s count, and unless it ends, it leaves the chain past its last step. */
+export type AfterReject<R extends BuilderRun, B extends BuilderRun> = Run<R, R['ends'] | B['ends'], R['halts'] | B['halts'], R['ended'], B['ended'] extends true ? R['leaks'] : true>;
 
 /** Characters that make a string an expression rather than a plain path like `classify.json.urgent`. */
 type NotInPath = ' ' | '(' | ')' | '[' | ']' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '?' | ':' | '"' | "'" | ',' | '|' | '&' | '{' | '}' | '\n' | '\t';

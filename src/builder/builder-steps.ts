@@ -31,6 +31,15 @@ export type Step =
     }
   | { readonly kind: 'loop'; readonly node: NodeSpec; readonly body: readonly Step[] }
   | {
+      /**
+       * A `human_approval` with an `onReject` branch: the steps after it in its list run when it is
+       * approved; `rejected` runs instead when it is rejected, and leaves where the list leaves.
+       */
+      readonly kind: 'approval';
+      readonly node: NodeSpec;
+      readonly rejected: readonly Step[];
+    }
+  | {
       readonly kind: 'parallel';
       readonly node: NodeSpec;
       /** Absent when every branch ends the run. */
@@ -139,8 +148,16 @@ export function firstNodeId(steps: readonly Step[]): string | undefined {
   return steps[0]?.node.id;
 }
 
-/** True when control never leaves the end of the step list (it ends the run on every path). */
+/**
+ * True when control never leaves the end of the step list (it ends the run on every path): the
+ * list has ended (see {@link chainEnded}) and the `onReject` branch of every approval in it ends too.
+ */
 export function isTerminal(steps: readonly Step[]): boolean {
+  return chainEnded(steps) && steps.every((step) => step.kind !== 'approval' || isTerminal(step.rejected));
+}
+
+/** True when nothing may be appended to the list: it ends with `end()`, or with a `when`/`parallel` whose every branch ends. */
+export function chainEnded(steps: readonly Step[]): boolean {
   const last = steps[steps.length - 1];
   if (last === undefined) return false;
   switch (last.kind) {

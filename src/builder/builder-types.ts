@@ -139,9 +139,17 @@ export interface ParallelOptions extends StepOptions {
   readonly mergeStrategy?: 'collect' | 'concat' | 'first';
 }
 
-/** Options of `.approval(id, opts)`; `timeout_ms` here is how long to wait for a human. */
+/**
+ * Options of `.approval(id, opts)`; `timeout_ms` here is how long to wait for a human. The
+ * approver is shown `message` and `data` (in the trace's `waiting_for`, the `node:waiting` event
+ * and `engine.approvals.list()`). `.approval()` also takes `onReject`, the branch a rejection runs.
+ */
 export interface ApprovalOptions extends StepOptions {
+  /** What the approver is asked, a `{{path}}` template. */
   readonly message?: string;
+  /** What the approver reviews: each key's expression, evaluated when the step starts waiting. */
+  readonly data?: Readonly<Record<string, string>>;
+  /** What the deadline decides; `reject` follows `onReject` like a person's rejection. @default 'fail' */
   readonly on_timeout?: 'reject' | 'approve' | 'fail';
 }
 

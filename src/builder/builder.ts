@@ -9,6 +9,7 @@ import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './buil
 import { checkKeys, checkStepKeys, checkWorkflowKeys, OPTION_KEYS } from './builder-option-keys.js';
 import {
   builderError,
+  chainEnded,
   checkNodeId,
   firstNodeId,
   isTerminal,
@@ -39,7 +40,7 @@ import type {
   WithOutput,
   WorkflowOptions,
 } from './builder-types.js';
-import type { AfterBranches, BuilderRun, EndOutput, EndedRun, RunOfVariables, RunTypesOf } from './builder-run-types.js';
+import type { AfterBody, AfterBranches, AfterReject, BuilderRun, EndOutput, EndedRun, RejectableRun, RunOfVariables, RunTypesOf } from './builder-run-types.js';
 import type { Json } from '../kernel/json.js';
 
 export type { BuilderRun, UntypedRun } from './builder-run-types.js';
@@ -202,31 +203,31 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
    * @example
    * workflow('w').forEach('input.docs', (b) => b.prompt('sum', { model: 'openai:gpt-4o-mini', template: '{{doc}}' }), { as: 'doc' });
    */
-  forEach<Id extends string = never>(
+  forEach<Id extends string = never, RB extends BuilderRun = R>(
     items: string,
-    body: BranchFn<T, object, R>,
+    body: (b: WorkflowBuilder<T, R>) => WorkflowBuilder<object, RB>,
     opts: ForEachOptions & { readonly id?: Id } = {},
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, AfterBody<R, RB>> {
     const { as, index_as, concurrency } = opts;
     return this.#loop('forEach', 'for_each', { loop_type: 'for_each', items, as, index_as, concurrency }, body, opts);
   }
 
   /** A `while` loop: runs the body while `condition` is true, at most `max_iterations` times. */
-  while<Id extends string = never>(
+  while<Id extends string = never, RB extends BuilderRun = R>(
     condition: string,
-    body: BranchFn<T, object, R>,
+    body: (b: WorkflowBuilder<T, R>) => WorkflowBuilder<object, RB>,
     opts: WhileOptions & { readonly id?: Id },
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, AfterBody<R, RB>> {
     if (opts?.max_iterations === undefined) throw builderError(`while("${condition}") needs opts.max_iterations.`);
     return this.#loop('while', 'while', { loop_type: 'while', condition, index_as: opts.index_as }, body, opts);
   }
 
   /** A `count` loop: runs the body `count` times (a number or an expression). */
-  repeat<Id extends string = never>(
+  repeat<Id extends string = never, RB extends BuilderRun = R>(
     count: number | string,
-    body: BranchFn<T, object, R>,
+    body: (b: WorkflowBuilder<T, R>) => WorkflowBuilder<object, RB>,
     opts: RepeatOptions & { readonly id?: Id } = {},
-  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, R> {
+  ): WorkflowBuilder<WithOutput<T, Id, unknown[]>, AfterBody<R, RB>> {
     return this.#loop('repeat', 'repeat', { loop_type: 'count', count, index_as: opts.index_as, concurrency: opts.concurrency }, body, opts);
   }
 
@@ -271,11 +272,37 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
     return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
   }
 
-  /** A `human_approval` node; the run waits until someone approves or rejects. */
-  approval<Id extends string>(id: Id, opts: ApprovalOptions = {}): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
+  /**
+   * A `human_approval` node; the run waits until someone approves or rejects. The steps chained
+   * after it run when it is approved. A rejection (or `on_timeout: 'reject'`) runs `onReject`
+   * instead of them; that branch then goes on where this chain would have (past the enclosing
+   * `when` or `parallel`, to the next loop iteration, or to the workflow's end), unless it ends
+   * with `.end()`. Without `onReject` a rejection ends the run: it completes with
+   * `output_data: { rejected: { step, reason } }`, stopping what still runs on other branches.
+   *
+   * @example
+   * workflow('triage')
+   *   .approval('escalate', {
+   *     message: 'Escalate ticket {{input.id}}?',
+   *     data: { category: 'classify.json.category', draft: 'draft.text' },
+   *     onReject: (b) => b.transform('note', { escalated: 'false' }),
+   *   })
+   *   .webhook('page', { url: 'https://oncall.example.com/page', body: { id: '{{input.id}}' } });
+   */
+  approval<Id extends string, TReject extends object = T, RReject extends BuilderRun = R>(
+    id: Id,
+    opts: ApprovalOptions & { readonly onReject: (b: WorkflowBuilder<WithOutput<T, Id, unknown>, R>) => WorkflowBuilder<TReject, RReject> },
+  ): WorkflowBuilder<WithBranch<WithOutput<T, Id, unknown>, TReject>, AfterReject<R, RReject>>;
+  // Second: a call with an `onReject` callback must meet the overload that types its parameter first.
+  approval<Id extends string>(id: Id, opts?: ApprovalOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, RejectableRun<R>>;
+  approval<Id extends string>(id: Id, opts: ApprovalOptions & { readonly onReject?: BranchFn<WithOutput<T, Id, unknown>, object, R> } = {}): AnyWorkflowBuilder {
     checkStepKeys('approval', id, opts);
-    const { timeout_ms, ...rest } = opts;
-    return this.#node(makeNode(id, 'human_approval', { message: opts.message, timeout_ms, on_timeout: opts.on_timeout }, rest));
+    const { timeout_ms, onReject, ...rest } = opts;
+    const node = makeNode(id, 'human_approval', { message: opts.message, data: opts.data, timeout_ms, on_timeout: opts.on_timeout }, rest);
+    if (onReject === undefined) return this.#node(node);
+    const head = this.#reserve([id]);
+    const rejected = head.#branch(onReject as BranchFn<T, object, R>, `onReject branch of "${id}"`);
+    return this.#withStep(rejected, { kind: 'approval', node, rejected: rejected.#state.steps });
   }
 
   /** A `webhook` node: an HTTP request. */
@@ -371,7 +398,7 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
 
   /** Claims ids for a step about to be added; throws on a duplicate or after the chain ended. */
   #reserve(ids: readonly string[]): WorkflowBuilder<T, R> {
-    if (isTerminal(this.#state.steps)) {
+    if (chainEnded(this.#state.steps)) {
       throw builderError(`Node "${ids[0]}" follows an end(): nothing can run after the chain has ended.`, ids[0]);
     }
     const taken = new Set(this.#state.taken);

@@ -118,6 +118,7 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
     human_approval: z
       .object({
         message: z.string().optional(),
+        data: z.record(z.string(), expression).optional(),
         timeout_ms: z.number().int().min(1).optional(),
         on_timeout: z.enum(['reject', 'approve', 'fail']).optional(),
       })

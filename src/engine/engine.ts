@@ -8,16 +8,17 @@ import { BUILTIN_NODES } from '../nodes/builtin-nodes.js';
 import type { ModelCallRecord, RunRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
-import { ACTIVE_RUN_STATUSES, isFinishedRun } from '../storage/storage-helpers.js';
+import { ACTIVE_RUN_STATUSES } from '../storage/storage-helpers.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { KeepAlive } from '../kernel/keep-alive.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
-import { NotFoundError } from '../kernel/errors.js';
+import { IllegalStateError, NotFoundError, isTrellisError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
 import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
+import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
 import { reopenFailedRun } from '../runtime/run-ending.js';
 import { resolveInput } from '../definition/run-input.js';
@@ -33,10 +34,31 @@ import { deepFreeze } from '../kernel/deep-freeze.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
 import { isWorkflowBuilder } from '../builder/builder.js';
 import { HotRuns } from '../runtime/hot-runs.js';
+import { hasReached, nextRunChange, type WaitUntil } from '../runtime/wait-until.js';
 import { NodeRegistry } from './node-registry.js';
 import { RunAdmitter, type RunOptions } from './run-admission.js';
 
 export type { RunOptions } from './run-admission.js';
+export type { WaitUntil } from '../runtime/wait-until.js';
+
+/** Options of {@link Engine.close}. */
+export interface CloseOptions {
+  /**
+   * How long steps executing at close may take to finish and be committed (default 0: they are
+   * aborted at once and run again wherever their runs are recovered). Measured on the engine's clock.
+   */
+  readonly drainMs?: number;
+}
+
+/** Options of {@link Engine.wait}. */
+export interface WaitOptions {
+  /** What to wait for; the run's end by default. Every choice also resolves when the run ends. */
+  readonly until?: WaitUntil;
+  /** Stops waiting (rejects with its reason); the run itself goes on. */
+  readonly signal?: AbortSignal;
+  /** How often a run driven by another process is read from storage. Default 50 ms. */
+  readonly pollMs?: number;
+}
 
 /**
  * Runs workflows durably inside your process.
@@ -53,6 +75,8 @@ export class Engine {
   readonly workflows: WorkflowStore;
   /** Versioned prompt templates. */
   readonly prompts: PromptStore;
+  /** What waits for a person across runs: `engine.approvals.list({ workflowId?, limit?, offset? })`. */
+  readonly approvals: ApprovalInbox;
   /** LLM execution records. */
   readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
 
@@ -71,6 +95,8 @@ export class Engine {
   /** Holds the process open while runs are driven here or the background loop runs (see kernel/keep-alive.ts). */
   readonly #keepAlive: KeepAlive;
   #closed = false;
+  /** Resolves when `close()` lets its runs go (after draining): waits in flight stop waiting. */
+  readonly #closing = new Latch();
   #triggers: Triggers | undefined;
   readonly #definitions = new Map<string, WorkflowDefinition>();
   #templates: Templates | undefined;
@@ -87,6 +113,7 @@ export class Engine {
     const storage = (): Promise<Storage> => this.init();
     this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
     this.prompts = new PromptStore(storage, o.clock);
+    this.approvals = createApprovalInbox(storage);
     this.calls = {
       list: async (filter) => (await storage()).listCalls(filter),
       get: async (id) => (await storage()).getCall(id),
@@ -105,7 +132,8 @@ export class Engine {
     });
     // On an injected clock the host drives time: holding the process for its timers would hang it.
     this.#keepAlive = new KeepAlive(o.clock === systemClock);
-    this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0 && !this.#closed, (until) => {
+    // Renewed while runs are driven here, through a draining close too (close() stops it after).
+    this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
       void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
     });
@@ -160,13 +188,26 @@ export class Engine {
    * Runs a workflow to the end and resolves with its execution record (also when it failed). With
    * a builder, `input` is typed from its declared variables and `output_data` from its `end`.
    */
-  async run<W extends WorkflowSource>(workflow: W, ...[input, options]: RunArgs<W, RunOptions>): Promise<WorkflowExecution<RunOutputOf<W>>> {
-    const id = await this.start(workflow, ...([input, options] as RunArgs<W, RunOptions>));
-    return (await this.wait(id)) as WorkflowExecution<RunOutputOf<W>>;
+  async run<W extends WorkflowSource>(workflow: W, ...[input, options = {}]: RunArgs<W, RunOptions>): Promise<WorkflowExecution<RunOutputOf<W>>> {
+    const id = await this.#start(workflow, input, options, false);
+    const execution = await this.wait(id);
+    const { signal } = options;
+    if (signal?.aborted && execution.status === 'cancelled') throw signal.reason;
+    // What the builder's types say of the output is what its `end` steps write.
+    return execution as WorkflowExecution<RunOutputOf<W>>;
   }
 
-  /** Starts a run and resolves with its id as soon as it is recorded; `input` is typed like {@link Engine.run}'s. */
-  async start<W extends WorkflowSource>(workflow: W, ...[input, options = {}]: RunArgs<W, RunOptions>): Promise<string> {
+  /**
+   * Starts a run and resolves with its id as soon as it is recorded; its first event fires after
+   * (listening after `start()` is safe). `input` is typed like {@link Engine.run}'s.
+   */
+  start<W extends WorkflowSource>(workflow: W, ...[input, options = {}]: RunArgs<W, RunOptions>): Promise<string> {
+    return this.#start(workflow, input, options, true);
+  }
+
+  async #start(workflow: WorkflowSource, input: unknown, options: RunOptions, yieldToCaller: boolean): Promise<string> {
+    this.#assertTakingRuns();
+    options.signal?.throwIfAborted();
     let known = this.#resolved.get(workflow);
     if (!known) {
       const def = resolveDefinition(workflow, this.#nodes.validation());
@@ -184,7 +225,7 @@ export class Engine {
       if (cacheable) this.#resolved.set(workflow, known);
     }
     const storage = await this.init();
-    return this.#admission.create(storage, known, input, options);
+    return this.#admitted(await this.#admission.create(storage, known, input, options, undefined, yieldToCaller), options.signal);
   }
 
   /** Starts a run of a stored workflow (latest version unless given). */
@@ -192,7 +233,28 @@ export class Engine {
     const storage = await this.init();
     const stored = await storage.getWorkflow(workflowId, options.version);
     if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
-    return this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options);
+    this.#assertTakingRuns();
+    options.signal?.throwIfAborted();
+    return this.#admitted(await this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options, undefined, true), options.signal);
+  }
+
+  /** A run is recorded: the caller's signal, if any, cancels it from now until it ends. */
+  #admitted(executionId: string, signal: AbortSignal | undefined): string {
+    if (!signal) return executionId;
+    const cancel = (): void => {
+      const reason: unknown = signal.reason;
+      this.cancel(executionId, reason instanceof Error ? reason.message : String(reason)).catch((error: unknown) => {
+        // It ended, or the engine closed, before the abort: nothing left to cancel.
+        if (!isTrellisError(error) || (error.code !== 'illegal_state' && error.code !== 'not_found')) this.events.publish('listener:error', { event: 'abort', error });
+      });
+    };
+    if (signal.aborted) {
+      cancel();
+      return executionId;
+    }
+    signal.addEventListener('abort', cancel, { once: true });
+    void this.wait(executionId).then(noop, noop).finally(() => signal.removeEventListener('abort', cancel));
+    return executionId;
   }
 
   /**
@@ -257,25 +319,54 @@ export class Engine {
   }
 
   /**
-   * Resolves with the execution record once the run completes, fails or is cancelled. A run this
-   * process stops driving (a commit failed or was refused) is waited for until it ends wherever it
-   * is recovered; rejects when reading it from storage fails, or when `signal` aborts.
+   * Resolves with the execution record once the run completes, fails or is cancelled, or, with
+   * `until`, once it pauses, waits, or a given step waits or ends (see {@link WaitUntil}). A run
+   * this process stops driving (a commit failed or was refused) is waited for until it ends
+   * wherever it is recovered, by reading storage every `pollMs`. Rejects when reading it fails,
+   * when `signal` aborts, or when this engine closes first.
+   *
+   * @example
+   * const id = await engine.start(triage, { ticket });
+   * const run = await engine.wait(id, { until: 'paused' }); // an approval waits
    */
-  async wait(executionId: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<WorkflowExecution> {
+  async wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+    const until = options.until ?? 'end';
+    const { signal } = options;
     for (;;) {
+      this.#assertOpen(executionId);
       const hot = this.#hot.get(executionId);
       if (hot) {
-        const ended = await untilAborted(hot.done, options.signal).then(() => true, () => options.signal?.throwIfAborted() ?? false);
-        // Everything the controller holds is committed once `done` resolved: no read back.
-        if (ended) return hot.execution();
+        if (until === 'end') {
+          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#closing.promise.then(no)]), signal);
+          // Everything the controller holds is committed once `done` resolved: no read back.
+          if (ended) return hot.execution();
+          this.#assertOpen(executionId);
+        } else {
+          const change = nextRunChange(this.events, executionId);
+          const now = hot.execution();
+          if (hasReached(now, until)) {
+            change.stop();
+            return now;
+          }
+          await untilAborted(Promise.race([change.changed, hot.done.then(noop, noop), this.#closing.promise]), signal).finally(change.stop);
+          continue;
+        }
       }
       const current = await this.get(executionId);
       if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-      if (isFinishedRun(current.status)) return current;
+      if (hasReached(current, until)) return current;
       if (this.#hot.has(executionId)) continue;
-      options.signal?.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
+      signal?.throwIfAborted();
+      await untilAborted(Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50)), this.#closing.promise]), signal);
     }
+  }
+
+  #assertTakingRuns(): void {
+    if (this.#closed) throw new IllegalStateError('The engine is closed (or closing): it starts no more runs');
+  }
+
+  #assertOpen(executionId: string): void {
+    if (this.#closing.done) throw new IllegalStateError(`The engine closed before execution ${executionId} got there; the run goes on when an engine recovers it`, { executionId });
   }
 
   /** The execution record (run, context and trace), or undefined. */
@@ -321,7 +412,10 @@ export class Engine {
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
   }
 
-  /** Rejects a `human_approval` step. */
+  /**
+   * Rejects a `human_approval` step: it fires `rejected`, and the run follows the `rejected` branch;
+   * without one the run ends, completed, with `output_data: { rejected: { step, reason } }`.
+   */
   async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
   }
@@ -380,12 +474,29 @@ export class Engine {
     await loop.first;
   }
 
-  /** Stops the background loop and lease renewal, detaches hot runs (another engine may recover them), and closes storage. */
-  async close(): Promise<void> {
+  /**
+   * Shuts the engine down: new runs are refused, triggers and the background loop stop, then, for
+   * up to `drainMs`, the steps executing now finish and are committed while nothing new starts.
+   * Then the runs still driven here are let go (steps still executing are aborted and run again
+   * wherever the run is recovered) and their leases released, so another engine takes them on at
+   * once, and storage closes. `wait()` calls in flight reject.
+   *
+   * @example
+   * process.once('SIGTERM', () => void engine.close({ drainMs: 10_000 }).then(() => process.exit(0)));
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
     this.#closed = true;
-    this.#keepAlive.releaseAll();
     this.#triggers?.stop();
     await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
+    const drainMs = options.drainMs ?? 0;
+    if (drainMs > 0) {
+      let cancelDeadline = noop;
+      const deadline = new Promise<void>((resolve) => (cancelDeadline = this.#options.clock.setTimer(resolve, drainMs)));
+      await this.#hot.drain(deadline);
+      cancelDeadline();
+    }
+    this.#closing.resolve();
+    this.#keepAlive.releaseAll();
     this.#leases.stop();
     const detached = this.#hot.detachAll();
     // Release our claims so another engine can act on these runs at once instead of after the lease.
@@ -417,6 +528,22 @@ export class Engine {
   }
 }
 
+
+const noop = (): void => undefined;
+const yes = (): boolean => true;
+const no = (): boolean => false;
+
+/** A promise resolved once, and whether it has been. */
+class Latch {
+  done = false;
+  #open = noop;
+  readonly promise = new Promise<void>((resolve) => (this.#open = resolve));
+
+  resolve(): void {
+    this.done = true;
+    this.#open();
+  }
+}
 
 async function defaultStorage(): Promise<Storage> {
   const { SqliteStorage } = await import('../storage/sqlite/sqlite-storage.js');

@@ -22,6 +22,12 @@ export interface RunOptions {
   readonly idempotencyKey?: string;
   /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
   readonly trigger?: Json;
+  /**
+   * Cancels the run when it aborts. Aborted before the run is recorded: nothing is stored and the
+   * call rejects with the signal's reason. Aborted later: the run is cancelled (the reason is
+   * recorded as its `error_message`), and `run()` rejects with the signal's reason once that is committed.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What admission needs of its engine. */
@@ -65,8 +71,10 @@ export class RunAdmitter implements RunAdmission {
   /**
    * Records a run of `target` with `input` (checked against the workflow's variables) and starts
    * it, or queues it; resolves with its id (an earlier run's id when its idempotency key repeats).
+   * `yieldToCaller`: the run's first events wait for the next macrotask, so that a caller handed
+   * the id can subscribe to them first (`engine.start`); `engine.run` subscribes before, and skips the wait.
    */
-  async create(storage: Storage, target: RunTarget, input: unknown, options: RunOptions, link?: ChildLink): Promise<string> {
+  async create(storage: Storage, target: RunTarget, input: unknown, options: RunOptions, link?: ChildLink, yieldToCaller = false): Promise<string> {
     const { def, workflowId, version } = target;
     const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
     const now = this.#parts.clock.now();
@@ -93,14 +101,21 @@ export class RunAdmitter implements RunAdmission {
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
     if (!queued && record.idempotency_key === undefined) {
       // The run's row goes in with its first steps, in one transaction.
-      await this.#runs.hold(record, def).create(announce);
+      await this.#runs.hold(record, def).create(announce, yieldToCaller);
       return record.id;
     }
     const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
     if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
     if (queued) return run.id; // started by admitNext when a run of this workflow ends
-    this.#runs.drive(run, def, []);
-    announce();
+    const controller = this.#runs.hold(run, def);
+    const begin = (): void => {
+      announce();
+      controller.begin([]);
+    };
+    // Like a run created with its first steps: the caller learns the id and can subscribe to the
+    // run's events before the first one fires.
+    if (yieldToCaller) setImmediate(begin);
+    else begin();
     return run.id;
   }
 

@@ -1,4 +1,4 @@
-/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace; live events. */
+/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace. Live events: stream-routes.ts. */
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
@@ -7,10 +7,9 @@ import type { TrellisEventName } from '../kernel/events.js';
 import type { WorkflowExecution } from '../runtime/run-view.js';
 import type { RunStatus } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
-import { streamExecutionEvents } from './event-stream.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, runSummary } from './route-helpers.js';
-import { parseRequest } from './validate.js';
+import { parseBody, parseRequest } from './validate.js';
 import { readablePage } from './visible-rows.js';
 import { strip } from './workflow-routes.js';
 
@@ -92,7 +91,7 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
 
   router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    const { reason } = parseRequest(CancelBody, req.body ?? {}, 'body');
+    const { reason } = parseBody(CancelBody, req, { optional: true });
     await engine.cancel(id, reason);
     res.json(await read(id));
   }));
@@ -111,7 +110,7 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
 
   router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), catching(async (req, res) => {
     const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
-    const body = parseRequest(ApprovalBody, req.body, 'body');
+    const body = parseBody(ApprovalBody, req);
     await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined) : engine.reject(id, nodeId, body.reason)));
     res.json(await read(id));
   }));
@@ -120,10 +119,5 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
     const { id } = parseRequest(IdParams, req.params, 'params');
     const execution = await read(id);
     res.json({ execution_id: id, status: execution.status, data: execution.execution_trace });
-  }));
-
-  router.get('/workflow-executions/:id/events', guard(authorize, 'execution:read', one), catching(async (req, res) => {
-    const { id } = parseRequest(IdParams, req.params, 'params');
-    await streamExecutionEvents(engine, id, req, res, options.heartbeatMs);
   }));
 }

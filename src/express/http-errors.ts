@@ -20,11 +20,15 @@ export function httpStatusFor(code: TrellisErrorCode): number {
       return 403;
     case 'not_found':
       return 404;
+    case 'method_not_allowed':
+      return 405;
     case 'illegal_state':
     case 'conflict':
       return 409;
     case 'payload_too_large':
       return 413;
+    case 'unsupported_media_type':
+      return 415;
     default:
       return 500;
   }

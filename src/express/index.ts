@@ -7,6 +7,10 @@
 export { createRouter } from './router.js';
 export type { RouterOptions, AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 
+// Event streams from a browser: EventSource cannot send an Authorization header.
+export { createStreamToken } from './stream-token.js';
+export type { StreamTokenOptions } from './stream-token.js';
+
 // Webhook triggers: `POST /hooks/:workflowId/:triggerId`, authenticated by signature.
 export { createHooksRouter } from './hooks-router.js';
 export type { HooksRouterOptions } from './hooks-router.js';

@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, param, promptView, VersionQuery } from './route-helpers.js';
-import { parseRequest } from './validate.js';
+import { parseBody, parseRequest } from './validate.js';
 import { readable } from './visible-rows.js';
 import { strip } from './workflow-routes.js';
 
@@ -43,7 +43,7 @@ export function mountPromptRoutes(router: Router, engine: Engine, options: Resol
   }));
 
   router.post('/prompts', guard(authorize, 'prompt:create', () => ({ type: 'prompt' })), catching(async (req, res) => {
-    const body = parseRequest(CreateBody, req.body, 'body');
+    const body = parseBody(CreateBody, req);
     if (await engine.prompts.get(body.id)) throw new TrellisError('conflict', `Prompt "${body.id}" already exists; PUT /prompts/${body.id} adds a version`);
     res.status(201).json(promptView(await engine.prompts.save(strip(body))));
   }));
@@ -58,7 +58,7 @@ export function mountPromptRoutes(router: Router, engine: Engine, options: Resol
 
   router.put('/prompts/:id', guard(authorize, 'prompt:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    const body = parseRequest(UpdateBody, req.body, 'body');
+    const body = parseBody(UpdateBody, req);
     if (!(await engine.prompts.get(id))) throw new NotFoundError(`Prompt "${id}" not found`);
     res.json(promptView(await engine.prompts.save({ id, ...strip(body) })));
   }));

@@ -6,6 +6,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { TrellisError } from '../kernel/errors.js';
 import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
+import { outputPreview } from './output-preview.js';
+import { refusalMessage } from './refusal-message.js';
 import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 
 /**
@@ -27,8 +29,9 @@ export function catching(handler: (req: Request, res: Response, next: NextFuncti
 /** Middleware asking `authorize` whether the request may do `action`; a refusal answers 403. */
 export function guard(authorize: AuthorizeFn | undefined, action: RouterAction, resource: (req: Request) => RouterResource): RequestHandler {
   return catching(async (req, _res, next) => {
-    if (authorize && (await authorize(req, action, resource(req))) !== true) {
-      throw new TrellisError('forbidden', `Not allowed to ${action.replace(':', ' ')}`);
+    const target = resource(req);
+    if (authorize && (await authorize(req, action, target)) !== true) {
+      throw new TrellisError('forbidden', refusalMessage(action, target), { details: { action, resource: target } });
     }
     next();
   });
@@ -61,9 +64,15 @@ export function page<T>(rows: readonly T[], limit: number, offset: number): { da
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-/** The HTTP view of a stored workflow version. */
+/**
+ * The HTTP view of a stored workflow version: the definition as it is posted (`name`,
+ * `description`, `status`, `tags`, and `definition` holding the graph: nodes, edges, variables,
+ * triggers, settings), with the stored `id`, `version` and `created_at`. It was the record around
+ * the whole definition, so the graph sat at `definition.definition`.
+ */
 export function workflowView(record: WorkflowRecord): Record<string, unknown> {
-  return { id: record.id, version: record.version, name: record.name, status: record.status, tags: record.tags, definition: record.definition, created_at: iso(record.created_at) };
+  const { definition: graph, ...fields } = record.definition;
+  return { ...fields, id: record.id, version: record.version, name: record.name, status: record.status, tags: record.tags, definition: graph, created_at: iso(record.created_at) };
 }
 
 /** The HTTP view of a stored prompt version. */
@@ -71,7 +80,11 @@ export function promptView(record: PromptRecord): Record<string, unknown> {
   return { ...record, created_at: iso(record.created_at) };
 }
 
-/** The HTTP view of a run in a list (the full record is `GET /workflow-executions/:id`). */
+/**
+ * The HTTP view of a run in a list (the full record is `GET /workflow-executions/:id`): with its
+ * `error_message` when it failed and its `output_data` when it completed, a large output as a
+ * preview (see {@link outputPreview}).
+ */
 export function runSummary(run: RunRecord): Record<string, unknown> {
   return JSON.parse(
     JSON.stringify({
@@ -80,6 +93,7 @@ export function runSummary(run: RunRecord): Record<string, unknown> {
       workflow_version: run.workflow_version,
       status: run.status,
       error_message: run.error_message,
+      ...outputPreview(run.output_data),
       trigger: run.trigger,
       parent_id: run.parent_id,
       created_at: iso(run.created_at),

@@ -1,6 +1,7 @@
 /** Options of `createRouter`: validated and defaulted once, at creation. */
 import type { Request } from 'express';
 import { TrellisError } from '../kernel/errors.js';
+import { secretBytes } from './stream-token.js';
 
 /** What a request wants to do; `authorize` receives one of these. */
 export type RouterAction =
@@ -57,6 +58,17 @@ export interface RouterOptions {
    * @default console.error
    */
   readonly onError?: (error: unknown, req: Request) => void;
+  /**
+   * Turns on access tokens for event streams, signed with this secret (at least 32 bytes; keep it
+   * out of the code, like any secret). A browser's `EventSource` cannot send an `Authorization`
+   * header: the page gets a token from `POST /workflow-executions/:id/events/token` (checked by
+   * `authorize` as `execution:read`, with the page's usual credentials) and opens
+   * `/workflow-executions/:id/events?access_token=<token>`, which then skips `authorize`.
+   * `createStreamToken` mints the same tokens elsewhere. @default undefined (tokens off)
+   */
+  readonly streamTokenSecret?: string | Uint8Array;
+  /** How long a stream token opens the stream, in ms (it is checked when the stream opens). @default 60000 */
+  readonly streamTokenTtlMs?: number;
 }
 
 /** Options after defaults. */
@@ -65,7 +77,12 @@ export interface ResolvedRouterOptions {
   readonly bodyLimit: string | number;
   readonly heartbeatMs: number;
   readonly onError: (error: unknown, req: Request) => void;
+  readonly streamTokenSecret: Uint8Array | undefined;
+  readonly streamTokenTtlMs: number;
 }
+
+/** Longest a stream token may open a stream for: a token travels in a URL, so it must not live long. */
+const MAX_STREAM_TOKEN_TTL_MS = 60 * 60 * 1000;
 
 /** Validates and defaults router options; throws `invalid_options` naming the option. */
 export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOptions {
@@ -87,10 +104,16 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
   if (typeof heartbeat !== 'number' || !Number.isFinite(heartbeat) || heartbeat <= 0) {
     throw new TrellisError('invalid_options', `createRouter option "heartbeatMs" must be a positive number, got ${JSON.stringify(heartbeat)}`);
   }
+  const ttl = o.streamTokenTtlMs ?? 60_000;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_STREAM_TOKEN_TTL_MS) {
+    throw new TrellisError('invalid_options', `createRouter option "streamTokenTtlMs" must be a positive number of ms up to ${MAX_STREAM_TOKEN_TTL_MS} (an hour), got ${JSON.stringify(ttl)}`);
+  }
   return {
     authorize: o.authorize,
     bodyLimit: limit,
     heartbeatMs: heartbeat,
     onError: o.onError ?? ((error) => console.error('[trellis] request failed:', error)),
+    streamTokenSecret: o.streamTokenSecret === undefined ? undefined : secretBytes(o.streamTokenSecret, 'createRouter option "streamTokenSecret"'),
+    streamTokenTtlMs: ttl,
   };
 }

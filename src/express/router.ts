@@ -1,15 +1,18 @@
 /** `createRouter(engine, options)`: the Trellis HTTP API as an Express router. */
 import express, { type Router } from 'express';
 import type { Engine } from '../engine/engine.js';
+import { mountApprovalRoutes } from './approval-routes.js';
 import { mountExecutionRoutes } from './execution-routes.js';
 import { errorHandler } from './http-errors.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
 import { mountPromptRoutes } from './prompt-routes.js';
 import { resolveRouterOptions, type RouterOptions } from './router-options.js';
+import { mountStreamRoutes } from './stream-routes.js';
+import { unknownRoutes } from './unknown-routes.js';
 import { mountWorkflowRoutes } from './workflow-routes.js';
 
 /**
- * The HTTP API of `engine` (workflows, executions, approvals, live events, prompts), JSON in and
+ * The HTTP API of `engine` (workflows, executions, approvals and their inbox, live events, prompts), JSON in and
  * out. Every request is checked by `options.authorize`; creating the router without it throws
  * unless `allowUnauthenticated: true` is passed. Errors answer `{ error: { code, message, details } }`.
  * Webhook deliveries have their own router, {@link createHooksRouter}, since they authenticate by
@@ -31,7 +34,10 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   });
   mountWorkflowRoutes(router, engine, resolved);
   mountExecutionRoutes(router, engine, resolved);
+  mountStreamRoutes(router, engine, resolved);
+  mountApprovalRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);
+  router.use(unknownRoutes(router));
   router.use(errorHandler(resolved.onError));
   return router;
 }

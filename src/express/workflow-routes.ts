@@ -3,19 +3,29 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import type { WorkflowDefinitionInput } from '../definition/definition.js';
-import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { NotFoundError } from '../kernel/errors.js';
+import { assertSameRequest, clientKey } from './idempotency.js';
+import { waitForAnswer } from './wait-for-answer.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
-import { parseRequest } from './validate.js';
+import { parseBody, parseRequest } from './validate.js';
 import { readablePage } from './visible-rows.js';
 
 const ListQuery = z
   .object({ status: z.enum(['draft', 'active', 'archived']).optional(), tag: z.string().min(1).optional(), name: z.string().min(1).optional(), ...PageQuery })
   .strict();
 const IdParams = z.object({ id: IdSchema });
-/** A definition is checked by the workflow store (schema and graph, every issue); here only "a JSON object". */
-const DefinitionBody = z.record(z.string(), z.unknown());
+/**
+ * A definition is checked by the workflow store (schema and graph, every issue); here only "a JSON
+ * object". `created_at` is the stored record's, not the definition's: dropping it lets a client
+ * send a `GET /workflows/:id` answer back, edited, as a `PUT`.
+ */
+const DefinitionBody = z.record(z.string(), z.unknown()).transform((body) => {
+  const definition = { ...body };
+  delete definition.created_at;
+  return definition;
+});
 const DeleteQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 const ExecuteBody = z
   .object({
@@ -24,7 +34,20 @@ const ExecuteBody = z
     variables: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
-const ExecuteQuery = z.object({ wait: z.enum(['true', 'false']).optional(), version: z.coerce.number().int().positive().optional() }).strict();
+/** How long `?wait=true` holds the request when no `timeout` is given, and the longest `timeout`. */
+const DEFAULT_WAIT_MS = 30_000;
+const MAX_WAIT_MS = 10 * 60_000;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+/** `?timeout=`: a whole number with its unit, `500ms`, `30s` or `5m` (a bare number could be either). */
+const WaitTimeout = z
+  .string()
+  .regex(/^\d{1,9}(ms|s|m)$/, 'expected a whole number with a unit: 500ms, 30s or 5m')
+  .transform((text) => Number(/^\d+/.exec(text)![0]) * UNIT_MS[/[a-z]+$/.exec(text)![0] as keyof typeof UNIT_MS])
+  .refine((ms) => ms > 0 && ms <= MAX_WAIT_MS, 'expected more than 0 and at most 10m');
+const ExecuteQuery = z
+  .object({ wait: z.enum(['true', 'false']).optional(), timeout: WaitTimeout.optional(), version: z.coerce.number().int().positive().optional() })
+  .strict()
+  .refine((q) => q.timeout === undefined || q.wait === 'true', { path: ['timeout'], message: 'timeout applies only with wait=true' });
 const IdempotencyHeader = z.string().min(1).max(255).optional();
 
 /** Adds the `/workflows` routes to `router`. */
@@ -33,7 +56,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   const one = param('workflow', 'id');
 
   router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), catching(async (req, res) => {
-    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.create(body as WorkflowDefinitionInput);
     res.status(201).json(workflowView(record));
@@ -55,7 +78,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
 
   router.put('/workflows/:id', guard(authorize, 'workflow:update', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    const body = parseRequest(DefinitionBody, req.body, 'body');
+    const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
     const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
     res.json(workflowView(record));
@@ -71,7 +94,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
   router.post('/workflows/:id/execute', guard(authorize, 'workflow:execute', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const query = parseRequest(ExecuteQuery, req.query, 'query');
-    const body = parseRequest(ExecuteBody, req.body ?? {}, 'body');
+    const body = parseBody(ExecuteBody, req, { optional: true });
     const key = parseRequest(IdempotencyHeader, req.get('idempotency-key'), 'headers');
     const input = { ...body.input_data, ...body.variables };
     await assertReachableAllowed(authorize, req, engine, id, query.version);
@@ -80,7 +103,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
       ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
       ...(query.version === undefined ? {} : { version: query.version }),
     });
-    if (key !== undefined) await assertSameWorkflow(engine, executionId, id, key);
+    if (key !== undefined) await assertSameRequest(engine, executionId, { key, workflowId: id, version: query.version, input });
     res.location(`${req.baseUrl}/workflow-executions/${encodeURIComponent(executionId)}`);
     if (query.wait !== 'true') {
       res.status(202).json({ execution_id: executionId });
@@ -89,25 +112,17 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     // Stop polling a stored run once nobody is waiting for the answer.
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    res.status(200).json(await engine.wait(executionId, { signal: gone.signal }));
+    let answer: Awaited<ReturnType<typeof waitForAnswer>>;
+    try {
+      answer = await waitForAnswer(engine, executionId, query.timeout ?? DEFAULT_WAIT_MS, gone.signal);
+    } catch (error) {
+      // The client went away: nobody to answer, and nothing went wrong (the run goes on).
+      if (gone.signal.aborted) return;
+      throw error;
+    }
+    // 202: the run is still under way; the answer is the run as it is (poll it, or its events).
+    res.status(answer.timedOut ? 202 : 200).json(answer.execution);
   }));
-}
-
-/**
- * A client's key lives in its own space, `user:<key>`: the engine's keys (`webhook:`,
- * `schedule:`, `bundle:`, child runs) can then never be claimed ahead of time through this route
- * (a client sending `webhook:<workflow>:<trigger>:<id>` would otherwise answer the real delivery with its own run).
- */
-function clientKey(key: string): string {
-  return `user:${key}`;
-}
-
-/** A replayed key must name a run of this workflow: a key reused for another workflow is a client bug. */
-async function assertSameWorkflow(engine: Engine, executionId: string, workflowId: string, key: string): Promise<void> {
-  const run = await engine.get(executionId);
-  if (run && run.workflow_id !== workflowId) {
-    throw new TrellisError('conflict', `Idempotency-Key "${key}" was already used to start a run of workflow "${run.workflow_id}"`, { executionId });
-  }
 }
 
 /** Drops undefined keys (exactOptionalPropertyTypes: the storage filter must not receive them). */

@@ -33,6 +33,8 @@ export type TrellisErrorCode =
   | 'storage'
   | 'schema_version'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'method_not_allowed'
   | 'forbidden'
   | 'internal';
 

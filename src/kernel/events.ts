@@ -17,14 +17,40 @@ interface NodeBase extends Base {
   readonly path: string;
 }
 
+/** The answers a person may give a step waiting for approval (`engine.approve` / `engine.reject`). */
+export type ApprovalOutcome = 'approve' | 'reject';
+
+/** What a person is asked at a step waiting for approval, as events carry it. */
+export interface ApprovalRequest {
+  /** The node's rendered `message`, or null. */
+  readonly message: string | null;
+  /** What to review: the node's `data` mapping, evaluated when the step started waiting; null without one. */
+  readonly data: unknown;
+  /** The answers allowed. */
+  readonly outcomes: readonly ApprovalOutcome[];
+  /** When the wait times out (ms since epoch), if it does. */
+  readonly dueAt?: number;
+  /** What the timeout decides, when there is one. */
+  readonly onTimeout?: 'approve' | 'reject' | 'fail';
+}
+
+/** A step waiting for approval, in `execution:paused`. */
+export interface WaitingApproval extends ApprovalRequest {
+  readonly nodeId: string;
+  readonly path: string;
+}
+
 /** Payload of every event, by event name. */
 export interface TrellisEvents {
   'execution:started': Base & { readonly input: unknown };
   'execution:completed': Base & { readonly output: unknown; readonly durationMs: number };
   'execution:failed': Base & { readonly error: { readonly code: string; readonly message: string } };
   'execution:cancelled': Base & { readonly reason?: string };
-  /** `user`: `pause()` was called; `approval`: every live step waits for a human (an over-budget call's approval included). */
-  'execution:paused': Base & { readonly reason: 'user' | 'approval' };
+  /**
+   * `user`: `pause()` was called; `approval`: every live step waits for a human (an over-budget
+   * call's approval included), and `approvals` says what each is asked.
+   */
+  'execution:paused': Base & { readonly reason: 'user' | 'approval'; readonly approvals?: readonly WaitingApproval[] };
   'execution:resumed': Base;
   'node:started': NodeBase & { readonly nodeType: string; readonly attempt: number };
   'node:completed': NodeBase & { readonly output: unknown; readonly durationMs: number };
@@ -35,7 +61,8 @@ export interface TrellisEvents {
     readonly willRetry: boolean;
   };
   'node:skipped': NodeBase & { readonly reason: string };
-  'node:waiting': NodeBase & { readonly kind: string; readonly dueAt?: number };
+  /** With `kind` `approval`, also what the person is asked (`message`, `data`, `outcomes`, `onTimeout`). */
+  'node:waiting': NodeBase & { readonly kind: string; readonly dueAt?: number } & Partial<ApprovalRequest>;
   'node:token': NodeBase & { readonly delta: string };
   /**
    * A provider's circuit breaker changed state (engine-wide, not tied to a run): `open` after

@@ -28,6 +28,12 @@ export interface CommitBatchHooks {
 
 const RESOLVED = Promise.resolve();
 
+/** A run being created by the next commit: who to tell once it landed (see `create`). */
+interface Creation {
+  readonly landed: () => void;
+  readonly yieldFirst: boolean;
+}
+
 export class CommitBatch {
   readonly #runId: string;
   readonly #hooks: CommitBatchHooks;
@@ -35,6 +41,7 @@ export class CommitBatch {
   #calls: ModelCallRecord[] = [];
   #patch: RunPatch | undefined;
   #create: RunRecord | undefined;
+  #created: Creation | undefined;
   #after: (() => void)[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
@@ -69,9 +76,15 @@ export class CommitBatch {
     if (records.length > 0) this.#calls.push(...records);
   }
 
-  /** Makes the next commit insert `run` first (a new run lands with its first steps). */
-  create(run: RunRecord): void {
+  /**
+   * Makes the next commit insert `run` first (a new run lands with its first steps); `landed` runs
+   * once it has. With `yieldFirst` the commit's other callbacks (the run's first events, its first
+   * steps) wait for the next macrotask: whoever started the run learns its id and can subscribe to
+   * its events before any of them fires.
+   */
+  create(run: RunRecord, landed: () => void, yieldFirst: boolean): void {
     this.#create = run;
+    this.#created = { landed, yieldFirst };
   }
 
   /** Merges a run patch into the pending one. */
@@ -112,7 +125,9 @@ export class CommitBatch {
     this.#calls = [];
     this.#patch = undefined;
     const create = this.#create;
+    const created = this.#created;
     this.#create = undefined;
+    this.#created = undefined;
     const commit: Mutable<StepCommit> = { runId: this.#runId, steps, calls, expect: { owner: this.#owner, revision: this.#revision } };
     if (run) {
       commit.run = run;
@@ -127,34 +142,38 @@ export class CommitBatch {
     // Commits of one run land in order: chain behind a write still in flight, else write at once.
     const queued = this.#writing > 0;
     this.#writing++;
-    const write = (): Promise<void> => this.#write(commit, after);
+    const write = (): Promise<void> => this.#write(commit, after, created);
     // Behind a write whose callbacks threw as well: one bad callback must not stall every later commit.
     this.#chain = queued ? this.#chain.then(write, write) : write();
   }
 
-  async #write(commit: StepCommit, after: readonly (() => void)[]): Promise<void> {
-    if (this.#dead) {
-      this.#writing--;
-      return;
-    }
-    let landed: boolean;
+  async #write(commit: StepCommit, after: readonly (() => void)[], created: Creation | undefined): Promise<void> {
+    // Counted as writing until its callbacks ran: a commit flushed meanwhile queues behind it.
     try {
-      landed = await this.#hooks.storage().commit(commit);
-    } catch (error) {
-      this.#dead = true;
-      this.#release(commit);
-      this.#hooks.failed(toTrellisError(error, 'storage'));
-      return;
+      if (this.#dead) return;
+      let landed: boolean;
+      try {
+        landed = await this.#hooks.storage().commit(commit);
+      } catch (error) {
+        this.#dead = true;
+        this.#release(commit);
+        this.#hooks.failed(toTrellisError(error, 'storage'));
+        return;
+      }
+      if (!landed) {
+        this.#dead = true;
+        const message = `Run ${this.#runId} was taken over by another claim (it is no longer owned by ${commit.expect?.owner ?? 'nobody'} at revision ${commit.expect?.revision}); this process stops driving it`;
+        this.#hooks.failed(new TrellisError('conflict', message, { executionId: this.#runId }));
+        return;
+      }
+      if (created) {
+        created.landed();
+        if (created.yieldFirst) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      for (const callback of after) callback();
     } finally {
       this.#writing--;
     }
-    if (!landed) {
-      this.#dead = true;
-      const message = `Run ${this.#runId} was taken over by another claim (it is no longer owned by ${commit.expect?.owner ?? 'nobody'} at revision ${commit.expect?.revision}); this process stops driving it`;
-      this.#hooks.failed(new TrellisError('conflict', message, { executionId: this.#runId }));
-      return;
-    }
-    for (const callback of after) callback();
   }
 
   /**

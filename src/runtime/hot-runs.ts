@@ -129,6 +129,11 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** Detaches every hot run (the engine closes; another engine may recover them) and returns them. */
+  /** Engine shutdown: every run here stops starting steps; resolves once their executing steps are committed, or at `deadline`. */
+  async drain(deadline: Promise<void>): Promise<void> {
+    await Promise.race([Promise.all([...this.#controllers.values()].map((controller) => controller.drain())), deadline]);
+  }
+
   detachAll(): RunController[] {
     const detached = [...this.#controllers.values()];
     for (const controller of detached) controller.detach();

@@ -23,6 +23,7 @@ import type { StepBudget } from '../calls/step-budget.js';
 import type { Outcome } from './inflight-step.js';
 import type { StepContextHost } from './step-context.js';
 import { StepExecutor } from './step-executor.js';
+import { waitingApprovals } from './approval-requests.js';
 import { StepTimers } from './step-timers.js';
 import { stopEverything } from './run-cancellation.js';
 import { RunEvents } from './run-events.js';
@@ -55,6 +56,8 @@ export class RunController implements PlannerView, StepContextHost {
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
   readonly #batch: CommitBatch;
+  /** Set while the engine closes and waits for this run's executing steps (see `drain`). */
+  #drained: (() => void) | undefined;
 
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
     this.#deps = deps;
@@ -189,24 +192,23 @@ export class RunController implements PlannerView, StepContextHost {
 
   /**
    * Starts a run that is not stored yet: its row is inserted by its first commit, together with its
-   * first steps. `created` runs once that commit has landed, before any event of its steps; the
-   * promise resolves then, or rejects when the commit fails (nothing was stored).
+   * first steps. The promise resolves once that commit has landed, or rejects when it fails
+   * (nothing was stored); `created` runs after, before any event of its steps, and with
+   * `yieldToCaller` on the next macrotask (see CommitBatch.create).
    */
-  create(created: () => void): Promise<void> {
-    this.#batch.create(this.#row.record);
+  create(created: () => void, yieldToCaller: boolean): Promise<void> {
     const landed = new Promise<void>((resolve, reject) => {
-      this.#batch.after(() => {
-        created();
-        resolve();
-      });
+      this.#batch.create(this.#row.record, resolve, yieldToCaller);
       this.#row.done.catch(reject);
     });
+    this.#batch.after(created);
     this.begin([]);
     return landed;
   }
 
   /** Starts a fresh run, or continues one from its committed steps (recovery). */
   begin(steps: readonly StepRecord[]): void {
+    if (this.#scheduler.finished) return; // cancelled (or detached) before it began
     this.#armRunTimeout();
     if (steps.length === 0) {
       this.#scheduler.launch('', this.#plan.startId);
@@ -320,12 +322,37 @@ export class RunController implements PlannerView, StepContextHost {
     this.#scheduleFlush();
   }
 
-  /** Stops driving the run without changing it (engine shutdown); another engine may recover it. */
+  /**
+   * Engine shutdown, first part: nothing new starts here (steps made ready are committed as
+   * `pending`, timers are left to whoever drives the run next), and the steps executing now finish.
+   * Resolves once none executes and everything they did is committed; `detach` follows.
+   */
+  drain(): Promise<void> {
+    this.#scheduler.paused = true;
+    this.#timers.cancelAll();
+    const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+    this.#checkDrained();
+    return drained;
+  }
+
+  #checkDrained(): void {
+    const drained = this.#drained;
+    if (drained === undefined || (this.#executor.running > 0 && !this.#scheduler.finished)) return;
+    this.#drained = undefined;
+    this.#batch.after(drained);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Stops driving the run without changing it (engine shutdown); another engine may recover it.
+   * Steps still executing are aborted: what they did is not committed and runs again there.
+   */
   detach(): void {
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     this.#timers.cancelAll();
     this.#scheduler.finished = true;
+    this.#executor.abortAll(new TrellisError('cancelled', `The engine driving run ${this.id} closed`, { executionId: this.id }));
   }
 
   // ---- Settling steps and ending the run ----
@@ -339,6 +366,7 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduler.pumpPending();
       this.#maybeFinish();
     }
+    this.#checkDrained();
     this.#scheduleFlush();
   }
 
@@ -350,7 +378,7 @@ export class RunController implements PlannerView, StepContextHost {
       if (this.#row.record.status !== 'running' || this.#executor.running > 0) return;
       if (liveWaits(this.#steps.values(), this.#loopIterations) !== 'approvals') return;
       this.#row.patch({ status: 'paused' });
-      this.#events.after('execution:paused', () => ({ reason: 'approval' as const }));
+      this.#events.after('execution:paused', () => ({ reason: 'approval' as const, approvals: waitingApprovals(this.#steps.waiting()) }));
       return;
     }
     const { output } = outcome;

@@ -2,7 +2,9 @@
  * The public view of a run: the run row plus its steps, assembled into the execution record with
  * its context and trace. Built from committed facts only.
  */
-import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../storage/records.js';
+import type { RunRecord, RunStatus, StepRecord, StepStatus, Waiter } from '../storage/records.js';
+import type { ApprovalOutcome } from '../kernel/events.js';
+import { approvalAsk } from './approval-requests.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
@@ -22,12 +24,28 @@ export interface TraceStep {
   readonly error_code?: string;
   /** The id of the record of the model call this step made, if it called a model (`engine.calls.get(call_id)`). */
   readonly call_id?: string;
-  /** What a waiting step waits for. */
-  readonly waiting_for?: { readonly kind: string; readonly due_at?: string };
+  /** What a waiting step waits for; a step waiting for approval also says what the person is asked. */
+  readonly waiting_for?: WaitingFor;
   readonly attempts?: Json;
   readonly started_at: string;
   readonly completed_at?: string;
   readonly duration_ms?: number;
+}
+
+/** What a waiting step waits for, in the trace. */
+export interface WaitingFor {
+  /** `approval`, `timer`, `retry`, `event` or `child`. */
+  readonly kind: string;
+  /** When the wait times out or the timer fires, if it does (ISO 8601). */
+  readonly due_at?: string;
+  /** Approvals: the node's rendered `message`, or null. */
+  readonly message?: string | null;
+  /** Approvals: what to review (the node's `data` mapping, evaluated when the step started waiting), or null. */
+  readonly data?: Json;
+  /** Approvals: the answers allowed. */
+  readonly outcomes?: readonly ApprovalOutcome[];
+  /** Approvals with a timeout: what the timeout decides. */
+  readonly on_timeout?: 'approve' | 'reject' | 'fail';
 }
 
 /**
@@ -53,6 +71,10 @@ export interface WorkflowExecution<O = Json> {
   readonly usage?: Json;
   /** What started the run (manual, schedule, webhook, event, parent). */
   readonly trigger?: Json;
+  /**
+   * Nodes done of the nodes to do: a loop body's node counts once, a node skipped on every path
+   * (a branch not taken) is not counted, and a completed run's total is the nodes that ran.
+   */
   readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
   readonly execution_trace: readonly TraceStep[];
 }
@@ -92,12 +114,12 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
     }
   }
   let current: StepRecord | undefined;
-  let completed = 0;
+  const progress = new NodeProgress();
   const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
   for (let i = 0; i < ordered.length; i++) {
     const step = ordered[i]!;
+    progress.add(step);
     if (step.status === 'completed') {
-      completed++;
       if (contexts !== undefined && !step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
     } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
       current = step;
@@ -107,7 +129,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   }
   current ??= ordered.at(-1);
   // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
-  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: { completed_nodes: completed, total_nodes: nodes.size }, execution_trace: trace };
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: progress.counts(nodes.size, run.status), execution_trace: trace };
   if (current) {
     record.current_node_id = current.node_id;
     (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;
@@ -123,6 +145,32 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   return record;
 }
 
+/**
+ * `progress` counts nodes, not steps: a loop body's node counts once however many items it ran
+ * for, and a node skipped on every path it had (a branch not taken) is not among the nodes to do,
+ * so a completed run with a skipped branch reads 6 of 6, not 6 of 8. A completed run's total is
+ * the nodes that ran (a loop over no items ran none of its body); a run under way, or one that
+ * failed or was cancelled, still counts the nodes it has not reached.
+ */
+class NodeProgress {
+  readonly #completed = new Set<string>();
+  readonly #ran = new Set<string>();
+  readonly #skipped = new Set<string>();
+
+  add(step: StepRecord): void {
+    if (step.status === 'skipped') this.#skipped.add(step.node_id);
+    else this.#ran.add(step.node_id);
+    if (step.status === 'completed') this.#completed.add(step.node_id);
+  }
+
+  counts(nodes: number, status: RunStatus): { completed_nodes: number; total_nodes: number } {
+    let skippedOnly = 0;
+    for (const id of this.#skipped) if (!this.#ran.has(id)) skippedOnly++;
+    const total = status === 'completed' ? this.#ran.size : Math.max(nodes - skippedOnly, this.#ran.size);
+    return { completed_nodes: this.#completed.size, total_nodes: total };
+  }
+}
+
 function toTraceStep(step: StepRecord, name: string | undefined, type: string | undefined): TraceStep {
   const entry: Mutable<TraceStep> = { node_id: step.node_id, node_name: name ?? step.node_id, node_type: type ?? 'unknown', path: step.path, status: step.status, attempt: step.attempt, input_data: step.input_data ?? null, started_at: iso(step.started_at) };
   if (step.output_data !== undefined) entry.output_data = step.output_data;
@@ -131,10 +179,17 @@ function toTraceStep(step: StepRecord, name: string | undefined, type: string | 
     entry.error_code = step.error.code;
   }
   if (step.execution_id !== undefined) entry.call_id = step.execution_id;
-  if (step.waiter) entry.waiting_for = step.waiter.due_at === undefined ? { kind: step.waiter.kind } : { kind: step.waiter.kind, due_at: iso(step.waiter.due_at) };
+  if (step.waiter) entry.waiting_for = waitingFor(step.waiter);
   const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
   if (attempts !== undefined) entry.attempts = attempts;
   if (step.completed_at !== undefined) entry.completed_at = iso(step.completed_at);
   if (step.duration_ms !== undefined) entry.duration_ms = step.duration_ms;
   return entry;
+}
+
+function waitingFor(waiter: Waiter): WaitingFor {
+  const base = waiter.due_at === undefined ? { kind: waiter.kind } : { kind: waiter.kind, due_at: iso(waiter.due_at) };
+  const ask = approvalAsk(waiter);
+  if (ask === undefined) return base;
+  return { ...base, message: ask.message, data: ask.data, outcomes: ask.outcomes, ...(ask.on_timeout === undefined ? {} : { on_timeout: ask.on_timeout }) };
 }

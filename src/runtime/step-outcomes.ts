@@ -1,6 +1,6 @@
 /**
  * What follows a step attempt's outcome, applied: a completion records the output and decides the
- * successors (or ends the run, for a terminating `end`), a wait arms its timer, a loop starts its
+ * successors (or ends the run, for a terminating `end` or a rejection with no `rejected` branch), a wait arms its timer, a loop starts its
  * iterations, a failure takes the planner's route (retry, approval, tolerated branch, error
  * handler, failed run). Rows and events go into the next commit. Internal to the runner.
  */
@@ -12,13 +12,14 @@ import type { CompletedResult, IterateResult, WakeSignal } from '../nodes/node-h
 import type { Plan } from '../planner/plan.js';
 import type { PlannerView } from '../planner/planner.js';
 import { failedRunMessage, failureRoute } from '../planner/failure-routing.js';
-import { terminatesRun, terminationReason } from '../planner/termination.js';
+import { runTermination } from '../planner/termination.js';
 import { asObject, changedStep, completedStep } from '../planner/step-records.js';
 import { splitStepPath } from '../planner/step-path.js';
 import type { ChildRuns } from './run-deps.js';
 import type { CommitBatch } from './commit-batch.js';
 import type { Outcome } from './inflight-step.js';
 import type { LoopIterations } from './loop-iterations.js';
+import { approvalRequest } from './approval-requests.js';
 import { stopEverything } from './run-cancellation.js';
 import type { RunEvents } from './run-events.js';
 import type { RunRow } from './run-row.js';
@@ -82,9 +83,11 @@ export class StepOutcomes {
     this.#parts.contexts.apply(prefix, nodeId, output, writes);
     events.after('node:completed', () => ({ nodeId, path: step.path, output, durationMs: done.duration_ms ?? 0 }));
     if (row.record.recovery_count > 0) row.patch({ recovery_count: 0 });
-    if (terminatesRun(plan.nodes.get(nodeId)!)) {
-      this.#parts.end({ status: 'completed', output_data: output }, new TrellisError('cancelled', terminationReason(nodeId)));
-      events.after('execution:completed', () => ({ output, durationMs: now - (row.record.started_at ?? now) }));
+    const termination = runTermination(plan, { path: step.path, nodeId, output, fired: result.fired });
+    if (termination !== undefined) {
+      const runOutput = termination.output;
+      this.#parts.end({ status: 'completed', output_data: runOutput }, new TrellisError('cancelled', termination.reason));
+      events.after('execution:completed', () => ({ output: runOutput, durationMs: now - (row.record.started_at ?? now) }));
       return;
     }
     scheduler.advance(prefix, nodeId);
@@ -95,7 +98,7 @@ export class StepOutcomes {
     this.armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
     if (childId !== undefined) this.#parts.batch.after(() => this.#parts.children.childWaiting(childId));
-    this.#parts.events.after('node:waiting', () => ({ nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }) }));
+    this.#parts.events.after('node:waiting', () => ({ nodeId: step.node_id, path: step.path, kind: waiter.kind, ...(waiter.due_at === undefined ? {} : { dueAt: waiter.due_at }), ...approvalRequest(waiter) }));
   }
 
   /** Arms the timer of a wait with a deadline: when it fires, the step is woken if it still waits. */
@@ -116,7 +119,8 @@ export class StepOutcomes {
     const { prefix, nodeId } = splitStepPath(path);
     const stored = route.error;
     if (route.kind === 'approval') {
-      events.after('node:waiting', () => ({ nodeId, path, kind: 'approval' }));
+      const waiter = route.step.waiter;
+      events.after('node:waiting', () => ({ nodeId, path, kind: 'approval', ...approvalRequest(waiter) }));
       return;
     }
     if (route.kind === 'retry') {

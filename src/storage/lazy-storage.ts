@@ -43,6 +43,7 @@ export abstract class LazyStorage implements Storage {
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
+  findApprovalWaiters: Storage['findApprovalWaiters'] = (filter) => this.driver.findApprovalWaiters(filter);
   deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);
   findDeliveredEvents: Storage['findDeliveredEvents'] = (runIds, limit) => this.driver.findDeliveredEvents(runIds, limit);
   deleteDeliveredEvents: Storage['deleteDeliveredEvents'] = (ids) => this.driver.deleteDeliveredEvents(ids);

@@ -3,6 +3,8 @@
  * survives the process; use it in tests and for throwaway runs.
  */
 import type {
+  ApprovalFilter,
+  ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
   PromptRecord,
@@ -19,6 +21,7 @@ import {
   TIMER_RUN_STATUSES,
   applyRunPatch,
   byCreatedThenId,
+  byWaitingSince,
   isClaimable,
   matchesExpectation,
   matchesRunFilter,
@@ -175,6 +178,18 @@ export class MemoryStorage implements Storage {
     }
     found.sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return found.slice(0, limit);
+  }
+
+  async findApprovalWaiters(filter: ApprovalFilter = {}): Promise<ApprovalWaiter[]> {
+    const found: ApprovalWaiter[] = [];
+    for (const [runId, steps] of this.#steps) {
+      const run = this.#runs.get(runId);
+      if (!run || !TIMER_RUN_STATUSES.includes(run.status) || (filter.workflow_id !== undefined && run.workflow_id !== filter.workflow_id)) continue;
+      for (const step of steps.values()) {
+        if (step.status === 'waiting' && step.waiter?.kind === 'approval') found.push({ step, workflow_id: run.workflow_id, workflow_version: run.workflow_version });
+      }
+    }
+    return paginate(found.sort((a, b) => byWaitingSince(a.step, b.step)), filter);
   }
 
   async deliverEvent(event: DeliveredEvent): Promise<boolean> {

@@ -154,6 +154,21 @@ export interface RunFilter {
   readonly offset?: number;
 }
 
+/** A step waiting for a person's approval, with its run's workflow (see `Storage.findApprovalWaiters`). */
+export interface ApprovalWaiter {
+  readonly step: StepRecord;
+  readonly workflow_id: string;
+  readonly workflow_version: number;
+}
+
+/** Filters for listing the steps that wait for approval. */
+export interface ApprovalFilter {
+  /** Only runs of this workflow. */
+  readonly workflow_id?: string;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
 /** Filters for listing workflows (latest version of each). */
 export interface WorkflowFilter {
   readonly status?: WorkflowDefinition['status'];

@@ -1,6 +1,6 @@
 /** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
 import { TrellisError } from '../kernel/errors.js';
-import type { RunFilter, RunRecord, RunStatus, WorkflowFilter, WorkflowRecord } from './records.js';
+import type { RunFilter, RunRecord, RunStatus, StepRecord, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
 import { plainMaker } from '../kernel/plain.js';
 
@@ -35,6 +35,15 @@ export const ORPHAN_RUN_STATUSES: readonly RunStatus[] = ['pending', 'running'];
 
 /** Run statuses whose due steps `findDueSteps` returns. */
 export const TIMER_RUN_STATUSES: readonly RunStatus[] = ['running', 'paused'];
+
+/** The order of `findApprovalWaiters`: longest waiting first (`started_at`), then run id and path, as text compares in SQL (by code unit). */
+export function byWaitingSince(a: StepRecord, b: StepRecord): number {
+  return a.started_at - b.started_at || compareText(a.run_id, b.run_id) || compareText(a.path, b.path);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** The run fields an expectation reads. */
 export type ExpectationTarget = Pick<RunRecord, 'status' | 'revision' | 'owner'>;

@@ -4,6 +4,8 @@
  * One conformance suite (`describeStorageConformance` in trellis/testing) runs against every implementation.
  */
 import type {
+  ApprovalFilter,
+  ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
   PromptRecord,
@@ -134,6 +136,12 @@ export interface Storage {
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */
   findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
+  /**
+   * Steps `waiting` for a person (`waiter.kind` `approval`), in runs that are running or paused
+   * (of `workflow_id` only, when given), each with its run's workflow id and version. Oldest first
+   * (the step's `started_at`, then run id, then path); `offset` of them skipped, at most `limit`.
+   */
+  findApprovalWaiters(filter?: ApprovalFilter): Promise<ApprovalWaiter[]>;
 
   // Event inbox: events for runs another process drives
   /**

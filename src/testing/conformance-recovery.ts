@@ -1,12 +1,12 @@
 /**
  * The Storage contract, part three: what several processes and recovery rely on: leases claimed
- * by exactly one owner, orphan runs, and waiting steps found by due time or by event.
+ * by exactly one owner, orphan runs, and waiting steps found by due time, by event or as approvals.
  */
 import type { ConformanceSection } from './conformance-section.js';
 import { makeRun, makeStep } from './storage-fixtures.js';
 import type { StepRecord } from '../storage/records.js';
 
-/** Leases and recovery: claims, renewals, orphans, due timers and event waiters. */
+/** Leases and recovery: claims, renewals, orphans, due timers, event waiters and approval waiters. */
 export function recoveryConformance({ vitest: { describe, expect }, test }: ConformanceSection): void {
   describe('leases and recovery', () => {
     test('claims free, own and expired runs, and refuses live leases of others', async (storage) => {
@@ -95,6 +95,36 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       expect(await storage.findEventWaiters('nobody', 10)).toEqual([]);
       await storage.commit({ runId: 'r', steps: [makeStep('r', 'b', 1, { status: 'running' })] });
       expect(await storage.findEventWaiters('go', 10)).toStrictEqual([pGo]);
+    });
+
+    test('finds the steps waiting for approval across runs, longest waiting first, by workflow and by page', async (storage) => {
+      await storage.createRun(makeRun('r', { status: 'running' }));
+      await storage.createRun(makeRun('p', { status: 'paused', workflow_id: 'other', workflow_version: 3 }));
+      await storage.createRun(makeRun('d', { status: 'completed' }));
+      const asks = (run: string, path: string, since: number, due?: number) =>
+        makeStep(run, path, 1, { status: 'waiting', started_at: since, waiter: { kind: 'approval', ...(due === undefined ? {} : { due_at: due }), detail: { message: `${path}?`, data: { n: since } } } });
+      const rLate = asks('r', 'loop[1].ok', 30, 900);
+      const rFirst = asks('r', 'b', 10);
+      const pA = asks('p', 'a', 20);
+      const pTie = asks('p', 'c', 30);
+      await storage.commit({
+        runId: 'r',
+        steps: [rLate, rFirst, makeStep('r', 'timer', 1, { status: 'waiting', waiter: { kind: 'timer', due_at: 5 } }), makeStep('r', 'answered', 1, { waiter: { kind: 'approval' } })],
+      });
+      await storage.commit({ runId: 'p', steps: [pA, pTie] });
+      await storage.commit({ runId: 'd', steps: [asks('d', 'a', 1)] });
+      const inR = (step: StepRecord) => ({ step, workflow_id: 'wf', workflow_version: 1 });
+      const inP = (step: StepRecord) => ({ step, workflow_id: 'other', workflow_version: 3 });
+      // Ties on the time are broken by run id, then path.
+      expect(await storage.findApprovalWaiters()).toStrictEqual([inR(rFirst), inP(pA), inP(pTie), inR(rLate)]);
+      expect(await storage.findApprovalWaiters({ workflow_id: 'other' })).toStrictEqual([inP(pA), inP(pTie)]);
+      expect(await storage.findApprovalWaiters({ workflow_id: 'nobody' })).toEqual([]);
+      expect(await storage.findApprovalWaiters({ limit: 2, offset: 1 })).toStrictEqual([inP(pA), inP(pTie)]);
+      expect(await storage.findApprovalWaiters({ offset: 3 })).toStrictEqual([inR(rLate)]);
+      // An answered step leaves the list; so do the waits of a run that ended.
+      await storage.commit({ runId: 'r', steps: [makeStep('r', 'b', 1, { status: 'running', started_at: 10 })] });
+      await storage.updateRun('p', { status: 'cancelled' });
+      expect(await storage.findApprovalWaiters()).toStrictEqual([inR(rLate)]);
     });
   });
 }

@@ -9,7 +9,12 @@
  * - a step that consumed another's output comes after it in the trace;
  * - a cancelled run stays cancelled, and no child run outlives the parent step that waited for it;
  * - the final status is one the reference allows, and a completed run sent every prompt on its
- *   taken paths exactly as often as the reference says.
+ *   taken paths exactly as often as the reference says;
+ * - a run ended by a rejection names, in its output, a step of an approval that was rejected with
+ *   no branch to follow.
+ *
+ * Approvals are answered like model calls, in the random order: each approval's message (which the
+ * `node:waiting` event carries) says whether the test approves or rejects it.
  *
  * `npm test` runs a fixed, seeded number of cases; `TRELLIS_MODEL_RUNS=2000 npx vitest run test/model`
  * runs more (and `TRELLIS_MODEL_SEED` replays a failure fast-check reported).
@@ -17,8 +22,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Engine, MemoryStorage, ScriptedProvider, sequentialIds, type ProviderRequest, type StepCommit, type WorkflowEdge, type WorkflowExecution } from '../../src/index.js';
+import { splitStepPath } from '../../src/planner/step-path.js';
 import { FakeClock } from '../../src/testing/index.js';
-import { CHILD_WORKFLOW_ID, allowedStatuses, buildProgram, childWorkflow, hasTerminate, programArbitrary, requiredCalls, type Program } from './run-model.js';
+import { CHILD_WORKFLOW_ID, allowedStatuses, buildProgram, childWorkflow, endingRejections, hasTerminate, programArbitrary, requiredCalls, type Program } from './run-model.js';
 
 const RUNS = Number(process.env.TRELLIS_MODEL_RUNS ?? 150);
 const SEED = process.env.TRELLIS_MODEL_SEED === undefined ? 20261201 : Number(process.env.TRELLIS_MODEL_SEED);
@@ -85,6 +91,11 @@ async function runPlan(plan: Plan): Promise<void> {
   });
   const storage = new CheckedStorage();
   const engine = new Engine({ storage, providers: { mock: provider }, clock: new FakeClock(), ids: sequentialIds(), random: () => 0 });
+  /** Approvals waiting for the test's answer, by step path, with the answer their message asks for. */
+  const asks: { readonly path: string; readonly approve: boolean }[] = [];
+  engine.events.on('node:waiting', (e) => {
+    if (e.kind === 'approval') asks.push({ path: e.path, approve: e.message === 'approve' });
+  });
   try {
     await engine.workflows.create(childWorkflow());
     const definition = buildProgram(plan.program).build();
@@ -105,15 +116,22 @@ async function runPlan(plan: Plan): Promise<void> {
         if (await engine.pause(id).then(() => true, () => false)) resumeAt = answers + 2;
       }
       const live = pending.filter((p) => !p.request.signal.aborted);
-      if (resumeAt !== undefined && (answers >= resumeAt || live.length === 0)) {
+      if (resumeAt !== undefined && (answers >= resumeAt || live.length + asks.length === 0)) {
         await engine.resume(id).catch(() => undefined);
         resumeAt = Number.POSITIVE_INFINITY;
         continue;
       }
-      if (live.length === 0) continue;
-      const next = live[plan.order[answers % plan.order.length]! % live.length]!;
-      pending.splice(pending.indexOf(next), 1);
+      if (live.length + asks.length === 0) continue;
+      const pick = plan.order[answers % plan.order.length]! % (live.length + asks.length);
       answers++;
+      if (pick >= live.length) {
+        const [ask] = asks.splice(pick - live.length, 1);
+        // The step may have stopped waiting meanwhile (its branch lost, the run ended): then the answer is refused.
+        await (ask!.approve ? engine.approve(id, ask!.path) : engine.reject(id, ask!.path, 'model says no')).catch(() => undefined);
+        continue;
+      }
+      const next = live[pick]!;
+      pending.splice(pending.indexOf(next), 1);
       next.resolve(next.request.prompt.startsWith('fail') ? ScriptedProvider.fail('bad_request', 'scripted failure') : `answer to ${next.request.prompt}`);
     }
     await Promise.race([done, settle()]);
@@ -133,6 +151,11 @@ async function runPlan(plan: Plan): Promise<void> {
       for (const [prompt, times] of requiredCalls(plan.program)) expect(sent.get(prompt) ?? 0, `calls of "${prompt}"`).toBe(times);
     }
     checkTraceOrder(run, definition.definition.edges);
+    const rejection = (run.output_data as { rejected?: { step: string; reason: unknown } } | null | undefined)?.rejected;
+    if (rejection !== undefined) {
+      expect([...endingRejections(plan.program)], `the rejection that ended the run at ${rejection.step}`).toContain(splitStepPath(rejection.step).nodeId);
+      expect(rejection.reason).toBe('model says no');
+    }
     // Every call cut off by an abort (a lost race, terminate, cancel) is recorded, failed.
     const records = await engine.calls.list({});
     for (const request of requests.filter((r) => r.signal.aborted)) {

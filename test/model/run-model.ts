@@ -6,7 +6,10 @@
  * - a failing step fails the run, except in a branch of an `any`/`count` block, where it loses the branch;
  * - `any`/`count` continue once enough branches completed and cancel the others;
  * - a loop fails when one of its iterations fails;
- * - an `end` with `terminate` completes the run at once, whatever else is still running.
+ * - an `end` with `terminate` completes the run at once, whatever else is still running;
+ * - an approved approval goes on; a rejected one runs its `onReject` branch instead of the rest of
+ *   its chain (the branch then leaves where the chain leaves), or, without one, completes the run
+ *   at once like a terminating end.
  */
 import fc from 'fast-check';
 import { workflow, type WorkflowBuilder } from '../../src/index.js';
@@ -19,14 +22,23 @@ export type Step =
   | { readonly kind: 'when'; readonly cond: boolean; readonly then: Program; readonly else: Program }
   | { readonly kind: 'parallel'; readonly waitFor: 'all' | 'any' | 'count'; readonly required: number; readonly branches: readonly Program[] }
   | { readonly kind: 'forEach'; readonly items: number; readonly concurrency: number; readonly body: Program }
-  | { readonly kind: 'terminate' };
+  | { readonly kind: 'terminate' }
+  /** A human approval the test answers with `approve`; its message says which answer it gets. */
+  | { readonly kind: 'approval'; readonly approve: boolean; readonly onReject: Program | undefined };
 
 /** Programs of at most `depth` nested blocks. Failing prompts stay outside `any`/`count` branches (see README: they only lose a branch there). */
 export function programArbitrary(depth = 3): fc.Arbitrary<Program> {
   const prompt = (tolerant: boolean): fc.Arbitrary<Step> =>
     tolerant ? fc.constant({ kind: 'prompt', fail: false } as const) : fc.record({ kind: fc.constant('prompt' as const), fail: fc.integer({ min: 0, max: 5 }).map((x) => x === 0) });
+  // An approval's onReject branch is a program one level down, or empty (rejecting skips the rest of the chain), or absent.
+  const approval = (onReject: fc.Arbitrary<Program | undefined>): fc.Arbitrary<Step> =>
+    fc.record({ kind: fc.constant('approval' as const), approve: fc.boolean(), onReject });
   const program = (level: number, tolerant: boolean): fc.Arbitrary<Program> => {
-    const leaf = fc.oneof({ weight: 5, arbitrary: prompt(tolerant) }, { weight: 1, arbitrary: fc.constant({ kind: 'sub' } as const) });
+    const leaf = fc.oneof(
+      { weight: 5, arbitrary: prompt(tolerant) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'sub' } as const) },
+      { weight: 1, arbitrary: approval(fc.option(fc.constant([] as Program), { nil: undefined })) },
+    );
     const step = level <= 0 ? leaf : stepOf(level, tolerant);
     return fc.array(step, { minLength: 1, maxLength: 3 });
   };
@@ -34,6 +46,7 @@ export function programArbitrary(depth = 3): fc.Arbitrary<Program> {
     fc.oneof(
       { weight: 4, arbitrary: prompt(tolerant) },
       { weight: 1, arbitrary: fc.constant({ kind: 'sub' } as const) },
+      { weight: 1, arbitrary: approval(fc.option(program(level - 1, tolerant), { nil: undefined })) },
       {
         weight: 1,
         arbitrary: fc.record({ kind: fc.constant('when' as const), cond: fc.boolean(), then: program(level - 1, tolerant), else: program(level - 1, tolerant) }),
@@ -93,6 +106,11 @@ export function buildProgram(program: Program): WorkflowBuilder<object> {
         return b.end({}, { id, terminate: true });
       case 'sub':
         return b.subWorkflow(id, { workflow_id: CHILD_WORKFLOW_ID }) as WorkflowBuilder<object>;
+      case 'approval': {
+        const message = step.approve ? 'approve' : 'reject';
+        const onReject = step.onReject;
+        return (onReject === undefined ? b.approval(id, { message }) : b.approval(id, { message, onReject: (r) => add(r as WorkflowBuilder<object>, onReject) })) as WorkflowBuilder<object>;
+      }
     }
   };
   return add(workflow('model') as WorkflowBuilder<object>, program).end();
@@ -115,7 +133,10 @@ function sequence(steps: Program): ReadonlySet<Result> {
   for (const step of steps) {
     if (!now.has('ok')) break;
     const next = new Set<Result>([...now].filter((r) => r !== 'ok'));
-    for (const r of outcome(step)) next.add(r);
+    // A rejection takes the rest of the chain's place: its branch ends the chain, or the run ends.
+    const rejected = step.kind === 'approval' && !step.approve;
+    for (const r of rejected ? (step.onReject === undefined ? new Set<Result>(['term']) : sequence(step.onReject)) : outcome(step)) next.add(r);
+    if (rejected) return next;
     now = next;
   }
   return now;
@@ -126,6 +147,7 @@ function outcome(step: Step): ReadonlySet<Result> {
     case 'prompt':
       return new Set([step.fail ? 'fail' : 'ok']);
     case 'sub':
+    case 'approval': // approved; a rejection is the sequence's to apply
       return new Set(['ok']);
     case 'terminate':
       return new Set(['term']);
@@ -162,7 +184,8 @@ function outcome(step: Step): ReadonlySet<Result> {
 export function requiredCalls(program: Program): Map<string, number> {
   const calls = new Map<string, number>();
   let n = 0;
-  const walk = (steps: Program, times: number, counted: boolean): void => {
+  const walk = (steps: Program, taken: number, counted: boolean): void => {
+    let times = taken;
     for (const step of steps) {
       const id = `n${++n}`;
       switch (step.kind) {
@@ -185,6 +208,11 @@ export function requiredCalls(program: Program): Map<string, number> {
           break;
         case 'terminate':
           break;
+        case 'approval':
+          // Its onReject branch is built right after it; a rejection skips the rest of this chain.
+          if (step.onReject !== undefined) walk(step.onReject, step.approve ? 0 : times, counted);
+          if (!step.approve) times = 0;
+          break;
       }
     }
   };
@@ -195,12 +223,14 @@ export function requiredCalls(program: Program): Map<string, number> {
   return calls;
 }
 
-/** True when a terminating end lies anywhere in the program. */
+/** True when a terminating end, or a rejection with no branch (which ends the run like one), lies anywhere in the program. */
 export function hasTerminate(program: Program): boolean {
   return program.some((step) => {
     switch (step.kind) {
       case 'terminate':
         return true;
+      case 'approval':
+        return step.approve ? false : step.onReject === undefined || hasTerminate(step.onReject);
       case 'when':
         return hasTerminate(step.then) || hasTerminate(step.else);
       case 'parallel':
@@ -211,4 +241,35 @@ export function hasTerminate(program: Program): boolean {
         return false;
     }
   });
+}
+
+/** The node ids of the approvals whose rejection ends the run (rejected, with no onReject branch). */
+export function endingRejections(program: Program): ReadonlySet<string> {
+  const ids = new Set<string>();
+  let n = 0;
+  const walk = (steps: Program): void => {
+    for (const step of steps) {
+      const id = `n${++n}`;
+      switch (step.kind) {
+        case 'when':
+          walk(step.then);
+          walk(step.else);
+          break;
+        case 'parallel':
+          for (const branch of step.branches) walk(branch);
+          break;
+        case 'forEach':
+          walk(step.body);
+          break;
+        case 'approval':
+          if (!step.approve && step.onReject === undefined) ids.add(id);
+          if (step.onReject !== undefined) walk(step.onReject);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  walk(program);
+  return ids;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePlan } from '../../src/planner/plan.js';
 import { liveWaits, runOutcome } from '../../src/planner/run-outcome.js';
-import { terminatesRun } from '../../src/planner/termination.js';
+import { runTermination, terminatesRun } from '../../src/planner/termination.js';
 import { failureRoute } from '../../src/planner/failure-routing.js';
 import { NO_RETRY, retryDelay, shouldRetry } from '../../src/planner/retry-verdict.js';
 import { isBudgetWaived, wakeTransition } from '../../src/planner/wake-transition.js';
@@ -52,6 +52,48 @@ describe('termination', () => {
   ])('%s', (_name, type, config, expected) => {
     const plan = compilePlan(workflow([node('start', 'start'), node('n', type, config)], chain('start', 'n')));
     expect(terminatesRun(plan.nodes.get('n')!)).toBe(expected);
+  });
+});
+
+describe('run termination', () => {
+  // `gate` has a rejected branch; `bare` has none; `looped` sends a rejection back to its loop (the next iteration).
+  const plan = compilePlan(
+    workflow(
+      [node('start', 'start'), node('gate', 'human_approval'), node('no', 'task'), node('bare', 'human_approval'), node('loop', 'loop'), node('looped', 'human_approval'), node('stop', 'end', { terminate: true }), node('end', 'end')],
+      [
+        ...chain('start', 'gate', 'bare', 'loop', 'stop'),
+        edge('gate', 'no', 'rejected'),
+        edge('loop', 'looped', 'body'),
+        { ...edge('looped', 'loop', 'rejected'), target_input: 'next' },
+        { ...edge('looped', 'loop'), target_input: 'next' },
+        edge('loop', 'end', 'done'),
+      ],
+    ),
+  );
+  const rejected = (reason: string | null) => ({ approved: false, reason, data: null });
+
+  it.each<[string, string, string, unknown, readonly string[] | undefined, unknown]>([
+    ['a terminating end: its output', 'stop', 'stop', { ok: 1 }, undefined, { output: { ok: 1 }, reason: 'run terminated by end node "stop"' }],
+    ['an ordinary end: nothing', 'end', 'end', { ok: 1 }, undefined, undefined],
+    ['an approval approved: nothing', 'bare', 'bare', { approved: true, data: null }, ['approved', 'out'], undefined],
+    ['a rejection with a rejected branch: nothing, the branch runs', 'gate', 'gate', rejected('no'), ['rejected'], undefined],
+    [
+      'a rejection with nowhere to go: the run ends with what was rejected and why',
+      'bare',
+      'bare',
+      rejected('too risky'),
+      ['rejected'],
+      { output: { rejected: { step: 'bare', reason: 'too risky' } }, reason: 'run ended by the rejection of "bare"' },
+    ],
+    ['a rejection without a reason', 'bare', 'bare', rejected(null), ['rejected'], { output: { rejected: { step: 'bare', reason: null } }, reason: 'run ended by the rejection of "bare"' }],
+    ['a rejection whose branch goes back to its loop: nothing', 'loop[2].looped', 'looped', rejected('no'), ['rejected'], undefined],
+  ])('%s', (_name, path, nodeId, output, fired, expected) => {
+    expect(runTermination(plan, { path, nodeId, output: output as never, fired })).toEqual(expected);
+  });
+
+  it('names the step path of a rejection inside a loop iteration', () => {
+    const inLoop = compilePlan(workflow([node('start', 'start'), node('loop', 'loop'), node('ok', 'human_approval')], [edge('start', 'loop'), edge('loop', 'ok', 'body')]));
+    expect(runTermination(inLoop, { path: 'loop[3].ok', nodeId: 'ok', output: rejected('no'), fired: ['rejected'] })?.output).toEqual({ rejected: { step: 'loop[3].ok', reason: 'no' } });
   });
 });
 

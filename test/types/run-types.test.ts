@@ -139,6 +139,34 @@ describe('output_data typed from .end()', () => {
     expectTypeOf<OutputOf<typeof fan>>().toEqualTypeOf<{ a: Json } | { b: Json }>();
   });
 
+  it("adds a rejection's output for an approval without onReject, at any depth", () => {
+    type Rejected = { rejected: { step: string; reason: string | null } };
+    const top = workflow('t').approval('ok').end({ done: "'yes'" });
+    expectTypeOf<OutputOf<typeof top>>().toEqualTypeOf<{ done: Json } | Rejected>();
+    const inLoop = workflow('t', { variables: { xs: 'array' } })
+      .forEach('input.xs', (b) => b.approval('each'), { id: 'each_loop' })
+      .end({ n: 'size(each_loop)' });
+    expectTypeOf<OutputOf<typeof inLoop>>().toEqualTypeOf<{ n: Json } | Rejected>();
+    const inBranch = workflow('t').when('true', (b) => b.approval('maybe')).end({ x: "'x'" });
+    expectTypeOf<OutputOf<typeof inBranch>>().toEqualTypeOf<{ x: Json } | Rejected>();
+  });
+
+  it("counts an onReject branch's end, and any JSON when it does not end (it leaves past the chain's end)", () => {
+    const ends = workflow('t')
+      .approval('ok', { onReject: (b) => b.end({ declined: "'yes'" }, { id: 'declined_end' }) })
+      .end({ done: "'yes'" });
+    expectTypeOf<OutputOf<typeof ends>>().toEqualTypeOf<{ declined: Json } | { done: Json }>();
+    const leaves = workflow('t')
+      .approval('ok', { onReject: (b) => b.transform('note', { v: '1' }) })
+      .end({ done: "'yes'" });
+    expectTypeOf<OutputOf<typeof leaves>>().toEqualTypeOf<{ done: Json } | Json>();
+    // Inside a branch the onReject goes on past the branch, so the chain's end still closes the run.
+    const nested = workflow('t')
+      .when('true', (b) => b.approval('ok', { onReject: (r) => r.transform('note', { v: '1' }) }))
+      .end({ done: "'yes'" });
+    expectTypeOf<OutputOf<typeof nested>>().toEqualTypeOf<{ done: Json }>();
+  });
+
   it('fits where a plain execution record is expected', () => {
     const wf = workflow('t').prompt('p', { model, template: 'x', output: Classification }).end({ urgent: 'p.json.urgent', text: 'p.text' });
     const use = (run: WorkflowExecution): Json | undefined => run.output_data;

@@ -132,7 +132,9 @@ export function checkNodeContent(n: Indexed<WorkflowNode>, declared: ReadonlySet
       for (const [k, v] of entries(c['input_mapping'])) expr(['input_mapping', k], v);
       return;
     case 'human_approval':
-      return tpl(['message'], c['message']);
+      tpl(['message'], c['message']);
+      for (const [k, v] of entries(c['data'])) expr(['data', k], v);
+      return;
     case 'webhook':
       tpl(['url'], c['url']);
       for (const [k, v] of entries(c['headers'])) tpl(['headers', k], v);

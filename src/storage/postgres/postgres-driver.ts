@@ -9,7 +9,7 @@ import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
 import { Reconnector, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
-import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
@@ -347,6 +347,10 @@ export class PostgresDriver extends SqlStorage {
 
   findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
     return this.guard('findEventWaiters', () => stepRows.findEventWaiters(this.ctx, event, limit));
+  }
+
+  findApprovalWaiters(filter: ApprovalFilter = {}): Promise<ApprovalWaiter[]> {
+    return this.guard('findApprovalWaiters', () => stepRows.findApprovalWaiters(this.ctx, filter));
   }
 
   getCall(id: string): Promise<ModelCallRecord | undefined> {

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -150,6 +150,34 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS workflow_event_inbox_run ON ${p}workflow_event_inbox (run_id, created_at)`,
     ],
   },
+  {
+    // Steps waiting for a person, found across runs for the approval inbox (`engine.approvals.list`)
+    // by index, oldest first. PostgreSQL: a partial index on the step rows. SQLite: the waits table
+    // also holds approval waits, with the time they started (see sqlite-step-log.ts); those already
+    // waiting are read from the step log, the last entry of each path winning.
+    version: 6,
+    statements: (t, p) =>
+      t.dialect === 'sqlite'
+        ? [...SQLITE_APPROVAL_WAITS]
+        : [
+            `CREATE INDEX IF NOT EXISTS workflow_execution_steps_approval ON ${p}workflow_execution_steps (started_at) WHERE status = 'waiting' AND ${t.jsonField('waiter', 'kind')} = 'approval'`,
+          ],
+  },
+];
+
+const SQLITE_APPROVAL_WAITS: readonly string[] = [
+  `ALTER TABLE workflow_step_waits ADD COLUMN approval_since INTEGER`,
+  `CREATE INDEX IF NOT EXISTS workflow_step_waits_approval ON workflow_step_waits (approval_since) WHERE approval_since IS NOT NULL`,
+  // A step's line: [path, node, seq, status, attempt, started_at, ..., [waiter] at 13] (see step-log.ts).
+  `INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event, approval_since)
+    SELECT run_id, path, NULL, NULL, started FROM (
+      SELECT l.run_id, json_extract(j.value, '$[0]') AS path, json_extract(j.value, '$[3]') AS status,
+        json_extract(j.value, '$[13][0].kind') AS kind, json_extract(j.value, '$[5]') AS started,
+        row_number() OVER (PARTITION BY l.run_id, json_extract(j.value, '$[0]') ORDER BY l.n DESC) AS latest
+      FROM workflow_step_log l JOIN workflow_executions r ON r.id = l.run_id, json_each(l.body) j
+      WHERE r.status IN ('running', 'paused'))
+    WHERE latest = 1 AND status = 'waiting' AND kind = 'approval'
+    ON CONFLICT (run_id, path) DO UPDATE SET approval_since = excluded.approval_since`,
 ];
 
 /** A JSON column of the old steps table as a wrapped entry field (NULL stays NULL). */

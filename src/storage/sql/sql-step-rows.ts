@@ -4,7 +4,7 @@
  * Postgres driver's commit. Each function is one query through Kysely.
  */
 import { sql, type SqlBool } from 'kysely';
-import type { ModelCallRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, StepRecord } from '../records.js';
 import type { SqlContext } from './sql-catalog.js';
 import * as catalog from './sql-catalog.js';
 import { COLUMNS, decodeStep, selectList } from './sql-codec.js';
@@ -62,6 +62,26 @@ export async function findEventWaiters(ctx: SqlContext, event: string, limit: nu
     .limit(limit)
     .execute();
   return rows.map(decodeStep);
+}
+
+/**
+ * Steps waiting for approval in runs that are running or paused, with their run's workflow,
+ * longest waiting first. The predicate on the step is written as the partial index's (schema
+ * version 6) so that the index applies; it is PostgreSQL's JSON syntax, the only dialect that keeps
+ * step rows.
+ */
+export async function findApprovalWaiters(ctx: SqlContext, filter: ApprovalFilter): Promise<ApprovalWaiter[]> {
+  let query = stepQuery(ctx)
+    .innerJoin('workflow_executions as r', 'r.id', 's.run_id')
+    .select([sql.ref('r.workflow_id').as('run_workflow_id'), sql.ref('r.workflow_version').as('run_workflow_version')])
+    .where(sql<SqlBool>`s.status = 'waiting' AND (s.waiter ->> 'kind') = 'approval'`)
+    .where('r.status', 'in', [...TIMER_RUN_STATUSES]);
+  if (filter.workflow_id !== undefined) query = query.where('r.workflow_id', '=', filter.workflow_id);
+  query = query.orderBy('s.started_at').orderBy('s.run_id').orderBy('s.path');
+  if (filter.limit !== undefined) query = query.limit(filter.limit);
+  if (filter.offset !== undefined) query = query.offset(filter.offset);
+  const rows = await query.execute();
+  return rows.map((row) => ({ step: decodeStep(row), workflow_id: row.run_workflow_id as string, workflow_version: Number(row.run_workflow_version) }));
 }
 
 /** A step's call is read from its step row (the id names it); anything else, or a call made before schema 3, from `executions`. */

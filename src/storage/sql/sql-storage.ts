@@ -6,6 +6,8 @@
  */
 import type { Kysely } from 'kysely';
 import type {
+  ApprovalFilter,
+  ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
   PromptRecord,
@@ -42,6 +44,7 @@ export abstract class SqlStorage implements Storage {
   abstract getStep(runId: string, path: string): Promise<StepRecord | undefined>;
   abstract findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   abstract findEventWaiters(event: string, limit: number): Promise<StepRecord[]>;
+  abstract findApprovalWaiters(filter?: ApprovalFilter): Promise<ApprovalWaiter[]>;
   abstract getCall(id: string): Promise<ModelCallRecord | undefined>;
   abstract listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]>;
 

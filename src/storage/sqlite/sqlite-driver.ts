@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
-import type { ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
@@ -202,6 +202,10 @@ export class SqliteDriver extends SqlStorage {
 
   override async findEventWaiters(event: string, limit: number): Promise<StepRecord[]> {
     return this.#read('findEventWaiters', (s) => s.steps.eventWaiters(event, limit));
+  }
+
+  override async findApprovalWaiters(filter: ApprovalFilter = {}): Promise<ApprovalWaiter[]> {
+    return this.#read('findApprovalWaiters', (s) => s.steps.approvalWaiters(filter));
   }
 
   /** A step's call is read from its step (the id names it); anything else, or a call made before schema 3, from `executions`. */

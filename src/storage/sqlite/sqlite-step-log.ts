@@ -1,13 +1,13 @@
 /**
  * SqliteStorage's steps, kept as a step log (see step-log.ts): the statements that append a
  * commit's entry and read runs back, and the two small tables the log needs beside it. Steps
- * waiting for a time or an event are also in `workflow_step_waits`, so the timer loop and `emit`
- * find them by index; the blobs a run's steps reference are in `workflow_step_blobs`, so deleting
+ * waiting for a time, an event or a person are also in `workflow_step_waits`, so the timer loop,
+ * `emit` and the approval inbox find them by index; the blobs a run's steps reference are in `workflow_step_blobs`, so deleting
  * a run can drop the blobs nothing else references. Every method runs inside the caller's
  * transaction or as one statement.
  */
 import type Database from 'better-sqlite3';
-import type { ModelCallRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, StepRecord } from '../records.js';
 import type { BlobRow } from '../sql/sql-options.js';
 import { TIMER_RUN_STATUSES } from '../storage-helpers.js';
 import { escapeText } from '../odd-text.js';
@@ -17,13 +17,25 @@ type Row = Record<string, unknown>;
 
 const TIMER_STATUSES = TIMER_RUN_STATUSES.map((s) => `'${s}'`).join(', ');
 
-/** The due time and awaited event of a step that waits for either; undefined for any other step. */
-function waitOf(step: StepRecord): { readonly due: number | null; readonly event: string | null } | undefined {
+/** What the waits table holds of a waiting step: its due time, awaited event, and since when it waits for approval. */
+interface Wait {
+  readonly due: number | null;
+  readonly event: string | null;
+  readonly approvalSince: number | null;
+}
+
+/** The wait of a step that waits for a time, an event or a person; undefined for any other step. */
+function waitOf(step: StepRecord): Wait | undefined {
   if (step.status !== 'waiting' || step.waiter === undefined) return undefined;
   const due = step.waiter.due_at ?? null;
   const event = step.waiter.kind === 'event' && step.waiter.event !== undefined ? escapeText(step.waiter.event) : null;
-  return due === null && event === null ? undefined : { due, event };
+  const approvalSince = step.waiter.kind === 'approval' ? step.started_at : null;
+  return due === null && event === null && approvalSince === null ? undefined : { due, event, approvalSince };
 }
+
+const APPROVALS_SQL =
+  `SELECT w.run_id, w.path, r.workflow_id, r.workflow_version FROM workflow_step_waits w JOIN workflow_executions r ON r.id = w.run_id ` +
+  `WHERE w.approval_since IS NOT NULL AND r.status IN (${TIMER_STATUSES})`;
 
 export class SqliteStepLog {
   /** Writes the lines of every entry this log appends (one encoder, reused: see StepLineEncoder). */
@@ -32,10 +44,12 @@ export class SqliteStepLog {
   readonly #entries: Database.Statement<[string], Row>;
   readonly #allEntries: Database.Statement<[], Row>;
   readonly #hasWaits: Database.Statement<[string], Row>;
-  readonly #putWait: Database.Statement<[string, string, number | null, string | null]>;
+  readonly #putWait: Database.Statement<[string, string, number | null, string | null, number | null]>;
   readonly #dropWait: Database.Statement<[string, string]>;
   readonly #due: Database.Statement<[number, number], Row>;
   readonly #waitingFor: Database.Statement<[string, number], Row>;
+  readonly #approvals: Database.Statement<[number, number], Row>;
+  readonly #workflowApprovals: Database.Statement<[string, number, number], Row>;
   readonly #insertBlob: Database.Statement<[string, string]>;
   readonly #refBlob: Database.Statement<[string, string]>;
   readonly #blob: Database.Statement<[string], Row>;
@@ -48,7 +62,8 @@ export class SqliteStepLog {
     this.#allEntries = raw.prepare('SELECT run_id, body FROM workflow_step_log ORDER BY run_id, n');
     this.#hasWaits = raw.prepare('SELECT 1 FROM workflow_step_waits WHERE run_id = ? LIMIT 1');
     this.#putWait = raw.prepare(
-      'INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event) VALUES (?, ?, ?, ?) ON CONFLICT (run_id, path) DO UPDATE SET due_at = excluded.due_at, wait_event = excluded.wait_event',
+      'INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event, approval_since) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (run_id, path) DO UPDATE SET due_at = excluded.due_at, wait_event = excluded.wait_event, approval_since = excluded.approval_since',
     );
     this.#dropWait = raw.prepare('DELETE FROM workflow_step_waits WHERE run_id = ? AND path = ?');
     this.#due = raw.prepare(
@@ -59,6 +74,10 @@ export class SqliteStepLog {
       `SELECT w.run_id, w.path FROM workflow_step_waits w JOIN workflow_executions r ON r.id = w.run_id ` +
         `WHERE w.wait_event = ? AND r.status IN (${TIMER_STATUSES}) ORDER BY w.run_id, w.path LIMIT ?`,
     );
+    // LIMIT -1 is "no limit": SQLite takes an OFFSET only after a LIMIT.
+    const approvalsOrder = ' ORDER BY w.approval_since, w.run_id, w.path LIMIT ? OFFSET ?';
+    this.#approvals = raw.prepare(APPROVALS_SQL + approvalsOrder);
+    this.#workflowApprovals = raw.prepare(`${APPROVALS_SQL} AND r.workflow_id = ?${approvalsOrder}`);
     this.#insertBlob = raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING');
     this.#refBlob = raw.prepare('INSERT INTO workflow_step_blobs (run_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.#blob = raw.prepare('SELECT data FROM blobs WHERE hash = ?');
@@ -78,7 +97,7 @@ export class SqliteStepLog {
       const step = steps[i]!;
       lines[i] = this.#stepLines.encode(step, calls.get(step.path), largeOutputBytes, blobs);
       const wait = waitOf(step);
-      if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event);
+      if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event, wait.approvalSince);
       else (ended ??= []).push(step);
     }
     this.#append.run(runId, runId, logEntry(lines));
@@ -121,18 +140,26 @@ export class SqliteStepLog {
     return this.#waiting(this.#waitingFor.all(escapeText(event), limit));
   }
 
-  /** The steps named by (run_id, path) rows, in their order, each run folded once. */
-  #waiting(rows: readonly Row[]): StepRecord[] {
+  /** Steps waiting for approval in runs that are running or paused, with their run's workflow, longest waiting first. */
+  approvalWaiters(filter: ApprovalFilter): ApprovalWaiter[] {
+    const limit = filter.limit ?? -1;
+    const offset = filter.offset ?? 0;
+    const rows = filter.workflow_id === undefined ? this.#approvals.all(limit, offset) : this.#workflowApprovals.all(filter.workflow_id, limit, offset);
+    return this.#waiting(rows, (step, row) => ({ step, workflow_id: row.workflow_id as string, workflow_version: Number(row.workflow_version) }));
+  }
+
+  /** The steps named by (run_id, path) rows, in their order, each run folded once, made into `T` by `make`. */
+  #waiting<T = StepRecord>(rows: readonly Row[], make: (step: StepRecord, row: Row) => T = (step) => step as T): T[] {
     const runs = new Map<string, Map<string, LoggedStep>>();
-    const steps: StepRecord[] = [];
+    const found: T[] = [];
     for (const row of rows) {
       const runId = row.run_id as string;
       let folded = runs.get(runId);
       if (!folded) runs.set(runId, (folded = this.fold(runId)));
       const logged = folded.get(row.path as string);
-      if (logged) steps.push(this.record(runId, logged));
+      if (logged) found.push(make(this.record(runId, logged), row));
     }
-    return steps;
+    return found;
   }
 
   /**
