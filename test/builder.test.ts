@@ -303,7 +303,7 @@ describe('workflow builder: routing conventions', () => {
           as: 'doc',
           concurrency: 4,
         })
-        .while('state.pending', (b) => b.delay('poll', 500), { max_iterations: 10 })
+        .while('input.pending', (b) => b.delay('poll', 500), { max_iterations: 10 })
         .repeat(3, (b) => b.transform('tick', { n: 'index' }))
         .build(),
     );
@@ -313,7 +313,7 @@ describe('workflow builder: routing conventions', () => {
       { source_output: 'done', target_node_id: 'while_4', target_input: 'in' },
     ]);
     expect(edgesInto(def, 'docs')).toEqual(['start:out->in', 'keep:out->next']);
-    expect(nodeOf(def, 'while_4').config).toEqual({ loop_type: 'while', condition: 'state.pending', max_iterations: 10 });
+    expect(nodeOf(def, 'while_4').config).toEqual({ loop_type: 'while', condition: 'input.pending', max_iterations: 10 });
     expect(edgesInto(def, 'while_4')).toEqual(['docs:done->in', 'poll:out->next']);
     expect(nodeOf(def, 'repeat_6').config).toEqual({ loop_type: 'count', count: 3, max_iterations: 1000 });
     expect(edgesFrom(def, 'repeat_6')).toEqual([
@@ -361,7 +361,7 @@ describe('workflow builder: routing conventions', () => {
                 check: (b) =>
                   b.when(
                     'order.total > 100',
-                    (big) => big.while('state.retry', (w) => w.webhook('verify', { url: 'https://x.test' }), { max_iterations: 5, id: 'retry_loop' }),
+                    (big) => big.while('input.retry', (w) => w.webhook('verify', { url: 'https://x.test' }), { max_iterations: 5, id: 'retry_loop' }),
                     (small) => small.repeat('order.lines', (r) => r.transform('line', { l: 'index' }), { id: 'lines' }),
                     { id: 'size' },
                   ),

@@ -136,7 +136,7 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
   } satisfies Record<BuiltinNodeType, z.ZodType>;
 
   const WorkflowNodeSchema = z.object({
-    id: z.string().min(1).regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'node ids are letters, digits, _ and -, not starting with a digit'),
+    id: z.string().min(1).regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'node ids are letters, digits and _, not starting with a digit'),
     type: z.string().min(1),
     name: z.string(),
     description: z.string().optional(),
