@@ -31,7 +31,7 @@ function checked(def: WorkflowDefinition): WorkflowDefinition {
     expect(ids).toContain(e.source_node_id);
     expect(ids).toContain(e.target_node_id);
   }
-  const positions = nodes.map((n) => `${n.position.x},${n.position.y}`);
+  const positions = nodes.map((n) => `${n.position!.x},${n.position!.y}`);
   expect(new Set(positions).size).toBe(positions.length);
   for (const n of nodes.filter((x) => x.type === 'condition')) {
     for (const out of ['true', 'false'] as const) {
@@ -322,7 +322,7 @@ describe('workflow builder: routing conventions', () => {
     ]);
     expect(def.definition.edges.find((e) => e.target_input === 'next' && e.source_node_id === 'tick')?.id).toBe('e_tick_repeat_6');
     // Bodies are drawn one lane below their loop, after it.
-    expect(nodeOf(def, 'summarise').position).toEqual({ x: nodeOf(def, 'docs').position.x + 250, y: 150 });
+    expect(nodeOf(def, 'summarise').position).toEqual({ x: nodeOf(def, 'docs').position!.x + 250, y: 150 });
   });
 
   it('gives a parallel one edge per branch named after it, meeting at <id>_merge', () => {
@@ -347,7 +347,7 @@ describe('workflow builder: routing conventions', () => {
     ]);
     expect(edgesInto(def, 'fan_merge')).toEqual(['facts:out->in', 'tone_out:out->in', 'fan:nothing->in']);
     expect(edgesFrom(def, 'fan_merge')).toEqual([{ source_output: 'out', target_node_id: 'end', target_input: 'in' }]);
-    expect(nodeOf(def, 'tone').position.y).toBe(150);
+    expect(nodeOf(def, 'tone').position!.y).toBe(150);
   });
 
   it('nests forEach, parallel, when, while and repeat three levels deep with the same conventions', () => {
