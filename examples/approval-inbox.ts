@@ -57,7 +57,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   const response = await fetch(`${api}${path}`, {
     method,
     headers: { authorization: 'Bearer demo-approver', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { isTrellisError, NODE_CONFIG_SCHEMAS, ScriptedProvider, workflow, type ProviderRequest, type ToolDefinition, type WorkflowNode } from '../src/index.js';
+import { isTrellisError, NODE_CONFIG_SCHEMAS, ScriptedProvider, validateWorkflow, workflow, type ProviderRequest, type ToolDefinition, type WorkflowNode } from '../src/index.js';
 import { makeEngine } from './helpers.js';
 
 function thrown(fn: () => unknown): { code: string; message: string; nodeId: string | undefined; issues: unknown } {
@@ -95,45 +95,53 @@ describe('every JSON config key has a builder form', () => {
 describe('unknown builder options are refused at run time', () => {
   it('names the key, the step and the likely key, like JSON validation', () => {
     const opts = { model: 'mock:m', template: 'x', tols: ['add'] } as unknown as Parameters<ReturnType<typeof workflow>['prompt']>[1];
+    const message = 'Step "triage" (prompt) options has an unknown key "tols"; did you mean "tools"?';
     expect(thrown(() => workflow('w').prompt('triage', opts))).toEqual({
       code: 'validation_failed',
-      message: 'unknown key `tols` in prompt `triage` options; did you mean `tools`?',
+      message,
       nodeId: 'triage',
-      issues: [{ path: ['tols'], code: 'unknown_key', message: 'unknown key `tols` in prompt `triage` options; did you mean `tools`?', nodeId: 'triage' }],
+      issues: [{ path: ['tols'], code: 'unknown_key', message, nodeId: 'triage' }],
     });
+    // JSON validation says it the same way of the same key in a definition.
+    const def = workflow('w').prompt('triage', { model: 'mock:m', template: 'x' }).build();
+    (def.definition.nodes[1]!.config as Record<string, unknown>)['tols'] = ['add'];
+    const checked = validateWorkflow(def);
+    expect(checked.ok ? [] : checked.issues.map((i) => i.message)).toContain('Node "triage" (prompt_execution) config has an unknown key "tols"; did you mean "tools"?');
   });
 
   it('checks every method, retry policies and workflow options', () => {
     const js = (fn: (w: Record<string, (...args: unknown[]) => unknown>) => unknown) => () => fn(workflow('w') as unknown as Record<string, (...args: unknown[]) => unknown>);
     const body = (b: unknown) => b;
     expect(thrown(js((w) => w.prompt!('p', { model: 'mock:m', template: 'x', retry: { max_attemps: 3 } }))).message).toBe(
-      'unknown key `max_attemps` in prompt `p` retry; did you mean `max_attempts`?',
+      'Step "p" (prompt) retry has an unknown key "max_attemps"; did you mean "max_attempts"?',
     );
-    expect(thrown(js((w) => w.forEach!('input.xs', body, { concurency: 2 }))).message).toBe('unknown key `concurency` in forEach `for_each_1` options; did you mean `concurrency`?');
-    expect(thrown(js((w) => w.repeat!(2, body, { as: 'x' }))).message).toBe('unknown key `as` in repeat `repeat_1` options');
-    expect(thrown(js((w) => w.when!('true', body, undefined, { merge: 'first' }))).message).toMatch(/^unknown key `merge` in when `when_1` options/);
-    expect(thrown(js((w) => w.parallel!({ a: body }, { wait_for: 'any' }))).message).toBe('unknown key `wait_for` in parallel `parallel_1` options; did you mean `waitFor`?');
-    expect(thrown(js((w) => w.approval!('ok', { mesage: 'x' }))).message).toBe('unknown key `mesage` in approval `ok` options; did you mean `message`?');
-    expect(thrown(js((w) => w.webhook!('h', { url: 'https://x', header: {} }))).message).toBe('unknown key `header` in webhook `h` options; did you mean `headers`?');
-    expect(thrown(js((w) => w.delay!('d', { untl: 'x' }))).message).toBe('unknown key `untl` in delay `d` time; did you mean `until`?');
-    expect(thrown(js((w) => w.waitForEvent!('e', { event: 'x', filters: 'true' }))).message).toMatch(/did you mean `filter`\?$/);
-    expect(thrown(js((w) => w.subWorkflow!('s', { workflowId: 'x' }))).message).toMatch(/^unknown key `workflowId` in subWorkflow `s` options/);
-    expect(thrown(js((w) => w.transform!('t', { a: '1' }, { nam: 'x' }))).message).toBe('unknown key `nam` in step `t` options; did you mean `name`?');
-    expect(thrown(js((w) => w.end!({}, { terminal: true }))).message).toBe('unknown key `terminal` in end `end` options; did you mean `terminate`?');
-    expect(thrown(js((w) => w.prompt!('p', 'mock:m'))).message).toBe('Prompt `p` options must be an object, got string.');
+    expect(thrown(js((w) => w.forEach!('input.xs', body, { concurency: 2 }))).message).toBe('Step "for_each_1" (forEach) options has an unknown key "concurency"; did you mean "concurrency"?');
+    expect(thrown(js((w) => w.repeat!(2, body, { as: 'x' }))).message).toBe(
+      'Step "repeat_1" (repeat) options has an unknown key "as" (known keys: name, description, retry, timeout_ms, id, max_iterations, index_as, concurrency).',
+    );
+    expect(thrown(js((w) => w.when!('true', body, undefined, { merge: 'first' }))).message).toMatch(/^Step "when_1" \(when\) options has an unknown key "merge"/);
+    expect(thrown(js((w) => w.parallel!({ a: body }, { wait_for: 'any' }))).message).toBe('Step "parallel_1" (parallel) options has an unknown key "wait_for"; did you mean "waitFor"?');
+    expect(thrown(js((w) => w.approval!('ok', { mesage: 'x' }))).message).toBe('Step "ok" (approval) options has an unknown key "mesage"; did you mean "message"?');
+    expect(thrown(js((w) => w.webhook!('h', { url: 'https://x', header: {} }))).message).toBe('Step "h" (webhook) options has an unknown key "header"; did you mean "headers"?');
+    expect(thrown(js((w) => w.delay!('d', { untl: 'x' }))).message).toBe('Step "d" (delay) time has an unknown key "untl"; did you mean "until"?');
+    expect(thrown(js((w) => w.waitForEvent!('e', { event: 'x', filters: 'true' }))).message).toMatch(/did you mean "filter"\?$/);
+    expect(thrown(js((w) => w.subWorkflow!('s', { workflowId: 'x' }))).message).toMatch(/^Step "s" \(subWorkflow\) options has an unknown key "workflowId"/);
+    expect(thrown(js((w) => w.transform!('t', { a: '1' }, { nam: 'x' }))).message).toBe('Step "t" (transform) options has an unknown key "nam"; did you mean "name"?');
+    expect(thrown(js((w) => w.end!({}, { terminal: true }))).message).toBe('Step "end" (end) options has an unknown key "terminal"; did you mean "terminate"?');
+    expect(thrown(js((w) => w.prompt!('p', 'mock:m'))).message).toBe('Step "p" (prompt) options must be an object, got string.');
 
     const wf = (opts: unknown) => () => workflow('triage', opts as Parameters<typeof workflow>[1]);
-    expect(thrown(wf({ variabels: {} })).message).toBe('unknown key `variabels` in workflow `triage` options; did you mean `variables`?');
-    expect(thrown(wf({ settings: { max_concurency: 2 } })).message).toBe('unknown key `max_concurency` in workflow `triage` settings; did you mean `max_concurrency`?');
-    expect(thrown(wf({ settings: { budget: { max_token: 2 } } })).message).toMatch(/^unknown key `max_token` in workflow `triage` settings.budget; did you mean `max_tokens`\?/);
-    expect(thrown(wf({ variables: { ticket: { type: 'string', default: 'x' } } })).message).toMatch(/^unknown key `default` in workflow `triage` variable `ticket`/);
-    expect(thrown(wf({ additionalInput: true })).message).toBe('unknown key `additionalInput` in workflow `triage` options; did you mean `additional_input`?');
+    expect(thrown(wf({ variabels: {} })).message).toBe('Workflow "triage" options has an unknown key "variabels"; did you mean "variables"?');
+    expect(thrown(wf({ settings: { max_concurency: 2 } })).message).toBe('Workflow "triage" settings has an unknown key "max_concurency"; did you mean "max_concurrency"?');
+    expect(thrown(wf({ settings: { budget: { max_token: 2 } } })).message).toBe('Workflow "triage" settings.budget has an unknown key "max_token"; did you mean "max_tokens"?');
+    expect(thrown(wf({ variables: { ticket: { type: 'string', default: 'x' } } })).message).toMatch(/^Workflow "triage" variable "ticket" has an unknown key "default"/);
+    expect(thrown(wf({ additionalInput: true })).message).toBe('Workflow "triage" options has an unknown key "additionalInput"; did you mean "additional_input"?');
   });
 
   it('lists every unknown key at once', () => {
     const opts = { model: 'mock:m', template: 'x', tols: [], stram: true } as unknown as Parameters<ReturnType<typeof workflow>['prompt']>[1];
     expect(thrown(() => workflow('w').prompt('p', opts)).message).toBe(
-      'unknown key `tols` in prompt `p` options; did you mean `tools`?; unknown key `stram` in prompt `p` options; did you mean `stream`?',
+      'Step "p" (prompt) options has an unknown key "tols"; did you mean "tools"? Step "p" (prompt) options has an unknown key "stram"; did you mean "stream"?',
     );
   });
 });

@@ -32,7 +32,7 @@ function checked(def: WorkflowDefinition): WorkflowDefinition {
     expect(ids).toContain(e.source_node_id);
     expect(ids).toContain(e.target_node_id);
   }
-  const positions = nodes.map((n) => `${n.position.x},${n.position.y}`);
+  const positions = nodes.map((n) => `${n.position!.x},${n.position!.y}`);
   expect(new Set(positions).size).toBe(positions.length);
   for (const n of nodes.filter((x) => x.type === 'condition')) {
     for (const out of ['true', 'false'] as const) {
@@ -304,7 +304,7 @@ describe('workflow builder: routing conventions', () => {
           as: 'doc',
           concurrency: 4,
         })
-        .while('state.pending', (b) => b.delay('poll', 500), { max_iterations: 10 })
+        .while('input.pending', (b) => b.delay('poll', 500), { max_iterations: 10 })
         .repeat(3, (b) => b.transform('tick', { n: 'index' }))
         .build(),
     );
@@ -314,7 +314,7 @@ describe('workflow builder: routing conventions', () => {
       { source_output: 'done', target_node_id: 'while_4', target_input: 'in' },
     ]);
     expect(edgesInto(def, 'docs')).toEqual(['start:out->in', 'keep:out->next']);
-    expect(nodeOf(def, 'while_4').config).toEqual({ loop_type: 'while', condition: 'state.pending', max_iterations: 10 });
+    expect(nodeOf(def, 'while_4').config).toEqual({ loop_type: 'while', condition: 'input.pending', max_iterations: 10 });
     expect(edgesInto(def, 'while_4')).toEqual(['docs:done->in', 'poll:out->next']);
     expect(nodeOf(def, 'repeat_6').config).toEqual({ loop_type: 'count', count: 3, max_iterations: 1000 });
     expect(edgesFrom(def, 'repeat_6')).toEqual([
@@ -323,7 +323,7 @@ describe('workflow builder: routing conventions', () => {
     ]);
     expect(def.definition.edges.find((e) => e.target_input === 'next' && e.source_node_id === 'tick')?.id).toBe('e_tick_repeat_6');
     // Bodies are drawn one lane below their loop, after it.
-    expect(nodeOf(def, 'summarise').position).toEqual({ x: nodeOf(def, 'docs').position.x + 250, y: 150 });
+    expect(nodeOf(def, 'summarise').position).toEqual({ x: nodeOf(def, 'docs').position!.x + 250, y: 150 });
   });
 
   it('gives a parallel one edge per branch named after it, meeting at <id>_merge', () => {
@@ -348,7 +348,7 @@ describe('workflow builder: routing conventions', () => {
     ]);
     expect(edgesInto(def, 'fan_merge')).toEqual(['facts:out->in', 'tone_out:out->in', 'fan:nothing->in']);
     expect(edgesFrom(def, 'fan_merge')).toEqual([{ source_output: 'out', target_node_id: 'end', target_input: 'in' }]);
-    expect(nodeOf(def, 'tone').position.y).toBe(150);
+    expect(nodeOf(def, 'tone').position!.y).toBe(150);
   });
 
   it('nests forEach, parallel, when, while and repeat three levels deep with the same conventions', () => {
@@ -362,7 +362,7 @@ describe('workflow builder: routing conventions', () => {
                 check: (b) =>
                   b.when(
                     'order.total > 100',
-                    (big) => big.while('state.retry', (w) => w.webhook('verify', { url: 'https://x.test' }), { max_iterations: 5, id: 'retry_loop' }),
+                    (big) => big.while('input.retry', (w) => w.webhook('verify', { url: 'https://x.test' }), { max_iterations: 5, id: 'retry_loop' }),
                     (small) => small.repeat('order.lines', (r) => r.transform('line', { l: 'index' }), { id: 'lines' }),
                     { id: 'size' },
                   ),

@@ -313,11 +313,14 @@ describe('engine: running workflows', () => {
     expect(run.error_message).toMatch(/Raw answer: nope/);
   });
 
-  it('names an unknown provider', async () => {
-    const { engine } = makeEngine();
-    const run = await engine.run(workflow('p').prompt('p', { model: 'nowhere:m', template: 'x' }), {});
-    expect(run.status).toBe('failed');
-    expect(run.error_message).toMatch(/No provider named "nowhere"/);
+  it('refuses a workflow naming an unknown provider before anything runs or is stored', async () => {
+    const { engine, mock, storage } = makeEngine();
+    const error = await engine.run(workflow('p').prompt('p', { model: 'nowhere:m', template: 'x' }), {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowValidationError);
+    expect((error as WorkflowValidationError).issues).toMatchObject([{ code: 'unknown_provider', nodeId: 'p', path: ['definition', 'nodes', 1, 'config', 'provider_model'] }]);
+    expect((error as Error).message).toMatch(/no provider "nowhere" \(providers: "mock"\)/);
+    expect(mock.calls).toHaveLength(0);
+    expect(await storage.listWorkflows({})).toEqual([]);
   });
 
   it('streams tokens as node:token events with the same final text', async () => {

@@ -137,7 +137,7 @@ describe('records', () => {
     await call('POST', '/workflows', workflow('say', { variables: { text: 'string' } }).prompt('reply', { model: 'mock:x', template: '{{input.text}}' }).end({ reply: 'reply.text', words: "reply.text.split('x')" }).build());
     const small = (await call('POST', '/workflows/say/execute?wait=true', { input_data: { text: 'hi' } })).body.id;
     const big = (await call('POST', '/workflows/say/execute?wait=true', { input_data: { text: 'big' } })).body.id;
-    const failed = (await engine.run(workflow('broken').transform('t', { x: 'missing.key' }), {})).id;
+    const failed = (await engine.run(workflow('broken').transform('t', { x: 'input.missing.key' }), {})).id;
 
     const rows = new Map<string, any>((await call('GET', '/workflow-executions')).body.data.map((r: { id: string }) => [r.id, r]));
     expect(rows.get(small)).toMatchObject({ status: 'completed', output_data: { reply: 'echo: hi', words: ['echo: hi'] } });
@@ -158,7 +158,7 @@ describe('records', () => {
     const { call } = await serve(makeEngine());
     const branching = workflow('branching', { variables: { go: 'boolean', xs: 'array' } })
       .when('input.go', (b) => b.transform('yes', { v: '1' }), (b) => b.transform('no', { v: '0' }).transform('no_again', { v: '0' }))
-      .forEach('input.xs', (b) => b.transform('double', { v: 'item * 2' }), { id: 'each', as: 'item' })
+      .forEach('input.xs', (b) => b.transform('doubled', { v: 'item * 2' }), { id: 'each', as: 'item' })
       .end({ out: 'each' });
     await call('POST', '/workflows', branching.build());
     const run = await call('POST', '/workflows/branching/execute?wait=true', { input_data: { go: true, xs: [1, 2, 3] } });

@@ -176,7 +176,7 @@ describe('workflow executions', () => {
     await call('POST', '/workflows', greet().build());
     const ids: string[] = [];
     for (const name of ['a', 'b', 'c']) ids.push((await call('POST', '/workflows/greet/execute?wait=true', { input_data: { name } })).body.id);
-    const failing = await engine.run(workflow('fails').transform('t', { x: 'missing.key' }), {});
+    const failing = await engine.run(workflow('fails').transform('t', { x: 'input.missing.key' }), {});
     expect(failing.status).toBe('failed');
 
     const all = await call('GET', '/workflow-executions');

@@ -8,7 +8,7 @@ import { workflow } from '../src/index.js';
 import { evaluateExpression } from '../src/expressions/expressions.js';
 import { EXPRESSION_COST_BUDGET } from '../src/expressions/cel-cost.js';
 import { MAX_INDEX_GAP, setPath } from '../src/expressions/data-paths.js';
-import { checkJson } from '../src/calls/json-schema-check.js';
+import { checkJson } from '../src/definition/json-schema-check.js';
 import { makeEngine } from './helpers.js';
 
 const evalError = (source: string, context: Record<string, unknown> = {}): unknown => {

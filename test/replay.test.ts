@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, type ToolDefinition, type ProviderRequest, ScriptedProvider, type ModelCallRecord } from '../src/index.js';
+import { Engine, type ToolDefinition, type ProviderRequest, ScriptedProvider, type ModelCallRecord, workflow } from '../src/index.js';
 import { createReplayResponder } from '../src/calls/replay-answers.js';
 import { edge, makeEngine, node } from './helpers.js';
 
@@ -88,10 +88,14 @@ describe('recorded replay', () => {
   });
 
   it('fails a replayed step whose source run made no call there, instead of calling a provider', async () => {
-    const { engine } = setup();
-    const broken = { ...support, name: 'broken', definition: { ...support.definition, nodes: support.definition.nodes.map((n) => (n.id === 'classify' ? { ...n, config: { ...n.config, provider_model: 'nowhere:x' } } : n)) } };
-    const original = await engine.run(broken, { ticket: 'x' });
-    expect(original.execution_trace.find((s) => s.node_id === 'classify')!.error_code).toBe('unknown_provider'); // nothing recorded
+    // The breaker opens on one failure: the original run's classify is refused before any request.
+    const [mock, backup] = [new ScriptedProvider(script), new ScriptedProvider(script, { name: 'backup' })];
+    const { engine } = makeEngine(undefined, { providers: { mock, backup }, tools, circuitBreaker: { failureThreshold: 1, cooldownMs: 3_600_000 } });
+    const down = await engine.run(workflow('down').prompt('p', { model: 'mock:flaky', template: 'x' }), {});
+    expect(down.status).toBe('failed');
+    const original = await engine.run(support, { ticket: 'x' });
+    expect(original.execution_trace.find((s) => s.node_id === 'classify')!.error_code).toBe('circuit_open'); // nothing recorded
+    expect(await engine.calls.list({ workflow_execution_id: original.id })).toEqual([]);
     const replayed = await engine.wait(await engine.replay(original.id));
     const classify = replayed.execution_trace.find((s) => s.node_id === 'classify')!;
     expect(classify.error_code).toBe('not_found');

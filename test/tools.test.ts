@@ -115,13 +115,13 @@ describe('tool calling', () => {
     expect(mock.calls).toHaveLength(6);
   });
 
-  it('fails clearly when a node lists a tool the engine does not have', async () => {
+  it('refuses a workflow listing a tool the engine does not have, before the run starts', async () => {
     const { engine, mock } = makeEngine(() => 'never', { tools: hostTools() });
-    const run = await engine.run(flow({ tools: ['add', 'search'] }));
-    const step = run.execution_trace.find((s) => s.node_id === 'agent')!;
-    expect(step.error_code).toBe('validation_failed');
-    expect(step.error_message).toBe('Node "agent" lists tool "search", which is not registered (engine option "tools" has "add", "lookup")');
+    const error = await engine.run(flow({ tools: ['add', 'serch'] })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'validation_failed', issues: [{ code: 'unknown_tool', nodeId: 'agent', path: ['definition', 'nodes', 1, 'config', 'tools', 1] }] });
+    expect((error as Error).message).toContain('Node "agent" config.tools[1] is "serch", but this engine has no tool "serch" (tools: "add", "lookup")');
     expect(mock.calls).toHaveLength(0);
+    expect(await engine.list()).toEqual([]);
   });
 
   it('rejects malformed tool options at construction', () => {

@@ -278,7 +278,7 @@ describe('event triggers', () => {
   it('chains workflows on workflow.completed and workflow.failed, never a workflow on itself', async () => {
     const engine = makeEngine();
     await store(engine, 'first', []);
-    await engine.workflows.create(workflow('breaks').transform('t', { x: 'missing.key' }).build());
+    await engine.workflows.create(workflow('breaks').transform('t', { x: 'input.missing.key' }).build());
     await store(engine, 'second', [{ id: 'after-first', type: 'event', config: { event: 'workflow.completed', filter: "event.workflow_id == 'first'" } }]);
     await store(engine, 'on-failure', [{ id: 'f', type: 'event', config: { event: 'workflow.failed' } }]);
     await store(engine, 'loop', [{ id: 'self', type: 'event', config: { event: 'workflow.completed', filter: "event.workflow_id == 'loop'" } }]);

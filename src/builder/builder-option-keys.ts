@@ -2,7 +2,8 @@
  * The keys each builder method accepts, and the run-time check that refuses any other. TypeScript
  * refuses a mistyped option at compile time, but JavaScript callers and `as` casts reach the
  * builder with it, and a dropped `tols` silently turns the tools off. The message reads like JSON
- * validation's: "unknown key `tols` in prompt `triage` options; did you mean `tools`?".
+ * validation's (validation/unknown-keys.ts): `Step "triage" (prompt) options has an unknown key
+ * "tols"; did you mean "tools"?`.
  *
  * Each list is a record over the option type's keys, so adding an option without listing it here
  * (or listing one the type lacks) is a type error.
@@ -71,38 +72,40 @@ export const OPTION_KEYS = {
 
 /**
  * Throws `validation_failed` naming every key of `value` that `known` lacks, each with the known
- * key it most likely meant; `where` says whose options they are (`prompt \`triage\` options`).
- * A value that is not a plain object is refused too. Absent (`undefined`) options pass.
+ * key it most likely meant (or the known keys); `where` says whose options they are
+ * (`Step "triage" (prompt) options`). A value that is not a plain object is refused too. Absent
+ * (`undefined`) options pass.
  */
 export function checkKeys(value: unknown, known: Readonly<Record<string, true>>, where: string, nodeId?: string): void {
   if (value === undefined) return;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw builderError(`${capitalise(where)} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}.`, nodeId);
+    throw builderError(`${where} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}.`, nodeId);
   }
+  const keys = Object.keys(known);
   const issues: ValidationIssue[] = [];
   for (const key of Object.keys(value)) {
     if (Object.hasOwn(known, key)) continue;
-    const hint = didYouMean(key, Object.keys(known));
+    const hint = didYouMean(key, keys);
     issues.push({
       path: [key],
       code: 'unknown_key',
-      message: `unknown key \`${key}\` in ${where}${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
+      message: `${where} has an unknown key "${key}"${hint === undefined ? ` (known keys: ${keys.join(', ')}).` : `; did you mean "${hint}"?`}`,
       ...(nodeId === undefined ? {} : { nodeId }),
     });
   }
-  if (issues.length > 0) throw builderError(issues.map((i) => i.message).join('; '), nodeId, issues);
+  if (issues.length > 0) throw builderError(issues.map((i) => i.message).join(' '), nodeId, issues);
 }
 
-/** Checks a step's options, and its `retry` against the retry policy's keys. */
-export function checkStepKeys(method: keyof typeof OPTION_KEYS, id: string, opts: unknown): void {
-  checkKeys(opts, OPTION_KEYS[method], `${method} \`${id}\` options`, id);
+/** Checks the options of step method `method` (with the keys of `keys`), and its `retry` against the retry policy's keys. */
+export function checkStepKeys(method: string, id: string, opts: unknown, keys: keyof typeof OPTION_KEYS = method as keyof typeof OPTION_KEYS): void {
+  checkKeys(opts, OPTION_KEYS[keys], `${stepLabel(method, id)} options`, id);
   const retry = (opts as { retry?: unknown } | undefined)?.retry;
-  if (retry !== undefined) checkKeys(retry, schemaKeys(definitionSchemas().RetryPolicySchema.shape), `${method} \`${id}\` retry`, id);
+  if (retry !== undefined) checkKeys(retry, schemaKeys(definitionSchemas().RetryPolicySchema.shape), `${stepLabel(method, id)} retry`, id);
 }
 
 /** Checks `workflow(name, opts)`: its options, settings (and budget), object-form variables and triggers. */
 export function checkWorkflowKeys(name: string, opts: unknown): void {
-  const where = `workflow \`${name}\``;
+  const where = `Workflow ${JSON.stringify(name)}`;
   checkKeys(opts, OPTION_KEYS.workflow, `${where} options`);
   const o = (opts ?? {}) as WorkflowOptions;
   const { WorkflowSettingsSchema, RetryPolicySchema } = definitionSchemas();
@@ -111,10 +114,10 @@ export function checkWorkflowKeys(name: string, opts: unknown): void {
   checkKeys(o.settings?.retry_policy, schemaKeys(RetryPolicySchema.shape), `${where} settings.retry_policy`);
   const variables = o.variables;
   if (Array.isArray(variables)) {
-    for (const v of variables as readonly { name?: unknown }[]) checkKeys(v, OPTION_KEYS.variable, `${where} variable \`${String(v?.name)}\``);
+    for (const v of variables as readonly { name?: unknown }[]) checkKeys(v, OPTION_KEYS.variable, `${where} variable ${JSON.stringify(String(v?.name))}`);
   } else if (variables !== undefined && typeof variables === 'object') {
     for (const [key, v] of Object.entries(variables)) {
-      if (typeof v === 'object' && v !== null) checkKeys(v, OPTION_KEYS.variable, `${where} variable \`${key}\``);
+      if (typeof v === 'object' && v !== null) checkKeys(v, OPTION_KEYS.variable, `${where} variable ${JSON.stringify(key)}`);
     }
   }
   for (const t of o.triggers ?? []) checkKeys(t, OPTION_KEYS.trigger, `${where} trigger`);
@@ -124,6 +127,7 @@ function schemaKeys(shape: object): Readonly<Record<string, true>> {
   return Object.fromEntries(Object.keys(shape).map((k) => [k, true] as const));
 }
 
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+/** How messages name a step, like validation names a node: `Step "triage" (prompt)`. */
+export function stepLabel(method: string, id: string): string {
+  return `Step ${JSON.stringify(id)} (${method})`;
 }

@@ -4,6 +4,7 @@
  */
 import { definitionSchemas, type BuiltinNodeType, type DefinitionSchemas } from '../definition/definition.js';
 import { TrellisError, type ValidationIssue } from '../kernel/errors.js';
+import { unreadableNameReason } from '../expressions/identifier-names.js';
 import type { StepOptions } from './builder-types.js';
 
 /** A node as declared: everything but `position`, `inputs` and `outputs`, which compilation adds. */
@@ -55,15 +56,14 @@ export function builderError(message: string, nodeId?: string, issues?: readonly
   });
 }
 
-/** Checks an id's syntax; uniqueness is the builder's job, it knows every id declared so far. */
+/**
+ * Checks that an id is one expressions can read (`my-step` is not: `my-step.text` is a
+ * subtraction); uniqueness is the builder's job, it knows every id declared so far.
+ */
 export function checkNodeId(id: unknown): asserts id is string {
-  const parsed = definitionSchemas().WorkflowNodeSchema.shape.id.safeParse(id);
-  if (!parsed.success) {
-    throw builderError(
-      `Invalid node id ${JSON.stringify(id)}: node ids are letters, digits, _ and -, not starting with a digit.`,
-      typeof id === 'string' ? id : undefined,
-    );
-  }
+  if (typeof id !== 'string' || id === '') throw builderError(`Invalid node id ${JSON.stringify(id)}: node ids are non-empty strings.`);
+  const reason = unreadableNameReason(id);
+  if (reason !== undefined) throw builderError(`Invalid node id "${id}": ${reason}.`, id);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { parseProviderModel, type WorkflowDefinition } from '../definition/definition.js';
 import { compileSteps, GraphSink } from './builder-compile.js';
 import { assembleDefinition, checkWorkflowOptions, toOutputSchema } from './builder-options.js';
-import { checkKeys, checkStepKeys, checkWorkflowKeys, OPTION_KEYS } from './builder-option-keys.js';
+import { checkKeys, checkStepKeys, checkWorkflowKeys, OPTION_KEYS, stepLabel } from './builder-option-keys.js';
 import {
   builderError,
   chainEnded,
@@ -165,7 +165,7 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
     mapping: M,
     opts?: StepOptions,
   ): WorkflowBuilder<WithOutput<T, Id, { [K in keyof M]: unknown }>, R> {
-    checkStepKeys('step', id, opts);
+    checkStepKeys('transform', id, opts, 'step');
     return this.#node(makeNode(id, 'data_transform', { mapping }, opts));
   }
 
@@ -267,8 +267,8 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
 
   /** A `delay` node: waits `ms` milliseconds, or until a time (`{ until }`). */
   delay<Id extends string>(id: Id, spec: DelaySpec, opts?: StepOptions): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
-    checkStepKeys('step', id, opts);
-    if (typeof spec !== 'number') checkKeys(spec, OPTION_KEYS.delay, `delay \`${id}\` time`, id);
+    checkStepKeys('delay', id, opts, 'step');
+    if (typeof spec !== 'number') checkKeys(spec, OPTION_KEYS.delay, `${stepLabel('delay', id)} time`, id);
     return this.#node(makeNode(id, 'delay', typeof spec === 'number' ? { ms: spec } : { until: spec.until }, opts));
   }
 
@@ -335,7 +335,7 @@ export class WorkflowBuilder<T extends object = {}, R extends BuilderRun = Build
     opts?: StepOptions,
   ): WorkflowBuilder<WithOutput<T, Id, unknown>, R> {
     if (type === 'start') throw builderError(`Node "${id}": a workflow has exactly one start node, added by workflow().`, id);
-    checkStepKeys('step', id, opts);
+    checkStepKeys('node', id, opts, 'step');
     return this.#node(makeNode(id, type, { ...config }, opts));
   }
 

@@ -9,7 +9,7 @@ import type { Json } from '../kernel/json.js';
 import { checkBudget, type RunBudget } from './call-budget.js';
 import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { stepCallId } from '../kernel/call-ids.js';
-import { checkJson } from './json-schema-check.js';
+import { checkJson } from '../definition/json-schema-check.js';
 import type { ReplayResponder } from './replay-answers.js';
 import type { RunCalls } from './run-calls.js';
 import { resolveTools, runToolCalls, toolMessages, type ToolCallRecord, type ToolDefinition } from './tool-loop.js';

@@ -6,7 +6,7 @@
 import type { Json } from '../kernel/json.js';
 import type { JsonSchema, ProviderMessage, ProviderToolCall, ProviderToolDefinition } from '../providers/provider.js';
 import { TrellisError, isTrellisError } from '../kernel/errors.js';
-import { checkJson } from './json-schema-check.js';
+import { checkJson } from '../definition/json-schema-check.js';
 
 /** What a tool sees besides its arguments. */
 export interface ToolContext {

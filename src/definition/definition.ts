@@ -98,6 +98,8 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
       .object({
         wait_for: z.enum(['all', 'any', 'count']).default('all').optional(),
         required_count: z.number().int().min(1).optional(),
+        /** The node the branches meet at (the builder's `<id>_merge`); it runs once under `any`/`count`. */
+        join: z.string().optional(),
       })
       .loose(),
     merge: z.object({ strategy: z.enum(['collect', 'concat', 'first']).optional() }).loose(),
@@ -112,6 +114,7 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
         body: z.unknown().optional(),
         expected_status: z.union([z.number().int(), z.array(z.number().int())]).optional(),
         output_mapping: stringMap.optional(),
+        timeout_ms: z.number().int().min(1).optional(),
       })
       .loose(),
     data_transform: z.object({ mapping: z.record(z.string(), expression) }).loose(),
@@ -136,11 +139,12 @@ function buildSchemas({ z }: ReturnType<typeof loadZod>) {
   } satisfies Record<BuiltinNodeType, z.ZodType>;
 
   const WorkflowNodeSchema = z.object({
-    id: z.string().min(1).regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'node ids are letters, digits, _ and -, not starting with a digit'),
+    id: z.string().min(1).regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'node ids are letters, digits and _, not starting with a digit'),
     type: z.string().min(1),
     name: z.string(),
     description: z.string().optional(),
-    position: PositionSchema,
+    /** Where a visual editor draws the node; nothing else reads it, so it may be left out. */
+    position: PositionSchema.optional(),
     config: z.record(z.string(), z.unknown()),
     inputs: z.array(z.string()).default([]),
     outputs: z.array(z.string()).default([]),

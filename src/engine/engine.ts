@@ -141,7 +141,7 @@ export class Engine {
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
-        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage }, runs)),
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,
@@ -199,7 +199,9 @@ export class Engine {
 
   /**
    * Starts a run and resolves with its id as soon as it is recorded; its first event fires after
-   * (listening after `start()` is safe). `input` is typed like {@link Engine.run}'s.
+   * (listening after `start()` is safe). `input` is typed like {@link Engine.run}'s. Throws
+   * `WorkflowValidationError`, with nothing stored, when the definition is invalid or names a
+   * provider or tool this engine does not have (issues `unknown_provider`, `unknown_tool`).
    */
   start<W extends WorkflowSource>(workflow: W, ...[input, options = {}]: RunArgs<W, RunOptions>): Promise<string> {
     return this.#start(workflow, input, options, true);
@@ -211,8 +213,9 @@ export class Engine {
     let known = this.#resolved.get(workflow);
     if (!known) {
       const def = resolveDefinition(workflow, this.#nodes.validation());
-      // The input is checked before anything is stored.
+      // The input, providers and tools are checked before anything is stored.
       resolveInput(def, input, this.#options.maxInputBytes);
+      this.#admission.assertReferences(def);
       // What runs is what the object says from now on (frozen before the first await, so nothing
       // changes it between the copy validated above and the cache): changing it throws in strict
       // mode, and sloppy mode ignores the write. Our builders never change; another object with a
@@ -228,7 +231,10 @@ export class Engine {
     return this.#admitted(await this.#admission.create(storage, known, input, options, undefined, yieldToCaller), options.signal);
   }
 
-  /** Starts a run of a stored workflow (latest version unless given). */
+  /**
+   * Starts a run of a stored workflow (latest version unless given). Throws
+   * `WorkflowValidationError` when the version names a provider or tool this engine does not have.
+   */
   async startStored(workflowId: string, input?: unknown, options: RunOptions & { version?: number } = {}): Promise<string> {
     const storage = await this.init();
     const stored = await storage.getWorkflow(workflowId, options.version);

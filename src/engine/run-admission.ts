@@ -12,7 +12,8 @@ import type { IdGenerator } from '../kernel/ids.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveInput } from '../definition/run-input.js';
-import { NotFoundError, TrellisError } from '../kernel/errors.js';
+import { engineReferenceIssues, type EngineNames } from '../definition/validation/engine-references.js';
+import { NotFoundError, TrellisError, WorkflowValidationError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
 
@@ -38,6 +39,8 @@ export interface RunAdmitterParts {
   readonly leaseMs: number;
   readonly maxInputBytes: number;
   readonly events: TrellisEventEmitter;
+  /** The engine's providers and tools, which every `provider_model` and `tools` entry must name. */
+  readonly names: EngineNames;
   storage(): Promise<Storage>;
 }
 
@@ -62,6 +65,8 @@ export class RunAdmitter implements RunAdmission {
   readonly #runs: HotRuns;
   /** Workflows with `max_concurrent_runs`, whose queued runs are admitted when one of theirs ends. */
   readonly #limited = new Set<string>();
+  /** Definitions whose providers and tools this engine has: versions never change, so once is enough. */
+  readonly #referencesChecked = new WeakSet<WorkflowDefinition>();
 
   constructor(parts: RunAdmitterParts, runs: HotRuns) {
     this.#parts = parts;
@@ -76,6 +81,7 @@ export class RunAdmitter implements RunAdmission {
    */
   async create(storage: Storage, target: RunTarget, input: unknown, options: RunOptions, link?: ChildLink, yieldToCaller = false): Promise<string> {
     const { def, workflowId, version } = target;
+    if (!replays(options.trigger)) this.assertReferences(def);
     const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
     const now = this.#parts.clock.now();
     const record: RunRecord = copyRunRow({
@@ -119,6 +125,17 @@ export class RunAdmitter implements RunAdmission {
     return run.id;
   }
 
+  /**
+   * Throws `WorkflowValidationError` listing every provider and tool `def` names that this engine
+   * does not have (issues `unknown_provider`, `unknown_tool`), before anything is stored or run.
+   */
+  assertReferences(def: WorkflowDefinition): void {
+    if (this.#referencesChecked.has(def)) return;
+    const issues = engineReferenceIssues(def, this.#parts.names);
+    if (issues.length > 0) throw new WorkflowValidationError(issues);
+    this.#referencesChecked.add(def);
+  }
+
   async createChild(parent: RunRecord, stepPath: string, workflowId: string, version: number | undefined, input: Json, key: string): Promise<string> {
     const storage = await this.#parts.storage();
     const stored = await storage.getWorkflow(workflowId, version);
@@ -150,6 +167,15 @@ export class RunAdmitter implements RunAdmission {
       this.#parts.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
     }
   }
+}
+
+/**
+ * A replay answers every call from the recorded run, and a fork's replayed steps do too (its live
+ * steps may take another model from its overrides): neither needs what the original run named.
+ */
+function replays(trigger: Json | undefined): boolean {
+  const type = typeof trigger === 'object' && trigger !== null && !Array.isArray(trigger) ? trigger['type'] : undefined;
+  return type === 'replay' || type === 'fork';
 }
 
 /**

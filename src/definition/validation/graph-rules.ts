@@ -136,7 +136,7 @@ export function checkCondition(g: Graph, n: Indexed<WorkflowNode>, out: Collecto
 }
 
 /** Nodes reachable from the loop's body edges without passing through the loop itself. */
-function loopBody(g: Graph, loopId: string): Set<string> {
+export function loopBody(g: Graph, loopId: string): Set<string> {
   const body = new Set<string>();
   const queue = (g.outgoing.get(loopId) ?? []).filter((e) => e.value.source_output === 'body').map((e) => e.value.target_node_id);
   for (let id = queue.shift(); id !== undefined; id = queue.shift()) {

@@ -56,9 +56,14 @@ function describeLocation(raw: unknown, path: readonly PropertyKey[]): { where: 
   return { where: path.length ? `Field "${formatPath(path)}"` : 'The workflow' };
 }
 
-/** Adds one `invalid_schema` issue per zod issue, naming the node or edge it sits in. */
-export function schemaIssues(raw: unknown, error: z.ZodError, out: Collector): void {
+/**
+ * Adds one `invalid_schema` issue per zod issue, naming the node or edge it sits in. `suggested`
+ * holds the paths of missing keys an unknown key was already reported as meaning (`max_attemps`
+ * for `max_attempts`): one issue says it better than two.
+ */
+export function schemaIssues(raw: unknown, error: z.ZodError, out: Collector, suggested: ReadonlySet<string> = new Set()): void {
   for (const issue of error.issues) {
+    if (issue.code === 'invalid_type' && suggested.has(issue.path.join('.'))) continue;
     const { where, ...ids } = describeLocation(raw, issue.path);
     out.add('invalid_schema', `${where}: ${issue.message}.`, issue.path as Path, ids);
   }

@@ -20,6 +20,8 @@ export function checkRegisteredConfigs(g: Graph, schemas: ReadonlyMap<string, Zo
     const result = schema.safeParse(config);
     if (result.success) continue;
     for (const issue of result.error.issues) {
+      // A strict schema's unknown keys are reported by unknown-keys.ts, with a hint.
+      if (issue.code === 'unrecognized_keys') continue;
       const field = issue.path.length ? ` "${formatPath(issue.path)}"` : '';
       out.node(n, 'invalid_config', `Node "${id}" (${type}) has an invalid config${field}: ${issue.message}.`, ['config', ...(issue.path as Path)]);
     }

@@ -1,5 +1,8 @@
 /**
- * Checks JSON values against JSON Schemas (compiled once per schema object with zod).
+ * Checks JSON values against JSON Schemas (compiled once per schema object with zod). It lives with
+ * the definition because a prompt node's `output_schema` is part of it: validation compiles each
+ * schema ({@link jsonSchemaProblem}), so one the checker cannot handle (`if`/`then`/`else`, an
+ * unknown `type`) is refused before a run starts instead of failing after the paid call.
  *
  * zod turns a `pattern` into a backtracking `RegExp`, and a model's answer is untrusted text: a
  * 26-character answer against `^(a+)+$` blocked the event loop for 2.5 s. Every regex check of the
@@ -59,13 +62,35 @@ function compile(schema: JsonSchema): z.ZodType | string {
   return validator;
 }
 
-/** Describes why `value` does not match `schema` (`path: message; ...`), or undefined when it does. */
-export function checkJson(schema: JsonSchema, value: unknown): string | undefined {
+function validatorOf(schema: JsonSchema): z.ZodType | string {
   let validator = compiled.get(schema);
   if (validator === undefined) {
     validator = compile(schema);
     compiled.set(schema, validator);
   }
+  return validator;
+}
+
+/**
+ * Why answers could not be checked against `schema` (a construct the checker does not support,
+ * a `$ref` it cannot resolve, a `pattern` RE2 cannot run), or undefined when it compiles. The
+ * compiled checker is kept for the calls that use the same schema object.
+ *
+ * @example
+ * jsonSchemaProblem({ type: 'object', if: { required: ['a'] }, then: { required: ['b'] } }); // 'Conditional schemas (if/then/else) are not supported'
+ */
+export function jsonSchemaProblem(schema: JsonSchema): string | undefined {
+  try {
+    const validator = validatorOf(schema);
+    return typeof validator === 'string' ? validator.replace(/^\(schema\): /, '') : undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Describes why `value` does not match `schema` (`path: message; ...`), or undefined when it does. */
+export function checkJson(schema: JsonSchema, value: unknown): string | undefined {
+  const validator = validatorOf(schema);
   if (typeof validator === 'string') return validator;
   const result = validator.safeParse(value);
   if (result.success) return undefined;
