@@ -30,6 +30,20 @@ const FINAL_EVENTS = new Set<string>(['execution:completed', 'execution:failed',
 
 type Listener = (payload: { readonly executionId: string }) => void;
 
+/**
+ * An event's payload as the stream sends it: `timestamp` and `dueAt`, ms since epoch in process,
+ * become ISO 8601 strings, so every time a client of the router reads (the snapshot, the trace,
+ * the lists, the events) has one format.
+ */
+function withIsoTimes(payload: unknown): unknown {
+  const { timestamp, dueAt } = payload as { timestamp?: unknown; dueAt?: unknown };
+  if (typeof timestamp !== 'number' && typeof dueAt !== 'number') return payload;
+  const out: Record<string, unknown> = { ...(payload as Record<string, unknown>) };
+  if (typeof timestamp === 'number') out.timestamp = new Date(timestamp).toISOString();
+  if (typeof dueAt === 'number') out.dueAt = new Date(dueAt).toISOString();
+  return out;
+}
+
 /** Streams the events of run `executionId` to `res` until the run ends or the client goes away. */
 export async function streamExecutionEvents(engine: Engine, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
   const queued: [string, unknown][] = [];
@@ -55,7 +69,7 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     res.end();
   };
   const relay = (name: string, payload: unknown): void => {
-    send(name, payload);
+    send(name, withIsoTimes(payload));
     if (FINAL_EVENTS.has(name)) finish();
   };
 
