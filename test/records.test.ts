@@ -4,12 +4,16 @@
  * runs can be deleted (one, or purged by age) by the engine and over HTTP. The storage side of
  * deleting is in the conformance suite (conformance-purge.ts).
  */
+import { join } from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workflow, ScriptedProvider, TrellisError, type Engine, type TrellisEvents } from '../src/index.js';
+import { workflow, Engine, MemoryStorage, ScriptedProvider, SqliteStorage, TrellisError, type PurgeFilter, type PurgeOptions, type TrellisEvents } from '../src/index.js';
 import { createRouter, type AuthorizeFn } from '../src/express/index.js';
+import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, serveOnLoopback, until } from './helpers.js';
+import { scratch } from './scratch.js';
 
+const { dir } = scratch('records');
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -155,3 +159,205 @@ async function readEvents(url: string): Promise<{ name: string; data: any }[]> {
   }
   return events;
 }
+
+/** Memory storage that records how many runs each `purgeRuns` batch removed. */
+class BatchCountingStorage extends MemoryStorage {
+  readonly batches: number[] = [];
+  override async purgeRuns(filter: PurgeFilter): Promise<number> {
+    const removed = await super.purgeRuns(filter);
+    this.batches.push(removed);
+    return removed;
+  }
+}
+
+const echo = () => workflow('echo').prompt('say', { model: 'mock:m', template: '{{input.text}}' }).end({ said: 'say.text' });
+
+describe('engine.deleteRun', () => {
+  it('deletes an ended run with its trace and LLM records; a second delete is not_found', async () => {
+    const { engine } = makeEngine();
+    const run = await engine.run(echo(), { text: 'hello' });
+    expect(await engine.calls.list({ workflow_execution_id: run.id })).toHaveLength(1);
+    const other = await engine.run(echo(), { text: 'kept' });
+
+    await engine.deleteRun(run.id);
+
+    expect(await engine.get(run.id)).toBeUndefined();
+    expect(await engine.calls.list({ workflow_execution_id: run.id })).toEqual([]);
+    expect((await engine.list()).map((r) => r.id)).toEqual([other.id]);
+    await expect(engine.deleteRun(run.id)).rejects.toMatchObject({ code: 'not_found', executionId: run.id });
+  });
+
+  it('refuses a run that has not ended with illegal_state; with force it cancels it (aborting its call) and deletes it', async () => {
+    let aborted = false;
+    const { engine, mock } = makeEngine((req) => new Promise((_resolve, reject) => req.signal?.addEventListener('abort', () => ((aborted = true), reject(req.signal!.reason)))));
+    const id = await engine.start(echo(), { text: 'slow' });
+    await until(() => mock.calls.length === 1);
+    const refused = await engine.deleteRun(id).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(TrellisError);
+    expect(refused).toMatchObject({ code: 'illegal_state', executionId: id, details: { status: 'running' }, message: expect.stringMatching(/force: true/) });
+    expect((await engine.get(id))?.status).toBe('running');
+
+    const cancelled: string[] = [];
+    engine.events.on('execution:cancelled', (e) => cancelled.push(e.executionId));
+    await engine.deleteRun(id, { force: true });
+    expect(aborted).toBe(true);
+    expect(cancelled).toEqual([id]);
+    expect(await engine.get(id)).toBeUndefined();
+    expect(await engine.calls.list({ workflow_execution_id: id })).toEqual([]);
+  });
+
+  it('deletes the child runs of a sub_workflow step with their parent, and a paused parent only with force', async () => {
+    const { engine } = makeEngine();
+    await engine.workflows.create(workflow('child', { id: 'child' }).prompt('say', { model: 'mock:m', template: 'x' }).approval('gate'));
+    const id = await engine.start(workflow('parent').subWorkflow('call', { workflow_id: 'child' }), {});
+    await until(async () => (await engine.list({ workflow_id: 'child' }))[0]?.status === 'paused');
+    const [child] = await engine.list({ workflow_id: 'child' });
+    await expect(engine.deleteRun(id)).rejects.toMatchObject({ code: 'illegal_state' });
+
+    await engine.deleteRun(id, { force: true });
+
+    expect(await engine.get(id)).toBeUndefined();
+    expect(await engine.get(child!.id)).toBeUndefined();
+    expect(await engine.calls.list({ workflow_execution_id: child!.id })).toEqual([]);
+    expect(await engine.list()).toEqual([]);
+  });
+});
+
+describe('engine.purge', () => {
+  /** Runs of `echo` that end one minute apart on the fake clock, oldest first. */
+  async function history(count: number) {
+    const made = makeEngine(() => 'ok');
+    const ended: { id: string; at: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const run = await made.engine.run(echo(), { text: `n${i}` });
+      ended.push({ id: run.id, at: made.clock.now() });
+      await made.clock.advance(60_000);
+    }
+    return { ...made, ended };
+  }
+
+  it('removes ended runs that ended before olderThan, and keeps younger ones and runs still going', async () => {
+    const { engine, clock, ended } = await history(5);
+    const failed = await makeFailedRun(engine);
+    const live = await engine.start(workflow('waits').approval('gate'), {});
+    // The five ended at t0 .. t0+4min, the failed one at t0+5min; the cut at t0+2min takes the first two.
+    expect(await engine.purge({ olderThan: new Date(ended[2]!.at) })).toBe(2);
+    expect((await engine.list()).map((r) => r.id).sort()).toEqual([ended[2]!.id, ended[3]!.id, ended[4]!.id, failed, live].sort());
+    // A status filter; a number of ms since epoch is a time too.
+    expect(await engine.purge({ olderThan: clock.now() + 1, status: 'failed' })).toBe(1);
+    expect(await engine.get(failed)).toBeUndefined();
+    // A workflow filter, and every ended status by default: the run waiting for approval stays.
+    expect(await engine.purge({ olderThan: clock.now() + 1, workflowId: 'nope' })).toBe(0);
+    expect(await engine.purge({ olderThan: clock.now() + 1, workflowId: 'echo' })).toBe(3);
+    expect((await engine.list()).map((r) => r.id)).toEqual([live]);
+  });
+
+  it('works in batches of 100, each its own transaction, and stops at limit', async () => {
+    const storage = new BatchCountingStorage();
+    const { engine, clock } = makeEngine(() => 'ok', { storage });
+    for (let i = 0; i < 250; i++) await engine.run(echo(), { text: `n${i}` });
+    await clock.advance(1);
+    expect(await engine.purge({ olderThan: clock.now(), limit: 120 })).toBe(120);
+    expect(storage.batches).toEqual([100, 20]);
+    expect(await engine.purge({ olderThan: clock.now() })).toBe(130);
+    expect(storage.batches).toEqual([100, 20, 100, 30]);
+    expect(await engine.list()).toEqual([]);
+  });
+
+  it('stops between batches when its signal aborts, and refuses bad options naming the option', async () => {
+    const { engine, clock } = await history(3);
+    await expect(engine.purge({ olderThan: clock.now(), signal: AbortSignal.abort(new Error('shutting down')) })).rejects.toThrow('shutting down');
+    expect(await engine.list()).toHaveLength(3);
+    const bad = async (options: unknown) => engine.purge(options as PurgeOptions).then(() => undefined, (e: unknown) => e as TrellisError);
+    expect(await bad({ olderThan: '2026-01-01' })).toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/"olderThan" must be a Date or a time in ms since epoch/) });
+    expect(await bad({ olderThan: new Date('nope') })).toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/"olderThan".*invalid Date/) });
+    expect(await bad({ olderThan: 1, status: 'running' })).toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/"status" must be ended statuses only/) });
+    expect(await bad({ olderThan: 1, status: [] })).toMatchObject({ code: 'invalid_options' });
+    expect(await bad({ olderThan: 1, limit: 0 })).toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/"limit"/) });
+    expect(await bad(undefined)).toMatchObject({ code: 'invalid_options' });
+    expect(await engine.list()).toHaveLength(3);
+  });
+
+  it('on a SQLite file: removes the run, its child runs and their records', async () => {
+    const clock = new FakeClock();
+    const engine = new Engine({ storage: new SqliteStorage({ path: join(dir, 'purge.sqlite') }), providers: { mock: new ScriptedProvider(() => 'ok') }, clock });
+    cleanups.push(() => engine.close());
+    await engine.workflows.create(workflow('child', { id: 'child' }).prompt('say', { model: 'mock:m', template: 'x' }));
+    const parent = await engine.run(workflow('parent').subWorkflow('call', { workflow_id: 'child' }).end({ got: 'call.output' }), {});
+    expect(parent.status).toBe('completed');
+    await clock.advance(1);
+    const kept = await engine.run(echo(), { text: 'later' });
+    expect(await engine.list()).toHaveLength(3);
+    // The parent and its child ended before now; `kept` ended now, which is not before it.
+    expect(await engine.purge({ olderThan: clock.now() })).toBe(1);
+    expect((await engine.list()).map((r) => r.id)).toEqual([kept.id]);
+    expect(await engine.calls.list({})).toHaveLength(1);
+  });
+});
+
+/** A run of its own workflow that fails at once. */
+async function makeFailedRun(engine: Engine): Promise<string> {
+  const run = await engine.run(workflow('fails').transform('bad', { x: 'input.missing.deeper' }), {});
+  expect(run.status).toBe('failed');
+  return run.id;
+}
+
+describe('DELETE /workflow-executions/:id', () => {
+  /**
+   * A router with two tenants by bearer token: a run belongs to the tenant that owns its workflow,
+   * and `authorize` lets a tenant touch only its own runs (as test/tenant-isolation.test.ts does).
+   */
+  async function tenantRouter() {
+    const { engine } = makeEngine();
+    cleanups.push(() => engine.close());
+    const owners: Record<string, 'a' | 'b'> = { 'a-echo': 'a', 'a-waits': 'a', 'b-echo': 'b' };
+    const asked: string[] = [];
+    const authorize: AuthorizeFn = async (req, action, resource) => {
+      const tenant = ({ 'Bearer token-a': 'a', 'Bearer token-b': 'b' } as const)[req.get('authorization') ?? ''];
+      if (!tenant) throw new TrellisError('auth', 'Unknown bearer token');
+      asked.push(`${tenant} ${action} ${resource.id ?? ''}`);
+      if (resource.type !== 'execution' || resource.id === undefined) return true;
+      const run = await engine.get(resource.id);
+      return run === undefined || owners[run.workflow_id] === tenant;
+    };
+    const app = express();
+    app.use('/api', createRouter(engine, { authorize }));
+    const base = `${await serveOnLoopback(app, cleanups)}/api`;
+    const as = (tenant: 'a' | 'b') => async (method: string, path: string) => {
+      const res = await fetch(base + path, { method, headers: { authorization: `Bearer token-${tenant}` } });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    };
+    return { engine, asked, a: as('a'), b: as('b') };
+  }
+
+  it('deletes an ended run (204, then 404), asking authorize as execution:delete', async () => {
+    const { engine, asked, a } = await tenantRouter();
+    const run = await engine.run(workflow('a-echo').prompt('say', { model: 'mock:m', template: 'x' }), {});
+    expect((await a('DELETE', `/workflow-executions/${run.id}`)).status).toBe(204);
+    expect(asked).toContain(`a execution:delete ${run.id}`);
+    expect(await engine.get(run.id)).toBeUndefined();
+    expect((await a('GET', `/workflow-executions/${run.id}`)).status).toBe(404);
+    expect(await a('DELETE', `/workflow-executions/${run.id}`)).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  });
+
+  it('answers 409 for a run that has not ended, and deletes it with ?force=true', async () => {
+    const { engine, a } = await tenantRouter();
+    const id = await engine.start(workflow('a-waits').approval('gate'), {});
+    await until(async () => (await engine.get(id))?.status === 'paused');
+    expect(await a('DELETE', `/workflow-executions/${id}`)).toMatchObject({ status: 409, body: { error: { code: 'illegal_state', details: { status: 'paused' } } } });
+    expect(await a('DELETE', `/workflow-executions/${id}?force=yes`)).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+    expect((await engine.get(id))?.status).toBe('paused');
+    expect((await a('DELETE', `/workflow-executions/${id}?force=true`)).status).toBe(204);
+    expect(await engine.get(id)).toBeUndefined();
+  });
+
+  it("refuses another tenant's run with 403 and leaves it", async () => {
+    const { engine, a, b } = await tenantRouter();
+    const run = await engine.run(workflow('b-echo').prompt('say', { model: 'mock:m', template: 'x' }), {});
+    expect(await a('DELETE', `/workflow-executions/${run.id}`)).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    expect(await a('DELETE', `/workflow-executions/${run.id}?force=true`)).toMatchObject({ status: 403 });
+    expect((await engine.get(run.id))?.status).toBe('completed');
+    expect((await b('DELETE', `/workflow-executions/${run.id}`)).status).toBe(204);
+  });
+});
