@@ -4,7 +4,12 @@
  * runs can be deleted (one, or purged by age) by the engine and over HTTP. The storage side of
  * deleting is in the conformance suite (conformance-purge.ts).
  */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, Engine, MemoryStorage, ScriptedProvider, SqliteStorage, TrellisError, type PurgeFilter, type PurgeOptions, type TrellisEvents } from '../src/index.js';
@@ -359,5 +364,27 @@ describe('DELETE /workflow-executions/:id', () => {
     expect(await a('DELETE', `/workflow-executions/${run.id}?force=true`)).toMatchObject({ status: 403 });
     expect((await engine.get(run.id))?.status).toBe('completed');
     expect((await b('DELETE', `/workflow-executions/${run.id}`)).status).toBe(204);
+  });
+});
+
+describe('the default storage', () => {
+  it('is trellis.sqlite in the working directory of the process, not beside the script', async () => {
+    const cwd = join(dir, 'service');
+    mkdirSync(cwd);
+    const script = join(dir, 'default-storage.mts');
+    const index = pathToFileURL(join(import.meta.dirname, '../src/index.ts')).href;
+    writeFileSync(
+      script,
+      `import { Engine, ScriptedProvider, workflow } from ${JSON.stringify(index)};
+       const engine = new Engine({ providers: { mock: new ScriptedProvider(() => 'ok') } });
+       const run = await engine.run(workflow('w').prompt('p', { model: 'mock:m', template: 'x' }), {});
+       await engine.close();
+       console.log(run.status);`,
+    );
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', tsx, script], { cwd });
+    expect(stdout.trim()).toBe('completed');
+    expect(existsSync(join(cwd, 'trellis.sqlite'))).toBe(true);
+    expect(existsSync(join(dir, 'trellis.sqlite'))).toBe(false);
   });
 });
