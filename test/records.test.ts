@@ -2,7 +2,7 @@
  * What a run leaves behind and how it reads (issue 17, Records): errors name the step path that
  * failed, every time of the execution record and of the HTTP JSON is one format (ISO 8601), and
  * runs can be deleted (one, or purged by age) by the engine and over HTTP. The storage side of
- * deleting is in the conformance suite (conformance-purge.ts).
+ * deleting is in the conformance suite (src/testing/conformance-deletion.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
