@@ -143,6 +143,33 @@ describe('one time format: ISO 8601 everywhere a run is shown', () => {
     }
     expect(streamed.every((e) => ISO.test(e.data.timestamp))).toBe(true);
   });
+
+  it('over HTTP: an approval’s due time in execution:paused, the approval inbox and the trace', async () => {
+    const { engine, clock } = makeEngine();
+    cleanups.push(() => engine.close());
+    const app = express();
+    app.use('/api', createRouter(engine, { allowUnauthenticated: true }));
+    const base = `${await serveOnLoopback(app, cleanups)}/api`;
+    const wf = workflow('gated').delay('settle', 1000).approval('gate', { message: 'Ship it?', timeout_ms: 60_000, on_timeout: 'approve' });
+    const id = await engine.start(wf, {});
+    const stream = readEvents(`${base}/workflow-executions/${id}/events`);
+    await until(() => engine.events.listenerCount('execution:paused') > 0);
+    await clock.advance(1000);
+    await until(async () => (await engine.get(id))?.status === 'paused');
+    const inbox = await (await fetch(`${base}/approvals`)).json();
+    const execution = await (await fetch(`${base}/workflow-executions/${id}`)).json();
+    await clock.advance(60_000);
+    const events = await stream;
+
+    const due = '2026-01-01T00:01:01.000Z';
+    expect(events.find((e) => e.name === 'execution:paused')?.data.approvals).toMatchObject([{ path: 'gate', dueAt: due }]);
+    expect(events.find((e) => e.name === 'node:waiting' && e.data.kind === 'approval')?.data.dueAt).toBe(due);
+    expect(inbox.data).toMatchObject([{ path: 'gate', due_at: due }]);
+    expect(execution.execution_trace.find((s: { path: string }) => s.path === 'gate').waiting_for).toMatchObject({ kind: 'approval', due_at: due });
+    for (const body of [inbox, execution, ...events.map((e) => e.data)]) {
+      for (const [path, value] of timeFields(body)) expect(value, path).toMatch(ISO);
+    }
+  });
 });
 
 /** The events of a Server-Sent Events stream, until the server ends it. */
