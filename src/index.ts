@@ -10,11 +10,13 @@ export type { CloseOptions, RunOptions, WaitOptions, WaitUntil } from './engine/
 export type { EngineOptions } from './engine/engine-options.js';
 export type { WorkflowExecution, TraceStep, WaitingFor } from './runtime/run-view.js';
 export type { ApprovalInbox, ApprovalListOptions, PendingApproval } from './engine/approval-inbox.js';
+export type { TraceAttempt } from './runtime/run-view.js';
 export type { WorkflowStore } from './engine/workflow-store.js';
 export type { WorkflowSource, BuildsWorkflow, RunInputOf, RunOutputOf } from './definition/workflow-source.js';
 export type { PromptStore, PromptInput } from './engine/prompt-store.js';
 export type { ForkOptions } from './engine/replay-runs.js';
 export type { ForkOverride } from './calls/replay-answers.js';
+export type { DeleteRunOptions, PurgeOptions, FinishedRunStatus } from './engine/run-deletion.js';
 export { systemClock } from './kernel/clock.js';
 export type { Clock } from './kernel/clock.js';
 export { randomIds, sequentialIds } from './kernel/ids.js';
@@ -144,6 +146,7 @@ export type { ProviderMetrics } from './calls/provider-gate.js';
 
 // The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
+export type { PurgeFilter } from './storage/storage.js';
 export type {
   RunStatus,
   StepStatus,

@@ -221,6 +221,19 @@ describe('workflow executions', () => {
     expect((await call('POST', `/workflow-executions/${other}/cancel`, { reason: 42 })).status).toBe(400);
   });
 
+  it('deletes a run: 204 for an ended one, 409 for a live one unless ?force=true, 404 after', async () => {
+    const engine = makeEngine({ latencyMs: 150 });
+    const { call } = await serve(engine);
+    await call('POST', '/workflows', workflow('slow').prompt('a', { model: 'mock:x', template: 'a' }).build());
+    const live = (await call('POST', '/workflows/slow/execute', {})).body.execution_id;
+    expect(await call('DELETE', `/workflow-executions/${live}`)).toMatchObject({ status: 409, body: { error: { code: 'illegal_state', details: { status: 'running' } } } });
+    expect((await call('DELETE', `/workflow-executions/${live}?force=true`)).status).toBe(204);
+    const ended = (await call('POST', '/workflows/slow/execute?wait=true', {})).body.id;
+    expect((await call('DELETE', `/workflow-executions/${ended}`)).status).toBe(204);
+    for (const id of [live, ended]) expect((await call('GET', `/workflow-executions/${id}`)).status).toBe(404);
+    expect((await call('DELETE', `/workflow-executions/${ended}`)).status).toBe(404);
+  });
+
   it('50 concurrent resumes of a paused run: exactly one 200, the rest 409', async () => {
     const engine = makeEngine({ latencyMs: 100 });
     const { call } = await serve(engine);

@@ -93,6 +93,30 @@ describe('PostgresStorage specifics', () => {
     }
   });
 
+  it('purging takes the blobs only the purged runs referenced, their child runs’ included', async () => {
+    const other = `${schema}_purge`;
+    const storage = new PostgresStorage({ connectionString: URL, schema: other, largeOutputBytes: 100 });
+    try {
+      await storage.init();
+      const mine = { text: 'm'.repeat(500) };
+      const shared = { text: 's'.repeat(500) };
+      await storage.createRun(makeRun('old', { status: 'completed', completed_at: 10 }));
+      await storage.createRun(makeRun('old-child', { status: 'completed', completed_at: 9, parent_id: 'old' }));
+      await storage.createRun(makeRun('kept', { status: 'completed', completed_at: 500 }));
+      await storage.commit({ runId: 'old', steps: [makeStep('old', 'a', 1, { output_data: shared })] });
+      await storage.commit({ runId: 'old-child', steps: [makeStep('old-child', 'a', 1, { output_data: mine })] });
+      await storage.commit({ runId: 'kept', steps: [makeStep('kept', 'a', 1, { output_data: shared })] });
+      const blobs = async () => (await admin.query(`SELECT data FROM "${other}".blobs ORDER BY data`)).rows.map((row: { data: string }) => JSON.parse(row.data) as unknown);
+      expect(await blobs()).toEqual([mine, shared]);
+      expect(await storage.purgeRuns({ completed_before: 100, status: ['completed'], limit: 10 })).toBe(1);
+      expect(await blobs()).toEqual([shared]);
+      expect((await storage.getStep('kept', 'a'))?.output_data).toEqual(shared);
+    } finally {
+      await storage.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`);
+    }
+  });
+
   it('serialises concurrent commits with expectations on one run', async () => {
     const storage = new PostgresStorage({ connectionString: URL, schema });
     await storage.init();

@@ -198,10 +198,10 @@ describe('SqliteStorage specifics', () => {
     await storage.init();
     await storage.close();
     const raw = new Database(path);
-    raw.prepare("UPDATE trellis_meta SET value = '7' WHERE key = 'schema_version'").run();
+    raw.prepare("UPDATE trellis_meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION + 1));
     raw.close();
     const newer = new SqliteStorage(path);
-    await expect(newer.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version 7 .*\\(${SCHEMA_VERSION}\\)`)) });
+    await expect(newer.init()).rejects.toMatchObject({ code: 'schema_version', message: expect.stringMatching(new RegExp(`version ${SCHEMA_VERSION + 1} .*\\(${SCHEMA_VERSION}\\)`)) });
     await newer.close();
   });
 
@@ -236,6 +236,31 @@ describe('SqliteStorage specifics', () => {
     expect((await storage.getStep('other', 'a'))?.output_data).toEqual(output);
     await storage.deleteRun('other');
     expect(blobs()).toBe(0);
+    await storage.close();
+  });
+
+  it('purging takes the blobs only the purged runs referenced, their child runs’ included', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage({ path, largeOutputBytes: 100 });
+    await storage.init();
+    const mine = { text: 'm'.repeat(500) };
+    const shared = { text: 's'.repeat(500) };
+    await storage.createRun(makeRun('old', { status: 'completed', completed_at: 10 }));
+    await storage.createRun(makeRun('old-child', { status: 'completed', completed_at: 9, parent_id: 'old' }));
+    await storage.createRun(makeRun('kept', { status: 'completed', completed_at: 500 }));
+    await storage.commit({ runId: 'old', steps: [makeStep('old', 'a', 1, { output_data: shared })] });
+    await storage.commit({ runId: 'old-child', steps: [makeStep('old-child', 'a', 1, { output_data: mine })] });
+    await storage.commit({ runId: 'kept', steps: [makeStep('kept', 'a', 1, { output_data: shared })] });
+    const blobs = () => {
+      const db = new Database(path, { readonly: true });
+      const rows = db.prepare('SELECT data FROM blobs ORDER BY data').all() as { data: string }[];
+      db.close();
+      return rows.map((row) => JSON.parse(row.data) as unknown);
+    };
+    expect(blobs()).toEqual([mine, shared]);
+    expect(await storage.purgeRuns({ completed_before: 100, status: ['completed'], limit: 10 })).toBe(1);
+    expect(blobs()).toEqual([shared]);
+    expect((await storage.getStep('kept', 'a'))?.output_data).toEqual(shared);
     await storage.close();
   });
 

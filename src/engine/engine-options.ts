@@ -14,7 +14,8 @@ import { randomIds, type IdGenerator } from '../kernel/ids.js';
 export interface EngineOptions {
   /**
    * Where runs, workflows and prompts live.
-   * @default a SqliteStorage on the file `trellis.sqlite` in the working directory
+   * @default a SqliteStorage on the file `trellis.sqlite` in the working directory (`process.cwd()`
+   * when the engine first opens it, not the folder of the script); pass one with a `path` to choose
    */
   readonly storage?: Storage;
   /** Providers by the provider part of `provider_model` (`"openai:gpt-4o-mini"` uses `providers.openai`). */

@@ -37,6 +37,7 @@ import { HotRuns } from '../runtime/hot-runs.js';
 import { hasReached, nextRunChange, type WaitUntil } from '../runtime/wait-until.js';
 import { NodeRegistry } from './node-registry.js';
 import { RunAdmitter, type RunOptions } from './run-admission.js';
+import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -424,6 +425,35 @@ export class Engine {
    */
   async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
     await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
+  }
+
+  /**
+   * Deletes a run for good, with everything keyed to it (steps, LLM execution records, events
+   * waiting in its inbox, large outputs no other run shares) and its child runs (`sub_workflow`),
+   * however deep. A run that has not ended is refused with `illegal_state` unless `force` is set,
+   * which cancels it first (a run another live process drives cannot be cancelled from here:
+   * `conflict`). Throws `not_found` for an unknown id.
+   *
+   * @example
+   * await engine.deleteRun(id);                    // an ended run
+   * await engine.deleteRun(id, { force: true });   // cancel it first if it is still going
+   */
+  async deleteRun(executionId: string, options: DeleteRunOptions = {}): Promise<void> {
+    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted'));
+  }
+
+  /**
+   * Deletes ended runs older than `olderThan` (by when they ended), as {@link deleteRun} does, in
+   * batches of 100, one short transaction each, yielding to the event loop between batches: run it
+   * on a schedule while the engine works. Child runs go with their parent and are not counted.
+   * Resolves with how many runs it removed.
+   *
+   * @example
+   * // Keep 30 days of history.
+   * const removed = await engine.purge({ olderThan: new Date(Date.now() - 30 * 86_400_000) });
+   */
+  async purge(options: PurgeOptions): Promise<number> {
+    return purgeRuns(await this.init(), options);
   }
 
   /**

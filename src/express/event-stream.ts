@@ -30,6 +30,25 @@ const FINAL_EVENTS = new Set<string>(['execution:completed', 'execution:failed',
 
 type Listener = (payload: { readonly executionId: string }) => void;
 
+/** An ISO 8601 string for a time in ms since epoch; anything else as it is. */
+const isoTime = (value: unknown): unknown => (typeof value === 'number' ? new Date(value).toISOString() : value);
+
+/**
+ * An event's payload as the stream sends it: its times, ms since epoch in process (`timestamp`,
+ * `dueAt`, and `dueAt` of each approval `execution:paused` lists), become ISO 8601 strings, so
+ * every time a client of the router reads (the snapshot, the trace, the lists, the events) has
+ * one format. Named fields only: outputs and inputs are the host's data and go as they are.
+ */
+function withIsoTimes(payload: unknown): unknown {
+  const { timestamp, dueAt, approvals } = payload as { timestamp?: unknown; dueAt?: unknown; approvals?: unknown };
+  const out: Record<string, unknown> = { ...(payload as Record<string, unknown>), timestamp: isoTime(timestamp) };
+  if (dueAt !== undefined) out.dueAt = isoTime(dueAt);
+  if (Array.isArray(approvals)) {
+    out.approvals = approvals.map((a: Record<string, unknown>) => (a.dueAt === undefined ? a : { ...a, dueAt: isoTime(a.dueAt) }));
+  }
+  return out;
+}
+
 /** Streams the events of run `executionId` to `res` until the run ends or the client goes away. */
 export async function streamExecutionEvents(engine: Engine, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
   const queued: [string, unknown][] = [];
@@ -55,7 +74,7 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     res.end();
   };
   const relay = (name: string, payload: unknown): void => {
-    send(name, payload);
+    send(name, withIsoTimes(payload));
     if (FINAL_EVENTS.has(name)) finish();
   };
 

@@ -1,4 +1,4 @@
-/** `/workflow-executions`: listing, reading and controlling runs; approvals; trace. Live events: stream-routes.ts. */
+/** `/workflow-executions`: listing, reading, controlling and deleting runs; approvals; trace. Live events: stream-routes.ts. */
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
@@ -39,6 +39,7 @@ const IdParams = z.object({ id: IdSchema });
 const ApprovalParams = z.object({ id: IdSchema, nodeId: z.string().min(1).max(500) });
 const CancelBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 const ApprovalBody = z.object({ approved: z.boolean(), data: z.json().optional(), reason: z.string().max(1000).optional() }).strict();
+const DeleteQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 
 /** Events that follow an approval's commit: the woken step ends (or waits again), or the run moves on. */
 const AFTER_WAKE: readonly TrellisEventName[] = ['node:completed', 'node:failed', 'node:waiting', 'execution:completed', 'execution:failed', 'execution:paused', 'execution:cancelled'];
@@ -87,6 +88,14 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
   router.get('/workflow-executions/:id', guard(authorize, 'execution:read', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     res.json(await read(id));
+  }));
+
+  // The run with its trace, LLM records and child runs; one that has not ended needs ?force=true (409 without).
+  router.delete('/workflow-executions/:id', guard(authorize, 'execution:delete', one), catching(async (req, res) => {
+    const { id } = parseRequest(IdParams, req.params, 'params');
+    const { force } = parseRequest(DeleteQuery, req.query, 'query');
+    await engine.deleteRun(id, { force: force === 'true' });
+    res.status(204).end();
   }));
 
   router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), catching(async (req, res) => {

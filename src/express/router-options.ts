@@ -17,6 +17,7 @@ export type RouterAction =
   | 'execution:pause'
   | 'execution:resume'
   | 'execution:approve'
+  | 'execution:delete'
   | 'template:list'
   | 'prompt:list'
   | 'prompt:create'

@@ -44,7 +44,8 @@ export interface WaitingApproval extends ApprovalRequest {
 export interface TrellisEvents {
   'execution:started': Base & { readonly input: unknown };
   'execution:completed': Base & { readonly output: unknown; readonly durationMs: number };
-  'execution:failed': Base & { readonly error: { readonly code: string; readonly message: string } };
+  /** `error.path` and `error.nodeId` name the step that failed the run, when one did (not for a run timeout). */
+  'execution:failed': Base & { readonly error: { readonly code: string; readonly message: string; readonly nodeId?: string; readonly path?: string } };
   'execution:cancelled': Base & { readonly reason?: string };
   /**
    * `user`: `pause()` was called; `approval`: every live step waits for a human (an over-budget

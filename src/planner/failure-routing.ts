@@ -58,13 +58,17 @@ export function failureRoute(plan: Plan, step: StepRecord, error: TrellisError, 
       error: verdict.error,
       handlerId,
       context: { node_id: nodeId, path: step.path, code: error.code, message: error.message },
-      reason: `node "${nodeId}" failed; routed to error handler "${handlerId}"`,
+      reason: `step "${step.path}" failed; routed to error handler "${handlerId}"`,
     };
   }
-  return { kind: 'fail_run', step: verdict.step, error: verdict.error, message: failedRunMessage(nodeId, error) };
+  return { kind: 'fail_run', step: verdict.step, error: verdict.error, message: failedRunMessage(step.path, error) };
 }
 
-/** The run's error message when the step of `nodeId` fails it with `error`. */
-export function failedRunMessage(nodeId: string, error: TrellisError): string {
-  return `Node "${nodeId}" failed: ${error.message}`;
+/**
+ * The run's error message when the step at `path` fails it with `error`. It names the step path,
+ * not just the node id: in a loop or a nested scope (`per_doc[3].summarise_doc`) the id alone does
+ * not say which item failed, and the path is what `engine.approve` and the trace address it by.
+ */
+export function failedRunMessage(path: string, error: TrellisError): string {
+  return `Step "${path}" failed: ${error.message}`;
 }

@@ -9,7 +9,19 @@ import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
 
-/** One entry of the execution trace: one step (the latest attempt; earlier ones in `attempts`). */
+/** A failed attempt of a step that was tried again, in {@link TraceStep.attempts}. */
+export interface TraceAttempt {
+  readonly attempt: number;
+  readonly error: { readonly code: string; readonly message: string };
+  /** ISO 8601, like every time of the execution record. */
+  readonly started_at: string;
+  readonly failed_at: string;
+}
+
+/**
+ * One entry of the execution trace: one step (the latest attempt; earlier ones in `attempts`).
+ * Times are ISO 8601 strings (`2026-01-01T00:00:00.000Z`), durations milliseconds.
+ */
 export interface TraceStep {
   readonly node_id: string;
   readonly node_name: string;
@@ -26,7 +38,8 @@ export interface TraceStep {
   readonly call_id?: string;
   /** What a waiting step waits for; a step waiting for approval also says what the person is asked. */
   readonly waiting_for?: WaitingFor;
-  readonly attempts?: Json;
+  /** The earlier, failed attempts of a step that was retried, oldest first. */
+  readonly attempts?: readonly TraceAttempt[];
   readonly started_at: string;
   readonly completed_at?: string;
   readonly duration_ms?: number;
@@ -49,8 +62,10 @@ export interface WaitingFor {
 }
 
 /**
- * A workflow run as the engine and the HTTP API report it. `O` is the type of `output_data`: JSON,
- * or what a builder's `end` declares when the run came from `engine.run(builder, ...)`.
+ * A workflow run as the engine and the HTTP API report it. Every time in it (its own, its trace's,
+ * a waiting step's `due_at`) is an ISO 8601 string in UTC; durations are milliseconds. `O` is the
+ * type of `output_data`: JSON, or what a builder's `end` declares when the run came from
+ * `engine.run(builder, ...)`.
  */
 export interface WorkflowExecution<O = Json> {
   readonly id: string;
@@ -180,8 +195,8 @@ function toTraceStep(step: StepRecord, name: string | undefined, type: string | 
   }
   if (step.execution_id !== undefined) entry.call_id = step.execution_id;
   if (step.waiter) entry.waiting_for = waitingFor(step.waiter);
-  const attempts = (step.state as { attempts?: Json } | undefined)?.attempts;
-  if (attempts !== undefined) entry.attempts = attempts;
+  const attempts = (step.state as { attempts?: readonly StoredAttempt[] } | undefined)?.attempts;
+  if (attempts !== undefined) entry.attempts = attempts.map(toTraceAttempt);
   if (step.completed_at !== undefined) entry.completed_at = iso(step.completed_at);
   if (step.duration_ms !== undefined) entry.duration_ms = step.duration_ms;
   return entry;
@@ -192,4 +207,17 @@ function waitingFor(waiter: Waiter): WaitingFor {
   const ask = approvalAsk(waiter);
   if (ask === undefined) return base;
   return { ...base, message: ask.message, data: ask.data, outcomes: ask.outcomes, ...(ask.on_timeout === undefined ? {} : { on_timeout: ask.on_timeout }) };
+}
+
+/** A failed attempt as the step's state keeps it (see `withFailedAttempt`): times in ms since epoch. */
+interface StoredAttempt {
+  readonly attempt: number;
+  readonly error: { readonly code: string; readonly message: string };
+  readonly started_at: number;
+  readonly failed_at: number;
+}
+
+// The state keeps numbers, like every stored time; the view shows them as the rest of the trace does.
+function toTraceAttempt(attempt: StoredAttempt): TraceAttempt {
+  return { attempt: attempt.attempt, error: attempt.error, started_at: iso(attempt.started_at), failed_at: iso(attempt.failed_at) };
 }

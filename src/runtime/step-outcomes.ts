@@ -148,9 +148,10 @@ export class StepOutcomes {
 
   #failRun(step: StepRecord, error: TrellisError): void {
     if (this.#parts.scheduler.finished) return;
-    const message = failedRunMessage(step.node_id, error);
-    this.#parts.end({ status: 'failed', error_message: message }, new TrellisError('cancelled', `run failed at node "${step.node_id}"`));
-    this.#parts.events.after('execution:failed', () => ({ error: { code: error.code, message } }));
+    const { path, node_id: nodeId } = step;
+    const message = failedRunMessage(path, error);
+    this.#parts.end({ status: 'failed', error_message: message }, new TrellisError('cancelled', `run failed at step "${path}"`));
+    this.#parts.events.after('execution:failed', () => ({ error: { code: error.code, message, nodeId, path } }));
   }
 
   #startLoop(step: StepRecord, spec: IterateResult['spec']): void {

@@ -37,7 +37,8 @@ export abstract class LazyStorage implements Storage {
   commit: Storage['commit'] = (commit) => this.driver.commit(commit);
   getSteps: Storage['getSteps'] = (runId) => this.driver.getSteps(runId);
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
-  deleteRun: Storage['deleteRun'] = (id) => this.driver.deleteRun(id);
+  deleteRun: Storage['deleteRun'] = (id, expect) => this.driver.deleteRun(id, expect);
+  purgeRuns: Storage['purgeRuns'] = (filter) => this.driver.purgeRuns(filter);
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);

@@ -14,7 +14,7 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { DeliveredEvent, RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
+import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -23,6 +23,7 @@ import {
   byCreatedThenId,
   byWaitingSince,
   isClaimable,
+  isPurgeable,
   matchesExpectation,
   matchesRunFilter,
   matchesWorkflowFilter,
@@ -57,6 +58,8 @@ export class MemoryStorage implements Storage {
   readonly #bundles = new Map<string, BundleRecord>();
   /** Delivered events by id, in the order delivered. */
   readonly #inbox = new Map<string, DeliveredEvent>();
+  /** Child run ids by parent run id: a deleted run's children go with it. */
+  readonly #children = new Map<string, Set<string>>();
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -77,6 +80,11 @@ export class MemoryStorage implements Storage {
     if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);
     this.#steps.set(run.id, new Map());
+    if (run.parent_id !== undefined) {
+      const siblings = this.#children.get(run.parent_id);
+      if (siblings) siblings.add(run.id);
+      else this.#children.set(run.parent_id, new Set([run.id]));
+    }
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -123,14 +131,42 @@ export class MemoryStorage implements Storage {
     return this.#steps.get(runId)?.get(path);
   }
 
-  async deleteRun(id: string): Promise<void> {
+  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
     const run = this.#runs.get(id);
-    if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
-    this.#runs.delete(id);
-    this.#steps.delete(id);
-    this.#runCalls.delete(id);
-    for (const [key, record] of this.#calls) if (record.workflow_execution_id === id) this.#calls.delete(key);
-    for (const [key, event] of this.#inbox) if (event.run_id === id) this.#inbox.delete(key);
+    if (!run || !matchesExpectation(run, expect)) return false;
+    this.#deleteTrees([id]);
+    return true;
+  }
+
+  async purgeRuns(filter: PurgeFilter): Promise<number> {
+    const picked = [...this.#runs.values()]
+      .filter((r) => isPurgeable(r, filter) && (r.parent_id === undefined || !this.#runs.has(r.parent_id)))
+      .sort((a, b) => a.completed_at! - b.completed_at! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, filter.limit);
+    this.#deleteTrees(picked.map((r) => r.id));
+    return picked.length;
+  }
+
+  /** Deletes `roots` and every run below them (child runs, recursively) with what is keyed to each. */
+  #deleteTrees(roots: readonly string[]): void {
+    const doomed = new Set<string>();
+    const pending = [...roots];
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+      if (doomed.has(id)) continue;
+      doomed.add(id);
+      pending.push(...(this.#children.get(id) ?? []));
+    }
+    for (const id of doomed) {
+      const run = this.#runs.get(id);
+      if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
+      if (run?.parent_id !== undefined) this.#children.get(run.parent_id)?.delete(id);
+      this.#children.delete(id);
+      this.#runs.delete(id);
+      this.#steps.delete(id);
+      this.#runCalls.delete(id);
+    }
+    for (const [key, record] of this.#calls) if (record.workflow_execution_id !== undefined && doomed.has(record.workflow_execution_id)) this.#calls.delete(key);
+    for (const [key, event] of this.#inbox) if (doomed.has(event.run_id)) this.#inbox.delete(key);
   }
 
   async claimRun(id: string, owner: string, leaseUntil: number, now: number): Promise<RunRecord | undefined> {

@@ -1,7 +1,7 @@
 /** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
 import { TrellisError } from '../kernel/errors.js';
 import type { RunFilter, RunRecord, RunStatus, StepRecord, WorkflowFilter, WorkflowRecord } from './records.js';
-import type { RunExpectation, RunPatch, RunPatchField } from './storage.js';
+import type { PurgeFilter, RunExpectation, RunPatch, RunPatchField } from './storage.js';
 import { plainMaker } from '../kernel/plain.js';
 
 /** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
@@ -118,6 +118,16 @@ export function matchesRunFilter(run: RunRecord, filter: RunFilter): boolean {
   if (filter.created_after !== undefined && run.created_at < filter.created_after) return false;
   if (filter.created_before !== undefined && run.created_at > filter.created_before) return false;
   return true;
+}
+
+/** True when the run is one `purgeRuns` may pick by its own fields (whether its parent is stored aside). */
+export function isPurgeable(run: RunRecord, filter: PurgeFilter): boolean {
+  return (
+    run.completed_at !== undefined &&
+    run.completed_at < filter.completed_before &&
+    filter.status.includes(run.status) &&
+    (filter.workflow_id === undefined || run.workflow_id === filter.workflow_id)
+  );
 }
 
 /** True when the workflow passes the filter: exact status, exact tag, case-insensitive name substring. */

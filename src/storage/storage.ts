@@ -70,6 +70,18 @@ export interface StepCommit {
   readonly create?: RunRecord;
 }
 
+/** Which runs {@link Storage.purgeRuns} deletes. */
+export interface PurgeFilter {
+  /** Runs whose `completed_at` is before this time (ms since epoch); a run without one is never picked. */
+  readonly completed_before: number;
+  /** Runs in one of these statuses (the engine passes finished ones only); an empty list picks none. */
+  readonly status: readonly RunStatus[];
+  /** Runs of this workflow only. */
+  readonly workflow_id?: string;
+  /** At most this many runs (a positive integer). */
+  readonly limit: number;
+}
+
 /**
  * An event delivered to one waiting step of a run that another live process drives: `emit` could
  * not wake the step itself, so it leaves the event in the run's inbox, and the run's owner wakes
@@ -110,8 +122,21 @@ export interface Storage {
   /** All steps of a run, ordered by `seq`. */
   getSteps(runId: string): Promise<StepRecord[]>;
   getStep(runId: string, path: string): Promise<StepRecord | undefined>;
-  /** Deletes a run with its steps and its LLM execution records. */
-  deleteRun(id: string): Promise<void>;
+  /**
+   * Deletes a run with everything keyed to it: its steps, LLM execution records, inbox events and
+   * the blobs no other run references, and its child runs (`sub_workflow`), theirs too, however
+   * deep, in one transaction. With `expect`, only when the run matches it (its children go whatever
+   * their state). Resolves true when the run was deleted, false when it was missing or did not match.
+   */
+  deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  /**
+   * Deletes up to `filter.limit` runs that ended before `filter.completed_before`, oldest first
+   * (`completed_at`, then `id`), each as {@link deleteRun} does, in one transaction: callers purge
+   * in small batches, so no batch holds the write lock long. A child run is never picked by itself
+   * while its parent is stored: it goes with its parent. Resolves with how many runs it picked
+   * (their children not counted); fewer than `limit` means none is left.
+   */
+  purgeRuns(filter: PurgeFilter): Promise<number>;
 
   // Leases and recovery
   /**

@@ -8,6 +8,7 @@ import type { Storage } from '../storage/storage.js';
 import type { ConformanceSection, ConformanceTestApi } from './conformance-section.js';
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
+import { deletionConformance } from './conformance-deletion.js';
 import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
@@ -61,5 +62,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     callsConformance(section);
     textConformance(section);
     eventsConformance(section);
+    deletionConformance(section);
   });
 }

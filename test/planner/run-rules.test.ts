@@ -179,8 +179,8 @@ describe('failure routing', () => {
     });
   });
 
-  it('a failed run says which node failed it', () => {
-    expect(failureRoute(plain, at('other'), permanent, facts())).toMatchObject({ kind: 'fail_run', message: 'Node "other" failed: bad' });
+  it('a failed run says which step failed it', () => {
+    expect(failureRoute(plain, at('other'), permanent, facts())).toMatchObject({ kind: 'fail_run', message: 'Step "other" failed: bad' });
   });
 });
 

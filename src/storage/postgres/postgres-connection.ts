@@ -151,6 +151,9 @@ export async function transactionCommitted(db: Kysely<TrellisDatabase>, txid: st
   }
 }
 
+/** Read with the first row a transaction locks: the id under which the server will know whether it committed. */
+export const TXID = sql<string>`txid_current()::text`.as('trellis_txid');
+
 /** What a transaction learned before its first write: the id the server knows it by. */
 export interface TxState {
   txid: string | undefined;

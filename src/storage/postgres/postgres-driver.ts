@@ -8,12 +8,12 @@ import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } fro
 import pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
-import { Reconnector, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
+import { Reconnector, TXID, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
 import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
-import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
+import type { PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { applyRunPatch, matchesExpectation, runExists } from '../storage-helpers.js';
 import { excludedSet } from '../sql/sql-catalog.js';
 import {
@@ -34,6 +34,7 @@ import {
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import * as stepRows from '../sql/sql-step-rows.js';
+import { deleteRunTrees, lockPurgeable, type DeletionPlace } from './postgres-run-deletion.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -48,8 +49,6 @@ const STEP_UPDATES_ON_RETRY = {
   ...STEP_UPDATES,
   [STEP_CALLS_COLUMN]: sql<Cell>`CASE WHEN strpos(coalesce(workflow_execution_steps.calls, ''), coalesce(excluded.calls, '')) > 0 THEN workflow_execution_steps.calls ELSE ${sql.raw(APPEND_CALLS_SQL)} END`,
 };
-/** Read with the run row a transaction locks first: the id under which the server will know whether it committed. */
-const TXID = sql<string>`txid_current()::text`.as('trellis_txid');
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
 const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
 
@@ -85,6 +84,10 @@ export class PostgresDriver extends SqlStorage {
   /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
   get #prefix(): string {
     return `"${this.#schema.replaceAll('"', '""')}".`;
+  }
+
+  get #deletion(): DeletionPlace {
+    return { schema: this.#schema, blobLock: this.#blobLockKey };
   }
 
   /** Advisory lock key guarding blob garbage collection against commits that reference blobs. */
@@ -361,19 +364,24 @@ export class PostgresDriver extends SqlStorage {
     return this.guard('listCalls', () => stepRows.listCalls(this.ctx, filter));
   }
 
-  async deleteRun(id: string): Promise<void> {
-    await this.guard('deleteRun', () =>
-      this.ctx.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('workflow_executions').where('id', '=', id).execute();
-        await trx.deleteFrom('executions').where('workflow_execution_id', '=', id).execute();
-        // Wait for commits that are writing blobs, so the sweep below sees the steps they reference.
-        await sql`SELECT pg_advisory_xact_lock(hashtext(${this.#blobLockKey}))`.execute(trx);
-        await trx
-          .deleteFrom('blobs')
-          .where(({ not, exists, selectFrom }) =>
-            not(exists(selectFrom('workflow_execution_steps as s').select(sql`1`.as('one')).whereRef('s.output_ref', '=', 'blobs.hash'))),
-          )
-          .execute();
+  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+    return this.guard('deleteRun', () =>
+      this.#transaction(async (trx, tx) => {
+        // Locked for update: waits for a commit or claim of the run in flight, and holds off the next.
+        const current = await this.#lockRun(trx, id, CAS_COLUMNS, 'update', tx);
+        if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
+        await deleteRunTrees(trx, [id], this.#deletion);
+        return true;
+      }),
+    );
+  }
+
+  async purgeRuns(filter: PurgeFilter): Promise<number> {
+    return this.guard('purgeRuns', () =>
+      this.#transaction(async (trx, tx) => {
+        const picked = await lockPurgeable(trx, filter, tx);
+        await deleteRunTrees(trx, picked, this.#deletion);
+        return picked.length;
       }),
     );
   }

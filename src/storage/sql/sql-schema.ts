@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -162,6 +162,16 @@ const MIGRATIONS: readonly Migration[] = [
         : [
             `CREATE INDEX IF NOT EXISTS workflow_execution_steps_approval ON ${p}workflow_execution_steps (started_at) WHERE status = 'waiting' AND ${t.jsonField('waiter', 'kind')} = 'approval'`,
           ],
+  },
+  {
+    // Deleting runs (engine.deleteRun, engine.purge): a run's child runs go with it, found by
+    // parent; purge walks ended runs oldest first. Both are partial, so a run that has no parent,
+    // or has not ended, costs them nothing: the finished index is written once, when a run ends.
+    version: 7,
+    statements: (_t, p) => [
+      `CREATE INDEX IF NOT EXISTS workflow_executions_parent ON ${p}workflow_executions (parent_id) WHERE parent_id IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS workflow_executions_finished ON ${p}workflow_executions (completed_at, id) WHERE completed_at IS NOT NULL`,
+    ],
   },
 ];
 

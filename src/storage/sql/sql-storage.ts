@@ -1,7 +1,7 @@
 /**
  * The part of SqliteStorage and PostgresStorage that is the same SQL in both dialects: reads, the
  * single-statement writes (claim, lease renewal, inserts) and the catalog tables. Multi-statement
- * writes (commit, updateRun, deleteRun), migrations and the steps' layout (with their reads and the
+ * writes (commit, updateRun, deleteRun, purgeRuns), migrations and the steps' layout (with their reads and the
  * LLM calls they hold) are dialect-specific and left to subclasses.
  */
 import type { Kysely } from 'kysely';
@@ -17,7 +17,7 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from '../records.js';
-import type { DeliveredEvent, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
+import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
 import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
@@ -38,7 +38,8 @@ export abstract class SqlStorage implements Storage {
   abstract close(): Promise<void>;
   abstract updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   abstract commit(commit: StepCommit): Promise<boolean>;
-  abstract deleteRun(id: string): Promise<void>;
+  abstract deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  abstract purgeRuns(filter: PurgeFilter): Promise<number>;
   // How steps are laid out is the dialect's (a row per step on PostgreSQL, a step log on SQLite).
   abstract getSteps(runId: string): Promise<StepRecord[]>;
   abstract getStep(runId: string, path: string): Promise<StepRecord | undefined>;

@@ -11,7 +11,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
 import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
-import type { RunExpectation, RunPatch, StepCommit } from '../storage.js';
+import type { PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
   COLUMNS,
@@ -29,6 +29,7 @@ import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
+import { SqliteRunDeletion } from './sqlite-run-deletion.js';
 import { BLOCKING_BUSY_MS, isBusy, retryWhenBusy, whenNotBusy } from './sqlite-busy.js';
 import * as catalog from '../sql/sql-catalog.js';
 
@@ -45,6 +46,7 @@ interface Statements {
   readonly runById: Database.Statement<[string], Row>;
   readonly runByKey: Database.Statement<[string], Row>;
   readonly steps: SqliteStepLog;
+  readonly deletion: SqliteRunDeletion;
 }
 
 const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
@@ -60,6 +62,7 @@ function prepare(raw: Database.Database): Statements {
     runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
     steps: new SqliteStepLog(raw),
+    deletion: new SqliteRunDeletion(raw),
     upsertCall: raw.prepare(
       `INSERT INTO executions (${EXECUTION_COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES (${EXECUTION_COLUMNS.map(() => '?').join(', ')}) ` +
         `ON CONFLICT (id) DO UPDATE SET ${EXECUTION_COLUMNS.filter((c) => c !== 'id').map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
@@ -263,13 +266,20 @@ export class SqliteDriver extends SqlStorage {
     });
   }
 
-  async deleteRun(id: string): Promise<void> {
-    await this.#write('deleteRun', (s) => {
-      // Steps (with the calls they hold), waits and blob references go by ON DELETE CASCADE; then
-      // the blobs no other run references.
-      this.#raw.prepare('DELETE FROM workflow_executions WHERE id = ?').run(id);
-      this.#raw.prepare('DELETE FROM executions WHERE workflow_execution_id = ?').run(id);
-      s.steps.dropUnreferencedBlobs();
+  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+    return this.#write('deleteRun', (s) => {
+      const current = s.runCas.get(id);
+      if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
+      s.deletion.deleteTrees([id]);
+      return true;
+    });
+  }
+
+  async purgeRuns(filter: PurgeFilter): Promise<number> {
+    return this.#write('purgeRuns', (s) => {
+      const picked = s.deletion.purgeable(filter);
+      s.deletion.deleteTrees(picked);
+      return picked.length;
     });
   }
 }

@@ -2,8 +2,9 @@
  * SqliteStorage's steps, kept as a step log (see step-log.ts): the statements that append a
  * commit's entry and read runs back, and the two small tables the log needs beside it. Steps
  * waiting for a time, an event or a person are also in `workflow_step_waits`, so the timer loop,
- * `emit` and the approval inbox find them by index; the blobs a run's steps reference are in `workflow_step_blobs`, so deleting
- * a run can drop the blobs nothing else references. Every method runs inside the caller's
+ * `emit` and the approval inbox find them by index; the blobs a run's steps reference are in
+ * `workflow_step_blobs`, so deleting a run can drop the blobs nothing else references
+ * (sqlite-run-deletion.ts). Every method runs inside the caller's
  * transaction or as one statement.
  */
 import type Database from 'better-sqlite3';
@@ -53,7 +54,6 @@ export class SqliteStepLog {
   readonly #insertBlob: Database.Statement<[string, string]>;
   readonly #refBlob: Database.Statement<[string, string]>;
   readonly #blob: Database.Statement<[string], Row>;
-  readonly #dropUnreferencedBlobs: Database.Statement<[]>;
 
   constructor(raw: Database.Database) {
     // n counts a run's entries; the sub-select is one seek to the end of the run's key range.
@@ -81,7 +81,6 @@ export class SqliteStepLog {
     this.#insertBlob = raw.prepare('INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING');
     this.#refBlob = raw.prepare('INSERT INTO workflow_step_blobs (run_id, hash) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.#blob = raw.prepare('SELECT data FROM blobs WHERE hash = ?');
-    this.#dropUnreferencedBlobs = raw.prepare('DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM workflow_step_blobs r WHERE r.hash = blobs.hash)');
   }
 
   /**
@@ -195,10 +194,5 @@ export class SqliteStepLog {
   stepCalls(runId: string, path: string): ModelCallRecord[] {
     const logged = this.fold(runId).get(path);
     return logged ? loggedCalls(runId, logged) : [];
-  }
-
-  /** Drops blobs no step of any remaining run references (after a run was deleted). */
-  dropUnreferencedBlobs(): void {
-    this.#dropUnreferencedBlobs.run();
   }
 }
