@@ -11,9 +11,8 @@ import type { Storage } from '../storage/storage.js';
 import { ACTIVE_RUN_STATUSES } from '../storage/storage-helpers.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { KeepAlive } from '../kernel/keep-alive.js';
-import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options.js';
-import { IllegalStateError, NotFoundError, isTrellisError } from '../kernel/errors.js';
+import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
 import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
@@ -21,26 +20,24 @@ import { PromptStore } from './prompt-store.js';
 import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
 import { reopenFailedRun } from '../runtime/run-ending.js';
-import { resolveInput } from '../definition/run-input.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { WorkflowStore } from './workflow-store.js';
-import { resolveDefinition, type RunArgs, type RunOutputOf, type WorkflowSource } from '../definition/workflow-source.js';
+import type { RunArgs, RunOutputOf, WorkflowSource } from '../definition/workflow-source.js';
 import { createTriggers, type EmitOptions, type Triggers } from '../triggers/trigger-manager.js';
 import { createTemplates, type Templates } from '../templates/templates.js';
 import { createBundles, type Bundles } from '../bundles/bundles.js';
 import type { BundleHost } from '../bundles/bundle-host.js';
-import { untilAborted } from '../kernel/abortable.js';
-import { deepFreeze } from '../kernel/deep-freeze.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
-import { isWorkflowBuilder } from '../builder/builder.js';
 import { HotRuns } from '../runtime/hot-runs.js';
-import { hasReached, nextRunChange, type WaitUntil } from '../runtime/wait-until.js';
 import { NodeRegistry } from './node-registry.js';
 import { RunAdmitter, type RunOptions } from './run-admission.js';
+import { RunWaiter, type WaitOptions } from './run-waiter.js';
+import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
+export type { WaitOptions } from './run-waiter.js';
 
 /** Options of {@link Engine.close}. */
 export interface CloseOptions {
@@ -51,15 +48,6 @@ export interface CloseOptions {
   readonly drainMs?: number;
 }
 
-/** Options of {@link Engine.wait}. */
-export interface WaitOptions {
-  /** What to wait for; the run's end by default. Every choice also resolves when the run ends. */
-  readonly until?: WaitUntil;
-  /** Stops waiting (rejects with its reason); the run itself goes on. */
-  readonly signal?: AbortSignal;
-  /** How often a run driven by another process is read from storage. Default 50 ms. */
-  readonly pollMs?: number;
-}
 
 /**
  * Runs workflows durably inside your process.
@@ -96,17 +84,11 @@ export class Engine {
   /** Holds the process open while runs are driven here or the background loop runs (see kernel/keep-alive.ts). */
   readonly #keepAlive: KeepAlive;
   #closed = false;
-  /** Resolves when `close()` lets its runs go (after draining): waits in flight stop waiting. */
-  readonly #closing = new Latch();
+  readonly #waiter: RunWaiter;
   #triggers: Triggers | undefined;
-  readonly #definitions = new Map<string, WorkflowDefinition>();
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
-  /**
-   * Definitions already validated and stored, by the object the caller passed. A JSON definition is
-   * deep-frozen when it first lands here and a builder never changes, so a hit is never stale.
-   */
-  readonly #resolved = new WeakMap<object, { def: WorkflowDefinition; workflowId: string; version: number }>();
+  readonly #targets: RunTargets;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
@@ -155,6 +137,18 @@ export class Engine {
       idle: () => this.#keepAlive.release('runs'),
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
+    });
+    this.#targets = new RunTargets({
+      workflows: this.workflows,
+      maxInputBytes: o.maxInputBytes,
+      validation: () => this.#nodes.validation(),
+      assertReferences: (def) => this.#admission.assertReferences(def),
+    });
+    this.#waiter = new RunWaiter({
+      hot: this.#hot,
+      events: this.events,
+      read: (id) => this.get(id),
+      cancel: (id, reason) => this.cancel(id, reason),
     });
   }
 
@@ -211,25 +205,11 @@ export class Engine {
   async #start(workflow: WorkflowSource, input: unknown, options: RunOptions, yieldToCaller: boolean): Promise<string> {
     this.#assertTakingRuns();
     options.signal?.throwIfAborted();
-    let known = this.#resolved.get(workflow);
-    if (!known) {
-      const def = resolveDefinition(workflow, this.#nodes.validation());
-      // The input, providers and tools are checked before anything is stored.
-      resolveInput(def, input, this.#options.maxInputBytes);
-      this.#admission.assertReferences(def);
-      // What runs is what the object says from now on (frozen before the first await, so nothing
-      // changes it between the copy validated above and the cache): changing it throws in strict
-      // mode, and sloppy mode ignores the write. Our builders never change; another object with a
-      // build() may, so it is built again on every start.
-      const cacheable = isWorkflowBuilder(workflow) || typeof (workflow as { build?: unknown }).build !== 'function';
-      if (cacheable && !isWorkflowBuilder(workflow)) deepFreeze(workflow);
-      await this.init();
-      const stored = await this.workflows.ensureStored(def);
-      known = { def: stored.definition, workflowId: stored.id, version: stored.version };
-      if (cacheable) this.#resolved.set(workflow, known);
-    }
+    const known = await this.#targets.resolve(workflow, input);
     const storage = await this.init();
-    return this.#admitted(await this.#admission.create(storage, known, input, options, undefined, yieldToCaller), options.signal);
+    const id = await this.#admission.create(storage, known, input, options, undefined, yieldToCaller);
+    this.#waiter.cancelOnAbort(id, options.signal);
+    return id;
   }
 
   /**
@@ -242,26 +222,9 @@ export class Engine {
     if (!stored) throw new NotFoundError(`Workflow "${workflowId}"${options.version ? ` version ${options.version}` : ''} not found`);
     this.#assertTakingRuns();
     options.signal?.throwIfAborted();
-    return this.#admitted(await this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options, undefined, true), options.signal);
-  }
-
-  /** A run is recorded: the caller's signal, if any, cancels it from now until it ends. */
-  #admitted(executionId: string, signal: AbortSignal | undefined): string {
-    if (!signal) return executionId;
-    const cancel = (): void => {
-      const reason: unknown = signal.reason;
-      this.cancel(executionId, reason instanceof Error ? reason.message : String(reason)).catch((error: unknown) => {
-        // It ended, or the engine closed, before the abort: nothing left to cancel.
-        if (!isTrellisError(error) || (error.code !== 'illegal_state' && error.code !== 'not_found')) this.events.publish('listener:error', { event: 'abort', error });
-      });
-    };
-    if (signal.aborted) {
-      cancel();
-      return executionId;
-    }
-    signal.addEventListener('abort', cancel, { once: true });
-    void this.wait(executionId).then(noop, noop).finally(() => signal.removeEventListener('abort', cancel));
-    return executionId;
+    const id = await this.#admission.create(storage, { def: stored.definition, workflowId: stored.id, version: stored.version }, input, options, undefined, true);
+    this.#waiter.cancelOnAbort(id, options.signal);
+    return id;
   }
 
   /**
@@ -315,16 +278,6 @@ export class Engine {
     return [...started, ...reached.filter((id) => !started.includes(id))];
   }
 
-  /** A stored workflow version's definition; versions never change, so they are cached. */
-  async #definitionOf(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
-    const key = `${id}\u0000${version}`;
-    const cached = this.#definitions.get(key);
-    if (cached) return cached;
-    const record = await storage.getWorkflow(id, version);
-    if (record && this.#definitions.size < 1000) this.#definitions.set(key, record.definition);
-    return record?.definition;
-  }
-
   /**
    * Resolves with the execution record once the run completes, fails or is cancelled, or, with
    * `until`, once it pauses, waits, or a given step waits or ends (see {@link WaitUntil}). A run
@@ -336,44 +289,12 @@ export class Engine {
    * const id = await engine.start(triage, { ticket });
    * const run = await engine.wait(id, { until: 'paused' }); // an approval waits
    */
-  async wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
-    const until = options.until ?? 'end';
-    const { signal } = options;
-    for (;;) {
-      this.#assertOpen(executionId);
-      const hot = this.#hot.get(executionId);
-      if (hot) {
-        if (until === 'end') {
-          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#closing.promise.then(no)]), signal);
-          // Everything the controller holds is committed once `done` resolved: no read back.
-          if (ended) return hot.execution();
-          this.#assertOpen(executionId);
-        } else {
-          const change = nextRunChange(this.events, executionId);
-          const now = hot.execution();
-          if (hasReached(now, until)) {
-            change.stop();
-            return now;
-          }
-          await untilAborted(Promise.race([change.changed, hot.done.then(noop, noop), this.#closing.promise]), signal).finally(change.stop);
-          continue;
-        }
-      }
-      const current = await this.get(executionId);
-      if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-      if (hasReached(current, until)) return current;
-      if (this.#hot.has(executionId)) continue;
-      signal?.throwIfAborted();
-      await untilAborted(Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50)), this.#closing.promise]), signal);
-    }
+  wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+    return this.#waiter.wait(executionId, options);
   }
 
   #assertTakingRuns(): void {
     if (this.#closed) throw new IllegalStateError('The engine is closed (or closing): it starts no more runs');
-  }
-
-  #assertOpen(executionId: string): void {
-    if (this.#closing.done) throw new IllegalStateError(`The engine closed before execution ${executionId} got there; the run goes on when an engine recovers it`, { executionId });
   }
 
   /** The execution record (run, context and trace), or undefined. */
@@ -381,7 +302,7 @@ export class Engine {
     const storage = await this.init();
     const run = await storage.getRun(executionId);
     if (!run) return undefined;
-    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#definitionOf(storage, run.workflow_id, run.workflow_version)]);
+    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#targets.version(storage, run.workflow_id, run.workflow_version)]);
     return toWorkflowExecution(run, steps, definition);
   }
 
@@ -524,14 +445,8 @@ export class Engine {
     this.#closed = true;
     this.#triggers?.stop();
     await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
-    const drainMs = options.drainMs ?? 0;
-    if (drainMs > 0) {
-      let cancelDeadline = noop;
-      const deadline = new Promise<void>((resolve) => (cancelDeadline = this.#options.clock.setTimer(resolve, drainMs)));
-      await this.#hot.drain(deadline);
-      cancelDeadline();
-    }
-    this.#closing.resolve();
+    if (options.drainMs !== undefined && options.drainMs > 0) await this.#hot.drain(options.drainMs);
+    this.#waiter.release(); // waits in flight stop: the runs are let go
     this.#keepAlive.releaseAll();
     this.#leases.stop();
     const detached = this.#hot.detachAll();
@@ -564,22 +479,6 @@ export class Engine {
   }
 }
 
-
-const noop = (): void => undefined;
-const yes = (): boolean => true;
-const no = (): boolean => false;
-
-/** A promise resolved once, and whether it has been. */
-class Latch {
-  done = false;
-  #open = noop;
-  readonly promise = new Promise<void>((resolve) => (this.#open = resolve));
-
-  resolve(): void {
-    this.done = true;
-    this.#open();
-  }
-}
 
 async function defaultStorage(): Promise<Storage> {
   const { SqliteStorage } = await import('../storage/sqlite/sqlite-storage.js');

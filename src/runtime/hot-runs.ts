@@ -129,9 +129,15 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** Detaches every hot run (the engine closes; another engine may recover them) and returns them. */
-  /** Engine shutdown: every run here stops starting steps; resolves once their executing steps are committed, or at `deadline`. */
-  async drain(deadline: Promise<void>): Promise<void> {
+  /**
+   * Engine shutdown: every run here stops starting steps; resolves once their executing steps are
+   * committed, or after `withinMs` on the engine's clock.
+   */
+  async drain(withinMs: number): Promise<void> {
+    let cancel = (): void => undefined;
+    const deadline = new Promise<void>((resolve) => (cancel = this.#parts.clock.setTimer(resolve, withinMs)));
     await Promise.race([Promise.all([...this.#controllers.values()].map((controller) => controller.drain())), deadline]);
+    cancel();
   }
 
   detachAll(): RunController[] {

@@ -1,0 +1,66 @@
+/**
+ * Which definition a run runs, for the engine: a workflow passed to `start` (validated, checked
+ * against the engine's providers and tools, and stored once per object), and a stored version
+ * read back for `get` (versions never change, so both are cached).
+ */
+import type { WorkflowDefinition } from '../definition/definition.js';
+import { resolveInput } from '../definition/run-input.js';
+import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
+import type { ValidateWorkflowOptions } from '../definition/validation/validation.js';
+import { isWorkflowBuilder } from '../builder/builder.js';
+import { deepFreeze } from '../kernel/deep-freeze.js';
+import type { Storage } from '../storage/storage.js';
+import type { RunTarget } from './run-admission.js';
+import type { WorkflowStore } from './workflow-store.js';
+
+/** What the targets need of their engine. */
+export interface RunTargetsParts {
+  readonly workflows: WorkflowStore;
+  readonly maxInputBytes: number;
+  validation(): ValidateWorkflowOptions;
+  /** Throws when the definition names a provider or tool the engine does not have. */
+  assertReferences(def: WorkflowDefinition): void;
+}
+
+export class RunTargets {
+  readonly #parts: RunTargetsParts;
+  /**
+   * Definitions already validated and stored, by the object the caller passed. A JSON definition is
+   * deep-frozen when it first lands here and a builder never changes, so a hit is never stale.
+   */
+  readonly #resolved = new WeakMap<object, RunTarget>();
+  readonly #versions = new Map<string, WorkflowDefinition>();
+
+  constructor(parts: RunTargetsParts) {
+    this.#parts = parts;
+  }
+
+  /** The stored version `workflow` runs as; the input, providers and tools are checked before anything is stored. */
+  async resolve(workflow: WorkflowSource, input: unknown): Promise<RunTarget> {
+    const known = this.#resolved.get(workflow);
+    if (known) return known;
+    const def = resolveDefinition(workflow, this.#parts.validation());
+    resolveInput(def, input, this.#parts.maxInputBytes);
+    this.#parts.assertReferences(def);
+    // What runs is what the object says from now on (frozen before the first await, so nothing
+    // changes it between the copy validated above and the cache): changing it throws in strict
+    // mode, and sloppy mode ignores the write. Our builders never change; another object with a
+    // build() may, so it is built again on every start.
+    const cacheable = isWorkflowBuilder(workflow) || typeof (workflow as { build?: unknown }).build !== 'function';
+    if (cacheable && !isWorkflowBuilder(workflow)) deepFreeze(workflow);
+    const stored = await this.#parts.workflows.ensureStored(def);
+    const target = { def: stored.definition, workflowId: stored.id, version: stored.version };
+    if (cacheable) this.#resolved.set(workflow, target);
+    return target;
+  }
+
+  /** A stored workflow version's definition (cached: versions never change). */
+  async version(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
+    const key = `${id}\u0000${version}`;
+    const cached = this.#versions.get(key);
+    if (cached) return cached;
+    const record = await storage.getWorkflow(id, version);
+    if (record && this.#versions.size < 1000) this.#versions.set(key, record.definition);
+    return record?.definition;
+  }
+}
