@@ -56,8 +56,6 @@ export class RunController implements PlannerView, StepContextHost {
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
   readonly #batch: CommitBatch;
-  /** Set while the engine closes and waits for this run's executing steps (see `drain`). */
-  #drained: (() => void) | undefined;
 
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
     this.#deps = deps;
@@ -330,17 +328,7 @@ export class RunController implements PlannerView, StepContextHost {
   drain(): Promise<void> {
     this.#scheduler.paused = true;
     this.#timers.cancelAll();
-    const drained = new Promise<void>((resolve) => (this.#drained = resolve));
-    this.#checkDrained();
-    return drained;
-  }
-
-  #checkDrained(): void {
-    const drained = this.#drained;
-    if (drained === undefined || (this.#executor.running > 0 && !this.#scheduler.finished)) return;
-    this.#drained = undefined;
-    this.#batch.after(drained);
-    this.#scheduleFlush();
+    return this.#executor.idle();
   }
 
   /**
@@ -366,7 +354,6 @@ export class RunController implements PlannerView, StepContextHost {
       this.#scheduler.pumpPending();
       this.#maybeFinish();
     }
-    this.#checkDrained();
     this.#scheduleFlush();
   }
 

@@ -51,6 +51,7 @@ export class StepExecutor {
   readonly #ready: string[] = [];
   #draining = false;
   #running = 0;
+  #idle: (() => void) | undefined;
 
   constructor(parts: StepExecutorParts) {
     this.#parts = copyParts(parts);
@@ -103,6 +104,24 @@ export class StepExecutor {
     }
   }
 
+  /**
+   * Resolves once no step is started and unsettled, after the commit that carries what the last
+   * ones did (a draining shutdown waits for it; the caller has stopped new steps from starting).
+   */
+  idle(): Promise<void> {
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+    this.#checkIdle();
+    return idle;
+  }
+
+  #checkIdle(): void {
+    const idle = this.#idle;
+    if (idle === undefined || this.#running > 0) return;
+    this.#idle = undefined;
+    this.#parts.batch.after(idle);
+    this.#parts.batch.schedule(false);
+  }
+
   /** Aborts the step's attempt, if one is executing: it settles at once with `reason`. */
   abort(path: string, reason: unknown): void {
     this.#inflight.find((inflight) => inflight.path === path)?.abort(reason);
@@ -123,6 +142,7 @@ export class StepExecutor {
     if (!step || step.status !== 'running' || parts.finished()) {
       this.#running--;
       parts.budget.release();
+      this.#checkIdle();
       return;
     }
     const node = parts.plan.nodes.get(step.node_id)!;
@@ -140,6 +160,7 @@ export class StepExecutor {
       if (inflight.aborted) calls.aborted(inflight.reason);
       parts.batch.calls(calls.records);
       parts.settle(path, step.attempt, outcome);
+      this.#checkIdle();
     };
     let pending: NodeResult | Promise<NodeResult>;
     try {
