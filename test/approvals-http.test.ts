@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, type Engine } from '../src/index.js';
 import { createRouter, type RouterOptions } from '../src/express/index.js';
 import { makeEngine, serveOnLoopback, until } from './helpers.js';
+import { readServerSentEvents } from './http-client.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -41,26 +42,6 @@ const other = workflow('other').approval('check', { message: 'Fine?' }).end();
 
 const asked = (doc: string) => ({ message: `Publish ${doc}?`, data: { words: doc.length }, outcomes: ['approve', 'reject'] });
 
-/** Reads Server-Sent Events from `url` until the stream ends. */
-async function readEvents(url: string, opened: () => void): Promise<{ name: string; data: any }[]> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  const events: { name: string; data: any }[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
-      const block = buffer.slice(0, at);
-      buffer = buffer.slice(at + 2);
-      const name = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (name && data) events.push({ name, data: JSON.parse(data) });
-      if (name === 'snapshot') opened();
-    }
-  }
-  return events;
-}
 
 describe('approvals over HTTP', () => {
   it('GET /workflow-executions/:id shows what the waiting step asks', async () => {
@@ -134,7 +115,7 @@ describe('approvals over HTTP', () => {
     const id = (await call('POST', '/workflows/review/execute', { input_data: { doc: 'memo' } })).body.execution_id as string;
     let opened!: () => void;
     const streaming = new Promise<void>((resolve) => (opened = resolve));
-    const events = readEvents(`${base}/workflow-executions/${id}/events`, opened);
+    const events = readServerSentEvents(`${base}/workflow-executions/${id}/events`, { opened });
     await streaming;
     await engine.emit('doc.ready');
     await until(async () => (await call('GET', '/approvals')).body.data.length === 1);

@@ -11,17 +11,12 @@ import { workflow, Engine, MemoryStorage, ScriptedProvider, TrellisError, type S
 import { createRouter, createStreamToken, type RouterOptions } from '../src/express/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { serveOnLoopback, until } from './helpers.js';
+import { jsonCaller } from './http-client.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-interface Reply {
-  readonly status: number;
-  readonly body: any;
-  readonly headers: Headers;
-}
 
 function makeEngine(script: Script = (req) => `echo: ${req.prompt}`, extra: Partial<ConstructorParameters<typeof Engine>[0]> = {}): Engine {
   const engine = new Engine({ storage: new MemoryStorage(), providers: { mock: new ScriptedProvider(script) }, ...extra });
@@ -36,15 +31,7 @@ async function serve(engine: Engine, options: RouterOptions = { allowUnauthentic
   app.get('/api/health', (_req, res) => void res.json({ ok: true }));
   app.get('/health', (_req, res) => void res.json({ ok: true }));
   const base = `${await serveOnLoopback(app, cleanups)}/api`;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
+  const call = jsonCaller(base);
   return { base, call };
 }
 

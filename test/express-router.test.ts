@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { workflow, Engine, TrellisError, ScriptedProvider, type ScriptedProviderOptions, MemoryStorage } from '../src/index.js';
 import { createRouter, type RouterOptions } from '../src/express/index.js';
 import { until } from './helpers.js';
+import { jsonCaller, readServerSentEvents, type Reply } from './http-client.js';
 
 const servers: Server[] = [];
 const engines: Engine[] = [];
@@ -28,12 +29,6 @@ function makeEngine(options: ScriptedProviderOptions = {}, storage = new MemoryS
   return engine;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly body: any;
-  readonly headers: Headers;
-}
-
 async function serve(engine: Engine, options: RouterOptions = { allowUnauthenticated: true }) {
   const app = express();
   app.use('/api', createRouter(engine, options));
@@ -41,15 +36,7 @@ async function serve(engine: Engine, options: RouterOptions = { allowUnauthentic
   servers.push(server);
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
+  const call = jsonCaller(base);
   return { base, call };
 }
 
@@ -303,26 +290,6 @@ describe('workflow executions', () => {
 });
 
 describe('server-sent events', () => {
-  async function readEvents(url: string, signal?: AbortSignal): Promise<{ name: string; data: any }[]> {
-    const res = await fetch(url, signal ? { signal } : {});
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const events: { name: string; data: any }[] = [];
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let at: number;
-      while ((at = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, at);
-        buffer = buffer.slice(at + 2);
-        const name = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (name && data) events.push({ name, data: JSON.parse(data) });
-      }
-    }
-    return events;
-  }
 
   it('streams a snapshot, then node and token events of the run live, and closes when the run ends', async () => {
     const engine = makeEngine({ latencyMs: 60, chunkSize: 4 });
@@ -332,7 +299,7 @@ describe('server-sent events', () => {
     const unrelated = (await call('POST', '/workflows/stream/execute', {})).body.execution_id;
     const id = (await call('POST', '/workflows/stream/execute', {})).body.execution_id;
 
-    const events = await readEvents(`${base}/workflow-executions/${id}/events`);
+    const events = await readServerSentEvents(`${base}/workflow-executions/${id}/events`);
     const names = events.map((e) => e.name);
     expect(names[0]).toBe('snapshot');
     expect(events[0]!.data).toMatchObject({ id, status: 'running' });
@@ -346,7 +313,7 @@ describe('server-sent events', () => {
     expect(engine.events.listenerCount('node:token')).toBe(0);
 
     // A finished run: the snapshot, then the stream ends at once.
-    const after = await readEvents(`${base}/workflow-executions/${id}/events`);
+    const after = await readServerSentEvents(`${base}/workflow-executions/${id}/events`);
     expect(after.map((e) => e.name)).toEqual(['snapshot', 'end']);
     expect(after[0]!.data.status).toBe('completed');
   });

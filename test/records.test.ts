@@ -17,6 +17,7 @@ import { createRouter, type AuthorizeFn } from '../src/express/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, serveOnLoopback, until } from './helpers.js';
 import { scratch } from './scratch.js';
+import { readServerSentEvents } from './http-client.js';
 
 const { dir } = scratch('records');
 const cleanups: (() => unknown)[] = [];
@@ -126,7 +127,7 @@ describe('one time format: ISO 8601 everywhere a run is shown', () => {
     app.use('/api', createRouter(engine, { allowUnauthenticated: true }));
     const base = `${await serveOnLoopback(app, cleanups)}/api`;
     const id = await engine.start(wf, {});
-    const stream = readEvents(`${base}/workflow-executions/${id}/events`);
+    const stream = readServerSentEvents(`${base}/workflow-executions/${id}/events`);
     await until(() => engine.events.listenerCount('node:waiting') > 0);
     await clock.advance(1000);
     const execution = await (await fetch(`${base}/workflow-executions/${id}`)).json();
@@ -152,7 +153,7 @@ describe('one time format: ISO 8601 everywhere a run is shown', () => {
     const base = `${await serveOnLoopback(app, cleanups)}/api`;
     const wf = workflow('gated').delay('settle', 1000).approval('gate', { message: 'Ship it?', timeout_ms: 60_000, on_timeout: 'approve' });
     const id = await engine.start(wf, {});
-    const stream = readEvents(`${base}/workflow-executions/${id}/events`);
+    const stream = readServerSentEvents(`${base}/workflow-executions/${id}/events`);
     await until(() => engine.events.listenerCount('execution:paused') > 0);
     await clock.advance(1000);
     await until(async () => (await engine.get(id))?.status === 'paused');
@@ -172,25 +173,6 @@ describe('one time format: ISO 8601 everywhere a run is shown', () => {
   });
 });
 
-/** The events of a Server-Sent Events stream, until the server ends it. */
-async function readEvents(url: string): Promise<{ name: string; data: any }[]> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  const events: { name: string; data: any }[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
-      const block = buffer.slice(0, at);
-      buffer = buffer.slice(at + 2);
-      const name = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (name && data) events.push({ name, data: JSON.parse(data) });
-    }
-  }
-  return events;
-}
 
 /** Memory storage that records how many runs each `purgeRuns` batch removed. */
 class BatchCountingStorage extends MemoryStorage {
