@@ -45,7 +45,7 @@ function zonesOf(layers, base) {
 const storageRoot = { target: './src/storage/*.ts', from: STORAGE_WINGS.flat().map((w) => `./src/storage/${w}`), message: 'the storage port and memory reference do not import a database wing' };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/artifacts/**', '.tmpdist/**', 'bench/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/artifacts/**', 'test/.fixtures-dist/**', '.tmpdist/**', 'bench/**'] },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'],
     extends: [tseslint.configs.base],

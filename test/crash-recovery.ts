@@ -1,14 +1,13 @@
 /**
  * The crash test, shared by the SQLite and PostgreSQL suites: a child runs a 20-step workflow and
- * is killed with SIGKILL at random points; a fresh child recovers the run each time. Afterwards:
+ * is killed with SIGKILL at random points; a fresh child recovers the run each time. The children run
+ * the built fixture (test/fixture-process.ts), so a kill costs a Node startup, not a TypeScript loader. Afterwards:
  * the run completed, no step that had committed ran again, and the trace is complete and ordered.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Storage } from '../src/index.js';
-
-const WORKER = new URL('./fixtures/crash-worker.ts', import.meta.url).pathname;
+import { spawnFixture } from './fixture-process.js';
 
 interface Child {
   readonly ready: Promise<void>;
@@ -17,7 +16,7 @@ interface Child {
 }
 
 function startChild(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnFixture('crash-worker', args);
   let out = '';
   let err = '';
   let onReady: () => void = () => undefined;

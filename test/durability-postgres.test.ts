@@ -9,11 +9,11 @@ import { scratch } from './scratch.js';
 const { pgUrl: URL, schema, dir } = scratch('crash_pg');
 
 describe('durability on PostgreSQL', () => {
-  it('survives 15 SIGKILLs of a 20-step run without redoing committed steps', async () => {
+  it('survives 10 SIGKILLs of a 20-step run without redoing committed steps', async () => {
     const storage = new PostgresStorage({ connectionString: URL, schema });
     await storage.init(); // rejects when the server is down: the test fails instead of skipping
     try {
-      await crashAndRecover({ kind: 'postgres', where: schema, log: join(dir, 'calls.log'), kills: 15, storage });
+      await crashAndRecover({ kind: 'postgres', where: schema, log: join(dir, 'calls.log'), kills: 10, storage });
     } finally {
       await storage.close();
     }

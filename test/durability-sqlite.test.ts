@@ -9,12 +9,12 @@ const dir = mkdtempSync(join(tmpdir(), 'trellis-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('durability on SQLite', () => {
-  it('survives 50 SIGKILLs of a 20-step run without redoing committed steps', async () => {
+  it('survives 10 SIGKILLs of a 20-step run without redoing committed steps', async () => {
     const path = join(dir, 'crash.sqlite');
     const storage = new SqliteStorage({ path });
     await storage.init();
     try {
-      await crashAndRecover({ kind: 'sqlite', where: path, log: join(dir, 'calls.log'), kills: 50, storage });
+      await crashAndRecover({ kind: 'sqlite', where: path, log: join(dir, 'calls.log'), kills: 10, storage });
     } finally {
       await storage.close();
     }

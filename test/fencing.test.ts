@@ -1,20 +1,22 @@
 /**
  * Fenced commits, with real processes: a worker drives a slow 8-step run; it is stopped with
- * SIGSTOP past its lease; an engine in this process recovers the run and completes it; the worker
- * is resumed with SIGCONT. Its late commits must be refused: no step row and no run field the new
+ * SIGSTOP; an engine in this process, whose clock reads past the worker's lease, recovers the run and
+ * completes it; the worker is resumed with SIGCONT. Its late commits must be refused: no step row and no run field the new
  * owner committed changes, the stale worker calls no provider again, and it abandons the run.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, type Provider, type Storage } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
+import { spawnFixture } from './fixture-process.js';
 import { scratch } from './scratch.js';
 
-const WORKER = new URL('./fixtures/fencing-worker.ts', import.meta.url).pathname;
 const { pgUrl: PG_URL, schema, dir } = scratch('fence');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Past the worker's 30 s lease however long it took to get here: the new owner reads time from this. */
+const pastTheLease = (): FakeClock => new FakeClock(Date.now() + 10 * 60_000);
 /** The worker's provider calls so far (none before its first call creates the log). */
 const staleCalls = (log: string): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('stale ')) : []);
 
@@ -23,7 +25,7 @@ const quick: Provider = { name: 'slow', complete: async (request) => ({ text: `f
 
 async function fence(kind: 'sqlite' | 'postgres', where: string, open: () => Storage): Promise<void> {
   const log = join(dir, `${kind}.log`);
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, kind, where, log], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnFixture('fencing-worker', [kind, where, log]);
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -40,9 +42,10 @@ async function fence(kind: 'sqlite' | 'postgres', where: string, open: () => Sto
     child.kill('SIGSTOP');
     const runId = /started (\S+)/.exec(out)![1]!;
     const callsWhenStopped = staleCalls(log).length;
-    await sleep(700); // past its 300 ms lease
 
-    const engine = new Engine({ storage: open(), providers: { slow: quick }, instanceId: 'new-owner' });
+    // No real wait for the lease to lapse (a busy machine made any fixed wait a guess): the new owner's
+    // clock is ten minutes ahead, so the stopped worker's lease has expired as far as it can tell.
+    const engine = new Engine({ storage: open(), providers: { slow: quick }, instanceId: 'new-owner', clock: pastTheLease() });
     try {
       expect(await engine.recover()).toEqual([runId]);
       const finished = await engine.wait(runId);

@@ -1,0 +1,28 @@
+/**
+ * Vitest global setup: builds every child-process fixture (test/fixtures/*.ts) once per `vitest run`
+ * into test/.fixtures-dist/<name>.mjs, so tests that kill and restart processes spawn plain `node` on
+ * built JS. A TypeScript loader per process (tsx) cost a second or more of startup per kill on a busy
+ * machine, which is what made the crash tests time out. Packages stay external (resolved from the
+ * repository's node_modules, as the package's users resolve them); the library source is bundled in.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
+import { FIXTURES_DIST, FIXTURES_SOURCE } from './fixture-process.js';
+
+export default async function buildFixtures(): Promise<void> {
+  const entryPoints = readdirSync(FIXTURES_SOURCE)
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => `${FIXTURES_SOURCE}/${file}`);
+  rmSync(FIXTURES_DIST, { recursive: true, force: true });
+  await build({
+    entryPoints,
+    outdir: FIXTURES_DIST,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
