@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, type BundleProgress, MemoryStorage, SqliteStorage, ScriptedProvider, type Script, type Provider } from '../src/index.js';
 import { bundleInputs, bundleWorkflow, itemOf } from './fixtures/bundle-worker.js';
+import { spawnFixture } from './fixture-process.js';
 import { until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-bundles-'));
@@ -150,8 +150,7 @@ describe('engine.bundles', () => {
   it('resumes after the bundle process is SIGKILLed', async () => {
     const path = join(dir, 'killed.sqlite');
     const log = join(dir, 'killed-calls.log');
-    const worker = new URL('./fixtures/bundle-worker.ts', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--import', 'tsx', worker, path, log, 'killed'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnFixture('bundle-worker', [path, log, 'killed']);
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -3,12 +3,11 @@
  * state, so an event meant for another run never takes the step out of waiting while a matching
  * one arrives.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, workflow, type Json, type Storage } from '../src/index.js';
 import { FakeClock } from '../src/testing/index.js';
+import { runFixture } from './fixture-process.js';
 import { makeEngine, until } from './helpers.js';
 import { scratch } from './scratch.js';
 
@@ -58,7 +57,6 @@ describe('concurrent events with per-run filters', () => {
 const { pgUrl: PG_URL, schema: pgSchema, dir } = scratch('events');
 
 const POLL_MS = 1000;
-const run = promisify(execFile);
 
 /** Emits an event from another engine; resolves with what its `emit` resolved with. */
 type Emitter = (event: string, payload: Json) => Promise<unknown>;
@@ -69,12 +67,10 @@ function engineEmitter(open: () => Storage, clock: FakeClock): { emit: Emitter; 
   return { emit: (event, payload) => engine.emit(event, payload), close: () => engine.close() };
 }
 
-const WORKER = new URL('./fixtures/emit-worker.ts', import.meta.url).pathname;
-
 /** A real child process per event (see fixtures/emit-worker.ts). */
 function processEmitter(args: readonly string[]): Emitter {
   return async (event, payload) => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', WORKER, ...args, event, JSON.stringify(payload)]);
+    const { stdout } = await runFixture('emit-worker', [...args, event, JSON.stringify(payload)]);
     return JSON.parse(stdout) as unknown;
   };
 }

@@ -2,14 +2,11 @@
  * The process stays up while the engine has work it promised (a run it drives, its background
  * loop), and exits once there is none: real processes, since what is tested is Node's own exit.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const SCRIPT = fileURLToPath(new URL('./fixtures/keep-alive-script.ts', import.meta.url));
+import { spawnFixture } from './fixture-process.js';
 
 function start(mode: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnFixture('keep-alive-script', [mode]);
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from '../src/index.js';
+import { spawnFixture } from './fixture-process.js';
 import { until } from './helpers.js';
 
-const WORKER = new URL('./fixtures/multi-process-worker.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'trellis-multi-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -18,7 +17,7 @@ interface Worker {
 }
 
 function startWorker(args: string[]): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnFixture('multi-process-worker', args);
   const worker: Worker = {
     out: '',
     err: '',

@@ -1,17 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, SqliteStorage, workflow } from '../src/index.js';
+import { spawnFixture } from './fixture-process.js';
 
-const WORKER = new URL('./fixtures/poison-worker.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'trellis-poison-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs a worker to its end; resolves with its stdout, stderr and how it ended. */
 function runWorker(args: string[]): Promise<{ out: string; err: string; code: number | null; signal: NodeJS.Signals | null }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnFixture('poison-worker', args);
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

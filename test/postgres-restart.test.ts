@@ -10,7 +10,7 @@
  *   only when TRELLIS_PG_RESTART=1: `npm run test:pg-restart`, which CI (.ci/run) runs after `npm test`.
  *   Everything else here touches only its own connections and is safe in parallel.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -23,6 +23,7 @@ import { Engine, PostgresStorage, type Provider } from '../src/index.js';
 import { stepCallId } from '../src/kernel/call-ids.js';
 import { makeCall, makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 import { chain } from './fixtures/crash-worker.js';
+import { spawnFixture } from './fixture-process.js';
 
 const PG_URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const tag = randomUUID().replaceAll('-', '').slice(0, 12);
@@ -201,13 +202,11 @@ describe('a connection lost after the server committed', () => {
   });
 });
 
-const WORKER = new URL('./fixtures/pg-restart-worker.ts', import.meta.url).pathname;
-
 describe.runIf(process.env.TRELLIS_PG_RESTART === '1')('a server restart (npm run test:pg-restart)', () => {
   it('pg_ctlcluster restart mid-run: the worker process survives and its run completes with no step run twice', async () => {
     const schema = newSchema('restart');
     const log = join(dir, 'restart-calls.log');
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, PG_URL, schema, log], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnFixture('pg-restart-worker', [PG_URL, schema, log]);
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

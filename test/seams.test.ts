@@ -4,7 +4,6 @@
  * another process's write lock without freezing the event loop, and an idempotency key reused for
  * another workflow.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, MemoryStorage, PostgresStorage, SqliteStorage, TrellisError, workflow } from '../src/index.js';
 import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
+import { spawnFixture } from './fixture-process.js';
 import { makeEngine, until } from './helpers.js';
 
 const PG_URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -102,7 +102,8 @@ describe('SQLite and another process holding the write lock', () => {
     const storage = new SqliteStorage(path);
     await storage.init();
     await storage.createRun(makeRun('r', { status: 'running' }));
-    const holder = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/sqlite-lock-holder.ts', import.meta.url).pathname, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const holder = spawnFixture('sqlite-lock-holder', [path], { stdin: 'pipe' });
+    holder.stderr.pipe(process.stderr);
     const exited = new Promise((resolve) => holder.on('exit', resolve));
     try {
       await new Promise<void>((resolve) => holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema
 import { stepCallId } from '../src/kernel/call-ids.js';
 import { makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 import { encodeLoggedStep, logEntry } from '../src/storage/sqlite/step-log.js';
+import { spawnFixture } from './fixture-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-sqlite-'));
 let counter = 0;
@@ -276,13 +276,12 @@ describe('SqliteStorage specifics', () => {
     const runs = 20;
     for (let i = 0; i < runs; i++) await setup.createRun(makeRun(`run${i}`, { status: 'running' }));
     await setup.close();
-    const contender = join(import.meta.dirname, 'fixtures', 'sqlite-contender.ts');
     let signalReady: () => void = () => {};
     const firstReady = new Promise<void>((resolve) => (signalReady = resolve));
     const workers = ['w1', 'w2', 'w3'].map(
       (owner) =>
         new Promise<{ code: number | null; out: string }>((resolve) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', contender, path, owner, String(runs), '1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawnFixture('sqlite-contender', [path, owner, String(runs), '1500']);
           let out = '';
           child.stdout.on('data', (d: Buffer) => {
             out += d.toString();
