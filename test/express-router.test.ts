@@ -43,7 +43,7 @@ async function serve(engine: Engine, options: RouterOptions = { allowUnauthentic
 const greet = () => workflow('greet', { variables: { name: { type: 'string', required: true } }, tags: ['demo'] }).prompt('hello', { model: 'mock:x', template: 'Hi {{input.name}}' });
 
 async function settle(call: (m: string, p: string) => Promise<Reply>, id: string): Promise<Reply> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 2000; i++) {
     const reply = await call('GET', `/workflow-executions/${id}`);
     if (['completed', 'failed', 'cancelled'].includes(reply.body.status)) return reply;
     await new Promise((r) => setTimeout(r, 10));
@@ -227,7 +227,8 @@ describe('workflow executions', () => {
     await call('POST', '/workflows', workflow('slow').prompt('a', { model: 'mock:x', template: 'a' }).prompt('b', { model: 'mock:x', template: 'b' }).build());
     const id = (await call('POST', '/workflows/slow/execute', {})).body.execution_id;
     expect((await call('POST', `/workflow-executions/${id}/pause`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 200)); // the in-flight step finishes; nothing new starts
+    // The in-flight step finishes (waited for, not slept on: a busy machine can take longer); nothing new starts.
+    await until(async () => (await call('GET', `/workflow-executions/${id}`)).body.execution_trace.some((s: { node_id: string; status: string }) => s.node_id === 'a' && s.status === 'completed'));
     const replies = await Promise.all(Array.from({ length: 50 }, () => call('POST', `/workflow-executions/${id}/resume`)));
     const statuses = replies.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -269,7 +270,7 @@ describe('workflow executions', () => {
     await call('POST', '/workflows', workflow('review').approval('check', { message: 'Ship?' }).end({ by: 'check.data.by' }).build());
 
     const id = (await call('POST', '/workflows/review/execute', {})).body.execution_id;
-    for (let i = 0; i < 100 && (await call('GET', `/workflow-executions/${id}`)).body.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await call('GET', `/workflow-executions/${id}`)).body.status === 'paused');
     const waiting = await call('GET', `/workflow-executions/${id}`);
     expect(waiting.body.execution_trace.find((s: { node_id: string }) => s.node_id === 'check')).toMatchObject({ status: 'waiting', waiting_for: { kind: 'approval' } });
 
@@ -282,7 +283,7 @@ describe('workflow executions', () => {
     expect((await call('POST', `/workflow-executions/${id}/approvals/check`, { approved: true })).status).toBe(409);
 
     const second = (await call('POST', '/workflows/review/execute', {})).body.execution_id;
-    for (let i = 0; i < 100 && (await call('GET', `/workflow-executions/${second}`)).body.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await call('GET', `/workflow-executions/${second}`)).body.status === 'paused');
     expect((await call('POST', `/workflow-executions/${second}/approvals/check`, { approved: false, reason: 'not yet' })).status).toBe(200);
     const rejected = await settle(call, second);
     expect(rejected.body.execution_trace.find((s: { node_id: string }) => s.node_id === 'check').status).not.toBe('waiting');
@@ -330,7 +331,7 @@ describe('server-sent events', () => {
     expect(first).toContain('event: snapshot');
     expect(engine.events.listenerCount('node:started')).toBe(1);
     controller.abort();
-    for (let i = 0; i < 100 && engine.events.listenerCount('node:started') > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => engine.events.listenerCount('node:started') === 0);
     expect(engine.events.listenerCount('node:started')).toBe(0);
     await call('POST', `/workflow-executions/${id}/cancel`);
   });

@@ -31,8 +31,8 @@ export function edge(source: string, target: string, extra: Record<string, unkno
   return { id: `e_${source}_${target}`, source_node_id: source, target_node_id: target, source_output: 'out', target_input: 'in', ...extra };
 }
 
-/** Waits until `predicate` holds, letting I/O and timers run (real time, bounded). */
-export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+/** Waits until `predicate` holds, letting I/O and timers run (real time, bounded generously: a busy machine is slow, and only a failing test waits this long). */
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
   while (!(await predicate())) {
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');

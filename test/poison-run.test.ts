@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, SqliteStorage, workflow } from '../src/index.js';
 import { spawnFixture } from './fixture-process.js';
+import { until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trellis-poison-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,13 +70,13 @@ describe('poison runs', () => {
     a.registerNode({ type: 'hold', execute: () => new Promise((resolve) => (release = () => resolve({ status: 'completed', output: 1 }))) });
     const wf = workflow('innocent').node('slow', 'hold').approval('gate').end({ n: 'slow' });
     const id = await a.start(wf, {});
-    for (let i = 0; i < 200 && (await a.get(id))?.execution_trace.find((s) => s.node_id === 'slow')?.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await a.get(id))?.execution_trace.find((s) => s.node_id === 'slow')?.status === 'running');
     await a.close(); // `slow` in flight: one strike at the next adoption
     const b = new Engine({ storage: new SqliteStorage({ path }), maxRecoveryAttempts: 1 });
     b.registerNode({ type: 'hold', execute: () => ({ status: 'completed', output: 2 }) });
     try {
       expect(await b.recover()).toEqual([id]);
-      for (let i = 0; i < 200 && (await b.get(id))?.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(async () => (await b.get(id))?.status === 'paused');
       // `slow` landed: the strike is cleared, so dying now (waiting, nothing in flight) is no strike either.
       expect((await (await b.init()).getRun(id))?.recovery_count).toBe(0);
     } finally {

@@ -112,7 +112,7 @@ describe('SQLite and another process holding the write lock', () => {
       let committed = false;
       const commit = storage.commit({ runId: 'r', steps: [makeStep('r', 'a', 1)] }).then((ok) => (committed = ok));
       // Only a free event loop lets the ticker count while the commit waits; then the lock goes.
-      await until(() => ticks >= 5, 4000);
+      await until(() => ticks >= 5);
       expect(committed).toBe(false);
       holder.stdin.write('go\n');
       await commit;

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine, PostgresStorage, SqliteStorage, isTrellisError, workflow, type NodeHandler, type Storage } from '../src/index.js';
+import { until } from './helpers.js';
 import { scratch } from './scratch.js';
 
 const { pgUrl: PG_URL, schema, dir } = scratch('owner');
@@ -43,7 +44,7 @@ async function fiftyApprovals(open: () => Storage): Promise<void> {
   const a = new Engine({ storage: open() });
   a.registerNode(counting().handler);
   const id = await a.start(gated, {});
-  for (let i = 0; i < 200 && (await a.get(id))?.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(async () => (await a.get(id))?.status === 'paused');
   await a.close();
 
   const b = new Engine({ storage: open() });
@@ -77,7 +78,7 @@ describe('one owner per run in a process', () => {
     engine.registerNode(count.handler);
     try {
       const id = await engine.start(gated, {});
-      for (let i = 0; i < 200 && (await engine.get(id))?.status !== 'paused'; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(async () => (await engine.get(id))?.status === 'paused');
       const results = await Promise.allSettled([engine.approve(id, 'gate'), engine.approve(id, 'gate')]);
       expect(settledCodes(results)).toEqual({ won: 1, codes: new Set(['illegal_state']) });
       await expect(engine.approve(id, 'gate')).rejects.toMatchObject({ code: 'illegal_state' });
@@ -95,10 +96,10 @@ describe('one owner per run in a process', () => {
     a.registerNode(first.handler);
     const wf = workflow('paused').node('first', 'count', { hold: true }).node('after', 'count').end({ n: 'after' });
     const id = await a.start(wf, {});
-    for (let i = 0; i < 200 && first.runs.get('first') !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => first.runs.get('first') === 1);
     await a.pause(id);
     first.release();
-    for (let i = 0; i < 200 && (await a.get(id))?.execution_trace.find((s) => s.node_id === 'first')?.status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await a.get(id))?.execution_trace.find((s) => s.node_id === 'first')?.status === 'completed');
     await a.close();
 
     const b = new Engine({ storage: new SqliteStorage({ path }) });
@@ -129,7 +130,7 @@ describe('one owner per run in a process', () => {
       const held = counting();
       a.registerNode(held.handler);
       const id = await a.start(wf, {});
-      for (let i = 0; i < 200 && held.runs.get('work') !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(async () => held.runs.get('work') === 1);
       await a.close(); // the run stays `running`, unowned: an orphan with `work` in flight
 
       const b = new Engine({ storage: new SqliteStorage({ path }), pollIntervalMs: 5 });
