@@ -258,7 +258,9 @@ describe('delays, approvals and run control', () => {
     const id = await engine.start(wf, {});
     await until(() => mock.calls.length === 1);
     await engine.pause(id);
-    await new Promise((r) => setTimeout(r, 40));
+    // The step in flight lands (waited for: on a busy machine 40 ms was not always enough), then nothing new starts.
+    await until(async () => (await engine.get(id))!.execution_trace.find((s) => s.node_id === 'one')?.status === 'completed');
+    await new Promise((r) => setTimeout(r, 20));
     expect(mock.calls).toHaveLength(1);
     const paused = (await engine.get(id))!;
     expect(paused.status).toBe('paused');
