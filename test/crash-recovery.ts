@@ -12,7 +12,20 @@ import { spawnFixture } from './fixture-process.js';
 interface Child {
   readonly ready: Promise<void>;
   readonly done: Promise<string>;
+  /** What the child printed so far, for a failure message. */
+  output(): string;
   kill(): Promise<void>;
+}
+
+/** `promise`, or a rejection naming `what` (and what the child printed) after `ms`: a stuck child fails its step, not the whole test's timeout. */
+async function within<T>(ms: number, promise: Promise<T>, what: string, child: Child): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms; the child printed: ${child.output()}`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function startChild(args: string[]): Child {
@@ -35,6 +48,7 @@ function startChild(args: string[]): Child {
   return {
     ready,
     done,
+    output: () => `${out}${err}`,
     async kill() {
       child.kill('SIGKILL');
       await exited;
@@ -63,13 +77,13 @@ export async function crashAndRecover(options: CrashOptions): Promise<void> {
     const [existing] = await storage.listRuns({ limit: 1 });
     const mode = existing ? 'recover' : 'start';
     const child = startChild([options.kind, options.where, options.log, String(generation), mode]);
-    await Promise.race([child.ready, child.done]);
+    await within(60_000, Promise.race([child.ready, child.done]), `generation ${generation} (${mode}) never became ready`, child);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 60));
     await child.kill();
     completedBefore[generation + 1] = await completedNow();
   }
   const final = startChild([options.kind, options.where, options.log, String(options.kills), 'recover']);
-  expect(await final.done).toMatch(/done completed/);
+  expect(await within(120_000, final.done, 'the final generation never finished the run', final)).toMatch(/done completed/);
 
   const [run] = await storage.listRuns({ limit: 1 });
   expect(run?.status).toBe('completed');
