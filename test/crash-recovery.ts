@@ -17,10 +17,21 @@ interface Child {
   kill(): Promise<void>;
 }
 
-/** `promise`, or a rejection naming `what` (and what the child printed) after `ms`: a stuck child fails its step, not the whole test's timeout. */
-async function within<T>(ms: number, promise: Promise<T>, what: string, child: Child): Promise<T> {
+/**
+ * `promise`, or a rejection after `ms` naming `what`, what the child printed and the run as stored:
+ * a stuck child fails its step with what is needed to see why, not the whole test's timeout.
+ */
+async function within<T>(ms: number, promise: Promise<T>, what: string, child: Child, storage: Storage): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms; the child printed: ${child.output()}`)), ms)));
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const stored = storage
+        .listRuns({ limit: 1 })
+        .then(([run]) => (run ? JSON.stringify({ status: run.status, owner: run.owner, lease_expires_in_ms: run.lease_expires_at === undefined ? undefined : run.lease_expires_at - Date.now(), revision: run.revision, recovery_count: run.recovery_count }) : 'no run'))
+        .catch((error: unknown) => `unreadable: ${String(error)}`);
+      void stored.then((run) => reject(new Error(`${what}: nothing after ${ms} ms; the run: ${run}; the child printed: ${child.output()}`)));
+    }, ms);
+  });
   try {
     return await Promise.race([promise, late]);
   } finally {
@@ -77,13 +88,13 @@ export async function crashAndRecover(options: CrashOptions): Promise<void> {
     const [existing] = await storage.listRuns({ limit: 1 });
     const mode = existing ? 'recover' : 'start';
     const child = startChild([options.kind, options.where, options.log, String(generation), mode]);
-    await within(60_000, Promise.race([child.ready, child.done]), `generation ${generation} (${mode}) never became ready`, child);
+    await within(60_000, Promise.race([child.ready, child.done]), `generation ${generation} (${mode}) never became ready`, child, storage);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 60));
     await child.kill();
     completedBefore[generation + 1] = await completedNow();
   }
   const final = startChild([options.kind, options.where, options.log, String(options.kills), 'recover']);
-  expect(await within(120_000, final.done, 'the final generation never finished the run', final)).toMatch(/done completed/);
+  expect(await within(120_000, final.done, 'the final generation never finished the run', final, storage)).toMatch(/done completed/);
 
   const [run] = await storage.listRuns({ limit: 1 });
   expect(run?.status).toBe('completed');
