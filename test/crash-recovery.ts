@@ -93,7 +93,8 @@ export async function crashAndRecover(options: CrashOptions): Promise<void> {
     await child.kill();
     completedBefore[generation + 1] = await completedNow();
   }
-  const final = startChild([options.kind, options.where, options.log, String(options.kills), 'recover']);
+  const [existing] = await storage.listRuns({ limit: 1 });
+  const final = startChild([options.kind, options.where, options.log, String(options.kills), existing ? 'recover' : 'start']);
   expect(await within(120_000, final.done, 'the final generation never finished the run', final, storage)).toMatch(/done completed/);
 
   const [run] = await storage.listRuns({ limit: 1 });
