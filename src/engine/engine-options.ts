@@ -29,7 +29,7 @@ export interface EngineOptions {
   readonly concurrency?: number;
   /** @default the system clock */
   readonly clock?: Clock;
-  /** @default random UUIDs */
+  /** Makes ids of runs, calls and bundles. @default randomIds: time-ordered hex ids (`run_<48-bit ms><40 bits per process><40-bit counter>`), not UUIDs */
   readonly ids?: IdGenerator;
   /** Source of randomness for retry jitter. @default Math.random */
   readonly random?: () => number;

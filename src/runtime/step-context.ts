@@ -119,7 +119,7 @@ function stepServices(idempotencyKey: string, parts: StepContextParts): StepServ
 /**
  * The services of one step. A class, not an object literal: one is made for every step that calls
  * a model and lives as long as the step, and V8 pretenures the objects of a literal's site when most
- * of them survive a young collection (see "Allocation sites" in the README's performance notes).
+ * of them survive a young collection (see "Allocation sites" in docs/performance-notes.md).
  * The methods are own arrow functions, so a handler may destructure them.
  */
 class RunStepServices implements StepServices {

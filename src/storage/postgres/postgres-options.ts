@@ -20,7 +20,7 @@ export interface PostgresStorageOptions {
   /**
    * How long, in all, an operation whose connection was lost (server restart, failover, a killed
    * backend) is tried again on a fresh connection before it fails with `storage`. A commit that
-   * landed before its connection broke is not applied twice (see the README's durability section).
+   * landed before its connection broke is not applied twice (see docs/storage-internals.md).
    * `0` turns retrying off.
    * @default 30000
    */
