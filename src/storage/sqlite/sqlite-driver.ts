@@ -6,7 +6,8 @@
  * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
  * log (sqlite-step-log.ts), which the step reads here fold.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
@@ -86,7 +87,8 @@ export class SqliteDriver extends SqlStorage {
   /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
   readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
 
-  constructor(options: SqliteStorageOptions | string) {
+  /** `Database` is better-sqlite3's class, imported by `SqliteStorage` (which names the package when it is missing). */
+  constructor(options: SqliteStorageOptions | string, Database: typeof BetterSqlite3) {
     const resolved = typeof options === 'string' ? { path: options } : options;
     if (typeof resolved.path !== 'string' || resolved.path === '') {
       throw new TrellisError('invalid_options', `SqliteStorage path must be a file path or ':memory:', received ${JSON.stringify(resolved.path)}`);
