@@ -28,7 +28,8 @@ function newest(dir: string): number {
 
 beforeAll(() => {
   const built = join(root, 'dist/index.js');
-  const stale = !existsSync(built) || newest(join(root, 'src')) > statSync(built).mtimeMs || statSync(join(root, 'tsconfig.build.json')).mtimeMs > statSync(built).mtimeMs;
+  const inputs = [newest(join(root, 'src')), ...['tsconfig.build.json', 'scripts/build.mjs'].map((file) => statSync(join(root, file)).mtimeMs)];
+  const stale = !existsSync(built) || Math.max(...inputs) > statSync(built).mtimeMs;
   if (stale) execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'ignore' });
 }, 600_000);
 
@@ -51,6 +52,16 @@ describe('built package', () => {
     // Every subpath export has a typesVersions entry, so node10 resolution finds its types.
     const subpaths = Object.keys(pkg.exports).filter((key) => key !== '.' && key !== './package.json').map((key) => key.slice(2));
     expect(Object.keys(pkg.typesVersions['*'] ?? {}).sort()).toEqual(subpaths.sort());
+  });
+
+  it('keeps the literal require() calls and `typeof require` for app bundlers to follow (scripts/build.mjs)', () => {
+    const code = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => readFileSync(join(root, 'dist', file), 'utf8'))
+      .join('\n');
+    for (const name of ON_FIRST_USE) expect(code).toContain(`require("${name}")`);
+    expect(code).toContain('typeof require === "function"');
+    expect(code).not.toMatch(/typeof __require|__require\(["']/);
   });
 
   it('imports every entry point as an ES module and through require()', () => {
