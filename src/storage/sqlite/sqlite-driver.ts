@@ -78,6 +78,9 @@ function prepare(raw: Database.Database): Statements {
  * const storage = new SqliteStorage({ path: './trellis.db' });
  * await storage.init();
  */
+/** What loading better-sqlite3's addon says when its install script did not run, or ran for another Node. */
+const UNBUILT_ADDON = /Could not locate the bindings file|NODE_MODULE_VERSION/;
+
 export class SqliteDriver extends SqlStorage {
   readonly #raw: Database.Database;
   readonly #largeOutputBytes: number;
@@ -105,6 +108,9 @@ export class SqliteDriver extends SqlStorage {
       // From now on, waits for another writer are asynchronous (sqlite-busy.ts).
       raw.pragma(`busy_timeout = ${BLOCKING_BUSY_MS}`);
     } catch (error) {
+      if (error instanceof Error && UNBUILT_ADDON.test(error.message)) {
+        throw new TrellisError('missing_package', `better-sqlite3 is installed but its native module is not built for this Node (${process.version}): pnpm 10 and npm 11 skip install scripts they were not told to allow. Run \`npm rebuild better-sqlite3\` (after \`pnpm approve-builds\` with pnpm)`, { cause: error, retryable: false });
+      }
       throw toStorageError(`open of ${resolved.path}`, error);
     }
     super(new Kysely<TrellisDatabase>({ dialect: new SqliteDialect({ database: raw }) }), 'sqlite');
