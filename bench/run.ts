@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 // The built package, as users run it (`npm run bench` builds it first).
-import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from 'trellis';
+import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from '@trellis-ai/trellis';
 import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
 import { flatStepCost } from './flat-cost.js';
 
@@ -159,7 +159,7 @@ function sqliteRunBound(runs: number): number {
 function importTimeMs(): number | undefined {
   if (!existsSync('dist/index.js')) {
     try {
-      execFileSync('npx', ['tsup', '--silent'], { stdio: 'ignore' });
+      execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'ignore' });
     } catch {
       return undefined;
     }

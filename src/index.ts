@@ -1,7 +1,7 @@
 /**
  * Trellis: durable, multi-step LLM workflows inside your own Node.js service.
- * This is the main entry point; `trellis/testing` has test fakes and the storage conformance suite,
- * `trellis/express` the HTTP router. Every name is exported one by one: what is not here is internal.
+ * This is the main entry point; `@trellis-ai/trellis/testing` has test fakes and the storage conformance suite,
+ * `@trellis-ai/trellis/express` the HTTP router. Every name is exported one by one: what is not here is internal.
  */
 
 // The engine, its options, and what it hands back.
@@ -108,6 +108,7 @@ export {
   ExpressionError,
   ProviderError,
   IllegalStateError,
+  MissingPackageError,
   NotFoundError,
   isTrellisError,
   RETRYABLE_CODES,
@@ -169,7 +170,7 @@ export { MemoryStorage } from './storage/memory-storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 export type { SqliteStorageOptions } from './storage/sqlite/sqlite-options.js';
 export { PostgresStorage } from './storage/postgres/postgres-storage.js';
-export type { PostgresStorageOptions } from './storage/postgres/postgres-options.js';
+export type { PostgresPoolLike, PostgresStorageOptions } from './storage/postgres/postgres-options.js';
 
 // The provider port and its adapters.
 export type {
@@ -185,6 +186,7 @@ export type {
 } from './providers/provider.js';
 export { OpenAIProvider } from './providers/openai-provider.js';
 export type { OpenAIProviderOptions } from './providers/openai-provider.js';
+export type { SdkClientOptions } from './providers/sdk-client-options.js';
 export { AnthropicProvider } from './providers/anthropic-provider.js';
 export type { AnthropicProviderOptions } from './providers/anthropic-provider.js';
 export { OllamaProvider } from './providers/ollama-provider.js';

@@ -8,6 +8,7 @@ import type { ToolDefinition } from '../calls/tool-loop.js';
 import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
+import { assertInstalled } from '../kernel/optional-packages.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
 
 /** Options of `new Engine(...)`. */
@@ -95,8 +96,12 @@ export interface ResolvedEngineOptions {
   readonly tools: ReadonlyMap<string, ToolDefinition>;
 }
 
-/** Validates and defaults engine options; throws `invalid_options` naming the option. */
+/**
+ * Validates and defaults engine options; throws `invalid_options` naming the option, and
+ * `missing_package` when no `storage` is given and the default's better-sqlite3 is not installed.
+ */
 export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {
+  if (options.storage === undefined) assertInstalled('better-sqlite3', 'The default storage (SQLite, used when the Engine gets no `storage` option)');
   const ids = options.ids ?? randomIds;
   return {
     storage: options.storage,

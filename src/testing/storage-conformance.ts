@@ -31,7 +31,7 @@ export interface StorageConformanceOptions {
  * @example
  * ```ts
  * import * as vitest from 'vitest';
- * import { describeStorageConformance } from 'trellis/testing';
+ * import { describeStorageConformance } from '@trellis-ai/trellis/testing';
  * import { MyStorage } from '../src/my-storage.js';
  *
  * describeStorageConformance('MyStorage', async () => {

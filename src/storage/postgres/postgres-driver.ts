@@ -5,7 +5,7 @@
  * which serialises them against each other and against `claimRun`.
  */
 import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
 import { Reconnector, TXID, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
@@ -65,7 +65,8 @@ export class PostgresDriver extends SqlStorage {
   readonly #schema: string;
   readonly #largeOutputBytes: number;
 
-  constructor(options: PostgresStorageOptions) {
+  /** `driver` is the `pg` module, imported by `PostgresStorage` (which names the package when it is missing). */
+  constructor(options: PostgresStorageOptions, driver: typeof pg) {
     if (options.pool === undefined && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
       throw new TrellisError('invalid_options', 'PostgresStorage needs either connectionString (a postgres:// URL) or pool (a pg.Pool), received neither');
     }
@@ -73,7 +74,7 @@ export class PostgresDriver extends SqlStorage {
     if (typeof schema !== 'string' || schema === '') throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(schema)}`);
     const largeOutputBytes = resolveLargeOutputBytes(options.largeOutputBytes);
     const retryMs = resolveConnectionRetryMs(options.connectionRetryMs);
-    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+    const pool = (options.pool as pg.Pool | undefined) ?? new driver.Pool({ connectionString: options.connectionString });
     super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool: watchedPool(pool, options.pool === undefined) }) }).withSchema(schema), 'postgres');
     this.#ownsPool = options.pool === undefined;
     this.#reconnect = new Reconnector(retryMs);

@@ -6,7 +6,8 @@
  * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
  * log (sqlite-step-log.ts), which the step reads here fold.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
@@ -77,6 +78,9 @@ function prepare(raw: Database.Database): Statements {
  * const storage = new SqliteStorage({ path: './trellis.db' });
  * await storage.init();
  */
+/** What loading better-sqlite3's addon says when its install script did not run, or ran for another Node. */
+const UNBUILT_ADDON = /Could not locate the bindings file|NODE_MODULE_VERSION/;
+
 export class SqliteDriver extends SqlStorage {
   readonly #raw: Database.Database;
   readonly #largeOutputBytes: number;
@@ -86,7 +90,8 @@ export class SqliteDriver extends SqlStorage {
   /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
   readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
 
-  constructor(options: SqliteStorageOptions | string) {
+  /** `Database` is better-sqlite3's class, imported by `SqliteStorage` (which names the package when it is missing). */
+  constructor(options: SqliteStorageOptions | string, Database: typeof BetterSqlite3) {
     const resolved = typeof options === 'string' ? { path: options } : options;
     if (typeof resolved.path !== 'string' || resolved.path === '') {
       throw new TrellisError('invalid_options', `SqliteStorage path must be a file path or ':memory:', received ${JSON.stringify(resolved.path)}`);
@@ -103,6 +108,9 @@ export class SqliteDriver extends SqlStorage {
       // From now on, waits for another writer are asynchronous (sqlite-busy.ts).
       raw.pragma(`busy_timeout = ${BLOCKING_BUSY_MS}`);
     } catch (error) {
+      if (error instanceof Error && UNBUILT_ADDON.test(error.message)) {
+        throw new TrellisError('missing_package', `better-sqlite3 is installed but its native module is not built for this Node (${process.version}): pnpm 10 and npm 11 skip install scripts they were not told to allow. Run \`npm rebuild better-sqlite3\` (after \`pnpm approve-builds\` with pnpm)`, { cause: error, retryable: false });
+      }
       throw toStorageError(`open of ${resolved.path}`, error);
     }
     super(new Kysely<TrellisDatabase>({ dialect: new SqliteDialect({ database: raw }) }), 'sqlite');
