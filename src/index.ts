@@ -147,6 +147,7 @@ export type { ProviderMetrics } from './calls/provider-gate.js';
 // The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type { PurgeFilter } from './storage/storage.js';
+export type { ScanOptions, VersionKey, RunScanOptions } from './storage/storage.js';
 export type {
   RunStatus,
   StepStatus,
