@@ -35,8 +35,7 @@ import { RunWaiter, type WaitOptions } from './run-waiter.js';
 import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
 import { Retention, type RetentionStats } from './retention.js';
-import { exportDocument, exportToStream, importDocument, type ExportOptions, type ImportOptions, type ImportResult } from './export-import.js';
-import type { JsonTextSource } from '../kernel/json-sections.js';
+import { exportDocument, exportToStream, importDocument, type ExportOptions, type ImportOptions, type ImportResult, type JsonTextSource } from './export-import.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';

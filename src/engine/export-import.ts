@@ -13,6 +13,8 @@ import type { ModelCallRecord, PromptRecord, RunRecord, RunStatus, StepRecord, W
 import type { Storage, VersionKey } from '../storage/storage.js';
 import { jsonEqual, sameVersion } from '../storage/workflow-versions.js';
 
+export type { JsonTextSource } from '../kernel/json-sections.js';
+
 /** The `format` member of an export document. */
 export const EXPORT_FORMAT = 'trellis-export';
 /** The version of the document layout this code writes and reads. */
