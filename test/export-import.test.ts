@@ -121,6 +121,17 @@ describe('export and import', () => {
     expect((await target.prompts.get('greet'))?.template).toBe('Something else');
   });
 
+  it('completes a run an earlier import left without its steps', async () => {
+    const source = engineOn(new MemoryStorage());
+    const [id] = await fill(source);
+    const storage = new MemoryStorage();
+    const target = engineOn(storage);
+    await storage.createRun((await source.list()).find((r) => r.id === id)!);
+    const result = await target.importFrom(source.exportData({ runs: true }));
+    expect(result.runs).toEqual({ imported: 4, skipped: 0 });
+    expect(await target.get(id!)).toStrictEqual(await source.get(id!));
+  });
+
   it('refuses what is not an export, a newer format, and a document cut short', async () => {
     const engine = engineOn(new MemoryStorage());
     await expect(engine.importFrom('{"format":"other","version":1}')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('Not a Trellis export') });

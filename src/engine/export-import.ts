@@ -178,7 +178,15 @@ async function importRun(storage: Storage, entry: ExportedRun): Promise<Outcome>
   if (!isRecord(run)) throw new TrellisError('invalid_input', 'An element of "runs" has no "run" object');
   requireKey('runs', run.id);
   const stored = await storage.getRun(run.id);
-  if (stored) return jsonEqual(stored, run) ? 'same' : 'conflict';
+  if (stored) {
+    if (!jsonEqual(stored, run)) return 'conflict';
+    // PostgreSQL writes a run whose outputs need blobs before its steps: an import cut between the
+    // two left the run alone, and this import completes it.
+    const last = steps.at(-1);
+    if (last === undefined || (await storage.getStep(run.id, last.path))) return 'same';
+    await storage.commit({ runId: run.id, steps, calls });
+    return 'imported';
+  }
   // One commit: the run with its steps and calls lands whole or not at all.
   await storage.commit({ runId: run.id, create: run, steps, calls });
   return 'imported';
