@@ -21,6 +21,8 @@ export const EXPORT_FORMAT = 'trellis-export';
 export const EXPORT_VERSION = 1;
 /** Records read from storage per query while exporting. */
 const PAGE = 100;
+/** Runs an export reads, or an import writes, at once. */
+const RUNS_AT_ONCE = 8;
 
 /** Options of `engine.exportData` and `engine.exportTo`. */
 export interface ExportOptions {
@@ -108,11 +110,20 @@ async function* scan<T, K>(page: (after: { after?: K }) => Promise<T[]>, key: (r
   }
 }
 
+/** Each run with its steps and calls, read for a few runs at once (their round trips overlap), in scan order. */
 async function* withSteps(storage: Storage, runs: AsyncIterable<RunRecord>): AsyncGenerator<ExportedRun> {
-  for await (const run of runs) {
+  const load = async (run: RunRecord): Promise<ExportedRun> => {
     const [steps, calls] = await Promise.all([storage.getSteps(run.id), storage.listCalls({ workflow_execution_id: run.id })]);
-    yield { run, steps, calls };
+    return { run, steps, calls };
+  };
+  let batch: RunRecord[] = [];
+  for await (const run of runs) {
+    batch.push(run);
+    if (batch.length < RUNS_AT_ONCE) continue;
+    yield* await Promise.all(batch.map(load));
+    batch = [];
   }
+  yield* await Promise.all(batch.map(load));
 }
 
 /** Reads an export document into `storage`, a record at a time. */
@@ -122,19 +133,44 @@ export async function importDocument(storage: Storage, source: JsonTextSource, o
   if (options.onConflict !== undefined && options.onConflict !== 'error' && !skipConflicts) {
     throw new TrellisError('invalid_options', `importFrom option "onConflict" must be 'error' or 'skip', got ${JSON.stringify(options.onConflict)}`);
   }
-  for await (const entry of readJsonSections(source)) {
-    options.signal?.throwIfAborted();
-    if (entry.kind === 'header') {
-      checkHeader(entry.header);
-      continue;
-    }
-    const { section, value } = entry;
-    if (section !== 'workflows' && section !== 'prompts' && section !== 'runs') continue; // a later format's section: not ours to read
-    if (!isRecord(value)) throw new TrellisError('invalid_input', `An element of "${section}" is not an object`);
-    const outcome = section === 'workflows' ? await importWorkflow(storage, value as unknown as WorkflowRecord) : section === 'prompts' ? await importPrompt(storage, value as unknown as PromptRecord) : await importRun(storage, value as unknown as ExportedRun);
+  const tally = (section: keyof ImportResult, value: Record<string, unknown>, outcome: Outcome): void => {
     if (outcome === 'conflict' && !skipConflicts) throw conflict(section, value);
     result[section][outcome === 'imported' ? 'imported' : 'skipped']++;
+  };
+  // Runs are independent of each other: a few are written at once, so a server's commit latency
+  // (an fsync each) overlaps instead of adding up. The first failure stops the import.
+  const inFlight = new Set<Promise<void>>();
+  let failed: { readonly error: unknown } | undefined;
+  const settle = async (atMost: number): Promise<void> => {
+    while (inFlight.size > atMost) await Promise.race(inFlight);
+    if (failed) throw failed.error;
+  };
+  try {
+    for await (const entry of readJsonSections(source)) {
+      options.signal?.throwIfAborted();
+      if (entry.kind === 'header') {
+        checkHeader(entry.header);
+        continue;
+      }
+      const { section, value } = entry;
+      if (section !== 'workflows' && section !== 'prompts' && section !== 'runs') continue; // a later format's section: not ours to read
+      if (!isRecord(value)) throw new TrellisError('invalid_input', `An element of "${section}" is not an object`);
+      if (section === 'runs') {
+        const write: Promise<void> = importRun(storage, value as unknown as ExportedRun)
+          .then((outcome) => tally(section, value, outcome))
+          .catch((error: unknown) => void (failed ??= { error }))
+          .finally(() => inFlight.delete(write));
+        inFlight.add(write);
+        await settle(RUNS_AT_ONCE - 1);
+        continue;
+      }
+      await settle(0);
+      tally(section, value, section === 'workflows' ? await importWorkflow(storage, value as unknown as WorkflowRecord) : await importPrompt(storage, value as unknown as PromptRecord));
+    }
+  } finally {
+    await Promise.allSettled(inFlight); // nothing is left writing after the import settles, even when it failed
   }
+  await settle(0);
   return result;
 }
 
