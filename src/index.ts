@@ -17,6 +17,9 @@ export type { PromptStore, PromptInput } from './engine/prompt-store.js';
 export type { ForkOptions } from './engine/replay-runs.js';
 export type { ForkOverride } from './calls/replay-answers.js';
 export type { DeleteRunOptions, PurgeOptions, FinishedRunStatus } from './engine/run-deletion.js';
+export type { RetentionOptions, RetentionStats } from './engine/retention.js';
+export type { ExportOptions, ExportedRun, ImportOptions, ImportResult, ImportCounts } from './engine/export-import.js';
+export type { JsonTextSource } from './kernel/json-sections.js';
 export { systemClock } from './kernel/clock.js';
 export type { Clock } from './kernel/clock.js';
 export { randomIds, sequentialIds } from './kernel/ids.js';
@@ -148,6 +151,7 @@ export type { ProviderMetrics } from './calls/provider-gate.js';
 // The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type { PurgeFilter } from './storage/storage.js';
+export type { ScanOptions, VersionKey, RunScanOptions } from './storage/storage.js';
 export type {
   RunStatus,
   StepStatus,

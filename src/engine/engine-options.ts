@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
 import { assertInstalled } from '../kernel/optional-packages.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -73,6 +74,13 @@ export interface EngineOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
   readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /**
+   * Prune ended runs (with their steps, calls and blobs) some days after they ended, per status, on
+   * a timer of `clock`, in small batches: `{ completedDays: 30, failedDays: 90 }`. A status not
+   * given is kept for ever. What it removed: `engine.retentionStats()`.
+   * @default undefined (keep every run)
+   */
+  readonly retention?: RetentionOptions;
 }
 
 /** Options after defaults. */
@@ -94,6 +102,7 @@ export interface ResolvedEngineOptions {
   readonly limits: ReadonlyMap<string, ProviderLimits>;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly retention: ResolvedRetention | undefined;
 }
 
 /**
@@ -121,6 +130,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     limits: resolveLimits(options.limits),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
+    retention: resolveRetention(options.retention),
   };
 }
 

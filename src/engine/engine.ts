@@ -34,6 +34,8 @@ import { RunAdmitter, type RunOptions } from './run-admission.js';
 import { RunWaiter, type WaitOptions } from './run-waiter.js';
 import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
+import { Retention, type RetentionStats } from './retention.js';
+import { exportDocument, exportToStream, importDocument, type ExportOptions, type ImportOptions, type ImportResult, type JsonTextSource } from './export-import.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -89,6 +91,7 @@ export class Engine {
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   readonly #targets: RunTargets;
+  readonly #retention: Retention;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
@@ -144,6 +147,7 @@ export class Engine {
       validation: () => this.#nodes.validation(),
       assertReferences: (def) => this.#admission.assertReferences(def),
     });
+    this.#retention = new Retention(o.retention, o.clock);
     this.#waiter = new RunWaiter({
       hot: this.#hot,
       events: this.events,
@@ -169,6 +173,7 @@ export class Engine {
       await storage.init();
       this.#storage = storage;
       this.#hot.open(storage);
+      this.#retention.start(storage);
       return storage;
     })();
     return this.#ready;
@@ -377,6 +382,41 @@ export class Engine {
     return purgeRuns(await this.init(), options);
   }
 
+  /** What the `retention` option removed since this engine started: a plain object, fit for metrics. */
+  retentionStats(): RetentionStats {
+    return this.#retention.stats();
+  }
+
+  /**
+   * The store as one JSON document, streamed as chunks of text read a page at a time: workflows
+   * (every version), prompts (every version), and with `runs` the runs with their steps and calls.
+   * `importFrom` reads it into another engine or database. See docs/export-and-retention.md.
+   *
+   * @example
+   * await writeFile('trellis-export.json', engine.exportData({ runs: true }));
+   */
+  exportData(options: ExportOptions = {}): AsyncIterable<string> {
+    return exportDocument(() => this.init(), this.#options.clock, options);
+  }
+
+  /** Writes {@link exportData}'s document to a stream (a file, an HTTP response) and ends it. */
+  exportTo(target: NodeJS.WritableStream, options: ExportOptions = {}): Promise<void> {
+    return exportToStream(this.exportData(options), target);
+  }
+
+  /**
+   * Reads an export document (a string, or a stream of text or bytes, read a line at a time) into
+   * this engine's storage, keeping ids, versions and timestamps. Records already there with the same
+   * content are skipped, so importing twice is safe; other content under the same key throws
+   * `conflict` unless `onConflict: 'skip'`. Resolves with counts per section.
+   *
+   * @example
+   * const result = await engine.importFrom(createReadStream('trellis-export.json'));
+   */
+  async importFrom(source: JsonTextSource, options: ImportOptions = {}): Promise<ImportResult> {
+    return importDocument(await this.init(), source, options);
+  }
+
   /**
    * Recovers orphaned runs: `pending`/`running` runs whose owner's lease expired. Each is claimed
    * and continued from its committed steps; a run whose steps were in flight at more than
@@ -444,7 +484,7 @@ export class Engine {
   async close(options: CloseOptions = {}): Promise<void> {
     this.#closed = true;
     this.#triggers?.stop();
-    await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
+    await Promise.allSettled([this.#loop?.stop(), this.#retention.stop(), ...this.#passes]); // a pass in flight still reads storage
     if (options.drainMs !== undefined && options.drainMs > 0) await this.#hot.drain(options.drainMs);
     this.#waiter.release(); // waits in flight stop: the runs are let go
     this.#keepAlive.releaseAll();

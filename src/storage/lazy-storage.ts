@@ -60,6 +60,9 @@ export abstract class LazyStorage implements Storage {
   saveCall: Storage['saveCall'] = (record) => this.driver.saveCall(record);
   getCall: Storage['getCall'] = (id) => this.driver.getCall(id);
   listCalls: Storage['listCalls'] = (filter) => this.driver.listCalls(filter);
+  scanWorkflows: Storage['scanWorkflows'] = (options) => this.driver.scanWorkflows(options);
+  scanPrompts: Storage['scanPrompts'] = (options) => this.driver.scanPrompts(options);
+  scanRuns: Storage['scanRuns'] = (options) => this.driver.scanRuns(options);
   saveBundle: Storage['saveBundle'] = (record) => this.driver.saveBundle(record);
   getBundle: Storage['getBundle'] = (id) => this.driver.getBundle(id);
 }

@@ -14,7 +14,8 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
+import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, VersionKey } from './storage.js';
+import { idPage, versionPage } from './record-scans.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -340,6 +341,19 @@ export class MemoryStorage implements Storage {
     return [...this.#calls.values(), ...stepCalls]
       .filter((e) => (runId === undefined || e.workflow_execution_id === runId) && (filter.workflow_node_id === undefined || e.workflow_node_id === filter.workflow_node_id))
       .sort(byCreatedThenId);
+  }
+
+  async scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]> {
+    return versionPage([...this.#workflows.values()].flat(), options);
+  }
+
+  async scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]> {
+    return versionPage([...this.#prompts.values()].flat(), options);
+  }
+
+  async scanRuns(options: RunScanOptions): Promise<RunRecord[]> {
+    const { status } = options;
+    return idPage(status === undefined ? this.#runs.values() : [...this.#runs.values()].filter((r) => status.includes(r.status)), options);
   }
 
   async saveBundle(record: BundleRecord): Promise<void> {

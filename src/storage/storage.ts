@@ -82,6 +82,26 @@ export interface PurgeFilter {
   readonly limit: number;
 }
 
+/** Where a scan resumes, and how many records it reads: a page of a keyset scan. */
+export interface ScanOptions<After> {
+  /** Resume after the record with this key (exclusive); absent: from the first record. */
+  readonly after?: After;
+  /** At most this many records (a positive integer). */
+  readonly limit: number;
+}
+
+/** The key of a workflow or prompt version, where a scan of versions resumes. */
+export interface VersionKey {
+  readonly id: string;
+  readonly version: number;
+}
+
+/** Which runs {@link Storage.scanRuns} reads. */
+export interface RunScanOptions extends ScanOptions<string> {
+  /** Only runs in one of these statuses; an empty list picks none. @default every status */
+  readonly status?: readonly RunStatus[];
+}
+
 /**
  * An event delivered to one waiting step of a run that another live process drives: `emit` could
  * not wake the step itself, so it leaves the event in the run's inbox, and the run's owner wakes
@@ -204,6 +224,17 @@ export interface Storage {
   saveCall(record: ModelCallRecord): Promise<void>;
   getCall(id: string): Promise<ModelCallRecord | undefined>;
   listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]>;
+
+  // Scans: every record, a page at a time, in key order (what an export reads)
+  /**
+   * Workflow versions, deleted ones included (with `deleted: true`), ordered by id then version, after
+   * `after`. Ids compare as the storage orders text: a scan resumes from its own last key, never another storage's.
+   */
+  scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]>;
+  /** Prompt versions, ordered by id then version, after `after`. */
+  scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]>;
+  /** Runs, child runs included, ordered by id, after `after` (a run id). */
+  scanRuns(options: RunScanOptions): Promise<RunRecord[]>;
 
   // Bundles
   saveBundle(record: BundleRecord): Promise<void>;

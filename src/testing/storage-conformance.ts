@@ -12,6 +12,7 @@ import { deletionConformance } from './conformance-deletion.js';
 import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
+import { scansConformance } from './conformance-scans.js';
 import { stepsConformance } from './conformance-steps.js';
 import { textConformance } from './conformance-text.js';
 
@@ -63,5 +64,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     textConformance(section);
     eventsConformance(section);
     deletionConformance(section);
+    scansConformance(section);
   });
 }

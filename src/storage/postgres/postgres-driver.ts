@@ -49,6 +49,12 @@ const STEP_UPDATES_ON_RETRY = {
   ...STEP_UPDATES,
   [STEP_CALLS_COLUMN]: sql<Cell>`CASE WHEN strpos(coalesce(workflow_execution_steps.calls, ''), coalesce(excluded.calls, '')) > 0 THEN workflow_execution_steps.calls ELSE ${sql.raw(APPEND_CALLS_SQL)} END`,
 };
+/**
+ * Parameters one statement may bind: the wire protocol counts them in 16 bits (65,535), and the
+ * server refuses a statement with more as a protocol violation. Kept well under, so a commit of a
+ * few thousand steps is written in several inserts (in one transaction) instead of being refused.
+ */
+const MAX_BIND_PARAMETERS = 30_000;
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
 const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
 
@@ -227,7 +233,8 @@ export class PostgresDriver extends SqlStorage {
       return e;
     });
     const executions = calls.rest;
-    const noBlobs = encoded.every((e) => !e.blob);
+    // A commit too large for one statement's parameters goes through the transaction, in chunks.
+    const noBlobs = encoded.every((e) => !e.blob) && fitsOneStatement(encoded.length, executions.length);
     if (commit.create) {
       // The expectation holds for the row as created; the patch is applied before it is written.
       if (!matchesExpectation(commit.create, commit.expect)) return false;
@@ -259,19 +266,19 @@ export class PostgresDriver extends SqlStorage {
         const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
         if (blobs.length > 0) {
           await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
-          await trx.insertInto('blobs').values(blobs).onConflict((oc) => oc.column('hash').doNothing()).execute();
+          for (const chunk of chunks(blobs, 2)) await trx.insertInto('blobs').values(chunk).onConflict((oc) => oc.column('hash').doNothing()).execute();
         }
-        if (encoded.length > 0) {
+        for (const chunk of chunks(encoded, STEP_ROW_COLUMNS.length)) {
           await trx
             .insertInto('workflow_execution_steps')
-            .values(encoded.map((e) => e.row))
+            .values(chunk.map((e) => e.row))
             .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES))
             .execute();
         }
-        if (executions.length > 0) {
+        for (const chunk of chunks(executions, COLUMNS.executions.length)) {
           await trx
             .insertInto('executions')
-            .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+            .values(chunk.map((record) => encodeRecord(COLUMNS.executions, record)))
             .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
             .execute();
         }
@@ -395,6 +402,17 @@ function fenceQuery(d: QueryCreator<TrellisDatabase>, runId: string, expect: Run
   if (expect.revision !== undefined) query = query.where('revision', '=', expect.revision);
   if (expect.owner !== undefined) query = expect.owner === null ? query.where('owner', 'is', null) : query.where('owner', '=', expect.owner);
   return query.forShare();
+}
+
+/** Whether steps and calls, with a run row, bind few enough parameters for one statement. */
+function fitsOneStatement(steps: number, calls: number): boolean {
+  return steps * STEP_ROW_COLUMNS.length + calls * COLUMNS.executions.length + COLUMNS.runs.length <= MAX_BIND_PARAMETERS;
+}
+
+/** `rows` in slices whose parameters (`columns` per row) stay under {@link MAX_BIND_PARAMETERS}. */
+function* chunks<T>(rows: readonly T[], columns: number): Generator<readonly T[]> {
+  const size = Math.max(1, Math.floor(MAX_BIND_PARAMETERS / columns));
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
 function foreignKeyViolation(error: unknown): boolean {

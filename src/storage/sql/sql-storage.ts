@@ -17,7 +17,8 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from '../records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
+import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, VersionKey } from '../storage.js';
+import * as scans from './sql-scans.js';
 import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
@@ -199,6 +200,18 @@ export abstract class SqlStorage implements Storage {
 
   saveCall(record: ModelCallRecord): Promise<void> {
     return this.guard('saveCall', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
+  }
+
+  scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]> {
+    return this.guard('scanWorkflows', () => scans.scanWorkflows(this.ctx, options));
+  }
+
+  scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]> {
+    return this.guard('scanPrompts', () => scans.scanPrompts(this.ctx, options));
+  }
+
+  scanRuns(options: RunScanOptions): Promise<RunRecord[]> {
+    return this.guard('scanRuns', () => scans.scanRuns(this.ctx, options));
   }
 
   saveBundle(record: BundleRecord): Promise<void> {
