@@ -95,10 +95,12 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   optional('owner');
   optional('lease_expires_at');
   optional('usage');
+  optional('discarded_at');
   if (run.parent_id !== undefined) next.parent_id = run.parent_id;
   if (run.parent_step_path !== undefined) next.parent_step_path = run.parent_step_path;
   if (run.trigger !== undefined) next.trigger = run.trigger;
   if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
+  if (run.retry_of !== undefined) next.retry_of = run.retry_of;
   return next;
 }
 
