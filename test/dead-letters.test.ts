@@ -147,7 +147,7 @@ describe.each(STORAGES.slice(1))('two processes retrying the same run on %s', (_
     const failed = await a.engine.run(pipeline, {});
     a.state.down = false;
     // A second engine, as another process would be, on the same database.
-    const b = billing(storage === undefined ? makeStorage() : sameDatabase(storage));
+    const b = billing(sameDatabase(storage));
     b.state.down = false;
     const results = await Promise.allSettled([a.engine.retry(failed.id), b.engine.retry(failed.id)]);
     const won = results.filter((r) => r.status === 'fulfilled');
@@ -185,7 +185,7 @@ describe('after a restart', () => {
     expect(done.status).toBe('completed');
     // The other process's committed output is kept, not recomputed here.
     expect(done.execution_trace.find((s) => s.node_id === 'prepare')?.output_data).toMatchObject({ counted: true, key: `${failedId}:prepare:1` });
-    expect((await engine.audit.list({ subject: failedId })).events.map((e) => [e.action, e.actor])).toEqual([['run.retried', 'ops'], ['run.started', 'cron']]);
+    expect((await engine.audit.list({ subject: failedId! })).events.map((e) => [e.action, e.actor])).toEqual([['run.retried', 'ops'], ['run.started', 'cron']]);
   }, 60_000);
 });
 
