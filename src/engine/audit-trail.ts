@@ -85,6 +85,11 @@ export class AuditTrail {
     };
   }
 
+  /** @internal The event recording a change to run `executionId` by `options.actor`. */
+  runEvent(action: AuditAction, executionId: string, options: ActorOptions, detail?: Json): AuditEvent {
+    return this.event({ action, subjectType: 'run', subjectId: executionId, ...(detail === undefined ? {} : { detail }) }, options.actor);
+  }
+
   /**
    * Audit events matching `query`, newest first, a page at a time.
    *

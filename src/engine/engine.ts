@@ -323,13 +323,13 @@ export class Engine {
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
   async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
     const controller = await this.#hot.control(executionId, ['running']);
-    await controller.pause(this.#runEvent('run.paused', executionId, options));
+    await controller.pause(this.audit.runEvent('run.paused', executionId, options));
   }
 
   /** Resumes a paused run. */
   async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
     const controller = await this.#hot.control(executionId, ['paused']);
-    await controller.resume(this.#runEvent('run.resumed', executionId, options));
+    await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
@@ -338,7 +338,7 @@ export class Engine {
     const children = controller.childWaits();
     // The children its waiting sub_workflow steps started are cancelled once this is committed;
     // resolve when those driven here have ended too.
-    controller.cancel(reason, this.#runEvent('run.cancelled', executionId, options, { reason }));
+    controller.cancel(reason, this.audit.runEvent('run.cancelled', executionId, options, { reason }));
     await controller.done.catch(() => undefined);
     await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
@@ -346,7 +346,7 @@ export class Engine {
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
   async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<void> {
     assertJsonDepth(data, 'data');
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.#runEvent('run.approved', executionId, options, { step: nodeOrPath }));
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
   }
 
   /**
@@ -355,13 +355,9 @@ export class Engine {
    */
   async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<void> {
     const detail = { step: nodeOrPath, ...(reason === undefined ? {} : { reason }) };
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.#runEvent('run.rejected', executionId, options, detail));
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
   }
 
-  /** The audit event of a change to run `executionId`. */
-  #runEvent(action: AuditChange['action'], executionId: string, options: ActorOptions, detail?: Json) {
-    return this.audit.event({ action, subjectType: 'run', subjectId: executionId, ...(detail === undefined ? {} : { detail }) }, options.actor);
-  }
 
   /**
    * Deletes a run for good, with everything keyed to it (steps, LLM execution records, events
@@ -375,7 +371,7 @@ export class Engine {
    * await engine.deleteRun(id, { force: true });   // cancel it first if it is still going
    */
   async deleteRun(executionId: string, options: DeleteRunOptions = {}): Promise<void> {
-    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted', options), this.#runEvent('run.deleted', executionId, options));
+    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted', options), this.audit.runEvent('run.deleted', executionId, options));
   }
 
   /**
@@ -426,9 +422,8 @@ export class Engine {
    * const run = await engine.wait(retryId);
    */
   async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
-    const o = this.#options;
-    const parts = { clock: o.clock, ids: o.ids, maxInputBytes: o.maxInputBytes, version: (s: Storage, id: string, v: number) => this.#targets.version(s, id, v), audit: (c: AuditChange, a?: string) => this.audit.event(c, a), adopt: (run: RunRecord) => this.#hot.adopt(run) };
-    return retryRun(parts, await this.init(), executionId, options);
+    const { clock, ids, maxInputBytes } = this.#options;
+    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt: (run) => this.#hot.adopt(run) }, await this.init(), executionId, options);
   }
 
   /**

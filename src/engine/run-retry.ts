@@ -33,8 +33,8 @@ export interface RetryParts {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly maxInputBytes: number;
-  version(storage: Storage, workflowId: string, version: number): Promise<WorkflowDefinition | undefined>;
-  audit(change: AuditChange, actor: string | undefined): AuditEvent;
+  readonly targets: { version(storage: Storage, workflowId: string, version: number): Promise<WorkflowDefinition | undefined> };
+  readonly audit: { event(change: AuditChange, actor: string | undefined): AuditEvent };
   /** Claims and drives the new run here. */
   adopt(run: RunRecord): Promise<unknown>;
 }
@@ -46,7 +46,7 @@ export async function retryRun(parts: RetryParts, storage: Storage, executionId:
   if (old.status !== 'failed') throw new IllegalStateError(`Execution ${executionId} is ${old.status}; only a failed execution can be retried`, { executionId, details: { status: old.status } });
   if (old.discarded_at !== undefined) throw new IllegalStateError(`Execution ${executionId} was discarded; it cannot be retried`, { executionId });
   await assertNotRetried(storage, executionId);
-  const def = await parts.version(storage, old.workflow_id, old.workflow_version);
+  const def = await parts.targets.version(storage, old.workflow_id, old.workflow_version);
   if (!def) throw new NotFoundError(`Workflow "${old.workflow_id}" version ${old.workflow_version} of execution ${executionId} no longer exists`, { executionId });
   const id = parts.ids('run');
   const start = retryStart(compilePlan(def), await storage.getSteps(executionId), id, options.fromStep);
@@ -70,7 +70,7 @@ export async function retryRun(parts: RetryParts, storage: Storage, executionId:
     ...(key === undefined ? {} : { idempotency_key: key }),
   };
   const detail = { retry_id: id, rerun: [...start.rerun], ...(options.fromStep === undefined ? {} : { from_step: options.fromStep }) };
-  const audit = [parts.audit({ action: 'run.retried', subjectType: 'run', subjectId: executionId, detail }, options.actor)];
+  const audit = [parts.audit.event({ action: 'run.retried', subjectType: 'run', subjectId: executionId, detail }, options.actor)];
   try {
     await storage.commit({ runId: id, steps: start.steps, create: run, audit });
   } catch (error) {
