@@ -62,6 +62,8 @@ export class AuditTrail {
   readonly #storage: () => Promise<Storage>;
   readonly #clock: Clock;
   readonly #ids: IdGenerator;
+  /** Events are listed by time, then id: ids that start with this count keep one engine's events of a millisecond in order. */
+  #count = 0;
 
   /** @internal */
   constructor(storage: () => Promise<Storage>, clock: Clock, ids: IdGenerator) {
@@ -73,7 +75,7 @@ export class AuditTrail {
   /** @internal The event recording `change` by `actor`, now. */
   event(change: AuditChange, actor: string | undefined): AuditEvent {
     return {
-      id: this.#ids('audit'),
+      id: `${(this.#count++).toString(36).padStart(10, '0')}_${this.#ids('audit')}`,
       at: this.#clock.now(),
       actor: actor ?? SYSTEM_ACTOR,
       action: change.action,
@@ -91,7 +93,8 @@ export class AuditTrail {
   }
 
   /**
-   * Audit events matching `query`, newest first, a page at a time.
+   * Audit events matching `query`, newest first (events of one millisecond made by one engine in
+   * the order it made them), a page at a time.
    *
    * @example
    * const { events } = await engine.audit.list({ subject: runId });
