@@ -193,7 +193,8 @@ describe('over HTTP', () => {
   it('lists dead letters, retries and discards them, and answers the audit trail, with the authorize principal as actor', async () => {
     const { engine, state } = billing(new MemoryStorage());
     const app = express();
-    app.use('/api', createRouter(engine, { authorize: (req) => (req.get('authorization') === 'Bearer alice' ? { principal: 'alice' } : false) }));
+    let hidden = '';
+    app.use('/api', createRouter(engine, { authorize: (req, _action, resource) => (req.get('authorization') === 'Bearer alice' && resource.id !== hidden ? { principal: 'alice' } : false) }));
     const call = jsonCaller(`${await serveOnLoopback(app, cleanups)}/api`);
     const auth = { authorization: 'Bearer alice' };
     const one = await engine.run(pipeline, {});
@@ -205,6 +206,10 @@ describe('over HTTP', () => {
     expect(listed.body).toMatchObject({ data: [{ execution_id: two.id, step: { path: 'charge' } }], next_cursor: expect.any(String) });
     const rest = await call('GET', `/dead-letters?limit=1&cursor=${(listed.body as { next_cursor: string }).next_cursor}`, undefined, auth);
     expect(rest.body).toMatchObject({ data: [{ execution_id: one.id }] });
+    // A run the caller may not read is left out of the list.
+    hidden = two.id;
+    expect((await call('GET', '/dead-letters', undefined, auth)).body).toMatchObject({ data: [{ execution_id: one.id }] });
+    hidden = '';
 
     state.down = false;
     const retried = await call('POST', `/workflow-executions/${one.id}/retry`, { from_step: 'charge' }, auth);

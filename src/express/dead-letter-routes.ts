@@ -1,7 +1,8 @@
 /**
  * Dead letters and the audit trail over HTTP: `GET /dead-letters`, `POST /dead-letters/:id/discard`,
  * `POST /workflow-executions/:id/retry` and `GET /audit`. Lists page with an opaque `cursor`
- * (`next_cursor` of the previous page), newest first.
+ * (`next_cursor` of the previous page), newest first. The audit trail is one resource: who may
+ * read it (`audit:read`) reads all of it.
  */
 import type { Request, Router } from 'express';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import type { Json } from '../kernel/json.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, param } from './route-helpers.js';
 import { parseBody, parseRequest } from './validate.js';
+import { readable } from './visible-rows.js';
 
 /** An ISO date-time or epoch milliseconds. */
 const Instant = z
@@ -48,7 +50,9 @@ export function mountDeadLetterRoutes(router: Router, engine: Engine, options: R
       ...(q.stuck_after_ms === undefined ? {} : { stuckAfterMs: q.stuck_after_ms }),
       ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
     });
-    res.json({ data: page.items, next_cursor: page.nextCursor ?? null });
+    // Each run is put to `authorize` as `execution:read`, like the runs of any list; a page may come out short.
+    const visible = new Set((await readable(authorize, req, 'execution', page.items.map((d) => ({ id: d.execution_id })))).map((r) => r.id));
+    res.json({ data: page.items.filter((d) => visible.has(d.execution_id)), next_cursor: page.nextCursor ?? null });
   }));
 
   router.post('/dead-letters/:id/discard', guard(authorize, 'dead-letter:discard', param('dead-letter', 'id')), catching(async (req, res) => {
