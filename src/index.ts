@@ -20,6 +20,11 @@ export type { DeleteRunOptions, PurgeOptions, FinishedRunStatus } from './engine
 export type { RetentionOptions, RetentionStats } from './engine/retention.js';
 export type { ExportOptions, ExportedRun, ImportOptions, ImportResult, ImportCounts } from './engine/export-import.js';
 export type { JsonTextSource } from './kernel/json-sections.js';
+// Dead letters (failed, poison and stuck runs), retrying them as new runs, and the audit trail.
+export type { RetryOptions } from './engine/run-retry.js';
+export type { DeadLetter, DeadLetterPage, DeadLetterQuery, DeadLetterReason, DeadLetterStep, DeadLetters, DiscardOptions } from './engine/dead-letters.js';
+export type { ActorOptions, AuditPage, AuditQuery, AuditTrail } from './engine/audit-trail.js';
+export type { AuditAction, AuditEvent, AuditFilter, DeadLetterFilter } from './storage/records.js';
 export { systemClock } from './kernel/clock.js';
 export type { Clock } from './kernel/clock.js';
 export { randomIds, sequentialIds } from './kernel/ids.js';

@@ -19,7 +19,6 @@ import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
 import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
-import { reopenFailedRun } from '../runtime/run-ending.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { WorkflowStore } from './workflow-store.js';
 import type { RunArgs, RunOutputOf, WorkflowSource } from '../definition/workflow-source.js';
@@ -36,6 +35,9 @@ import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
 import { Retention, type RetentionStats } from './retention.js';
 import { exportDocument, exportToStream, importDocument, type ExportOptions, type ImportOptions, type ImportResult, type JsonTextSource } from './export-import.js';
+import { AuditTrail, type ActorOptions, type AuditChange } from './audit-trail.js';
+import { createDeadLetters, type DeadLetters } from './dead-letters.js';
+import { retryRun, type RetryOptions } from './run-retry.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -70,6 +72,10 @@ export class Engine {
   readonly approvals: ApprovalInbox;
   /** LLM execution records. */
   readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
+  /** Who changed what, and when: `engine.audit.list({ subject?, actor?, since?, until?, limit?, cursor? })`. */
+  readonly audit: AuditTrail;
+  /** Failed, poison and stuck runs: `engine.deadLetters.list(...)`, `.discard(id, { actor, reason })`; `engine.retry` sends one on. */
+  readonly deadLetters: DeadLetters;
 
   readonly #options: ResolvedEngineOptions;
   readonly #nodes: NodeRegistry;
@@ -97,7 +103,10 @@ export class Engine {
     const o = (this.#options = resolveEngineOptions(options));
     this.#nodes = new NodeRegistry([...BUILTIN_NODES, ...o.nodes]);
     const storage = (): Promise<Storage> => this.init();
-    this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
+    this.audit = new AuditTrail(storage, o.clock, o.ids);
+    const audit = (change: AuditChange, actor: string | undefined) => this.audit.event(change, actor);
+    this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0, audit);
+    this.deadLetters = createDeadLetters({ clock: o.clock, storage, audit, cancel: (id, reason, actor) => this.cancel(id, reason, { actor }) });
     this.prompts = new PromptStore(storage, o.clock);
     this.approvals = createApprovalInbox(storage);
     this.calls = {
@@ -127,7 +136,7 @@ export class Engine {
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
-        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,
@@ -317,41 +326,43 @@ export class Engine {
   }
 
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
-  async pause(executionId: string): Promise<void> {
+  async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
     const controller = await this.#hot.control(executionId, ['running']);
-    await controller.pause();
+    await controller.pause(this.audit.runEvent('run.paused', executionId, options));
   }
 
   /** Resumes a paused run. */
-  async resume(executionId: string): Promise<void> {
+  async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
     const controller = await this.#hot.control(executionId, ['paused']);
-    await controller.resume();
+    await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
-  async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
+  async cancel(executionId: string, reason = 'cancelled by request', options: ActorOptions = {}): Promise<void> {
     const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
     const children = controller.childWaits();
     // The children its waiting sub_workflow steps started are cancelled once this is committed;
     // resolve when those driven here have ended too.
-    controller.cancel(reason);
+    controller.cancel(reason, this.audit.runEvent('run.cancelled', executionId, options, { reason }));
     await controller.done.catch(() => undefined);
     await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
-  async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
+  async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<void> {
     assertJsonDepth(data, 'data');
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
   }
 
   /**
    * Rejects a `human_approval` step: it fires `rejected`, and the run follows the `rejected` branch;
    * without one the run ends, completed, with `output_data: { rejected: { step, reason } }`.
    */
-  async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
+  async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<void> {
+    const detail = { step: nodeOrPath, ...(reason === undefined ? {} : { reason }) };
+    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
   }
+
 
   /**
    * Deletes a run for good, with everything keyed to it (steps, LLM execution records, events
@@ -365,7 +376,7 @@ export class Engine {
    * await engine.deleteRun(id, { force: true });   // cancel it first if it is still going
    */
   async deleteRun(executionId: string, options: DeleteRunOptions = {}): Promise<void> {
-    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted'));
+    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted', options), this.audit.runEvent('run.deleted', executionId, options));
   }
 
   /**
@@ -441,13 +452,18 @@ export class Engine {
   }
 
   /**
-   * Sends a failed run on (a poison run, say, once its cause is fixed): its failed steps run again
-   * from its committed steps, here; steps skipped when it failed stay skipped. Throws `not_found`,
-   * or `illegal_state` when the run is not `failed`.
+   * Sends a failed run on (a poison run, say, once its cause is fixed) as a new run linked to it
+   * (`retry_of`): seeded with its committed steps before the failed step (or `fromStep`), which runs
+   * again, here, with what follows it. Resolves with the new run's id. Throws `not_found`,
+   * `illegal_state` (not `failed`), or `conflict` when it was already retried (`details.retryId`).
+   *
+   * @example
+   * const retryId = await engine.retry(failedId, { actor: 'ops@example.com' });
+   * const run = await engine.wait(retryId);
    */
-  async retry(executionId: string): Promise<void> {
-    const run = await reopenFailedRun(await this.init(), executionId);
-    await this.#hot.adopt(run);
+  async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
+    const { clock, ids, maxInputBytes } = this.#options;
+    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt: (run) => this.#hot.adopt(run) }, await this.init(), executionId, options);
   }
 
   /**

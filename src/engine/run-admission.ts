@@ -4,7 +4,8 @@
  * that workflow's runs ends), and a `sub_workflow` step's child is created here too, through the
  * runtime's RunAdmission port. Internal to the engine.
  */
-import type { RunRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord } from '../storage/records.js';
+import type { ActorOptions, AuditChange } from './audit-trail.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../kernel/clock.js';
@@ -13,12 +14,12 @@ import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveInput } from '../definition/run-input.js';
 import { engineReferenceIssues, type EngineNames } from '../definition/validation/engine-references.js';
-import { NotFoundError, TrellisError, WorkflowValidationError } from '../kernel/errors.js';
+import { NotFoundError, TrellisError, WorkflowValidationError, isTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
 
 /** Options of one run. */
-export interface RunOptions {
+export interface RunOptions extends ActorOptions {
   /** Starting the same key twice returns the first run instead of starting another. */
   readonly idempotencyKey?: string;
   /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
@@ -42,6 +43,8 @@ export interface RunAdmitterParts {
   /** The engine's providers and tools, which every `provider_model` and `tools` entry must name. */
   readonly names: EngineNames;
   storage(): Promise<Storage>;
+  /** The audit event of a change by `actor` (see engine/audit-trail.ts). */
+  audit(change: AuditChange, actor: string | undefined): AuditEvent;
 }
 
 /** A stored workflow version to start a run of. */
@@ -105,12 +108,13 @@ export class RunAdmitter implements RunAdmission {
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    const audit = this.#parts.audit({ action: 'run.started', subjectType: 'run', subjectId: record.id, detail: { workflow_id: workflowId, workflow_version: version } }, options.actor);
     if (!queued && record.idempotency_key === undefined) {
-      // The run's row goes in with its first steps, in one transaction.
-      await this.#runs.hold(record, def).create(announce, yieldToCaller);
+      // The run's row goes in with its first steps (and its audit event), in one transaction.
+      await this.#runs.hold(record, def).create(announce, yieldToCaller, audit);
       return record.id;
     }
-    const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
+    const run = await createAudited(storage, queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record, audit);
     if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
     if (queued) return run.id; // started by admitNext when a run of this workflow ends
     const controller = this.#runs.hold(run, def);
@@ -187,6 +191,20 @@ function sameWorkflow(run: RunRecord, workflowId: string): string {
   if (run.workflow_id === workflowId) return run.id;
   const message = `Idempotency key "${run.idempotency_key ?? ''}" was already used to start a run of workflow "${run.workflow_id}", not "${workflowId}"`;
   throw new TrellisError('conflict', message, { executionId: run.id, details: { workflowId: run.workflow_id, requestedWorkflowId: workflowId } });
+}
+
+/**
+ * Inserts a run with its audit event in one commit; when its idempotency key is taken, the commit
+ * is refused and the run holding the key is returned (no event: nothing was started).
+ */
+async function createAudited(storage: Storage, run: RunRecord, audit: AuditEvent): Promise<RunRecord> {
+  try {
+    await storage.commit({ runId: run.id, steps: [], create: run, audit: [audit] });
+    return run;
+  } catch (error) {
+    if (run.idempotency_key === undefined || !(isTrellisError(error) && error.code === 'conflict')) throw error;
+    return storage.createRun(run);
+  }
 }
 
 async function activeRuns(storage: Storage, workflowId: string): Promise<number> {

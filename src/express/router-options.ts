@@ -2,6 +2,9 @@
 import type { Request } from 'express';
 import { TrellisError } from '../kernel/errors.js';
 import { secretBytes } from './stream-token.js';
+import { grantedPrincipal, type AuthorizeGrant } from './principal.js';
+
+export type { AuthorizeGrant } from './principal.js';
 
 /** What a request wants to do; `authorize` receives one of these. */
 export type RouterAction =
@@ -18,6 +21,10 @@ export type RouterAction =
   | 'execution:resume'
   | 'execution:approve'
   | 'execution:delete'
+  | 'execution:retry'
+  | 'dead-letter:list'
+  | 'dead-letter:discard'
+  | 'audit:read'
   | 'template:list'
   | 'prompt:list'
   | 'prompt:create'
@@ -27,7 +34,7 @@ export type RouterAction =
 
 /** What the action is done to. `id` is absent for collections (list, create). */
 export interface RouterResource {
-  readonly type: 'workflow' | 'execution' | 'template' | 'prompt';
+  readonly type: 'workflow' | 'execution' | 'template' | 'prompt' | 'dead-letter' | 'audit';
   readonly id?: string;
 }
 
@@ -42,7 +49,8 @@ export interface RouterResource {
  * and every record of a list (`workflow:read`, `execution:read`, `prompt:read` on its id), which the
  * list leaves out when refused.
  */
-export type AuthorizeFn = (req: Request, action: RouterAction, resource: RouterResource) => boolean | Promise<boolean>;
+export type AuthorizeFn = (req: Request, action: RouterAction, resource: RouterResource) => boolean | AuthorizeGrant | Promise<boolean | AuthorizeGrant>;
+
 
 /** Options of {@link createRouter}. */
 export interface RouterOptions {
@@ -70,6 +78,12 @@ export interface RouterOptions {
   readonly streamTokenSecret?: string | Uint8Array;
   /** How long a stream token opens the stream, in ms (it is checked when the stream opens). @default 60000 */
   readonly streamTokenTtlMs?: number;
+  /**
+   * Who a request is, for the audit trail: recorded as the actor of every change it makes (runs
+   * started, approved, cancelled, retried, workflows written...). Undefined records `system`.
+   * @default the `principal` that `authorize` granted the request, if it answered with one
+   */
+  readonly actor?: (req: Request) => string | undefined;
 }
 
 /** Options after defaults. */
@@ -80,6 +94,7 @@ export interface ResolvedRouterOptions {
   readonly onError: (error: unknown, req: Request) => void;
   readonly streamTokenSecret: Uint8Array | undefined;
   readonly streamTokenTtlMs: number;
+  readonly actor: (req: Request) => string | undefined;
 }
 
 /** Longest a stream token may open a stream for: a token travels in a URL, so it must not live long. */
@@ -109,7 +124,11 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_STREAM_TOKEN_TTL_MS) {
     throw new TrellisError('invalid_options', `createRouter option "streamTokenTtlMs" must be a positive number of ms up to ${MAX_STREAM_TOKEN_TTL_MS} (an hour), got ${JSON.stringify(ttl)}`);
   }
+  if (o.actor !== undefined && typeof o.actor !== 'function') {
+    throw new TrellisError('invalid_options', `createRouter option "actor" must be a function of the request, got ${typeof o.actor}`);
+  }
   return {
+    actor: o.actor ?? grantedPrincipal,
     authorize: o.authorize,
     bodyLimit: limit,
     heartbeatMs: heartbeat,

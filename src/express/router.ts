@@ -2,6 +2,7 @@
 import express, { type Router } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { mountApprovalRoutes } from './approval-routes.js';
+import { mountDeadLetterRoutes } from './dead-letter-routes.js';
 import { mountExecutionRoutes } from './execution-routes.js';
 import { errorHandler } from './http-errors.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
@@ -37,6 +38,7 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   mountStreamRoutes(router, engine, resolved);
   mountApprovalRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);
+  mountDeadLetterRoutes(router, engine, resolved);
   router.use(unknownRoutes(router));
   router.use(errorHandler(resolved.onError));
   return router;

@@ -7,7 +7,7 @@
  */
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
-import type { RunRecord, StepRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { DeliveredEvent, Storage } from '../storage/storage.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from '../kernel/clock.js';
@@ -223,9 +223,9 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** Wakes the step of a running or paused run that waits at `nodeOrPath` (a node id, or a path when it waits at several). */
-  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
+  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal, audit?: AuditEvent): Promise<void> {
     const controller = await this.control(executionId, ['running', 'paused']);
-    await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal);
+    await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal, audit);
   }
 
   /**

@@ -6,7 +6,7 @@
  * the commit. The parts: RunScheduler starts and skips steps, StepOutcomes applies what an attempt
  * led to, restoreRun continues a recovered run, RunRow holds the run's record.
  */
-import type { RunRecord, StepRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch } from '../storage/storage.js';
 import type { ArrivedInput, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from '../expressions/expressions.js';
@@ -194,7 +194,8 @@ export class RunController implements PlannerView, StepContextHost {
    * (nothing was stored); `created` runs after, before any event of its steps, and with
    * `yieldToCaller` on the next macrotask (see CommitBatch.create).
    */
-  create(created: () => void, yieldToCaller: boolean): Promise<void> {
+  create(created: () => void, yieldToCaller: boolean, audit?: AuditEvent): Promise<void> {
+    if (audit) this.#batch.audit([audit]);
     const landed = new Promise<void>((resolve, reject) => {
       this.#batch.create(this.#row.record, resolve, yieldToCaller);
       this.#row.done.catch(reject);
@@ -247,9 +248,10 @@ export class RunController implements PlannerView, StepContextHost {
    * Wakes a waiting step (approval, timer, event, child). Throws IllegalStateError when it is not
    * waiting for that. Resolves once the change is committed.
    */
-  wake(path: string, signal: WakeSignal): Promise<void> {
+  wake(path: string, signal: WakeSignal, audit?: AuditEvent): Promise<void> {
     const transition = wakeTransition(this.id, path, this.#steps.get(path), signal, this.#deps.clock.now());
     if (transition.kind === 'illegal') throw transition.error;
+    if (audit) this.#batch.audit([audit]);
     this.#timers.cancel(path);
     this.#scheduler.put(transition.step);
     switch (transition.kind) {
@@ -279,9 +281,10 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Pauses: nothing new starts; in-flight steps finish and are recorded. Resolves once committed. */
-  pause(): Promise<void> {
+  pause(audit?: AuditEvent): Promise<void> {
     const { status } = this.#row.record;
     if (this.#scheduler.finished || status !== 'running') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a running execution can be paused`, { executionId: this.id });
+    if (audit) this.#batch.audit([audit]);
     this.#scheduler.paused = true;
     this.#row.patch({ status: 'paused' });
     this.#events.after('execution:paused', () => ({ reason: 'user' as const }));
@@ -289,7 +292,7 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Resumes a paused run: pending steps start. Resolves once committed. */
-  resume(): Promise<void> {
+  resume(audit?: AuditEvent): Promise<void> {
     const { status } = this.#row.record;
     if (this.#scheduler.finished || status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a paused execution can be resumed`, { executionId: this.id });
     if (!this.#scheduler.paused) {
@@ -297,6 +300,7 @@ export class RunController implements PlannerView, StepContextHost {
       const waiting = this.waitingSteps().filter((s) => s.waiter?.kind === 'approval').map((s) => s.path);
       throw new IllegalStateError(`Execution ${this.id} waits for approval at ${waiting.join(', ')}: approve or reject it instead`, { executionId: this.id, details: { waiting } });
     }
+    if (audit) this.#batch.audit([audit]);
     this.#scheduler.paused = false;
     this.#row.patch({ status: 'running' });
     this.#events.after('execution:resumed', () => ({}));
@@ -313,8 +317,9 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Cancels: aborts in-flight steps (failed, reason cancelled), skips pending and waiting ones. */
-  cancel(reason = 'cancelled'): void {
+  cancel(reason = 'cancelled', audit?: AuditEvent): void {
     if (this.#scheduler.finished) return;
+    if (audit) this.#batch.audit([audit]);
     this.#end({ status: 'cancelled', error_message: reason }, new TrellisError('cancelled', reason));
     this.#events.after('execution:cancelled', () => ({ reason }));
     this.#scheduleFlush();

@@ -37,7 +37,7 @@ export abstract class LazyStorage implements Storage {
   commit: Storage['commit'] = (commit) => this.driver.commit(commit);
   getSteps: Storage['getSteps'] = (runId) => this.driver.getSteps(runId);
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
-  deleteRun: Storage['deleteRun'] = (id, expect) => this.driver.deleteRun(id, expect);
+  deleteRun: Storage['deleteRun'] = (id, expect, audit) => this.driver.deleteRun(id, expect, audit);
   purgeRuns: Storage['purgeRuns'] = (filter) => this.driver.purgeRuns(filter);
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
@@ -48,11 +48,11 @@ export abstract class LazyStorage implements Storage {
   deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);
   findDeliveredEvents: Storage['findDeliveredEvents'] = (runIds, limit) => this.driver.findDeliveredEvents(runIds, limit);
   deleteDeliveredEvents: Storage['deleteDeliveredEvents'] = (ids) => this.driver.deleteDeliveredEvents(ids);
-  saveWorkflow: Storage['saveWorkflow'] = (record) => this.driver.saveWorkflow(record);
+  saveWorkflow: Storage['saveWorkflow'] = (record, audit) => this.driver.saveWorkflow(record, audit);
   getWorkflow: Storage['getWorkflow'] = (id, version) => this.driver.getWorkflow(id, version);
   listWorkflows: Storage['listWorkflows'] = (filter) => this.driver.listWorkflows(filter);
   listWorkflowVersions: Storage['listWorkflowVersions'] = (id) => this.driver.listWorkflowVersions(id);
-  deleteWorkflow: Storage['deleteWorkflow'] = (id) => this.driver.deleteWorkflow(id);
+  deleteWorkflow: Storage['deleteWorkflow'] = (id, audit) => this.driver.deleteWorkflow(id, audit);
   savePrompt: Storage['savePrompt'] = (record) => this.driver.savePrompt(record);
   getPrompt: Storage['getPrompt'] = (id, version) => this.driver.getPrompt(id, version);
   listPrompts: Storage['listPrompts'] = () => this.driver.listPrompts();
@@ -65,4 +65,7 @@ export abstract class LazyStorage implements Storage {
   scanRuns: Storage['scanRuns'] = (options) => this.driver.scanRuns(options);
   saveBundle: Storage['saveBundle'] = (record) => this.driver.saveBundle(record);
   getBundle: Storage['getBundle'] = (id) => this.driver.getBundle(id);
+  findDeadLetters: Storage['findDeadLetters'] = (filter) => this.driver.findDeadLetters(filter);
+  appendAudit: Storage['appendAudit'] = (events) => this.driver.appendAudit(events);
+  listAudit: Storage['listAudit'] = (filter) => this.driver.listAudit(filter);
 }

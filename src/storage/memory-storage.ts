@@ -4,6 +4,9 @@
  */
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -24,7 +27,10 @@ import {
   byCreatedThenId,
   byWaitingSince,
   isClaimable,
+  isDeadLetter,
   isPurgeable,
+  matchesAuditFilter,
+  newestFirst,
   matchesExpectation,
   matchesRunFilter,
   matchesWorkflowFilter,
@@ -61,6 +67,10 @@ export class MemoryStorage implements Storage {
   readonly #inbox = new Map<string, DeliveredEvent>();
   /** Child run ids by parent run id: a deleted run's children go with it. */
   readonly #children = new Map<string, Set<string>>();
+  /** The run retrying each retried run (`retry_of` is unique, as in SQL). */
+  readonly #retries = new Map<string, string>();
+  /** The audit trail, in the order appended; never rewritten. */
+  readonly #audit: AuditEvent[] = [];
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -75,9 +85,10 @@ export class MemoryStorage implements Storage {
   }
 
   #insert(run: RunRecord): void {
-    if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key))) {
+    if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key)) || (run.retry_of !== undefined && this.#retries.has(run.retry_of))) {
       throw runExists(run.id);
     }
+    if (run.retry_of !== undefined) this.#retries.set(run.retry_of, run.id);
     if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);
     this.#steps.set(run.id, new Map());
@@ -120,6 +131,7 @@ export class MemoryStorage implements Storage {
     for (const step of commit.steps) steps.set(step.path, step);
     if (commit.calls) for (const record of commit.calls) this.#saveCall(record);
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
+    if (commit.audit) this.#audit.push(...commit.audit);
     return true;
   }
 
@@ -132,10 +144,11 @@ export class MemoryStorage implements Storage {
     return this.#steps.get(runId)?.get(path);
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     const run = this.#runs.get(id);
     if (!run || !matchesExpectation(run, expect)) return false;
     this.#deleteTrees([id]);
+    if (audit) this.#audit.push(...audit);
     return true;
   }
 
@@ -161,6 +174,7 @@ export class MemoryStorage implements Storage {
       const run = this.#runs.get(id);
       if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
       if (run?.parent_id !== undefined) this.#children.get(run.parent_id)?.delete(id);
+      if (run?.retry_of !== undefined) this.#retries.delete(run.retry_of);
       this.#children.delete(id);
       this.#runs.delete(id);
       this.#steps.delete(id);
@@ -249,7 +263,7 @@ export class MemoryStorage implements Storage {
   }
 
   // Insert-only: a version is written once (deleted ones stay, for the runs pinned to them).
-  async saveWorkflow(record: WorkflowRecord): Promise<void> {
+  async saveWorkflow(record: WorkflowRecord, audit?: readonly AuditEvent[]): Promise<void> {
     const versions = this.#workflows.get(record.id) ?? [];
     const existing = versions.find((v) => v.version === record.version);
     if (existing) {
@@ -259,6 +273,7 @@ export class MemoryStorage implements Storage {
     versions.push(record);
     versions.sort((a, b) => a.version - b.version);
     this.#workflows.set(record.id, versions);
+    if (audit) this.#audit.push(...audit);
   }
 
   // A version is visible unless it is marked deleted; "latest" is the highest visible version.
@@ -284,9 +299,10 @@ export class MemoryStorage implements Storage {
     return (this.#workflows.get(id) ?? []).filter((v) => v.deleted !== true);
   }
 
-  async deleteWorkflow(id: string): Promise<void> {
+  async deleteWorkflow(id: string, audit?: readonly AuditEvent[]): Promise<void> {
     const versions = this.#workflows.get(id);
     if (versions) this.#workflows.set(id, versions.map((v) => ({ ...v, deleted: true })));
+    if (audit) this.#audit.push(...audit);
   }
 
   async savePrompt(record: PromptRecord): Promise<void> {
@@ -358,6 +374,19 @@ export class MemoryStorage implements Storage {
 
   async saveBundle(record: BundleRecord): Promise<void> {
     this.#bundles.set(record.id, record);
+  }
+
+  async findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]> {
+    const rows = [...this.#runs.values()].filter((r) => isDeadLetter(r, filter, this.#retries.has(r.id)));
+    return rows.sort(newestFirst((r) => r.created_at)).slice(0, filter.limit);
+  }
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    this.#audit.push(...events);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.#audit.filter((e) => matchesAuditFilter(e, filter)).sort(newestFirst((e) => e.at)).slice(0, filter.limit);
   }
 
   async getBundle(id: string): Promise<BundleRecord | undefined> {

@@ -5,6 +5,9 @@
  */
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -28,7 +31,8 @@ export type RunPatchField =
   | 'owner'
   | 'lease_expires_at'
   | 'recovery_count'
-  | 'usage';
+  | 'usage'
+  | 'discarded_at';
 
 /**
  * Fields of a run that may change after creation. An optional field given as `undefined` is cleared
@@ -68,6 +72,8 @@ export interface StepCommit {
    * there is no idempotent lookup here, which is what {@link Storage.createRun} is for.
    */
   readonly create?: RunRecord;
+  /** Audit events to append in the same transaction (nothing is appended when the commit is refused). */
+  readonly audit?: readonly AuditEvent[];
 }
 
 /** Which runs {@link Storage.purgeRuns} deletes. */
@@ -145,10 +151,10 @@ export interface Storage {
   /**
    * Deletes a run with everything keyed to it: its steps, LLM execution records, inbox events and
    * the blobs no other run references, and its child runs (`sub_workflow`), theirs too, however
-   * deep, in one transaction. With `expect`, only when the run matches it (its children go whatever
+   * deep, in one transaction, with `audit` appended in it (audit events of the run stay). With `expect`, only when the run matches it (its children go whatever
    * their state). Resolves true when the run was deleted, false when it was missing or did not match.
    */
-  deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean>;
   /**
    * Deletes up to `filter.limit` runs that ended before `filter.completed_before`, oldest first
    * (`completed_at`, then `id`), each as {@link deleteRun} does, in one transaction: callers purge
@@ -205,14 +211,15 @@ export interface Storage {
    * Inserts a version; a version is written once. Writing an existing (id, version) again with the
    * same content is a no-op; with another content, or over a deleted version, it throws `conflict`
    * (see `versionTaken`: its `details.highest` is the highest version ever written under the id).
+   * `audit` is appended in the same transaction, only when the version is newly written.
    */
-  saveWorkflow(record: WorkflowRecord): Promise<void>;
+  saveWorkflow(record: WorkflowRecord, audit?: readonly AuditEvent[]): Promise<void>;
   /** A given version, or the latest when `version` is absent. Deleted workflows are not returned. */
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined>;
   /** Latest version of every non-deleted workflow matching the filter. */
   listWorkflows(filter?: WorkflowFilter): Promise<WorkflowRecord[]>;
   listWorkflowVersions(id: string): Promise<WorkflowRecord[]>;
-  deleteWorkflow(id: string): Promise<void>;
+  deleteWorkflow(id: string, audit?: readonly AuditEvent[]): Promise<void>;
 
   // Prompts (every version kept)
   savePrompt(record: PromptRecord): Promise<void>;
@@ -235,6 +242,16 @@ export interface Storage {
   scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]>;
   /** Runs, child runs included, ordered by id, after `after` (a run id). */
   scanRuns(options: RunScanOptions): Promise<RunRecord[]>;
+  // Dead letters and the audit trail
+  /**
+   * Runs that need a person: `failed` ones no run retries (`retry_of`) and not discarded, and, with
+   * `stuck_before`, `pending`/`running` ones created before it and not discarded. Newest first.
+   */
+  findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]>;
+  /** Appends audit events on their own (a change that has no transaction to share). Never updates one. */
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+  /** Audit events matching the filter, newest first (`at`, then `id`, both descending). */
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
 
   // Bundles
   saveBundle(record: BundleRecord): Promise<void>;

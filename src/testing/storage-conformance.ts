@@ -6,6 +6,7 @@
  */
 import type { Storage } from '../storage/storage.js';
 import type { ConformanceSection, ConformanceTestApi } from './conformance-section.js';
+import { auditConformance } from './conformance-audit.js';
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
 import { deletionConformance } from './conformance-deletion.js';
@@ -59,6 +60,7 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     runsConformance(section);
     stepsConformance(section);
     recoveryConformance(section);
+    auditConformance(section);
     catalogConformance(section);
     callsConformance(section);
     textConformance(section);

@@ -4,12 +4,13 @@
  * as numbers rather than bigint strings. Multi-statement writes lock the run row with `FOR UPDATE`,
  * which serialises them against each other and against `claimRun`.
  */
-import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type QueryCreator, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
 import { Reconnector, TXID, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
-import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, AuditEvent, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import { insertAudit } from '../sql/sql-audit.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
@@ -235,10 +236,13 @@ export class PostgresDriver extends SqlStorage {
     const executions = calls.rest;
     // A commit too large for one statement's parameters goes through the transaction, in chunks.
     const noBlobs = encoded.every((e) => !e.blob) && fitsOneStatement(encoded.length, executions.length);
+    // Audit events ride in a transaction of their own making: the one-statement paths stay as they are.
+    const audited = commit.audit !== undefined && commit.audit.length > 0;
     if (commit.create) {
       // The expectation holds for the row as created; the patch is applied before it is written.
       if (!matchesExpectation(commit.create, commit.expect)) return false;
       const created = commit.run ? applyRunPatch(commit.create, commit.run) : commit.create;
+      if (audited) return this.#commitInTransaction(commit, encoded, executions, created);
       if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
       // Blobs need their lock and their own statements: the run first, then the rest, as a run
       // created before its first step was (recovery picks it up if the second write never lands).
@@ -255,14 +259,31 @@ export class PostgresDriver extends SqlStorage {
       });
       return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.calls ? { calls: commit.calls } : {}) });
     }
-    if (!commit.run && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
+    if (!commit.run && encoded.length > 0 && noBlobs && !audited) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
+    return this.#commitInTransaction(commit, encoded, executions);
+  }
+
+  /** A commit as one transaction: the run row locked (or, with `created`, inserted first), then everything else. */
+  #commitInTransaction(commit: StepCommit, encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly ModelCallRecord[], created?: RunRecord): Promise<boolean> {
     return this.guard('commit', () =>
       this.#transaction(async (trx, tx) => {
-        const current = await (commit.run
-          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update', tx)
-          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share', tx));
-        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-        if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        if (created) {
+          const txid = await sql<{ trellis_txid: string }>`SELECT txid_current()::text AS trellis_txid`.execute(trx);
+          tx.txid = txid.rows[0]?.trellis_txid;
+          await trx
+            .insertInto('workflow_executions')
+            .values(encodeRecord(COLUMNS.runs, created))
+            .execute()
+            .catch((error: unknown) => {
+              throw hasCode(error, '23505') ? runExists(created.id, error) : error;
+            });
+        } else {
+          const current = await (commit.run
+            ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update', tx)
+            : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share', tx));
+          if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+          if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        }
         const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
         if (blobs.length > 0) {
           await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
@@ -282,6 +303,7 @@ export class PostgresDriver extends SqlStorage {
             .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
             .execute();
         }
+        await insertAudit(trx, commit.audit);
         return true;
       }),
     );
@@ -372,14 +394,27 @@ export class PostgresDriver extends SqlStorage {
     return this.guard('listCalls', () => stepRows.listCalls(this.ctx, filter));
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     return this.guard('deleteRun', () =>
       this.#transaction(async (trx, tx) => {
         // Locked for update: waits for a commit or claim of the run in flight, and holds off the next.
         const current = await this.#lockRun(trx, id, CAS_COLUMNS, 'update', tx);
         if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
         await deleteRunTrees(trx, [id], this.#deletion);
+        await insertAudit(trx, audit);
         return true;
+      }),
+    );
+  }
+
+  protected writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number> {
+    return this.guard(operation, () =>
+      this.#transaction(async (trx, tx) => {
+        const txid = await sql<{ trellis_txid: string }>`SELECT txid_current()::text AS trellis_txid`.execute(trx);
+        tx.txid = txid.rows[0]?.trellis_txid;
+        const written = Number((await trx.executeQuery(change)).numAffectedRows ?? 0);
+        if (written > 0) await insertAudit(trx, events);
+        return written;
       }),
     );
   }

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 9;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -27,6 +27,7 @@ export interface TrellisDatabase {
   execution_bundles: SqlRow;
   blobs: { hash: string; data: string };
   workflow_event_inbox: SqlRow;
+  audit_events: SqlRow;
 }
 
 /** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
@@ -171,6 +172,24 @@ const MIGRATIONS: readonly Migration[] = [
     statements: (_t, p) => [
       `CREATE INDEX IF NOT EXISTS workflow_executions_parent ON ${p}workflow_executions (parent_id) WHERE parent_id IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS workflow_executions_finished ON ${p}workflow_executions (completed_at, id) WHERE completed_at IS NOT NULL`,
+    ],
+  },
+  {
+    // Dead letters and the audit trail. A run retries at most one failed run: the unique index makes
+    // two processes retrying the same run meet, one insert winning. The audit trail is append-only
+    // and keyed to nothing that is deleted (a deleted run's events stay); it is read by subject, by
+    // actor and by time, newest first.
+    version: 9,
+    statements: (t, p) => [
+      `ALTER TABLE ${p}workflow_executions ${t.addColumn} retry_of ${t.text}`,
+      `ALTER TABLE ${p}workflow_executions ${t.addColumn} discarded_at ${t.num}`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS workflow_executions_retry_of ON ${p}workflow_executions (retry_of) WHERE retry_of IS NOT NULL`,
+      `CREATE TABLE IF NOT EXISTS ${p}audit_events (
+        id ${t.text} PRIMARY KEY, at ${t.num} NOT NULL, actor ${t.text} NOT NULL, action ${t.text} NOT NULL,
+        subject_type ${t.text} NOT NULL, subject_id ${t.text} NOT NULL, before_version ${t.int}, after_version ${t.int}, detail ${t.json})`,
+      `CREATE INDEX IF NOT EXISTS audit_events_at ON ${p}audit_events (at, id)`,
+      `CREATE INDEX IF NOT EXISTS audit_events_subject ON ${p}audit_events (subject_id, at, id)`,
+      `CREATE INDEX IF NOT EXISTS audit_events_actor ON ${p}audit_events (actor, at, id)`,
     ],
   },
 ];

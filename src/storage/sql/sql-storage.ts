@@ -4,9 +4,12 @@
  * writes (commit, updateRun, deleteRun, purgeRuns), migrations and the steps' layout (with their reads and the
  * LLM calls they hold) are dialect-specific and left to subclasses.
  */
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -22,6 +25,7 @@ import * as scans from './sql-scans.js';
 import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
+import * as audit from './sql-audit.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
 import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
 import { escapeText } from '../odd-text.js';
@@ -39,7 +43,12 @@ export abstract class SqlStorage implements Storage {
   abstract close(): Promise<void>;
   abstract updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   abstract commit(commit: StepCommit): Promise<boolean>;
-  abstract deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  abstract deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean>;
+  /**
+   * Runs `change` and, when it wrote a row, appends `events`, in one write transaction (a catalog
+   * change with the audit events recording it). Resolves with how many rows `change` wrote.
+   */
+  protected abstract writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number>;
   abstract purgeRuns(filter: PurgeFilter): Promise<number>;
   // How steps are laid out is the dialect's (a row per step on PostgreSQL, a step log on SQLite).
   abstract getSteps(runId: string): Promise<StepRecord[]>;
@@ -95,6 +104,7 @@ export abstract class SqlStorage implements Storage {
       }
       if (filter.created_after !== undefined) query = query.where('created_at', '>=', filter.created_after);
       if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      if (filter.retry_of !== undefined) query = query.where('retry_of', '=', filter.retry_of);
       query = query.orderBy('created_at', 'desc').orderBy('id');
       // SQLite accepts OFFSET only after a LIMIT; -1 means "no limit" there.
       if (filter.limit !== undefined) query = query.limit(filter.limit);
@@ -162,8 +172,13 @@ export abstract class SqlStorage implements Storage {
     return this.guard('deleteDeliveredEvents', () => inbox.deleteDeliveredEvents(this.ctx, ids));
   }
 
-  saveWorkflow(record: WorkflowRecord): Promise<void> {
-    return this.guard('saveWorkflow', () => catalog.insertWorkflow(this.ctx, record));
+  saveWorkflow(record: WorkflowRecord, events?: readonly AuditEvent[]): Promise<void> {
+    if (!events || events.length === 0) return this.guard('saveWorkflow', () => catalog.insertWorkflow(this.ctx, record));
+    // The events land only with a version newly written; one already there is checked as without them.
+    return this.guard('saveWorkflow', async () => {
+      const inserted = await this.writeAudited('saveWorkflow', catalog.insertNewWorkflowQuery(this.ctx.db, record).compile(), events);
+      if (inserted === 0) await catalog.insertWorkflow(this.ctx, record);
+    });
   }
 
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
@@ -178,8 +193,23 @@ export abstract class SqlStorage implements Storage {
     return this.guard('listWorkflowVersions', () => catalog.listWorkflowVersions(this.ctx, id));
   }
 
-  deleteWorkflow(id: string): Promise<void> {
-    return this.guard('deleteWorkflow', () => catalog.deleteWorkflow(this.ctx, id));
+  deleteWorkflow(id: string, events?: readonly AuditEvent[]): Promise<void> {
+    if (!events || events.length === 0) return this.guard('deleteWorkflow', () => catalog.deleteWorkflow(this.ctx, id));
+    return this.guard('deleteWorkflow', async () => {
+      await this.writeAudited('deleteWorkflow', catalog.deleteWorkflowQuery(this.ctx.db, id).compile(), events);
+    });
+  }
+
+  findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]> {
+    return this.guard('findDeadLetters', () => audit.findDeadLetters(this.ctx, filter));
+  }
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.guard('appendAudit', () => audit.insertAudit(this.ctx.db, events));
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.guard('listAudit', () => audit.listAudit(this.ctx, filter));
   }
 
   savePrompt(record: PromptRecord): Promise<void> {

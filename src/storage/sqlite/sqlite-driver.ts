@@ -8,10 +8,10 @@
  */
 import type Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
-import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, AuditEvent, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
@@ -46,12 +46,14 @@ interface Statements {
   readonly insertRun: Database.Statement<unknown[]>;
   readonly runById: Database.Statement<[string], Row>;
   readonly runByKey: Database.Statement<[string], Row>;
+  readonly insertAudit: Database.Statement<unknown[]>;
   readonly steps: SqliteStepLog;
   readonly deletion: SqliteRunDeletion;
 }
 
 const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
 const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
+const AUDIT_COLUMNS = COLUMNS.audit.map((c) => `"${c.name}"`);
 
 function prepare(raw: Database.Database): Statements {
   return {
@@ -62,6 +64,7 @@ function prepare(raw: Database.Database): Statements {
     insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
     runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
+    insertAudit: raw.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`),
     steps: new SqliteStepLog(raw),
     deletion: new SqliteRunDeletion(raw),
     upsertCall: raw.prepare(
@@ -270,16 +273,28 @@ export class SqliteDriver extends SqlStorage {
       const calls = attachCalls(commit.runId, steps, commit.calls, ',');
       s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
       for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
+      if (commit.audit) for (const event of commit.audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
       return true;
     });
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     return this.#write('deleteRun', (s) => {
       const current = s.runCas.get(id);
       if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
       s.deletion.deleteTrees([id]);
+      if (audit) for (const event of audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
       return true;
+    });
+  }
+
+  protected async writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number> {
+    // Run through better-sqlite3 in one BEGIN IMMEDIATE, like every multi-statement write here.
+    const statement = this.#raw.prepare(change.sql);
+    return this.#write(operation, (s) => {
+      const written = statement.run(...change.parameters).changes;
+      if (written > 0) for (const event of events) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
+      return written;
     });
   }
 
