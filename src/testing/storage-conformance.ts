@@ -9,6 +9,7 @@ import type { ConformanceSection, ConformanceTestApi } from './conformance-secti
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
 import { deletionConformance } from './conformance-deletion.js';
+import { observabilityConformance } from './conformance-observability.js';
 import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
@@ -63,5 +64,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     textConformance(section);
     eventsConformance(section);
     deletionConformance(section);
+    observabilityConformance(section);
   });
 }
