@@ -9,6 +9,7 @@ import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
+import { consoleLogger, isLogger, type Logger } from '../kernel/logger.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -72,6 +73,21 @@ export interface EngineOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
   readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /**
+   * Where the engine says what it does in the background: failed passes and listeners (`error`),
+   * lease renewals that failed and runs given up when their lease was lost (`warn`), runs
+   * recovered (`info`). Shaped like pino's (object first, then message): a pino or bunyan logger
+   * fits as is.
+   * @default warnings and errors to `console.error`, nothing else
+   * @example new Engine({ storage, logger: pino().child({ component: 'trellis' }) })
+   */
+  readonly logger?: Logger;
+  /**
+   * Counts runs and steps per workflow and node, with duration histograms, for `engine.metrics()`
+   * (and the router's `GET /metrics`). `false` leaves only the providers' counters.
+   * @default true
+   */
+  readonly metrics?: boolean;
 }
 
 /** Options after defaults. */
@@ -93,6 +109,8 @@ export interface ResolvedEngineOptions {
   readonly limits: ReadonlyMap<string, ProviderLimits>;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly logger: Logger;
+  readonly metrics: boolean;
 }
 
 /** Validates and defaults engine options; throws `invalid_options` naming the option. */
@@ -116,6 +134,8 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     limits: resolveLimits(options.limits),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
+    logger: resolveLogger(options.logger),
+    metrics: options.metrics ?? true,
   };
 }
 
@@ -162,6 +182,12 @@ function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDe
     resolved.set(name, tool);
   }
   return resolved;
+}
+
+function resolveLogger(logger: EngineOptions['logger']): Logger {
+  if (logger === undefined) return consoleLogger;
+  if (!isLogger(logger)) throw new TrellisError('invalid_options', 'Engine option "logger" must have error, warn, info and debug functions (a pino-shaped logger)');
+  return logger;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -15,7 +15,7 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
-import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
+import { ModelCaller } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
 import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
@@ -34,6 +34,11 @@ import { RunAdmitter, type RunOptions } from './run-admission.js';
 import { RunWaiter, type WaitOptions } from './run-waiter.js';
 import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
+import { MetricsCollector, type EngineMetrics } from './engine-metrics.js';
+import { checkEngineHealth, type EngineHealth, type HealthHost, type HealthOptions } from './engine-health.js';
+import { countRuns, type RunCountOptions } from './run-counts.js';
+import type { RunCount } from '../storage/storage.js';
+import type { Logger } from '../kernel/logger.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -59,7 +64,7 @@ export interface CloseOptions {
  */
 export class Engine {
   /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
-  readonly events = new TrellisEventEmitter();
+  readonly events: TrellisEventEmitter;
   /** Stored workflows, every version kept. */
   readonly workflows: WorkflowStore;
   /** Versioned prompt templates. */
@@ -89,9 +94,14 @@ export class Engine {
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   readonly #targets: RunTargets;
+  readonly #metrics: MetricsCollector;
+  readonly #health: HealthHost;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
+    this.events = new TrellisEventEmitter(o.logger);
+    this.#metrics = new MetricsCollector(o.logger);
+    if (o.metrics) this.#metrics.listen(this.events);
     this.#nodes = new NodeRegistry([...BUILTIN_NODES, ...o.nodes]);
     const storage = (): Promise<Storage> => this.init();
     this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
@@ -118,10 +128,10 @@ export class Engine {
     // Renewed while runs are driven here, through a draining close too (close() stops it after).
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
-      void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
+      if (this.#storage) void this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
     this.#hot = new HotRuns({
-      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
+      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
         (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
@@ -133,8 +143,12 @@ export class Engine {
       held: () => {
         this.#leases.ensure();
         this.#keepAlive.hold('runs');
+        this.#metrics.holding(o.clock.now());
       },
-      idle: () => this.#keepAlive.release('runs'),
+      idle: () => {
+        this.#keepAlive.release('runs');
+        this.#metrics.idle();
+      },
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
@@ -144,6 +158,20 @@ export class Engine {
       validation: () => this.#nodes.validation(),
       assertReferences: (def) => this.#admission.assertReferences(def),
     });
+    const metrics = this.#metrics;
+    this.#health = {
+      clock: o.clock,
+      leaseMs: o.leaseMs,
+      pollIntervalMs: o.pollIntervalMs,
+      storage,
+      closed: () => this.#closed,
+      loopRunning: () => this.#loop !== undefined,
+      lastPassAt: () => metrics.lastPassAt,
+      heldRuns: () => this.#hot.size,
+      heldSince: () => metrics.heldSince,
+      lastRenewalAt: () => metrics.lastRenewalAt,
+      providers: () => this.#models.metrics().providers,
+    };
     this.#waiter = new RunWaiter({
       hot: this.#hot,
       events: this.events,
@@ -155,6 +183,11 @@ export class Engine {
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** The logger of the engine option `logger` (the router reports its errors there too). */
+  get logger(): Logger {
+    return this.#options.logger;
   }
 
   /** This engine instance's id (the owner recorded on runs it advances). */
@@ -243,9 +276,35 @@ export class Engine {
     return startFork(this, executionId, options);
   }
 
-  /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
-  metrics(): { providers: ModelMetrics['providers'] } {
-    return this.#models.metrics();
+  /**
+   * This process's figures: per provider (calls, failures, breaker state, queue, tokens and cost,
+   * by model too), per workflow and node (runs and steps by status, retries, waits by kind,
+   * duration histograms with p50/p95/p99), and the runtime's (runs driven, queued calls, lease
+   * renewals, recoveries). They start at zero with the process; {@link Engine.runCounts} reads
+   * figures that span processes from storage. See docs/metrics.md.
+   */
+  metrics(): EngineMetrics {
+    return this.#metrics.snapshot(this.#models.metrics().providers, this.#hot.size);
+  }
+
+  /**
+   * Runs by workflow and status, counted in storage over every process (created since `since`,
+   * say the last day, for a success rate). Cheap: an index covers it.
+   *
+   * @example
+   * const day = await engine.runCounts({ since: Date.now() - 86_400_000 });
+   */
+  async runCounts(options: RunCountOptions = {}): Promise<RunCount[]> {
+    return countRuns(await this.init(), options);
+  }
+
+  /**
+   * Liveness, readiness and what is degraded (storage reachable and writable, schema current,
+   * background loop turning, leases renewed on time, runs overdue for recovery, open breakers).
+   * Never throws. The router's `health: true` option serves it for probes.
+   */
+  health(options?: HealthOptions): Promise<EngineHealth> {
+    return checkEngineHealth(this.#health, options);
   }
 
   /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
@@ -386,7 +445,7 @@ export class Engine {
   recover(): Promise<string[]> {
     const o = this.#options;
     // Registered before init() settles: close() called meanwhile waits for this pass too.
-    const pass = this.init().then((storage) => recoverRuns({
+    const pass = this.#metrics.recoveryPass(this.init().then((storage) => recoverRuns({
       storage,
       clock: o.clock,
       instanceId: this.instanceId,
@@ -395,7 +454,7 @@ export class Engine {
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
       takeDeliveredEvents: () => this.#hot.takeDeliveredEvents(),
-    }));
+    })), () => o.clock.now());
     this.#passes.add(pass);
     return pass.finally(() => this.#passes.delete(pass));
   }

@@ -3,6 +3,7 @@
  * never sees something a crash could undo. A listener that throws never breaks a run.
  */
 import { EventEmitter } from 'eventemitter3';
+import { consoleLogger, type Logger } from './logger.js';
 
 interface Base {
   readonly executionId: string;
@@ -85,15 +86,33 @@ type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
  * `listener:error` and the others still run.
  */
 export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]: Listener<K> }> {
+  readonly #logger: Logger;
+
+  /** `logger` is told of every `listener:error` (a listener that threw, background work that failed), listened to or not. */
+  constructor(logger: Logger = consoleLogger) {
+    super();
+    this.#logger = logger;
+  }
+
   /** Calls every listener of `event`, each in its own try/catch. */
   publish<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
+    if (event === 'listener:error') {
+      const failure = payload as TrellisEvents['listener:error'];
+      this.#logger.error({ event: failure.event, err: failure.error }, `${failure.event} failed`);
+    }
+    return this.#deliver(event, payload);
+  }
+
+  #deliver<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
     const listeners = this.listeners(event);
     if (listeners.length === 0) return false;
     for (const listener of listeners) {
       try {
         (listener as Listener<K>).call(this, payload);
       } catch (error) {
-        if (event !== 'listener:error') this.publish('listener:error', { event, error });
+        if (event === 'listener:error') continue;
+        this.#logger.error({ event, err: error }, `a listener of "${event}" threw`);
+        this.#deliver('listener:error', { event, error });
       }
     }
     return true;

@@ -401,6 +401,9 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
   #abandon(error: TrellisError): void {
+    // A refused commit means another engine claimed the run (this one's lease was lost); a failed
+    // one, that storage is failing. Either way the run goes on wherever it is recovered.
+    this.#deps.logger.warn({ executionId: this.id, err: error }, error.code === 'conflict' ? 'lease lost: another engine took the run over; stopped driving it here' : 'commit failed: stopped driving the run here; it is recovered from its committed steps');
     this.detach();
     this.#executor.abortAll(error);
     this.#deps.owner.runFinished(this.id);
