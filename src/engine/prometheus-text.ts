@@ -87,17 +87,17 @@ export function toPrometheusText(metrics: EngineMetrics): string {
   }
   out.family('trellis_provider_circuit_state', 'gauge', 'Circuit breaker state of the provider: 1 for the state it is in, 0 for the others.');
   for (const [provider, p] of providers) for (const state of ['closed', 'open', 'half_open'] as const) out.sample('trellis_provider_circuit_state', { provider, state }, p.circuit === state ? 1 : 0);
+  // Each family's samples follow its TYPE line, together: the format allows no interleaving.
+  const models = providers.flatMap(([provider, p]) => Object.entries(p.models).map(([model, m]) => ({ labels: { provider, model }, m })));
   out.family('trellis_model_calls_total', 'counter', 'Calls answered, by provider and model.');
+  for (const { labels, m } of models) out.sample('trellis_model_calls_total', labels, m.calls);
   out.family('trellis_model_tokens_total', 'counter', 'Tokens used, by provider, model and direction (input, output).');
-  out.family('trellis_model_cost_usd_total', 'counter', 'USD spent on priced calls, by provider and model.');
-  for (const [provider, p] of providers) {
-    for (const [model, m] of Object.entries(p.models)) {
-      out.sample('trellis_model_calls_total', { provider, model }, m.calls);
-      out.sample('trellis_model_tokens_total', { provider, model, direction: 'input' }, m.input_tokens);
-      out.sample('trellis_model_tokens_total', { provider, model, direction: 'output' }, m.output_tokens);
-      out.sample('trellis_model_cost_usd_total', { provider, model }, m.cost_usd);
-    }
+  for (const { labels, m } of models) {
+    out.sample('trellis_model_tokens_total', { ...labels, direction: 'input' }, m.input_tokens);
+    out.sample('trellis_model_tokens_total', { ...labels, direction: 'output' }, m.output_tokens);
   }
+  out.family('trellis_model_cost_usd_total', 'counter', 'USD spent on priced calls, by provider and model.');
+  for (const { labels, m } of models) out.sample('trellis_model_cost_usd_total', labels, m.cost_usd);
 
   const r = metrics.runtime;
   const runtime = [

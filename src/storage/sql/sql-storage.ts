@@ -112,8 +112,11 @@ export abstract class SqlStorage implements Storage {
         .select((eb) => ['workflow_id', 'status', eb.fn.countAll<number | string>().as('n')])
         .groupBy(['workflow_id', 'status']);
       if (filter.workflow_id !== undefined) query = query.where('workflow_id', '=', filter.workflow_id);
-      if (filter.created_after !== undefined) query = query.where('created_at', '>=', filter.created_after);
-      if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      if (filter.created_after !== undefined) {
+        // Bounded on both ends: SQLite, without statistics, takes a half-open range for a large
+        // part of the table and would read the workflow index and the rows instead of this range.
+        query = query.where('created_at', '>=', filter.created_after).where('created_at', '<=', filter.created_before ?? Number.MAX_SAFE_INTEGER);
+      } else if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
       const rows = await query.orderBy('workflow_id').orderBy('status').execute();
       // pg returns COUNT(*) as a bigint string.
       return rows.map((row) => ({ workflow_id: String(row.workflow_id), status: row.status as RunStatus, count: Number(row.n) }));
