@@ -4,7 +4,7 @@
  * (lease renewals, recovery passes). Counters live in this process and start at zero with it;
  * figures that must span processes or restarts come from storage (`engine.runCounts`).
  */
-import type { TrellisEventEmitter, TrellisEvents } from '../kernel/events.js';
+import type { RunEventFields, TrellisEventEmitter, TrellisEventName, TrellisEvents } from '../kernel/events.js';
 import type { Logger } from '../kernel/logger.js';
 import type { ModelMetrics } from '../calls/call-types.js';
 import { Histogram, type HistogramSnapshot } from './metric-histogram.js';
@@ -107,38 +107,67 @@ export class MetricsCollector {
     this.#logger = logger;
   }
 
-  /** Starts counting the run and step events of `events`. */
+  /** Starts counting the run and step events of `events`, as their observer (no listener: see RunEvents.after). */
   listen(events: TrellisEventEmitter): void {
-    const run = (key: keyof RunCounters) => (e: { readonly workflowId: string }) => void this.#workflow(e.workflowId).runs[key]++;
-    events.on('execution:started', run('started'));
-    events.on('execution:failed', run('failed'));
-    events.on('execution:cancelled', run('cancelled'));
-    events.on('execution:paused', run('paused'));
-    events.on('execution:resumed', run('resumed'));
-    events.on('execution:completed', (e) => {
-      const cell = this.#workflow(e.workflowId);
-      cell.runs.completed++;
-      cell.duration.observe(e.durationMs);
-    });
-    const step = (key: keyof StepCounters) => (e: { readonly workflowId: string; readonly nodeId: string }) => void this.#node(e).steps[key]++;
-    events.on('node:started', step('started'));
-    events.on('node:skipped', step('skipped'));
-    events.on('node:completed', (e) => {
-      const cell = this.#node(e);
-      cell.steps.completed++;
-      cell.duration.observe(e.durationMs);
-    });
-    events.on('node:failed', (e) => {
-      const cell = this.#node(e);
-      cell.steps.failed++;
-      if (e.willRetry) cell.retries++;
-    });
-    events.on('node:waiting', (e: TrellisEvents['node:waiting']) => {
-      const cell = this.#node(e);
-      cell.steps.waiting++;
-      cell.waits[e.kind] = (cell.waits[e.kind] ?? 0) + 1;
-    });
-    events.on('provider:circuit', (e) => void this.#circuit[e.state]++);
+    events.observe((event, workflowId, fields) => this.#record(event, workflowId, fields));
+  }
+
+  #record(event: TrellisEventName, workflowId: string | undefined, fields: RunEventFields<TrellisEventName>): void {
+    if (workflowId === undefined) {
+      if (event === 'provider:circuit') this.#circuit[(fields as TrellisEvents['provider:circuit']).state]++;
+      return;
+    }
+    switch (event) {
+      case 'execution:started':
+        this.#workflow(workflowId).runs.started++;
+        return;
+      case 'execution:completed': {
+        const cell = this.#workflow(workflowId);
+        cell.runs.completed++;
+        cell.duration.observe((fields as RunEventFields<'execution:completed'>).durationMs);
+        return;
+      }
+      case 'execution:failed':
+        this.#workflow(workflowId).runs.failed++;
+        return;
+      case 'execution:cancelled':
+        this.#workflow(workflowId).runs.cancelled++;
+        return;
+      case 'execution:paused':
+        this.#workflow(workflowId).runs.paused++;
+        return;
+      case 'execution:resumed':
+        this.#workflow(workflowId).runs.resumed++;
+        return;
+      case 'node:started':
+        this.#node(workflowId, (fields as RunEventFields<'node:started'>).nodeId).steps.started++;
+        return;
+      case 'node:skipped':
+        this.#node(workflowId, (fields as RunEventFields<'node:skipped'>).nodeId).steps.skipped++;
+        return;
+      case 'node:completed': {
+        const done = fields as RunEventFields<'node:completed'>;
+        const cell = this.#node(workflowId, done.nodeId);
+        cell.steps.completed++;
+        cell.duration.observe(done.durationMs);
+        return;
+      }
+      case 'node:failed': {
+        const failed = fields as RunEventFields<'node:failed'>;
+        const cell = this.#node(workflowId, failed.nodeId);
+        cell.steps.failed++;
+        if (failed.willRetry) cell.retries++;
+        return;
+      }
+      case 'node:waiting': {
+        const waiting = fields as RunEventFields<'node:waiting'>;
+        const cell = this.#node(workflowId, waiting.nodeId);
+        cell.steps.waiting++;
+        cell.waits[waiting.kind] = (cell.waits[waiting.kind] ?? 0) + 1;
+        return;
+      }
+      default:
+    }
   }
 
   /** Counts a lease renewal and says when one fails: the runs it covers become orphans when their lease runs out. */
@@ -200,12 +229,12 @@ export class MetricsCollector {
     return cell;
   }
 
-  #node(e: { readonly workflowId: string; readonly nodeId: string }): NodeCell {
-    const nodes = this.#workflow(e.workflowId).nodes;
-    let cell = nodes.get(e.nodeId);
+  #node(workflowId: string, nodeId: string): NodeCell {
+    const nodes = this.#workflow(workflowId).nodes;
+    let cell = nodes.get(nodeId);
     if (!cell) {
       cell = { steps: { started: 0, completed: 0, failed: 0, skipped: 0, waiting: 0 }, retries: 0, waits: {}, duration: new Histogram() };
-      nodes.set(e.nodeId, cell);
+      nodes.set(nodeId, cell);
     }
     return cell;
   }

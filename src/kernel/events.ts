@@ -78,6 +78,16 @@ export interface TrellisEvents {
 /** Name of a Trellis event. */
 export type TrellisEventName = keyof TrellisEvents;
 
+/** An event's own fields, without the run's id, workflow and time (what a run's events are built from). */
+export type RunEventFields<K extends TrellisEventName> = Omit<TrellisEvents[K], 'executionId' | 'workflowId' | 'timestamp'>;
+
+/**
+ * Sees every event once, as cheaply as possible: a run's events when they are queued behind their
+ * commit (no payload is built for listeners that do not exist), the others when published. The
+ * engine's metrics are one. `workflowId` is undefined for engine-wide events (`provider:circuit`).
+ */
+export type EventObserver = (event: TrellisEventName, workflowId: string | undefined, fields: RunEventFields<TrellisEventName>) => void;
+
 type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
 
 /**
@@ -87,6 +97,7 @@ type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
  */
 export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]: Listener<K> }> {
   readonly #logger: Logger;
+  #observer: EventObserver | undefined;
 
   /** `logger` is told of every `listener:error` (a listener that threw, background work that failed), listened to or not. */
   constructor(logger: Logger = consoleLogger) {
@@ -94,8 +105,24 @@ export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]:
     this.#logger = logger;
   }
 
-  /** Calls every listener of `event`, each in its own try/catch. */
+  /** The observer (the engine's metrics), or undefined. Internal to the engine. */
+  get observer(): EventObserver | undefined {
+    return this.#observer;
+  }
+
+  /** Sets the one observer. Internal to the engine. */
+  observe(observer: EventObserver): void {
+    this.#observer = observer;
+  }
+
+  /** Calls every listener of `event`, each in its own try/catch. The observer sees it first. */
   publish<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
+    this.#observer?.(event, (payload as { readonly workflowId?: string }).workflowId, payload);
+    return this.deliver(event, payload);
+  }
+
+  /** Calls every listener of `event`, but not the observer: for events it saw when they were queued. Internal. */
+  deliver<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
     if (event === 'listener:error') {
       const failure = payload as TrellisEvents['listener:error'];
       this.#logger.error({ event: failure.event, err: failure.error }, `${failure.event} failed`);
