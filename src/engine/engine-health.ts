@@ -56,24 +56,21 @@ export interface HealthOptions {
 
 /** What the health checks read of the engine. */
 export interface HealthHost {
-  readonly clock: Clock;
-  readonly leaseMs: number;
-  readonly pollIntervalMs: number;
+  readonly options: { readonly clock: Clock; readonly leaseMs: number; readonly pollIntervalMs: number };
+  /** When a recovery pass last ended, leases were last renewed, and since when runs are held here. */
+  readonly metrics: { readonly lastPassAt: number | undefined; readonly lastRenewalAt: number | undefined; readonly heldSince: number | undefined };
   storage(): Promise<Storage>;
   closed(): boolean;
   /** Whether the background loop was started (and not stopped). */
   loopRunning(): boolean;
-  lastPassAt(): number | undefined;
-  /** Runs driven here now, and since when some have been (undefined when none). */
+  /** Runs driven here now. */
   heldRuns(): number;
-  heldSince(): number | undefined;
-  lastRenewalAt(): number | undefined;
   providers(): ModelMetrics['providers'];
 }
 
 /** Checks the engine's health. Never throws: a failing check says why. */
 export async function checkEngineHealth(host: HealthHost, options: HealthOptions = {}): Promise<EngineHealth> {
-  const now = host.clock.now();
+  const now = host.options.clock.now();
   const background = backgroundCheck(host, now);
   const leases = leaseCheck(host, now);
   const open = Object.entries(host.providers()).filter(([, p]) => p.circuit === 'open').map(([name]) => name);
@@ -89,8 +86,8 @@ export async function checkEngineHealth(host: HealthHost, options: HealthOptions
 /** A pass may run long (a big recovery), so the loop counts as stalled only well past its interval. */
 function backgroundCheck(host: HealthHost, now: number): HealthChecks['background'] {
   const running = host.loopRunning();
-  const last = host.lastPassAt();
-  const stalledAfter = Math.max(5 * host.pollIntervalMs, 30_000);
+  const last = host.metrics.lastPassAt;
+  const stalledAfter = Math.max(5 * host.options.pollIntervalMs, 30_000);
   const ok = !running || (last !== undefined && now - last <= stalledAfter);
   return { ok, running, ...(last === undefined ? {} : { last_pass_at: last }), ...(ok ? {} : { error: `no recovery pass for over ${stalledAfter} ms` }) };
 }
@@ -98,29 +95,29 @@ function backgroundCheck(host: HealthHost, now: number): HealthChecks['backgroun
 /** Leases are renewed every third of a lease: two renewals missed in a row is late. */
 function leaseCheck(host: HealthHost, now: number): HealthChecks['leases'] {
   const held = host.heldRuns();
-  const last = host.lastRenewalAt();
-  const since = Math.max(last ?? -Infinity, host.heldSince() ?? -Infinity);
-  const lateAfter = (2 * host.leaseMs) / 3;
+  const last = host.metrics.lastRenewalAt;
+  const since = Math.max(last ?? -Infinity, host.metrics.heldSince ?? -Infinity);
+  const lateAfter = (2 * host.options.leaseMs) / 3;
   const ok = held === 0 || !Number.isFinite(since) || now - since <= lateAfter;
   return { ok, held_runs: held, ...(last === undefined ? {} : { last_renewal_at: last }), ...(ok ? {} : { error: `leases not renewed for over ${Math.round(lateAfter)} ms` }) };
 }
 
 async function storageChecks(host: HealthHost, now: number, timeoutMs: number): Promise<Pick<HealthChecks, 'storage' | 'schema' | 'recovery'>> {
-  const started = host.clock.now();
+  const started = host.options.clock.now();
   try {
     const storage = await withTimeout(host, host.storage(), timeoutMs);
     const found = await withTimeout(host, storage.checkHealth(), timeoutMs);
-    const latency = host.clock.now() - started;
+    const latency = host.options.clock.now() - started;
     const schema = found.schema;
     const schemaOk = schema === undefined || schema.version === schema.expected;
-    const overdue = await withTimeout(host, overdueRuns(storage, now - host.leaseMs), timeoutMs);
+    const overdue = await withTimeout(host, overdueRuns(storage, now - host.options.leaseMs), timeoutMs);
     return {
       storage: { ok: true, latency_ms: latency },
       schema: { ok: schemaOk, ...(schema ?? {}), ...(schemaOk ? {} : { error: `database schema is at version ${schema.version}, this code writes ${schema.expected}` }) },
       recovery: { ok: overdue === 0, overdue_runs: overdue, ...(overdue === 0 ? {} : { error: `${overdue} run(s) overdue for recovery: is an engine running startBackground()?` }) },
     };
   } catch (error) {
-    return { storage: { ok: false, latency_ms: host.clock.now() - started, error: error instanceof Error ? error.message : String(error) } };
+    return { storage: { ok: false, latency_ms: host.options.clock.now() - started, error: error instanceof Error ? error.message : String(error) } };
   }
 }
 
@@ -136,7 +133,7 @@ async function overdueRuns(storage: Storage, cutoff: number): Promise<number> {
 function withTimeout<T>(host: HealthHost, promise: Promise<T>, ms: number): Promise<T> {
   let cancel: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    cancel = host.clock.setTimer(() => reject(new Error(`storage did not answer within ${ms} ms`)), ms);
+    cancel = host.options.clock.setTimer(() => reject(new Error(`storage did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => cancel?.());
 }

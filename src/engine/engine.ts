@@ -158,20 +158,7 @@ export class Engine {
       validation: () => this.#nodes.validation(),
       assertReferences: (def) => this.#admission.assertReferences(def),
     });
-    const metrics = this.#metrics;
-    this.#health = {
-      clock: o.clock,
-      leaseMs: o.leaseMs,
-      pollIntervalMs: o.pollIntervalMs,
-      storage,
-      closed: () => this.#closed,
-      loopRunning: () => this.#loop !== undefined,
-      lastPassAt: () => metrics.lastPassAt,
-      heldRuns: () => this.#hot.size,
-      heldSince: () => metrics.heldSince,
-      lastRenewalAt: () => metrics.lastRenewalAt,
-      providers: () => this.#models.metrics().providers,
-    };
+    this.#health = { options: o, metrics: this.#metrics, storage, closed: () => this.#closed, loopRunning: () => this.#loop !== undefined, heldRuns: () => this.#hot.size, providers: () => this.#models.metrics().providers };
     this.#waiter = new RunWaiter({
       hot: this.#hot,
       events: this.events,
