@@ -105,8 +105,9 @@ describe('the logger option', () => {
     expect(logger.lines).toContainEqual({ level: 'error', fields: { err: expect.anything(), method: 'GET', path: '/workflows' }, message: 'request failed' });
   });
 
-  it('rejects a logger without the four levels', () => {
+  it('rejects a logger without the four levels, and a metrics option that is not a boolean', () => {
     expect(() => makeEngine(() => 'ok', { logger: { info: () => undefined } as unknown as Logger })).toThrow(/"logger" must have error, warn, info and debug/);
+    expect(() => makeEngine(() => 'ok', { metrics: 'yes' as unknown as boolean })).toThrow(/"metrics" must be a boolean/);
   });
 });
 

@@ -135,7 +135,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
     logger: resolveLogger(options.logger),
-    metrics: options.metrics ?? true,
+    metrics: resolveFlag('metrics', options.metrics, true),
   };
 }
 
@@ -182,6 +182,11 @@ function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDe
     resolved.set(name, tool);
   }
   return resolved;
+}
+
+function resolveFlag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TrellisError('invalid_options', `Engine option "${name}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value ?? fallback;
 }
 
 function resolveLogger(logger: EngineOptions['logger']): Logger {
