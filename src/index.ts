@@ -25,6 +25,13 @@ export type { RetryOptions } from './engine/run-retry.js';
 export type { DeadLetter, DeadLetterPage, DeadLetterQuery, DeadLetterReason, DeadLetterStep, DeadLetters, DiscardOptions } from './engine/dead-letters.js';
 export type { ActorOptions, AuditPage, AuditQuery, AuditTrail } from './engine/audit-trail.js';
 export type { AuditAction, AuditEvent, AuditFilter, DeadLetterFilter } from './storage/records.js';
+// Observability: metrics (as data and as Prometheus text), health probes, the logger option.
+export type { EngineMetrics, WorkflowMetrics, NodeMetrics, RunCounters, StepCounters, RuntimeMetrics, HistogramSnapshot } from './engine/engine-metrics.js';
+export { toPrometheusText, PROMETHEUS_CONTENT_TYPE } from './engine/prometheus-text.js';
+export type { EngineHealth, HealthChecks, HealthCheck, HealthOptions } from './engine/engine-health.js';
+export type { RunCountOptions } from './engine/run-counts.js';
+export { consoleLogger, silentLogger } from './kernel/logger.js';
+export type { Logger, LogFn } from './kernel/logger.js';
 export { systemClock } from './kernel/clock.js';
 export type { Clock } from './kernel/clock.js';
 export { randomIds, sequentialIds } from './kernel/ids.js';
@@ -151,12 +158,13 @@ export { DEFAULT_PRICES } from './calls/pricing.js';
 export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
 export type { ProviderLimits } from './calls/rate-limiter.js';
 export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breaker.js';
-export type { ProviderMetrics } from './calls/provider-gate.js';
+export type { ProviderMetrics, ModelUsage } from './calls/provider-gate.js';
 
 // The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type { PurgeFilter } from './storage/storage.js';
 export type { ScanOptions, VersionKey, RunScanOptions } from './storage/storage.js';
+export type { RunCount, RunCountFilter, StorageHealth } from './storage/storage.js';
 export type {
   RunStatus,
   StepStatus,

@@ -164,7 +164,7 @@ async function sendRequest(core: CallerCore, providerName: string, providerModel
     answered?.();
     const done = clock.now();
     const cost = core.costOf(providerModel, response);
-    gate.count(response.usage, cost);
+    gate.count(response.usage, cost, request.model);
     state.run?.add(sent.id, usageTotals(response, cost));
     return { response, sent, completedAt: done, cost };
   } catch (error) {

@@ -94,7 +94,7 @@ export class ModelCaller {
     answered?.();
     gate.succeeded();
     const cost = this.#core.costOf(call.providerModel, response);
-    gate.count(response.usage, cost);
+    gate.count(response.usage, cost, model);
     const id = recordExchange({ response, sent, completedAt: clock.now(), cost }, site, undefined);
     return modelResult(response.text, response.usage, call.providerModel, id, parseJson(response.text), cost, undefined);
   }

@@ -11,6 +11,7 @@ import { TrellisError } from '../kernel/errors.js';
 import { assertInstalled } from '../kernel/optional-packages.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.js';
+import { consoleLogger, isLogger, type Logger } from '../kernel/logger.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -81,6 +82,21 @@ export interface EngineOptions {
    * @default undefined (keep every run)
    */
   readonly retention?: RetentionOptions;
+  /**
+   * Where the engine says what it does in the background: failed passes and listeners (`error`),
+   * lease renewals that failed and runs given up when their lease was lost (`warn`), runs
+   * recovered (`info`). Shaped like pino's (object first, then message): a pino or bunyan logger
+   * fits as is.
+   * @default warnings and errors to `console.error`, nothing else
+   * @example new Engine({ storage, logger: pino().child({ component: 'trellis' }) })
+   */
+  readonly logger?: Logger;
+  /**
+   * Counts runs and steps per workflow and node, with duration histograms, for `engine.metrics()`
+   * (and the router's `GET /metrics`). `false` leaves only the providers' counters.
+   * @default true
+   */
+  readonly metrics?: boolean;
 }
 
 /** Options after defaults. */
@@ -103,6 +119,8 @@ export interface ResolvedEngineOptions {
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
   readonly retention: ResolvedRetention | undefined;
+  readonly logger: Logger;
+  readonly metrics: boolean;
 }
 
 /**
@@ -131,6 +149,8 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
     retention: resolveRetention(options.retention),
+    logger: resolveLogger(options.logger),
+    metrics: resolveFlag('metrics', options.metrics, true),
   };
 }
 
@@ -177,6 +197,17 @@ function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDe
     resolved.set(name, tool);
   }
   return resolved;
+}
+
+function resolveFlag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TrellisError('invalid_options', `Engine option "${name}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value ?? fallback;
+}
+
+function resolveLogger(logger: EngineOptions['logger']): Logger {
+  if (logger === undefined) return consoleLogger;
+  if (!isLogger(logger)) throw new TrellisError('invalid_options', 'Engine option "logger" must have error, warn, info and debug functions (a pino-shaped logger)');
+  return logger;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -15,7 +15,7 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
-import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
+import { ModelCaller } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
 import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
@@ -38,6 +38,11 @@ import { exportDocument, exportToStream, importDocument, type ExportOptions, typ
 import { AuditTrail, type ActorOptions, type AuditChange } from './audit-trail.js';
 import { createDeadLetters, type DeadLetters } from './dead-letters.js';
 import { retryRun, type RetryOptions } from './run-retry.js';
+import { MetricsCollector, type EngineMetrics } from './engine-metrics.js';
+import { checkEngineHealth, type EngineHealth, type HealthHost, type HealthOptions } from './engine-health.js';
+import { countRuns, type RunCountOptions } from './run-counts.js';
+import type { RunCount } from '../storage/storage.js';
+import type { Logger } from '../kernel/logger.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -63,7 +68,7 @@ export interface CloseOptions {
  */
 export class Engine {
   /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
-  readonly events = new TrellisEventEmitter();
+  readonly events: TrellisEventEmitter;
   /** Stored workflows, every version kept. */
   readonly workflows: WorkflowStore;
   /** Versioned prompt templates. */
@@ -98,9 +103,14 @@ export class Engine {
   #bundles: Bundles | undefined;
   readonly #targets: RunTargets;
   readonly #retention: Retention;
+  readonly #metrics: MetricsCollector;
+  readonly #health: HealthHost;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
+    this.events = new TrellisEventEmitter(o.logger);
+    this.#metrics = new MetricsCollector(o.logger);
+    if (o.metrics) this.#metrics.listen(this.events);
     this.#nodes = new NodeRegistry([...BUILTIN_NODES, ...o.nodes]);
     const storage = (): Promise<Storage> => this.init();
     this.audit = new AuditTrail(storage, o.clock, o.ids);
@@ -130,10 +140,10 @@ export class Engine {
     // Renewed while runs are driven here, through a draining close too (close() stops it after).
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
-      void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
+      if (this.#storage) void this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
     this.#hot = new HotRuns({
-      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
+      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
         (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
@@ -145,8 +155,12 @@ export class Engine {
       held: () => {
         this.#leases.ensure();
         this.#keepAlive.hold('runs');
+        this.#metrics.holding(o.clock.now());
       },
-      idle: () => this.#keepAlive.release('runs'),
+      idle: () => {
+        this.#keepAlive.release('runs');
+        this.#metrics.idle();
+      },
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
@@ -157,6 +171,7 @@ export class Engine {
       assertReferences: (def) => this.#admission.assertReferences(def),
     });
     this.#retention = new Retention(o.retention, o.clock);
+    this.#health = { options: o, metrics: this.#metrics, storage, closed: () => this.#closed, loopRunning: () => this.#loop !== undefined, heldRuns: () => this.#hot.size, providers: () => this.#models.metrics().providers };
     this.#waiter = new RunWaiter({
       hot: this.#hot,
       events: this.events,
@@ -168,6 +183,11 @@ export class Engine {
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** The logger of the engine option `logger` (the router reports its errors there too). */
+  get logger(): Logger {
+    return this.#options.logger;
   }
 
   /** This engine instance's id (the owner recorded on runs it advances). */
@@ -257,9 +277,35 @@ export class Engine {
     return startFork(this, executionId, options);
   }
 
-  /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
-  metrics(): { providers: ModelMetrics['providers'] } {
-    return this.#models.metrics();
+  /**
+   * This process's figures: per provider (calls, failures, breaker state, queue, tokens and cost,
+   * by model too), per workflow and node (runs and steps by status, retries, waits by kind,
+   * duration histograms with p50/p95/p99), and the runtime's (runs driven, queued calls, lease
+   * renewals, recoveries). They start at zero with the process; {@link Engine.runCounts} reads
+   * figures that span processes from storage. See docs/metrics.md.
+   */
+  metrics(): EngineMetrics {
+    return this.#metrics.snapshot(this.#models.metrics().providers, this.#hot.size);
+  }
+
+  /**
+   * Runs by workflow and status, counted in storage over every process (created since `since`,
+   * say the last day, for a success rate). Cheap: an index covers it.
+   *
+   * @example
+   * const day = await engine.runCounts({ since: Date.now() - 86_400_000 });
+   */
+  async runCounts(options: RunCountOptions = {}): Promise<RunCount[]> {
+    return countRuns(await this.init(), options);
+  }
+
+  /**
+   * Liveness, readiness and what is degraded (storage reachable and writable, schema current,
+   * background loop turning, leases renewed on time, runs overdue for recovery, open breakers).
+   * Never throws. The router's `health: true` option serves it for probes.
+   */
+  health(options?: HealthOptions): Promise<EngineHealth> {
+    return checkEngineHealth(this.#health, options);
   }
 
   /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
@@ -437,7 +483,7 @@ export class Engine {
   recover(): Promise<string[]> {
     const o = this.#options;
     // Registered before init() settles: close() called meanwhile waits for this pass too.
-    const pass = this.init().then((storage) => recoverRuns({
+    const pass = this.#metrics.recoveryPass(this.init().then((storage) => recoverRuns({
       storage,
       clock: o.clock,
       instanceId: this.instanceId,
@@ -446,7 +492,7 @@ export class Engine {
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
       takeDeliveredEvents: () => this.#hot.takeDeliveredEvents(),
-    }));
+    })), () => o.clock.now());
     this.#passes.add(pass);
     return pass.finally(() => this.#passes.delete(pass));
   }

@@ -5,6 +5,7 @@ import { secretBytes } from './stream-token.js';
 import { grantedPrincipal, type AuthorizeGrant } from './principal.js';
 
 export type { AuthorizeGrant } from './principal.js';
+import { consoleLogger, type Logger } from '../kernel/logger.js';
 
 /** What a request wants to do; `authorize` receives one of these. */
 export type RouterAction =
@@ -30,11 +31,13 @@ export type RouterAction =
   | 'prompt:create'
   | 'prompt:read'
   | 'prompt:update'
-  | 'prompt:delete';
+  | 'prompt:delete'
+  | 'metrics:read'
+  | 'health:read';
 
 /** What the action is done to. `id` is absent for collections (list, create). */
 export interface RouterResource {
-  readonly type: 'workflow' | 'execution' | 'template' | 'prompt' | 'dead-letter' | 'audit';
+  readonly type: 'workflow' | 'execution' | 'template' | 'prompt' | 'dead-letter' | 'audit' | 'engine';
   readonly id?: string;
 }
 
@@ -64,7 +67,7 @@ export interface RouterOptions {
   readonly heartbeatMs?: number;
   /**
    * Told about every error answered with a 5xx (the client only gets a generic message).
-   * @default console.error
+   * @default the engine's `logger` (its `error` level)
    */
   readonly onError?: (error: unknown, req: Request) => void;
   /**
@@ -84,6 +87,18 @@ export interface RouterOptions {
    * @default the `principal` that `authorize` granted the request, if it answered with one
    */
   readonly actor?: (req: Request) => string | undefined;
+  /**
+   * Serves `GET /metrics`: `engine.metrics()` in the Prometheus text format, checked by
+   * `authorize` as `metrics:read` on `{ type: 'engine' }`. @default false
+   */
+  readonly metrics?: boolean;
+  /**
+   * Serves the probes: `GET /health/live` and `GET /health/ready` (200 or 503, `{ status }`, no
+   * `authorize`: probes carry no credentials and learn nothing but up or down), and `GET /health`
+   * with every check (`engine.health()`; 503 when not ready), checked by `authorize` as
+   * `health:read`. @default false
+   */
+  readonly health?: boolean;
 }
 
 /** Options after defaults. */
@@ -95,13 +110,15 @@ export interface ResolvedRouterOptions {
   readonly streamTokenSecret: Uint8Array | undefined;
   readonly streamTokenTtlMs: number;
   readonly actor: (req: Request) => string | undefined;
+  readonly metrics: boolean;
+  readonly health: boolean;
 }
 
 /** Longest a stream token may open a stream for: a token travels in a URL, so it must not live long. */
 const MAX_STREAM_TOKEN_TTL_MS = 60 * 60 * 1000;
 
 /** Validates and defaults router options; throws `invalid_options` naming the option. */
-export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOptions {
+export function resolveRouterOptions(options: RouterOptions, logger: Logger = consoleLogger): ResolvedRouterOptions {
   const o = options ?? {};
   if (o.authorize !== undefined && typeof o.authorize !== 'function') {
     throw new TrellisError('invalid_options', `createRouter option "authorize" must be a function, got ${typeof o.authorize}`);
@@ -132,8 +149,15 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
     authorize: o.authorize,
     bodyLimit: limit,
     heartbeatMs: heartbeat,
-    onError: o.onError ?? ((error) => console.error('[trellis] request failed:', error)),
+    onError: o.onError ?? ((error, req) => logger.error({ err: error, method: req.method, path: req.originalUrl }, 'request failed')),
     streamTokenSecret: o.streamTokenSecret === undefined ? undefined : secretBytes(o.streamTokenSecret, 'createRouter option "streamTokenSecret"'),
     streamTokenTtlMs: ttl,
+    metrics: flag('metrics', o.metrics),
+    health: flag('health', o.health),
   };
+}
+
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TrellisError('invalid_options', `createRouter option "${name}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value ?? false;
 }

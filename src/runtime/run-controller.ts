@@ -56,6 +56,8 @@ export class RunController implements PlannerView, StepContextHost {
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
   readonly #batch: CommitBatch;
+  /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
+  #letGo = false;
 
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
     this.#deps = deps;
@@ -341,6 +343,7 @@ export class RunController implements PlannerView, StepContextHost {
    * Steps still executing are aborted: what they did is not committed and runs again there.
    */
   detach(): void {
+    this.#letGo = true;
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     this.#timers.cancelAll();
@@ -406,6 +409,10 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
   #abandon(error: TrellisError): void {
+    // A refused commit means another engine claimed the run (this one's lease was lost); a failed
+    // one, that storage is failing. Either way the run goes on wherever it is recovered. A run this
+    // engine let go of (it closed) is expected to be claimed elsewhere: nothing to tell then.
+    if (!this.#letGo) this.#deps.logger.warn({ executionId: this.id, err: error }, error.code === 'conflict' ? 'lease lost: another engine took the run over; stopped driving it here' : 'commit failed: stopped driving the run here; it is recovered from its committed steps');
     this.detach();
     this.#executor.abortAll(error);
     this.#deps.owner.runFinished(this.id);

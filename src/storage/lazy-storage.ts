@@ -39,6 +39,8 @@ export abstract class LazyStorage implements Storage {
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
   deleteRun: Storage['deleteRun'] = (id, expect, audit) => this.driver.deleteRun(id, expect, audit);
   purgeRuns: Storage['purgeRuns'] = (filter) => this.driver.purgeRuns(filter);
+  countRuns: Storage['countRuns'] = (filter) => this.driver.countRuns(filter);
+  checkHealth: Storage['checkHealth'] = () => this.driver.checkHealth();
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);

@@ -17,8 +17,9 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, VersionKey } from './storage.js';
+import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from './storage.js';
 import { idPage, versionPage } from './record-scans.js';
+import { countRunRecords } from './run-counts.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -159,6 +160,15 @@ export class MemoryStorage implements Storage {
       .slice(0, filter.limit);
     this.#deleteTrees(picked.map((r) => r.id));
     return picked.length;
+  }
+
+  async countRuns(filter: RunCountFilter = {}): Promise<RunCount[]> {
+    return countRunRecords(this.#runs.values(), filter);
+  }
+
+  /** Memory is always reachable and writable, and has no schema. */
+  async checkHealth(): Promise<StorageHealth> {
+    return {};
   }
 
   /** Deletes `roots` and every run below them (child runs, recursively) with what is keyed to each. */

@@ -108,6 +108,29 @@ export interface RunScanOptions extends ScanOptions<string> {
   readonly status?: readonly RunStatus[];
 }
 
+/** Which runs {@link Storage.countRuns} counts. */
+export interface RunCountFilter {
+  /** Runs created at or after this time (ms since epoch). */
+  readonly created_after?: number;
+  /** Runs created at or before this time (ms since epoch). */
+  readonly created_before?: number;
+  /** Runs of this workflow only. */
+  readonly workflow_id?: string;
+}
+
+/** How many runs of a workflow are in a status, from {@link Storage.countRuns}. */
+export interface RunCount {
+  readonly workflow_id: string;
+  readonly status: RunStatus;
+  readonly count: number;
+}
+
+/** What {@link Storage.checkHealth} found. */
+export interface StorageHealth {
+  /** The schema version the database is at and the one this code writes (SQL storages; absent without a schema). */
+  readonly schema?: { readonly version: number; readonly expected: number };
+}
+
 /**
  * An event delivered to one waiting step of a run that another live process drives: `emit` could
  * not wake the step itself, so it leaves the event in the run's inbox, and the run's owner wakes
@@ -163,6 +186,17 @@ export interface Storage {
    * (their children not counted); fewer than `limit` means none is left.
    */
   purgeRuns(filter: PurgeFilter): Promise<number>;
+  /**
+   * Counts runs (child runs included) by workflow and status, ordered by workflow id then status;
+   * pairs with no run are left out. Served by an index on the creation time, so a day's figures
+   * cost a range scan, not a read of every run.
+   */
+  countRuns(filter?: RunCountFilter): Promise<RunCount[]>;
+  /**
+   * Checks that the storage answers and accepts writes (it writes a small probe) and reports its
+   * schema version. Throws when either fails.
+   */
+  checkHealth(): Promise<StorageHealth>;
 
   // Leases and recovery
   /**

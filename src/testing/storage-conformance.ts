@@ -10,6 +10,7 @@ import { auditConformance } from './conformance-audit.js';
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
 import { deletionConformance } from './conformance-deletion.js';
+import { observabilityConformance } from './conformance-observability.js';
 import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
@@ -67,5 +68,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     eventsConformance(section);
     deletionConformance(section);
     scansConformance(section);
+    observabilityConformance(section);
   });
 }

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -190,6 +190,17 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS audit_events_at ON ${p}audit_events (at, id)`,
       `CREATE INDEX IF NOT EXISTS audit_events_subject ON ${p}audit_events (subject_id, at, id)`,
       `CREATE INDEX IF NOT EXISTS audit_events_actor ON ${p}audit_events (actor, at, id)`,
+    ],
+  },
+  {
+    // Run counts by workflow and status over a time window (`engine.runCounts`, success rates): the
+    // creation-time index gains the workflow and status, so a window is counted from the index
+    // alone. It replaces the index on created_at (which still serves listing runs newest first), so
+    // a run writes no more index entries than before; its status changes now move its entry.
+    version: 10,
+    statements: (_t, p) => [
+      `CREATE INDEX IF NOT EXISTS workflow_executions_created_counts ON ${p}workflow_executions (created_at, workflow_id, status)`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_created`,
     ],
   },
 ];

@@ -20,14 +20,15 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from '../records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, VersionKey } from '../storage.js';
+import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from '../storage.js';
 import * as scans from './sql-scans.js';
 import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
 import * as audit from './sql-audit.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
-import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
+import { SCHEMA_VERSION, parseSchemaVersion, type SqlDialectName, type TrellisDatabase } from './sql-schema.js';
+import type { RunStatus } from '../records.js';
 import { escapeText } from '../odd-text.js';
 
 
@@ -111,6 +112,36 @@ export abstract class SqlStorage implements Storage {
       else if (filter.offset !== undefined && this.ctx.dialect === 'sqlite') query = query.limit(-1);
       if (filter.offset !== undefined) query = query.offset(filter.offset);
       return (await query.execute()).map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  countRuns(filter: RunCountFilter = {}): Promise<RunCount[]> {
+    return this.guard('countRuns', async () => {
+      // A range of the (created_at, workflow_id, status) index, read without touching the rows.
+      let query = this.ctx.db
+        .selectFrom('workflow_executions')
+        .select((eb) => ['workflow_id', 'status', eb.fn.countAll<number | string>().as('n')])
+        .groupBy(['workflow_id', 'status']);
+      if (filter.workflow_id !== undefined) query = query.where('workflow_id', '=', filter.workflow_id);
+      if (filter.created_after !== undefined) {
+        // Bounded on both ends: SQLite, without statistics, takes a half-open range for a large
+        // part of the table and would read the workflow index and the rows instead of this range.
+        query = query.where('created_at', '>=', filter.created_after).where('created_at', '<=', filter.created_before ?? Number.MAX_SAFE_INTEGER);
+      } else if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      const rows = await query.orderBy('workflow_id').orderBy('status').execute();
+      // pg returns COUNT(*) as a bigint string.
+      return rows.map((row) => ({ workflow_id: String(row.workflow_id), status: row.status as RunStatus, count: Number(row.n) }));
+    });
+  }
+
+  checkHealth(): Promise<StorageHealth> {
+    return this.guard('checkHealth', async () => {
+      const { db } = this.ctx;
+      const row = await db.selectFrom('trellis_meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+      // A write, so that a read-only replica, a full disk or a lock held too long shows here.
+      const probe = String(Date.now());
+      await db.insertInto('trellis_meta').values({ key: 'health_probe', value: probe }).onConflict((oc) => oc.column('key').doUpdateSet({ value: probe })).execute();
+      return { schema: { version: parseSchemaVersion(row?.value), expected: SCHEMA_VERSION } };
     });
   }
 
