@@ -9,6 +9,8 @@ import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
+import { resolveTracing, type TracerProviderLike } from '../telemetry/resolve-tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -72,6 +74,13 @@ export interface EngineOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
   readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /**
+   * Where the engine's OpenTelemetry spans go (`workflow.run`, `workflow.step`, `chat {model}`,
+   * `execute_tool {name}`; see docs/tracing.md): an OpenTelemetry `TracerProvider`, `false` for no
+   * spans. Needs the optional peer dependency `@opentelemetry/api`.
+   * @default the provider registered globally when the engine is constructed; none, no spans (and `@opentelemetry/api` is not loaded)
+   */
+  readonly tracerProvider?: TracerProviderLike | false;
 }
 
 /** Options after defaults. */
@@ -93,6 +102,8 @@ export interface ResolvedEngineOptions {
   readonly limits: ReadonlyMap<string, ProviderLimits>;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  /** Undefined when the engine makes no spans. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** Validates and defaults engine options; throws `invalid_options` naming the option. */
@@ -116,6 +127,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     limits: resolveLimits(options.limits),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
+    tracing: resolveTracing(options.tracerProvider),
   };
 }
 

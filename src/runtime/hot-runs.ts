@@ -5,6 +5,7 @@
  * the ChildRuns port their `sub_workflow` steps start children through (using the engine's
  * RunAdmission to create them). Internal to the engine.
  */
+import type { TraceScope } from '../telemetry/tracing.js';
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
 import type { RunRecord, StepRecord } from '../storage/records.js';
@@ -149,11 +150,11 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** A controller for `run`, known to this process as hot, not yet begun. */
-  hold(run: RunRecord, def: WorkflowDefinition): RunController {
+  hold(run: RunRecord, def: WorkflowDefinition, trace?: TraceScope): RunController {
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);
-    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
+    const controller = new RunController(this.#deps, compilePlan(def), run, budget, trace);
     this.#controllers.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
     this.#parts.held();

@@ -16,6 +16,8 @@ import { RunStepContext, type StepContextHost } from './step-context.js';
 import type { StepBudget } from '../calls/step-budget.js';
 import { splitStepPath } from '../planner/step-path.js';
 import { plainCopier } from '../kernel/plain.js';
+import type { RunTrace } from './run-tracing.js';
+import type { TraceScope } from '../telemetry/tracing.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
 const copyParts = plainCopier<StepExecutorParts>();
@@ -29,6 +31,8 @@ export interface StepExecutorParts {
   readonly plan: Plan;
   readonly budget: StepBudget;
   readonly batch: CommitBatch;
+  /** The run's spans, when the engine traces and the run is sampled. */
+  readonly trace: RunTrace | undefined;
   /** Answers the step contexts' questions about the run (which edges arrived). */
   readonly host: StepContextHost;
   step(path: string): StepRecord | undefined;
@@ -149,11 +153,14 @@ export class StepExecutor {
     const handler = parts.deps.handlers.get(node.type);
     const inflight = new InflightStep(path);
     this.#enter(inflight);
+    const trace = parts.trace;
+    const traced = trace?.step(path, node.id, node.type, step.attempt);
     const calls = new AttemptCalls();
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     const settled = (outcome: Outcome): void => {
       cancelTimer?.();
+      if (traced !== undefined) trace!.endStep(traced.span, outcome);
       this.#leave(inflight);
       this.#running--;
       parts.budget.release();
@@ -165,12 +172,14 @@ export class StepExecutor {
     let pending: NodeResult | Promise<NodeResult>;
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#context(step, inflight, calls, budgetWaived);
+      const ctx = this.#context(step, inflight, calls, budgetWaived, traced);
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
-        pending = handler.resume(ctx, wake);
+        const { resume } = handler;
+        pending = traced === undefined ? resume.call(handler, ctx, wake) : trace!.tracing.with(traced, () => resume.call(handler, ctx, wake));
       } else {
-        pending = handler.execute(ctx);
+        // With the step's span active, what the handler runs (child runs, host code) nests under it.
+        pending = traced === undefined ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
       }
     } catch (error) {
       settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
@@ -195,7 +204,7 @@ export class StepExecutor {
     }
   }
 
-  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, calls: AttemptCalls, budgetWaived: boolean): RunStepContext {
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, calls: AttemptCalls, budgetWaived: boolean, trace?: TraceScope): RunStepContext {
     const parts = this.#parts;
     const { prefix } = splitStepPath(step.path);
     return new RunStepContext({
@@ -209,6 +218,7 @@ export class StepExecutor {
       host: parts.host,
       calls,
       budgetWaived,
+      trace,
     });
   }
 }

@@ -98,6 +98,7 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   if (run.parent_step_path !== undefined) next.parent_step_path = run.parent_step_path;
   if (run.trigger !== undefined) next.trigger = run.trigger;
   if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
+  if (run.trace_context !== undefined) next.trace_context = run.trace_context;
   return next;
 }
 

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -172,6 +172,12 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS workflow_executions_parent ON ${p}workflow_executions (parent_id) WHERE parent_id IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS workflow_executions_finished ON ${p}workflow_executions (completed_at, id) WHERE completed_at IS NOT NULL`,
     ],
+  },
+  {
+    // Tracing: the W3C traceparent of a run's first span, so a process that recovers the run links
+    // its span back to it (see telemetry/tracing.ts). Written with the run row, never updated.
+    version: 8,
+    statements: (t, p) => [`ALTER TABLE ${p}workflow_executions ${t.addColumn} trace_context ${t.text}`],
   },
 ];
 
