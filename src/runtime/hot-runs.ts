@@ -64,10 +64,10 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
-    const { clock, ids, random, events, handlers, models } = parts.services;
+    const { clock, ids, random, events, handlers, models, tracing } = parts.services;
     // One object every controller shares, read on hot paths: all its fields are present from the
     // start (storage is filled in by open(), before any run exists).
-    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, owner: this, children: this };
+    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, tracing, owner: this, children: this };
     this.#admission = parts.admission(this);
   }
 
