@@ -131,11 +131,19 @@ export class Tracing {
   }
 }
 
-/** The W3C `traceparent` of a span, stored with its run so another process can link back to it. */
+const INVALID_TRACE_ID = '0'.repeat(32);
+const INVALID_SPAN_ID = '0'.repeat(16);
+
+/**
+ * The W3C `traceparent` of a recording span, stored with its run so another process can link back
+ * to it; undefined for a span sampled out (nothing to link to) or without valid ids.
+ */
 export function traceparentOf(span: Otel.Span): string | undefined {
+  if (!span.isRecording()) return undefined;
   const { traceId, spanId, traceFlags } = span.spanContext();
-  if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId) || /^0+$/.test(spanId)) return undefined;
-  return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  // Ids come from the SDK's generator: their length and the all-zero invalid ids are all to check.
+  if (traceId.length !== 32 || spanId.length !== 16 || traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined;
+  return `00-${traceId}-${spanId}-${traceFlags & 1 ? '01' : '00'}`;
 }
 
 /** The span context a stored `traceparent` names; undefined when it is not one. */
