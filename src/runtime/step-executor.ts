@@ -179,7 +179,8 @@ export class StepExecutor {
         pending = traced === undefined ? resume.call(handler, ctx, wake) : trace!.tracing.with(traced, () => resume.call(handler, ctx, wake));
       } else {
         // With the step's span active, what the handler runs (child runs, host code) nests under it.
-        pending = traced === undefined ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
+        // (A pure handler does no I/O and runs no host code: nothing to nest.)
+        pending = traced === undefined || handler.pure === true ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
       }
     } catch (error) {
       settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });

@@ -19,6 +19,24 @@ export interface TraceScope {
   readonly context: Otel.Context;
 }
 
+/** A scope whose context is made on first use: a step that calls nothing never needs one. */
+class LazyScope implements TraceScope {
+  readonly span: Otel.Span;
+  readonly #api: typeof Otel;
+  readonly #parent: Otel.Context;
+  #context: Otel.Context | undefined;
+
+  constructor(api: typeof Otel, parent: Otel.Context, span: Otel.Span) {
+    this.#api = api;
+    this.#parent = parent;
+    this.span = span;
+  }
+
+  get context(): Otel.Context {
+    return (this.#context ??= this.#api.trace.setSpan(this.#parent, this.span));
+  }
+}
+
 /** What a `chat` span records of a provider's answer. */
 export interface ChatAnswer {
   readonly model?: string;
@@ -63,7 +81,7 @@ export class Tracing {
       span.setAttribute('trellis.workflow', run.workflow_id);
       span.setAttribute('trellis.workflow_version', run.workflow_version);
     }
-    return { span, context: api.trace.setSpan(parent, span) };
+    return new LazyScope(api, parent, span);
   }
 
   /** Starts a step attempt's span under its run's. */
@@ -71,7 +89,7 @@ export class Tracing {
     const span = this.#tracer.startSpan('workflow.step', {
       attributes: { 'trellis.run_id': runId, 'trellis.workflow': workflowId, 'trellis.step_path': path, 'trellis.node_id': nodeId, 'trellis.node_type': nodeType, 'trellis.step.attempt': attempt },
     }, run.context);
-    return { span, context: this.#api.trace.setSpan(run.context, span) };
+    return new LazyScope(this.#api, run.context, span);
   }
 
   /** Starts a provider request's span (GenAI semantic conventions: operation, provider, requested model). */
@@ -87,7 +105,7 @@ export class Tracing {
         'trellis.step_path': path,
       },
     }, parent);
-    return { span, context: this.#api.trace.setSpan(parent, span) };
+    return new LazyScope(this.#api, parent, span);
   }
 
   /** Ends a `chat` span with what the provider answered: the model, tokens and finish reason. */
@@ -105,7 +123,7 @@ export class Tracing {
     const span = this.#tracer.startSpan(`execute_tool ${name}`, {
       attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': name, 'gen_ai.tool.call.id': callId },
     }, parent);
-    return { span, context: this.#api.trace.setSpan(parent, span) };
+    return new LazyScope(this.#api, parent, span);
   }
 
   /** Records `error` on the span, marks it failed and ends it. */
