@@ -145,6 +145,23 @@ describe('tracing', () => {
     expect((await storage.getRun(id))?.trace_context).toBe(`00-${root.spanContext().traceId}-${idOf(root)}-01`);
   });
 
+  it('a sub-workflow step is the parent of its child run, and its span ends when the step waits', async () => {
+    const { engine } = makeEngine(() => 'child answer', { tracerProvider });
+    engines.push(engine);
+    await engine.workflows.create(workflow('child', { id: 'child' }).prompt('ask', { model: 'mock:m', template: 'child' }).end({ out: 'ask.text' }));
+    const run = await engine.run(workflow('parent').subWorkflow('call', { workflow_id: 'child' }).end({ out: 'call' }), {});
+    expect(run.status).toBe('completed');
+
+    const runs = spans('workflow.run');
+    const parentRun = runs.find((s) => s.attributes['trellis.workflow'] !== 'child')!;
+    const childRun = runs.find((s) => s.attributes['trellis.workflow'] === 'child')!;
+    const calls = spans('workflow.step').filter((s) => s.attributes['trellis.step_path'] === 'call' && s.attributes['trellis.run_id'] === run.id);
+    expect(calls.map((s) => s.attributes['trellis.step.status'])).toEqual(['waiting', 'completed']);
+    expect(calls.every((s) => parentOf(s) === idOf(parentRun))).toBe(true);
+    expect(parentOf(childRun)).toBe(idOf(calls[0]!));
+    expect(childRun.spanContext().traceId).toBe(parentRun.spanContext().traceId);
+  });
+
   it('a run recovered by another engine on the same SQLite file starts a new trace linked to the span that started it', async () => {
     const file = join(space.dir, 'recovered.sqlite');
     const gate: { opened?: () => void } = {};
