@@ -5,7 +5,7 @@
  * outcome and LLM records back to the runner, which decides what follows. Internal to the runner.
  */
 import type { RunRecord, StepRecord } from '../storage/records.js';
-import type { NodeResult, WakeSignal } from '../nodes/node-handler.js';
+import type { NodeHandler, NodeResult, WakeSignal } from '../nodes/node-handler.js';
 import type { CommitBatch } from './commit-batch.js';
 import { TrellisError } from '../kernel/errors.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
@@ -179,8 +179,7 @@ export class StepExecutor {
         pending = traced === undefined ? resume.call(handler, ctx, wake) : trace!.tracing.with(traced, () => resume.call(handler, ctx, wake));
       } else {
         // With the step's span active, what the handler runs (child runs, host code) nests under it.
-        // (A pure handler does no I/O and runs no host code: nothing to nest.)
-        pending = traced === undefined || handler.pure === true ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
+        pending = traced === undefined || !nestsWork(handler) ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
       }
     } catch (error) {
       settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
@@ -222,4 +221,13 @@ export class StepExecutor {
       trace,
     });
   }
+}
+
+/**
+ * Whether work a handler starts should run with its step's span active. Not for a pure handler (no
+ * I/O, no host code), nor for the prompt node, whose outside work is its provider requests and
+ * tools, each run under a span of its own: making the step's span active too costs every LLM step.
+ */
+function nestsWork(handler: NodeHandler): boolean {
+  return handler.pure !== true && handler.type !== 'prompt_execution';
 }
