@@ -8,9 +8,11 @@
  * The process has the AsyncLocalStorage context manager NodeSDK installs, in every setting: it is
  * the host's, and slows every promise of the app whatever Trellis does.
  *
- * The three engines run in one process, in interleaved rounds, and the figure is CPU time (user +
- * system) per unit: on a machine shared with other work, wall time and separate processes mostly
- * measure the neighbours. Each row is the median of three processes (one with --quick).
+ * Each setting is measured against `off` in a process of its own, the two engines in interleaved
+ * rounds, and the figure is CPU time (user + system) per unit: on a machine shared with other work,
+ * wall time and separate processes mostly measure the neighbours. (Not all three in one process: the
+ * garbage `on` leaves would be collected during the rounds of the others.) Each row is the median
+ * of three processes (one with --quick).
  * Options: --quick, --modes=memory,sqlite. Runs against the built package (dist/).
  */
 import { execFileSync } from 'node:child_process';
@@ -26,7 +28,6 @@ import { instantProvider, w1, w4, type Workload } from './workloads.js';
 
 type Mode = 'memory' | 'sqlite';
 type Setting = 'off' | 'on' | 'sampled';
-const SETTINGS: readonly Setting[] = ['off', 'on', 'sampled'];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -52,12 +53,12 @@ function tracerProvider(setting: Setting): BasicTracerProvider | false {
   return new BasicTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(dropAll)] });
 }
 
-/** CPU µs per unit of each setting, measured in this process. */
-async function measure(name: WorkloadName, mode: Mode): Promise<Record<Setting, number>> {
+/** CPU µs per unit of `off` and `setting`, measured in this process. */
+async function measure(name: WorkloadName, mode: Mode, setting: Exclude<Setting, 'off'>): Promise<Record<'off' | 'traced', number>> {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const perRound = Math.max(1, Math.round((RUNS[mode][name] * (quick ? 0.3 : 1)) / ROUNDS));
   const workload: Workload = WORKLOADS[name](perRound);
-  const engines = SETTINGS.map((setting) => {
+  const engines = (['off', setting] as const).map((setting) => {
     const storage: Storage = mode === 'memory' ? new MemoryStorage() : new SqliteStorage({ path: join(dir, `tracing-${process.pid}-${setting}.sqlite`) });
     return { setting, storage, engine: new Engine({ storage, providers: { bench: instantProvider }, tracerProvider: tracerProvider(setting) }) };
   });
@@ -84,19 +85,19 @@ async function measure(name: WorkloadName, mode: Mode): Promise<Record<Setting, 
   }
   for (const { engine } of engines) await engine.close();
   const units = ROUNDS * perRound * workload.unitsPerRun;
-  return { off: cpu.off / units, on: cpu.on / units, sampled: cpu.sampled / units };
+  return { off: cpu.off / units, traced: cpu[setting] / units };
 }
 
 const one = args.find((a) => a.startsWith('--one='))?.slice(6);
 if (one !== undefined) {
-  const [name, mode] = one.split(',') as [WorkloadName, Mode];
-  console.log(JSON.stringify(await measure(name, mode)));
+  const [name, mode, setting] = one.split(',') as [WorkloadName, Mode, Exclude<Setting, 'off'>];
+  console.log(JSON.stringify(await measure(name, mode, setting)));
   process.exit(0);
 }
 
-function inChild(name: WorkloadName, mode: Mode): Record<Setting, number> {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--one=${name},${mode}`, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', env: { ...process.env, TRELLIS_BENCH_DIR: dir } });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<Setting, number>;
+function inChild(name: WorkloadName, mode: Mode, setting: Exclude<Setting, 'off'>): Record<'off' | 'traced', number> {
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--one=${name},${mode},${setting}`, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', env: { ...process.env, TRELLIS_BENCH_DIR: dir } });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<'off' | 'traced', number>;
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -104,11 +105,14 @@ const times = quick ? 1 : 3;
 if (!json) console.error('Trellis tracing bench (orchestration only; CPU µs per unit, engines interleaved in one process, median of processes; ratio against tracing off)\n');
 for (const mode of modes) {
   for (const name of Object.keys(WORKLOADS) as WorkloadName[]) {
-    const samples = Array.from({ length: times }, () => inChild(name, mode));
     const unit = WORKLOADS[name](1).unit;
-    for (const setting of SETTINGS) {
-      const ratios = samples.map((s) => s[setting] / s.off);
-      const row = { workload: name, mode, tracing: setting, unit, cpu_us: median(samples.map((s) => s[setting])), ratio_to_off: median(ratios), ratio_samples: ratios.map((r) => Number(r.toFixed(2))) };
+    const samples = { on: [] as Record<'off' | 'traced', number>[], sampled: [] as Record<'off' | 'traced', number>[] };
+    for (let i = 0; i < times; i++) for (const setting of ['on', 'sampled'] as const) samples[setting].push(inChild(name, mode, setting));
+    const offs = [...samples.on, ...samples.sampled].map((s) => s.off);
+    if (!json) console.error(`  ${name} ${mode.padEnd(7)} off      ${median(offs).toFixed(2).padStart(8)} µs/${unit}`);
+    for (const setting of ['on', 'sampled'] as const) {
+      const ratios = samples[setting].map((s) => s.traced / s.off);
+      const row = { workload: name, mode, tracing: setting, unit, cpu_us: median(samples[setting].map((s) => s.traced)), off_cpu_us: median(samples[setting].map((s) => s.off)), ratio_to_off: median(ratios), ratio_samples: ratios.map((r) => Number(r.toFixed(2))) };
       if (json) console.log(JSON.stringify(row));
       else console.error(`  ${name} ${mode.padEnd(7)} ${setting.padEnd(8)} ${row.cpu_us.toFixed(2).padStart(8)} µs/${unit}  ×${row.ratio_to_off.toFixed(2)}  [${row.ratio_samples.join(', ')}]`);
     }
