@@ -12,6 +12,8 @@ import { assertInstalled } from '../kernel/optional-packages.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.js';
 import { consoleLogger, isLogger, type Logger } from '../kernel/logger.js';
+import { resolveTracing, type TracerProviderLike } from '../telemetry/resolve-tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -97,6 +99,13 @@ export interface EngineOptions {
    * @default true
    */
   readonly metrics?: boolean;
+  /**
+   * Where the engine's OpenTelemetry spans go (`workflow.run`, `workflow.step`, `chat {model}`,
+   * `execute_tool {name}`; see docs/tracing.md): an OpenTelemetry `TracerProvider`, `false` for no
+   * spans. Needs the optional peer dependency `@opentelemetry/api`.
+   * @default the provider registered globally when the engine is constructed; none, no spans (and `@opentelemetry/api` is not loaded)
+   */
+  readonly tracerProvider?: TracerProviderLike | false;
 }
 
 /** Options after defaults. */
@@ -121,6 +130,8 @@ export interface ResolvedEngineOptions {
   readonly retention: ResolvedRetention | undefined;
   readonly logger: Logger;
   readonly metrics: boolean;
+  /** Undefined when the engine makes no spans. */
+  readonly tracing: Tracing | undefined;
 }
 
 /**
@@ -151,6 +162,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     retention: resolveRetention(options.retention),
     logger: resolveLogger(options.logger),
     metrics: resolveFlag('metrics', options.metrics, true),
+    tracing: resolveTracing(options.tracerProvider),
   };
 }
 

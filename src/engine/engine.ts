@@ -134,6 +134,7 @@ export class Engine {
       tools: o.tools,
       events: this.events,
       calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
+      tracing: o.tracing,
     });
     // On an injected clock the host drives time: holding the process for its timers would hang it.
     this.#keepAlive = new KeepAlive(o.clock === systemClock);
@@ -143,10 +144,10 @@ export class Engine {
       if (this.#storage) void this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
     this.#hot = new HotRuns({
-      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger },
+      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger, tracing: o.tracing },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
-        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, tracing: o.tracing, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,

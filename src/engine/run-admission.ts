@@ -17,6 +17,7 @@ import { engineReferenceIssues, type EngineNames } from '../definition/validatio
 import { NotFoundError, TrellisError, WorkflowValidationError, isTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
+import { traceparentOf, type Tracing } from '../telemetry/tracing.js';
 
 /** Options of one run. */
 export interface RunOptions extends ActorOptions {
@@ -42,6 +43,8 @@ export interface RunAdmitterParts {
   readonly events: TrellisEventEmitter;
   /** The engine's providers and tools, which every `provider_model` and `tools` entry must name. */
   readonly names: EngineNames;
+  /** The engine's spans; undefined when it does not trace. */
+  readonly tracing: Tracing | undefined;
   storage(): Promise<Storage>;
   /** The audit event of a change by `actor` (see engine/audit-trail.ts). */
   audit(change: AuditChange, actor: string | undefined): AuditEvent;
@@ -87,7 +90,7 @@ export class RunAdmitter implements RunAdmission {
     if (!replays(options.trigger)) this.assertReferences(def);
     const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
     const now = this.#parts.clock.now();
-    const record: RunRecord = copyRunRow({
+    let record: RunRecord = copyRunRow({
       id: this.#parts.ids('run'),
       workflow_id: workflowId,
       workflow_version: version,
@@ -107,17 +110,26 @@ export class RunAdmitter implements RunAdmission {
     const limit = def.definition.settings?.max_concurrent_runs;
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
+    // The run's span starts here, in the caller's context (its parent), and is stored with the run.
+    const trace = this.#parts.tracing?.startRun(record, undefined);
+    const traceparent = trace && traceparentOf(trace.span);
+    if (traceparent !== undefined) record = copyRunRow({ ...record, trace_context: traceparent });
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
     const audit = this.#parts.audit({ action: 'run.started', subjectType: 'run', subjectId: record.id, detail: { workflow_id: workflowId, workflow_version: version } }, options.actor);
     if (!queued && record.idempotency_key === undefined) {
       // The run's row goes in with its first steps (and its audit event), in one transaction.
-      await this.#runs.hold(record, def).create(announce, yieldToCaller, audit);
+      await this.#runs.hold(record, def, trace).create(announce, yieldToCaller, audit);
       return record.id;
     }
     const run = await createAudited(storage, queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record, audit);
-    if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
-    if (queued) return run.id; // started by admitNext when a run of this workflow ends
-    const controller = this.#runs.hold(run, def);
+    if (run.id !== record.id || queued) {
+      // An earlier run with the same key answers, or the run waits its turn (admitNext starts it
+      // later, its span linked to this one): this span covers only the admission.
+      trace?.span.setAttribute('trellis.run.status', run.id !== record.id ? 'duplicate' : 'pending');
+      trace?.span.end();
+      return run.id !== record.id ? sameWorkflow(run, workflowId) : run.id;
+    }
+    const controller = this.#runs.hold(run, def, trace);
     const begin = (): void => {
       announce();
       controller.begin([]);

@@ -32,6 +32,7 @@ import type * as Re2 from 're2js';
 import type * as IpAddr from 'ipaddr.js';
 import type * as Zod from 'zod';
 import { BUNDLED } from './optional-packages.js';
+import type * as Otel from '@opentelemetry/api';
 
 const requireHere = createRequire(import.meta.url);
 const loaded = new Map<string, unknown>();
@@ -87,4 +88,12 @@ let dns: typeof Dns | undefined;
 /** p-queue's class, which bounds a provider's concurrent calls. */
 export function loadPQueue(): typeof PQueue {
   return load<{ default: typeof PQueue }>('p-queue', () => require('p-queue')).default;
+}
+
+/**
+ * `@opentelemetry/api`, an optional peer dependency: loaded only by an engine that traces (the host
+ * passed a tracer provider or registered one globally). Throws when it is not installed.
+ */
+export function loadOpenTelemetry(): typeof Otel {
+  return load('@opentelemetry/api', () => require('@opentelemetry/api'));
 }

@@ -5,6 +5,7 @@
  * the ChildRuns port their `sub_workflow` steps start children through (using the engine's
  * RunAdmission to create them). Internal to the engine.
  */
+import type { TraceScope } from '../telemetry/tracing.js';
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
 import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
@@ -63,10 +64,10 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
-    const { clock, ids, random, events, handlers, models, logger } = parts.services;
+    const { clock, ids, random, events, handlers, models, logger, tracing } = parts.services;
     // One object every controller shares, read on hot paths: all its fields are present from the
     // start (storage is filled in by open(), before any run exists).
-    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, logger, owner: this, children: this };
+    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, logger, tracing, owner: this, children: this };
     this.#admission = parts.admission(this);
   }
 
@@ -149,11 +150,11 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** A controller for `run`, known to this process as hot, not yet begun. */
-  hold(run: RunRecord, def: WorkflowDefinition): RunController {
+  hold(run: RunRecord, def: WorkflowDefinition, trace?: TraceScope): RunController {
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);
-    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
+    const controller = new RunController(this.#deps, compilePlan(def), run, budget, trace);
     this.#controllers.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
     this.#parts.held();

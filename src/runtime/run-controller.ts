@@ -34,6 +34,8 @@ import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './run-view.js';
 import { CommitBatch } from './commit-batch.js';
 import { plainCopier } from '../kernel/plain.js';
+import type { TraceScope } from '../telemetry/tracing.js';
+import { RunTrace } from './run-tracing.js';
 
 // The root context is run data a run keeps: made with `new`, not as a literal (see plain.ts).
 const copyRootContext = plainCopier<Record<string, unknown>>();
@@ -58,8 +60,10 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #batch: CommitBatch;
   /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
   #letGo = false;
+  readonly #trace: RunTrace | undefined;
 
-  constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
+  /** `started`: the run's span, when its admission began it (see RunTrace.open). */
+  constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget, started?: TraceScope) {
     this.#deps = deps;
     this.#plan = plan;
     this.budget = budget;
@@ -76,11 +80,13 @@ export class RunController implements PlannerView, StepContextHost {
     this.#row = new RunRow(run, this.#batch);
     this.#timers = new StepTimers(deps.clock);
     this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
+    this.#trace = RunTrace.open(deps.tracing, run, started);
     this.#executor = new StepExecutor({
       deps,
       plan,
       budget,
       batch: this.#batch,
+      trace: this.#trace,
       host: this,
       step: (path) => this.#steps.get(path),
       run: () => this.#row.record,
@@ -349,6 +355,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#timers.cancelAll();
     this.#scheduler.finished = true;
     this.#executor.abortAll(new TrellisError('cancelled', `The engine driving run ${this.id} closed`, { executionId: this.id }));
+    this.#trace?.end('detached');
   }
 
   // ---- Settling steps and ending the run ----
@@ -394,6 +401,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#timers.cancelAll();
     this.#runTimeout?.();
     this.#row.patch(Object.assign({}, patch, { completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined }));
+    this.#trace?.end(patch.status ?? 'completed', patch.error_message);
     this.#batch.after(() => {
       this.#deps.owner.runFinished(this.id);
       this.#deps.owner.runSettled(this.run);

@@ -60,6 +60,11 @@ export interface RunRecord {
   readonly retry_of?: string;
   /** When the run was taken off the dead-letter list (`engine.deadLetters.discard`), ms since epoch. */
   readonly discarded_at?: number;
+  /**
+   * W3C `traceparent` of the run's first `workflow.run` span, when the engine that started it
+   * traced: a process that takes the run over links its own span to it. Set once, at creation.
+   */
+  readonly trace_context?: string;
 }
 
 /** One step of a run: a node at a path such as `review_loop[3].approve`. */

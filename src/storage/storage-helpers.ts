@@ -101,6 +101,7 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   if (run.trigger !== undefined) next.trigger = run.trigger;
   if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
   if (run.retry_of !== undefined) next.retry_of = run.retry_of;
+  if (run.trace_context !== undefined) next.trace_context = run.trace_context;
   return next;
 }
 

@@ -175,6 +175,12 @@ const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    // Tracing: the W3C traceparent of a run's first span, so a process that recovers the run links
+    // its span back to it (see telemetry/tracing.ts). Written with the run row, never updated.
+    version: 8,
+    statements: (t, p) => [`ALTER TABLE ${p}workflow_executions ${t.addColumn} trace_context ${t.text}`],
+  },
+  {
     // Dead letters and the audit trail. A run retries at most one failed run: the unique index makes
     // two processes retrying the same run meet, one insert winning. The audit trail is append-only
     // and keyed to nothing that is deleted (a deleted run's events stay); it is read by subject, by
