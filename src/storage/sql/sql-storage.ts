@@ -18,7 +18,7 @@ import type {
   WorkflowRecord,
 } from '../records.js';
 import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
-import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, byCreatedThenId, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
@@ -146,6 +146,32 @@ export abstract class SqlStorage implements Storage {
         .limit(limit)
         .execute();
       return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
+    return this.guard('claimReadyRuns', async () => {
+      const rows = await this.ctx.db
+        .updateTable('workflow_executions')
+        .set((eb) => ({ owner, lease_expires_at: leaseUntil, revision: eb('revision', '+', 1) }))
+        .where('id', 'in', (eb) => {
+          const ready = eb
+            .selectFrom('workflow_executions')
+            .select('id')
+            .where((w) => w.or([w('status', '=', 'running'), w.and([w('status', '=', 'pending'), w('started_at', 'is not', null)])]))
+            .where((w) => w.or([w('owner', 'is', null), w('lease_expires_at', 'is', null), w('lease_expires_at', '<', now)]))
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit);
+          // Rows another claimant is taking are skipped, not waited for: concurrent workers get
+          // disjoint batches. PostgreSQL re-checks the conditions on a row that changed since the
+          // statement's snapshot, so a run claimed meanwhile is not taken twice. SQLite's single
+          // writer runs the statement alone.
+          return this.ctx.dialect === 'postgres' ? ready.forUpdate().skipLocked() : ready;
+        })
+        .returning(this.#runColumns)
+        .execute();
+      return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row)).sort(byCreatedThenId);
     });
   }
 
