@@ -9,6 +9,7 @@ import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
+import { ENGINE_ROLES, type EngineRole } from './engine-role.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -72,6 +73,25 @@ export interface EngineOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
   readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /**
+   * What this process does in a fleet of engines sharing one storage (see docs/scaling-out.md):
+   * - `'all'`: starts runs and drives them here, and recovers orphaned runs (what one process does).
+   * - `'submit'`: never executes a step: `start()` stores the run for a worker and returns its id;
+   *   `approve()`, `reject()` and `emit()` leave their decision or event in the run's inbox and
+   *   announce it; `get()`, `list()` and `wait()` read storage. `pause`, `resume`, `cancel`,
+   *   `retry` throw `illegal_state`.
+   * - `'worker'`: as `'all'`, and, once `startBackground()` ran, also claims runs it did not start
+   *   (stored by submit engines, let go or orphaned by other processes) up to `maxConcurrentRuns`,
+   *   at once when the storage announces work (PostgreSQL `LISTEN`), else on every poll.
+   * @default 'all'
+   */
+  readonly role?: EngineRole;
+  /**
+   * Most runs a `'worker'` holds at once from claims (runs waiting on an approval, a timer or an
+   * event count: they stay loaded on their worker); it claims nothing more until some end.
+   * @default 200
+   */
+  readonly maxConcurrentRuns?: number;
 }
 
 /** Options after defaults. */
@@ -93,6 +113,8 @@ export interface ResolvedEngineOptions {
   readonly limits: ReadonlyMap<string, ProviderLimits>;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly role: EngineRole;
+  readonly maxConcurrentRuns: number;
 }
 
 /** Validates and defaults engine options; throws `invalid_options` naming the option. */
@@ -116,6 +138,8 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     limits: resolveLimits(options.limits),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
+    role: resolveRole(options.role),
+    maxConcurrentRuns: wholePositive('maxConcurrentRuns', options.maxConcurrentRuns, 200),
   };
 }
 
@@ -161,6 +185,18 @@ function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDe
     if (typeof tool.parameters !== 'object' || tool.parameters === null) throw new TrellisError('invalid_options', `Engine option "tools.${name}.parameters" must be a JSON Schema object, got ${JSON.stringify(tool.parameters)}`);
     resolved.set(name, tool);
   }
+  return resolved;
+}
+
+function resolveRole(role: EngineOptions['role']): EngineRole {
+  if (role === undefined) return 'all';
+  if (!ENGINE_ROLES.includes(role)) throw new TrellisError('invalid_options', `Engine option "role" must be one of ${ENGINE_ROLES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(role)}`);
+  return role;
+}
+
+function wholePositive(name: string, value: number | undefined, fallback: number): number {
+  const resolved = positive(name, value, fallback);
+  if (!Number.isInteger(resolved)) throw new TrellisError('invalid_options', `Engine option "${name}" must be a whole number, got ${resolved}`);
   return resolved;
 }
 

@@ -42,6 +42,8 @@ export interface RunAdmitterParts {
   /** The engine's providers and tools, which every `provider_model` and `tools` entry must name. */
   readonly names: EngineNames;
   storage(): Promise<Storage>;
+  /** A submit-only engine stores runs unowned, for a worker to claim, and announces them (see engine-role.ts). */
+  readonly submitOnly?: { announce(runId: string): Promise<void> };
 }
 
 /** A stored workflow version to start a run of. */
@@ -105,6 +107,7 @@ export class RunAdmitter implements RunAdmission {
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    if (this.#parts.submitOnly) return this.#storeForWorkers(storage, record, queued, yieldToCaller ? () => void setImmediate(announce) : announce, this.#parts.submitOnly.announce);
     if (!queued && record.idempotency_key === undefined) {
       // The run's row goes in with its first steps, in one transaction.
       await this.#runs.hold(record, def).create(announce, yieldToCaller);
@@ -122,6 +125,20 @@ export class RunAdmitter implements RunAdmission {
     // run's events before the first one fires.
     if (yieldToCaller) setImmediate(begin);
     else begin();
+    return run.id;
+  }
+
+  /**
+   * A submit-only engine's run: stored unowned (a worker claims it and starts it from its first
+   * step) or queued, never driven here. Announced once stored, so a listening worker takes it at once.
+   */
+  async #storeForWorkers(storage: Storage, record: RunRecord, queued: boolean, started: () => void, announce: (runId: string) => Promise<void>): Promise<string> {
+    const unowned = { ...record, owner: undefined, lease_expires_at: undefined, ...(queued ? { status: 'pending', started_at: undefined } : {}) };
+    const run = await storage.createRun(unowned as unknown as RunRecord);
+    if (run.id !== record.id) return sameWorkflow(run, record.workflow_id);
+    if (queued) return run.id; // admitted by a worker's recovery when its workflow has room
+    started();
+    await announce(run.id);
     return run.id;
   }
 

@@ -195,7 +195,8 @@ export class MemoryStorage implements Storage {
   }
 
   async claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
-    const ready = [...this.#runs.values()].filter((r) => isReadyToClaim(r) && isClaimable(r, undefined, now)).sort(byCreatedThenId).slice(0, limit);
+    const inboxes = new Set([...this.#inbox.values()].map((e) => e.run_id));
+    const ready = [...this.#runs.values()].filter((r) => (isReadyToClaim(r) || (r.status === 'paused' && inboxes.has(r.id))) && isClaimable(r, undefined, now)).sort(byCreatedThenId).slice(0, limit);
     const claimed: RunRecord[] = [];
     for (const run of ready) {
       const next = { ...run, owner, lease_expires_at: leaseUntil, revision: run.revision + 1 };

@@ -159,8 +159,9 @@ export interface Storage {
   findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]>;
   /**
    * Claims for `owner`, until `leaseUntil`, up to `limit` runs that are ready for any process to
-   * drive: `running` runs, and `pending` ones already started, that are unowned or whose lease
-   * expired before `now`; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
+   * drive: `running` runs, `pending` ones already started, and `paused` ones with events in their
+   * inbox (an approval left by a submit-only engine), that are unowned or whose lease expired
+   * before `now`; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
    * started) are left to admission. Each claim bumps the run's revision as {@link claimRun} does.
    * Concurrent claimants get disjoint runs: PostgreSQL skips rows another claimant holds locked
    * (`FOR UPDATE SKIP LOCKED`); SQLite's single writer and the memory storage's single thread

@@ -158,7 +158,14 @@ export abstract class SqlStorage implements Storage {
           const ready = eb
             .selectFrom('workflow_executions')
             .select('id')
-            .where((w) => w.or([w('status', '=', 'running'), w.and([w('status', '=', 'pending'), w('started_at', 'is not', null)])]))
+            .where((w) =>
+              w.or([
+                w('status', '=', 'running'),
+                w.and([w('status', '=', 'pending'), w('started_at', 'is not', null)]),
+                // A paused run (only approvals left) that a decision or event was left for.
+                w.and([w('status', '=', 'paused'), w.exists(w.selectFrom('workflow_event_inbox').select('workflow_event_inbox.id').whereRef('workflow_event_inbox.run_id', '=', 'workflow_executions.id'))]),
+              ]),
+            )
             .where((w) => w.or([w('owner', 'is', null), w('lease_expires_at', 'is', null), w('lease_expires_at', '<', now)]))
             .orderBy('created_at')
             .orderBy('id')
