@@ -50,6 +50,19 @@ describe('engine roles', () => {
     expect(bad({ role: 'worker', maxConcurrentRuns: 3 })).toBe('accepted');
   });
 
+  it('a worker needs a storage that can claim ready runs', async () => {
+    const storage = new MemoryStorage();
+    const older = new Proxy(storage, {
+      get: (target, key) => {
+        const value: unknown = key === 'claimReadyRuns' ? undefined : Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const work = new Engine({ storage: older, role: 'worker' });
+    await expect(work.startBackground()).rejects.toThrow(`Engine option "role" 'worker' needs a storage with claimReadyRuns`);
+    await work.close();
+  });
+
   it('a submit-only engine stores runs that a worker sharing the storage takes at once, and approves through the inbox', async () => {
     const storage = new MemoryStorage();
     const { submit, work, calls, refused } = fleet(storage);

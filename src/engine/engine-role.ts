@@ -12,7 +12,7 @@ import type { Clock } from '../kernel/clock.js';
 import type { IdGenerator } from '../kernel/ids.js';
 import type { RunRecord, StepRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
-import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
+import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { HotRuns } from '../runtime/hot-runs.js';
 import type { RunController } from '../runtime/run-controller.js';
 import { APPROVAL_INBOX_EVENT, approvalPayload } from '../runtime/inbox-wakes.js';
@@ -98,8 +98,10 @@ export class EngineFleet {
   async startClaims(): Promise<void> {
     if (this.#parts.role !== 'worker' || this.#claims || this.#stopped) return;
     const { clock, instanceId, leaseMs, maxConcurrentRuns, hot, reportError } = this.#parts;
+    const storage = await this.#parts.storage();
+    if (!hasClaims(storage)) throw new TrellisError('invalid_options', `Engine option "role" 'worker' needs a storage with claimReadyRuns (MemoryStorage, SqliteStorage and PostgresStorage have it); ${storage.constructor.name} has not`);
     const claims = new WorkClaims({
-      storage: await this.#parts.storage(),
+      storage,
       clock,
       instanceId,
       leaseMs,
@@ -134,6 +136,10 @@ export class EngineFleet {
   async released(runIds: readonly string[]): Promise<void> {
     if (this.#parts.role === 'worker') await Promise.all(runIds.map((id) => this.announce(id)));
   }
+}
+
+function hasClaims(storage: Storage): storage is Storage & Required<Pick<Storage, 'claimReadyRuns'>> {
+  return typeof storage.claimReadyRuns === 'function';
 }
 
 /** The path of the step of `steps` waiting for a person at `nodeOrPath` (a node id, or a path when it waits at several). */

@@ -16,7 +16,7 @@ const BATCH = 50;
 
 /** What claiming needs of the engine. */
 export interface WorkClaimsHost {
-  readonly storage: Storage;
+  readonly storage: Storage & Required<Pick<Storage, 'claimReadyRuns'>>;
   readonly clock: Clock;
   readonly instanceId: string;
   readonly leaseMs: number;

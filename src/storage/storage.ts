@@ -166,8 +166,11 @@ export interface Storage {
    * Concurrent claimants get disjoint runs: PostgreSQL skips rows another claimant holds locked
    * (`FOR UPDATE SKIP LOCKED`); SQLite's single writer and the memory storage's single thread
    * serialise them. Resolves with the claimed runs, oldest first.
+   *
+   * Optional, so that storages written before it still work for every role but `'worker'` (which
+   * needs it: the memory, SQLite and PostgreSQL storages have it).
    */
-  claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]>;
+  claimReadyRuns?(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]>;
   /**
    * Optional: tells every engine sharing this storage that `runId` has work ready (a run was
    * stored for a worker to take, an approval or event was left in its inbox). PostgreSQL sends a

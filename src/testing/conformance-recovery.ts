@@ -48,20 +48,20 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       // A paused run is ready once something waits in its inbox (an approval given elsewhere).
       await storage.createRun(makeRun('r9', { status: 'paused', created_at: 60 }));
       await storage.deliverEvent({ id: 'evt-r9', run_id: 'r9', path: 'ok', event: 'trellis:approval', payload: { approved: true }, created_at: 61 });
-      const first = await storage.claimReadyRuns('a', 500, 100, 2);
+      const first = await storage.claimReadyRuns!('a', 500, 100, 2);
       expect(first).toStrictEqual([
         makeRun('r2', { status: 'running', created_at: 10, owner: 'a', lease_expires_at: 500, revision: 1 }),
         makeRun('r3', { status: 'pending', created_at: 20, started_at: 20, owner: 'a', lease_expires_at: 500, revision: 1 }),
       ]);
       expect(await storage.getRun('r2')).toStrictEqual(first[0]);
       // Two claimants at once never share a run, and between them they take every ready one.
-      const [b, c] = await Promise.all([storage.claimReadyRuns('b', 500, 100, 6), storage.claimReadyRuns('c', 500, 100, 6)]);
+      const [b, c] = await Promise.all([storage.claimReadyRuns!('b', 500, 100, 6), storage.claimReadyRuns!('c', 500, 100, 6)]);
       const taken = [...b!, ...c!].map((r) => r.id).sort();
       expect(taken).toEqual(['r1', ...Array.from({ length: 8 }, (_, i) => `r8-${i}`), 'r9'].sort());
       for (const run of [...b!, ...c!]) expect((await storage.getRun(run.id))?.owner).toBe(run.owner);
-      expect(await storage.claimReadyRuns('d', 500, 100, 10)).toEqual([]);
+      expect(await storage.claimReadyRuns!('d', 500, 100, 10)).toEqual([]);
       // Leases running out make the runs ready again.
-      expect((await storage.claimReadyRuns('d', 900, 501, 2)).map((r) => [r.id, r.owner, r.revision])).toEqual([['r5', 'd', 1], ['r2', 'd', 2]]);
+      expect((await storage.claimReadyRuns!('d', 900, 501, 2)).map((r) => [r.id, r.owner, r.revision])).toEqual([['r5', 'd', 1], ['r2', 'd', 2]]);
     });
 
     test('renews the leases of the owner’s active runs only', async (storage) => {
