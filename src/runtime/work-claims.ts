@@ -11,8 +11,12 @@ import type { RunRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../kernel/clock.js';
 
-/** Runs asked for in one statement: a big backlog is taken in several short ones. */
-const BATCH = 50;
+/**
+ * Runs asked for in one statement. Small, and a pass yields between statements: workers woken by
+ * the same announcement then take turns at a backlog (their statements skip each other's rows)
+ * instead of the first one taking all of it.
+ */
+const BATCH = 8;
 
 /** What claiming needs of the engine. */
 export interface WorkClaimsHost {
@@ -104,6 +108,7 @@ export class WorkClaims {
       const adoptions = batch.map((run) => this.#track(this.#host.adoptClaimed(run)).then((driven) => driven && taken.push(run.id)));
       await Promise.all(adoptions);
       if (batch.length < room) return taken;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
