@@ -14,6 +14,7 @@ import { resolveRetention, type ResolvedRetention, type RetentionOptions } from 
 import { consoleLogger, isLogger, type Logger } from '../kernel/logger.js';
 import { resolveTracing, type TracerProviderLike } from '../telemetry/resolve-tracing.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import { ENGINE_ROLES, type EngineRole } from './engine-role.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -106,6 +107,25 @@ export interface EngineOptions {
    * @default the provider registered globally when the engine is constructed; none, no spans (and `@opentelemetry/api` is not loaded)
    */
   readonly tracerProvider?: TracerProviderLike | false;
+  /**
+   * What this process does in a fleet of engines sharing one storage (see docs/scaling-out.md):
+   * - `'all'`: starts runs and drives them here, and recovers orphaned runs (what one process does).
+   * - `'submit'`: never executes a step: `start()` stores the run for a worker and returns its id;
+   *   `approve()`, `reject()` and `emit()` leave their decision or event in the run's inbox and
+   *   announce it; `get()`, `list()` and `wait()` read storage. `pause`, `resume`, `cancel`,
+   *   `retry` throw `illegal_state`.
+   * - `'worker'`: as `'all'`, and, once `startBackground()` ran, also claims runs it did not start
+   *   (stored by submit engines, let go or orphaned by other processes) up to `maxConcurrentRuns`,
+   *   at once when the storage announces work (PostgreSQL `LISTEN`), else on every poll.
+   * @default 'all'
+   */
+  readonly role?: EngineRole;
+  /**
+   * Most runs a `'worker'` holds at once from claims (runs waiting on an approval, a timer or an
+   * event count: they stay loaded on their worker); it claims nothing more until some end.
+   * @default 200
+   */
+  readonly maxConcurrentRuns?: number;
 }
 
 /** Options after defaults. */
@@ -132,6 +152,8 @@ export interface ResolvedEngineOptions {
   readonly metrics: boolean;
   /** Undefined when the engine makes no spans. */
   readonly tracing: Tracing | undefined;
+  readonly role: EngineRole;
+  readonly maxConcurrentRuns: number;
 }
 
 /**
@@ -163,6 +185,8 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     logger: resolveLogger(options.logger),
     metrics: resolveFlag('metrics', options.metrics, true),
     tracing: resolveTracing(options.tracerProvider),
+    role: resolveRole(options.role),
+    maxConcurrentRuns: wholePositive('maxConcurrentRuns', options.maxConcurrentRuns, 200),
   };
 }
 
@@ -220,6 +244,18 @@ function resolveLogger(logger: EngineOptions['logger']): Logger {
   if (logger === undefined) return consoleLogger;
   if (!isLogger(logger)) throw new TrellisError('invalid_options', 'Engine option "logger" must have error, warn, info and debug functions (a pino-shaped logger)');
   return logger;
+}
+
+function resolveRole(role: EngineOptions['role']): EngineRole {
+  if (role === undefined) return 'all';
+  if (!ENGINE_ROLES.includes(role)) throw new TrellisError('invalid_options', `Engine option "role" must be one of ${ENGINE_ROLES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(role)}`);
+  return role;
+}
+
+function wholePositive(name: string, value: number | undefined, fallback: number): number {
+  const resolved = positive(name, value, fallback);
+  if (!Number.isInteger(resolved)) throw new TrellisError('invalid_options', `Engine option "${name}" must be a whole number, got ${resolved}`);
+  return resolved;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

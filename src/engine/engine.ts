@@ -43,6 +43,7 @@ import { checkEngineHealth, type EngineHealth, type HealthHost, type HealthOptio
 import { countRuns, type RunCountOptions } from './run-counts.js';
 import type { RunCount } from '../storage/storage.js';
 import type { Logger } from '../kernel/logger.js';
+import { EngineFleet } from './engine-role.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -105,6 +106,8 @@ export class Engine {
   readonly #retention: Retention;
   readonly #metrics: MetricsCollector;
   readonly #health: HealthHost;
+  /** What this process does in a fleet (its role): the engine asks it wherever the role matters. */
+  readonly #fleet: EngineFleet;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
@@ -147,7 +150,7 @@ export class Engine {
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger, tracing: o.tracing },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
-        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, tracing: o.tracing, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, tracing: o.tracing, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) }, ...(o.role === 'submit' ? { submitOnly: { announce: (id) => this.#fleet.announce(id) } } : {}) }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,
@@ -165,6 +168,7 @@ export class Engine {
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
+    this.#fleet = new EngineFleet({ ...o, hot: this.#hot, storage, reportError: (event, error) => this.events.publish('listener:error', { event, error }) });
     this.#targets = new RunTargets({
       workflows: this.workflows,
       maxInputBytes: o.maxInputBytes,
@@ -334,7 +338,7 @@ export class Engine {
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
     assertJsonDepth(payload, 'payload');
     await this.init();
-    const reached = await this.#hot.wakeEventWaiters(name, payload);
+    const reached = await this.#fleet.wakeEventWaiters(name, payload);
     const started = await this.triggers.emit(name, payload, options);
     return [...started, ...reached.filter((id) => !started.includes(id))];
   }
@@ -374,19 +378,19 @@ export class Engine {
 
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
   async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['running']);
+    const controller = await this.#fleet.control(executionId, ['running'], 'pause()');
     await controller.pause(this.audit.runEvent('run.paused', executionId, options));
   }
 
   /** Resumes a paused run. */
   async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['paused']);
+    const controller = await this.#fleet.control(executionId, ['paused'], 'resume()');
     await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
   async cancel(executionId: string, reason = 'cancelled by request', options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
+    const controller = await this.#fleet.control(executionId, ['pending', 'running', 'paused'], 'cancel()');
     const children = controller.childWaits();
     // The children its waiting sub_workflow steps started are cancelled once this is committed;
     // resolve when those driven here have ended too.
@@ -398,7 +402,7 @@ export class Engine {
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
   async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<void> {
     assertJsonDepth(data, 'data');
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
+    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
   }
 
   /**
@@ -407,7 +411,7 @@ export class Engine {
    */
   async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<void> {
     const detail = { step: nodeOrPath, ...(reason === undefined ? {} : { reason }) };
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
+    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
   }
 
 
@@ -483,6 +487,7 @@ export class Engine {
    */
   recover(): Promise<string[]> {
     const o = this.#options;
+    if (!this.#fleet.drives) return Promise.resolve([]); // a submit-only engine takes nothing on
     // Registered before init() settles: close() called meanwhile waits for this pass too.
     const pass = this.#metrics.recoveryPass(this.init().then((storage) => recoverRuns({
       storage,
@@ -493,6 +498,7 @@ export class Engine {
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
       takeDeliveredEvents: () => this.#hot.takeDeliveredEvents(),
+      orphansAreClaimed: this.#fleet.claimsOrphans,
     })), () => o.clock.now());
     this.#passes.add(pass);
     return pass.finally(() => this.#passes.delete(pass));
@@ -509,6 +515,7 @@ export class Engine {
    * const run = await engine.wait(retryId);
    */
   async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
+    this.#fleet.assertDrives('retry()', executionId);
     const { clock, ids, maxInputBytes } = this.#options;
     return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt: (run) => this.#hot.adopt(run) }, await this.init(), executionId, options);
   }
@@ -521,9 +528,11 @@ export class Engine {
     await this.init();
     if (this.#loop) return;
     await this.triggers.start();
-    if (this.#loop) return;
+    if (this.#loop || !this.#fleet.drives) return; // a submit-only engine runs its triggers only
+    await this.#fleet.startClaims();
     const loop = repeat(this.#options.clock, this.#options.pollIntervalMs, async () => {
       try {
+        await this.#fleet.claim();
         await this.recover();
       } catch (error) {
         this.events.publish('listener:error', { event: 'recover', error });
@@ -547,7 +556,7 @@ export class Engine {
   async close(options: CloseOptions = {}): Promise<void> {
     this.#closed = true;
     this.#triggers?.stop();
-    await Promise.allSettled([this.#loop?.stop(), this.#retention.stop(), ...this.#passes]); // a pass in flight still reads storage
+    await Promise.allSettled([this.#loop?.stop(), this.#retention.stop(), this.#fleet.stop(), ...this.#passes]); // a pass in flight still reads storage
     if (options.drainMs !== undefined && options.drainMs > 0) await this.#hot.drain(options.drainMs);
     this.#waiter.release(); // waits in flight stop: the runs are let go
     this.#keepAlive.releaseAll();
@@ -556,6 +565,7 @@ export class Engine {
     // Release our claims so another engine can act on these runs at once instead of after the lease.
     if (this.#storage) {
       await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));
+      await this.#fleet.released(detached.map((c) => c.id));
     }
     if (this.#ready) await (await this.#ready).close();
   }

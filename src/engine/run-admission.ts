@@ -48,6 +48,8 @@ export interface RunAdmitterParts {
   storage(): Promise<Storage>;
   /** The audit event of a change by `actor` (see engine/audit-trail.ts). */
   audit(change: AuditChange, actor: string | undefined): AuditEvent;
+  /** A submit-only engine stores runs unowned, for a worker to claim, and announces them (see engine-role.ts). */
+  readonly submitOnly?: { announce(runId: string): Promise<void> };
 }
 
 /** A stored workflow version to start a run of. */
@@ -116,6 +118,12 @@ export class RunAdmitter implements RunAdmission {
     if (traceparent !== undefined) record = copyRunRow({ ...record, trace_context: traceparent });
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
     const audit = this.#parts.audit({ action: 'run.started', subjectType: 'run', subjectId: record.id, detail: { workflow_id: workflowId, workflow_version: version } }, options.actor);
+    if (this.#parts.submitOnly) {
+      // A worker runs it, under a span of its own linked to this one (trace_context): this span covers only the submission.
+      trace?.span.setAttribute('trellis.run.status', 'submitted');
+      trace?.span.end();
+      return this.#storeForWorkers(storage, record, queued, yieldToCaller ? () => void setImmediate(announce) : announce, this.#parts.submitOnly.announce, audit);
+    }
     if (!queued && record.idempotency_key === undefined) {
       // The run's row goes in with its first steps (and its audit event), in one transaction.
       await this.#runs.hold(record, def, trace).create(announce, yieldToCaller, audit);
@@ -138,6 +146,20 @@ export class RunAdmitter implements RunAdmission {
     // run's events before the first one fires.
     if (yieldToCaller) setImmediate(begin);
     else begin();
+    return run.id;
+  }
+
+  /**
+   * A submit-only engine's run: stored unowned (a worker claims it and starts it from its first
+   * step) or queued, never driven here. Announced once stored, so a listening worker takes it at once.
+   */
+  async #storeForWorkers(storage: Storage, record: RunRecord, queued: boolean, started: () => void, announce: (runId: string) => Promise<void>, audit: AuditEvent): Promise<string> {
+    const unowned = { ...record, owner: undefined, lease_expires_at: undefined, ...(queued ? { status: 'pending', started_at: undefined } : {}) };
+    const run = await createAudited(storage, unowned as unknown as RunRecord, audit);
+    if (run.id !== record.id) return sameWorkflow(run, record.workflow_id);
+    if (queued) return run.id; // admitted by a worker's recovery when its workflow has room
+    started();
+    await announce(run.id);
     return run.id;
   }
 

@@ -44,9 +44,15 @@ export abstract class LazyStorage implements Storage {
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);
+  claimReadyRuns: NonNullable<Storage['claimReadyRuns']> = async (owner, leaseUntil, now, limit) => {
+    if (!this.driver.claimReadyRuns) throw new IllegalStateError(`${this.constructor.name}'s driver cannot claim ready runs`);
+    return this.driver.claimReadyRuns(owner, leaseUntil, now, limit);
+  };
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
   findApprovalWaiters: Storage['findApprovalWaiters'] = (filter) => this.driver.findApprovalWaiters(filter);
+  announceWork: NonNullable<Storage['announceWork']> = async (runId) => this.driver.announceWork?.(runId);
+  watchWork: NonNullable<Storage['watchWork']> = async (listener) => (this.driver.watchWork ? this.driver.watchWork(listener) : async () => undefined);
   deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);
   findDeliveredEvents: Storage['findDeliveredEvents'] = (runIds, limit) => this.driver.findDeliveredEvents(runIds, limit);
   deleteDeliveredEvents: Storage['deleteDeliveredEvents'] = (ids) => this.driver.deleteDeliveredEvents(ids);

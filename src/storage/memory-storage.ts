@@ -29,6 +29,7 @@ import {
   byWaitingSince,
   isClaimable,
   isDeadLetter,
+  isReadyToClaim,
   isPurgeable,
   matchesAuditFilter,
   newestFirst,
@@ -41,6 +42,7 @@ import {
 import { isStepScoped, lastWrites } from './step-calls.js';
 import { parseStepCallId } from '../kernel/call-ids.js';
 import { sameVersion, versionTaken } from './workflow-versions.js';
+import { LocalWorkSignals } from './local-work-signals.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -51,6 +53,7 @@ import { sameVersion, versionTaken } from './workflow-versions.js';
  */
 export class MemoryStorage implements Storage {
   readonly #runs = new Map<string, RunRecord>();
+  readonly #signals = new LocalWorkSignals();
   readonly #steps = new Map<string, Map<string, StepRecord>>();
   readonly #idempotency = new Map<string, string>();
   readonly #workflows = new Map<string, WorkflowRecord[]>();
@@ -214,6 +217,26 @@ export class MemoryStorage implements Storage {
   async findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]> {
     const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, owner, now));
     return rows.sort(byCreatedThenId).slice(0, limit);
+  }
+
+  async claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
+    const inboxes = new Set([...this.#inbox.values()].map((e) => e.run_id));
+    const ready = [...this.#runs.values()].filter((r) => (isReadyToClaim(r) || (r.status === 'paused' && inboxes.has(r.id))) && isClaimable(r, undefined, now)).sort(byCreatedThenId).slice(0, limit);
+    const claimed: RunRecord[] = [];
+    for (const run of ready) {
+      const next = { ...run, owner, lease_expires_at: leaseUntil, revision: run.revision + 1 };
+      this.#runs.set(run.id, next);
+      claimed.push(next);
+    }
+    return claimed;
+  }
+
+  announceWork(runId: string): Promise<void> {
+    return this.#signals.announce(runId);
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    return this.#signals.watch(listener);
   }
 
   async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {

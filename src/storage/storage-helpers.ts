@@ -112,6 +112,11 @@ export function isClaimable(run: RunRecord, owner: string | undefined, now: numb
   return run.owner === undefined || run.owner === owner || run.lease_expires_at === undefined || run.lease_expires_at < now;
 }
 
+/** True for a run `claimReadyRuns` may take (its lease aside): running, or pending once started (a queued run is admission's). */
+export function isReadyToClaim(run: RunRecord): boolean {
+  return run.status === 'running' || (run.status === 'pending' && run.started_at !== undefined);
+}
+
 /** True when the run passes the filter (pagination aside). */
 export function matchesRunFilter(run: RunRecord, filter: RunFilter): boolean {
   if (filter.workflow_id !== undefined && run.workflow_id !== filter.workflow_id) return false;

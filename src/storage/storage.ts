@@ -217,6 +217,33 @@ export interface Storage {
    * instance id left: a restarted process takes them on at once instead of after the lease).
    */
   findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]>;
+  /**
+   * Claims for `owner`, until `leaseUntil`, up to `limit` runs that are ready for any process to
+   * drive: `running` runs, `pending` ones already started, and `paused` ones with events in their
+   * inbox (an approval left by a submit-only engine), that are unowned or whose lease expired
+   * before `now`; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
+   * started) are left to admission. Each claim bumps the run's revision as {@link claimRun} does.
+   * Concurrent claimants get disjoint runs: PostgreSQL skips rows another claimant holds locked
+   * (`FOR UPDATE SKIP LOCKED`); SQLite's single writer and the memory storage's single thread
+   * serialise them. Resolves with the claimed runs, oldest first.
+   *
+   * Optional, so that storages written before it still work for every role but `'worker'` (which
+   * needs it: the memory, SQLite and PostgreSQL storages have it).
+   */
+  claimReadyRuns?(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]>;
+  /**
+   * Optional: tells every engine sharing this storage that `runId` has work ready (a run was
+   * stored for a worker to take, an approval or event was left in its inbox). PostgreSQL sends a
+   * `NOTIFY`; the memory and SQLite storages reach the engines of this process that share the
+   * storage object. Best effort: a lost signal costs one poll interval, never the work.
+   */
+  announceWork?(runId: string): Promise<void>;
+  /**
+   * Optional: calls `listener` with the run id of every {@link announceWork} (its own included)
+   * until the returned function is called. PostgreSQL listens on a dedicated connection that
+   * reconnects by itself; announcements sent while it was down are lost (polling covers them).
+   */
+  watchWork?(listener: (runId: string) => void): Promise<() => Promise<void>>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */

@@ -36,6 +36,7 @@ import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigratio
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import * as stepRows from '../sql/sql-step-rows.js';
 import { deleteRunTrees, lockPurgeable, type DeletionPlace } from './postgres-run-deletion.js';
+import { WorkListener, workChannel } from './postgres-notify.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -71,6 +72,9 @@ export class PostgresDriver extends SqlStorage {
   readonly #reconnect: Reconnector;
   readonly #schema: string;
   readonly #largeOutputBytes: number;
+  /** Opened by the first `watchWork` (a submit-only engine never listens). */
+  #listener: WorkListener | undefined;
+  readonly #listenConfig: pg.ClientConfig;
 
   /** `driver` is the `pg` module, imported by `PostgresStorage` (which names the package when it is missing). */
   constructor(options: PostgresStorageOptions, driver: typeof pg) {
@@ -87,6 +91,8 @@ export class PostgresDriver extends SqlStorage {
     this.#reconnect = new Reconnector(retryMs);
     this.#schema = schema;
     this.#largeOutputBytes = largeOutputBytes;
+    // The listening connection is made like the pool's (a host's pool: its own settings).
+    this.#listenConfig = { ...pool.options };
   }
 
   /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
@@ -126,7 +132,17 @@ export class PostgresDriver extends SqlStorage {
     );
   }
 
+  announceWork(runId: string): Promise<void> {
+    return this.guard('announceWork', async () => void (await sql`SELECT pg_notify(${workChannel(this.#schema)}, ${runId})`.execute(this.ctx.db)));
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    this.#listener ??= new WorkListener(this.#listenConfig, workChannel(this.#schema));
+    return this.#listener.watch(listener);
+  }
+
   async close(): Promise<void> {
+    await this.#listener?.close();
     this.#reconnect.close();
     if (this.#ownsPool) await this.ctx.db.destroy();
   }

@@ -22,7 +22,7 @@ import type {
 } from '../records.js';
 import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from '../storage.js';
 import * as scans from './sql-scans.js';
-import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, byCreatedThenId, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
 import * as audit from './sql-audit.js';
@@ -188,6 +188,39 @@ export abstract class SqlStorage implements Storage {
         .limit(limit)
         .execute();
       return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
+    return this.guard('claimReadyRuns', async () => {
+      const rows = await this.ctx.db
+        .updateTable('workflow_executions')
+        .set((eb) => ({ owner, lease_expires_at: leaseUntil, revision: eb('revision', '+', 1) }))
+        .where('id', 'in', (eb) => {
+          const ready = eb
+            .selectFrom('workflow_executions')
+            .select('id')
+            .where((w) =>
+              w.or([
+                w('status', '=', 'running'),
+                w.and([w('status', '=', 'pending'), w('started_at', 'is not', null)]),
+                // A paused run (only approvals left) that a decision or event was left for.
+                w.and([w('status', '=', 'paused'), w.exists(w.selectFrom('workflow_event_inbox').select('workflow_event_inbox.id').whereRef('workflow_event_inbox.run_id', '=', 'workflow_executions.id'))]),
+              ]),
+            )
+            .where((w) => w.or([w('owner', 'is', null), w('lease_expires_at', 'is', null), w('lease_expires_at', '<', now)]))
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit);
+          // Rows another claimant is taking are skipped, not waited for: concurrent workers get
+          // disjoint batches. PostgreSQL re-checks the conditions on a row that changed since the
+          // statement's snapshot, so a run claimed meanwhile is not taken twice. SQLite's single
+          // writer runs the statement alone.
+          return this.ctx.dialect === 'postgres' ? ready.forUpdate().skipLocked() : ready;
+        })
+        .returning(this.#runColumns)
+        .execute();
+      return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row)).sort(byCreatedThenId);
     });
   }
 

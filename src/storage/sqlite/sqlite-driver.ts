@@ -28,6 +28,7 @@ import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigratio
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
+import { LocalWorkSignals } from '../local-work-signals.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
 import { SqliteRunDeletion } from './sqlite-run-deletion.js';
@@ -90,6 +91,8 @@ export class SqliteDriver extends SqlStorage {
   /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
   #statements: Statements | undefined;
+  /** Engines of this process sharing this storage object hear each other; other processes poll. */
+  readonly #signals = new LocalWorkSignals();
   /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
   readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
 
@@ -181,6 +184,14 @@ export class SqliteDriver extends SqlStorage {
   /** Kysely's statements (reads, claims, lease renewals, the catalog) wait for the write lock without blocking too. */
   protected override guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return super.guard(operation, () => whenNotBusy(fn));
+  }
+
+  announceWork(runId: string): Promise<void> {
+    return this.#signals.announce(runId);
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    return this.#signals.watch(listener);
   }
 
   async close(): Promise<void> {
