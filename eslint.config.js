@@ -12,6 +12,7 @@ import noImportCycle from './eslint-rules/no-import-cycle.js';
  */
 const LAYERS = [
   ['kernel'],
+  ['telemetry'],
   ['expressions'],
   ['providers'],
   ['definition'],

@@ -6,7 +6,7 @@
  * last ones. This machine's disk speed drifts over seconds, which timed apart would swamp the
  * comparison.
  */
-import { Engine, workflow, type Storage, type StepCommit } from 'trellis';
+import { Engine, workflow, type Storage, type StepCommit } from '@trellis-ai/trellis';
 import { instantProvider } from './workloads.js';
 
 interface Sample {

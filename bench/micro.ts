@@ -6,7 +6,7 @@
  * package (dist/), as users run it. Reference (quiet dev box): a compiled comparison ~120–170 ns,
  * a one-placeholder template ~100 ns.
  */
-import { compileExpression, fillPlaceholders } from 'trellis';
+import { compileExpression, fillPlaceholders } from '@trellis-ai/trellis';
 
 interface Case {
   readonly name: string;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 // The built package, as users run it (`npm run bench` builds it first).
-import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from 'trellis';
+import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from '@trellis-ai/trellis';
 import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
 import { flatStepCost } from './flat-cost.js';
 
@@ -66,7 +66,8 @@ async function dropPgSchemas(): Promise<void> {
 
 async function measure(workload: Workload, mode: Mode): Promise<Row> {
   const storage = await makeStorage(mode);
-  const engine = new Engine({ storage, providers: { bench: instantProvider } });
+  // `--metrics=off`: the engine without its event-fed metrics (bench/metrics.ts compares the two).
+  const engine = new Engine({ storage, providers: { bench: instantProvider }, metrics: !args.includes('--metrics=off') });
   await engine.init();
   // Warm up until the JIT has settled (a tenth of the runs, and at least half a second), so the
   // timed runs measure steady state rather than tier-up. In memory mode the warm-up runs are
@@ -100,7 +101,7 @@ type WorkloadName = keyof typeof WORKLOADS;
  * own: no heap, JIT state or GC debt carried over from the workloads before it.
  */
 function measureInChild(name: WorkloadName, mode: Mode, runs: number, items?: number): Row {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), `--one=${name},${mode},${runs}${items === undefined ? '' : `,${items}`}`];
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), `--one=${name},${mode},${runs}${items === undefined ? '' : `,${items}`}`, ...(metricsOff ? ['--metrics=off'] : [])];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, TRELLIS_BENCH_DIR: dir } });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
 }
@@ -159,7 +160,7 @@ function sqliteRunBound(runs: number): number {
 function importTimeMs(): number | undefined {
   if (!existsSync('dist/index.js')) {
     try {
-      execFileSync('npx', ['tsup', '--silent'], { stdio: 'ignore' });
+      execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'ignore' });
     } catch {
       return undefined;
     }
@@ -169,6 +170,7 @@ function importTimeMs(): number | undefined {
   return Math.min(...samples);
 }
 
+const metricsOff = args.includes('--metrics=off');
 const scale = quick ? 0.2 : 1;
 const n = (runs: number): number => Math.max(2, Math.round(runs * scale));
 

@@ -1,5 +1,5 @@
 /** The benchmark workloads: orchestration cost only (the provider answers after one microtask). */
-import { workflow, type Provider, type ProviderRequest, type ProviderResponse, type WorkflowBuilder } from 'trellis';
+import { workflow, type Provider, type ProviderRequest, type ProviderResponse, type WorkflowBuilder } from '@trellis-ai/trellis';
 
 /** Answers after `await Promise.resolve()`: no timers, no I/O. */
 export const instantProvider: Provider = {

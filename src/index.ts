@@ -1,13 +1,15 @@
 /**
  * Trellis: durable, multi-step LLM workflows inside your own Node.js service.
- * This is the main entry point; `trellis/testing` has test fakes and the storage conformance suite,
- * `trellis/express` the HTTP router. Every name is exported one by one: what is not here is internal.
+ * This is the main entry point; `@trellis-ai/trellis/testing` has test fakes and the storage conformance suite,
+ * `@trellis-ai/trellis/express` the HTTP router. Every name is exported one by one: what is not here is internal.
  */
 
 // The engine, its options, and what it hands back.
 export { Engine } from './engine/engine.js';
 export type { CloseOptions, RunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
+export type { TracerProviderLike } from './telemetry/resolve-tracing.js';
+export type { EngineRole } from './engine/engine-role.js';
 export type { WorkflowExecution, TraceStep, WaitingFor } from './runtime/run-view.js';
 export type { ApprovalInbox, ApprovalListOptions, PendingApproval } from './engine/approval-inbox.js';
 export type { TraceAttempt } from './runtime/run-view.js';
@@ -17,6 +19,21 @@ export type { PromptStore, PromptInput } from './engine/prompt-store.js';
 export type { ForkOptions } from './engine/replay-runs.js';
 export type { ForkOverride } from './calls/replay-answers.js';
 export type { DeleteRunOptions, PurgeOptions, FinishedRunStatus } from './engine/run-deletion.js';
+export type { RetentionOptions, RetentionStats } from './engine/retention.js';
+export type { ExportOptions, ExportedRun, ImportOptions, ImportResult, ImportCounts } from './engine/export-import.js';
+export type { JsonTextSource } from './kernel/json-sections.js';
+// Dead letters (failed, poison and stuck runs), retrying them as new runs, and the audit trail.
+export type { RetryOptions } from './engine/run-retry.js';
+export type { DeadLetter, DeadLetterPage, DeadLetterQuery, DeadLetterReason, DeadLetterStep, DeadLetters, DiscardOptions } from './engine/dead-letters.js';
+export type { ActorOptions, AuditPage, AuditQuery, AuditTrail } from './engine/audit-trail.js';
+export type { AuditAction, AuditEvent, AuditFilter, DeadLetterFilter } from './storage/records.js';
+// Observability: metrics (as data and as Prometheus text), health probes, the logger option.
+export type { EngineMetrics, WorkflowMetrics, NodeMetrics, RunCounters, StepCounters, RuntimeMetrics, HistogramSnapshot } from './engine/engine-metrics.js';
+export { toPrometheusText, PROMETHEUS_CONTENT_TYPE } from './engine/prometheus-text.js';
+export type { EngineHealth, HealthChecks, HealthCheck, HealthOptions } from './engine/engine-health.js';
+export type { RunCountOptions } from './engine/run-counts.js';
+export { consoleLogger, silentLogger } from './kernel/logger.js';
+export type { Logger, LogFn } from './kernel/logger.js';
 export { systemClock } from './kernel/clock.js';
 export type { Clock } from './kernel/clock.js';
 export { randomIds, sequentialIds } from './kernel/ids.js';
@@ -108,6 +125,7 @@ export {
   ExpressionError,
   ProviderError,
   IllegalStateError,
+  MissingPackageError,
   NotFoundError,
   isTrellisError,
   RETRYABLE_CODES,
@@ -142,11 +160,13 @@ export { DEFAULT_PRICES } from './calls/pricing.js';
 export type { ModelPrice, PriceTable, UsageTotals } from './calls/pricing.js';
 export type { ProviderLimits } from './calls/rate-limiter.js';
 export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breaker.js';
-export type { ProviderMetrics } from './calls/provider-gate.js';
+export type { ProviderMetrics, ModelUsage } from './calls/provider-gate.js';
 
 // The storage port, its records, and the three storages.
 export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
 export type { PurgeFilter } from './storage/storage.js';
+export type { ScanOptions, VersionKey, RunScanOptions } from './storage/storage.js';
+export type { RunCount, RunCountFilter, StorageHealth } from './storage/storage.js';
 export type {
   RunStatus,
   StepStatus,
@@ -169,7 +189,7 @@ export { MemoryStorage } from './storage/memory-storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 export type { SqliteStorageOptions } from './storage/sqlite/sqlite-options.js';
 export { PostgresStorage } from './storage/postgres/postgres-storage.js';
-export type { PostgresStorageOptions } from './storage/postgres/postgres-options.js';
+export type { PostgresPoolLike, PostgresStorageOptions } from './storage/postgres/postgres-options.js';
 
 // The provider port and its adapters.
 export type {
@@ -185,6 +205,7 @@ export type {
 } from './providers/provider.js';
 export { OpenAIProvider } from './providers/openai-provider.js';
 export type { OpenAIProviderOptions } from './providers/openai-provider.js';
+export type { SdkClientOptions } from './providers/sdk-client-options.js';
 export { AnthropicProvider } from './providers/anthropic-provider.js';
 export type { AnthropicProviderOptions } from './providers/anthropic-provider.js';
 export { OllamaProvider } from './providers/ollama-provider.js';

@@ -24,5 +24,8 @@ export default async function buildFixtures(): Promise<void> {
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
+    // A real `require` for the bundle: src/kernel/lazy-modules.ts requires its lazy packages by name
+    // when bundled, and esbuild's ES module output has none of its own for external packages.
+    banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
   });
 }

@@ -53,11 +53,16 @@ describe('poison runs', () => {
     const engine = new Engine({ storage: new SqliteStorage({ path }) });
     engine.registerNode({ type: 'self_destruct', execute: () => ({ status: 'completed', output: 'fine' }) });
     try {
-      await engine.retry(run!.id);
-      const done = await engine.wait(run!.id);
+      // The poison run is on the dead-letter list until it is retried, as a new run linked to it.
+      expect((await engine.deadLetters.list()).items).toMatchObject([{ execution_id: run!.id, reason: 'poison', step: { path: 'boom', status: 'failed' } }]);
+      const retryId = await engine.retry(run!.id);
+      const done = await engine.wait(retryId);
       expect(done.status).toBe('completed');
-      expect((await engine.get(run!.id))?.execution_trace.find((s) => s.node_id === 'boom')?.status).toBe('completed');
-      await expect(engine.retry(run!.id)).rejects.toMatchObject({ code: 'illegal_state' });
+      expect((await engine.get(retryId))?.execution_trace.find((s) => s.node_id === 'boom')?.status).toBe('completed');
+      expect((await engine.get(retryId))?.execution_trace.find((s) => s.node_id === 'before')?.status).toBe('completed');
+      expect((await engine.deadLetters.list()).items).toEqual([]);
+      await expect(engine.retry(run!.id)).rejects.toMatchObject({ code: 'conflict', details: { retryId } });
+      await expect(engine.retry(retryId)).rejects.toMatchObject({ code: 'illegal_state' });
     } finally {
       await engine.close();
     }

@@ -452,7 +452,7 @@ export function workflow<const V extends WorkflowOptions['variables'] = undefine
   checkWorkflowKeys(name, opts);
   checkWorkflowOptions(opts as WorkflowOptions);
   // A copy: every build() reads the options again, and a caller changing its object after a run
-  // must not change what the builder means (see "JSON or builder" in the README).
+  // must not change what the builder means (see "JSON or builder" in docs/workflow-definition.md).
   return new WorkflowBuilder({ root: { name, options: copyOptions(opts as WorkflowOptions) }, steps: [], taken: new Set([START.id]), seq: 1, origin: Symbol(name) });
 }
 

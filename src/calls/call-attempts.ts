@@ -18,6 +18,7 @@ import type { CallerCore } from './caller-core.js';
 import { callRecord, recordExchange, requestJson, usageTotals, type Exchange, type Sent } from './call-records.js';
 import { callError, estimateInput, providerRequest } from './call-request.js';
 import { modelResult, parseJson } from './call-results.js';
+import type { TraceScope } from '../telemetry/tracing.js';
 
 /** Everything one `call` shares between its models and turns. */
 export interface CallState {
@@ -87,7 +88,9 @@ export async function callOneModel(core: CallerCore, providerModel: string, call
       }
       let results: readonly ToolCallRecord[];
       try {
-        results = exchange.toolResults ?? (await runToolCalls(response.toolCalls, registry, new Set(call.tools), { signal: site.signal, executionId: site.runId, nodeId: site.nodeId, path: site.path }));
+        const traced = site.trace === undefined ? undefined : core.options.tracing;
+        const context = { signal: site.signal, executionId: site.runId, nodeId: site.nodeId, path: site.path };
+        results = exchange.toolResults ?? (await runToolCalls(response.toolCalls, registry, new Set(call.tools), context, traced && { tracing: traced, parent: site.trace!.context }));
       } catch (error) {
         commitExchange(exchange, site, state, undefined);
         throw error;
@@ -153,21 +156,27 @@ async function sendRequest(core: CallerCore, providerName: string, providerModel
     });
   }
   const gate = core.gate(providerName);
+  const { tracing } = core.options;
   let reached = false;
   let answered: (() => void) | undefined;
+  let traced: TraceScope | undefined;
   try {
     const response = await gate.call(gate.limited ? estimateInput(request) : 0, site, () => {
       reached = true;
       answered = site.sending?.((error) => core.failedRecord(sent, site, error));
-      return provider.complete(request);
+      // The span starts when the request goes out: time queued behind the provider's limits is not the provider's.
+      traced = site.trace === undefined ? undefined : tracing?.startChat(site.trace.context, providerName, request.model, site.runId, site.path);
+      return traced === undefined ? provider.complete(request) : tracing!.with(traced, () => provider.complete(request));
     });
     answered?.();
+    if (traced !== undefined) tracing!.endChat(traced.span, response, false);
     const done = clock.now();
     const cost = core.costOf(providerModel, response);
-    gate.count(response.usage, cost);
+    gate.count(response.usage, cost, request.model);
     state.run?.add(sent.id, usageTotals(response, cost));
     return { response, sent, completedAt: done, cost };
   } catch (error) {
+    if (traced !== undefined) tracing!.fail(traced.span, error);
     answered?.();
     throw reached ? core.failed(sent, site, error) : callError(error);
   }

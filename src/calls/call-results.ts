@@ -35,6 +35,7 @@ export function parseJson(text: string): Json | undefined {
   if (fence) body = fence[1]!;
   const first = body[0];
   if (first !== '{' && first !== '[') return undefined;
+  if (!couldBeJson(body)) return undefined;
   let json: Json;
   try {
     json = JSON.parse(body) as Json;
@@ -44,4 +45,20 @@ export function parseJson(text: string): Json | undefined {
   // Nested past MAX_JSON_DEPTH it stays prose: what walks it next would overflow the stack, and a
   // call that needs JSON (an output schema) then fails as malformed_output and is retried.
   return exceedsJsonDepth(json) ? undefined : json;
+}
+
+/**
+ * A check that rules out most prose in brackets (`[Summary: ...]`, `{note}`) before `JSON.parse`,
+ * whose thrown SyntaxError costs far more than the parse of a short answer: what follows the
+ * opening bracket must be able to start a JSON value (or a key, after `{`), and the closing one
+ * must match. It only ever says "maybe"; `JSON.parse` decides.
+ */
+function couldBeJson(body: string): boolean {
+  const open = body[0];
+  if (body[body.length - 1] !== (open === '{' ? '}' : ']')) return false;
+  let i = 1;
+  while (i < body.length && body.charCodeAt(i) <= 32) i++;
+  const next = body[i] ?? '';
+  if (open === '{') return next === '"' || next === '}';
+  return next === ']' || '{["-0123456789tfn'.includes(next);
 }

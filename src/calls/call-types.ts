@@ -16,6 +16,7 @@ import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { IdGenerator } from '../kernel/ids.js';
 import type { LoadCalls } from './run-calls.js';
 import type { ToolCallRecord, ToolDefinition } from './tool-loop.js';
+import type { Tracing, TraceScope } from '../telemetry/tracing.js';
 
 /** What a step asks for. */
 export interface ModelCall {
@@ -83,6 +84,8 @@ export interface CallSite {
    * rejection arrives, and a paid call must not vanish from the run's records.
    */
   sending?(failed: (error: unknown) => ModelCallRecord): () => void;
+  /** The calling step's span: the parent of the call's `chat` and `execute_tool` spans. @default not traced */
+  readonly trace?: TraceScope | undefined;
 }
 
 /** Settings of the model caller. */
@@ -104,6 +107,8 @@ export interface ModelCallerOptions {
   readonly events?: TrellisEventEmitter;
   /** Loads a run's call records (replay sources; budgets of recovered runs). */
   readonly calls?: LoadCalls;
+  /** The engine's spans; undefined when it does not trace. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** Counters and breaker state by provider, from `metrics()`. */

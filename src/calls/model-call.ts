@@ -69,7 +69,7 @@ export class ModelCaller {
     const provider = parsed && this.#options.providers.get(parsed.provider);
     if (!parsed || !provider) return undefined;
     const gate = this.#core.gate(parsed.provider);
-    return gate.limited ? undefined : this.#sendOne(call, site, parsed.model, provider, gate);
+    return gate.limited ? undefined : this.#sendOne(call, site, parsed, provider, gate);
   }
 
   /**
@@ -77,24 +77,28 @@ export class ModelCaller {
    * and errors as the general path (call-attempts.ts, the gate), without their frames, which
    * cost more than the rest of a model call put together.
    */
-  async #sendOne(call: ModelCall, site: CallSite, model: string, provider: Provider, gate: ProviderGate): Promise<ModelResult> {
-    const { clock, ids } = this.#options;
+  async #sendOne(call: ModelCall, site: CallSite, parsed: { provider: string; model: string }, provider: Provider, gate: ProviderGate): Promise<ModelResult> {
+    const { clock, ids, tracing } = this.#options;
+    const { model } = parsed;
     const request = providerRequest(model, call, site, [{ role: 'user', content: call.prompt }], 0, undefined);
     const sent: Sent = { id: stepCallId(ids('exec'), site.runId, site.path), providerModel: call.providerModel, idempotencyKey: request.idempotencyKey, request: requestJson(request, 0), started: clock.now() };
     gate.enter(site);
     const answered = site.sending?.((error) => this.#core.failedRecord(sent, site, error));
+    const traced = site.trace === undefined ? undefined : tracing?.startChat(site.trace.context, parsed.provider, model, site.runId, site.path);
     let response: ProviderResponse;
     try {
-      response = await provider.complete(request);
+      response = await (traced === undefined ? provider.complete(request) : tracing!.with(traced, () => provider.complete(request)));
     } catch (error) {
+      if (traced !== undefined) tracing!.fail(traced.span, error);
       answered?.();
       gate.failed(site, error);
       throw this.#core.failed(sent, site, error);
     }
     answered?.();
+    if (traced !== undefined) tracing!.endChat(traced.span, response, false);
     gate.succeeded();
     const cost = this.#core.costOf(call.providerModel, response);
-    gate.count(response.usage, cost);
+    gate.count(response.usage, cost, model);
     const id = recordExchange({ response, sent, completedAt: clock.now(), cost }, site, undefined);
     return modelResult(response.text, response.usage, call.providerModel, id, parseJson(response.text), cost, undefined);
   }

@@ -25,6 +25,18 @@ export interface ProviderMetrics {
   readonly output_tokens: number;
   /** USD of the priced calls. */
   readonly cost_usd: number;
+  /** Completed calls, tokens and cost by model (the part of `provider:model` after the colon). */
+  readonly models: Readonly<Record<string, ModelUsage>>;
+}
+
+/** What one model of a provider used, from `metrics()`. */
+export interface ModelUsage {
+  /** Calls answered. */
+  readonly calls: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  /** USD of the priced calls. */
+  readonly cost_usd: number;
 }
 
 /** One provider's breaker, limiter and counters. */
@@ -38,6 +50,7 @@ export class ProviderGate {
   #input = 0;
   #output = 0;
   #cost = 0;
+  readonly #models = new Map<string, { calls: number; input: number; output: number; cost: number }>();
 
   constructor(name: string, clock: Clock, limits: ProviderLimits | undefined, breaker: Required<CircuitBreakerOptions> | undefined, onCircuit: (state: CircuitState) => void) {
     this.#breaker = breaker && new CircuitBreaker(name, clock, breaker, onCircuit);
@@ -136,11 +149,17 @@ export class ProviderGate {
     return response;
   }
 
-  /** Adds a completed call's usage and cost. */
-  count(usage: ProviderUsage, cost: number | undefined): void {
+  /** Adds a completed call's usage and cost, to the provider's totals and to `model`'s. */
+  count(usage: ProviderUsage, cost: number | undefined, model: string): void {
     this.#input += usage.input_tokens;
     this.#output += usage.output_tokens;
     this.#cost += cost ?? 0;
+    let used = this.#models.get(model);
+    if (!used) this.#models.set(model, (used = { calls: 0, input: 0, output: 0, cost: 0 }));
+    used.calls++;
+    used.input += usage.input_tokens;
+    used.output += usage.output_tokens;
+    used.cost += cost ?? 0;
   }
 
   metrics(): ProviderMetrics {
@@ -153,7 +172,15 @@ export class ProviderGate {
       active: this.#active,
       input_tokens: this.#input,
       output_tokens: this.#output,
-      cost_usd: Math.round(this.#cost * 1e9) / 1e9,
+      cost_usd: roundUsd(this.#cost),
+      models: Object.fromEntries(
+        [...this.#models].map(([model, used]) => [model, { calls: used.calls, input_tokens: used.input, output_tokens: used.output, cost_usd: roundUsd(used.cost) }]),
+      ),
     };
   }
+}
+
+/** Sums of float prices drift in the last digits: a nano-dollar is finer than any price. */
+function roundUsd(usd: number): number {
+  return Math.round(usd * 1e9) / 1e9;
 }

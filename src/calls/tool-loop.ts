@@ -7,6 +7,8 @@ import type { Json } from '../kernel/json.js';
 import type { JsonSchema, ProviderMessage, ProviderToolCall, ProviderToolDefinition } from '../providers/provider.js';
 import { TrellisError, isTrellisError } from '../kernel/errors.js';
 import { checkJson } from '../definition/json-schema-check.js';
+import type { Context } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** What a tool sees besides its arguments. */
 export interface ToolContext {
@@ -68,24 +70,46 @@ export function resolveTools(names: readonly string[], registry: ReadonlyMap<str
  * Runs one turn's tool calls concurrently. A tool error (or an unknown tool, or invalid arguments)
  * becomes an `{ error }` result the model can react to; only cancellation escapes.
  */
-export async function runToolCalls(calls: readonly ProviderToolCall[], registry: ReadonlyMap<string, ToolDefinition>, allowed: ReadonlySet<string>, context: ToolContext): Promise<ToolCallRecord[]> {
+export async function runToolCalls(
+  calls: readonly ProviderToolCall[],
+  registry: ReadonlyMap<string, ToolDefinition>,
+  allowed: ReadonlySet<string>,
+  context: ToolContext,
+  trace?: { readonly tracing: Tracing; readonly parent: Context },
+): Promise<ToolCallRecord[]> {
+  if (trace === undefined) return Promise.all(calls.map((call) => runToolCall(call, registry, allowed, context)));
+  const { tracing, parent } = trace;
   return Promise.all(
     calls.map(async (call): Promise<ToolCallRecord> => {
-      const base = { id: call.id, name: call.name, arguments: call.arguments as Json };
-      const tool = allowed.has(call.name) ? registry.get(call.name) : undefined;
-      if (!tool) return { ...base, error: `Unknown tool "${call.name}"; available: ${[...allowed].join(', ')}` };
-      const problem = checkJson(tool.parameters, call.arguments);
-      if (problem !== undefined) return { ...base, error: `Invalid arguments for tool "${call.name}": ${problem}` };
+      const traced = tracing.startTool(parent, call.name, call.id);
       try {
-        const result = await tool.execute(call.arguments, context);
-        return { ...base, result: result ?? null };
+        const record = await tracing.with(traced, () => runToolCall(call, registry, allowed, context));
+        if (record.error === undefined) traced.span.end();
+        else tracing.failWith(traced.span, 'tool_error', record.error);
+        return record;
       } catch (error) {
-        if (context.signal.aborted) throw context.signal.reason;
-        if (isTrellisError(error) && error.code === 'cancelled') throw error;
-        return { ...base, error: error instanceof Error ? error.message : String(error) };
+        tracing.fail(traced.span, error);
+        throw error;
       }
     }),
   );
+}
+
+/** One tool call; a tool's error becomes the record's `error`, only cancellation escapes. */
+async function runToolCall(call: ProviderToolCall, registry: ReadonlyMap<string, ToolDefinition>, allowed: ReadonlySet<string>, context: ToolContext): Promise<ToolCallRecord> {
+  const base = { id: call.id, name: call.name, arguments: call.arguments as Json };
+  const tool = allowed.has(call.name) ? registry.get(call.name) : undefined;
+  if (!tool) return { ...base, error: `Unknown tool "${call.name}"; available: ${[...allowed].join(', ')}` };
+  const problem = checkJson(tool.parameters, call.arguments);
+  if (problem !== undefined) return { ...base, error: `Invalid arguments for tool "${call.name}": ${problem}` };
+  try {
+    const result = await tool.execute(call.arguments, context);
+    return { ...base, result: result ?? null };
+  } catch (error) {
+    if (context.signal.aborted) throw context.signal.reason;
+    if (isTrellisError(error) && error.code === 'cancelled') throw error;
+    return { ...base, error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** The messages that continue the conversation after a tool turn: the assistant's calls, then one result each. */

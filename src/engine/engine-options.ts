@@ -8,7 +8,13 @@ import type { ToolDefinition } from '../calls/tool-loop.js';
 import type { Storage } from '../storage/storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
+import { assertInstalled } from '../kernel/optional-packages.js';
 import { randomIds, type IdGenerator } from '../kernel/ids.js';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention.js';
+import { consoleLogger, isLogger, type Logger } from '../kernel/logger.js';
+import { resolveTracing, type TracerProviderLike } from '../telemetry/resolve-tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { ENGINE_ROLES, type EngineRole } from './engine-role.js';
 
 /** Options of `new Engine(...)`. */
 export interface EngineOptions {
@@ -29,7 +35,7 @@ export interface EngineOptions {
   readonly concurrency?: number;
   /** @default the system clock */
   readonly clock?: Clock;
-  /** @default random UUIDs */
+  /** Makes ids of runs, calls and bundles. @default randomIds: time-ordered hex ids (`run_<48-bit ms><40 bits per process><40-bit counter>`), not UUIDs */
   readonly ids?: IdGenerator;
   /** Source of randomness for retry jitter. @default Math.random */
   readonly random?: () => number;
@@ -72,6 +78,54 @@ export interface EngineOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Host functions prompt nodes may offer their model (`tools: ['name']` in the node config). */
   readonly tools?: Readonly<Record<string, ToolDefinition>>;
+  /**
+   * Prune ended runs (with their steps, calls and blobs) some days after they ended, per status, on
+   * a timer of `clock`, in small batches: `{ completedDays: 30, failedDays: 90 }`. A status not
+   * given is kept for ever. What it removed: `engine.retentionStats()`.
+   * @default undefined (keep every run)
+   */
+  readonly retention?: RetentionOptions;
+  /**
+   * Where the engine says what it does in the background: failed passes and listeners (`error`),
+   * lease renewals that failed and runs given up when their lease was lost (`warn`), runs
+   * recovered (`info`). Shaped like pino's (object first, then message): a pino or bunyan logger
+   * fits as is.
+   * @default warnings and errors to `console.error`, nothing else
+   * @example new Engine({ storage, logger: pino().child({ component: 'trellis' }) })
+   */
+  readonly logger?: Logger;
+  /**
+   * Counts runs and steps per workflow and node, with duration histograms, for `engine.metrics()`
+   * (and the router's `GET /metrics`). `false` leaves only the providers' counters.
+   * @default true
+   */
+  readonly metrics?: boolean;
+  /**
+   * Where the engine's OpenTelemetry spans go (`workflow.run`, `workflow.step`, `chat {model}`,
+   * `execute_tool {name}`; see docs/tracing.md): an OpenTelemetry `TracerProvider`, `false` for no
+   * spans. Needs the optional peer dependency `@opentelemetry/api`.
+   * @default the provider registered globally when the engine is constructed; none, no spans (and `@opentelemetry/api` is not loaded)
+   */
+  readonly tracerProvider?: TracerProviderLike | false;
+  /**
+   * What this process does in a fleet of engines sharing one storage (see docs/scaling-out.md):
+   * - `'all'`: starts runs and drives them here, and recovers orphaned runs (what one process does).
+   * - `'submit'`: never executes a step: `start()` stores the run for a worker and returns its id;
+   *   `approve()`, `reject()` and `emit()` leave their decision or event in the run's inbox and
+   *   announce it; `get()`, `list()` and `wait()` read storage. `pause`, `resume`, `cancel`,
+   *   `retry` throw `illegal_state`.
+   * - `'worker'`: as `'all'`, and, once `startBackground()` ran, also claims runs it did not start
+   *   (stored by submit engines, let go or orphaned by other processes) up to `maxConcurrentRuns`,
+   *   at once when the storage announces work (PostgreSQL `LISTEN`), else on every poll.
+   * @default 'all'
+   */
+  readonly role?: EngineRole;
+  /**
+   * Most runs a `'worker'` holds at once from claims (runs waiting on an approval, a timer or an
+   * event count: they stay loaded on their worker); it claims nothing more until some end.
+   * @default 200
+   */
+  readonly maxConcurrentRuns?: number;
 }
 
 /** Options after defaults. */
@@ -93,10 +147,21 @@ export interface ResolvedEngineOptions {
   readonly limits: ReadonlyMap<string, ProviderLimits>;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly retention: ResolvedRetention | undefined;
+  readonly logger: Logger;
+  readonly metrics: boolean;
+  /** Undefined when the engine makes no spans. */
+  readonly tracing: Tracing | undefined;
+  readonly role: EngineRole;
+  readonly maxConcurrentRuns: number;
 }
 
-/** Validates and defaults engine options; throws `invalid_options` naming the option. */
+/**
+ * Validates and defaults engine options; throws `invalid_options` naming the option, and
+ * `missing_package` when no `storage` is given and the default's better-sqlite3 is not installed.
+ */
 export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {
+  if (options.storage === undefined) assertInstalled('better-sqlite3', 'The default storage (SQLite, used when the Engine gets no `storage` option)');
   const ids = options.ids ?? randomIds;
   return {
     storage: options.storage,
@@ -116,6 +181,12 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     limits: resolveLimits(options.limits),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
+    retention: resolveRetention(options.retention),
+    logger: resolveLogger(options.logger),
+    metrics: resolveFlag('metrics', options.metrics, true),
+    tracing: resolveTracing(options.tracerProvider),
+    role: resolveRole(options.role),
+    maxConcurrentRuns: wholePositive('maxConcurrentRuns', options.maxConcurrentRuns, 200),
   };
 }
 
@@ -161,6 +232,29 @@ function resolveTools(tools: EngineOptions['tools']): ReadonlyMap<string, ToolDe
     if (typeof tool.parameters !== 'object' || tool.parameters === null) throw new TrellisError('invalid_options', `Engine option "tools.${name}.parameters" must be a JSON Schema object, got ${JSON.stringify(tool.parameters)}`);
     resolved.set(name, tool);
   }
+  return resolved;
+}
+
+function resolveFlag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TrellisError('invalid_options', `Engine option "${name}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value ?? fallback;
+}
+
+function resolveLogger(logger: EngineOptions['logger']): Logger {
+  if (logger === undefined) return consoleLogger;
+  if (!isLogger(logger)) throw new TrellisError('invalid_options', 'Engine option "logger" must have error, warn, info and debug functions (a pino-shaped logger)');
+  return logger;
+}
+
+function resolveRole(role: EngineOptions['role']): EngineRole {
+  if (role === undefined) return 'all';
+  if (!ENGINE_ROLES.includes(role)) throw new TrellisError('invalid_options', `Engine option "role" must be one of ${ENGINE_ROLES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(role)}`);
+  return role;
+}
+
+function wholePositive(name: string, value: number | undefined, fallback: number): number {
+  const resolved = positive(name, value, fallback);
+  if (!Number.isInteger(resolved)) throw new TrellisError('invalid_options', `Engine option "${name}" must be a whole number, got ${resolved}`);
   return resolved;
 }
 

@@ -15,11 +15,10 @@ import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } 
 import { IllegalStateError, NotFoundError } from '../kernel/errors.js';
 import { TrellisEventEmitter } from '../kernel/events.js';
 import { toWorkflowExecution, type WorkflowExecution } from '../runtime/run-view.js';
-import { ModelCaller, type ModelMetrics } from '../calls/model-call.js';
+import { ModelCaller } from '../calls/model-call.js';
 import { PromptStore } from './prompt-store.js';
 import { createApprovalInbox, type ApprovalInbox } from './approval-inbox.js';
 import { LeaseRenewal, recoverRuns, repeat, vetAdopted } from '../runtime/run-recovery.js';
-import { reopenFailedRun } from '../runtime/run-ending.js';
 import { startFork, startReplay, type ForkOptions } from './replay-runs.js';
 import { WorkflowStore } from './workflow-store.js';
 import type { RunArgs, RunOutputOf, WorkflowSource } from '../definition/workflow-source.js';
@@ -34,6 +33,17 @@ import { RunAdmitter, type RunOptions } from './run-admission.js';
 import { RunWaiter, type WaitOptions } from './run-waiter.js';
 import { RunTargets } from './run-targets.js';
 import { deleteRun as deleteStoredRun, purgeRuns, type DeleteRunOptions, type PurgeOptions } from './run-deletion.js';
+import { Retention, type RetentionStats } from './retention.js';
+import { exportDocument, exportToStream, importDocument, type ExportOptions, type ImportOptions, type ImportResult, type JsonTextSource } from './export-import.js';
+import { AuditTrail, type ActorOptions, type AuditChange } from './audit-trail.js';
+import { createDeadLetters, type DeadLetters } from './dead-letters.js';
+import { retryRun, type RetryOptions } from './run-retry.js';
+import { MetricsCollector, type EngineMetrics } from './engine-metrics.js';
+import { checkEngineHealth, type EngineHealth, type HealthHost, type HealthOptions } from './engine-health.js';
+import { countRuns, type RunCountOptions } from './run-counts.js';
+import type { RunCount } from '../storage/storage.js';
+import type { Logger } from '../kernel/logger.js';
+import { EngineFleet } from './engine-role.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
@@ -59,7 +69,7 @@ export interface CloseOptions {
  */
 export class Engine {
   /** Typed lifecycle events. Listeners are isolated: one that throws never breaks a run. */
-  readonly events = new TrellisEventEmitter();
+  readonly events: TrellisEventEmitter;
   /** Stored workflows, every version kept. */
   readonly workflows: WorkflowStore;
   /** Versioned prompt templates. */
@@ -68,6 +78,10 @@ export class Engine {
   readonly approvals: ApprovalInbox;
   /** LLM execution records. */
   readonly calls: { list(filter: { workflow_execution_id?: string; workflow_node_id?: string }): Promise<ModelCallRecord[]>; get(id: string): Promise<ModelCallRecord | undefined> };
+  /** Who changed what, and when: `engine.audit.list({ subject?, actor?, since?, until?, limit?, cursor? })`. */
+  readonly audit: AuditTrail;
+  /** Failed, poison and stuck runs: `engine.deadLetters.list(...)`, `.discard(id, { actor, reason })`; `engine.retry` sends one on. */
+  readonly deadLetters: DeadLetters;
 
   readonly #options: ResolvedEngineOptions;
   readonly #nodes: NodeRegistry;
@@ -89,12 +103,23 @@ export class Engine {
   #templates: Templates | undefined;
   #bundles: Bundles | undefined;
   readonly #targets: RunTargets;
+  readonly #retention: Retention;
+  readonly #metrics: MetricsCollector;
+  readonly #health: HealthHost;
+  /** What this process does in a fleet (its role): the engine asks it wherever the role matters. */
+  readonly #fleet: EngineFleet;
 
   constructor(options: EngineOptions = {}) {
     const o = (this.#options = resolveEngineOptions(options));
+    this.events = new TrellisEventEmitter(o.logger);
+    this.#metrics = new MetricsCollector(o.logger);
+    if (o.metrics) this.#metrics.listen(this.events);
     this.#nodes = new NodeRegistry([...BUILTIN_NODES, ...o.nodes]);
     const storage = (): Promise<Storage> => this.init();
-    this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0);
+    this.audit = new AuditTrail(storage, o.clock, o.ids);
+    const audit = (change: AuditChange, actor: string | undefined) => this.audit.event(change, actor);
+    this.workflows = new WorkflowStore(storage, o.clock, () => this.#nodes.validation(), async (id) => (await (await storage()).listRuns({ workflow_id: id, status: [...ACTIVE_RUN_STATUSES], limit: 1 })).length > 0, audit);
+    this.deadLetters = createDeadLetters({ clock: o.clock, storage, audit, cancel: (id, reason, actor) => this.cancel(id, reason, { actor }) });
     this.prompts = new PromptStore(storage, o.clock);
     this.approvals = createApprovalInbox(storage);
     this.calls = {
@@ -112,19 +137,20 @@ export class Engine {
       tools: o.tools,
       events: this.events,
       calls: (runId: string) => this.calls.list({ workflow_execution_id: runId }),
+      tracing: o.tracing,
     });
     // On an injected clock the host drives time: holding the process for its timers would hang it.
     this.#keepAlive = new KeepAlive(o.clock === systemClock);
     // Renewed while runs are driven here, through a draining close too (close() stops it after).
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
-      void this.#storage?.renewLeases(this.instanceId, until, this.#hot.ids()).catch(() => undefined);
+      if (this.#storage) void this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
     this.#hot = new HotRuns({
-      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models },
+      services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger, tracing: o.tracing },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
-        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, storage, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) } }, runs)),
+        (this.#admission = new RunAdmitter({ clock: o.clock, ids: o.ids, instanceId: o.instanceId, leaseMs: o.leaseMs, maxInputBytes: o.maxInputBytes, events: this.events, tracing: o.tracing, storage, audit, names: { providers: new Set(o.providers.keys()), tools: new Set(o.tools.keys()) }, ...(o.role === 'submit' ? { submitOnly: { announce: (id) => this.#fleet.announce(id) } } : {}) }, runs)),
       clock: o.clock,
       instanceId: o.instanceId,
       leaseMs: o.leaseMs,
@@ -133,17 +159,24 @@ export class Engine {
       held: () => {
         this.#leases.ensure();
         this.#keepAlive.hold('runs');
+        this.#metrics.holding(o.clock.now());
       },
-      idle: () => this.#keepAlive.release('runs'),
+      idle: () => {
+        this.#keepAlive.release('runs');
+        this.#metrics.idle();
+      },
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
     });
+    this.#fleet = new EngineFleet({ ...o, hot: this.#hot, storage, reportError: (event, error) => this.events.publish('listener:error', { event, error }) });
     this.#targets = new RunTargets({
       workflows: this.workflows,
       maxInputBytes: o.maxInputBytes,
       validation: () => this.#nodes.validation(),
       assertReferences: (def) => this.#admission.assertReferences(def),
     });
+    this.#retention = new Retention(o.retention, o.clock);
+    this.#health = { options: o, metrics: this.#metrics, storage, closed: () => this.#closed, loopRunning: () => this.#loop !== undefined, heldRuns: () => this.#hot.size, providers: () => this.#models.metrics().providers };
     this.#waiter = new RunWaiter({
       hot: this.#hot,
       events: this.events,
@@ -155,6 +188,11 @@ export class Engine {
   /** The clock this engine reads time from (delays, timeouts, backoff, cron). */
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** The logger of the engine option `logger` (the router reports its errors there too). */
+  get logger(): Logger {
+    return this.#options.logger;
   }
 
   /** This engine instance's id (the owner recorded on runs it advances). */
@@ -169,6 +207,7 @@ export class Engine {
       await storage.init();
       this.#storage = storage;
       this.#hot.open(storage);
+      this.#retention.start(storage);
       return storage;
     })();
     return this.#ready;
@@ -243,9 +282,35 @@ export class Engine {
     return startFork(this, executionId, options);
   }
 
-  /** Per-provider counters, breaker state and queue lengths of this engine's model calls. */
-  metrics(): { providers: ModelMetrics['providers'] } {
-    return this.#models.metrics();
+  /**
+   * This process's figures: per provider (calls, failures, breaker state, queue, tokens and cost,
+   * by model too), per workflow and node (runs and steps by status, retries, waits by kind,
+   * duration histograms with p50/p95/p99), and the runtime's (runs driven, queued calls, lease
+   * renewals, recoveries). They start at zero with the process; {@link Engine.runCounts} reads
+   * figures that span processes from storage. See docs/metrics.md.
+   */
+  metrics(): EngineMetrics {
+    return this.#metrics.snapshot(this.#models.metrics().providers, this.#hot.size);
+  }
+
+  /**
+   * Runs by workflow and status, counted in storage over every process (created since `since`,
+   * say the last day, for a success rate). Cheap: an index covers it.
+   *
+   * @example
+   * const day = await engine.runCounts({ since: Date.now() - 86_400_000 });
+   */
+  async runCounts(options: RunCountOptions = {}): Promise<RunCount[]> {
+    return countRuns(await this.init(), options);
+  }
+
+  /**
+   * Liveness, readiness and what is degraded (storage reachable and writable, schema current,
+   * background loop turning, leases renewed on time, runs overdue for recovery, open breakers).
+   * Never throws. The router's `health: true` option serves it for probes.
+   */
+  health(options?: HealthOptions): Promise<EngineHealth> {
+    return checkEngineHealth(this.#health, options);
   }
 
   /** Schedule, webhook and event triggers of stored workflows, on the engine's clock. */
@@ -273,7 +338,7 @@ export class Engine {
   async emit(name: string, payload: Json = {}, options?: EmitOptions): Promise<string[]> {
     assertJsonDepth(payload, 'payload');
     await this.init();
-    const reached = await this.#hot.wakeEventWaiters(name, payload);
+    const reached = await this.#fleet.wakeEventWaiters(name, payload);
     const started = await this.triggers.emit(name, payload, options);
     return [...started, ...reached.filter((id) => !started.includes(id))];
   }
@@ -312,41 +377,43 @@ export class Engine {
   }
 
   /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
-  async pause(executionId: string): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['running']);
-    await controller.pause();
+  async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
+    const controller = await this.#fleet.control(executionId, ['running'], 'pause()');
+    await controller.pause(this.audit.runEvent('run.paused', executionId, options));
   }
 
   /** Resumes a paused run. */
-  async resume(executionId: string): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['paused']);
-    await controller.resume();
+  async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
+    const controller = await this.#fleet.control(executionId, ['paused'], 'resume()');
+    await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
-  async cancel(executionId: string, reason = 'cancelled by request'): Promise<void> {
-    const controller = await this.#hot.control(executionId, ['pending', 'running', 'paused']);
+  async cancel(executionId: string, reason = 'cancelled by request', options: ActorOptions = {}): Promise<void> {
+    const controller = await this.#fleet.control(executionId, ['pending', 'running', 'paused'], 'cancel()');
     const children = controller.childWaits();
     // The children its waiting sub_workflow steps started are cancelled once this is committed;
     // resolve when those driven here have ended too.
-    controller.cancel(reason);
+    controller.cancel(reason, this.audit.runEvent('run.cancelled', executionId, options, { reason }));
     await controller.done.catch(() => undefined);
     await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
 
   /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
-  async approve(executionId: string, nodeOrPath: string, data?: Json): Promise<void> {
+  async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<void> {
     assertJsonDepth(data, 'data');
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) });
+    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
   }
 
   /**
    * Rejects a `human_approval` step: it fires `rejected`, and the run follows the `rejected` branch;
    * without one the run ends, completed, with `output_data: { rejected: { step, reason } }`.
    */
-  async reject(executionId: string, nodeOrPath: string, reason?: string): Promise<void> {
-    await this.#hot.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) });
+  async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<void> {
+    const detail = { step: nodeOrPath, ...(reason === undefined ? {} : { reason }) };
+    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
   }
+
 
   /**
    * Deletes a run for good, with everything keyed to it (steps, LLM execution records, events
@@ -360,7 +427,7 @@ export class Engine {
    * await engine.deleteRun(id, { force: true });   // cancel it first if it is still going
    */
   async deleteRun(executionId: string, options: DeleteRunOptions = {}): Promise<void> {
-    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted'));
+    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted', options), this.audit.runEvent('run.deleted', executionId, options));
   }
 
   /**
@@ -377,6 +444,41 @@ export class Engine {
     return purgeRuns(await this.init(), options);
   }
 
+  /** What the `retention` option removed since this engine started: a plain object, fit for metrics. */
+  retentionStats(): RetentionStats {
+    return this.#retention.stats();
+  }
+
+  /**
+   * The store as one JSON document, streamed as chunks of text read a page at a time: workflows
+   * (every version), prompts (every version), and with `runs` the runs with their steps and calls.
+   * `importFrom` reads it into another engine or database. See docs/export-and-retention.md.
+   *
+   * @example
+   * await writeFile('trellis-export.json', engine.exportData({ runs: true }));
+   */
+  exportData(options: ExportOptions = {}): AsyncIterable<string> {
+    return exportDocument(() => this.init(), this.#options.clock, options);
+  }
+
+  /** Writes {@link exportData}'s document to a stream (a file, an HTTP response) and ends it. */
+  exportTo(target: NodeJS.WritableStream, options: ExportOptions = {}): Promise<void> {
+    return exportToStream(this.exportData(options), target);
+  }
+
+  /**
+   * Reads an export document (a string, or a stream of text or bytes, read a line at a time) into
+   * this engine's storage, keeping ids, versions and timestamps. Records already there with the same
+   * content are skipped, so importing twice is safe; other content under the same key throws
+   * `conflict` unless `onConflict: 'skip'`. Resolves with counts per section.
+   *
+   * @example
+   * const result = await engine.importFrom(createReadStream('trellis-export.json'));
+   */
+  async importFrom(source: JsonTextSource, options: ImportOptions = {}): Promise<ImportResult> {
+    return importDocument(await this.init(), source, options);
+  }
+
   /**
    * Recovers orphaned runs: `pending`/`running` runs whose owner's lease expired. Each is claimed
    * and continued from its committed steps; a run whose steps were in flight at more than
@@ -385,8 +487,9 @@ export class Engine {
    */
   recover(): Promise<string[]> {
     const o = this.#options;
+    if (!this.#fleet.drives) return Promise.resolve([]); // a submit-only engine takes nothing on
     // Registered before init() settles: close() called meanwhile waits for this pass too.
-    const pass = this.init().then((storage) => recoverRuns({
+    const pass = this.#metrics.recoveryPass(this.init().then((storage) => recoverRuns({
       storage,
       clock: o.clock,
       instanceId: this.instanceId,
@@ -395,19 +498,26 @@ export class Engine {
       adopt: async (run) => (await this.#hot.adopt(run)) !== undefined,
       admitNext: (workflowId) => this.#admission.admitNext(workflowId),
       takeDeliveredEvents: () => this.#hot.takeDeliveredEvents(),
-    }));
+      orphansAreClaimed: this.#fleet.claimsOrphans,
+    })), () => o.clock.now());
     this.#passes.add(pass);
     return pass.finally(() => this.#passes.delete(pass));
   }
 
   /**
-   * Sends a failed run on (a poison run, say, once its cause is fixed): its failed steps run again
-   * from its committed steps, here; steps skipped when it failed stay skipped. Throws `not_found`,
-   * or `illegal_state` when the run is not `failed`.
+   * Sends a failed run on (a poison run, say, once its cause is fixed) as a new run linked to it
+   * (`retry_of`): seeded with its committed steps before the failed step (or `fromStep`), which runs
+   * again, here, with what follows it. Resolves with the new run's id. Throws `not_found`,
+   * `illegal_state` (not `failed`), or `conflict` when it was already retried (`details.retryId`).
+   *
+   * @example
+   * const retryId = await engine.retry(failedId, { actor: 'ops@example.com' });
+   * const run = await engine.wait(retryId);
    */
-  async retry(executionId: string): Promise<void> {
-    const run = await reopenFailedRun(await this.init(), executionId);
-    await this.#hot.adopt(run);
+  async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
+    this.#fleet.assertDrives('retry()', executionId);
+    const { clock, ids, maxInputBytes } = this.#options;
+    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt: (run) => this.#hot.adopt(run) }, await this.init(), executionId, options);
   }
 
   /**
@@ -418,9 +528,11 @@ export class Engine {
     await this.init();
     if (this.#loop) return;
     await this.triggers.start();
-    if (this.#loop) return;
+    if (this.#loop || !this.#fleet.drives) return; // a submit-only engine runs its triggers only
+    await this.#fleet.startClaims();
     const loop = repeat(this.#options.clock, this.#options.pollIntervalMs, async () => {
       try {
+        await this.#fleet.claim();
         await this.recover();
       } catch (error) {
         this.events.publish('listener:error', { event: 'recover', error });
@@ -444,7 +556,7 @@ export class Engine {
   async close(options: CloseOptions = {}): Promise<void> {
     this.#closed = true;
     this.#triggers?.stop();
-    await Promise.allSettled([this.#loop?.stop(), ...this.#passes]); // a pass in flight still reads storage
+    await Promise.allSettled([this.#loop?.stop(), this.#retention.stop(), this.#fleet.stop(), ...this.#passes]); // a pass in flight still reads storage
     if (options.drainMs !== undefined && options.drainMs > 0) await this.#hot.drain(options.drainMs);
     this.#waiter.release(); // waits in flight stop: the runs are let go
     this.#keepAlive.releaseAll();
@@ -453,6 +565,7 @@ export class Engine {
     // Release our claims so another engine can act on these runs at once instead of after the lease.
     if (this.#storage) {
       await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));
+      await this.#fleet.released(detached.map((c) => c.id));
     }
     if (this.#ready) await (await this.#ready).close();
   }

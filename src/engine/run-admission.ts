@@ -4,7 +4,8 @@
  * that workflow's runs ends), and a `sub_workflow` step's child is created here too, through the
  * runtime's RunAdmission port. Internal to the engine.
  */
-import type { RunRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord } from '../storage/records.js';
+import type { ActorOptions, AuditChange } from './audit-trail.js';
 import type { Json } from '../kernel/json.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../kernel/clock.js';
@@ -13,12 +14,13 @@ import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { resolveInput } from '../definition/run-input.js';
 import { engineReferenceIssues, type EngineNames } from '../definition/validation/engine-references.js';
-import { NotFoundError, TrellisError, WorkflowValidationError } from '../kernel/errors.js';
+import { NotFoundError, TrellisError, WorkflowValidationError, isTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
+import { traceparentOf, type Tracing } from '../telemetry/tracing.js';
 
 /** Options of one run. */
-export interface RunOptions {
+export interface RunOptions extends ActorOptions {
   /** Starting the same key twice returns the first run instead of starting another. */
   readonly idempotencyKey?: string;
   /** What started the run (recorded on it), e.g. `{ type: 'schedule', id: 'nightly' }`. */
@@ -41,7 +43,13 @@ export interface RunAdmitterParts {
   readonly events: TrellisEventEmitter;
   /** The engine's providers and tools, which every `provider_model` and `tools` entry must name. */
   readonly names: EngineNames;
+  /** The engine's spans; undefined when it does not trace. */
+  readonly tracing: Tracing | undefined;
   storage(): Promise<Storage>;
+  /** The audit event of a change by `actor` (see engine/audit-trail.ts). */
+  audit(change: AuditChange, actor: string | undefined): AuditEvent;
+  /** A submit-only engine stores runs unowned, for a worker to claim, and announces them (see engine-role.ts). */
+  readonly submitOnly?: { announce(runId: string): Promise<void> };
 }
 
 /** A stored workflow version to start a run of. */
@@ -84,7 +92,7 @@ export class RunAdmitter implements RunAdmission {
     if (!replays(options.trigger)) this.assertReferences(def);
     const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
     const now = this.#parts.clock.now();
-    const record: RunRecord = copyRunRow({
+    let record: RunRecord = copyRunRow({
       id: this.#parts.ids('run'),
       workflow_id: workflowId,
       workflow_version: version,
@@ -104,16 +112,32 @@ export class RunAdmitter implements RunAdmission {
     const limit = def.definition.settings?.max_concurrent_runs;
     if (limit !== undefined) this.#limited.add(workflowId);
     const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
+    // The run's span starts here, in the caller's context (its parent), and is stored with the run.
+    const trace = this.#parts.tracing?.startRun(record, undefined);
+    const traceparent = trace && traceparentOf(trace.span);
+    if (traceparent !== undefined) record = copyRunRow({ ...record, trace_context: traceparent });
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
+    const audit = this.#parts.audit({ action: 'run.started', subjectType: 'run', subjectId: record.id, detail: { workflow_id: workflowId, workflow_version: version } }, options.actor);
+    if (this.#parts.submitOnly) {
+      // A worker runs it, under a span of its own linked to this one (trace_context): this span covers only the submission.
+      trace?.span.setAttribute('trellis.run.status', 'submitted');
+      trace?.span.end();
+      return this.#storeForWorkers(storage, record, queued, yieldToCaller ? () => void setImmediate(announce) : announce, this.#parts.submitOnly.announce, audit);
+    }
     if (!queued && record.idempotency_key === undefined) {
-      // The run's row goes in with its first steps, in one transaction.
-      await this.#runs.hold(record, def).create(announce, yieldToCaller);
+      // The run's row goes in with its first steps (and its audit event), in one transaction.
+      await this.#runs.hold(record, def, trace).create(announce, yieldToCaller, audit);
       return record.id;
     }
-    const run = await storage.createRun(queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record);
-    if (run.id !== record.id) return sameWorkflow(run, workflowId); // an earlier run with the same idempotency key
-    if (queued) return run.id; // started by admitNext when a run of this workflow ends
-    const controller = this.#runs.hold(run, def);
+    const run = await createAudited(storage, queued ? ({ ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord) : record, audit);
+    if (run.id !== record.id || queued) {
+      // An earlier run with the same key answers, or the run waits its turn (admitNext starts it
+      // later, its span linked to this one): this span covers only the admission.
+      trace?.span.setAttribute('trellis.run.status', run.id !== record.id ? 'duplicate' : 'pending');
+      trace?.span.end();
+      return run.id !== record.id ? sameWorkflow(run, workflowId) : run.id;
+    }
+    const controller = this.#runs.hold(run, def, trace);
     const begin = (): void => {
       announce();
       controller.begin([]);
@@ -122,6 +146,20 @@ export class RunAdmitter implements RunAdmission {
     // run's events before the first one fires.
     if (yieldToCaller) setImmediate(begin);
     else begin();
+    return run.id;
+  }
+
+  /**
+   * A submit-only engine's run: stored unowned (a worker claims it and starts it from its first
+   * step) or queued, never driven here. Announced once stored, so a listening worker takes it at once.
+   */
+  async #storeForWorkers(storage: Storage, record: RunRecord, queued: boolean, started: () => void, announce: (runId: string) => Promise<void>, audit: AuditEvent): Promise<string> {
+    const unowned = { ...record, owner: undefined, lease_expires_at: undefined, ...(queued ? { status: 'pending', started_at: undefined } : {}) };
+    const run = await createAudited(storage, unowned as unknown as RunRecord, audit);
+    if (run.id !== record.id) return sameWorkflow(run, record.workflow_id);
+    if (queued) return run.id; // admitted by a worker's recovery when its workflow has room
+    started();
+    await announce(run.id);
     return run.id;
   }
 
@@ -187,6 +225,20 @@ function sameWorkflow(run: RunRecord, workflowId: string): string {
   if (run.workflow_id === workflowId) return run.id;
   const message = `Idempotency key "${run.idempotency_key ?? ''}" was already used to start a run of workflow "${run.workflow_id}", not "${workflowId}"`;
   throw new TrellisError('conflict', message, { executionId: run.id, details: { workflowId: run.workflow_id, requestedWorkflowId: workflowId } });
+}
+
+/**
+ * Inserts a run with its audit event in one commit; when its idempotency key is taken, the commit
+ * is refused and the run holding the key is returned (no event: nothing was started).
+ */
+async function createAudited(storage: Storage, run: RunRecord, audit: AuditEvent): Promise<RunRecord> {
+  try {
+    await storage.commit({ runId: run.id, steps: [], create: run, audit: [audit] });
+    return run;
+  } catch (error) {
+    if (run.idempotency_key === undefined || !(isTrellisError(error) && error.code === 'conflict')) throw error;
+    return storage.createRun(run);
+  }
 }
 
 async function activeRuns(storage: Storage, workflowId: string): Promise<number> {

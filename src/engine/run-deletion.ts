@@ -4,7 +4,8 @@
  * everything keyed to it and with its child runs (see `Storage.deleteRun`). Internal to the engine.
  */
 import { IllegalStateError, NotFoundError, TrellisError, isTrellisError } from '../kernel/errors.js';
-import type { RunStatus } from '../storage/records.js';
+import type { AuditEvent, RunStatus } from '../storage/records.js';
+import type { ActorOptions } from './audit-trail.js';
 import type { PurgeFilter, Storage } from '../storage/storage.js';
 
 /** A status a run does not leave: the statuses `purge` may remove. */
@@ -13,7 +14,7 @@ export type FinishedRunStatus = Extract<RunStatus, 'completed' | 'failed' | 'can
 const FINISHED: readonly FinishedRunStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** Options of `engine.deleteRun`. */
-export interface DeleteRunOptions {
+export interface DeleteRunOptions extends ActorOptions {
   /**
    * Delete a run that has not ended too: it is cancelled first (in-flight calls aborted, child runs
    * cancelled), then deleted. Without it such a run is refused with `illegal_state`.
@@ -47,7 +48,7 @@ export const PURGE_BATCH = 100;
  * Deletes one run and its child runs. A run that has not ended is refused (`illegal_state`), or
  * with `force` cancelled by `cancel` first; `not_found` when there is no such run.
  */
-export async function deleteRun(storage: Storage, executionId: string, options: DeleteRunOptions, cancel: (id: string) => Promise<void>): Promise<void> {
+export async function deleteRun(storage: Storage, executionId: string, options: DeleteRunOptions, cancel: (id: string) => Promise<void>, audit: AuditEvent): Promise<void> {
   const run = await storage.getRun(executionId);
   if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
   if (!FINISHED.includes(run.status as FinishedRunStatus)) {
@@ -60,7 +61,8 @@ export async function deleteRun(storage: Storage, executionId: string, options: 
     });
   }
   // Compare-and-set on an ended status: a run `engine.retry` reopened meanwhile is not deleted under it.
-  if (await storage.deleteRun(executionId, { status: FINISHED })) return;
+  // Its audit event lands with the deletion, and outlives the run.
+  if (await storage.deleteRun(executionId, { status: FINISHED }, [audit])) return;
   const now = await storage.getRun(executionId);
   if (!now) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
   throw new IllegalStateError(`Execution ${executionId} is ${now.status} again; it was not deleted`, { executionId, details: { status: now.status } });

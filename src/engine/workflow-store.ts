@@ -14,6 +14,11 @@ import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors
 import { takenUpTo } from '../storage/workflow-versions.js';
 import type { ValidateWorkflowOptions } from '../definition/validation/validation.js';
 import { resolveDefinition, type WorkflowSource } from '../definition/workflow-source.js';
+import type { AuditEvent } from '../storage/records.js';
+import type { ActorOptions, AuditChange } from './audit-trail.js';
+
+/** The audit events of writing a version, once its number is known. */
+type VersionEvents = (version: number) => AuditEvent[];
 
 /** A stable id from a workflow's name when it has none. */
 export function workflowIdFor(def: WorkflowDefinition): string {
@@ -26,24 +31,38 @@ export class WorkflowStore {
   readonly #clock: Clock;
   readonly #validation: () => ValidateWorkflowOptions;
   readonly #hasActiveRuns: (id: string) => Promise<boolean>;
+  readonly #audit: (change: AuditChange, actor: string | undefined) => AuditEvent;
 
   /** @internal */
-  constructor(storage: () => Promise<Storage>, clock: Clock, validation: () => ValidateWorkflowOptions, hasActiveRuns: (id: string) => Promise<boolean>) {
+  constructor(
+    storage: () => Promise<Storage>,
+    clock: Clock,
+    validation: () => ValidateWorkflowOptions,
+    hasActiveRuns: (id: string) => Promise<boolean>,
+    audit: (change: AuditChange, actor: string | undefined) => AuditEvent,
+  ) {
     this.#storage = storage;
     this.#clock = clock;
     this.#validation = validation;
     this.#hasActiveRuns = hasActiveRuns;
+    this.#audit = audit;
+  }
+
+  /** The audit event of writing a version of `id` (`before`: the version it follows). */
+  #versionEvents(action: AuditChange['action'], id: string, before: number | undefined, actor: string | undefined): VersionEvents {
+    return (version) => [this.#audit({ action, subjectType: 'workflow', subjectId: id, afterVersion: version, ...(before === undefined ? {} : { beforeVersion: before }) }, actor)];
   }
 
   /** Validates and stores a new workflow (version 1, or the definition's version). Nothing is written when invalid. */
-  async create(source: WorkflowSource): Promise<WorkflowRecord> {
+  async create(source: WorkflowSource, options: ActorOptions = {}): Promise<WorkflowRecord> {
     const def = resolveDefinition(source, this.#validation());
     const storage = await this.#storage();
     const id = workflowIdFor(def);
     if (await storage.getWorkflow(id)) throw alreadyExists(id);
     // A deleted id keeps its version numbers: the new workflow starts above them. A concurrent
     // create that won is reported as such.
-    return this.#save(storage, id, def.version, def, async () => {
+    const events = this.#versionEvents('workflow.created', id, undefined, options.actor);
+    return this.#save(storage, id, def.version, def, events, async () => {
       if (await storage.getWorkflow(id)) throw alreadyExists(id);
     });
   }
@@ -64,36 +83,40 @@ export class WorkflowStore {
   }
 
   /** Stores the definition as the next version of `id`. */
-  async update(id: string, source: WorkflowSource): Promise<WorkflowRecord> {
+  async update(id: string, source: WorkflowSource, options: ActorOptions = {}): Promise<WorkflowRecord> {
+    return this.#update(id, source, 'workflow.updated', options.actor);
+  }
+
+  async #update(id: string, source: WorkflowSource, action: AuditChange['action'], actor: string | undefined): Promise<WorkflowRecord> {
     const storage = await this.#storage();
     const latest = await storage.getWorkflow(id);
     if (!latest) throw new NotFoundError(`Workflow "${id}" not found`);
     const def = resolveDefinition(source, this.#validation());
-    return this.#save(storage, id, latest.version + 1, def);
+    return this.#save(storage, id, latest.version + 1, def, this.#versionEvents(action, id, latest.version, actor));
   }
 
   /** Marks the latest version archived (as a new version). */
-  async archive(id: string): Promise<WorkflowRecord> {
+  async archive(id: string, options: ActorOptions = {}): Promise<WorkflowRecord> {
     const latest = await this.get(id);
     if (!latest) throw new NotFoundError(`Workflow "${id}" not found`);
-    return this.update(id, { ...latest.definition, status: 'archived' });
+    return this.update(id, { ...latest.definition, status: 'archived' }, options);
   }
 
   /** Makes an older version current again by copying it as the next version. */
-  async rollback(id: string, version: number): Promise<WorkflowRecord> {
+  async rollback(id: string, version: number, options: ActorOptions = {}): Promise<WorkflowRecord> {
     const target = await this.get(id, version);
     if (!target) throw new NotFoundError(`Workflow "${id}" has no version ${version}`);
-    return this.update(id, target.definition);
+    return this.#update(id, target.definition, 'workflow.rolled_back', options.actor);
   }
 
   /** Deletes a workflow; refused while runs of it are active unless `force`. */
-  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+  async delete(id: string, options: { force?: boolean } & ActorOptions = {}): Promise<void> {
     const storage = await this.#storage();
     if (!(await storage.getWorkflow(id))) throw new NotFoundError(`Workflow "${id}" not found`);
     if (!options.force && (await this.#hasActiveRuns(id))) {
       throw new IllegalStateError(`Workflow "${id}" has running executions; pass { force: true } to delete it anyway`);
     }
-    await storage.deleteWorkflow(id);
+    await storage.deleteWorkflow(id, [this.#audit({ action: 'workflow.deleted', subjectType: 'workflow', subjectId: id }, options.actor)]);
   }
 
   /** @internal Validates a workflow and stores it, reusing a version whose definition is identical. */
@@ -107,9 +130,10 @@ export class WorkflowStore {
     const id = workflowIdFor(def);
     const existing = await storage.getWorkflow(id, def.version);
     if (existing && JSON.stringify(existing.definition) === JSON.stringify(withId(def, id, existing.version))) return existing;
-    if (!existing) return this.#save(storage, id, def.version, def);
+    // Stored on the way to running it (engine.run with a builder or a definition): the engine's own change.
+    if (!existing) return this.#save(storage, id, def.version, def, this.#versionEvents('workflow.created', id, undefined, undefined));
     const latest = await storage.getWorkflow(id);
-    return this.#save(storage, id, (latest?.version ?? def.version) + 1, def);
+    return this.#save(storage, id, (latest?.version ?? def.version) + 1, def, this.#versionEvents('workflow.updated', id, latest?.version, undefined));
   }
 
   /**
@@ -118,7 +142,7 @@ export class WorkflowStore {
    * refuse the retry by throwing. Storage treats rewriting an identical version as a no-op, so two
    * writers of the same definition may share a version: it holds exactly what each wrote.
    */
-  async #save(storage: Storage, id: string, version: number, def: WorkflowDefinition, onTaken?: () => Promise<void>): Promise<WorkflowRecord> {
+  async #save(storage: Storage, id: string, version: number, def: WorkflowDefinition, events: VersionEvents, onTaken?: () => Promise<void>): Promise<WorkflowRecord> {
     for (let attempt = 0; ; attempt++) {
       const record: WorkflowRecord = {
         id,
@@ -130,7 +154,7 @@ export class WorkflowStore {
         created_at: this.#clock.now(),
       };
       try {
-        await storage.saveWorkflow(record);
+        await storage.saveWorkflow(record, events(version));
         return record;
       } catch (error) {
         const highest = takenUpTo(error);

@@ -1,5 +1,5 @@
 /** `/workflow-executions`: listing, reading, controlling and deleting runs; approvals; trace. Live events: stream-routes.ts. */
-import type { Router } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError } from '../kernel/errors.js';
@@ -72,6 +72,7 @@ async function committed(engine: Engine, id: string, events: readonly TrellisEve
 export function mountExecutionRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
   const { authorize } = options;
   const one = param('execution', 'id');
+  const by = (req: Request) => ({ actor: options.actor(req) });
 
   const read = async (id: string): Promise<WorkflowExecution> => {
     const execution = await engine.get(id);
@@ -94,33 +95,33 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
   router.delete('/workflow-executions/:id', guard(authorize, 'execution:delete', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { force } = parseRequest(DeleteQuery, req.query, 'query');
-    await engine.deleteRun(id, { force: force === 'true' });
+    await engine.deleteRun(id, { force: force === 'true', ...by(req) });
     res.status(204).end();
   }));
 
   router.post('/workflow-executions/:id/cancel', guard(authorize, 'execution:cancel', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { reason } = parseBody(CancelBody, req, { optional: true });
-    await engine.cancel(id, reason);
+    await engine.cancel(id, reason, by(req));
     res.json(await read(id));
   }));
 
   router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await committed(engine, id, ['execution:paused'], () => engine.pause(id));
+    await committed(engine, id, ['execution:paused'], () => engine.pause(id, by(req)));
     res.json(await read(id));
   }));
 
   router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await committed(engine, id, ['execution:resumed'], () => engine.resume(id));
+    await committed(engine, id, ['execution:resumed'], () => engine.resume(id, by(req)));
     res.json(await read(id));
   }));
 
   router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), catching(async (req, res) => {
     const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
     const body = parseBody(ApprovalBody, req);
-    await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined) : engine.reject(id, nodeId, body.reason)));
+    await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined, by(req)) : engine.reject(id, nodeId, body.reason, by(req))));
     res.json(await read(id));
   }));
 

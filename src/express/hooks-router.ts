@@ -22,7 +22,7 @@ export interface HooksRouterOptions {
   readonly webhookSecretFor?: (workflowId: string, triggerId: string) => string | undefined;
   /** The clock signature timestamps are checked against. @default the system clock */
   readonly clock?: Clock;
-  /** Told about every error answered with a 5xx. @default console.error */
+  /** Told about every error answered with a 5xx. @default the engine's `logger` (its `error` level) */
   readonly onError?: (error: unknown, req: Request) => void;
 }
 
@@ -43,7 +43,7 @@ const Header = z.string().min(1).max(1000).optional();
  */
 export function createHooksRouter(engine: Engine, options: HooksRouterOptions = {}): Router {
   const clock = options.clock ?? systemClock;
-  const onError = options.onError ?? ((error: unknown) => console.error('[trellis] webhook failed:', error));
+  const onError = options.onError ?? ((error: unknown, req: Request) => engine.logger.error({ err: error, path: req.originalUrl }, 'webhook failed'));
   if (options.webhookSecretFor !== undefined && typeof options.webhookSecretFor !== 'function') {
     throw new TrellisError('invalid_options', `createHooksRouter option "webhookSecretFor" must be a function, got ${typeof options.webhookSecretFor}`);
   }

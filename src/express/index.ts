@@ -5,7 +5,7 @@
 
 // The REST API over an engine, and who may do what.
 export { createRouter } from './router.js';
-export type { RouterOptions, AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
+export type { RouterOptions, AuthorizeFn, AuthorizeGrant, RouterAction, RouterResource } from './router-options.js';
 
 // Event streams from a browser: EventSource cannot send an Authorization header.
 export { createStreamToken } from './stream-token.js';

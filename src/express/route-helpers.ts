@@ -8,6 +8,7 @@ import { TrellisError } from '../kernel/errors.js';
 import type { PromptRecord, RunRecord, WorkflowRecord } from '../storage/records.js';
 import { outputPreview } from './output-preview.js';
 import { refusalMessage } from './refusal-message.js';
+import { allows } from './principal.js';
 import type { AuthorizeFn, RouterAction, RouterResource } from './router-options.js';
 
 /**
@@ -30,7 +31,7 @@ export function catching(handler: (req: Request, res: Response, next: NextFuncti
 export function guard(authorize: AuthorizeFn | undefined, action: RouterAction, resource: (req: Request) => RouterResource): RequestHandler {
   return catching(async (req, _res, next) => {
     const target = resource(req);
-    if (authorize && (await authorize(req, action, target)) !== true) {
+    if (authorize && !allows(req, await authorize(req, action, target))) {
       throw new TrellisError('forbidden', refusalMessage(action, target), { details: { action, resource: target } });
     }
     next();

@@ -2,6 +2,10 @@
 import type { Request } from 'express';
 import { TrellisError } from '../kernel/errors.js';
 import { secretBytes } from './stream-token.js';
+import { grantedPrincipal, type AuthorizeGrant } from './principal.js';
+
+export type { AuthorizeGrant } from './principal.js';
+import { consoleLogger, type Logger } from '../kernel/logger.js';
 
 /** What a request wants to do; `authorize` receives one of these. */
 export type RouterAction =
@@ -18,16 +22,22 @@ export type RouterAction =
   | 'execution:resume'
   | 'execution:approve'
   | 'execution:delete'
+  | 'execution:retry'
+  | 'dead-letter:list'
+  | 'dead-letter:discard'
+  | 'audit:read'
   | 'template:list'
   | 'prompt:list'
   | 'prompt:create'
   | 'prompt:read'
   | 'prompt:update'
-  | 'prompt:delete';
+  | 'prompt:delete'
+  | 'metrics:read'
+  | 'health:read';
 
 /** What the action is done to. `id` is absent for collections (list, create). */
 export interface RouterResource {
-  readonly type: 'workflow' | 'execution' | 'template' | 'prompt';
+  readonly type: 'workflow' | 'execution' | 'template' | 'prompt' | 'dead-letter' | 'audit' | 'engine';
   readonly id?: string;
 }
 
@@ -42,7 +52,8 @@ export interface RouterResource {
  * and every record of a list (`workflow:read`, `execution:read`, `prompt:read` on its id), which the
  * list leaves out when refused.
  */
-export type AuthorizeFn = (req: Request, action: RouterAction, resource: RouterResource) => boolean | Promise<boolean>;
+export type AuthorizeFn = (req: Request, action: RouterAction, resource: RouterResource) => boolean | AuthorizeGrant | Promise<boolean | AuthorizeGrant>;
+
 
 /** Options of {@link createRouter}. */
 export interface RouterOptions {
@@ -56,7 +67,7 @@ export interface RouterOptions {
   readonly heartbeatMs?: number;
   /**
    * Told about every error answered with a 5xx (the client only gets a generic message).
-   * @default console.error
+   * @default the engine's `logger` (its `error` level)
    */
   readonly onError?: (error: unknown, req: Request) => void;
   /**
@@ -70,6 +81,24 @@ export interface RouterOptions {
   readonly streamTokenSecret?: string | Uint8Array;
   /** How long a stream token opens the stream, in ms (it is checked when the stream opens). @default 60000 */
   readonly streamTokenTtlMs?: number;
+  /**
+   * Who a request is, for the audit trail: recorded as the actor of every change it makes (runs
+   * started, approved, cancelled, retried, workflows written...). Undefined records `system`.
+   * @default the `principal` that `authorize` granted the request, if it answered with one
+   */
+  readonly actor?: (req: Request) => string | undefined;
+  /**
+   * Serves `GET /metrics`: `engine.metrics()` in the Prometheus text format, checked by
+   * `authorize` as `metrics:read` on `{ type: 'engine' }`. @default false
+   */
+  readonly metrics?: boolean;
+  /**
+   * Serves the probes: `GET /health/live` and `GET /health/ready` (200 or 503, `{ status }`, no
+   * `authorize`: probes carry no credentials and learn nothing but up or down), and `GET /health`
+   * with every check (`engine.health()`; 503 when not ready), checked by `authorize` as
+   * `health:read`. @default false
+   */
+  readonly health?: boolean;
 }
 
 /** Options after defaults. */
@@ -80,13 +109,16 @@ export interface ResolvedRouterOptions {
   readonly onError: (error: unknown, req: Request) => void;
   readonly streamTokenSecret: Uint8Array | undefined;
   readonly streamTokenTtlMs: number;
+  readonly actor: (req: Request) => string | undefined;
+  readonly metrics: boolean;
+  readonly health: boolean;
 }
 
 /** Longest a stream token may open a stream for: a token travels in a URL, so it must not live long. */
 const MAX_STREAM_TOKEN_TTL_MS = 60 * 60 * 1000;
 
 /** Validates and defaults router options; throws `invalid_options` naming the option. */
-export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOptions {
+export function resolveRouterOptions(options: RouterOptions, logger: Logger = consoleLogger): ResolvedRouterOptions {
   const o = options ?? {};
   if (o.authorize !== undefined && typeof o.authorize !== 'function') {
     throw new TrellisError('invalid_options', `createRouter option "authorize" must be a function, got ${typeof o.authorize}`);
@@ -109,12 +141,23 @@ export function resolveRouterOptions(options: RouterOptions): ResolvedRouterOpti
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_STREAM_TOKEN_TTL_MS) {
     throw new TrellisError('invalid_options', `createRouter option "streamTokenTtlMs" must be a positive number of ms up to ${MAX_STREAM_TOKEN_TTL_MS} (an hour), got ${JSON.stringify(ttl)}`);
   }
+  if (o.actor !== undefined && typeof o.actor !== 'function') {
+    throw new TrellisError('invalid_options', `createRouter option "actor" must be a function of the request, got ${typeof o.actor}`);
+  }
   return {
+    actor: o.actor ?? grantedPrincipal,
     authorize: o.authorize,
     bodyLimit: limit,
     heartbeatMs: heartbeat,
-    onError: o.onError ?? ((error) => console.error('[trellis] request failed:', error)),
+    onError: o.onError ?? ((error, req) => logger.error({ err: error, method: req.method, path: req.originalUrl }, 'request failed')),
     streamTokenSecret: o.streamTokenSecret === undefined ? undefined : secretBytes(o.streamTokenSecret, 'createRouter option "streamTokenSecret"'),
     streamTokenTtlMs: ttl,
+    metrics: flag('metrics', o.metrics),
+    health: flag('health', o.health),
   };
+}
+
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new TrellisError('invalid_options', `createRouter option "${name}" must be a boolean, got ${JSON.stringify(value)}`);
+  return value ?? false;
 }

@@ -2,6 +2,7 @@
 import express, { type Router } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { mountApprovalRoutes } from './approval-routes.js';
+import { mountDeadLetterRoutes } from './dead-letter-routes.js';
 import { mountExecutionRoutes } from './execution-routes.js';
 import { errorHandler } from './http-errors.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
@@ -10,6 +11,8 @@ import { resolveRouterOptions, type RouterOptions } from './router-options.js';
 import { mountStreamRoutes } from './stream-routes.js';
 import { unknownRoutes } from './unknown-routes.js';
 import { mountWorkflowRoutes } from './workflow-routes.js';
+import { mountMetricsRoutes } from './metrics-routes.js';
+import { mountHealthRoutes } from './health-routes.js';
 
 /**
  * The HTTP API of `engine` (workflows, executions, approvals and their inbox, live events, prompts), JSON in and
@@ -24,7 +27,7 @@ import { mountWorkflowRoutes } from './workflow-routes.js';
  * app.listen(3000);
  */
 export function createRouter(engine: Engine, options: RouterOptions): Router {
-  const resolved = resolveRouterOptions(options);
+  const resolved = resolveRouterOptions(options, engine.logger);
   const router = express.Router();
   router.use(express.json({ limit: resolved.bodyLimit }));
   // A body nested past MAX_JSON_DEPTH is refused with 400 here, before any handler walks it.
@@ -37,6 +40,9 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   mountStreamRoutes(router, engine, resolved);
   mountApprovalRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);
+  mountDeadLetterRoutes(router, engine, resolved);
+  if (resolved.metrics) mountMetricsRoutes(router, engine, resolved);
+  if (resolved.health) mountHealthRoutes(router, engine, resolved);
   router.use(unknownRoutes(router));
   router.use(errorHandler(resolved.onError));
   return router;

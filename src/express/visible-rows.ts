@@ -6,6 +6,7 @@
  */
 import type { Request } from 'express';
 import type { AuthorizeFn } from './router-options.js';
+import { allows } from './principal.js';
 
 /** Records listed by the router, with the read action that guards each. */
 type Listed = 'workflow' | 'execution' | 'prompt';
@@ -16,7 +17,7 @@ const BATCH = 100;
 /** Keeps the rows `authorize` lets `req` read, in order (asked all at once). */
 export async function readable<T extends { readonly id: string }>(authorize: AuthorizeFn | undefined, req: Request, type: Listed, rows: readonly T[]): Promise<T[]> {
   if (!authorize) return [...rows];
-  const allowed = await Promise.all(rows.map(async (row) => (await authorize(req, `${type}:read`, { type, id: row.id })) === true));
+  const allowed = await Promise.all(rows.map(async (row) => allows(req, await authorize(req, `${type}:read`, { type, id: row.id }))));
   return rows.filter((_, i) => allowed[i]);
 }
 

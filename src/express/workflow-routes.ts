@@ -1,5 +1,5 @@
 /** `/workflows`: CRUD over stored workflows, and starting runs of them. */
-import type { Router } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import type { WorkflowDefinitionInput } from '../definition/definition.js';
@@ -54,11 +54,12 @@ const IdempotencyHeader = z.string().min(1).max(255).optional();
 export function mountWorkflowRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
   const { authorize } = options;
   const one = param('workflow', 'id');
+  const by = (req: Request) => ({ actor: options.actor(req) });
 
   router.post('/workflows', guard(authorize, 'workflow:create', () => ({ type: 'workflow' })), catching(async (req, res) => {
     const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
-    const record = await engine.workflows.create(body as WorkflowDefinitionInput);
+    const record = await engine.workflows.create(body as WorkflowDefinitionInput, by(req));
     res.status(201).json(workflowView(record));
   }));
 
@@ -80,14 +81,14 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     const { id } = parseRequest(IdParams, req.params, 'params');
     const body = parseBody(DefinitionBody, req);
     await assertReferencesAllowed(authorize, req, body);
-    const record = await engine.workflows.update(id, body as WorkflowDefinitionInput);
+    const record = await engine.workflows.update(id, body as WorkflowDefinitionInput, by(req));
     res.json(workflowView(record));
   }));
 
   router.delete('/workflows/:id', guard(authorize, 'workflow:delete', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { force } = parseRequest(DeleteQuery, req.query, 'query');
-    await engine.workflows.delete(id, { force: force === 'true' });
+    await engine.workflows.delete(id, { force: force === 'true', ...by(req) });
     res.status(204).end();
   }));
 
@@ -100,6 +101,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
     await assertReachableAllowed(authorize, req, engine, id, query.version);
     const executionId = await engine.startStored(id, input, {
       trigger: { type: 'manual', via: 'http' },
+      ...by(req),
       ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
       ...(query.version === undefined ? {} : { version: query.version }),
     });

@@ -23,7 +23,7 @@ import type { MutableNode } from './cel-ast.js';
 /**
  * Units one evaluation may spend. A unit is about one node evaluated or one character or element
  * handled (40 to 200 ns on a 2020s core), so the budget allows about 100,000 macro steps of a
- * small predicate or a megabyte of text handled; see the README's "Limits" for the measurements.
+ * small predicate or a megabyte of text handled; see "Limits" in docs/expressions.md for the measurements.
  */
 export const EXPRESSION_COST_BUDGET = 1_000_000;
 

@@ -36,6 +36,7 @@ export type TrellisErrorCode =
   | 'unsupported_media_type'
   | 'method_not_allowed'
   | 'forbidden'
+  | 'missing_package'
   | 'internal';
 
 /** One problem found while validating a definition or an input. */
@@ -165,6 +166,25 @@ export class IllegalStateError extends TrellisError {
   override readonly name = 'IllegalStateError';
   constructor(message: string, options: TrellisErrorOptions = {}) {
     super('illegal_state', message, options);
+  }
+}
+
+/**
+ * Thrown when an optional package a feature needs (a database driver, a provider SDK, express) is
+ * not installed. The message names the `npm i` command; `packageName` and `installCommand` say it
+ * to code.
+ */
+export class MissingPackageError extends TrellisError {
+  override readonly name = 'MissingPackageError';
+  /** The npm package to install, e.g. `better-sqlite3`. */
+  readonly packageName: string;
+  /** The command that installs it, e.g. `npm i better-sqlite3`. */
+  readonly installCommand: string;
+  constructor(packageName: string, neededFor: string, options: TrellisErrorOptions = {}) {
+    const installCommand = `npm i ${packageName}`;
+    super('missing_package', `${neededFor} needs the package "${packageName}", which is not installed: run \`${installCommand}\``, { retryable: false, ...options });
+    this.packageName = packageName;
+    this.installCommand = installCommand;
   }
 }
 

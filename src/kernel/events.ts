@@ -3,6 +3,7 @@
  * never sees something a crash could undo. A listener that throws never breaks a run.
  */
 import { EventEmitter } from 'eventemitter3';
+import { consoleLogger, type Logger } from './logger.js';
 
 interface Base {
   readonly executionId: string;
@@ -77,6 +78,16 @@ export interface TrellisEvents {
 /** Name of a Trellis event. */
 export type TrellisEventName = keyof TrellisEvents;
 
+/** An event's own fields, without the run's id, workflow and time (what a run's events are built from). */
+export type RunEventFields<K extends TrellisEventName> = Omit<TrellisEvents[K], 'executionId' | 'workflowId' | 'timestamp'>;
+
+/**
+ * Sees every event once, as cheaply as possible: a run's events when they are queued behind their
+ * commit (no payload is built for listeners that do not exist), the others when published. The
+ * engine's metrics are one. `workflowId` is undefined for engine-wide events (`provider:circuit`).
+ */
+export type EventObserver = (event: TrellisEventName, workflowId: string | undefined, fields: RunEventFields<TrellisEventName>) => void;
+
 type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
 
 /**
@@ -85,15 +96,50 @@ type Listener<K extends TrellisEventName> = (payload: TrellisEvents[K]) => void;
  * `listener:error` and the others still run.
  */
 export class TrellisEventEmitter extends EventEmitter<{ [K in TrellisEventName]: Listener<K> }> {
-  /** Calls every listener of `event`, each in its own try/catch. */
+  readonly #logger: Logger;
+  #observer: EventObserver | undefined;
+
+  /** `logger` is told of every `listener:error` (a listener that threw, background work that failed), listened to or not. */
+  constructor(logger: Logger = consoleLogger) {
+    super();
+    this.#logger = logger;
+  }
+
+  /** The observer (the engine's metrics), or undefined. Internal to the engine. */
+  get observer(): EventObserver | undefined {
+    return this.#observer;
+  }
+
+  /** Sets the one observer. Internal to the engine. */
+  observe(observer: EventObserver): void {
+    this.#observer = observer;
+  }
+
+  /** Calls every listener of `event`, each in its own try/catch. The observer sees it first. */
   publish<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
+    this.#observer?.(event, (payload as { readonly workflowId?: string }).workflowId, payload);
+    return this.deliver(event, payload);
+  }
+
+  /** Calls every listener of `event`, but not the observer: for events it saw when they were queued. Internal. */
+  deliver<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
+    if (event === 'listener:error') {
+      const failure = payload as TrellisEvents['listener:error'];
+      this.#logger.error({ event: failure.event, err: failure.error }, `${failure.event} failed`);
+    }
+    return this.#deliver(event, payload);
+  }
+
+  #deliver<K extends TrellisEventName>(event: K, payload: TrellisEvents[K]): boolean {
     const listeners = this.listeners(event);
     if (listeners.length === 0) return false;
     for (const listener of listeners) {
       try {
         (listener as Listener<K>).call(this, payload);
       } catch (error) {
-        if (event !== 'listener:error') this.publish('listener:error', { event, error });
+        if (event === 'listener:error') continue;
+        this.#logger.error({ event, err: error }, `a listener of "${event}" threw`);
+        this.#deliver('listener:error', { event, error });
       }
     }
     return true;

@@ -12,7 +12,7 @@
  * replaced by its `completed` row microseconds later), and while a dead record sits in the old
  * generation every young object it points to survives the young GC as well and is promoted in
  * turn, which shows on the bench as bytes promoted and runs slower than with V8's
- * `--no-allocation-site-pretenuring` (figures in README's performance notes). Objects made by
+ * `--no-allocation-site-pretenuring` (figures in docs/performance-notes.md). Objects made by
  * `new` carry no allocation site, so they are never pretenured.
  *
  * The constructors made here have `Object.prototype` as their prototype, so what they make is a

@@ -2,6 +2,7 @@
  * The Anthropic adapter: the Messages API through the official `@anthropic-ai/sdk`.
  */
 import type { Anthropic, ClientOptions } from '@anthropic-ai/sdk';
+import type * as AnthropicSdk from '@anthropic-ai/sdk';
 import type {
   Message,
   MessageCreateParamsBase,
@@ -11,7 +12,9 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ProviderError } from '../kernel/errors.js';
+import { assertInstalled, missingPackageOr } from '../kernel/optional-packages.js';
 import { abortError, classifyProviderError, checkToolArguments, parseToolArguments } from './classify-error.js';
+import type { SdkClientOptions } from './sdk-client-options.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 
 /** Options of {@link AnthropicProvider}. */
@@ -28,7 +31,7 @@ export interface AnthropicProviderOptions {
    */
   readonly defaultMaxTokens?: number;
   /** Further SDK client options (timeout, fetch, defaultHeaders...). `maxRetries` is always 0. */
-  readonly clientOptions?: Omit<ClientOptions, 'apiKey' | 'baseURL' | 'maxRetries'>;
+  readonly clientOptions?: SdkClientOptions;
 }
 
 /** The forced tool that carries structured output. */
@@ -52,7 +55,9 @@ export class AnthropicProvider implements Provider {
   readonly #options: AnthropicProviderOptions;
   #client: Promise<Anthropic> | undefined;
 
+  /** @throws MissingPackageError when the `@anthropic-ai/sdk` package is not installed. */
   constructor(options: AnthropicProviderOptions = {}) {
+    assertInstalled('@anthropic-ai/sdk', 'AnthropicProvider');
     this.name = options.name ?? 'anthropic';
     this.#options = options;
   }
@@ -78,9 +83,14 @@ export class AnthropicProvider implements Provider {
   async #createClient(): Promise<Anthropic> {
     const { apiKey, baseURL, clientOptions } = this.#options;
     const key = apiKey ?? process.env['ANTHROPIC_API_KEY'];
-    const { default: AnthropicClient } = await import('@anthropic-ai/sdk');
-    return new AnthropicClient({
-      ...clientOptions,
+    let sdk: typeof AnthropicSdk;
+    try {
+      sdk = await import('@anthropic-ai/sdk');
+    } catch (error) {
+      throw missingPackageOr(error, '@anthropic-ai/sdk', 'AnthropicProvider');
+    }
+    return new sdk.default({
+      ...(clientOptions as ClientOptions | undefined),
       ...(key === undefined ? {} : { apiKey: key }),
       ...(baseURL === undefined ? {} : { baseURL }),
       maxRetries: 0,

@@ -2,8 +2,9 @@
  * The Ollama adapter: `/api/chat` through the official `ollama` package.
  */
 import type * as OllamaSdk from 'ollama';
-import type { ChatRequest, ChatResponse, Fetch, Message, Tool } from 'ollama';
+import type { ChatRequest, ChatResponse, Message, Tool } from 'ollama';
 import { ProviderError } from '../kernel/errors.js';
+import { assertInstalled, missingPackageOr } from '../kernel/optional-packages.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 
@@ -14,9 +15,17 @@ export interface OllamaProviderOptions {
   /** The provider part of `provider_model`. @default 'ollama' */
   readonly name?: string;
   /** A `fetch` to use instead of the global one (the adapter wraps it to wire up cancellation). */
-  readonly fetch?: Fetch;
+  readonly fetch?: typeof fetch;
   /** Headers sent with every request (e.g. auth for a proxy in front of Ollama). */
   readonly headers?: Readonly<Record<string, string>>;
+}
+
+async function importSdk(): Promise<typeof OllamaSdk> {
+  try {
+    return await import('ollama');
+  } catch (error) {
+    throw missingPackageOr(error, 'ollama', 'OllamaProvider');
+  }
 }
 
 /** Request-level fields of `/api/chat`; other option keys go into its `options` object. */
@@ -41,18 +50,20 @@ export class OllamaProvider implements Provider {
   readonly #options: OllamaProviderOptions;
   #sdk: Promise<typeof OllamaSdk> | undefined;
 
+  /** @throws MissingPackageError when the `ollama` package is not installed. */
   constructor(options: OllamaProviderOptions = {}) {
+    assertInstalled('ollama', 'OllamaProvider');
     this.name = options.name ?? 'ollama';
     this.#options = options;
   }
 
   /** Calls `/api/chat`, streaming (NDJSON) when `request.onToken` is set. */
   async complete(request: ProviderRequest): Promise<ProviderResponse> {
-    this.#sdk ??= import('ollama');
+    this.#sdk ??= importSdk();
     const { Ollama } = await this.#sdk;
     const baseFetch = this.#options.fetch ?? globalThis.fetch;
     let lastHeaders: Headers | undefined;
-    const fetchWithSignal: Fetch = async (input, init) => {
+    const fetchWithSignal: typeof fetch = async (input, init) => {
       const signal = init?.signal ? AbortSignal.any([init.signal, request.signal]) : request.signal;
       const response = await baseFetch(input, { ...init, signal });
       lastHeaders = response.headers;

@@ -3,6 +3,7 @@
  * OpenAI-compatible servers (vLLM, LM Studio, llama.cpp server) through `baseURL`.
  */
 import type { ClientOptions, OpenAI } from 'openai';
+import type * as OpenAISdk from 'openai';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -10,7 +11,9 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ProviderError } from '../kernel/errors.js';
+import { assertInstalled, missingPackageOr } from '../kernel/optional-packages.js';
 import { abortError, classifyProviderError, parseToolArguments } from './classify-error.js';
+import type { SdkClientOptions } from './sdk-client-options.js';
 import type { Provider, ProviderRequest, ProviderResponse, ProviderToolCall, ProviderUsage } from './provider.js';
 
 /** Options of {@link OpenAIProvider}. */
@@ -27,7 +30,7 @@ export interface OpenAIProviderOptions {
   readonly name?: string;
   readonly organization?: string;
   /** Further SDK client options (timeout, fetch, defaultHeaders...). `maxRetries` is always 0. */
-  readonly clientOptions?: Omit<ClientOptions, 'apiKey' | 'baseURL' | 'organization' | 'maxRetries'>;
+  readonly clientOptions?: SdkClientOptions;
 }
 
 type ChatBody = ChatCompletionCreateParamsBase & Record<string, unknown>;
@@ -45,7 +48,9 @@ export class OpenAIProvider implements Provider {
   readonly #options: OpenAIProviderOptions;
   #client: Promise<OpenAI> | undefined;
 
+  /** @throws MissingPackageError when the `openai` package is not installed. */
   constructor(options: OpenAIProviderOptions = {}) {
+    assertInstalled('openai', 'OpenAIProvider');
     this.name = options.name ?? 'openai';
     this.#options = options;
   }
@@ -82,9 +87,14 @@ export class OpenAIProvider implements Provider {
         retryable: false,
       });
     }
-    const { default: OpenAIClient } = await import('openai');
-    return new OpenAIClient({
-      ...clientOptions,
+    let sdk: typeof OpenAISdk;
+    try {
+      sdk = await import('openai');
+    } catch (error) {
+      throw missingPackageOr(error, 'openai', 'OpenAIProvider');
+    }
+    return new sdk.default({
+      ...(clientOptions as ClientOptions | undefined),
       apiKey: key,
       ...(baseURL === undefined ? {} : { baseURL }),
       ...(organization === undefined ? {} : { organization }),

@@ -9,7 +9,7 @@
  * driven from (owner and revision; a claim bumps the revision). A commit refused because another
  * claim came in between reports `conflict` through `failed`, and the run is abandoned here.
  */
-import type { ModelCallRecord, RunRecord, RunStatus, StepRecord } from '../storage/records.js';
+import type { AuditEvent, ModelCallRecord, RunRecord, RunStatus, StepRecord } from '../storage/records.js';
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
@@ -39,6 +39,7 @@ export class CommitBatch {
   readonly #hooks: CommitBatchHooks;
   #steps = new Map<string, StepRecord>();
   #calls: ModelCallRecord[] = [];
+  #audit: AuditEvent[] = [];
   #patch: RunPatch | undefined;
   #create: RunRecord | undefined;
   #created: Creation | undefined;
@@ -87,6 +88,11 @@ export class CommitBatch {
     this.#created = { landed, yieldFirst };
   }
 
+  /** Appends audit events to the next commit: they land with the change they record, or not at all. */
+  audit(events: readonly AuditEvent[]): void {
+    this.#audit.push(...events);
+  }
+
   /** Merges a run patch into the pending one. */
   patch(patch: RunPatch): void {
     // Object.assign, not a spread: a spread clone that gains keys costs V8 a new hidden class (see ScopeContexts.open).
@@ -114,7 +120,7 @@ export class CommitBatch {
     this.#scheduled = false;
     const after = this.#after;
     this.#after = [];
-    if (this.#steps.size === 0 && this.#patch === undefined && this.#calls.length === 0 && this.#create === undefined) {
+    if (this.#steps.size === 0 && this.#patch === undefined && this.#calls.length === 0 && this.#create === undefined && this.#audit.length === 0) {
       for (const callback of after) callback();
       return;
     }
@@ -139,6 +145,10 @@ export class CommitBatch {
       if ('owner' in run) this.#owner = run.owner ?? null;
     }
     if (create) commit.create = create;
+    if (this.#audit.length > 0) {
+      commit.audit = this.#audit;
+      this.#audit = [];
+    }
     // Commits of one run land in order: chain behind a write still in flight, else write at once.
     const queued = this.#writing > 0;
     this.#writing++;

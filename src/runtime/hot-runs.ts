@@ -5,9 +5,10 @@
  * the ChildRuns port their `sub_workflow` steps start children through (using the engine's
  * RunAdmission to create them). Internal to the engine.
  */
+import type { TraceScope } from '../telemetry/tracing.js';
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
-import type { RunRecord, StepRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { DeliveredEvent, Storage } from '../storage/storage.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
 import type { Clock } from '../kernel/clock.js';
@@ -20,6 +21,7 @@ import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
+import { inboxWake } from './inbox-wakes.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -63,10 +65,10 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
-    const { clock, ids, random, events, handlers, models } = parts.services;
+    const { clock, ids, random, events, handlers, models, logger, tracing } = parts.services;
     // One object every controller shares, read on hot paths: all its fields are present from the
     // start (storage is filled in by open(), before any run exists).
-    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, owner: this, children: this };
+    this.#deps = { storage: undefined as unknown as Storage, clock, ids, random, events, handlers, models, logger, tracing, owner: this, children: this };
     this.#admission = parts.admission(this);
   }
 
@@ -149,11 +151,11 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** A controller for `run`, known to this process as hot, not yet begun. */
-  hold(run: RunRecord, def: WorkflowDefinition): RunController {
+  hold(run: RunRecord, def: WorkflowDefinition, trace?: TraceScope): RunController {
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);
-    const controller = new RunController(this.#deps, compilePlan(def), run, budget);
+    const controller = new RunController(this.#deps, compilePlan(def), run, budget, trace);
     this.#controllers.set(run.id, controller);
     this.#deps.models.attachRun(run, def);
     this.#parts.held();
@@ -174,22 +176,36 @@ export class HotRuns implements RunOwner, ChildRuns {
    * a recovery pass, an event) share one claim and one controller, so exactly one drives it.
    */
   adopt(run: RunRecord): Promise<RunController | undefined> {
+    return this.#adopt(run, false);
+  }
+
+  /** Like {@link adopt}, for a run this process has just claimed (by `claimReadyRuns`): it is loaded without a second claim. */
+  adoptClaimed(run: RunRecord): Promise<RunController | undefined> {
+    return this.#adopt(run, true);
+  }
+
+  /** Adoptions under way (their runs count against a worker's capacity before they are hot). */
+  get adopting(): number {
+    return this.#adopting.size;
+  }
+
+  #adopt(run: RunRecord, claimed: boolean): Promise<RunController | undefined> {
     const existing = this.#controllers.get(run.id);
     if (existing) return Promise.resolve(existing);
     // A run that ended is never driven again (driving it would finish it a second time).
     if (isFinishedRun(run.status)) return Promise.resolve(undefined);
     let adopting = this.#adopting.get(run.id);
     if (!adopting) {
-      adopting = this.#claimAndLoad(run.id).finally(() => this.#adopting.delete(run.id));
+      adopting = this.#claimAndLoad(run.id, claimed ? run : undefined).finally(() => this.#adopting.delete(run.id));
       this.#adopting.set(run.id, adopting);
     }
     return adopting;
   }
 
-  async #claimAndLoad(runId: string): Promise<RunController | undefined> {
+  async #claimAndLoad(runId: string, claimedAlready?: RunRecord): Promise<RunController | undefined> {
     const storage = await this.#parts.storage();
     const now = this.#parts.clock.now();
-    const claimed = await storage.claimRun(runId, this.#parts.instanceId, now + this.#parts.leaseMs, now);
+    const claimed = claimedAlready ?? (await storage.claimRun(runId, this.#parts.instanceId, now + this.#parts.leaseMs, now));
     if (!claimed || isFinishedRun(claimed.status)) return undefined;
     const workflow = await storage.getWorkflow(claimed.workflow_id, claimed.workflow_version);
     const steps = await storage.getSteps(runId);
@@ -223,9 +239,9 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   /** Wakes the step of a running or paused run that waits at `nodeOrPath` (a node id, or a path when it waits at several). */
-  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal): Promise<void> {
+  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal, audit?: AuditEvent): Promise<void> {
     const controller = await this.control(executionId, ['running', 'paused']);
-    await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal);
+    await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal, audit);
   }
 
   /**
@@ -234,7 +250,7 @@ export class HotRuns implements RunOwner, ChildRuns {
    * that process to wake the step (see {@link takeDeliveredEvents}). Resolves with the ids of the
    * runs woken here or delivered to.
    */
-  async wakeEventWaiters(name: string, payload: Json): Promise<string[]> {
+  async wakeEventWaiters(name: string, payload: Json, adopt = true): Promise<string[]> {
     const storage = await this.#parts.storage();
     const candidates = new Map<string, string[]>();
     for (const [id, controller] of this.#controllers) if (controller.eventWaiters(name).length > 0) candidates.set(id, []);
@@ -242,7 +258,8 @@ export class HotRuns implements RunOwner, ChildRuns {
     for (const step of await storage.findEventWaiters(name, 1000)) if (!this.#controllers.has(step.run_id)) candidates.set(step.run_id, [...(candidates.get(step.run_id) ?? []), step.path]);
     const reached: string[] = [];
     for (const [id, stored] of candidates) {
-      const run = this.#controllers.has(id) ? undefined : await storage.getRun(id);
+      // Without `adopt` (a submit-only engine), every run gets the event in its inbox.
+      const run = this.#controllers.has(id) || !adopt ? undefined : await storage.getRun(id);
       // An adoption that fails leaves the event in the inbox, for whoever takes the run on next.
       const controller = this.#controllers.get(id) ?? (run && (await this.adopt(run).catch(() => undefined)));
       if (controller ? await this.#wakeHere(controller, name, payload) : await this.#deliver(id, stored, name, payload)) reached.push(id);
@@ -279,7 +296,8 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   /**
    * Takes the events other processes delivered to runs driven here (all of them, or `runIds`):
-   * wakes each step still waiting for its event whose filter accepts it, then deletes the event.
+   * wakes each step still waiting for its event whose filter accepts it (or for the approval
+   * decision a submit-only process left, see inbox-wakes.ts), then deletes the event.
    * An event whose step no longer waits for it (woken already, by this event before a crash kept
    * it from being deleted, or by another) is deleted with nothing woken; one whose wake-up failed
    * is kept for the next pass (or the run's next owner).
@@ -294,9 +312,9 @@ export class HotRuns implements RunOwner, ChildRuns {
       if (!controller) continue;
       const step = controller.step(event.path);
       try {
-        if (step?.status === 'waiting' && step.waiter?.kind === 'event' && step.waiter.event === event.event && acceptsEvent(controller.contextFor(step), event.payload)) {
-          await controller.wake(event.path, { kind: 'event', payload: event.payload });
-        }
+        // An approval given on a submit-only process travels this way too (see inbox-wakes.ts).
+        const wake = inboxWake(step, event, () => acceptsEvent(controller.contextFor(step!), event.payload));
+        if (wake) await controller.wake(event.path, wake);
         taken.push(event.id);
       } catch (error) {
         this.#parts.reportError('event', error);

@@ -6,7 +6,7 @@
  * the commit. The parts: RunScheduler starts and skips steps, StepOutcomes applies what an attempt
  * led to, restoreRun continues a recovered run, RunRow holds the run's record.
  */
-import type { RunRecord, StepRecord } from '../storage/records.js';
+import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { RunPatch } from '../storage/storage.js';
 import type { ArrivedInput, StepContext, WakeSignal } from '../nodes/node-handler.js';
 import { compileExpression } from '../expressions/expressions.js';
@@ -34,6 +34,8 @@ import { StepTable } from './step-table.js';
 import { toWorkflowExecution, type WorkflowExecution } from './run-view.js';
 import { CommitBatch } from './commit-batch.js';
 import { plainCopier } from '../kernel/plain.js';
+import type { TraceScope } from '../telemetry/tracing.js';
+import { RunTrace } from './run-tracing.js';
 
 // The root context is run data a run keeps: made with `new`, not as a literal (see plain.ts).
 const copyRootContext = plainCopier<Record<string, unknown>>();
@@ -56,8 +58,12 @@ export class RunController implements PlannerView, StepContextHost {
   readonly budget: StepBudget;
   readonly #unsubscribeBudget: (() => void) | undefined;
   readonly #batch: CommitBatch;
+  /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
+  #letGo = false;
+  readonly #trace: RunTrace | undefined;
 
-  constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget) {
+  /** `started`: the run's span, when its admission began it (see RunTrace.open). */
+  constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget, started?: TraceScope) {
     this.#deps = deps;
     this.#plan = plan;
     this.budget = budget;
@@ -74,11 +80,13 @@ export class RunController implements PlannerView, StepContextHost {
     this.#row = new RunRow(run, this.#batch);
     this.#timers = new StepTimers(deps.clock);
     this.#events = new RunEvents(deps.events, deps.clock, this.#batch, plan, run);
+    this.#trace = RunTrace.open(deps.tracing, run, started);
     this.#executor = new StepExecutor({
       deps,
       plan,
       budget,
       batch: this.#batch,
+      trace: this.#trace,
       host: this,
       step: (path) => this.#steps.get(path),
       run: () => this.#row.record,
@@ -194,7 +202,8 @@ export class RunController implements PlannerView, StepContextHost {
    * (nothing was stored); `created` runs after, before any event of its steps, and with
    * `yieldToCaller` on the next macrotask (see CommitBatch.create).
    */
-  create(created: () => void, yieldToCaller: boolean): Promise<void> {
+  create(created: () => void, yieldToCaller: boolean, audit?: AuditEvent): Promise<void> {
+    if (audit) this.#batch.audit([audit]);
     const landed = new Promise<void>((resolve, reject) => {
       this.#batch.create(this.#row.record, resolve, yieldToCaller);
       this.#row.done.catch(reject);
@@ -247,9 +256,10 @@ export class RunController implements PlannerView, StepContextHost {
    * Wakes a waiting step (approval, timer, event, child). Throws IllegalStateError when it is not
    * waiting for that. Resolves once the change is committed.
    */
-  wake(path: string, signal: WakeSignal): Promise<void> {
+  wake(path: string, signal: WakeSignal, audit?: AuditEvent): Promise<void> {
     const transition = wakeTransition(this.id, path, this.#steps.get(path), signal, this.#deps.clock.now());
     if (transition.kind === 'illegal') throw transition.error;
+    if (audit) this.#batch.audit([audit]);
     this.#timers.cancel(path);
     this.#scheduler.put(transition.step);
     switch (transition.kind) {
@@ -279,9 +289,10 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Pauses: nothing new starts; in-flight steps finish and are recorded. Resolves once committed. */
-  pause(): Promise<void> {
+  pause(audit?: AuditEvent): Promise<void> {
     const { status } = this.#row.record;
     if (this.#scheduler.finished || status !== 'running') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a running execution can be paused`, { executionId: this.id });
+    if (audit) this.#batch.audit([audit]);
     this.#scheduler.paused = true;
     this.#row.patch({ status: 'paused' });
     this.#events.after('execution:paused', () => ({ reason: 'user' as const }));
@@ -289,7 +300,7 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Resumes a paused run: pending steps start. Resolves once committed. */
-  resume(): Promise<void> {
+  resume(audit?: AuditEvent): Promise<void> {
     const { status } = this.#row.record;
     if (this.#scheduler.finished || status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a paused execution can be resumed`, { executionId: this.id });
     if (!this.#scheduler.paused) {
@@ -297,6 +308,7 @@ export class RunController implements PlannerView, StepContextHost {
       const waiting = this.waitingSteps().filter((s) => s.waiter?.kind === 'approval').map((s) => s.path);
       throw new IllegalStateError(`Execution ${this.id} waits for approval at ${waiting.join(', ')}: approve or reject it instead`, { executionId: this.id, details: { waiting } });
     }
+    if (audit) this.#batch.audit([audit]);
     this.#scheduler.paused = false;
     this.#row.patch({ status: 'running' });
     this.#events.after('execution:resumed', () => ({}));
@@ -313,8 +325,9 @@ export class RunController implements PlannerView, StepContextHost {
   }
 
   /** Cancels: aborts in-flight steps (failed, reason cancelled), skips pending and waiting ones. */
-  cancel(reason = 'cancelled'): void {
+  cancel(reason = 'cancelled', audit?: AuditEvent): void {
     if (this.#scheduler.finished) return;
+    if (audit) this.#batch.audit([audit]);
     this.#end({ status: 'cancelled', error_message: reason }, new TrellisError('cancelled', reason));
     this.#events.after('execution:cancelled', () => ({ reason }));
     this.#scheduleFlush();
@@ -336,11 +349,13 @@ export class RunController implements PlannerView, StepContextHost {
    * Steps still executing are aborted: what they did is not committed and runs again there.
    */
   detach(): void {
+    this.#letGo = true;
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     this.#timers.cancelAll();
     this.#scheduler.finished = true;
     this.#executor.abortAll(new TrellisError('cancelled', `The engine driving run ${this.id} closed`, { executionId: this.id }));
+    this.#trace?.end('detached');
   }
 
   // ---- Settling steps and ending the run ----
@@ -386,6 +401,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#timers.cancelAll();
     this.#runTimeout?.();
     this.#row.patch(Object.assign({}, patch, { completed_at: this.#deps.clock.now(), owner: undefined, lease_expires_at: undefined }));
+    this.#trace?.end(patch.status ?? 'completed', patch.error_message);
     this.#batch.after(() => {
       this.#deps.owner.runFinished(this.id);
       this.#deps.owner.runSettled(this.run);
@@ -401,6 +417,10 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** A write failed: stop driving the run in memory; its committed state stays the truth for recovery. */
   #abandon(error: TrellisError): void {
+    // A refused commit means another engine claimed the run (this one's lease was lost); a failed
+    // one, that storage is failing. Either way the run goes on wherever it is recovered. A run this
+    // engine let go of (it closed) is expected to be claimed elsewhere: nothing to tell then.
+    if (!this.#letGo) this.#deps.logger.warn({ executionId: this.id, err: error }, error.code === 'conflict' ? 'lease lost: another engine took the run over; stopped driving it here' : 'commit failed: stopped driving the run here; it is recovered from its committed steps');
     this.detach();
     this.#executor.abortAll(error);
     this.#deps.owner.runFinished(this.id);

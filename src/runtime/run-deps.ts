@@ -10,6 +10,8 @@ import type { Clock } from '../kernel/clock.js';
 import type { TrellisEventEmitter } from '../kernel/events.js';
 import type { IdGenerator } from '../kernel/ids.js';
 import type { ModelCaller } from '../calls/model-call.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** The services every run of an engine shares (storage comes once it is open). */
 export interface RunServices {
@@ -19,6 +21,10 @@ export interface RunServices {
   readonly events: TrellisEventEmitter;
   readonly handlers: ReadonlyMap<string, NodeHandler>;
   readonly models: ModelCaller;
+  /** Where a run given up here (its commit refused or failed) is reported. */
+  readonly logger: Logger;
+  /** The engine's spans; undefined when it does not trace. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** What a run reports to the runs it belongs to. */

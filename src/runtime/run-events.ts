@@ -32,23 +32,43 @@ export class RunEvents {
     this.#workflowId = run.workflow_id;
   }
 
-  /** Emits `event` after the next commit, with the payload `payload()` builds then. */
+  /**
+   * Emits `event` after the next commit, with the payload `payload()` builds then. The emitter's
+   * observer (the metrics) sees it now, from a payload built now: queueing a callback behind the
+   * commit for it alone would cost every step more than the counting does.
+   */
   after<K extends RunEventName>(event: K, payload: () => RunEventPayload<NoInfer<K>>): void {
-    if (this.#emitter.hasListeners()) this.#batch.after(() => this.emit(event, payload()));
+    this.#emitter.observer?.(event, this.#workflowId, payload());
+    if (this.#emitter.hasListeners()) this.#batch.after(() => this.#deliver(event, payload()));
   }
 
   /** Emits `node:started` for the step at `path` after the next commit, as the step then is. */
   started(step: () => StepRecord | undefined): void {
+    const observer = this.#emitter.observer;
+    if (observer) {
+      const current = step();
+      if (current) observer('node:started', this.#workflowId, this.#startedFields(current));
+    }
     if (!this.#emitter.hasListeners()) return;
     this.#batch.after(() => {
       const current = step();
-      if (current) this.emit('node:started', { nodeId: current.node_id, path: current.path, nodeType: this.#plan.nodes.get(current.node_id)?.type ?? 'unknown', attempt: current.attempt });
+      if (current) this.#deliver('node:started', this.#startedFields(current));
     });
+  }
+
+  #startedFields(step: StepRecord): RunEventPayload<'node:started'> {
+    return { nodeId: step.node_id, path: step.path, nodeType: this.#plan.nodes.get(step.node_id)?.type ?? 'unknown', attempt: step.attempt };
   }
 
   /** Emits `event` now (the caller knows its fact is committed). */
   emit<K extends RunEventName>(event: K, payload: RunEventPayload<K>): void {
+    this.#emitter.observer?.(event, this.#workflowId, payload);
+    this.#deliver(event, payload);
+  }
+
+  /** Calls the listeners of `event` (the observer saw it already). */
+  #deliver<K extends RunEventName>(event: K, payload: RunEventPayload<K>): void {
     if (this.#emitter.listenerCount(event) === 0) return;
-    this.#emitter.publish(event, { executionId: this.#executionId, workflowId: this.#workflowId, timestamp: this.#clock.now(), ...payload } as TrellisEvents[K]);
+    this.#emitter.deliver(event, { executionId: this.#executionId, workflowId: this.#workflowId, timestamp: this.#clock.now(), ...payload } as TrellisEvents[K]);
   }
 }

@@ -24,6 +24,11 @@ export interface RecoveryHost {
   admitNext(workflowId: string): Promise<void>;
   /** Wakes the steps of runs driven here with the events other processes left in their inbox. */
   takeDeliveredEvents(): Promise<void>;
+  /**
+   * A worker claims other processes' orphans through its work claims (in batches, up to its
+   * capacity, see work-claims.ts): recovery then takes on only the runs its own instance id left.
+   */
+  readonly orphansAreClaimed?: boolean;
 }
 
 /** One recovery pass; resolves with the ids of the runs it took over. */
@@ -41,6 +46,7 @@ export async function recoverRuns(host: RecoveryHost): Promise<string[]> {
       admitted.add(orphan.workflow_id);
       continue;
     }
+    if (host.orphansAreClaimed && orphan.owner !== host.instanceId) continue;
     // Through the hot runs, not a claim of its own: an approval or event racing this pass for the
     // same run shares its adoption instead of driving a second copy.
     if (await host.adopt(orphan)) taken.push(orphan.id);

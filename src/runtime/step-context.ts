@@ -5,6 +5,7 @@
  */
 import type { ArrivedInput, StepContext, StepServices } from '../nodes/node-handler.js';
 import type { CallSite, ModelCall, ModelResult } from '../calls/model-call.js';
+import type { TraceScope } from '../telemetry/tracing.js';
 import type { ModelCallRecord, PromptRecord, RunRecord, StepRecord } from '../storage/records.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowNode } from '../definition/definition.js';
@@ -51,6 +52,8 @@ export interface StepContextParts {
   readonly calls: AttemptCalls;
   /** An approver allowed this attempt's over-budget call: its model calls skip the run's budget check. */
   readonly budgetWaived: boolean;
+  /** The step attempt's span, when it is traced: the parent of its model calls' spans. */
+  readonly trace: TraceScope | undefined;
 }
 
 export class RunStepContext implements StepContext {
@@ -119,7 +122,7 @@ function stepServices(idempotencyKey: string, parts: StepContextParts): StepServ
 /**
  * The services of one step. A class, not an object literal: one is made for every step that calls
  * a model and lives as long as the step, and V8 pretenures the objects of a literal's site when most
- * of them survive a young collection (see "Allocation sites" in the README's performance notes).
+ * of them survive a young collection (see "Allocation sites" in docs/performance-notes.md).
  * The methods are own arrow functions, so a handler may destructure them.
  */
 class RunStepServices implements StepServices {
@@ -144,6 +147,7 @@ class StepCallSite implements CallSite {
   readonly attempt: number;
   readonly idempotencyKey: string;
   readonly budgetWaived: boolean;
+  readonly trace: TraceScope | undefined;
   readonly #parts: StepContextParts;
 
   constructor(parts: StepContextParts, idempotencyKey: string, budgetWaived: boolean) {
@@ -154,6 +158,7 @@ class StepCallSite implements CallSite {
     this.attempt = parts.step.attempt;
     this.idempotencyKey = idempotencyKey;
     this.budgetWaived = budgetWaived;
+    this.trace = parts.trace;
   }
 
   get signal(): AbortSignal {

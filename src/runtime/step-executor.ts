@@ -5,7 +5,7 @@
  * outcome and LLM records back to the runner, which decides what follows. Internal to the runner.
  */
 import type { RunRecord, StepRecord } from '../storage/records.js';
-import type { NodeResult, WakeSignal } from '../nodes/node-handler.js';
+import type { NodeHandler, NodeResult, WakeSignal } from '../nodes/node-handler.js';
 import type { CommitBatch } from './commit-batch.js';
 import { TrellisError } from '../kernel/errors.js';
 import { InflightStep, type Outcome } from './inflight-step.js';
@@ -16,6 +16,8 @@ import { RunStepContext, type StepContextHost } from './step-context.js';
 import type { StepBudget } from '../calls/step-budget.js';
 import { splitStepPath } from '../planner/step-path.js';
 import { plainCopier } from '../kernel/plain.js';
+import type { RunTrace } from './run-tracing.js';
+import type { TraceScope } from '../telemetry/tracing.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
 const copyParts = plainCopier<StepExecutorParts>();
@@ -29,6 +31,8 @@ export interface StepExecutorParts {
   readonly plan: Plan;
   readonly budget: StepBudget;
   readonly batch: CommitBatch;
+  /** The run's spans, when the engine traces and the run is sampled. */
+  readonly trace: RunTrace | undefined;
   /** Answers the step contexts' questions about the run (which edges arrived). */
   readonly host: StepContextHost;
   step(path: string): StepRecord | undefined;
@@ -149,11 +153,14 @@ export class StepExecutor {
     const handler = parts.deps.handlers.get(node.type);
     const inflight = new InflightStep(path);
     this.#enter(inflight);
+    const trace = parts.trace;
+    const traced = trace?.step(path, node.id, node.type, step.attempt);
     const calls = new AttemptCalls();
     const timeout = node.node.timeout_ms;
     const cancelTimer = timeout === undefined ? undefined : parts.deps.clock.setTimer(() => inflight.abort(new TrellisError('timeout', `Node "${node.id}" timed out after ${timeout} ms`, { nodeId: node.id })), timeout);
     const settled = (outcome: Outcome): void => {
       cancelTimer?.();
+      if (traced !== undefined) trace!.endStep(traced.span, outcome);
       this.#leave(inflight);
       this.#running--;
       parts.budget.release();
@@ -165,12 +172,14 @@ export class StepExecutor {
     let pending: NodeResult | Promise<NodeResult>;
     try {
       if (!handler) throw new TrellisError('not_implemented', `Node type "${node.type}" (node "${node.id}") is not implemented yet`, { nodeId: node.id, retryable: false });
-      const ctx = this.#context(step, inflight, calls, budgetWaived);
+      const ctx = this.#context(step, inflight, calls, budgetWaived, traced);
       if (wake) {
         if (!handler.resume) throw new TrellisError('illegal_state', `Node type "${node.type}" cannot be woken`, { nodeId: node.id });
-        pending = handler.resume(ctx, wake);
+        const { resume } = handler;
+        pending = traced === undefined ? resume.call(handler, ctx, wake) : trace!.tracing.with(traced, () => resume.call(handler, ctx, wake));
       } else {
-        pending = handler.execute(ctx);
+        // With the step's span active, what the handler runs (child runs, host code) nests under it.
+        pending = traced === undefined || !nestsWork(handler) ? handler.execute(ctx) : trace!.tracing.with(traced, () => handler.execute(ctx));
       }
     } catch (error) {
       settled({ error: inflight.aborted && inflight.reason !== undefined ? inflight.reason : error });
@@ -195,7 +204,7 @@ export class StepExecutor {
     }
   }
 
-  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, calls: AttemptCalls, budgetWaived: boolean): RunStepContext {
+  #context(step: StepRecord, inflight: { readonly signal: AbortSignal }, calls: AttemptCalls, budgetWaived: boolean, trace?: TraceScope): RunStepContext {
     const parts = this.#parts;
     const { prefix } = splitStepPath(step.path);
     return new RunStepContext({
@@ -209,6 +218,16 @@ export class StepExecutor {
       host: parts.host,
       calls,
       budgetWaived,
+      trace,
     });
   }
+}
+
+/**
+ * Whether work a handler starts should run with its step's span active. Not for a pure handler (no
+ * I/O, no host code), nor for the prompt node, whose outside work is its provider requests and
+ * tools, each run under a span of its own: making the step's span active too costs every LLM step.
+ */
+function nestsWork(handler: NodeHandler): boolean {
+  return handler.pure !== true && handler.type !== 'prompt_execution';
 }

@@ -37,22 +37,30 @@ export abstract class LazyStorage implements Storage {
   commit: Storage['commit'] = (commit) => this.driver.commit(commit);
   getSteps: Storage['getSteps'] = (runId) => this.driver.getSteps(runId);
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
-  deleteRun: Storage['deleteRun'] = (id, expect) => this.driver.deleteRun(id, expect);
+  deleteRun: Storage['deleteRun'] = (id, expect, audit) => this.driver.deleteRun(id, expect, audit);
   purgeRuns: Storage['purgeRuns'] = (filter) => this.driver.purgeRuns(filter);
+  countRuns: Storage['countRuns'] = (filter) => this.driver.countRuns(filter);
+  checkHealth: Storage['checkHealth'] = () => this.driver.checkHealth();
   claimRun: Storage['claimRun'] = (id, owner, leaseUntil, now) => this.driver.claimRun(id, owner, leaseUntil, now);
   renewLeases: Storage['renewLeases'] = (owner, leaseUntil, runIds) => this.driver.renewLeases(owner, leaseUntil, runIds);
   findOrphanRuns: Storage['findOrphanRuns'] = (now, limit, owner) => this.driver.findOrphanRuns(now, limit, owner);
+  claimReadyRuns: NonNullable<Storage['claimReadyRuns']> = async (owner, leaseUntil, now, limit) => {
+    if (!this.driver.claimReadyRuns) throw new IllegalStateError(`${this.constructor.name}'s driver cannot claim ready runs`);
+    return this.driver.claimReadyRuns(owner, leaseUntil, now, limit);
+  };
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
   findApprovalWaiters: Storage['findApprovalWaiters'] = (filter) => this.driver.findApprovalWaiters(filter);
+  announceWork: NonNullable<Storage['announceWork']> = async (runId) => this.driver.announceWork?.(runId);
+  watchWork: NonNullable<Storage['watchWork']> = async (listener) => (this.driver.watchWork ? this.driver.watchWork(listener) : async () => undefined);
   deliverEvent: Storage['deliverEvent'] = (event) => this.driver.deliverEvent(event);
   findDeliveredEvents: Storage['findDeliveredEvents'] = (runIds, limit) => this.driver.findDeliveredEvents(runIds, limit);
   deleteDeliveredEvents: Storage['deleteDeliveredEvents'] = (ids) => this.driver.deleteDeliveredEvents(ids);
-  saveWorkflow: Storage['saveWorkflow'] = (record) => this.driver.saveWorkflow(record);
+  saveWorkflow: Storage['saveWorkflow'] = (record, audit) => this.driver.saveWorkflow(record, audit);
   getWorkflow: Storage['getWorkflow'] = (id, version) => this.driver.getWorkflow(id, version);
   listWorkflows: Storage['listWorkflows'] = (filter) => this.driver.listWorkflows(filter);
   listWorkflowVersions: Storage['listWorkflowVersions'] = (id) => this.driver.listWorkflowVersions(id);
-  deleteWorkflow: Storage['deleteWorkflow'] = (id) => this.driver.deleteWorkflow(id);
+  deleteWorkflow: Storage['deleteWorkflow'] = (id, audit) => this.driver.deleteWorkflow(id, audit);
   savePrompt: Storage['savePrompt'] = (record) => this.driver.savePrompt(record);
   getPrompt: Storage['getPrompt'] = (id, version) => this.driver.getPrompt(id, version);
   listPrompts: Storage['listPrompts'] = () => this.driver.listPrompts();
@@ -60,6 +68,12 @@ export abstract class LazyStorage implements Storage {
   saveCall: Storage['saveCall'] = (record) => this.driver.saveCall(record);
   getCall: Storage['getCall'] = (id) => this.driver.getCall(id);
   listCalls: Storage['listCalls'] = (filter) => this.driver.listCalls(filter);
+  scanWorkflows: Storage['scanWorkflows'] = (options) => this.driver.scanWorkflows(options);
+  scanPrompts: Storage['scanPrompts'] = (options) => this.driver.scanPrompts(options);
+  scanRuns: Storage['scanRuns'] = (options) => this.driver.scanRuns(options);
   saveBundle: Storage['saveBundle'] = (record) => this.driver.saveBundle(record);
   getBundle: Storage['getBundle'] = (id) => this.driver.getBundle(id);
+  findDeadLetters: Storage['findDeadLetters'] = (filter) => this.driver.findDeadLetters(filter);
+  appendAudit: Storage['appendAudit'] = (events) => this.driver.appendAudit(events);
+  listAudit: Storage['listAudit'] = (filter) => this.driver.listAudit(filter);
 }

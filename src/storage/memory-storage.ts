@@ -4,6 +4,9 @@
  */
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -14,7 +17,9 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from './storage.js';
+import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from './storage.js';
+import { idPage, versionPage } from './record-scans.js';
+import { countRunRecords } from './run-counts.js';
 import {
   ACTIVE_RUN_STATUSES,
   ORPHAN_RUN_STATUSES,
@@ -23,7 +28,11 @@ import {
   byCreatedThenId,
   byWaitingSince,
   isClaimable,
+  isDeadLetter,
+  isReadyToClaim,
   isPurgeable,
+  matchesAuditFilter,
+  newestFirst,
   matchesExpectation,
   matchesRunFilter,
   matchesWorkflowFilter,
@@ -33,6 +42,7 @@ import {
 import { isStepScoped, lastWrites } from './step-calls.js';
 import { parseStepCallId } from '../kernel/call-ids.js';
 import { sameVersion, versionTaken } from './workflow-versions.js';
+import { LocalWorkSignals } from './local-work-signals.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -43,6 +53,7 @@ import { sameVersion, versionTaken } from './workflow-versions.js';
  */
 export class MemoryStorage implements Storage {
   readonly #runs = new Map<string, RunRecord>();
+  readonly #signals = new LocalWorkSignals();
   readonly #steps = new Map<string, Map<string, StepRecord>>();
   readonly #idempotency = new Map<string, string>();
   readonly #workflows = new Map<string, WorkflowRecord[]>();
@@ -60,6 +71,10 @@ export class MemoryStorage implements Storage {
   readonly #inbox = new Map<string, DeliveredEvent>();
   /** Child run ids by parent run id: a deleted run's children go with it. */
   readonly #children = new Map<string, Set<string>>();
+  /** The run retrying each retried run (`retry_of` is unique, as in SQL). */
+  readonly #retries = new Map<string, string>();
+  /** The audit trail, in the order appended; never rewritten. */
+  readonly #audit: AuditEvent[] = [];
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -74,9 +89,10 @@ export class MemoryStorage implements Storage {
   }
 
   #insert(run: RunRecord): void {
-    if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key))) {
+    if (this.#runs.has(run.id) || (run.idempotency_key !== undefined && this.#idempotency.has(run.idempotency_key)) || (run.retry_of !== undefined && this.#retries.has(run.retry_of))) {
       throw runExists(run.id);
     }
+    if (run.retry_of !== undefined) this.#retries.set(run.retry_of, run.id);
     if (run.idempotency_key !== undefined) this.#idempotency.set(run.idempotency_key, run.id);
     this.#runs.set(run.id, run);
     this.#steps.set(run.id, new Map());
@@ -119,6 +135,7 @@ export class MemoryStorage implements Storage {
     for (const step of commit.steps) steps.set(step.path, step);
     if (commit.calls) for (const record of commit.calls) this.#saveCall(record);
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
+    if (commit.audit) this.#audit.push(...commit.audit);
     return true;
   }
 
@@ -131,10 +148,11 @@ export class MemoryStorage implements Storage {
     return this.#steps.get(runId)?.get(path);
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     const run = this.#runs.get(id);
     if (!run || !matchesExpectation(run, expect)) return false;
     this.#deleteTrees([id]);
+    if (audit) this.#audit.push(...audit);
     return true;
   }
 
@@ -145,6 +163,15 @@ export class MemoryStorage implements Storage {
       .slice(0, filter.limit);
     this.#deleteTrees(picked.map((r) => r.id));
     return picked.length;
+  }
+
+  async countRuns(filter: RunCountFilter = {}): Promise<RunCount[]> {
+    return countRunRecords(this.#runs.values(), filter);
+  }
+
+  /** Memory is always reachable and writable, and has no schema. */
+  async checkHealth(): Promise<StorageHealth> {
+    return {};
   }
 
   /** Deletes `roots` and every run below them (child runs, recursively) with what is keyed to each. */
@@ -160,6 +187,7 @@ export class MemoryStorage implements Storage {
       const run = this.#runs.get(id);
       if (run?.idempotency_key !== undefined) this.#idempotency.delete(run.idempotency_key);
       if (run?.parent_id !== undefined) this.#children.get(run.parent_id)?.delete(id);
+      if (run?.retry_of !== undefined) this.#retries.delete(run.retry_of);
       this.#children.delete(id);
       this.#runs.delete(id);
       this.#steps.delete(id);
@@ -189,6 +217,26 @@ export class MemoryStorage implements Storage {
   async findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]> {
     const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, owner, now));
     return rows.sort(byCreatedThenId).slice(0, limit);
+  }
+
+  async claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
+    const inboxes = new Set([...this.#inbox.values()].map((e) => e.run_id));
+    const ready = [...this.#runs.values()].filter((r) => (isReadyToClaim(r) || (r.status === 'paused' && inboxes.has(r.id))) && isClaimable(r, undefined, now)).sort(byCreatedThenId).slice(0, limit);
+    const claimed: RunRecord[] = [];
+    for (const run of ready) {
+      const next = { ...run, owner, lease_expires_at: leaseUntil, revision: run.revision + 1 };
+      this.#runs.set(run.id, next);
+      claimed.push(next);
+    }
+    return claimed;
+  }
+
+  announceWork(runId: string): Promise<void> {
+    return this.#signals.announce(runId);
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    return this.#signals.watch(listener);
   }
 
   async findDueSteps(now: number, limit: number): Promise<StepRecord[]> {
@@ -248,7 +296,7 @@ export class MemoryStorage implements Storage {
   }
 
   // Insert-only: a version is written once (deleted ones stay, for the runs pinned to them).
-  async saveWorkflow(record: WorkflowRecord): Promise<void> {
+  async saveWorkflow(record: WorkflowRecord, audit?: readonly AuditEvent[]): Promise<void> {
     const versions = this.#workflows.get(record.id) ?? [];
     const existing = versions.find((v) => v.version === record.version);
     if (existing) {
@@ -258,6 +306,7 @@ export class MemoryStorage implements Storage {
     versions.push(record);
     versions.sort((a, b) => a.version - b.version);
     this.#workflows.set(record.id, versions);
+    if (audit) this.#audit.push(...audit);
   }
 
   // A version is visible unless it is marked deleted; "latest" is the highest visible version.
@@ -283,9 +332,10 @@ export class MemoryStorage implements Storage {
     return (this.#workflows.get(id) ?? []).filter((v) => v.deleted !== true);
   }
 
-  async deleteWorkflow(id: string): Promise<void> {
+  async deleteWorkflow(id: string, audit?: readonly AuditEvent[]): Promise<void> {
     const versions = this.#workflows.get(id);
     if (versions) this.#workflows.set(id, versions.map((v) => ({ ...v, deleted: true })));
+    if (audit) this.#audit.push(...audit);
   }
 
   async savePrompt(record: PromptRecord): Promise<void> {
@@ -342,8 +392,34 @@ export class MemoryStorage implements Storage {
       .sort(byCreatedThenId);
   }
 
+  async scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]> {
+    return versionPage([...this.#workflows.values()].flat(), options);
+  }
+
+  async scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]> {
+    return versionPage([...this.#prompts.values()].flat(), options);
+  }
+
+  async scanRuns(options: RunScanOptions): Promise<RunRecord[]> {
+    const { status } = options;
+    return idPage(status === undefined ? this.#runs.values() : [...this.#runs.values()].filter((r) => status.includes(r.status)), options);
+  }
+
   async saveBundle(record: BundleRecord): Promise<void> {
     this.#bundles.set(record.id, record);
+  }
+
+  async findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]> {
+    const rows = [...this.#runs.values()].filter((r) => isDeadLetter(r, filter, this.#retries.has(r.id)));
+    return rows.sort(newestFirst((r) => r.created_at)).slice(0, filter.limit);
+  }
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    this.#audit.push(...events);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.#audit.filter((e) => matchesAuditFilter(e, filter)).sort(newestFirst((e) => e.at)).slice(0, filter.limit);
   }
 
   async getBundle(id: string): Promise<BundleRecord | undefined> {

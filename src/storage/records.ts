@@ -56,6 +56,15 @@ export interface RunRecord {
   readonly trigger?: Json;
   readonly idempotency_key?: string;
   readonly usage?: Json;
+  /** The failed run this run retries (`engine.retry`); at most one run retries a given run. */
+  readonly retry_of?: string;
+  /** When the run was taken off the dead-letter list (`engine.deadLetters.discard`), ms since epoch. */
+  readonly discarded_at?: number;
+  /**
+   * W3C `traceparent` of the run's first `workflow.run` span, when the engine that started it
+   * traced: a process that takes the run over links its own span to it. Set once, at creation.
+   */
+  readonly trace_context?: string;
 }
 
 /** One step of a run: a node at a path such as `review_loop[3].approve`. */
@@ -150,6 +159,8 @@ export interface RunFilter {
   readonly status?: RunStatus | readonly RunStatus[];
   readonly created_after?: number;
   readonly created_before?: number;
+  /** Only the run that retries this run (see `RunRecord.retry_of`). */
+  readonly retry_of?: string;
   readonly limit?: number;
   readonly offset?: number;
 }
@@ -176,4 +187,64 @@ export interface WorkflowFilter {
   readonly name?: string;
   readonly limit?: number;
   readonly offset?: number;
+}
+
+/** What an audit event records: a change someone made, and to what. */
+export type AuditAction =
+  | 'workflow.created'
+  | 'workflow.updated'
+  | 'workflow.rolled_back'
+  | 'workflow.deleted'
+  | 'run.started'
+  | 'run.approved'
+  | 'run.rejected'
+  | 'run.cancelled'
+  | 'run.paused'
+  | 'run.resumed'
+  | 'run.retried'
+  | 'run.discarded'
+  | 'run.deleted';
+
+/** One entry of the audit trail: appended with the change it records, never rewritten. */
+export interface AuditEvent {
+  /** Unique; made by the engine's id generator. */
+  readonly id: string;
+  /** When the change was made, ms since epoch on the engine's clock. */
+  readonly at: number;
+  /** Who made it: the router's principal, or the `actor` passed to the engine method (`system` when none). */
+  readonly actor: string;
+  readonly action: AuditAction;
+  /** What was changed: `workflow` or `run`. */
+  readonly subject_type: 'workflow' | 'run';
+  readonly subject_id: string;
+  /** The workflow version before the change, when a definition changed. */
+  readonly before_version?: number;
+  /** The workflow version after the change, when a definition changed. */
+  readonly after_version?: number;
+  /** Anything else worth keeping (a reason, the step path, the run a retry made). */
+  readonly detail?: Json;
+}
+
+/** Filters for listing audit events, newest first. */
+export interface AuditFilter {
+  readonly subject_type?: 'workflow' | 'run';
+  readonly subject_id?: string;
+  readonly actor?: string;
+  /** Events at or after this time (ms since epoch). */
+  readonly since?: number;
+  /** Events before this time (ms since epoch). */
+  readonly until?: number;
+  /** Events strictly after this one in the listing order (its `at` and `id`): the next page. */
+  readonly after?: { readonly at: number; readonly id: string };
+  readonly limit: number;
+}
+
+/** Filters for {@link Storage.findDeadLetters}, newest first (`created_at`, then `id` descending). */
+export interface DeadLetterFilter {
+  readonly workflow_id?: string;
+  /** Runs still `pending` or `running` that were created before this time count as stuck; absent: none do. */
+  readonly stuck_before?: number;
+  /** Runs strictly after this one in the listing order: the next page. */
+  readonly after?: { readonly created_at: number; readonly id: string };
+  readonly limit: number;
 }

@@ -1,6 +1,6 @@
 /** Logic every Storage implementation shares: expectation checks, patches, filters and orderings. */
 import { TrellisError } from '../kernel/errors.js';
-import type { RunFilter, RunRecord, RunStatus, StepRecord, WorkflowFilter, WorkflowRecord } from './records.js';
+import type { AuditEvent, AuditFilter, DeadLetterFilter, RunFilter, RunRecord, RunStatus, StepRecord, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { PurgeFilter, RunExpectation, RunPatch, RunPatchField } from './storage.js';
 import { plainMaker } from '../kernel/plain.js';
 
@@ -15,6 +15,7 @@ export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
   'lease_expires_at',
   'recovery_count',
   'usage',
+  'discarded_at',
 ];
 
 /** Run statuses whose lease `renewLeases` extends: every status that is not terminal. */
@@ -94,10 +95,13 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   optional('owner');
   optional('lease_expires_at');
   optional('usage');
+  optional('discarded_at');
   if (run.parent_id !== undefined) next.parent_id = run.parent_id;
   if (run.parent_step_path !== undefined) next.parent_step_path = run.parent_step_path;
   if (run.trigger !== undefined) next.trigger = run.trigger;
   if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
+  if (run.retry_of !== undefined) next.retry_of = run.retry_of;
+  if (run.trace_context !== undefined) next.trace_context = run.trace_context;
   return next;
 }
 
@@ -106,6 +110,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** True when a run's lease no longer protects it at `now` (no owner, no lease, or the lease ran out). */
 export function isClaimable(run: RunRecord, owner: string | undefined, now: number): boolean {
   return run.owner === undefined || run.owner === owner || run.lease_expires_at === undefined || run.lease_expires_at < now;
+}
+
+/** True for a run `claimReadyRuns` may take (its lease aside): running, or pending once started (a queued run is admission's). */
+export function isReadyToClaim(run: RunRecord): boolean {
+  return run.status === 'running' || (run.status === 'pending' && run.started_at !== undefined);
 }
 
 /** True when the run passes the filter (pagination aside). */
@@ -117,6 +126,7 @@ export function matchesRunFilter(run: RunRecord, filter: RunFilter): boolean {
   }
   if (filter.created_after !== undefined && run.created_at < filter.created_after) return false;
   if (filter.created_before !== undefined && run.created_at > filter.created_before) return false;
+  if (filter.retry_of !== undefined && run.retry_of !== filter.retry_of) return false;
   return true;
 }
 
@@ -147,4 +157,30 @@ export function byCreatedThenId(a: { readonly created_at: number; readonly id: s
 export function paginate<T>(rows: T[], page: { readonly limit?: number; readonly offset?: number }): T[] {
   const offset = page.offset ?? 0;
   return page.limit === undefined ? rows.slice(offset) : rows.slice(offset, offset + page.limit);
+}
+
+/** Newest first by `key`, then by id descending: the order of dead letters and audit events. */
+export function newestFirst<T extends { readonly id: string }>(key: (t: T) => number): (a: T, b: T) => number {
+  return (a, b) => key(b) - key(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** Whether an audit event matches a filter (its page, `after` and `limit`, aside from the cursor). */
+export function matchesAuditFilter(event: AuditEvent, filter: AuditFilter): boolean {
+  if (filter.subject_type !== undefined && event.subject_type !== filter.subject_type) return false;
+  if (filter.subject_id !== undefined && event.subject_id !== filter.subject_id) return false;
+  if (filter.actor !== undefined && event.actor !== filter.actor) return false;
+  if (filter.since !== undefined && event.at < filter.since) return false;
+  if (filter.until !== undefined && event.at >= filter.until) return false;
+  const after = filter.after;
+  return !after || event.at < after.at || (event.at === after.at && event.id < after.id);
+}
+
+/** Whether a run is a dead letter by its own fields (`retried`: some run retries it). */
+export function isDeadLetter(run: RunRecord, filter: DeadLetterFilter, retried: boolean): boolean {
+  if (run.discarded_at !== undefined) return false;
+  if (filter.workflow_id !== undefined && run.workflow_id !== filter.workflow_id) return false;
+  const after = filter.after;
+  if (after && !(run.created_at < after.created_at || (run.created_at === after.created_at && run.id < after.id))) return false;
+  if (run.status === 'failed') return !retried;
+  return filter.stuck_before !== undefined && (run.status === 'pending' || run.status === 'running') && run.created_at < filter.stuck_before;
 }

@@ -5,6 +5,9 @@
  */
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -28,7 +31,8 @@ export type RunPatchField =
   | 'owner'
   | 'lease_expires_at'
   | 'recovery_count'
-  | 'usage';
+  | 'usage'
+  | 'discarded_at';
 
 /**
  * Fields of a run that may change after creation. An optional field given as `undefined` is cleared
@@ -68,6 +72,8 @@ export interface StepCommit {
    * there is no idempotent lookup here, which is what {@link Storage.createRun} is for.
    */
   readonly create?: RunRecord;
+  /** Audit events to append in the same transaction (nothing is appended when the commit is refused). */
+  readonly audit?: readonly AuditEvent[];
 }
 
 /** Which runs {@link Storage.purgeRuns} deletes. */
@@ -80,6 +86,49 @@ export interface PurgeFilter {
   readonly workflow_id?: string;
   /** At most this many runs (a positive integer). */
   readonly limit: number;
+}
+
+/** Where a scan resumes, and how many records it reads: a page of a keyset scan. */
+export interface ScanOptions<After> {
+  /** Resume after the record with this key (exclusive); absent: from the first record. */
+  readonly after?: After;
+  /** At most this many records (a positive integer). */
+  readonly limit: number;
+}
+
+/** The key of a workflow or prompt version, where a scan of versions resumes. */
+export interface VersionKey {
+  readonly id: string;
+  readonly version: number;
+}
+
+/** Which runs {@link Storage.scanRuns} reads. */
+export interface RunScanOptions extends ScanOptions<string> {
+  /** Only runs in one of these statuses; an empty list picks none. @default every status */
+  readonly status?: readonly RunStatus[];
+}
+
+/** Which runs {@link Storage.countRuns} counts. */
+export interface RunCountFilter {
+  /** Runs created at or after this time (ms since epoch). */
+  readonly created_after?: number;
+  /** Runs created at or before this time (ms since epoch). */
+  readonly created_before?: number;
+  /** Runs of this workflow only. */
+  readonly workflow_id?: string;
+}
+
+/** How many runs of a workflow are in a status, from {@link Storage.countRuns}. */
+export interface RunCount {
+  readonly workflow_id: string;
+  readonly status: RunStatus;
+  readonly count: number;
+}
+
+/** What {@link Storage.checkHealth} found. */
+export interface StorageHealth {
+  /** The schema version the database is at and the one this code writes (SQL storages; absent without a schema). */
+  readonly schema?: { readonly version: number; readonly expected: number };
 }
 
 /**
@@ -125,10 +174,10 @@ export interface Storage {
   /**
    * Deletes a run with everything keyed to it: its steps, LLM execution records, inbox events and
    * the blobs no other run references, and its child runs (`sub_workflow`), theirs too, however
-   * deep, in one transaction. With `expect`, only when the run matches it (its children go whatever
+   * deep, in one transaction, with `audit` appended in it (audit events of the run stay). With `expect`, only when the run matches it (its children go whatever
    * their state). Resolves true when the run was deleted, false when it was missing or did not match.
    */
-  deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean>;
   /**
    * Deletes up to `filter.limit` runs that ended before `filter.completed_before`, oldest first
    * (`completed_at`, then `id`), each as {@link deleteRun} does, in one transaction: callers purge
@@ -137,6 +186,17 @@ export interface Storage {
    * (their children not counted); fewer than `limit` means none is left.
    */
   purgeRuns(filter: PurgeFilter): Promise<number>;
+  /**
+   * Counts runs (child runs included) by workflow and status, ordered by workflow id then status;
+   * pairs with no run are left out. Served by an index on the creation time, so a day's figures
+   * cost a range scan, not a read of every run.
+   */
+  countRuns(filter?: RunCountFilter): Promise<RunCount[]>;
+  /**
+   * Checks that the storage answers and accepts writes (it writes a small probe) and reports its
+   * schema version. Throws when either fails.
+   */
+  checkHealth(): Promise<StorageHealth>;
 
   // Leases and recovery
   /**
@@ -157,6 +217,33 @@ export interface Storage {
    * instance id left: a restarted process takes them on at once instead of after the lease).
    */
   findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]>;
+  /**
+   * Claims for `owner`, until `leaseUntil`, up to `limit` runs that are ready for any process to
+   * drive: `running` runs, `pending` ones already started, and `paused` ones with events in their
+   * inbox (an approval left by a submit-only engine), that are unowned or whose lease expired
+   * before `now`; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
+   * started) are left to admission. Each claim bumps the run's revision as {@link claimRun} does.
+   * Concurrent claimants get disjoint runs: PostgreSQL skips rows another claimant holds locked
+   * (`FOR UPDATE SKIP LOCKED`); SQLite's single writer and the memory storage's single thread
+   * serialise them. Resolves with the claimed runs, oldest first.
+   *
+   * Optional, so that storages written before it still work for every role but `'worker'` (which
+   * needs it: the memory, SQLite and PostgreSQL storages have it).
+   */
+  claimReadyRuns?(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]>;
+  /**
+   * Optional: tells every engine sharing this storage that `runId` has work ready (a run was
+   * stored for a worker to take, an approval or event was left in its inbox). PostgreSQL sends a
+   * `NOTIFY`; the memory and SQLite storages reach the engines of this process that share the
+   * storage object. Best effort: a lost signal costs one poll interval, never the work.
+   */
+  announceWork?(runId: string): Promise<void>;
+  /**
+   * Optional: calls `listener` with the run id of every {@link announceWork} (its own included)
+   * until the returned function is called. PostgreSQL listens on a dedicated connection that
+   * reconnects by itself; announcements sent while it was down are lost (polling covers them).
+   */
+  watchWork?(listener: (runId: string) => void): Promise<() => Promise<void>>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */
@@ -185,14 +272,15 @@ export interface Storage {
    * Inserts a version; a version is written once. Writing an existing (id, version) again with the
    * same content is a no-op; with another content, or over a deleted version, it throws `conflict`
    * (see `versionTaken`: its `details.highest` is the highest version ever written under the id).
+   * `audit` is appended in the same transaction, only when the version is newly written.
    */
-  saveWorkflow(record: WorkflowRecord): Promise<void>;
+  saveWorkflow(record: WorkflowRecord, audit?: readonly AuditEvent[]): Promise<void>;
   /** A given version, or the latest when `version` is absent. Deleted workflows are not returned. */
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined>;
   /** Latest version of every non-deleted workflow matching the filter. */
   listWorkflows(filter?: WorkflowFilter): Promise<WorkflowRecord[]>;
   listWorkflowVersions(id: string): Promise<WorkflowRecord[]>;
-  deleteWorkflow(id: string): Promise<void>;
+  deleteWorkflow(id: string, audit?: readonly AuditEvent[]): Promise<void>;
 
   // Prompts (every version kept)
   savePrompt(record: PromptRecord): Promise<void>;
@@ -204,6 +292,27 @@ export interface Storage {
   saveCall(record: ModelCallRecord): Promise<void>;
   getCall(id: string): Promise<ModelCallRecord | undefined>;
   listCalls(filter: { readonly workflow_execution_id?: string; readonly workflow_node_id?: string }): Promise<ModelCallRecord[]>;
+
+  // Scans: every record, a page at a time, in key order (what an export reads)
+  /**
+   * Workflow versions, deleted ones included (with `deleted: true`), ordered by id then version, after
+   * `after`. Ids compare as the storage orders text: a scan resumes from its own last key, never another storage's.
+   */
+  scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]>;
+  /** Prompt versions, ordered by id then version, after `after`. */
+  scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]>;
+  /** Runs, child runs included, ordered by id, after `after` (a run id). */
+  scanRuns(options: RunScanOptions): Promise<RunRecord[]>;
+  // Dead letters and the audit trail
+  /**
+   * Runs that need a person: `failed` ones no run retries (`retry_of`) and not discarded, and, with
+   * `stuck_before`, `pending`/`running` ones created before it and not discarded. Newest first.
+   */
+  findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]>;
+  /** Appends audit events on their own (a change that has no transaction to share). Never updates one. */
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+  /** Audit events matching the filter, newest first (`at`, then `id`, both descending). */
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
 
   // Bundles
   saveBundle(record: BundleRecord): Promise<void>;

@@ -38,7 +38,8 @@ export function sameVersion(existing: WorkflowRecord, record: WorkflowRecord): b
   );
 }
 
-function jsonEqual(a: unknown, b: unknown): boolean {
+/** Whether two JSON values are equal, object key order aside (jsonb reorders keys). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;

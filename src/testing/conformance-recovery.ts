@@ -36,6 +36,34 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       }
     });
 
+    test('claims ready runs in disjoint batches, oldest first, leaving queued and held runs', async (storage) => {
+      await storage.createRun(makeRun('r1', { status: 'running', created_at: 30 }));
+      await storage.createRun(makeRun('r2', { status: 'running', created_at: 10, owner: 'dead', lease_expires_at: 99 }));
+      await storage.createRun(makeRun('r3', { status: 'pending', created_at: 20, started_at: 20 }));
+      await storage.createRun(makeRun('r4', { status: 'pending', created_at: 5 })); // queued: admission's
+      await storage.createRun(makeRun('r5', { status: 'running', created_at: 5, owner: 'alive', lease_expires_at: 100 }));
+      await storage.createRun(makeRun('r6', { status: 'paused', created_at: 5 }));
+      await storage.createRun(makeRun('r7', { status: 'completed', created_at: 5 }));
+      for (let i = 0; i < 8; i++) await storage.createRun(makeRun(`r8-${i}`, { status: 'running', created_at: 40 + i }));
+      // A paused run is ready once something waits in its inbox (an approval given elsewhere).
+      await storage.createRun(makeRun('r9', { status: 'paused', created_at: 60 }));
+      await storage.deliverEvent({ id: 'evt-r9', run_id: 'r9', path: 'ok', event: 'trellis:approval', payload: { approved: true }, created_at: 61 });
+      const first = await storage.claimReadyRuns!('a', 500, 100, 2);
+      expect(first).toStrictEqual([
+        makeRun('r2', { status: 'running', created_at: 10, owner: 'a', lease_expires_at: 500, revision: 1 }),
+        makeRun('r3', { status: 'pending', created_at: 20, started_at: 20, owner: 'a', lease_expires_at: 500, revision: 1 }),
+      ]);
+      expect(await storage.getRun('r2')).toStrictEqual(first[0]);
+      // Two claimants at once never share a run, and between them they take every ready one.
+      const [b, c] = await Promise.all([storage.claimReadyRuns!('b', 500, 100, 6), storage.claimReadyRuns!('c', 500, 100, 6)]);
+      const taken = [...b!, ...c!].map((r) => r.id).sort();
+      expect(taken).toEqual(['r1', ...Array.from({ length: 8 }, (_, i) => `r8-${i}`), 'r9'].sort());
+      for (const run of [...b!, ...c!]) expect((await storage.getRun(run.id))?.owner).toBe(run.owner);
+      expect(await storage.claimReadyRuns!('d', 500, 100, 10)).toEqual([]);
+      // Leases running out make the runs ready again.
+      expect((await storage.claimReadyRuns!('d', 900, 501, 2)).map((r) => [r.id, r.owner, r.revision])).toEqual([['r5', 'd', 1], ['r2', 'd', 2]]);
+    });
+
     test('renews the leases of the owner’s active runs only', async (storage) => {
       await storage.createRun(makeRun('l1', { status: 'running', owner: 'a', lease_expires_at: 10 }));
       await storage.createRun(makeRun('l2', { status: 'paused', owner: 'a', lease_expires_at: 10 }));

@@ -19,6 +19,16 @@ export function runsConformance({ vitest: { describe, expect }, test }: Conforma
       expect(await storage.getRun('missing')).toBeUndefined();
     });
 
+    test('keeps a run\'s trace_context, written once at creation, through every patch', async (storage) => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      await storage.createRun(makeRun('traced', { status: 'pending', trace_context: traceparent }));
+      const claimed = await storage.updateRun('traced', { status: 'running', owner: 'engine-b', lease_expires_at: 9_000 });
+      expect(claimed?.trace_context).toBe(traceparent);
+      await storage.updateRun('traced', { status: 'completed', owner: undefined, lease_expires_at: undefined, completed_at: 9_500 });
+      expect((await storage.getRun('traced'))?.trace_context).toBe(traceparent);
+      expect((await storage.listRuns({ status: 'completed' })).map((r) => r.trace_context)).toEqual([traceparent]);
+    });
+
     test('refuses a second run with the same id', async (storage) => {
       await storage.createRun(makeRun('dup'));
       await rejectsWithCode(expect, storage.createRun(makeRun('dup', { workflow_id: 'other' })), 'conflict');

@@ -6,12 +6,15 @@
  */
 import type { Storage } from '../storage/storage.js';
 import type { ConformanceSection, ConformanceTestApi } from './conformance-section.js';
+import { auditConformance } from './conformance-audit.js';
 import { callsConformance } from './conformance-calls.js';
 import { catalogConformance } from './conformance-catalog.js';
 import { deletionConformance } from './conformance-deletion.js';
+import { observabilityConformance } from './conformance-observability.js';
 import { eventsConformance } from './conformance-events.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
+import { scansConformance } from './conformance-scans.js';
 import { stepsConformance } from './conformance-steps.js';
 import { textConformance } from './conformance-text.js';
 
@@ -31,7 +34,7 @@ export interface StorageConformanceOptions {
  * @example
  * ```ts
  * import * as vitest from 'vitest';
- * import { describeStorageConformance } from 'trellis/testing';
+ * import { describeStorageConformance } from '@trellis-ai/trellis/testing';
  * import { MyStorage } from '../src/my-storage.js';
  *
  * describeStorageConformance('MyStorage', async () => {
@@ -58,10 +61,13 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     runsConformance(section);
     stepsConformance(section);
     recoveryConformance(section);
+    auditConformance(section);
     catalogConformance(section);
     callsConformance(section);
     textConformance(section);
     eventsConformance(section);
     deletionConformance(section);
+    scansConformance(section);
+    observabilityConformance(section);
   });
 }

@@ -11,7 +11,7 @@ import type { LookupFunction } from 'node:net';
 import type * as Stream from 'node:stream';
 import type * as Zlib from 'node:zlib';
 
-// Loaded on the first request, not when `trellis` is imported (node:http pulls in node:net; see
+// Loaded on the first request, not when Trellis is imported (node:http pulls in node:net; see
 // kernel/lazy-modules.ts and test/lazy-loading.test.ts).
 const requireHere = createRequire(import.meta.url);
 interface Modules {

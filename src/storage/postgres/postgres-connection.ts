@@ -12,6 +12,8 @@ import type { TrellisDatabase } from '../sql/sql-schema.js';
 
 /** SQLSTATEs of a server that is going away or not accepting connections yet. */
 const SERVER_GOING_CODES = new Set(['57P01', '57P02', '57P03']);
+/** Class 08, but said of a statement, not of the connection. */
+const PROTOCOL_VIOLATION = '08P01';
 /** Socket errors of a connection that broke or cannot be opened. */
 const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** pg's own messages for a connection that ended under a query, or a client left unusable by it. */
@@ -20,7 +22,7 @@ const LOST_MESSAGES = ['Connection terminated unexpectedly', 'Connection termina
 /**
  * Whether `error` means the connection was lost or could not be made (so the operation may be run
  * again on another one), rather than that the statement failed: admin/crash shutdown and "cannot
- * connect now" (57P01-57P03), class 08 (connection exception), socket errors, and pg's "Connection
+ * connect now" (57P01-57P03), class 08 (connection exception) but 08P01, socket errors, and pg's "Connection
  * terminated". Looks at the error itself (and the members of an AggregateError, which Node gives
  * when every address of a host refused), never at a wrapped cause: a storage error that wraps a lost
  * connection on purpose (an outcome that cannot be known) must not be retried.
@@ -29,6 +31,9 @@ export function isConnectionError(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
   if (error instanceof AggregateError) return error.errors.length > 0 && error.errors.every(isConnectionError);
   const code = (error as { code?: unknown }).code;
+  // 08P01 (protocol violation) is class 08 but a refused statement (too many bind parameters, say)
+  // on a connection that still works: running it again would fail the same way for the whole window.
+  if (code === PROTOCOL_VIOLATION) return false;
   if (typeof code === 'string' && (SERVER_GOING_CODES.has(code) || SOCKET_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
   const message = (error as { message?: unknown }).message;
   return typeof message === 'string' && LOST_MESSAGES.includes(message);

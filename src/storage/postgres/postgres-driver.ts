@@ -4,12 +4,13 @@
  * as numbers rather than bigint strings. Multi-statement writes lock the run row with `FOR UPDATE`,
  * which serialises them against each other and against `claimRun`.
  */
-import { Kysely, PostgresDialect, sql, type QueryCreator, type Transaction } from 'kysely';
-import pg from 'pg';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type QueryCreator, type Transaction } from 'kysely';
+import type pg from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
 import { resolveConnectionRetryMs, type PostgresStorageOptions } from './postgres-options.js';
 import { Reconnector, TXID, isConnectionError, transactionCommitted, watchedPool, type TxState } from './postgres-connection.js';
-import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, AuditEvent, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import { insertAudit } from '../sql/sql-audit.js';
 import type { Cell } from '../sql/sql-schema.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
@@ -35,6 +36,7 @@ import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigratio
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import * as stepRows from '../sql/sql-step-rows.js';
 import { deleteRunTrees, lockPurgeable, type DeletionPlace } from './postgres-run-deletion.js';
+import { WorkListener, workChannel } from './postgres-notify.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -49,6 +51,12 @@ const STEP_UPDATES_ON_RETRY = {
   ...STEP_UPDATES,
   [STEP_CALLS_COLUMN]: sql<Cell>`CASE WHEN strpos(coalesce(workflow_execution_steps.calls, ''), coalesce(excluded.calls, '')) > 0 THEN workflow_execution_steps.calls ELSE ${sql.raw(APPEND_CALLS_SQL)} END`,
 };
+/**
+ * Parameters one statement may bind: the wire protocol counts them in 16 bits (65,535), and the
+ * server refuses a statement with more as a protocol violation. Kept well under, so a commit of a
+ * few thousand steps is written in several inserts (in one transaction) instead of being refused.
+ */
+const MAX_BIND_PARAMETERS = 30_000;
 const CAS_COLUMNS: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => c.name === 'status' || c.name === 'revision' || c.name === 'owner');
 const PATCH_SPEC: readonly ColumnSpec[] = COLUMNS.runs.filter((c) => RUN_PATCH_COLUMNS.includes(c.name));
 
@@ -64,8 +72,12 @@ export class PostgresDriver extends SqlStorage {
   readonly #reconnect: Reconnector;
   readonly #schema: string;
   readonly #largeOutputBytes: number;
+  /** Opened by the first `watchWork` (a submit-only engine never listens). */
+  #listener: WorkListener | undefined;
+  readonly #listenConfig: pg.ClientConfig;
 
-  constructor(options: PostgresStorageOptions) {
+  /** `driver` is the `pg` module, imported by `PostgresStorage` (which names the package when it is missing). */
+  constructor(options: PostgresStorageOptions, driver: typeof pg) {
     if (options.pool === undefined && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
       throw new TrellisError('invalid_options', 'PostgresStorage needs either connectionString (a postgres:// URL) or pool (a pg.Pool), received neither');
     }
@@ -73,12 +85,14 @@ export class PostgresDriver extends SqlStorage {
     if (typeof schema !== 'string' || schema === '') throw new TrellisError('invalid_options', `PostgresStorage schema must be a non-empty string, received ${JSON.stringify(schema)}`);
     const largeOutputBytes = resolveLargeOutputBytes(options.largeOutputBytes);
     const retryMs = resolveConnectionRetryMs(options.connectionRetryMs);
-    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+    const pool = (options.pool as pg.Pool | undefined) ?? new driver.Pool({ connectionString: options.connectionString });
     super(new Kysely<TrellisDatabase>({ dialect: new PostgresDialect({ pool: watchedPool(pool, options.pool === undefined) }) }).withSchema(schema), 'postgres');
     this.#ownsPool = options.pool === undefined;
     this.#reconnect = new Reconnector(retryMs);
     this.#schema = schema;
     this.#largeOutputBytes = largeOutputBytes;
+    // The listening connection is made like the pool's (a host's pool: its own settings).
+    this.#listenConfig = { ...pool.options };
   }
 
   /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
@@ -118,7 +132,17 @@ export class PostgresDriver extends SqlStorage {
     );
   }
 
+  announceWork(runId: string): Promise<void> {
+    return this.guard('announceWork', async () => void (await sql`SELECT pg_notify(${workChannel(this.#schema)}, ${runId})`.execute(this.ctx.db)));
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    this.#listener ??= new WorkListener(this.#listenConfig, workChannel(this.#schema));
+    return this.#listener.watch(listener);
+  }
+
   async close(): Promise<void> {
+    await this.#listener?.close();
     this.#reconnect.close();
     if (this.#ownsPool) await this.ctx.db.destroy();
   }
@@ -226,11 +250,15 @@ export class PostgresDriver extends SqlStorage {
       return e;
     });
     const executions = calls.rest;
-    const noBlobs = encoded.every((e) => !e.blob);
+    // A commit too large for one statement's parameters goes through the transaction, in chunks.
+    const noBlobs = encoded.every((e) => !e.blob) && fitsOneStatement(encoded.length, executions.length);
+    // Audit events ride in a transaction of their own making: the one-statement paths stay as they are.
+    const audited = commit.audit !== undefined && commit.audit.length > 0;
     if (commit.create) {
       // The expectation holds for the row as created; the patch is applied before it is written.
       if (!matchesExpectation(commit.create, commit.expect)) return false;
       const created = commit.run ? applyRunPatch(commit.create, commit.run) : commit.create;
+      if (audited) return this.#commitInTransaction(commit, encoded, executions, created);
       if (noBlobs) return this.#commitInOneStatement(encoded, executions, created);
       // Blobs need their lock and their own statements: the run first, then the rest, as a run
       // created before its first step was (recovery picks it up if the second write never lands).
@@ -247,33 +275,51 @@ export class PostgresDriver extends SqlStorage {
       });
       return this.commit({ runId: commit.runId, steps: commit.steps, ...(commit.calls ? { calls: commit.calls } : {}) });
     }
-    if (!commit.run && encoded.length > 0 && noBlobs) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
+    if (!commit.run && encoded.length > 0 && noBlobs && !audited) return this.#commitInOneStatement(encoded, executions, undefined, commit.expect && { runId: commit.runId, expect: commit.expect });
+    return this.#commitInTransaction(commit, encoded, executions);
+  }
+
+  /** A commit as one transaction: the run row locked (or, with `created`, inserted first), then everything else. */
+  #commitInTransaction(commit: StepCommit, encoded: readonly ReturnType<typeof encodeStep>[], executions: readonly ModelCallRecord[], created?: RunRecord): Promise<boolean> {
     return this.guard('commit', () =>
       this.#transaction(async (trx, tx) => {
-        const current = await (commit.run
-          ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update', tx)
-          : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share', tx));
-        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-        if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        if (created) {
+          const txid = await sql<{ trellis_txid: string }>`SELECT txid_current()::text AS trellis_txid`.execute(trx);
+          tx.txid = txid.rows[0]?.trellis_txid;
+          await trx
+            .insertInto('workflow_executions')
+            .values(encodeRecord(COLUMNS.runs, created))
+            .execute()
+            .catch((error: unknown) => {
+              throw hasCode(error, '23505') ? runExists(created.id, error) : error;
+            });
+        } else {
+          const current = await (commit.run
+            ? this.#lockRun(trx, commit.runId, PATCH_SPEC, 'update', tx)
+            : this.#lockRun(trx, commit.runId, CAS_COLUMNS, 'share', tx));
+          if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+          if (commit.run) await trx.updateTable('workflow_executions').set(patchRunRow(current, commit.run)).where('id', '=', commit.runId).execute();
+        }
         const blobs = [...new Map(encoded.flatMap((e) => (e.blob ? [[e.blob.hash, e.blob] as const] : []))).values()];
         if (blobs.length > 0) {
           await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${this.#blobLockKey}))`.execute(trx);
-          await trx.insertInto('blobs').values(blobs).onConflict((oc) => oc.column('hash').doNothing()).execute();
+          for (const chunk of chunks(blobs, 2)) await trx.insertInto('blobs').values(chunk).onConflict((oc) => oc.column('hash').doNothing()).execute();
         }
-        if (encoded.length > 0) {
+        for (const chunk of chunks(encoded, STEP_ROW_COLUMNS.length)) {
           await trx
             .insertInto('workflow_execution_steps')
-            .values(encoded.map((e) => e.row))
+            .values(chunk.map((e) => e.row))
             .onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES))
             .execute();
         }
-        if (executions.length > 0) {
+        for (const chunk of chunks(executions, COLUMNS.executions.length)) {
           await trx
             .insertInto('executions')
-            .values(executions.map((record) => encodeRecord(COLUMNS.executions, record)))
+            .values(chunk.map((record) => encodeRecord(COLUMNS.executions, record)))
             .onConflict((oc) => oc.column('id').doUpdateSet(excludedSet(COLUMNS.executions.map((c) => c.name), ['id'])))
             .execute();
         }
+        await insertAudit(trx, commit.audit);
         return true;
       }),
     );
@@ -364,14 +410,27 @@ export class PostgresDriver extends SqlStorage {
     return this.guard('listCalls', () => stepRows.listCalls(this.ctx, filter));
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     return this.guard('deleteRun', () =>
       this.#transaction(async (trx, tx) => {
         // Locked for update: waits for a commit or claim of the run in flight, and holds off the next.
         const current = await this.#lockRun(trx, id, CAS_COLUMNS, 'update', tx);
         if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
         await deleteRunTrees(trx, [id], this.#deletion);
+        await insertAudit(trx, audit);
         return true;
+      }),
+    );
+  }
+
+  protected writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number> {
+    return this.guard(operation, () =>
+      this.#transaction(async (trx, tx) => {
+        const txid = await sql<{ trellis_txid: string }>`SELECT txid_current()::text AS trellis_txid`.execute(trx);
+        tx.txid = txid.rows[0]?.trellis_txid;
+        const written = Number((await trx.executeQuery(change)).numAffectedRows ?? 0);
+        if (written > 0) await insertAudit(trx, events);
+        return written;
       }),
     );
   }
@@ -394,6 +453,17 @@ function fenceQuery(d: QueryCreator<TrellisDatabase>, runId: string, expect: Run
   if (expect.revision !== undefined) query = query.where('revision', '=', expect.revision);
   if (expect.owner !== undefined) query = expect.owner === null ? query.where('owner', 'is', null) : query.where('owner', '=', expect.owner);
   return query.forShare();
+}
+
+/** Whether steps and calls, with a run row, bind few enough parameters for one statement. */
+function fitsOneStatement(steps: number, calls: number): boolean {
+  return steps * STEP_ROW_COLUMNS.length + calls * COLUMNS.executions.length + COLUMNS.runs.length <= MAX_BIND_PARAMETERS;
+}
+
+/** `rows` in slices whose parameters (`columns` per row) stay under {@link MAX_BIND_PARAMETERS}. */
+function* chunks<T>(rows: readonly T[], columns: number): Generator<readonly T[]> {
+  const size = Math.max(1, Math.floor(MAX_BIND_PARAMETERS / columns));
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
 function foreignKeyViolation(error: unknown): boolean {

@@ -1,12 +1,21 @@
-import type { Pool } from 'pg';
 import { TrellisError } from '../../kernel/errors.js';
+
+/**
+ * The part of a `pg.Pool` the storage uses, typed here so that Trellis's types need no `@types/pg`:
+ * pass your `new pg.Pool(...)`.
+ */
+export interface PostgresPoolLike {
+  connect(): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: 'connect', listener: (client: never) => void): unknown;
+}
 
 /** Options of `PostgresStorage`. Give `connectionString` or `pool`. */
 export interface PostgresStorageOptions {
   /** Connection URL; the storage then creates its own pool and ends it in `close()`. */
   readonly connectionString?: string;
-  /** A pool you own; `close()` leaves it open. */
-  readonly pool?: Pool;
+  /** A `pg.Pool` you own; `close()` leaves it open. */
+  readonly pool?: PostgresPoolLike;
   /**
    * Schema holding the tables (created by `init()` when missing).
    * @default 'public'
@@ -20,7 +29,7 @@ export interface PostgresStorageOptions {
   /**
    * How long, in all, an operation whose connection was lost (server restart, failover, a killed
    * backend) is tried again on a fresh connection before it fails with `storage`. A commit that
-   * landed before its connection broke is not applied twice (see the README's durability section).
+   * landed before its connection broke is not applied twice (see docs/storage-internals.md).
    * `0` turns retrying off.
    * @default 30000
    */

@@ -35,13 +35,22 @@ export async function upsert(ctx: SqlContext, table: CatalogTable, spec: readonl
     .execute();
 }
 
-/** Inserts a workflow version; a version already taken is left as it is (see workflow-versions.ts). */
-export async function insertWorkflow(ctx: SqlContext, record: WorkflowRecord): Promise<void> {
-  const inserted = await ctx.db
+/** The insert of a workflow version that does nothing when the version is taken. */
+export function insertNewWorkflowQuery(db: Kysely<TrellisDatabase>, record: WorkflowRecord) {
+  return db
     .insertInto('workflows')
     .values(encodeRecord(COLUMNS.workflows, record))
-    .onConflict((oc) => oc.columns(['id', 'version']).doNothing())
-    .executeTakeFirst();
+    .onConflict((oc) => oc.columns(['id', 'version']).doNothing());
+}
+
+/** The update that marks every version of a workflow deleted. */
+export function deleteWorkflowQuery(db: Kysely<TrellisDatabase>, id: string) {
+  return db.updateTable('workflows').set({ deleted: 1 }).where('id', '=', id);
+}
+
+/** Inserts a workflow version; a version already taken is left as it is (see workflow-versions.ts). */
+export async function insertWorkflow(ctx: SqlContext, record: WorkflowRecord): Promise<void> {
+  const inserted = await insertNewWorkflowQuery(ctx.db, record).executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return;
   const row = await ctx.db
     .selectFrom('workflows as w')
@@ -93,7 +102,7 @@ export async function listWorkflowVersions(ctx: SqlContext, id: string): Promise
 
 /** Marks every version deleted (kept for the runs that reference them). */
 export async function deleteWorkflow(ctx: SqlContext, id: string): Promise<void> {
-  await ctx.db.updateTable('workflows').set({ deleted: 1 }).where('id', '=', id).execute();
+  await deleteWorkflowQuery(ctx.db, id).execute();
 }
 
 /** A prompt version, or its latest. */

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 10;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -27,6 +27,7 @@ export interface TrellisDatabase {
   execution_bundles: SqlRow;
   blobs: { hash: string; data: string };
   workflow_event_inbox: SqlRow;
+  audit_events: SqlRow;
 }
 
 /** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
@@ -171,6 +172,41 @@ const MIGRATIONS: readonly Migration[] = [
     statements: (_t, p) => [
       `CREATE INDEX IF NOT EXISTS workflow_executions_parent ON ${p}workflow_executions (parent_id) WHERE parent_id IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS workflow_executions_finished ON ${p}workflow_executions (completed_at, id) WHERE completed_at IS NOT NULL`,
+    ],
+  },
+  {
+    // Tracing: the W3C traceparent of a run's first span, so a process that recovers the run links
+    // its span back to it (see telemetry/tracing.ts). Written with the run row, never updated.
+    version: 8,
+    statements: (t, p) => [`ALTER TABLE ${p}workflow_executions ${t.addColumn} trace_context ${t.text}`],
+  },
+  {
+    // Dead letters and the audit trail. A run retries at most one failed run: the unique index makes
+    // two processes retrying the same run meet, one insert winning. The audit trail is append-only
+    // and keyed to nothing that is deleted (a deleted run's events stay); it is read by subject, by
+    // actor and by time, newest first.
+    version: 9,
+    statements: (t, p) => [
+      `ALTER TABLE ${p}workflow_executions ${t.addColumn} retry_of ${t.text}`,
+      `ALTER TABLE ${p}workflow_executions ${t.addColumn} discarded_at ${t.num}`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS workflow_executions_retry_of ON ${p}workflow_executions (retry_of) WHERE retry_of IS NOT NULL`,
+      `CREATE TABLE IF NOT EXISTS ${p}audit_events (
+        id ${t.text} PRIMARY KEY, at ${t.num} NOT NULL, actor ${t.text} NOT NULL, action ${t.text} NOT NULL,
+        subject_type ${t.text} NOT NULL, subject_id ${t.text} NOT NULL, before_version ${t.int}, after_version ${t.int}, detail ${t.json})`,
+      `CREATE INDEX IF NOT EXISTS audit_events_at ON ${p}audit_events (at, id)`,
+      `CREATE INDEX IF NOT EXISTS audit_events_subject ON ${p}audit_events (subject_id, at, id)`,
+      `CREATE INDEX IF NOT EXISTS audit_events_actor ON ${p}audit_events (actor, at, id)`,
+    ],
+  },
+  {
+    // Run counts by workflow and status over a time window (`engine.runCounts`, success rates): the
+    // creation-time index gains the workflow and status, so a window is counted from the index
+    // alone. It replaces the index on created_at (which still serves listing runs newest first), so
+    // a run writes no more index entries than before; its status changes now move its entry.
+    version: 10,
+    statements: (_t, p) => [
+      `CREATE INDEX IF NOT EXISTS workflow_executions_created_counts ON ${p}workflow_executions (created_at, workflow_id, status)`,
+      `DROP INDEX IF EXISTS ${p}workflow_executions_created`,
     ],
   },
 ];

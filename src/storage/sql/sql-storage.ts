@@ -4,9 +4,12 @@
  * writes (commit, updateRun, deleteRun, purgeRuns), migrations and the steps' layout (with their reads and the
  * LLM calls they hold) are dialect-specific and left to subclasses.
  */
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type {
   ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  DeadLetterFilter,
   ApprovalWaiter,
   BundleRecord,
   ModelCallRecord,
@@ -17,12 +20,15 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from '../records.js';
-import type { DeliveredEvent, PurgeFilter, RunExpectation, RunPatch, StepCommit, Storage } from '../storage.js';
-import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, runExists } from '../storage-helpers.js';
+import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from '../storage.js';
+import * as scans from './sql-scans.js';
+import { ACTIVE_RUN_STATUSES, ORPHAN_RUN_STATUSES, byCreatedThenId, runExists } from '../storage-helpers.js';
 import * as catalog from './sql-catalog.js';
 import * as inbox from './sql-event-inbox.js';
+import * as audit from './sql-audit.js';
 import { COLUMNS, decodeRecord, encodeRecord, selectList, toStorageError } from './sql-codec.js';
-import type { SqlDialectName, TrellisDatabase } from './sql-schema.js';
+import { SCHEMA_VERSION, parseSchemaVersion, type SqlDialectName, type TrellisDatabase } from './sql-schema.js';
+import type { RunStatus } from '../records.js';
 import { escapeText } from '../odd-text.js';
 
 
@@ -38,7 +44,12 @@ export abstract class SqlStorage implements Storage {
   abstract close(): Promise<void>;
   abstract updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   abstract commit(commit: StepCommit): Promise<boolean>;
-  abstract deleteRun(id: string, expect?: RunExpectation): Promise<boolean>;
+  abstract deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean>;
+  /**
+   * Runs `change` and, when it wrote a row, appends `events`, in one write transaction (a catalog
+   * change with the audit events recording it). Resolves with how many rows `change` wrote.
+   */
+  protected abstract writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number>;
   abstract purgeRuns(filter: PurgeFilter): Promise<number>;
   // How steps are laid out is the dialect's (a row per step on PostgreSQL, a step log on SQLite).
   abstract getSteps(runId: string): Promise<StepRecord[]>;
@@ -94,12 +105,43 @@ export abstract class SqlStorage implements Storage {
       }
       if (filter.created_after !== undefined) query = query.where('created_at', '>=', filter.created_after);
       if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      if (filter.retry_of !== undefined) query = query.where('retry_of', '=', filter.retry_of);
       query = query.orderBy('created_at', 'desc').orderBy('id');
       // SQLite accepts OFFSET only after a LIMIT; -1 means "no limit" there.
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       else if (filter.offset !== undefined && this.ctx.dialect === 'sqlite') query = query.limit(-1);
       if (filter.offset !== undefined) query = query.offset(filter.offset);
       return (await query.execute()).map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row));
+    });
+  }
+
+  countRuns(filter: RunCountFilter = {}): Promise<RunCount[]> {
+    return this.guard('countRuns', async () => {
+      // A range of the (created_at, workflow_id, status) index, read without touching the rows.
+      let query = this.ctx.db
+        .selectFrom('workflow_executions')
+        .select((eb) => ['workflow_id', 'status', eb.fn.countAll<number | string>().as('n')])
+        .groupBy(['workflow_id', 'status']);
+      if (filter.workflow_id !== undefined) query = query.where('workflow_id', '=', filter.workflow_id);
+      if (filter.created_after !== undefined) {
+        // Bounded on both ends: SQLite, without statistics, takes a half-open range for a large
+        // part of the table and would read the workflow index and the rows instead of this range.
+        query = query.where('created_at', '>=', filter.created_after).where('created_at', '<=', filter.created_before ?? Number.MAX_SAFE_INTEGER);
+      } else if (filter.created_before !== undefined) query = query.where('created_at', '<=', filter.created_before);
+      const rows = await query.orderBy('workflow_id').orderBy('status').execute();
+      // pg returns COUNT(*) as a bigint string.
+      return rows.map((row) => ({ workflow_id: String(row.workflow_id), status: row.status as RunStatus, count: Number(row.n) }));
+    });
+  }
+
+  checkHealth(): Promise<StorageHealth> {
+    return this.guard('checkHealth', async () => {
+      const { db } = this.ctx;
+      const row = await db.selectFrom('trellis_meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+      // A write, so that a read-only replica, a full disk or a lock held too long shows here.
+      const probe = String(Date.now());
+      await db.insertInto('trellis_meta').values({ key: 'health_probe', value: probe }).onConflict((oc) => oc.column('key').doUpdateSet({ value: probe })).execute();
+      return { schema: { version: parseSchemaVersion(row?.value), expected: SCHEMA_VERSION } };
     });
   }
 
@@ -149,6 +191,39 @@ export abstract class SqlStorage implements Storage {
     });
   }
 
+  claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
+    return this.guard('claimReadyRuns', async () => {
+      const rows = await this.ctx.db
+        .updateTable('workflow_executions')
+        .set((eb) => ({ owner, lease_expires_at: leaseUntil, revision: eb('revision', '+', 1) }))
+        .where('id', 'in', (eb) => {
+          const ready = eb
+            .selectFrom('workflow_executions')
+            .select('id')
+            .where((w) =>
+              w.or([
+                w('status', '=', 'running'),
+                w.and([w('status', '=', 'pending'), w('started_at', 'is not', null)]),
+                // A paused run (only approvals left) that a decision or event was left for.
+                w.and([w('status', '=', 'paused'), w.exists(w.selectFrom('workflow_event_inbox').select('workflow_event_inbox.id').whereRef('workflow_event_inbox.run_id', '=', 'workflow_executions.id'))]),
+              ]),
+            )
+            .where((w) => w.or([w('owner', 'is', null), w('lease_expires_at', 'is', null), w('lease_expires_at', '<', now)]))
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit);
+          // Rows another claimant is taking are skipped, not waited for: concurrent workers get
+          // disjoint batches. PostgreSQL re-checks the conditions on a row that changed since the
+          // statement's snapshot, so a run claimed meanwhile is not taken twice. SQLite's single
+          // writer runs the statement alone.
+          return this.ctx.dialect === 'postgres' ? ready.forUpdate().skipLocked() : ready;
+        })
+        .returning(this.#runColumns)
+        .execute();
+      return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row)).sort(byCreatedThenId);
+    });
+  }
+
   deliverEvent(event: DeliveredEvent): Promise<boolean> {
     return this.guard('deliverEvent', () => inbox.deliverEvent(this.ctx, event));
   }
@@ -161,8 +236,13 @@ export abstract class SqlStorage implements Storage {
     return this.guard('deleteDeliveredEvents', () => inbox.deleteDeliveredEvents(this.ctx, ids));
   }
 
-  saveWorkflow(record: WorkflowRecord): Promise<void> {
-    return this.guard('saveWorkflow', () => catalog.insertWorkflow(this.ctx, record));
+  saveWorkflow(record: WorkflowRecord, events?: readonly AuditEvent[]): Promise<void> {
+    if (!events || events.length === 0) return this.guard('saveWorkflow', () => catalog.insertWorkflow(this.ctx, record));
+    // The events land only with a version newly written; one already there is checked as without them.
+    return this.guard('saveWorkflow', async () => {
+      const inserted = await this.writeAudited('saveWorkflow', catalog.insertNewWorkflowQuery(this.ctx.db, record).compile(), events);
+      if (inserted === 0) await catalog.insertWorkflow(this.ctx, record);
+    });
   }
 
   getWorkflow(id: string, version?: number): Promise<WorkflowRecord | undefined> {
@@ -177,8 +257,23 @@ export abstract class SqlStorage implements Storage {
     return this.guard('listWorkflowVersions', () => catalog.listWorkflowVersions(this.ctx, id));
   }
 
-  deleteWorkflow(id: string): Promise<void> {
-    return this.guard('deleteWorkflow', () => catalog.deleteWorkflow(this.ctx, id));
+  deleteWorkflow(id: string, events?: readonly AuditEvent[]): Promise<void> {
+    if (!events || events.length === 0) return this.guard('deleteWorkflow', () => catalog.deleteWorkflow(this.ctx, id));
+    return this.guard('deleteWorkflow', async () => {
+      await this.writeAudited('deleteWorkflow', catalog.deleteWorkflowQuery(this.ctx.db, id).compile(), events);
+    });
+  }
+
+  findDeadLetters(filter: DeadLetterFilter): Promise<RunRecord[]> {
+    return this.guard('findDeadLetters', () => audit.findDeadLetters(this.ctx, filter));
+  }
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.guard('appendAudit', () => audit.insertAudit(this.ctx.db, events));
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.guard('listAudit', () => audit.listAudit(this.ctx, filter));
   }
 
   savePrompt(record: PromptRecord): Promise<void> {
@@ -199,6 +294,18 @@ export abstract class SqlStorage implements Storage {
 
   saveCall(record: ModelCallRecord): Promise<void> {
     return this.guard('saveCall', () => catalog.upsert(this.ctx, 'executions', COLUMNS.executions, ['id'], record));
+  }
+
+  scanWorkflows(options: ScanOptions<VersionKey>): Promise<WorkflowRecord[]> {
+    return this.guard('scanWorkflows', () => scans.scanWorkflows(this.ctx, options));
+  }
+
+  scanPrompts(options: ScanOptions<VersionKey>): Promise<PromptRecord[]> {
+    return this.guard('scanPrompts', () => scans.scanPrompts(this.ctx, options));
+  }
+
+  scanRuns(options: RunScanOptions): Promise<RunRecord[]> {
+    return this.guard('scanRuns', () => scans.scanRuns(this.ctx, options));
   }
 
   saveBundle(record: BundleRecord): Promise<void> {

@@ -6,11 +6,12 @@
  * and skipping Kysely's async layer keeps `commit()` close to a bare insert. Steps live in a step
  * log (sqlite-step-log.ts), which the step reads here fold.
  */
-import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import type Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
-import type { ApprovalFilter, ApprovalWaiter, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
+import type { ApprovalFilter, ApprovalWaiter, AuditEvent, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
 import type { PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
@@ -27,6 +28,7 @@ import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigratio
 import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
+import { LocalWorkSignals } from '../local-work-signals.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog } from './sqlite-step-log.js';
 import { SqliteRunDeletion } from './sqlite-run-deletion.js';
@@ -45,12 +47,14 @@ interface Statements {
   readonly insertRun: Database.Statement<unknown[]>;
   readonly runById: Database.Statement<[string], Row>;
   readonly runByKey: Database.Statement<[string], Row>;
+  readonly insertAudit: Database.Statement<unknown[]>;
   readonly steps: SqliteStepLog;
   readonly deletion: SqliteRunDeletion;
 }
 
 const EXECUTION_COLUMNS = COLUMNS.executions.map((c) => c.name);
 const RUN_COLUMNS = COLUMNS.runs.map((c) => `"${c.name}"`);
+const AUDIT_COLUMNS = COLUMNS.audit.map((c) => `"${c.name}"`);
 
 function prepare(raw: Database.Database): Statements {
   return {
@@ -61,6 +65,7 @@ function prepare(raw: Database.Database): Statements {
     insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
     runById: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
     runByKey: raw.prepare(`SELECT ${RUN_COLUMNS.join(', ')} FROM workflow_executions WHERE idempotency_key = ?`),
+    insertAudit: raw.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`),
     steps: new SqliteStepLog(raw),
     deletion: new SqliteRunDeletion(raw),
     upsertCall: raw.prepare(
@@ -77,16 +82,22 @@ function prepare(raw: Database.Database): Statements {
  * const storage = new SqliteStorage({ path: './trellis.db' });
  * await storage.init();
  */
+/** What loading better-sqlite3's addon says when its install script did not run, or ran for another Node. */
+const UNBUILT_ADDON = /Could not locate the bindings file|NODE_MODULE_VERSION/;
+
 export class SqliteDriver extends SqlStorage {
   readonly #raw: Database.Database;
   readonly #largeOutputBytes: number;
   /** One transaction wrapper, created once: better-sqlite3 wrappers are not free to build per call. */
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
   #statements: Statements | undefined;
+  /** Engines of this process sharing this storage object hear each other; other processes poll. */
+  readonly #signals = new LocalWorkSignals();
   /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
   readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
 
-  constructor(options: SqliteStorageOptions | string) {
+  /** `Database` is better-sqlite3's class, imported by `SqliteStorage` (which names the package when it is missing). */
+  constructor(options: SqliteStorageOptions | string, Database: typeof BetterSqlite3) {
     const resolved = typeof options === 'string' ? { path: options } : options;
     if (typeof resolved.path !== 'string' || resolved.path === '') {
       throw new TrellisError('invalid_options', `SqliteStorage path must be a file path or ':memory:', received ${JSON.stringify(resolved.path)}`);
@@ -103,6 +114,9 @@ export class SqliteDriver extends SqlStorage {
       // From now on, waits for another writer are asynchronous (sqlite-busy.ts).
       raw.pragma(`busy_timeout = ${BLOCKING_BUSY_MS}`);
     } catch (error) {
+      if (error instanceof Error && UNBUILT_ADDON.test(error.message)) {
+        throw new TrellisError('missing_package', `better-sqlite3 is installed but its native module is not built for this Node (${process.version}): pnpm 10 and npm 11 skip install scripts they were not told to allow. Run \`npm rebuild better-sqlite3\` (after \`pnpm approve-builds\` with pnpm)`, { cause: error, retryable: false });
+      }
       throw toStorageError(`open of ${resolved.path}`, error);
     }
     super(new Kysely<TrellisDatabase>({ dialect: new SqliteDialect({ database: raw }) }), 'sqlite');
@@ -170,6 +184,14 @@ export class SqliteDriver extends SqlStorage {
   /** Kysely's statements (reads, claims, lease renewals, the catalog) wait for the write lock without blocking too. */
   protected override guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return super.guard(operation, () => whenNotBusy(fn));
+  }
+
+  announceWork(runId: string): Promise<void> {
+    return this.#signals.announce(runId);
+  }
+
+  watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    return this.#signals.watch(listener);
   }
 
   async close(): Promise<void> {
@@ -262,16 +284,28 @@ export class SqliteDriver extends SqlStorage {
       const calls = attachCalls(commit.runId, steps, commit.calls, ',');
       s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
       for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
+      if (commit.audit) for (const event of commit.audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
       return true;
     });
   }
 
-  async deleteRun(id: string, expect?: RunExpectation): Promise<boolean> {
+  async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {
     return this.#write('deleteRun', (s) => {
       const current = s.runCas.get(id);
       if (!current || !matchesExpectation(expectationTarget(current), expect)) return false;
       s.deletion.deleteTrees([id]);
+      if (audit) for (const event of audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
       return true;
+    });
+  }
+
+  protected async writeAudited(operation: string, change: CompiledQuery, events: readonly AuditEvent[]): Promise<number> {
+    // Run through better-sqlite3 in one BEGIN IMMEDIATE, like every multi-statement write here.
+    const statement = this.#raw.prepare(change.sql);
+    return this.#write(operation, (s) => {
+      const written = statement.run(...change.parameters).changes;
+      if (written > 0) for (const event of events) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
+      return written;
     });
   }
 

@@ -8,7 +8,7 @@
  * middle of full pages split them, and every split rewrites three leaves and their parents. An
  * entry is written once, never grows, and lands at the end of its run's key range: a commit
  * writes the leaf, the entry's overflow page, page 1 as the file grows, and a split only every few
- * commits (the pages per commit, measured, are in README's performance notes).
+ * commits (the pages per commit, measured, are in docs/performance-notes.md).
  *
  * This file is the pure part: entries as text, and entries folded back into steps.
  */

@@ -1,0 +1,34 @@
+/**
+ * What the run inbox carries besides events: an approval or rejection given on a process that does
+ * not drive the run (a submit-only engine). It travels as a delivered event under a reserved name,
+ * addressed to the step's path, and the run's owner turns it back into the wake-up it stands for.
+ */
+import type { WakeSignal } from '../nodes/node-handler.js';
+import type { Json } from '../kernel/json.js';
+import type { StepRecord } from '../storage/records.js';
+import type { DeliveredEvent } from '../storage/storage.js';
+
+/** The inbox name of an approval decision (`engine.emit` of this name reaches only event waiters, never an approval step). */
+export const APPROVAL_INBOX_EVENT = 'trellis:approval';
+
+type ApprovalSignal = Extract<WakeSignal, { kind: 'approval' }>;
+
+/** The payload an approval decision is stored with. */
+export function approvalPayload(signal: ApprovalSignal): Json {
+  return { approved: signal.approved, ...(signal.data === undefined ? {} : { data: signal.data }), ...(signal.reason === undefined ? {} : { reason: signal.reason }) };
+}
+
+/**
+ * The wake-up a delivered item stands for, when `step` still waits for it; undefined when it no
+ * longer applies (woken already, or waiting for something else). `accepts` reads an event's filter.
+ */
+export function inboxWake(step: StepRecord | undefined, item: DeliveredEvent, accepts: () => boolean): WakeSignal | undefined {
+  if (step?.status !== 'waiting') return undefined;
+  if (item.event === APPROVAL_INBOX_EVENT) {
+    if (step.waiter?.kind !== 'approval') return undefined;
+    const payload = item.payload as { approved?: unknown; data?: Json; reason?: unknown };
+    return { kind: 'approval', approved: payload.approved === true, ...(payload.data === undefined ? {} : { data: payload.data }), ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}) };
+  }
+  if (step.waiter?.kind === 'event' && step.waiter.event === item.event && accepts()) return { kind: 'event', payload: item.payload };
+  return undefined;
+}

@@ -1,0 +1,151 @@
+/**
+ * Issue 20, first slice, in one process: engine roles (a submit-only engine never executes a
+ * step; a worker claims what it did not start, up to its capacity) and the in-process wake-ups
+ * of engines sharing one storage object. The multi-process fleet on PostgreSQL is fleet-postgres.test.ts.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Engine, MemoryStorage, ScriptedProvider, SqliteStorage, isTrellisError, workflow, type Storage } from '../src/index.js';
+import { FakeClock } from '../src/testing/index.js';
+import { until } from './helpers.js';
+import { scratch } from './scratch.js';
+
+const { dir } = scratch('fleet_roles');
+
+const review = () =>
+  workflow('review', { variables: { n: 'number' } })
+    .prompt('draft', { model: 'mock:m', template: 'draft {{input.n}}' })
+    .approval('ok')
+    .prompt('final', { model: 'mock:m', template: 'final {{draft.text}}' })
+    .end({ text: 'final.text' });
+
+/** A submit engine and a worker sharing `storage`; the submit engine's provider must never be called. */
+function fleet(storage: Storage, worker: { maxConcurrentRuns?: number; storage?: Storage } = {}) {
+  const clock = new FakeClock();
+  const refused = new ScriptedProvider(() => {
+    throw new Error('a submit-only engine called a provider');
+  });
+  const submit = new Engine({ storage, providers: { mock: refused }, clock, role: 'submit', instanceId: 'submit' });
+  const calls: string[] = [];
+  const mock = new ScriptedProvider((request) => (calls.push(request.prompt), `${request.prompt}!`));
+  const work = new Engine({ storage: worker.storage ?? storage, providers: { mock }, clock, role: 'worker', instanceId: 'worker', ...(worker.maxConcurrentRuns ? { maxConcurrentRuns: worker.maxConcurrentRuns } : {}) });
+  return { clock, submit, work, calls, refused };
+}
+
+const waitingAt = async (engine: Engine, id: string, path: string) => (await engine.get(id))?.execution_trace.some((s) => s.path === path && s.status === 'waiting') ?? false;
+
+describe('engine roles', () => {
+  it('validates role and maxConcurrentRuns', () => {
+    const bad = (options: object) => {
+      try {
+        new Engine({ storage: new MemoryStorage(), ...options });
+      } catch (error) {
+        return isTrellisError(error) ? `${error.code}: ${error.message}` : String(error);
+      }
+      return 'accepted';
+    };
+    expect(bad({ role: 'api' })).toBe(`invalid_options: Engine option "role" must be one of 'all', 'submit', 'worker', got "api"`);
+    expect(bad({ maxConcurrentRuns: 1.5 })).toBe('invalid_options: Engine option "maxConcurrentRuns" must be a whole number, got 1.5');
+    expect(bad({ maxConcurrentRuns: 0 })).toBe('invalid_options: Engine option "maxConcurrentRuns" must be a positive number, got 0');
+    expect(bad({ role: 'worker', maxConcurrentRuns: 3 })).toBe('accepted');
+  });
+
+  it('a worker needs a storage that can claim ready runs', async () => {
+    const storage = new MemoryStorage();
+    const older = new Proxy(storage, {
+      get: (target, key) => {
+        const value: unknown = key === 'claimReadyRuns' ? undefined : Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const work = new Engine({ storage: older, role: 'worker' });
+    await expect(work.startBackground()).rejects.toThrow(`Engine option "role" 'worker' needs a storage with claimReadyRuns`);
+    await work.close();
+  });
+
+  it('a submit-only engine stores runs that a worker sharing the storage takes at once, and approves through the inbox', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work, calls, refused } = fleet(storage);
+    await work.startBackground(); // its loop polls on the fake clock, which never moves here: wake-ups do the work
+    const started: string[] = [];
+    submit.events.on('execution:started', ({ executionId }) => started.push(executionId));
+    const id = await submit.start(review(), { n: 1 });
+    const stored = await storage.getRun(id);
+    expect(stored?.status).toBe('running');
+    await until(() => waitingAt(submit, id, 'ok'));
+    expect((await storage.getRun(id))?.owner).toBe('worker');
+    await submit.approve(id, 'ok', { note: 'fine' });
+    const done = await submit.wait(id, { pollMs: 5 });
+    expect(done.status).toBe('completed');
+    expect(done.output_data).toEqual({ text: 'final draft 1!!' });
+    expect(calls).toEqual(['draft 1', 'final draft 1!']);
+    expect(refused.calls).toHaveLength(0);
+    expect(started).toEqual([id]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('a submit-only engine refuses what needs a driving engine, and recovers nothing', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    const id = await submit.start(review(), { n: 2 });
+    const refusal = async (call: Promise<unknown>) => call.then(() => 'done', (error: unknown) => (isTrellisError(error) ? error.code : String(error)));
+    expect(await refusal(submit.pause(id))).toBe('illegal_state');
+    expect(await refusal(submit.cancel(id))).toBe('illegal_state');
+    expect(await refusal(submit.retry(id))).toBe('illegal_state');
+    expect(await submit.recover()).toEqual([]);
+    // Nothing waits at `ok` yet: the decision is refused, not stored for later.
+    expect(await refusal(submit.approve(id, 'ok'))).toBe('illegal_state');
+    expect((await storage.getRun(id))?.owner).toBeUndefined();
+    expect(await storage.getSteps(id)).toEqual([]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('a worker holds no more than maxConcurrentRuns, and takes more as runs end', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work, clock } = fleet(storage, { maxConcurrentRuns: 2 });
+    await work.startBackground();
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) ids.push(await submit.start(review(), { n }));
+    await until(async () => (await Promise.all(ids.map((id) => waitingAt(submit, id, 'ok')))).filter(Boolean).length === 2);
+    const owned = async () => (await storage.listRuns({})).filter((r) => r.owner === 'worker' && r.status !== 'completed').length;
+    expect(await owned()).toBe(2);
+    // Approve what waits, let the poll claim more, until every run is done.
+    while ((await storage.listRuns({ status: 'completed' })).length < 5) {
+      for (const id of ids) if (await waitingAt(submit, id, 'ok')) await submit.approve(id, 'ok');
+      await clock.advance(1000);
+      expect(await owned()).toBeLessThanOrEqual(2);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('an event emitted on a submit-only engine reaches the run a worker drives', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    await work.startBackground();
+    const id = await submit.start(workflow('ev').waitForEvent('paid', { event: 'invoice.paid', filter: 'event.invoice == input.invoice' }).end({ amount: 'paid.payload.amount' }), { invoice: 'A' });
+    await until(() => waitingAt(submit, id, 'paid'));
+    expect(await submit.emit('invoice.paid', { invoice: 'B', amount: 1 })).toEqual([id]); // delivered, refused by the filter on the worker
+    expect(await submit.emit('invoice.paid', { invoice: 'A', amount: 2 })).toEqual([id]);
+    expect((await submit.wait(id, { pollMs: 5 })).output_data).toEqual({ amount: 2 });
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('on two SQLite storage objects (as two processes would have), the worker finds submitted runs on its poll', async () => {
+    const path = join(dir, 'fleet.sqlite');
+    const { submit, work, clock } = fleet(new SqliteStorage({ path }), { storage: new SqliteStorage({ path }) });
+    await work.startBackground();
+    const id = await submit.start(review(), { n: 3 });
+    await until(async () => {
+      await clock.advance(1000);
+      return waitingAt(submit, id, 'ok');
+    });
+    await submit.approve(id, 'ok');
+    await until(async () => {
+      await clock.advance(1000);
+      return (await submit.get(id))?.status === 'completed';
+    });
+    expect((await submit.get(id))?.output_data).toEqual({ text: 'final draft 3!!' });
+    await Promise.all([submit.close(), work.close()]);
+  });
+});
