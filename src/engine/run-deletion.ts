@@ -60,7 +60,7 @@ export async function deleteRun(storage: Storage, executionId: string, options: 
       if (!(isTrellisError(error) && error.code === 'illegal_state')) throw error;
     });
   }
-  // Compare-and-set on an ended status: a run `engine.retry` reopened meanwhile is not deleted under it.
+  // Compare-and-set on an ended status: a run whose status changed meanwhile is not deleted under it.
   // Its audit event lands with the deletion, and outlives the run.
   if (await storage.deleteRun(executionId, { status: FINISHED }, [audit])) return;
   const now = await storage.getRun(executionId);

@@ -17,8 +17,8 @@ const anyOf = (column: string, ids: readonly string[]) => sql<boolean>`${sql.ref
 
 /**
  * The runs `purgeRuns` picks, row-locked (its first statement, so it also reads the transaction id
- * into `tx`). Locked rows are skipped: a run a concurrent `engine.retry` is reopening, or one
- * another purge has picked, is left for a later batch instead of waited for.
+ * into `tx`). Locked rows are skipped: a run another transaction holds (one another purge has
+ * picked, say) is left for a later batch instead of waited for.
  */
 export async function lockPurgeable(trx: Trx, filter: PurgeFilter, tx: TxState): Promise<string[]> {
   if (filter.status.length === 0) return [];
