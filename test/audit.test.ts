@@ -4,28 +4,23 @@
  * between; queryable by subject, actor and time; a refused change records nothing; deleting a run
  * keeps its events. On memory, a SQLite file and PostgreSQL, and over real HTTP.
  */
-import { join } from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine, MemoryStorage, PostgresStorage, SqliteStorage, workflow, sequentialIds, type AuditEvent, type Storage } from '../src/index.js';
+import { Engine, MemoryStorage, workflow, sequentialIds, type AuditEvent, type Storage } from '../src/index.js';
 import { createRouter } from '../src/express/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { scratch } from './scratch.js';
+import { scratchStorages } from './scratch-storages.js';
 import { serveOnLoopback } from './helpers.js';
 import { jsonCaller } from './http-client.js';
 
-const { dir, schema, pgUrl } = scratch('audit');
+const area = scratch('audit');
+const { kinds: STORAGES } = scratchStorages(area);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-let files = 0;
-const STORAGES: [string, () => Storage][] = [
-  ['memory', () => new MemoryStorage()],
-  ['SQLite', () => new SqliteStorage({ path: join(dir, `db-${++files}.sqlite`) })],
-  ['PostgreSQL', () => new PostgresStorage({ connectionString: pgUrl, schema: `${schema}_${++files}` })],
-];
 
 function makeEngine(storage: Storage) {
   const clock = new FakeClock();

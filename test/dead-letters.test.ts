@@ -7,26 +7,22 @@
 import { join } from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine, MemoryStorage, PostgresStorage, SqliteStorage, workflow, sequentialIds, type Storage } from '../src/index.js';
+import { Engine, MemoryStorage, SqliteStorage, workflow, sequentialIds, type Storage } from '../src/index.js';
 import { createRouter } from '../src/express/index.js';
 import { FakeClock } from '../src/testing/index.js';
 import { spawnFixture } from './fixture-process.js';
 import { scratch } from './scratch.js';
+import { scratchStorages } from './scratch-storages.js';
 import { serveOnLoopback } from './helpers.js';
 import { jsonCaller } from './http-client.js';
 
-const { dir, schema, pgUrl } = scratch('deadletters');
+const area = scratch('deadletters');
+const { kinds: STORAGES, sameDatabase } = scratchStorages(area);
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-let files = 0;
-const STORAGES: [string, () => Storage][] = [
-  ['memory', () => new MemoryStorage()],
-  ['SQLite', () => new SqliteStorage({ path: join(dir, `db-${++files}.sqlite`) })],
-  ['PostgreSQL', () => new PostgresStorage({ connectionString: pgUrl, schema: `${schema}_${++files}` })],
-];
 
 /** `prepare` counts its executions; `charge` fails while `down` is set. */
 function billing(storage: Storage, clock = new FakeClock()) {
@@ -158,15 +154,10 @@ describe.each(STORAGES.slice(1))('two processes retrying the same run on %s', (_
   });
 });
 
-/** Another connection to the database `storage` uses (a second process would open its own). */
-function sameDatabase(storage: Storage): Storage {
-  if (storage instanceof SqliteStorage) return new SqliteStorage({ path: join(dir, `db-${files}.sqlite`) });
-  return new PostgresStorage({ connectionString: pgUrl, schema: `${schema}_${files}` });
-}
 
 describe('after a restart', () => {
   it('a run failed by another process is listed here and retried from its failed step', async () => {
-    const path = join(dir, 'restarted.sqlite');
+    const path = join(area.dir, 'restarted.sqlite');
     const child = spawnFixture('dead-letter-worker', [path]);
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

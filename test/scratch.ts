@@ -17,7 +17,9 @@ export function scratch(name: string): { readonly dir: string; readonly schema: 
     rmSync(dir, { recursive: true, force: true });
     const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
     try {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      // The schema and every one named after it (`${schema}_2`...: tests that want several databases).
+      const { rows } = await admin.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)`, [schema, `${schema}_`]);
+      for (const { nspname } of rows) await admin.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
     } finally {
       await admin.end();
     }
