@@ -6,13 +6,13 @@
  * worker reports when each run's next step starts. Both processes read the same high-resolution
  * clock (`performance.timeOrigin + performance.now()`).
  *
- *   npx tsup --silent && node --import tsx bench/fleet-wake.ts   (TRELLIS_BENCH_POSTGRES_URL to use another server)
+ *   npm run bench:fleet   (TRELLIS_BENCH_POSTGRES_URL to use another server)
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { Engine, PostgresStorage, workflow, type Storage } from 'trellis';
+import { Engine, PostgresStorage, workflow, type Storage } from '@trellis-ai/trellis';
 import { instantProvider } from './workloads.js';
 
 const PG_URL = process.env['TRELLIS_BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, MemoryStorage, SqliteStorage, type Storage } from 'trellis';
+import { Engine, MemoryStorage, SqliteStorage, type Storage } from '@trellis-ai/trellis';
 import { instantProvider, w1, w4, type Workload } from './workloads.js';
 
 const args = process.argv.slice(2);

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Engine, MemoryStorage, SqliteStorage, type Storage } from 'trellis';
+import { Engine, MemoryStorage, SqliteStorage, type Storage } from '@trellis-ai/trellis';
 import { instantProvider, w1, w4, type Workload } from './workloads.js';
 
 type Mode = 'memory' | 'sqlite';
