@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import * as otelApi from '@opentelemetry/api';
 import { context, trace, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -12,6 +13,7 @@ import { Engine, MemoryStorage, ScriptedProvider, SqliteStorage, workflow, type 
 import { FakeClock } from '../src/testing/index.js';
 import { makeEngine } from './helpers.js';
 import { scratch } from './scratch.js';
+import type { OtelApi, OtelTracerProvider } from '../src/kernel/otel-api.js';
 
 const space = scratch('tracing');
 const exporter = new InMemorySpanExporter();
@@ -230,5 +232,13 @@ describe('tracing', () => {
 
   it('refuses a tracerProvider that is not one, naming the option', () => {
     expect(() => makeEngine(undefined, { tracerProvider: {} as never })).toThrowError(/Engine option "tracerProvider" must be an OpenTelemetry TracerProvider/);
+  });
+});
+
+describe('the OpenTelemetry shapes Trellis declares itself (so its types need no @opentelemetry/api)', () => {
+  it('are met by the real API and SDK (checked by tsc)', () => {
+    const api: OtelApi = otelApi;
+    const provider: OtelTracerProvider = new BasicTracerProvider();
+    expect(api.trace.setSpan(api.ROOT_CONTEXT, provider.getTracer('shape').startSpan('shape'))).toBeDefined();
   });
 });

@@ -7,7 +7,7 @@ import type { Json } from '../kernel/json.js';
 import type { JsonSchema, ProviderMessage, ProviderToolCall, ProviderToolDefinition } from '../providers/provider.js';
 import { TrellisError, isTrellisError } from '../kernel/errors.js';
 import { checkJson } from '../definition/json-schema-check.js';
-import type { Context } from '@opentelemetry/api';
+import type { OtelContext as Context } from '../kernel/otel-api.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
 /** What a tool sees besides its arguments. */

@@ -32,7 +32,7 @@ import type * as Re2 from 're2js';
 import type * as IpAddr from 'ipaddr.js';
 import type * as Zod from 'zod';
 import { BUNDLED } from './optional-packages.js';
-import type * as Otel from '@opentelemetry/api';
+import type { OtelApi } from './otel-api.js';
 
 const requireHere = createRequire(import.meta.url);
 const loaded = new Map<string, unknown>();
@@ -94,6 +94,6 @@ export function loadPQueue(): typeof PQueue {
  * `@opentelemetry/api`, an optional peer dependency: loaded only by an engine that traces (the host
  * passed a tracer provider or registered one globally). Throws when it is not installed.
  */
-export function loadOpenTelemetry(): typeof Otel {
+export function loadOpenTelemetry(): OtelApi {
   return load('@opentelemetry/api', () => require('@opentelemetry/api'));
 }

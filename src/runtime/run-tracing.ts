@@ -3,7 +3,7 @@
  * per step attempt under it. Made only when the engine traces; a run whose span is sampled out gets
  * no step spans at all (nothing would record them). Internal to the runner.
  */
-import type { Span } from '@opentelemetry/api';
+import type { OtelSpan as Span } from '../kernel/otel-api.js';
 import type { RunRecord, RunStatus } from '../storage/records.js';
 import type { Tracing, TraceScope } from '../telemetry/tracing.js';
 import type { Outcome } from './inflight-step.js';

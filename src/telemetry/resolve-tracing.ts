@@ -6,7 +6,7 @@
 import { TrellisError } from '../kernel/errors.js';
 import { missingPackageOr } from '../kernel/optional-packages.js';
 import { loadOpenTelemetry } from '../kernel/lazy-modules.js';
-import type * as Otel from '@opentelemetry/api';
+import type { OtelApi, OtelTracerProvider } from '../kernel/otel-api.js';
 import { TRACER_NAME, Tracing } from './tracing.js';
 
 /**
@@ -27,7 +27,7 @@ const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 export function resolveTracing(option: TracerProviderLike | false | undefined): Tracing | undefined {
   if (option === false) return undefined;
   if (option === undefined && (globalThis as Record<symbol, { trace?: unknown } | undefined>)[OTEL_GLOBAL]?.trace === undefined) return undefined;
-  let api: typeof Otel;
+  let api: OtelApi;
   try {
     api = loadOpenTelemetry();
   } catch (error) {
@@ -38,6 +38,6 @@ export function resolveTracing(option: TracerProviderLike | false | undefined): 
   if (option !== undefined && typeof option.getTracer !== 'function') {
     throw new TrellisError('invalid_options', `Engine option "tracerProvider" must be an OpenTelemetry TracerProvider (with getTracer), got ${typeof option}`);
   }
-  const provider = (option as Otel.TracerProvider | undefined) ?? api.trace.getTracerProvider();
+  const provider = (option as OtelTracerProvider | undefined) ?? api.trace.getTracerProvider();
   return new Tracing(api, provider.getTracer(TRACER_NAME));
 }

@@ -8,31 +8,31 @@
  * `execute_tool {name}` (one host tool call). A span that is not recording (sampled out) gets no
  * attributes and no children: building them is most of what a span costs.
  */
-import type * as Otel from '@opentelemetry/api';
+import type { OtelApi, OtelContext, OtelSpan, OtelSpanContext, OtelSpanOptions, OtelTracer } from '../kernel/otel-api.js';
 
 /** The instrumentation scope of Trellis's spans. */
 export const TRACER_NAME = 'trellis';
 
 /** A span and the context that makes it the parent of what runs inside it. */
 export interface TraceScope {
-  readonly span: Otel.Span;
-  readonly context: Otel.Context;
+  readonly span: OtelSpan;
+  readonly context: OtelContext;
 }
 
 /** A scope whose context is made on first use: a step that calls nothing never needs one. */
 class LazyScope implements TraceScope {
-  readonly span: Otel.Span;
-  readonly #api: typeof Otel;
-  readonly #parent: Otel.Context;
-  #context: Otel.Context | undefined;
+  readonly span: OtelSpan;
+  readonly #api: OtelApi;
+  readonly #parent: OtelContext;
+  #context: OtelContext | undefined;
 
-  constructor(api: typeof Otel, parent: Otel.Context, span: Otel.Span) {
+  constructor(api: OtelApi, parent: OtelContext, span: OtelSpan) {
     this.#api = api;
     this.#parent = parent;
     this.span = span;
   }
 
-  get context(): Otel.Context {
+  get context(): OtelContext {
     return (this.#context ??= this.#api.trace.setSpan(this.#parent, this.span));
   }
 }
@@ -53,10 +53,10 @@ export interface TracedRun {
 
 /** The engine's tracer and the few API functions its spans need. Internal. */
 export class Tracing {
-  readonly #api: typeof Otel;
-  readonly #tracer: Otel.Tracer;
+  readonly #api: OtelApi;
+  readonly #tracer: OtelTracer;
 
-  constructor(api: typeof Otel, tracer: Otel.Tracer) {
+  constructor(api: OtelApi, tracer: OtelTracer) {
     this.#api = api;
     this.#tracer = tracer;
   }
@@ -69,7 +69,7 @@ export class Tracing {
   startRun(run: TracedRun, link: string | undefined): TraceScope {
     const api = this.#api;
     const linked = link === undefined ? undefined : parseTraceparent(link);
-    const options: Otel.SpanOptions = { kind: api.SpanKind.INTERNAL };
+    const options: OtelSpanOptions = { kind: api.SpanKind.INTERNAL };
     if (linked !== undefined) {
       options.root = true;
       options.links = [{ context: linked, attributes: { 'trellis.link': 'run_started' } }];
@@ -93,7 +93,7 @@ export class Tracing {
   }
 
   /** Starts a provider request's span (GenAI semantic conventions: operation, provider, requested model). */
-  startChat(parent: Otel.Context, provider: string, model: string, runId: string, path: string): TraceScope {
+  startChat(parent: OtelContext, provider: string, model: string, runId: string, path: string): TraceScope {
     const span = this.#tracer.startSpan(`chat ${model}`, {
       kind: this.#api.SpanKind.CLIENT,
       attributes: {
@@ -109,7 +109,7 @@ export class Tracing {
   }
 
   /** Ends a `chat` span with what the provider answered: the model, tokens and finish reason. */
-  endChat(span: Otel.Span, answer: ChatAnswer, replayed: boolean): void {
+  endChat(span: OtelSpan, answer: ChatAnswer, replayed: boolean): void {
     if (answer.model !== undefined) span.setAttribute('gen_ai.response.model', answer.model);
     span.setAttribute('gen_ai.usage.input_tokens', answer.usage.input_tokens);
     span.setAttribute('gen_ai.usage.output_tokens', answer.usage.output_tokens);
@@ -119,7 +119,7 @@ export class Tracing {
   }
 
   /** Starts a host tool call's span. */
-  startTool(parent: Otel.Context, name: string, callId: string): TraceScope {
+  startTool(parent: OtelContext, name: string, callId: string): TraceScope {
     const span = this.#tracer.startSpan(`execute_tool ${name}`, {
       attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': name, 'gen_ai.tool.call.id': callId },
     }, parent);
@@ -127,7 +127,7 @@ export class Tracing {
   }
 
   /** Records `error` on the span, marks it failed and ends it. */
-  fail(span: Otel.Span, error: unknown): void {
+  fail(span: OtelSpan, error: unknown): void {
     const exception = error instanceof Error ? error : String(error);
     span.recordException(exception);
     const code = typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
@@ -137,7 +137,7 @@ export class Tracing {
   }
 
   /** Marks the span failed with `message` (no exception object at hand) and ends it. */
-  failWith(span: Otel.Span, type: string, message: string | undefined): void {
+  failWith(span: OtelSpan, type: string, message: string | undefined): void {
     span.setAttribute('error.type', type);
     span.setStatus(message === undefined ? { code: this.#api.SpanStatusCode.ERROR } : { code: this.#api.SpanStatusCode.ERROR, message });
     span.end();
@@ -156,7 +156,7 @@ const INVALID_SPAN_ID = '0'.repeat(16);
  * The W3C `traceparent` of a recording span, stored with its run so another process can link back
  * to it; undefined for a span sampled out (nothing to link to) or without valid ids.
  */
-export function traceparentOf(span: Otel.Span): string | undefined {
+export function traceparentOf(span: OtelSpan): string | undefined {
   if (!span.isRecording()) return undefined;
   const { traceId, spanId, traceFlags } = span.spanContext();
   // Ids come from the SDK's generator: their length and the all-zero invalid ids are all to check.
@@ -165,7 +165,7 @@ export function traceparentOf(span: Otel.Span): string | undefined {
 }
 
 /** The span context a stored `traceparent` names; undefined when it is not one. */
-export function parseTraceparent(text: string): Otel.SpanContext | undefined {
+export function parseTraceparent(text: string): OtelSpanContext | undefined {
   const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(text);
   if (!match) return undefined;
   return { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16), isRemote: true };
