@@ -31,7 +31,7 @@ import type PQueue from 'p-queue';
 import type * as Re2 from 're2js';
 import type * as IpAddr from 'ipaddr.js';
 import type * as Zod from 'zod';
-import { BUNDLED } from './optional-packages.js';
+import { BUNDLED, missingPackageOr } from './optional-packages.js';
 import type { OtelApi } from './otel-api.js';
 
 const requireHere = createRequire(import.meta.url);
@@ -95,5 +95,12 @@ export function loadPQueue(): typeof PQueue {
  * passed a tracer provider or registered one globally). Throws when it is not installed.
  */
 export function loadOpenTelemetry(): OtelApi {
-  return load('@opentelemetry/api', () => require('@opentelemetry/api'));
+  return load('@opentelemetry/api', () => {
+    // Inside a `try`, a bundler leaves the optional package unresolved instead of failing the build.
+    try {
+      return require('@opentelemetry/api');
+    } catch (error) {
+      throw missingPackageOr(error, '@opentelemetry/api', 'Tracing');
+    }
+  });
 }

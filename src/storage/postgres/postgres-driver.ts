@@ -74,6 +74,7 @@ export class PostgresDriver extends SqlStorage {
   readonly #largeOutputBytes: number;
   /** Opened by the first `watchWork` (a submit-only engine never listens). */
   #listener: WorkListener | undefined;
+  readonly #driver: typeof pg;
   readonly #listenConfig: pg.ClientConfig;
 
   /** `driver` is the `pg` module, imported by `PostgresStorage` (which names the package when it is missing). */
@@ -93,6 +94,7 @@ export class PostgresDriver extends SqlStorage {
     this.#largeOutputBytes = largeOutputBytes;
     // The listening connection is made like the pool's (a host's pool: its own settings).
     this.#listenConfig = { ...pool.options };
+    this.#driver = driver;
   }
 
   /** The schema, quoted, with a trailing dot: prefixes table names in raw DDL. */
@@ -137,7 +139,7 @@ export class PostgresDriver extends SqlStorage {
   }
 
   watchWork(listener: (runId: string) => void): Promise<() => Promise<void>> {
-    this.#listener ??= new WorkListener(this.#listenConfig, workChannel(this.#schema));
+    this.#listener ??= new WorkListener(this.#driver, this.#listenConfig, workChannel(this.#schema));
     return this.#listener.watch(listener);
   }
 

@@ -5,7 +5,7 @@
  * be handed to queries. When it breaks (a server restart, a killed backend) it is opened again with
  * backoff; announcements sent meanwhile are lost, which costs a poll interval, never the work.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { isConnectionError } from './postgres-connection.js';
 
 const FIRST_RETRY_MS = 50;
@@ -31,8 +31,11 @@ export class WorkListener {
   #retryMs = FIRST_RETRY_MS;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #driver: typeof pg;
 
-  constructor(config: pg.ClientConfig, channel: string) {
+  /** `driver` is the `pg` module, as `PostgresStorage` imported it. */
+  constructor(driver: typeof pg, config: pg.ClientConfig, channel: string) {
+    this.#driver = driver;
     this.#config = config;
     this.#channel = channel;
   }
@@ -72,7 +75,7 @@ export class WorkListener {
 
   async #connect(): Promise<void> {
     if (!this.#wanted) return;
-    const client = new pg.Client(this.#config);
+    const client = new this.#driver.Client(this.#config);
     // An unheard `error` event ends the process; a lost connection is handled by `end` below.
     client.on('error', () => undefined);
     client.on('notification', (message) => {
