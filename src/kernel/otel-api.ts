@@ -6,7 +6,7 @@
  */
 
 /** A span attribute's value. */
-export type OtelAttributeValue = string | number | boolean | readonly string[] | readonly number[] | readonly boolean[];
+export type OtelAttributeValue = string | number | boolean | (string | null | undefined)[] | (number | null | undefined)[] | (boolean | null | undefined)[];
 
 /** Span attributes; undefined values are dropped. */
 export type OtelAttributes = Record<string, OtelAttributeValue | undefined>;
