@@ -5,10 +5,11 @@
  * which clamp as Node does) a 30-day timer re-arms instead of firing.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ScriptedProvider, workflow } from '../src/index.js';
+import { Engine, PostgresStorage, ScriptedProvider, workflow } from '../src/index.js';
 import { MAX_TIMEOUT_MS, sleep, systemClock } from '../src/kernel/clock.js';
 import { FakeClock } from '../src/testing/index.js';
 import { makeEngine, until } from './helpers.js';
+import { scratch } from './scratch.js';
 
 const DAY = 86_400_000;
 const THIRTY_DAYS = 30 * DAY;
@@ -131,5 +132,30 @@ describe('long timers on the system clock (vitest fake timers)', () => {
     expect(fn).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(50);
     expect(fn).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('a month on the fake clock against PostgreSQL', () => {
+  it('renews leases once per write, not once per skipped period: no flood of the pool, the run still answers', async () => {
+    let renewals = 0;
+    const area = scratch('longtimers');
+    const clock = new FakeClock();
+    // Default loops: a 30 s lease renewed every 10 s is 259,200 renewals in 30 days if each skipped period fires one.
+    const storage = new PostgresStorage({ connectionString: area.pgUrl, schema: area.schema });
+    const renew = storage.renewLeases.bind(storage);
+    Object.defineProperty(storage, 'renewLeases', { value: (...args: Parameters<typeof renew>) => (renewals++, renew(...args)) });
+    const engine = new Engine({ storage, clock, providers: { mock: new ScriptedProvider(['ok']) } });
+    try {
+      const wf = workflow('month').approval('review', { timeout_ms: THIRTY_DAYS, on_timeout: 'approve' }).end({ ok: 'review.approved' });
+      const id = await engine.start(wf, {});
+      await until(async () => (await engine.get(id))?.status === 'paused');
+      await clock.advance(THIRTY_DAYS - 1000);
+      expect(renewals).toBeLessThan(100);
+      expect((await engine.get(id))?.status).toBe('paused');
+      await engine.approve(id, 'review');
+      expect((await engine.wait(id)).output_data).toEqual({ ok: true });
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -144,7 +144,7 @@ export class Engine {
     // Renewed while runs are driven here, through a draining close too (close() stops it after).
     this.#leases = new LeaseRenewal(o.clock, o.leaseMs, () => this.#hot.size > 0, (until) => {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
-      if (this.#storage) void this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
+      return this.#storage && this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
     this.#hot = new HotRuns({
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger, tracing: o.tracing },
