@@ -7,6 +7,10 @@
 export { createRouter } from './router.js';
 export type { RouterOptions, AuthorizeFn, AuthorizeGrant, RouterAction, RouterResource } from './router-options.js';
 
+// The web dashboard, served from the package's built assets (or by `createRouter(engine, { dashboard: true })`).
+export { createDashboard } from './dashboard.js';
+export type { DashboardOptions } from './dashboard-options.js';
+
 // Event streams from a browser: EventSource cannot send an Authorization header.
 export { createStreamToken } from './stream-token.js';
 export type { StreamTokenOptions } from './stream-token.js';

@@ -12,6 +12,7 @@ const NOUNS: Readonly<Record<string, string>> = { template: 'workflow template' 
 
 /** What a refused request was not allowed to do, as a sentence. */
 export function refusalMessage(action: RouterAction, resource: RouterResource): string {
+  if (action === 'dashboard:read') return 'Not allowed to open the dashboard';
   const word = action.slice(action.indexOf(':') + 1);
   const noun = NOUNS[resource.type] ?? resource.type;
   // A collection action (list, create) has no id and reads in the plural.

@@ -101,6 +101,7 @@ export function runSummary(run: RunRecord): Record<string, unknown> {
       started_at: iso(run.started_at),
       completed_at: iso(run.completed_at),
       duration_ms: run.completed_at !== undefined && run.started_at !== undefined ? run.completed_at - run.started_at : undefined,
+      cost_usd: (run.usage as { cost_usd?: unknown } | undefined)?.cost_usd,
     }),
   ) as Record<string, unknown>;
 }

@@ -33,7 +33,8 @@ export type RouterAction =
   | 'prompt:update'
   | 'prompt:delete'
   | 'metrics:read'
-  | 'health:read';
+  | 'health:read'
+  | 'dashboard:read';
 
 /** What the action is done to. `id` is absent for collections (list, create). */
 export interface RouterResource {
@@ -99,6 +100,12 @@ export interface RouterOptions {
    * `health:read`. @default false
    */
   readonly health?: boolean;
+  /**
+   * Serves the web dashboard at `/dashboard` under the router (see `createDashboard`), with this
+   * router's `authorize`, `actor` and `onError`; the page and its assets are asked as
+   * `dashboard:read` on `{ type: 'engine' }`. @default false
+   */
+  readonly dashboard?: boolean;
 }
 
 /** Options after defaults. */
@@ -112,6 +119,7 @@ export interface ResolvedRouterOptions {
   readonly actor: (req: Request) => string | undefined;
   readonly metrics: boolean;
   readonly health: boolean;
+  readonly dashboard: boolean;
 }
 
 /** Longest a stream token may open a stream for: a token travels in a URL, so it must not live long. */
@@ -154,6 +162,7 @@ export function resolveRouterOptions(options: RouterOptions, logger: Logger = co
     streamTokenTtlMs: ttl,
     metrics: flag('metrics', o.metrics),
     health: flag('health', o.health),
+    dashboard: flag('dashboard', o.dashboard),
   };
 }
 

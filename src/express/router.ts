@@ -13,6 +13,7 @@ import { unknownRoutes } from './unknown-routes.js';
 import { mountWorkflowRoutes } from './workflow-routes.js';
 import { mountMetricsRoutes } from './metrics-routes.js';
 import { mountHealthRoutes } from './health-routes.js';
+import { createDashboard } from './dashboard.js';
 
 /**
  * The HTTP API of `engine` (workflows, executions, approvals and their inbox, live events, prompts), JSON in and
@@ -43,6 +44,10 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   mountDeadLetterRoutes(router, engine, resolved);
   if (resolved.metrics) mountMetricsRoutes(router, engine, resolved);
   if (resolved.health) mountHealthRoutes(router, engine, resolved);
+  if (resolved.dashboard) {
+    const { authorize, actor, onError } = resolved;
+    router.use('/dashboard', createDashboard(engine, authorize === undefined ? { allowUnauthenticated: true, actor, onError } : { authorize, actor, onError }));
+  }
   router.use(unknownRoutes(router));
   router.use(errorHandler(resolved.onError));
   return router;
