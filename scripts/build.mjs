@@ -7,10 +7,13 @@
  * src/kernel/lazy-modules.ts and optional-packages.ts use `require('name')` and `typeof require`
  * on purpose, for the bundler of an app that bundles Trellis to see (see optional-packages.ts):
  * they are put back as written here, and test/package.test.ts checks that they were.
+ *
+ * The web dashboard is built last, by Vite, into dist/dashboard/ (scripts/build-dashboard.mjs).
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { buildDashboard } from './build-dashboard.mjs';
 
 rmSync('dist', { recursive: true, force: true });
 const result = await build({
@@ -33,3 +36,4 @@ for (const file of Object.keys(result.metafile.outputs).filter((name) => name.en
   if (restored !== code) writeFileSync(file, restored);
 }
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+await buildDashboard();

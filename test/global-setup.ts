@@ -8,8 +8,12 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import { FIXTURES_DIST, FIXTURES_SOURCE } from './fixture-process.js';
+import { buildDashboard, dashboardIsStale } from '../scripts/build-dashboard.mjs';
 
 export default async function buildFixtures(): Promise<void> {
+  // The dashboard's browser tests (test/dashboard*.browser.test.ts) serve the built page; about a
+  // second of Vite when dashboard/ changed since the last build, nothing otherwise.
+  if (dashboardIsStale()) await buildDashboard();
   const entryPoints = readdirSync(FIXTURES_SOURCE)
     .filter((file) => file.endsWith('.ts'))
     .map((file) => `${FIXTURES_SOURCE}/${file}`);

@@ -1,0 +1,86 @@
+/**
+ * The workflow graph of a run: one box per node, coloured by the status of its latest step; a node
+ * run several times (a loop body, a parallel branch) shows how many (`×3`). Selecting a node (click,
+ * or Enter on the focused node) opens its steps in the side panel.
+ */
+import { useMemo } from 'react';
+import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
+import { layoutNodes, NODE_HEIGHT, NODE_WIDTH } from '../graph-layout';
+import type { TraceStep, WorkflowEdge, WorkflowNode } from '../types';
+
+type StepNodeData = { label: string; type: string; status: string; count: number; selected: boolean; pausedHere: boolean; breakpoint: boolean };
+
+function StepNode({ data }: NodeProps<Node<StepNodeData>>) {
+  return (
+    <div className={`graph-node status-${data.status}${data.selected ? ' selected' : ''}${data.pausedHere ? ' paused-here' : ''}`} style={{ width: NODE_WIDTH, height: NODE_HEIGHT }}>
+      <Handle type="target" position={Position.Top} />
+      <div className="graph-node-name">{data.label}</div>
+      <div className="graph-node-meta">
+        {data.type} · {data.status}
+        {data.count > 1 && ` · ×${data.count}`}
+        {data.breakpoint && ' · ⏸'}
+      </div>
+      <Handle type="source" position={Position.Bottom} />
+    </div>
+  );
+}
+
+const NODE_TYPES = { step: StepNode };
+
+/** The status a node shows: the latest step's, or `pending` when none ran yet. */
+export function nodeStatus(steps: readonly TraceStep[]): string {
+  return steps.at(-1)?.status ?? 'pending';
+}
+
+export function RunGraph(props: {
+  nodes: readonly WorkflowNode[];
+  edges: readonly WorkflowEdge[];
+  stepsByNode: ReadonlyMap<string, readonly TraceStep[]>;
+  selected: string | undefined;
+  pausedBefore: string | undefined;
+  breakpoints?: ReadonlySet<string>;
+  onSelect: (nodeId: string) => void;
+}) {
+  const { nodes, edges, stepsByNode, selected, pausedBefore, breakpoints, onSelect } = props;
+  const positions = useMemo(() => layoutNodes(nodes, edges), [nodes, edges]);
+  const flowNodes: Node<StepNodeData>[] = nodes.map((n) => {
+    const steps = stepsByNode.get(n.id) ?? [];
+    return {
+      id: n.id,
+      type: 'step',
+      position: positions.get(n.id) ?? { x: 0, y: 0 },
+      data: { label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore === n.id, breakpoint: breakpoints?.has(n.id) ?? false },
+      ariaLabel: `${n.name || n.id}, ${n.type}, ${nodeStatus(steps)}${steps.length > 1 ? `, ${steps.length} steps` : ''}`,
+      connectable: false,
+      draggable: false,
+      focusable: true,
+    };
+  });
+  const flowEdges: Edge[] = edges.map((e) => ({
+    id: e.id,
+    source: e.source_node_id,
+    target: e.target_node_id,
+    label: e.condition ?? (e.source_output && e.source_output !== 'out' ? e.source_output : undefined),
+    animated: nodeStatus(stepsByNode.get(e.source_node_id) ?? []) === 'completed' && nodeStatus(stepsByNode.get(e.target_node_id) ?? []) === 'running',
+  }));
+  return (
+    <div className="graph" aria-label="Workflow graph">
+      <ReactFlow
+        nodes={flowNodes}
+        edges={flowEdges}
+        nodeTypes={NODE_TYPES}
+        fitView
+        minZoom={0.2}
+        nodesConnectable={false}
+        nodesDraggable={false}
+        elementsSelectable
+        onNodeClick={(_, node) => onSelect(node.id)}
+        onNodesChange={() => undefined}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}
