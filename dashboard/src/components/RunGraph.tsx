@@ -8,19 +8,19 @@ import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node
 import { layoutNodes, NODE_HEIGHT, NODE_WIDTH } from '../graph-layout';
 import type { TraceStep, WorkflowEdge, WorkflowNode } from '../types';
 
-type StepNodeData = { label: string; type: string; status: string; count: number; selected: boolean; pausedHere: boolean; breakpoint: boolean };
+type StepNodeData = { horizontal: boolean; label: string; type: string; status: string; count: number; selected: boolean; pausedHere: boolean; breakpoint: boolean };
 
 function StepNode({ data }: NodeProps<Node<StepNodeData>>) {
   return (
     <div className={`graph-node status-${data.status}${data.selected ? ' selected' : ''}${data.pausedHere ? ' paused-here' : ''}`} style={{ width: NODE_WIDTH, height: NODE_HEIGHT }}>
-      <Handle type="target" position={Position.Top} />
+      <Handle type="target" position={data.horizontal ? Position.Left : Position.Top} />
       <div className="graph-node-name">{data.label}</div>
       <div className="graph-node-meta">
         {data.type} · {data.status}
         {data.count > 1 && ` · ×${data.count}`}
         {data.breakpoint && ' · ⏸'}
       </div>
-      <Handle type="source" position={Position.Bottom} />
+      <Handle type="source" position={data.horizontal ? Position.Right : Position.Bottom} />
     </div>
   );
 }
@@ -42,14 +42,14 @@ export function RunGraph(props: {
   onSelect: (nodeId: string) => void;
 }) {
   const { nodes, edges, stepsByNode, selected, pausedBefore, breakpoints, onSelect } = props;
-  const positions = useMemo(() => layoutNodes(nodes, edges), [nodes, edges]);
+  const { positions, direction } = useMemo(() => layoutNodes(nodes, edges), [nodes, edges]);
   const flowNodes: Node<StepNodeData>[] = nodes.map((n) => {
     const steps = stepsByNode.get(n.id) ?? [];
     return {
       id: n.id,
       type: 'step',
       position: positions.get(n.id) ?? { x: 0, y: 0 },
-      data: { label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore === n.id, breakpoint: breakpoints?.has(n.id) ?? false },
+      data: { horizontal: direction === 'right', label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore === n.id, breakpoint: breakpoints?.has(n.id) ?? false },
       ariaLabel: `${n.name || n.id}, ${n.type}, ${nodeStatus(steps)}${steps.length > 1 ? `, ${steps.length} steps` : ''}`,
       connectable: false,
       draggable: false,

@@ -63,7 +63,9 @@ export function MetricsView() {
 
 const W = 320;
 const H = 140;
-const PAD = 28;
+const PAD = 20;
+/** Room for the y-axis labels (`100%`, `1 min 30 s`). */
+const LEFT = 72;
 
 function Chart(props: { title: string; buckets: readonly Bucket[]; since: number; end: number; value: (b: Bucket) => number | null; format: (v: number) => string; fixedMax?: number }) {
   const { title, buckets, since, end, value, format, fixedMax } = props;
@@ -72,7 +74,7 @@ function Chart(props: { title: string; buckets: readonly Bucket[]; since: number
     return v === null ? [] : [{ t: Date.parse(b.start), v }];
   });
   const max = fixedMax ?? Math.max(0, ...points.map((p) => p.v));
-  const x = (t: number) => PAD + ((t - since) / Math.max(1, end - since)) * (W - 2 * PAD);
+  const x = (t: number) => LEFT + ((t - since) / Math.max(1, end - since)) * (W - LEFT - PAD);
   const y = (v: number) => H - PAD - (max === 0 ? 0 : (v / max) * (H - 2 * PAD));
   const last = points.at(-1);
   return (
@@ -81,12 +83,12 @@ function Chart(props: { title: string; buckets: readonly Bucket[]; since: number
         {title}: {last ? format(last.v) : '—'} (latest)
       </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} over time, ${points.length} points, latest ${last ? format(last.v) : 'none'}`}>
-        <line x1={PAD} y1={H - PAD} x2={W - PAD} y2={H - PAD} className="axis-line" />
-        <line x1={PAD} y1={PAD} x2={PAD} y2={H - PAD} className="axis-line" />
-        <text x={PAD - 4} y={PAD + 4} textAnchor="end" className="axis">
+        <line x1={LEFT} y1={H - PAD} x2={W - PAD} y2={H - PAD} className="axis-line" />
+        <line x1={LEFT} y1={PAD} x2={LEFT} y2={H - PAD} className="axis-line" />
+        <text x={LEFT - 4} y={PAD + 4} textAnchor="end" className="axis">
           {format(max)}
         </text>
-        <text x={PAD - 4} y={H - PAD} textAnchor="end" className="axis">
+        <text x={LEFT - 4} y={H - PAD} textAnchor="end" className="axis">
           0
         </text>
         <polyline points={points.map((p) => `${x(p.t)},${y(p.v)}`).join(' ')} className="series" />

@@ -1,0 +1,203 @@
+/**
+ * The web dashboard in a real browser (headless Chromium through playwright-core) against a real
+ * engine and router on 127.0.0.1: a run updates live to completion, an approval answered from the
+ * inbox lets the run go on, a model's answer holding HTML shows as text, an unauthorised browser
+ * gets nothing, and no page breaks its Content-Security-Policy. Screenshots of each main view go to
+ * test/artifacts/ (kept out of git).
+ *
+ * Needs Chromium (Debian's `chromium`; CI installs it). Elsewhere the file is skipped, unless CI is
+ * set, where a missing browser fails it. test/global-setup.ts builds the page when it is stale.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { workflow, Engine, MemoryStorage, ScriptedProvider, TrellisError } from '../src/index.js';
+import { createRouter } from '../src/express/index.js';
+import { serveOnLoopback, until } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM) || process.env.CI !== undefined;
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+/** What the scripted model answers: markup that would run, and an element that would load, if it were parsed as HTML. */
+const HOSTILE_ANSWER = '<script>window.__pwned = true</script><img src="x" onerror="window.__pwned = true"><b>bold?</b>';
+/** A browser on a loaded machine is slow; these bound only a failing wait. */
+const WAIT = { timeout: 30_000 };
+
+describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
+  const cleanups: (() => unknown)[] = [];
+  const cspViolations: string[] = [];
+  let engine: Engine;
+  let origin: string;
+  let openGate: () => void = () => undefined;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    let gate = new Promise<void>((resolve) => (openGate = resolve));
+    const model = new ScriptedProvider(async (request) => {
+      const text = JSON.stringify(request);
+      if (text.includes('hostile')) return HOSTILE_ANSWER;
+      // The "slow" workflow's answer waits for the test, so the page sees the run running first.
+      await gate;
+      gate = new Promise<void>((resolve) => (openGate = resolve));
+      return 'a summary';
+    });
+    engine = new Engine({ storage: new MemoryStorage(), providers: { mock: model } });
+    cleanups.push(() => engine.close());
+    const app = express();
+    app.use(
+      '/api',
+      createRouter(engine, {
+        // A session cookie, as a host's login would set: what a page's fetch and EventSource send.
+        authorize: (req) => {
+          if (/(^|;\s*)session=user-1(;|$)/.test(req.get('cookie') ?? '')) return { principal: 'user-1' };
+          throw new TrellisError('auth', 'Log in first');
+        },
+        dashboard: true,
+      }),
+    );
+    origin = await serveOnLoopback(app, cleanups);
+
+    await engine.workflows.create(
+      workflow('slow', { variables: [{ name: 'topic', type: 'string', required: true }] })
+        .prompt('draft', { model: 'mock:m', template: 'Write about {{input.topic}}' })
+        .prompt('summarize', { model: 'mock:m', template: 'Summarize {{draft.text}}' })
+        .end({ summary: 'summarize.text' }),
+    );
+    await engine.workflows.create(workflow('hostile').prompt('ask', { model: 'mock:m', template: 'hostile' }).end({ answer: 'ask.text' }));
+    await engine.workflows.create(
+      workflow('review', { variables: [{ name: 'amount', type: 'number', required: true }] })
+        .approval('check', { message: 'Pay {{input.amount}} EUR?', data: { amount: 'input.amount' } })
+        .end({ approved: 'check.data' }),
+    );
+    // A second version, so the workflow view has a diff to show.
+    await engine.workflows.update('review', workflow('review', { variables: [{ name: 'amount', type: 'number', required: true }] }).approval('check', { message: 'Pay {{input.amount}} EUR now?' }).end({ approved: 'check.data' }));
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const { chromium } = await import('playwright-core');
+    const userDataDir = await mkdtemp(join(tmpdir(), 'trellis-dashboard-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 1280, height: 800 },
+    });
+    cleanups.push(() => rm(userDataDir, { recursive: true, force: true }));
+    cleanups.push(() => context.close());
+    await context.addCookies([{ name: 'session', value: 'user-1', url: origin }]);
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A page of the signed-in browser; every CSP violation it reports is kept for the last test. */
+  async function open(hash: string): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    page.on('pageerror', (error) => cspViolations.push(`page error: ${error.message}`));
+    await page.goto(`${origin}/api/dashboard/#${hash}`);
+    return page;
+  }
+
+  it('shows a run updating live, from running to completed, without a reload', async () => {
+    const list = await open('/runs');
+    const id = await engine.startStored('slow', { topic: 'trellises' });
+    // The list polls: the new run appears on its own.
+    await list.locator(`tr[data-run-id="${id}"]`).waitFor(WAIT);
+    await list.screenshot({ path: join(ARTIFACTS, 'dashboard-runs.png') });
+    await list.close();
+
+    const page = await open(`/runs/${id}`);
+    await page.locator('.run-view[data-status="running"]').waitFor(WAIT);
+    await page.locator('.graph-node.status-running').first().waitFor(WAIT);
+    openGate();
+    await until(async () => (await engine.get(id))?.execution_trace.some((s) => s.node_id === 'summarize') === true);
+    openGate();
+    await page.locator('.run-view[data-status="completed"]').waitFor(WAIT);
+    await page.locator('.graph-node.status-completed >> text=summarize').waitFor(WAIT);
+    expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('a summary');
+    // Selecting a node shows its step: the prompt as the model got it, and the answer.
+    await page.locator('.react-flow__node[data-id="draft"]').click();
+    await expect.poll(() => page.locator('[aria-label="Prompt as sent"]').first().textContent(), WAIT).toContain('Write about trellises');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run-narrow.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('answers an approval from the inbox, and the run goes on at once', async () => {
+    const id = await engine.startStored('review', { amount: 120 });
+    await until(async () => (await engine.get(id))?.status === 'paused');
+    const page = await open('/approvals');
+    const card = page.locator(`article[data-execution-id="${id}"]`);
+    await card.waitFor(WAIT);
+    expect(await card.locator('.message').textContent()).toBe('Pay 120 EUR now?');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-approvals.png') });
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await until(async () => (await engine.get(id))?.status === 'completed');
+    await card.waitFor({ state: 'detached', ...WAIT });
+    await page.close();
+  });
+
+  it('shows a model answer holding HTML as text, never as markup', async () => {
+    const id = await engine.startStored('hostile', {});
+    await until(async () => (await engine.get(id))?.status === 'completed');
+    const page = await open(`/runs/${id}`);
+    await page.locator('.run-view[data-status="completed"]').waitFor(WAIT);
+    await page.locator('.react-flow__node[data-id="ask"]').click();
+    const answer = page.locator('[aria-label="Model answer"]').first();
+    await expect.poll(() => answer.textContent(), WAIT).toBe(HOSTILE_ANSWER);
+    expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('<script>');
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
+    expect(await page.locator('main img, main b').count()).toBe(0);
+    await page.close();
+  });
+
+  it('shows workflows with a diff of their versions, and metrics as charts', async () => {
+    const page = await open('/workflows/review');
+    await page.locator('pre.diff').waitFor(WAIT);
+    expect(await page.locator('.diff-added').allTextContents()).toContainEqual(expect.stringContaining('now?'));
+    expect(await page.getByLabel('amount').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-workflow.png') });
+    await page.goto(`${origin}/api/dashboard/#/metrics`);
+    await page.locator('figure.chart').first().waitFor(WAIT);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-metrics.png') });
+    for (const hash of ['/dead-letters', '/audit']) {
+      await page.goto(`${origin}/api/dashboard/#${hash}`);
+      await page.locator('table').waitFor(WAIT);
+    }
+    await page.close();
+  });
+
+  it('gives a browser without a session nothing: no page, no assets, no data, no events', async () => {
+    // A client of its own, without the session cookie: what a browser that never logged in sends.
+    const api = await (await import('playwright-core')).request.newContext();
+    const id = (await engine.list({ limit: 1 }))[0]!.id;
+    const page = await api.get(`${origin}/api/dashboard/`);
+    expect(page.status()).toBe(401);
+    expect(await page.text()).not.toContain('<script');
+    const html = await (await context.request.get(`${origin}/api/dashboard/`)).text();
+    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)![1]!;
+    expect((await api.get(`${origin}/api/dashboard/${asset}`)).status()).toBe(401);
+    for (const path of ['/workflow-executions', `/workflow-executions/${id}`, `/workflow-executions/${id}/events`, '/approvals', `/dashboard/data/executions/${id}/calls`, '/dashboard/data/metrics']) {
+      const res = await api.get(`${origin}/api${path}`);
+      expect(res.status(), path).toBe(401);
+      expect(await res.text(), path).not.toContain(id);
+    }
+    expect((await api.post(`${origin}/api/workflow-executions/${id}/cancel`, { data: {} })).status()).toBe(401);
+    await api.dispose();
+  });
+
+  it('sends a strict Content-Security-Policy, which no page broke', async () => {
+    const res = await context.request.get(`${origin}/api/dashboard/`);
+    const csp = res.headers()['content-security-policy']!;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe');
+    expect(cspViolations).toEqual([]);
+  });
+});
