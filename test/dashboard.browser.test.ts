@@ -32,17 +32,28 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
   const cspViolations: string[] = [];
   let engine: Engine;
   let origin: string;
-  let openGate: () => void = () => undefined;
+  let release: () => void = () => undefined;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    let gate = new Promise<void>((resolve) => (openGate = resolve));
+    // The "slow" workflow's model waits for the test at each turn (a semaphore), so the page sees the
+    // run running, then the first words streamed, then the end.
+    let permits = 0;
+    let waiter: (() => void) | undefined;
+    const turn = () => (permits > 0 ? (permits--, Promise.resolve()) : new Promise<void>((resolve) => (waiter = resolve)));
+    release = () => {
+      const next = waiter;
+      waiter = undefined;
+      if (next) next();
+      else permits++;
+    };
     const model = new ScriptedProvider(async (request) => {
-      const text = JSON.stringify(request);
-      if (text.includes('hostile')) return HOSTILE_ANSWER;
-      // The "slow" workflow's answer waits for the test, so the page sees the run running first.
-      await gate;
-      gate = new Promise<void>((resolve) => (openGate = resolve));
+      if (JSON.stringify(request).includes('hostile')) return HOSTILE_ANSWER;
+      if (request.onToken) {
+        await turn();
+        request.onToken('First words, ');
+      }
+      await turn();
       return 'a summary';
     });
     engine = new Engine({ storage: new MemoryStorage(), providers: { mock: model } });
@@ -63,7 +74,7 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
 
     await engine.workflows.create(
       workflow('slow', { variables: [{ name: 'topic', type: 'string', required: true }] })
-        .prompt('draft', { model: 'mock:m', template: 'Write about {{input.topic}}' })
+        .prompt('draft', { model: 'mock:m', template: 'Write about {{input.topic}}', stream: true })
         .prompt('summarize', { model: 'mock:m', template: 'Summarize {{draft.text}}' })
         .end({ summary: 'summarize.text' }),
     );
@@ -114,9 +125,16 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     const page = await open(`/runs/${id}`);
     await page.locator('.run-view[data-status="running"]').waitFor(WAIT);
     await page.locator('.graph-node.status-running').first().waitFor(WAIT);
-    openGate();
+    // Tokens appear as they arrive, before the step ends.
+    await page.locator('.react-flow__node[data-id="draft"]').click();
+    await page.locator('.step-detail[data-step-path="draft"]').waitFor(WAIT);
+    // Tokens are not stored: only a page whose stream is open when they are sent sees them.
+    await page.locator('.connection.live').waitFor(WAIT);
+    release();
+    await expect.poll(() => page.locator('[aria-label="Streamed answer"]').textContent(), WAIT).toBe('First words, ');
+    release();
     await until(async () => (await engine.get(id))?.execution_trace.some((s) => s.node_id === 'summarize') === true);
-    openGate();
+    release();
     await page.locator('.run-view[data-status="completed"]').waitFor(WAIT);
     await page.locator('.graph-node.status-completed >> text=summarize').waitFor(WAIT);
     expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('a summary');
@@ -148,7 +166,9 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await until(async () => (await engine.get(id))?.status === 'completed');
     const page = await open(`/runs/${id}`);
     await page.locator('.run-view[data-status="completed"]').waitFor(WAIT);
-    await page.locator('.react-flow__node[data-id="ask"]').click();
+    // By keyboard: a graph node takes focus, Enter opens its step.
+    await page.locator('.react-flow__node[data-id="ask"]').focus();
+    await page.keyboard.press('Enter');
     const answer = page.locator('[aria-label="Model answer"]').first();
     await expect.poll(() => answer.textContent(), WAIT).toBe(HOSTILE_ANSWER);
     expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('<script>');

@@ -49,6 +49,10 @@ export function RunGraph(props: {
       id: n.id,
       type: 'step',
       position: positions.get(n.id) ?? { x: 0, y: 0 },
+      // A fixed size: React Flow shows a node once it knows its size, and these nodes are never
+      // measured back into state (the graph is read-only, so its node changes are not kept).
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
       data: { horizontal: direction === 'right', label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore === n.id, breakpoint: breakpoints?.has(n.id) ?? false },
       ariaLabel: `${n.name || n.id}, ${n.type}, ${nodeStatus(steps)}${steps.length > 1 ? `, ${steps.length} steps` : ''}`,
       connectable: false,
@@ -64,7 +68,19 @@ export function RunGraph(props: {
     animated: nodeStatus(stepsByNode.get(e.source_node_id) ?? []) === 'completed' && nodeStatus(stepsByNode.get(e.target_node_id) ?? []) === 'running',
   }));
   return (
-    <div className="graph" aria-label="Workflow graph">
+    <div
+      className="graph"
+      aria-label="Workflow graph"
+      onKeyDown={(event) => {
+        // Keyboard selection: Tab focuses a node (React Flow makes them focusable), Enter or Space opens it.
+        const target = event.target as HTMLElement;
+        const nodeId = target.classList.contains('react-flow__node') ? target.dataset.id : undefined;
+        if (nodeId && (event.key === 'Enter' || event.key === ' ')) {
+          event.preventDefault();
+          onSelect(nodeId);
+        }
+      }}
+    >
       <ReactFlow
         nodes={flowNodes}
         edges={flowEdges}

@@ -129,6 +129,11 @@ function answerOf(response: Json | undefined): Json | undefined {
   return response;
 }
 
+function tokensOf(usage: Json | undefined): string {
+  const u = (usage ?? {}) as { input_tokens?: number; output_tokens?: number };
+  return `${u.input_tokens ?? 0} tokens in, ${u.output_tokens ?? 0} out`;
+}
+
 function ModelCallView({ call }: { call: ModelCall }) {
   return (
     <div className="model-call" data-call-id={call.id}>
@@ -136,7 +141,7 @@ function ModelCallView({ call }: { call: ModelCall }) {
         Model call · {call.provider_model} · <StatusBadge status={call.status} />
       </h3>
       <p className="meta">
-        {formatDuration(call.duration_ms)} · {formatCost(call.cost_usd)} · tokens {JSON.stringify(call.usage ?? null)}
+        {formatDuration(call.duration_ms)} · {formatCost(call.cost_usd)} · {tokensOf(call.usage)}
         {call.attempt !== undefined && ` · attempt ${call.attempt}`}
       </p>
       <h4>Prompt as sent</h4>
