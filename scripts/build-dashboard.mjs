@@ -3,7 +3,7 @@
  * src/express/dashboard.ts serves. Used by scripts/build.mjs and, when the sources are newer than
  * the build, by test/global-setup.ts. Run alone: `node scripts/build-dashboard.mjs`.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,10 +11,17 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const DASHBOARD_SOURCE = join(root, 'dashboard');
 export const DASHBOARD_DIST = join(root, 'dist', 'dashboard');
 
-/** Builds the dashboard; resolves when dist/dashboard/ is written. */
+/**
+ * Builds the dashboard; resolves when dist/dashboard/ is written. It is built beside and then
+ * renamed into place, so a server reading the old build (a test running while another runs
+ * `npm run build`) never finds the folder half written.
+ */
 export async function buildDashboard() {
   const { build } = await import('vite');
-  await build({ configFile: join(DASHBOARD_SOURCE, 'vite.config.ts'), logLevel: 'warn' });
+  const next = `${DASHBOARD_DIST}.next`;
+  await build({ configFile: join(DASHBOARD_SOURCE, 'vite.config.ts'), logLevel: 'warn', build: { outDir: next, emptyOutDir: true } });
+  rmSync(DASHBOARD_DIST, { recursive: true, force: true });
+  renameSync(next, DASHBOARD_DIST);
 }
 
 function newest(path) {

@@ -12,10 +12,11 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { buildDashboard } from './build-dashboard.mjs';
 
-rmSync('dist', { recursive: true, force: true });
+// Everything but the dashboard, which buildDashboard replaces in one rename at the end.
+for (const entry of (existsSync('dist') ? readdirSync('dist', { withFileTypes: true }) : []).filter((e) => e.name !== 'dashboard')) rmSync(`dist/${entry.name}`, { recursive: true, force: true });
 const result = await build({
   entryPoints: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'express/index': 'src/express/index.ts' },
   outdir: 'dist',
