@@ -49,6 +49,7 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     };
     const model = new ScriptedProvider(async (request) => {
       if (JSON.stringify(request).includes('hostile')) return HOSTILE_ANSWER;
+      if (JSON.stringify(request).includes('loop item')) return 'item done';
       if (request.onToken) {
         await turn();
         request.onToken('First words, ');
@@ -78,6 +79,7 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
         .prompt('summarize', { model: 'mock:m', template: 'Summarize {{draft.text}}' })
         .end({ summary: 'summarize.text' }),
     );
+    await engine.workflows.create(workflow('loop').forEach('input.items', (b) => b.prompt('summarize', { model: 'mock:m', template: 'loop item {{item}}' }), { id: 'items_loop' }).end({}));
     await engine.workflows.create(workflow('hostile').prompt('ask', { model: 'mock:m', template: 'hostile' }).end({ answer: 'ask.text' }));
     await engine.workflows.create(
       workflow('review', { variables: [{ name: 'amount', type: 'number', required: true }] })
@@ -161,6 +163,22 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await page.close();
   });
 
+  it("shows a loop body's iterations on its node, and opens each one", async () => {
+    const id = await engine.startStored('loop', { items: ['a', 'b', 'c'] });
+    await until(async () => (await engine.get(id))?.status === 'completed');
+    const page = await open(`/runs/${id}`);
+    const body = page.locator('.react-flow__node[data-id="summarize"]');
+    await expect.poll(() => body.textContent(), WAIT).toContain('×3');
+    await body.click();
+    const iterations = page.getByRole('button', { name: /^items_loop\[\d\]\.summarize/ });
+    await expect.poll(() => iterations.count(), WAIT).toBe(3);
+    await page.getByRole('button', { name: /^items_loop\[1\]\.summarize/ }).click();
+    await page.locator('.step-detail[data-step-path="items_loop[1].summarize"]').waitFor(WAIT);
+    await expect.poll(() => page.locator('.step-detail [aria-label="Prompt as sent"]').first().textContent(), WAIT).toContain('loop item b');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-loop.png') });
+    await page.close();
+  });
+
   it('shows a model answer holding HTML as text, never as markup', async () => {
     const id = await engine.startStored('hostile', {});
     await until(async () => (await engine.get(id))?.status === 'completed');
@@ -194,9 +212,21 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
   });
 
   it('gives a browser without a session nothing: no page, no assets, no data, no events', async () => {
+    const id = (await engine.list({ limit: 1 }))[0]!.id;
+    // The browser itself, logged out: the page answers 401 and nothing of the app loads.
+    await context.clearCookies();
+    try {
+      const page = await context.newPage();
+      const answer = await page.goto(`${origin}/api/dashboard/#/runs/${id}`);
+      expect(answer!.status()).toBe(401);
+      expect(await page.locator('#root, script, table').count()).toBe(0);
+      expect(await page.content()).not.toContain(id);
+      await page.close();
+    } finally {
+      await context.addCookies([{ name: 'session', value: 'user-1', url: origin }]);
+    }
     // A client of its own, without the session cookie: what a browser that never logged in sends.
     const api = await (await import('playwright-core')).request.newContext();
-    const id = (await engine.list({ limit: 1 }))[0]!.id;
     const page = await api.get(`${origin}/api/dashboard/`);
     expect(page.status()).toBe(401);
     expect(await page.text()).not.toContain('<script');
