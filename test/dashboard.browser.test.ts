@@ -87,7 +87,7 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
         .end({ approved: 'check.data' }),
     );
     // A second version, so the workflow view has a diff to show.
-    await engine.workflows.update('review', workflow('review', { variables: [{ name: 'amount', type: 'number', required: true }] }).approval('check', { message: 'Pay {{input.amount}} EUR now?' }).end({ approved: 'check.data' }));
+    await engine.workflows.update('review', workflow('review', { variables: [{ name: 'amount', type: 'number', required: true }] }).approval('check', { message: 'Pay {{input.amount}} EUR now?', data: { amount: 'input.amount' } }).end({ approved: 'check.data' }));
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const { chromium } = await import('playwright-core');
@@ -157,8 +157,13 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await card.waitFor(WAIT);
     expect(await card.locator('.message').textContent()).toBe('Pay 120 EUR now?');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-approvals.png') });
+    expect(JSON.parse((await card.getByLabel('Data to review').textContent())!)).toEqual({ amount: 120 });
+    // The reviewer corrects the data, then approves: the run goes on with the corrected data.
+    await card.getByLabel('Edit the data before approving').check();
+    await card.getByLabel('Data (JSON)').fill('{ "amount": 100 }');
     await card.getByRole('button', { name: 'Approve' }).click();
     await until(async () => (await engine.get(id))?.status === 'completed');
+    expect((await engine.get(id))!.output_data).toEqual({ approved: { amount: 100 } });
     await card.waitFor({ state: 'detached', ...WAIT });
     await page.close();
   });

@@ -65,7 +65,7 @@ function ApprovalCard({ approval, onAnswered }: { approval: Approval; onAnswered
         {approval.due_at && ` · due ${formatTime(approval.due_at)}`}
       </p>
       {approval.message && <p className="message">{approval.message}</p>}
-      <JsonBlock label="Data to review" value={approval.data} />
+      {approval.data !== null && approval.data !== undefined && <JsonBlock label="Data to review" value={approval.data} />}
       <label className="check">
         <input type="checkbox" checked={editing} onChange={(e) => setEditing(e.target.checked)} /> Edit the data before approving
       </label>
