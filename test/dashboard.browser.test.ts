@@ -204,8 +204,19 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     const page = await open('/workflows/review');
     await page.locator('pre.diff').waitFor(WAIT);
     expect(await page.locator('.diff-added').allTextContents()).toContainEqual(expect.stringContaining('now?'));
-    expect(await page.getByLabel('amount').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-workflow.png') });
+    // Rollback stores version 1's definition again, as version 3.
+    await page.getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.getByRole('status').filter({ hasText: 'stored again as version 3' }).waitFor(WAIT);
+    const latest = await engine.workflows.get('review');
+    expect(latest!.version).toBe(3);
+    expect(JSON.stringify(latest!.definition)).toContain('Pay {{input.amount}} EUR?');
+    // The run form, generated from the declared variables, starts a run and opens it.
+    await page.getByLabel(/^amount/).fill('7');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.locator('.run-view[data-status="paused"]').waitFor(WAIT);
+    const started = /#\/runs\/([^/?]+)/.exec(page.url())![1]!;
+    expect((await engine.get(started))!.input_data).toEqual({ amount: 7 });
     await page.goto(`${origin}/api/dashboard/#/metrics`);
     await page.locator('figure.chart').first().waitFor(WAIT);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-metrics.png') });
