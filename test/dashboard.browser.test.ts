@@ -184,7 +184,7 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await page.close();
   });
 
-  it('shows a model answer holding HTML as text, never as markup', async () => {
+  it('shows a model answer holding HTML as text, never as markup, and forks the run', async () => {
     const id = await engine.startStored('hostile', {});
     await until(async () => (await engine.get(id))?.status === 'completed');
     const page = await open(`/runs/${id}`);
@@ -197,6 +197,16 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('<script>');
     expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
     expect(await page.locator('main img, main b').count()).toBe(0);
+    // Fork from the model step: the fork opens beside its original, step by step.
+    await page.getByLabel('Fork from').selectOption('ask');
+    await page.getByRole('button', { name: 'Fork' }).click();
+    await page.locator('table.compare').waitFor(WAIT);
+    const forkId = new URL(page.url().replace('#/compare', '/compare')).searchParams.get('right')!;
+    expect(forkId).not.toBe(id);
+    expect((await engine.get(forkId))!.trigger).toMatchObject({ type: 'fork', source_execution_id: id, from_node: 'ask' });
+    await expect.poll(() => page.locator('table.compare tbody th').allTextContents(), WAIT).toEqual(['start', 'ask', 'end']);
+    await expect.poll(() => page.locator('table.compare tbody tr').first().locator('.badge').allTextContents(), WAIT).toEqual(['completed', 'completed']);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-fork.png') });
     await page.close();
   });
 

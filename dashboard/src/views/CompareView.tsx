@@ -1,7 +1,7 @@
 /** A fork (or replay) beside its original, step by step: two columns, rows matched by step path. */
 import { api, path } from '../api';
 import { ErrorNote, StatusBadge } from '../components/common';
-import { formatDuration } from '../format';
+import { formatDuration, triggerLabel } from '../format';
 import { useInterval, useLoad } from '../hooks';
 import { href } from '../route';
 import type { Execution, Json, TraceStep } from '../types';
@@ -25,10 +25,10 @@ export function CompareView({ left, right }: { left: string; right: string }) {
             <tr>
               <th scope="col">Step</th>
               <th scope="col">
-                <a href={href('runs', left)}>{left}</a> {a && <StatusBadge status={a.status} />}
+                Original <a href={href('runs', left)}>{left}</a> {a && <StatusBadge status={a.status} />}
               </th>
               <th scope="col">
-                <a href={href('runs', right)}>{right}</a> {b && <StatusBadge status={b.status} />}
+                {triggerLabel(b?.trigger) === 'replay' ? 'Replay' : 'Fork'} <a href={href('runs', right)}>{right}</a> {b && <StatusBadge status={b.status} />}
               </th>
             </tr>
           </thead>
