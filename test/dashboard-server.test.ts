@@ -82,6 +82,10 @@ describe('the dashboard over HTTP', () => {
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     expect(asset.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
     expect(asset.headers.get('content-security-policy')).toContain("default-src 'self'");
+    // The production build: no development JSX, and nothing of the machine it was built on.
+    const code = await asset.text();
+    expect(code).not.toContain('jsxDEV');
+    expect(code).not.toContain(new URL('..', import.meta.url).pathname);
     const missing = await get('/admin/ui/assets/nothing.js');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
