@@ -80,7 +80,7 @@ export function breakpointIssues(workflow: WorkflowDefinition, breakpoints: read
       const type = nodes.get(segment.id);
       if (type === undefined) {
         const near = didYouMean(segment.id, nodes.keys());
-        issues.push({ path, code: 'unknown_breakpoint_node', nodeId: segment.id, message: `Breakpoint "${entry}" names node "${segment.id}", which workflow "${workflow.id}" does not have${near === undefined ? '' : ` (did you mean "${near}"?)`}` });
+        issues.push({ path, code: 'unknown_breakpoint_node', nodeId: segment.id, message: `Breakpoint "${entry}" names node "${segment.id}", which workflow "${workflow.id ?? workflow.name}" does not have${near === undefined ? '' : ` (did you mean "${near}"?)`}` });
       } else if (depth < parsed.length - 1 && type !== 'loop') {
         issues.push({ path, code: 'breakpoint_scope_not_loop', nodeId: segment.id, message: `Breakpoint "${entry}": "${segment.id}" encloses other steps only if it is a loop (it is ${type})` });
       } else if (depth === parsed.length - 1 && segment.index !== undefined) {
