@@ -58,6 +58,19 @@ describe.each(STORAGES)('debug mode on %s', (_name, makeStorage) => {
     expect(ran).toEqual(['a', 'b', 'c']);
   });
 
+  it('can stop before the very first step: the run is stored paused with nothing run', async () => {
+    const { engine, ran } = makeEngine(makeStorage());
+    const id = await engine.start(line, {}, { breakpoints: ['start'] });
+    await engine.wait(id, { until: 'paused' });
+    const stored = (await engine.get(id))!;
+    expect(stored).toMatchObject({ status: 'paused', paused_before: ['start'] });
+    expect(stored.execution_trace.map((s) => [s.path, s.status])).toEqual([['start', 'pending']]);
+    expect(ran).toEqual([]);
+    await engine.resume(id);
+    expect((await engine.wait(id)).status).toBe('completed');
+    expect(ran).toEqual(['a', 'b', 'c']);
+  });
+
   it('announces the breakpoint in execution:paused', async () => {
     const { engine } = makeEngine(makeStorage());
     const paused = engine.events.next('execution:paused');
@@ -144,7 +157,7 @@ describe.each(STORAGES)('debug mode on %s', (_name, makeStorage) => {
   it('a run resumed at every breakpoint ends with the same outputs as one without breakpoints (property)', async () => {
     const { engine } = makeEngine(makeStorage());
     const plain = await engine.run(looped, {});
-    const nodes = ['draft', 'critique', 'review_loop', 'publish', 'end', 'review_loop[0].critique', 'review_loop[2].critique'];
+    const nodes = ['start', 'draft', 'critique', 'review_loop', 'publish', 'end', 'review_loop[0].critique', 'review_loop[2].critique'];
     await fc.assert(
       fc.asyncProperty(fc.subarray(nodes, { minLength: 1 }), fc.boolean(), async (breakpoints, stepping) => {
         const id = await engine.start(looped, {}, { breakpoints });
@@ -168,7 +181,10 @@ describe.each(STORAGES)('debug mode on %s', (_name, makeStorage) => {
     const { engine } = makeEngine(makeStorage());
     const wf = workflow('drafting').prompt('draft', { model: 'mock:m', template: 'Draft about {{input.topic}}' }).prompt('review', { model: 'mock:m', template: 'Review {{draft.text}}' });
     const original = await engine.run(wf, { topic: 'owls' });
-    const forkId = await engine.fork(original.id, { fromNode: 'review', overrides: { review: { template: 'Critique {{draft.text}}' } } });
+    // A fork can stop before the step it tries a change on, too.
+    const forkId = await engine.fork(original.id, { fromNode: 'review', overrides: { review: { template: 'Critique {{draft.text}}' } }, breakpoints: ['review'] });
+    expect((await engine.wait(forkId, { until: 'paused' })).paused_before).toEqual(['review']);
+    await engine.resume(forkId);
     expect((await engine.wait(forkId)).status).toBe('completed');
     const comparison = await engine.compareRuns(original.id, forkId);
     expect(comparison.steps.map((s) => s.path)).toEqual(['start', 'draft', 'review', 'end']);
