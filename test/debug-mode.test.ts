@@ -19,10 +19,10 @@ afterEach(async () => {
 });
 
 /** An engine whose `mark` node records each path it executes in `ran` (its side effect). */
-function makeEngine(storage: Storage, options: { hang?: boolean; clock?: FakeClock; instanceId?: string } = {}) {
+function makeEngine(storage: Storage, options: { hang?: boolean; clock?: FakeClock; instanceId?: string; role?: 'submit' } = {}) {
   const clock = options.clock ?? new FakeClock();
   const ran: string[] = [];
-  const engine = new Engine({ storage, clock, providers: { mock: new ScriptedProvider((r) => `answer to ${r.prompt}`) }, ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }) });
+  const engine = new Engine({ storage, clock, providers: { mock: new ScriptedProvider((r) => `answer to ${r.prompt}`) }, ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }), ...(options.role === undefined ? {} : { role: options.role }) });
   engine.registerNode({
     type: 'mark',
     execute: (ctx) => {
@@ -232,5 +232,20 @@ describe.each(STORAGES.filter(([name]) => name !== 'memory'))('debug mode across
     expect(after.paused_before).toEqual(['b']);
     await second.engine.resume(id);
     expect((await second.engine.wait(id)).status).toBe('completed');
+  });
+
+  it('a submit-only engine stores the breakpoints for the worker that runs the run, and refuses to step it itself', async () => {
+    const clock = new FakeClock();
+    const storage = makeStorage();
+    const api = makeEngine(storage, { clock, instanceId: 'api', role: 'submit' });
+    const id = await api.engine.start(line, {}, { breakpoints: ['b'] });
+    const worker = makeEngine(sameDatabase(storage), { clock, instanceId: 'worker' });
+    expect(await worker.engine.recover()).toEqual([id]);
+    expect((await worker.engine.wait(id, { until: 'paused' })).paused_before).toEqual(['b']);
+    expect((await api.engine.get(id))?.paused_before).toEqual(['b']);
+    await expect(api.engine.step(id)).rejects.toMatchObject({ code: 'illegal_state' });
+    expect((await worker.engine.step(id)).paused_before).toEqual(['c']);
+    expect(worker.ran).toEqual(['a', 'b']);
+    expect(api.ran).toEqual([]);
   });
 });
