@@ -144,6 +144,20 @@ describe.each(STORAGES)('debug mode on %s', (_name, makeStorage) => {
     expect((await engine.wait(id)).status).toBe('completed');
   });
 
+  it('a step() whose step is still executing when the engine closes resolves with the run as it was left', async () => {
+    const { engine } = makeEngine(makeStorage(), { hang: true });
+    const id = await engine.start(line, {}, { breakpoints: ['b'] });
+    await engine.wait(id, { until: 'paused' });
+    const started = engine.events.next('node:started', (e) => e.path === 'b');
+    const stepping = engine.step(id);
+    await started;
+    await expect(engine.step(id)).rejects.toMatchObject({ code: 'illegal_state' }); // b still executes
+    await engine.close();
+    const left = await stepping;
+    expect(left.status).toBe('paused');
+    expect(left.execution_trace.find((s) => s.path === 'b')?.status).toBe('running');
+  });
+
   it('refuses breakpoints naming nodes the workflow lacks, listing every problem, with nothing stored', async () => {
     const { engine } = makeEngine(makeStorage());
     const error = await engine.start(looped, {}, { breakpoints: ['critque', 'review_loop[1].nope', 'draft[2].x', 'bad path!'] }).catch((e: unknown) => e as WorkflowValidationError);

@@ -61,8 +61,8 @@ export class RunController implements PlannerView, StepContextHost {
   /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
   #letGo = false;
   readonly #trace: RunTrace | undefined;
-  /** The step `step()` released, until it settles. */
-  #stepWatch: { readonly path: string; readonly settled: () => void } | undefined;
+  /** The step `runOneStep` released, until it settles; `resolve` ends the caller's wait. */
+  #stepWatch: { readonly path: string; readonly resolve: () => void } | undefined;
 
   /** `started`: the run's span, when its admission began it (see RunTrace.open). */
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget, started?: TraceScope) {
@@ -347,7 +347,7 @@ export class RunController implements PlannerView, StepContextHost {
     // A run paused only by approvals becomes user-paused: the step's successors are held too.
     this.#scheduler.paused = true;
     const settled = new Promise<void>((resolve) => {
-      this.#stepWatch = { path: chosen, settled: () => this.#batch.after(resolve) };
+      this.#stepWatch = { path: chosen, resolve };
       this.#row.done.then(() => resolve(), () => resolve());
     });
     this.#scheduler.release(chosen);
@@ -388,6 +388,8 @@ export class RunController implements PlannerView, StepContextHost {
    */
   detach(): void {
     this.#letGo = true;
+    this.#stepWatch?.resolve(); // a step() waiting here gets the run as this process leaves it
+    this.#stepWatch = undefined;
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     this.#timers.cancelAll();
@@ -401,7 +403,7 @@ export class RunController implements PlannerView, StepContextHost {
   #settle(path: string, attempt: number, outcome: Outcome): void {
     const step = this.#steps.get(path);
     if (this.#stepWatch?.path === path) {
-      this.#stepWatch.settled();
+      this.#batch.after(this.#stepWatch.resolve); // once what the step did is committed
       this.#stepWatch = undefined;
     }
     if (step?.status === 'running' && step.attempt === attempt && !this.#scheduler.finished) {

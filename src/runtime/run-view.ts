@@ -86,10 +86,6 @@ export interface WorkflowExecution<O = Json> {
   readonly usage?: Json;
   /** What started the run (manual, schedule, webhook, event, parent). */
   readonly trigger?: Json;
-  /**
-   * Nodes done of the nodes to do: a loop body's node counts once, a node skipped on every path
-   * (a branch not taken) is not counted, and a completed run's total is the nodes that ran.
-   */
   /** Debug mode: the breakpoints the run was started with (see `RunOptions.breakpoints`). */
   readonly breakpoints?: readonly string[];
   /**
@@ -98,6 +94,10 @@ export interface WorkflowExecution<O = Json> {
    * `engine.step` starts the first (or a named one), `engine.resume` all of them. Absent when none is held.
    */
   readonly paused_before?: readonly string[];
+  /**
+   * Nodes done of the nodes to do: a loop body's node counts once, a node skipped on every path
+   * (a branch not taken) is not counted, and a completed run's total is the nodes that ran.
+   */
   readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
   readonly execution_trace: readonly TraceStep[];
 }
