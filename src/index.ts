@@ -6,7 +6,7 @@
 
 // The engine, its options, and what it hands back.
 export { Engine } from './engine/engine.js';
-export type { CloseOptions, RunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
+export type { CloseOptions, RunOptions, StepRunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
 export type { TracerProviderLike } from './telemetry/resolve-tracing.js';
 export type { EngineRole } from './engine/engine-role.js';
@@ -17,6 +17,7 @@ export type { WorkflowStore } from './engine/workflow-store.js';
 export type { WorkflowSource, BuildsWorkflow, RunInputOf, RunOutputOf } from './definition/workflow-source.js';
 export type { PromptStore, PromptInput } from './engine/prompt-store.js';
 export type { ForkOptions } from './engine/replay-runs.js';
+export type { RunComparison, ComparedRun, ComparedStep, AlignedStep } from './engine/run-comparison.js';
 export type { ForkOverride } from './calls/replay-answers.js';
 export type { DeleteRunOptions, PurgeOptions, FinishedRunStatus } from './engine/run-deletion.js';
 export type { RetentionOptions, RetentionStats } from './engine/retention.js';

@@ -99,6 +99,22 @@ describe('missing data', () => {
     expect(ev('default(nope, 1) + 1')).toBe(2);
     expect(ev('default(a.b, "fb")', { a: { b: null } })).toBe('fb');
     expect(ev('default(a.b, "fb")', { a: { b: 'set' } })).toBe('set');
+  });
+
+  it('default() answers the same whether the absent path is seen before evaluating or not', () => {
+    // Plain paths over objects are checked without evaluating (no thrown error); the rest is
+    // evaluated. Both must agree with what evaluating the path would say.
+    expect(ev('default(a.b.c, "fb")', { a: { b: null } })).toBe('fb');
+    expect(ev('default(a.b.c, "fb")', { a: { b: { c: 0 } } })).toBe(0);
+    expect(ev('default(a.b.c, "fb")', { a: { b: { c: false } } })).toBe(false);
+    expect(ev('default(a.b.c, "fb")', { a: { b: { c: '' } } })).toBe('');
+    expect(ev('default(a.toString, "fb")', { a: {} })).toBe('fb');
+    expect(ev('default(a.b, "fb")', { a: [1] })).toBe('fb');
+    expect(ev('default(a[0].b, "fb")', { a: [{}] })).toBe('fb');
+    expect(ev('default(a[0].b, "fb")', { a: [{ b: 2 }] })).toBe(2);
+    expect(ev('[{"b": 1}, {}].map(x, default(x.b, 9))')).toEqual([1, 9]);
+    expect(ev('[1, 2].map(x, default(y.b, x))')).toEqual([1, 2]);
+    expect(thrown(() => ev('default(a.b + 1, 0)', { a: { b: 'x' } })).code).toBeDefined();
     expect(thrown(() => ev('default(1 / "x", 0)')).code).toBe('expression_parse');
   });
 });

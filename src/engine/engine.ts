@@ -44,10 +44,17 @@ import { countRuns, type RunCountOptions } from './run-counts.js';
 import type { RunCount } from '../storage/storage.js';
 import type { Logger } from '../kernel/logger.js';
 import { EngineFleet } from './engine-role.js';
+import { alignRuns, type RunComparison } from './run-comparison.js';
 
 export type { RunOptions } from './run-admission.js';
 export type { WaitUntil } from '../runtime/wait-until.js';
 export type { WaitOptions } from './run-waiter.js';
+
+/** Options of {@link Engine.step}. */
+export interface StepRunOptions extends ActorOptions {
+  /** The held step to run (a path of `paused_before`); default: the oldest held step. */
+  readonly path?: string;
+}
 
 /** Options of {@link Engine.close}. */
 export interface CloseOptions {
@@ -382,10 +389,50 @@ export class Engine {
     await controller.pause(this.audit.runEvent('run.paused', executionId, options));
   }
 
-  /** Resumes a paused run. */
+  /** Resumes a paused run (in debug mode: every held step starts, and the run goes on to the next breakpoint). */
   async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
     const controller = await this.#fleet.control(executionId, ['paused'], 'resume()');
     await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
+  }
+
+  /**
+   * Debug mode: runs exactly one step of a paused run, the oldest held step (the first of its
+   * `paused_before`) or `options.path`, and leaves the run paused before whatever that step makes
+   * ready. Resolves with the execution once the step has settled (completed, failed, waits, or a
+   * loop started its iterations) and that is committed. Of steps ready together (parallel
+   * branches) it runs one per call. Throws `illegal_state` when the run is not paused, holds no
+   * step (or not `path`), or a step is still executing: concurrent calls never run two steps.
+   *
+   * @example
+   * const id = await engine.start(wf, input, { breakpoints: ['draft'] });
+   * await engine.wait(id, { until: 'paused' });
+   * const after = await engine.step(id); // ran `draft`, paused before the next step
+   */
+  async step(executionId: string, options: StepRunOptions = {}): Promise<WorkflowExecution> {
+    const controller = await this.#fleet.control(executionId, ['paused'], 'step()');
+    const { settled } = controller.runOneStep(options.path, (path) => this.audit.runEvent('run.stepped', executionId, options, { step: path }));
+    await settled;
+    return controller.execution();
+  }
+
+  /**
+   * Two runs side by side, step by step: a fork beside its original (or any two runs), their steps
+   * aligned by step path with each side's status, output, tokens, cost and duration, and the first
+   * path where they differ. Throws `not_found` for an unknown id.
+   *
+   * @example
+   * const forkId = await engine.fork(id, { fromNode: 'draft', overrides: { draft: { template: 'Shorter: {{input.topic}}' } } });
+   * await engine.wait(forkId);
+   * const { steps, first_difference } = await engine.compareRuns(id, forkId);
+   */
+  async compareRuns(originalId: string, otherId: string): Promise<RunComparison> {
+    const load = async (id: string) => {
+      const execution = await this.get(id);
+      if (!execution) throw new NotFoundError(`Execution ${id} not found`, { executionId: id });
+      return { execution, calls: await this.calls.list({ workflow_execution_id: id }) };
+    };
+    const [original, other] = await Promise.all([load(originalId), load(otherId)]);
+    return alignRuns(original, other);
   }
 
   /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */

@@ -14,13 +14,15 @@ export interface ForkOptions {
   readonly fromNode: string;
   /** Edits by node id; only nodes from `fromNode` on may be edited. */
   readonly overrides?: Readonly<Record<string, ForkOverride>>;
+  /** Debug mode: steps the fork pauses before (see `RunOptions.breakpoints`), to try a change one step at a time. */
+  readonly breakpoints?: readonly string[];
 }
 
 /** The public engine API replay and fork are built on. */
 export interface ReplayHost {
   get(executionId: string): Promise<WorkflowExecution | undefined>;
   readonly workflows: { get(id: string, version?: number): Promise<{ readonly definition: WorkflowDefinition } | undefined> };
-  startStored(workflowId: string, input?: unknown, options?: { version?: number; trigger?: Json }): Promise<string>;
+  startStored(workflowId: string, input?: unknown, options?: { version?: number; trigger?: Json; breakpoints?: readonly string[] }): Promise<string>;
 }
 
 /** Starts a replay of `executionId` (see `engine.replay`); resolves with the new run's id. */
@@ -50,7 +52,8 @@ export async function startFork(engine: ReplayHost, executionId: string, options
     from_node: options.fromNode,
     ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
   };
-  return engine.startStored(source.workflow_id, source.input_data, { version: source.workflow_version, trigger: trigger as unknown as Json });
+  const breakpoints = options.breakpoints === undefined ? {} : { breakpoints: options.breakpoints };
+  return engine.startStored(source.workflow_id, source.input_data, { version: source.workflow_version, trigger: trigger as unknown as Json, ...breakpoints });
 }
 
 async function sourceRun(engine: ReplayHost, executionId: string): Promise<WorkflowExecution> {

@@ -17,6 +17,7 @@ import { engineReferenceIssues, type EngineNames } from '../definition/validatio
 import { NotFoundError, TrellisError, WorkflowValidationError, isTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
+import { breakpointIssues } from '../planner/breakpoints.js';
 import { traceparentOf, type Tracing } from '../telemetry/tracing.js';
 
 /** Options of one run. */
@@ -31,6 +32,18 @@ export interface RunOptions extends ActorOptions {
    * recorded as its `error_message`), and `run()` rejects with the signal's reason once that is committed.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Debug mode: the steps the run pauses before, each a node id (that node in every loop
+   * iteration) or a step path (`review_loop[2].critique`, exactly that step; `review_loop.critique`,
+   * every iteration). The run goes `paused` before such a step starts, with the step listed in
+   * `paused_before`; `engine.resume` runs on to the next breakpoint, `engine.step` runs one step.
+   * Stored with the run, so a process that recovers it stops there too. Not inherited by child runs.
+   * Throws `WorkflowValidationError` (nothing stored) for an entry naming a node the workflow lacks.
+   *
+   * @example
+   * const id = await engine.start(wf, input, { breakpoints: ['draft', 'review_loop[2].critique'] });
+   */
+  readonly breakpoints?: readonly string[];
 }
 
 /** What admission needs of its engine. */
@@ -90,6 +103,11 @@ export class RunAdmitter implements RunAdmission {
   async create(storage: Storage, target: RunTarget, input: unknown, options: RunOptions, link?: ChildLink, yieldToCaller = false): Promise<string> {
     const { def, workflowId, version } = target;
     if (!replays(options.trigger)) this.assertReferences(def);
+    const breakpoints = options.breakpoints === undefined || options.breakpoints.length === 0 ? undefined : [...options.breakpoints];
+    if (breakpoints !== undefined) {
+      const issues = breakpointIssues(def, breakpoints);
+      if (issues.length > 0) throw new WorkflowValidationError(issues);
+    }
     const resolved = resolveInput(def, input, this.#parts.maxInputBytes);
     const now = this.#parts.clock.now();
     let record: RunRecord = copyRunRow({
@@ -107,6 +125,7 @@ export class RunAdmitter implements RunAdmission {
       recovery_count: 0,
       ...(options.idempotencyKey === undefined ? {} : { idempotency_key: options.idempotencyKey }),
       ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+      ...(breakpoints === undefined ? {} : { breakpoints }),
       ...link,
     });
     const limit = def.definition.settings?.max_concurrent_runs;

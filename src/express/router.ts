@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import { mountApprovalRoutes } from './approval-routes.js';
 import { mountDeadLetterRoutes } from './dead-letter-routes.js';
 import { mountExecutionRoutes } from './execution-routes.js';
+import { mountDebugRoutes } from './debug-routes.js';
 import { errorHandler } from './http-errors.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
 import { mountPromptRoutes } from './prompt-routes.js';
@@ -38,6 +39,7 @@ export function createRouter(engine: Engine, options: RouterOptions): Router {
   });
   mountWorkflowRoutes(router, engine, resolved);
   mountExecutionRoutes(router, engine, resolved);
+  mountDebugRoutes(router, engine, resolved);
   mountStreamRoutes(router, engine, resolved);
   mountApprovalRoutes(router, engine, resolved);
   mountPromptRoutes(router, engine, resolved);

@@ -10,6 +10,7 @@ import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, page, PageQuery, param, VersionQuery, workflowView } from './route-helpers.js';
 import { assertReachableAllowed, assertReferencesAllowed } from './references.js';
 import { parseBody, parseRequest } from './validate.js';
+import { BreakpointsSchema } from './debug-routes.js';
 import { readablePage } from './visible-rows.js';
 
 const ListQuery = z
@@ -32,6 +33,8 @@ const ExecuteBody = z
     input_data: z.record(z.string(), z.unknown()).default({}),
     /** Override declared variables; they win over keys of the same name in `input_data`. */
     variables: z.record(z.string(), z.unknown()).optional(),
+    /** Debug mode: steps the run pauses before (see `RunOptions.breakpoints`). */
+    breakpoints: BreakpointsSchema.optional(),
   })
   .strict();
 /** How long `?wait=true` holds the request when no `timeout` is given, and the longest `timeout`. */
@@ -104,6 +107,7 @@ export function mountWorkflowRoutes(router: Router, engine: Engine, options: Res
       ...by(req),
       ...(key === undefined ? {} : { idempotencyKey: clientKey(key) }),
       ...(query.version === undefined ? {} : { version: query.version }),
+      ...(body.breakpoints === undefined ? {} : { breakpoints: body.breakpoints }),
     });
     if (key !== undefined) await assertSameRequest(engine, executionId, { key, workflowId: id, version: query.version, input });
     res.location(`${req.baseUrl}/workflow-executions/${encodeURIComponent(executionId)}`);

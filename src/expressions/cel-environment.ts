@@ -150,6 +150,7 @@ function createEnvironment(maxDepth: number): Environment {
       return checker.getType('dyn');
     },
     evaluate(ev: MacroEvaluator, macro: DefaultMacro, ctx: unknown) {
+      if (isAbsentPath(macro.args[0] as ASTNode, ctx)) return ev.run(macro.args[1] as ASTNode, ctx);
       const value = ev.tryEval(macro.args[0] as ASTNode, ctx);
       if (value instanceof Error) {
         if (!MISSING_CODES.has((value as { code?: string }).code ?? '')) throw value;
@@ -160,6 +161,44 @@ function createEnvironment(maxDepth: number): Environment {
     },
   }));
   return env;
+}
+
+/** The parts of a cel-js AST node and evaluation context that {@link isAbsentPath} reads. */
+interface PathNode {
+  readonly op: string;
+  readonly args: unknown;
+}
+interface ValueScope {
+  getValue(name: string): unknown;
+}
+
+/**
+ * Whether `ast` is a plain path (`step.output.field`) that names nothing in `ctx`. `default()`
+ * then goes straight to its fallback: evaluating the path would throw, and cel-js builds an Error
+ * with a stack trace for it, which costs more than the rest of a typical expression (it was the
+ * largest single cost of a run whose end reads `default(even.text, odd.text)`). Only plain objects
+ * and Maps are walked here; anything else (a list, a typed value) answers `false` and is left to
+ * the evaluator, so the result is always the same as evaluating.
+ */
+function isAbsentPath(ast: ASTNode, ctx: unknown): boolean {
+  const fields: string[] = [];
+  let node = ast as unknown as PathNode;
+  while (node.op === '.' && Array.isArray(node.args) && typeof node.args[1] === 'string') {
+    fields.push(node.args[1]);
+    node = node.args[0] as PathNode;
+  }
+  if (node.op !== 'id' || typeof node.args !== 'string') return false;
+  const scope = ctx as Partial<ValueScope>;
+  if (typeof scope.getValue !== 'function') return false;
+  let value = scope.getValue(node.args);
+  for (let i = fields.length - 1; i >= 0; i--) {
+    if (value === undefined) return true;
+    if (value === null) return true;
+    if (value instanceof Map) value = value.get(fields[i]);
+    else if ((value as object).constructor === Object) value = Object.hasOwn(value as object, fields[i]!) ? (value as Record<string, unknown>)[fields[i]!] : undefined;
+    else return false;
+  }
+  return value === undefined;
 }
 
 let shared: Environment | undefined;

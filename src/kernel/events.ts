@@ -52,7 +52,11 @@ export interface TrellisEvents {
    * `user`: `pause()` was called; `approval`: every live step waits for a human (an over-budget
    * call's approval included), and `approvals` says what each is asked.
    */
-  'execution:paused': Base & { readonly reason: 'user' | 'approval'; readonly approvals?: readonly WaitingApproval[] };
+  /**
+   * `user`: `engine.pause`; `approval`: only approvals wait; `breakpoint`: debug mode held the step
+   * at `path` (the `breakpoint` entry it matched) before it started.
+   */
+  'execution:paused': Base & { readonly reason: 'user' | 'approval' | 'breakpoint'; readonly approvals?: readonly WaitingApproval[]; readonly path?: string; readonly breakpoint?: string };
   'execution:resumed': Base;
   'node:started': NodeBase & { readonly nodeType: string; readonly attempt: number };
   'node:completed': NodeBase & { readonly output: unknown; readonly durationMs: number };

@@ -61,6 +61,8 @@ export class RunController implements PlannerView, StepContextHost {
   /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
   #letGo = false;
   readonly #trace: RunTrace | undefined;
+  /** The step `runOneStep` released, until it settles; `resolve` ends the caller's wait. */
+  #stepWatch: { readonly path: string; readonly resolve: () => void } | undefined;
 
   /** `started`: the run's span, when its admission began it (see RunTrace.open). */
   constructor(deps: RunDeps, plan: Plan, run: RunRecord, budget: StepBudget, started?: TraceScope) {
@@ -101,7 +103,7 @@ export class RunController implements PlannerView, StepContextHost {
     const timers = this.#timers;
     const executor = this.#executor;
     const loops = (): LoopIterations => this.#loops;
-    this.#scheduler = new RunScheduler({ runId: run.id, plan, clock, steps, batch, events, timers, executor, budget, view: this, children: deps.children, loops, fail: (step, error) => this.#outcomes.fail(step, error) });
+    this.#scheduler = new RunScheduler({ runId: run.id, plan, clock, steps, batch, events, timers, executor, budget, view: this, children: deps.children, loops, fail: (step, error) => this.#outcomes.fail(step, error), breakpoints: run.breakpoints, hitBreakpoint: (path, entry) => this.#hitBreakpoint(path, entry) });
     this.#scheduler.paused = run.status === 'paused'; // refined by restoreRun: a run paused only by approvals is not user-paused
     this.#outcomes = new StepOutcomes({
       plan,
@@ -317,6 +319,42 @@ export class RunController implements PlannerView, StepContextHost {
     return this.#committed();
   }
 
+  /** Debug mode: a step became ready at a breakpoint; the run pauses before it starts. */
+  #hitBreakpoint(path: string, entry: string): void {
+    this.#scheduler.paused = true;
+    if (this.#row.record.status === 'running') this.#row.patch({ status: 'paused' });
+    this.#events.after('execution:paused', () => ({ reason: 'breakpoint' as const, path, breakpoint: entry }));
+  }
+
+  /**
+   * Debug mode's single step: starts one held (`pending`) step of a paused run, `path` or else the
+   * oldest, and keeps the run paused, so what it makes ready is held in turn. Refused while a step
+   * executes (so concurrent calls never start two), when the run is not paused, or when nothing is
+   * held. Resolves with the released step's path once the step has settled (completed, failed,
+   * waits, or a loop started its iterations) and that is committed, or the run ended.
+   */
+  runOneStep(path: string | undefined, audit: ((path: string) => AuditEvent) | undefined): { path: string; settled: Promise<void> } {
+    const { status } = this.#row.record;
+    if (this.#scheduler.finished || status !== 'paused') throw new IllegalStateError(`Execution ${this.id} is ${status}; only a paused execution can be stepped`, { executionId: this.id });
+    if (this.#executor.running > 0 || this.#stepWatch !== undefined) throw new IllegalStateError(`Execution ${this.id} is executing a step; step again once it has settled`, { executionId: this.id });
+    const held = [...this.#steps.pending];
+    const chosen = path === undefined ? held[0] : held.find((p) => p === path);
+    if (chosen === undefined) {
+      const message = path === undefined ? `Execution ${this.id} holds no step to run${this.#scheduler.paused ? '' : ' (it waits for approvals: approve or reject instead)'}` : `Step "${path}" of execution ${this.id} is not held before it starts (held: ${held.join(', ') || 'none'})`;
+      throw new IllegalStateError(message, { executionId: this.id, details: { held } });
+    }
+    if (audit) this.#batch.audit([audit(chosen)]);
+    // A run paused only by approvals becomes user-paused: the step's successors are held too.
+    this.#scheduler.paused = true;
+    const settled = new Promise<void>((resolve) => {
+      this.#stepWatch = { path: chosen, resolve };
+      this.#row.done.then(() => resolve(), () => resolve());
+    });
+    this.#scheduler.release(chosen);
+    this.#scheduleFlush();
+    return { path: chosen, settled };
+  }
+
   /** Resolves after the next commit, which carries every change made so far. */
   #committed(): Promise<void> {
     const done = new Promise<void>((resolve) => this.#batch.after(resolve));
@@ -350,6 +388,8 @@ export class RunController implements PlannerView, StepContextHost {
    */
   detach(): void {
     this.#letGo = true;
+    this.#stepWatch?.resolve(); // a step() waiting here gets the run as this process leaves it
+    this.#stepWatch = undefined;
     this.#unsubscribeBudget?.();
     this.#runTimeout?.();
     this.#timers.cancelAll();
@@ -362,6 +402,10 @@ export class RunController implements PlannerView, StepContextHost {
 
   #settle(path: string, attempt: number, outcome: Outcome): void {
     const step = this.#steps.get(path);
+    if (this.#stepWatch?.path === path) {
+      this.#batch.after(this.#stepWatch.resolve); // once what the step did is committed
+      this.#stepWatch = undefined;
+    }
     if (step?.status === 'running' && step.attempt === attempt && !this.#scheduler.finished) {
       this.#outcomes.settle(step, outcome);
       // Progress after a recovery: poison strikes count deaths with nothing committed between.

@@ -10,6 +10,7 @@ import { TrellisError } from '../kernel/errors.js';
 import type { Plan } from '../planner/plan.js';
 import { blockingSource, isTerminal, readiness, type PlannerView } from '../planner/planner.js';
 import { changedStep, newStep, skippedStep } from '../planner/step-records.js';
+import { breakpointAt } from '../planner/breakpoints.js';
 import type { StepBudget } from '../calls/step-budget.js';
 import { cancelRegion, type CancellationScope } from './run-cancellation.js';
 import type { CommitBatch } from './commit-batch.js';
@@ -43,6 +44,10 @@ export interface RunSchedulerParts {
   loops(): LoopIterations;
   /** A step the planner says cannot run fails, routed like any failure. */
   fail(step: StepRecord, error: TrellisError): void;
+  /** Debug mode: the run's breakpoints (see planner/breakpoints.ts); undefined for most runs. */
+  readonly breakpoints: readonly string[] | undefined;
+  /** A step became ready at a breakpoint: the run pauses (this sets `paused`) before it starts. */
+  hitBreakpoint(path: string, entry: string): void;
 }
 
 /** Starts, keeps pending and skips the steps of one run. Also the scope that cancelling works in. */
@@ -77,6 +82,13 @@ export class RunScheduler implements CancellationScope {
 
   /** Starts `nodeId` in scope `prefix` (its row says `pending` while it may not start yet). */
   launch(prefix: string, nodeId: string, path = prefix + nodeId): void {
+    // Asked once per step, as it becomes ready: a step held here and then released (resume, step)
+    // is promoted, never launched again, so it does not stop twice.
+    const { breakpoints } = this.#parts;
+    if (breakpoints !== undefined && !this.paused) {
+      const entry = breakpointAt(path, breakpoints);
+      if (entry !== undefined) this.#parts.hitBreakpoint(path, entry);
+    }
     const canRun = !this.paused && this.#parts.budget.hasRoom();
     this.put(newStep(this.#parts.runId, path, nodeId, this.steps.nextSeq(), canRun ? 'running' : 'pending', 1, this.clock.now()));
     if (canRun) this.#start(path);
@@ -85,6 +97,15 @@ export class RunScheduler implements CancellationScope {
   /** Starts the pending step at `path` if the run may start steps now. */
   promote(path: string): void {
     if (this.paused || !this.#parts.budget.hasRoom()) return;
+    this.put(changedStep(this.steps.get(path)!, { status: 'running', started_at: this.clock.now() }));
+    this.#start(path);
+  }
+
+  /**
+   * Debug mode's single step: starts the pending step at `path` although the run is paused (it
+   * stays paused, so what this step makes ready is held in turn).
+   */
+  release(path: string): void {
     this.put(changedStep(this.steps.get(path)!, { status: 'running', started_at: this.clock.now() }));
     this.#start(path);
   }

@@ -86,6 +86,14 @@ export interface WorkflowExecution<O = Json> {
   readonly usage?: Json;
   /** What started the run (manual, schedule, webhook, event, parent). */
   readonly trigger?: Json;
+  /** Debug mode: the breakpoints the run was started with (see `RunOptions.breakpoints`). */
+  readonly breakpoints?: readonly string[];
+  /**
+   * Debug mode (and any pause): the step paths of a `paused` run that are ready but held before they
+   * start, oldest first: the breakpoint it stopped at, and what else became ready meanwhile.
+   * `engine.step` starts the first (or a named one), `engine.resume` all of them. Absent when none is held.
+   */
+  readonly paused_before?: readonly string[];
   /**
    * Nodes done of the nodes to do: a loop body's node counts once, a node skipped on every path
    * (a branch not taken) is not counted, and a completed run's total is the nodes that ran.
@@ -129,6 +137,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
     }
   }
   let current: StepRecord | undefined;
+  let held: string[] | undefined;
   const progress = new NodeProgress();
   const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
   for (let i = 0; i < ordered.length; i++) {
@@ -138,6 +147,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
       if (contexts !== undefined && !step.path.includes('[')) contexts.apply('', step.node_id, step.output_data, (step.state as { writes?: Record<string, Json> } | undefined)?.writes);
     } else if (step.status === 'running' || step.status === 'waiting' || step.status === 'pending') {
       current = step;
+      if (step.status === 'pending' && run.status === 'paused') (held ??= []).push(step.path);
     }
     const node = nodes.get(step.node_id);
     trace[i] = toTraceStep(step, node?.name, node?.type);
@@ -157,6 +167,8 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   if (run.parent_id !== undefined) record.parent_id = run.parent_id;
   if (run.usage !== undefined) record.usage = run.usage;
   if (run.trigger !== undefined) record.trigger = run.trigger;
+  if (run.breakpoints !== undefined) record.breakpoints = run.breakpoints;
+  if (held !== undefined) record.paused_before = held;
   return record;
 }
 

@@ -65,6 +65,11 @@ export interface RunRecord {
    * traced: a process that takes the run over links its own span to it. Set once, at creation.
    */
   readonly trace_context?: string;
+  /**
+   * Debug mode: the step paths (or node ids) the run pauses before (see `RunOptions.breakpoints`).
+   * Set once, at creation; stored with the run so a process that recovers it stops there too.
+   */
+  readonly breakpoints?: readonly string[];
 }
 
 /** One step of a run: a node at a path such as `review_loop[3].approve`. */
@@ -201,6 +206,7 @@ export type AuditAction =
   | 'run.cancelled'
   | 'run.paused'
   | 'run.resumed'
+  | 'run.stepped'
   | 'run.retried'
   | 'run.discarded'
   | 'run.deleted';

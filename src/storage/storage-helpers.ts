@@ -102,6 +102,7 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   if (run.idempotency_key !== undefined) next.idempotency_key = run.idempotency_key;
   if (run.retry_of !== undefined) next.retry_of = run.retry_of;
   if (run.trace_context !== undefined) next.trace_context = run.trace_context;
+  if (run.breakpoints !== undefined) next.breakpoints = run.breakpoints;
   return next;
 }
 

@@ -60,6 +60,7 @@ export const FULL_RUN: RunRecord = makeRun('full', {
   idempotency_key: 'key-full',
   usage: { input_tokens: 12, output_tokens: 34, cost_usd: 0.0012 },
   trace_context: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  breakpoints: ['draft', 'review_loop[2].critique'],
 });
 
 /** A waiting step with every optional field set. */

@@ -39,7 +39,7 @@ export const COLUMNS = {
   runs: columns(
     'id workflow_id workflow_version:n status input_data:j variables:j output_data:j error_message:f created_at:n started_at:n ' +
       'completed_at:n owner lease_expires_at:n revision:n recovery_count:n parent_id parent_step_path trigger:j idempotency_key:f usage:j ' +
-      'retry_of discarded_at:n trace_context:f',
+      'retry_of discarded_at:n trace_context:f breakpoints:j',
   ),
   steps: columns(
     'run_id path node_id seq:n status attempt:n input_data:j output_data:j fired:j state:j error:j waiter:j execution_id ' +

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -208,6 +208,12 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS workflow_executions_created_counts ON ${p}workflow_executions (created_at, workflow_id, status)`,
       `DROP INDEX IF EXISTS ${p}workflow_executions_created`,
     ],
+  },
+  {
+    // Debug mode: the breakpoints a run pauses before (a JSON array of step paths), stored with the
+    // run so a process that recovers it stops at them too. Written with the run row, never updated.
+    version: 11,
+    statements: (t, p) => [`ALTER TABLE ${p}workflow_executions ${t.addColumn} breakpoints ${t.json}`],
   },
 ];
 
