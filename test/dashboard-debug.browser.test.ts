@@ -3,11 +3,8 @@
  * from the workflow page with a breakpoint pauses before that step; Step runs exactly one step and
  * pauses again; Resume runs to the end.
  *
- * TODO(merge): written against the debug contract of the engine work done beside the dashboard
- * (`breakpoints` in the body of `POST /workflows/:id/execute`, `POST /workflow-executions/:id/step`
- * asked as `execution:resume`). This branch has neither, so the test is `it.todo`: once both are
- * merged, change `it.todo` to `it` (and adjust `pausedBefore` below if the run reports the step it
- * waits before under another name than `paused_before` / `breakpoint`).
+ * Over the debug routes: `breakpoints` in the body of `POST /workflows/:id/execute`, and
+ * `POST /workflow-executions/:id/step` (asked as `execution:resume`).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -58,7 +55,7 @@ describe.skipIf(!haveBrowser)('debugging a run from the dashboard', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it.todo('pauses at a breakpoint set in the run form, advances one step with Step, and finishes with Resume', async () => {
+  it('pauses at a breakpoint set in the run form, advances one step with Step, and finishes with Resume', async () => {
     const page = await context.newPage();
     await page.goto(`${origin}/api/dashboard/#/workflows/stepper`);
     await page.getByRole('group', { name: 'Breakpoints (pause before)' }).getByLabel('b', { exact: true }).check();
@@ -66,14 +63,15 @@ describe.skipIf(!haveBrowser)('debugging a run from the dashboard', () => {
     await page.locator('.run-view[data-status="paused"]').waitFor(WAIT);
     const id = /#\/runs\/([^/?]+)/.exec(page.url())![1]!;
     const pausedBefore = page.locator('.paused-note');
-    await expect.poll(() => pausedBefore.getAttribute('data-paused-before'), WAIT).toMatch(/^b$/);
+    await expect.poll(() => pausedBefore.getAttribute('data-paused-before'), WAIT).toBe('b');
+    expect(await page.locator('.react-flow__node[data-id="b"]').getAttribute('aria-label')).toContain('paused before it');
     // Before the breakpoint: a ran, b did not.
     expect((await engine.get(id))!.execution_trace.map((s) => `${s.node_id}:${s.status}`)).not.toContain('b:completed');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-debug-paused.png') });
 
     await page.getByRole('button', { name: 'Step' }).click();
     await until(async () => (await engine.get(id))!.execution_trace.some((s) => s.node_id === 'b' && s.status === 'completed'));
-    await page.locator('.graph-node.status-completed >> text=b').waitFor(WAIT);
+    await page.locator('.react-flow__node[data-id="b"] .graph-node.status-completed').waitFor(WAIT);
     const afterStep = await engine.get(id);
     expect(afterStep!.status).toBe('paused');
     expect(afterStep!.execution_trace.some((s) => s.node_id === 'c' && s.status === 'completed')).toBe(false);

@@ -1,6 +1,6 @@
 /**
  * The dashboard's server side without a browser: options, the page and its headers, `authorize`
- * on the page, the assets and the dashboard's own routes, the metrics buckets, and a fork.
+ * on the page, the assets and the dashboard's own routes, and the metrics buckets.
  */
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,22 +127,6 @@ describe('the dashboard over HTTP', () => {
     const versions = (await (await get('/api/dashboard/data/workflows/two/versions')).json()) as { data: { version: number; definition: unknown }[] };
     expect(versions.data.map((v) => v.version)).toEqual([1, 2]);
     expect((await get('/api/dashboard/data/workflows/nope/versions')).status).toBe(404);
-  });
-
-  it('forks a run from a node, asked as execution:retry, and refuses a node the workflow lacks', async () => {
-    const id = await engine.startStored('two', {}, { version: 1 });
-    await until(async () => (await engine.get(id))?.status === 'completed');
-    const post = (body: unknown) => fetch(`${origin}/api/dashboard/data/executions/${id}/fork`, { method: 'POST', headers: { authorization: 'Bearer ok', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    asked.length = 0;
-    const res = await post({ from_node: 'second' });
-    expect(res.status).toBe(202);
-    expect(asked).toEqual(['execution:retry']);
-    const { execution_id: forkId } = (await res.json()) as { execution_id: string };
-    await until(async () => (await engine.get(forkId))?.status === 'completed');
-    expect((await engine.get(forkId))!.trigger).toMatchObject({ type: 'fork', source_execution_id: id, from_node: 'second' });
-    const bad = await post({ from_node: 'nowhere' });
-    expect(bad.status).toBe(400);
-    expect((await post({})).status).toBe(400);
   });
 
   it("lists runs with their model cost, and metrics over them", async () => {

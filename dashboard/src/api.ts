@@ -43,6 +43,5 @@ export const api = {
   post: <T>(p: string, body?: unknown) => request<T>(API_BASE + p, { method: 'POST', body: JSON.stringify(body ?? {}) }),
   put: <T>(p: string, body: unknown) => request<T>(API_BASE + p, { method: 'PUT', body: JSON.stringify(body) }),
   data: <T>(p: string) => request<T>(`${DASHBOARD_BASE}/data${p}`),
-  dataPost: <T>(p: string, body: unknown) => request<T>(`${DASHBOARD_BASE}/data${p}`, { method: 'POST', body: JSON.stringify(body) }),
   eventsUrl: (executionId: string) => API_BASE + path`/workflow-executions/${executionId}/events`,
 };

@@ -55,9 +55,10 @@ export interface Execution extends Omit<RunSummary, 'cost_usd'> {
   readonly usage?: { readonly input_tokens?: number; readonly output_tokens?: number; readonly cost_usd?: number; readonly calls?: number };
   readonly progress: { readonly completed_nodes: number; readonly total_nodes: number; readonly current_step?: string };
   readonly execution_trace: readonly TraceStep[];
-  /** The step a run paused at a breakpoint waits before (set by the engine's debug support, when present). */
-  readonly paused_before?: string;
-  readonly breakpoint?: string;
+  /** Debug mode: the breakpoints the run was started with (node ids or step paths). */
+  readonly breakpoints?: readonly string[];
+  /** The step paths a paused run holds before they start, oldest first (Step runs the first). */
+  readonly paused_before?: readonly string[];
 }
 
 export interface WorkflowNode {

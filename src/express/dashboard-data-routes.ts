@@ -1,17 +1,16 @@
 /**
- * What the dashboard reads that the REST API does not serve (a run's model calls, a workflow's
- * versions, metrics buckets) and the one thing it does that the API has no route for (a fork).
- * Everything else the page does goes through the REST routes, with their own checks. Each route
- * asks `authorize` the action of the REST route nearest to it.
+ * What the dashboard reads that the REST API does not serve: a run's model calls, a workflow's
+ * versions, metrics buckets. Everything the page changes goes through the REST routes, with their
+ * own checks. Each route asks `authorize` the action of the REST route nearest to it.
  */
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
-import { isTrellisError, NotFoundError, TrellisError } from '../kernel/errors.js';
+import { NotFoundError } from '../kernel/errors.js';
 import type { ResolvedDashboardOptions } from './dashboard-options.js';
 import { metricsBuckets } from './dashboard-metrics.js';
 import { catching, guard, IdSchema, param, workflowView } from './route-helpers.js';
-import { parseBody, parseRequest } from './validate.js';
+import { parseRequest } from './validate.js';
 import { readable } from './visible-rows.js';
 
 const IdParams = z.object({ id: IdSchema });
@@ -25,7 +24,6 @@ const MetricsQuery = z
     bucket_hours: z.coerce.number().int().min(1).max(24 * 30).default(24),
   })
   .strict();
-const ForkBody = z.object({ from_node: z.string().min(1).max(500) }).strict();
 /** Runs folded into the metrics at most: the view is a dashboard, not a warehouse. */
 const METRICS_RUN_LIMIT = 5000;
 
@@ -57,21 +55,6 @@ export function mountDashboardDataRoutes(router: Router, engine: Engine, options
     const runs = await engine.list({ created_after: since, limit: METRICS_RUN_LIMIT, ...(q.workflow_id === undefined ? {} : { workflow_id: q.workflow_id }) });
     const visible = await readable(authorize, req, 'execution', runs);
     res.json({ since: new Date(since).toISOString(), bucket_ms: bucketMs, truncated: runs.length >= METRICS_RUN_LIMIT, data: metricsBuckets(visible, since, bucketMs) });
-  }));
-
-  // A fork starts a run, as a retry does: asked as `execution:retry` on the run forked.
-  router.post('/data/executions/:id/fork', guard(authorize, 'execution:retry', param('execution', 'id')), catching(async (req: Request, res) => {
-    const { id } = parseRequest(IdParams, req.params, 'params');
-    const { from_node: fromNode } = parseBody(ForkBody, req);
-    let executionId: string;
-    try {
-      executionId = await engine.fork(id, { fromNode });
-    } catch (error) {
-      // The engine reports a bad fromNode as a bad option of its call; over HTTP it is a bad request.
-      if (isTrellisError(error) && error.code === 'invalid_options') throw new TrellisError('bad_request', error.message, { executionId: id });
-      throw error;
-    }
-    res.status(202).json({ execution_id: executionId, fork_of: id });
   }));
 }
 

@@ -2,7 +2,6 @@
 import express, { type Request, type Router } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError } from '../kernel/errors.js';
-import { assertJsonDepth } from '../kernel/json-depth.js';
 import { findDashboardAssets, indexPage, serveAssets, setSecurityHeaders } from './dashboard-assets.js';
 import { mountDashboardDataRoutes } from './dashboard-data-routes.js';
 import { resolveDashboardOptions, type DashboardOptions } from './dashboard-options.js';
@@ -47,10 +46,6 @@ export function createDashboard(engine: Engine, options: DashboardOptions): Rout
   });
   router.use('/assets', pageGuard, serveAssets(dir));
 
-  router.use('/data', express.json({ limit: '16kb' }), (req, _res, next) => {
-    assertJsonDepth(req.body, 'body');
-    next();
-  });
   mountDashboardDataRoutes(router, engine, resolved);
   router.use((req, _res, next) => next(new NotFoundError(`No dashboard route ${req.method} ${req.baseUrl}${req.path}`)));
   router.use(errorHandler(resolved.onError));

@@ -26,12 +26,13 @@ export function RunControls({ execution, nodes, onChanged }: { execution: Execut
   };
   const { status } = execution;
   const active = status === 'running' || status === 'pending' || status === 'paused';
-  const pausedBefore = execution.paused_before ?? execution.breakpoint;
+  const pausedBefore = execution.paused_before ?? [];
   return (
     <div className="controls" role="group" aria-label="Run controls">
-      {status === 'paused' && pausedBefore && (
-        <p className="paused-note" data-paused-before={pausedBefore}>
-          Paused before step <strong>{pausedBefore}</strong>
+      {status === 'paused' && pausedBefore.length > 0 && (
+        <p className="paused-note" data-paused-before={pausedBefore.join(' ')}>
+          Paused before {pausedBefore.length === 1 ? 'step' : 'steps'} <strong>{pausedBefore.join(', ')}</strong>
+          {pausedBefore.length > 1 && ' (Step runs the first)'}
         </p>
       )}
       {status === 'running' && (
@@ -41,7 +42,7 @@ export function RunControls({ execution, nodes, onChanged }: { execution: Execut
       )}
       {status === 'paused' && (
         <>
-          <button type="button" disabled={busy} onClick={() => void act(() => api.post(path`/workflow-executions/${id}/step`))}>
+          <button type="button" disabled={busy} title="Run the next held step, then pause again" onClick={() => void act(() => api.post(path`/workflow-executions/${id}/step`))}>
             Step
           </button>
           <button type="button" disabled={busy} onClick={() => void act(() => api.post(path`/workflow-executions/${id}/resume`))}>
@@ -80,7 +81,7 @@ export function RunControls({ execution, nodes, onChanged }: { execution: Execut
             disabled={busy || !forkFrom}
             onClick={() =>
               void act(async () => {
-                const fork = await api.dataPost<{ execution_id: string }>(path`/executions/${id}/fork`, { from_node: forkFrom });
+                const fork = await api.post<{ execution_id: string }>(path`/workflow-executions/${id}/fork`, { from_node: forkFrom });
                 navigate(`#/compare?left=${encodeURIComponent(id)}&right=${encodeURIComponent(fork.execution_id)}`);
               })
             }

@@ -18,7 +18,8 @@ function StepNode({ data }: NodeProps<Node<StepNodeData>>) {
       <div className="graph-node-meta">
         {data.type} · {data.status}
         {data.count > 1 && ` · ×${data.count}`}
-        {data.breakpoint && ' · ⏸'}
+        {data.breakpoint && ' · breakpoint'}
+        {data.pausedHere && ' · paused here'}
       </div>
       <Handle type="source" position={data.horizontal ? Position.Right : Position.Bottom} />
     </div>
@@ -37,7 +38,7 @@ export function RunGraph(props: {
   edges: readonly WorkflowEdge[];
   stepsByNode: ReadonlyMap<string, readonly TraceStep[]>;
   selected: string | undefined;
-  pausedBefore: string | undefined;
+  pausedBefore: ReadonlySet<string>;
   breakpoints?: ReadonlySet<string>;
   onSelect: (nodeId: string) => void;
 }) {
@@ -53,8 +54,8 @@ export function RunGraph(props: {
       // measured back into state (the graph is read-only, so its node changes are not kept).
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
-      data: { horizontal: direction === 'right', label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore === n.id, breakpoint: breakpoints?.has(n.id) ?? false },
-      ariaLabel: `${n.name || n.id}, ${n.type}, ${nodeStatus(steps)}${steps.length > 1 ? `, ${steps.length} steps` : ''}`,
+      data: { horizontal: direction === 'right', label: n.name || n.id, type: n.type, status: nodeStatus(steps), count: steps.length, selected: selected === n.id, pausedHere: pausedBefore.has(n.id), breakpoint: breakpoints?.has(n.id) ?? false },
+      ariaLabel: `${n.name || n.id}, ${n.type}, ${nodeStatus(steps)}${steps.length > 1 ? `, ${steps.length} steps` : ''}${pausedBefore.has(n.id) ? ', paused before it' : ''}`,
       connectable: false,
       draggable: false,
       focusable: true,

@@ -43,7 +43,9 @@ export function RunView({ id }: { id: string }) {
     );
   }
   const definition = workflow.data?.definition;
-  const pausedBefore = execution.paused_before ?? execution.breakpoint;
+  // Node ids of the held steps (`review_loop[2].approve` is a step of node `approve`).
+  const pausedBefore = new Set((execution.status === 'paused' ? (execution.paused_before ?? []) : []).map(nodeOfPath));
+  const breakpoints = new Set((execution.breakpoints ?? []).map(nodeOfPath));
   const trigger = execution.trigger as { type?: string; source_execution_id?: string } | undefined;
   const select = (step: TraceStep) => {
     setSelectedNode(step.node_id);
@@ -86,7 +88,8 @@ export function RunView({ id }: { id: string }) {
             edges={definition.edges}
             stepsByNode={stepsByNode}
             selected={selectedNode}
-            pausedBefore={pausedBefore?.replace(/\[.*$/, '').split('.')[0]}
+            pausedBefore={pausedBefore}
+            breakpoints={breakpoints}
             onSelect={(nodeId) => {
               setSelectedNode(nodeId);
               setSelectedPath(undefined);
@@ -135,4 +138,9 @@ export function RunView({ id }: { id: string }) {
       </div>
     </div>
   );
+}
+
+/** The node of a step path: the last segment, without its loop index. */
+function nodeOfPath(stepPath: string): string {
+  return stepPath.split('.').at(-1)!.replace(/\[\d+\]$/, '');
 }
