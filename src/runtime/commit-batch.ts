@@ -13,6 +13,7 @@ import type { AuditEvent, ModelCallRecord, RunRecord, RunStatus, StepRecord } fr
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
+import { commitGroupOf } from './commit-group.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
 const copyHooks = plainCopier<CommitBatchHooks>();
@@ -163,7 +164,8 @@ export class CommitBatch {
       if (this.#dead) return;
       let landed: boolean;
       try {
-        landed = await this.#hooks.storage().commit(commit);
+        // Through the storage's commit group: it shares a transaction with other runs' commits ready now.
+        landed = await commitGroupOf(this.#hooks.storage()).commit(commit);
       } catch (error) {
         this.#dead = true;
         this.#release(commit);
