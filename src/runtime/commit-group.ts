@@ -1,10 +1,18 @@
 /**
- * Cross-run group commit: the commits of different runs that are ready while a group is being
- * written share the next transaction ({@link Storage.commitMany}), instead of paying one durable
- * commit (a WAL write, on PostgreSQL a flush and its round trips) each. A commit with nothing in
- * flight ahead of it is written at once: no timer waits to gather company, so a lone run commits
- * as soon as it did without grouping. Under load the groups form by themselves: while one
- * transaction is in flight, every run that becomes ready queues behind it, and they all go next.
+ * Cross-run group commit: the commits of different runs that are ready together share one
+ * transaction ({@link Storage.commitMany}), instead of paying one durable commit (a WAL write; on
+ * PostgreSQL a flush and its round trips) each. Groups form two ways, neither with a timer:
+ *
+ * - While a group is being written, every commit that becomes ready queues behind it, and they all
+ *   go next (what gathers on PostgreSQL, where a transaction takes a while).
+ * - Within one turn of the event loop, the first run to commit goes at once; when another run
+ *   commits in the same turn, it and every later one wait for the end of the turn's I/O callbacks
+ *   (`setImmediate`) and go together. Steps of different runs that finish on separate I/O
+ *   callbacks (provider answers arriving) gather this way on SQLite too, whose transaction is over
+ *   before the next callback runs.
+ *
+ * A lone run never waits: its commits are the only ones of their turn (its later commits in the
+ * same turn too), so they go at once, alone, through {@link Storage.commit}, as without grouping.
  *
  * Each commit keeps its own fence and atomicity (the storage reports an outcome per commit), and
  * its caller learns its fate only once the whole group's transaction has landed, so nothing a
@@ -37,11 +45,25 @@ export class CommitGroup {
     this.#storage = storage;
   }
 
+  /** The run that committed first in this turn of the event loop; `undefined` once the turn ended. */
+  #turnRun: string | undefined;
+  /** Another run committed in this turn too: the turn's commits go together at its end. */
+  #turnShared = false;
+  readonly #endTurn = (): void => {
+    this.#turnRun = undefined;
+    this.#turnShared = false;
+    if (this.#waiting.length > 0 && this.#inFlight < LANES) this.#send();
+  };
+
   /** Writes `commit`, with whatever else is ready by then; resolves as {@link Storage.commit} does. */
   commit(commit: StepCommit): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.#waiting.push({ commit, resolve, reject });
-      if (this.#inFlight < LANES) this.#send();
+      if (this.#turnRun === undefined) {
+        this.#turnRun = commit.runId;
+        setImmediate(this.#endTurn);
+      } else if (commit.runId !== this.#turnRun) this.#turnShared = true;
+      if (!this.#turnShared && this.#inFlight < LANES) this.#send();
     });
   }
 
