@@ -296,13 +296,14 @@ export class PostgresDriver extends SqlStorage {
     return outcomes;
   }
 
-  readonly #groupWriter: GroupWriter = {
-    chunks,
-    upsertSteps: async (trx, rows) => {
-      for (const chunk of chunks(rows, STEP_ROW_COLUMNS.length)) {
-        await trx.insertInto('workflow_execution_steps').values(chunk).onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)).execute();
-      }
-    },
+  get #groupWriter(): GroupWriter {
+    return { prefix: this.#prefix, chunks, upsertSteps: this.#upsertSteps };
+  }
+
+  readonly #upsertSteps: GroupWriter['upsertSteps'] = async (trx, rows) => {
+    for (const chunk of chunks(rows, STEP_ROW_COLUMNS.length)) {
+      await trx.insertInto('workflow_execution_steps').values(chunk).onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)).execute();
+    }
   };
 
   async commit(commit: StepCommit): Promise<boolean> {
