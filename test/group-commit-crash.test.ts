@@ -17,6 +17,8 @@ const KILLS = 5;
 
 interface Child {
   readonly ready: Promise<void>;
+  /** What the child printed so far. */
+  output(): string;
   readonly done: Promise<string>;
   kill(): Promise<void>;
 }
@@ -41,6 +43,7 @@ function startChild(args: string[]): Child {
   return {
     ready,
     done,
+    output: () => out,
     async kill() {
       child.kill('SIGKILL');
       await exited;
@@ -58,12 +61,14 @@ async function completedSteps(storage: Storage): Promise<Set<string>> {
 async function crashAndRecover(kind: 'sqlite' | 'postgres', where: string, storage: Storage): Promise<void> {
   const log = join(dir, `${kind}-calls.log`);
   const committedBefore: Set<string>[] = [];
+  let groups = 0;
   for (let generation = 0; generation < KILLS; generation++) {
     const child = startChild([kind, where, log, String(generation), String(RUNS)]);
     await Promise.race([child.ready, child.done]);
     // Mid-work: a chain's ten calls take 20-120 ms of timers alone.
     await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 50));
     await child.kill();
+    groups += child.output().split('\n').filter((line) => line.startsWith('group ')).length;
     committedBefore[generation + 1] = await completedSteps(storage);
   }
   const final = startChild([kind, where, log, String(KILLS), String(RUNS)]);
@@ -71,7 +76,9 @@ async function crashAndRecover(kind: 'sqlite' | 'postgres', where: string, stora
 
   const runs = await storage.listRuns();
   expect(runs).toHaveLength(RUNS);
-  // The first kill landed with work left: what the test is about.
+  // Commits were grouped in the generations that were killed, and the first kill landed with
+  // work left: what the test is about.
+  expect(groups).toBeGreaterThan(0);
   expect(committedBefore[1]!.size).toBeLessThan((await completedSteps(storage)).size);
   for (const run of runs) {
     const steps = await storage.getSteps(run.id);
