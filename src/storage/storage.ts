@@ -179,9 +179,10 @@ export interface Storage {
    * on the memory, SQLite and PostgreSQL storages): what lets many runs in flight share the cost
    * of a durable commit. Each commit stays atomic and fenced on its own: one whose expectation
    * fails, or whose facts are refused (a run id taken, a constraint), is left out with nothing of
-   * it written, and the others land. Resolves with one outcome per commit, in order; rejects only
-   * when none of them landed. Commits of one run are applied in the order given. Without it, the
-   * engine calls {@link commit} for each.
+   * it written, and the others land. Resolves with one outcome per commit, in order. Rejects when
+   * the group failed as a whole: then none of it landed, or (a connection lost during COMMIT whose
+   * outcome the server could not tell) nobody knows, as {@link commit} would report it. Commits of
+   * one run are applied in the order given. Without it, the engine calls {@link commit} for each.
    */
   commitMany?(commits: readonly StepCommit[]): Promise<CommitOutcome[]>;
   /** All steps of a run, ordered by `seq`. */

@@ -32,6 +32,7 @@ import {
   expectationTarget,
   patchRunRow,
   selectList,
+  toStorageError,
   type ColumnSpec,
 } from '../sql/sql-codec.js';
 import { SCHEMA_VERSION, metaTableStatement, parseSchemaVersion, pendingMigrations, type TrellisDatabase } from '../sql/sql-schema.js';
@@ -271,7 +272,15 @@ export class PostgresDriver extends SqlStorage {
     const inGroup = new Set<string>();
     const aloneRuns = new Set<string>();
     commits.forEach((commit, index) => {
-      const entry = this.#encode(commit);
+      let entry: GroupEntry;
+      try {
+        entry = this.#encode(commit);
+      } catch (error) {
+        // A commit that cannot be encoded fails alone, as it would on its own; so do its run's later ones.
+        outcomes[index] = toStorageError('commit', error);
+        aloneRuns.add(commit.runId);
+        return;
+      }
       if (aloneRuns.has(commit.runId) || inGroup.has(commit.runId) || entry.encoded.some((e) => e.blob)) {
         aloneRuns.add(commit.runId);
         alone.push(index);
