@@ -1,5 +1,6 @@
 /**
  * `npm run bench` (a table) or `npm run bench -- --json` (one JSON line per workload and mode).
+ * Workloads W1–W4 run one run at a time; W5 runs 2,000 W1 runs with 200 in flight (throughput).
  * Modes: memory, sqlite (a file, WAL, synchronous=NORMAL), postgres (127.0.0.1:5432, db test),
  * plus the `floor`: a bare better-sqlite3 loop doing one INSERT per step in its own transaction.
  * Each row is the median of three fresh processes (one on PostgreSQL; one with --quick).
@@ -15,6 +16,7 @@ import Database from 'better-sqlite3';
 import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } from '@trellis-ai/trellis';
 import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
 import { flatStepCost } from './flat-cost.js';
+import { concurrentThroughput } from './concurrent.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -175,6 +177,14 @@ const scale = quick ? 0.2 : 1;
 const n = (runs: number): number => Math.max(2, Math.round(runs * scale));
 
 const one = args.find((a) => a.startsWith('--one='))?.slice(6);
+if (one?.startsWith('W5,')) {
+  // W5 in a child of its own: many runs in flight, timed as a whole (bench/concurrent.ts).
+  const [, mode, runs, inFlight] = one.split(',') as [string, Mode, string, string];
+  const figures = await concurrentThroughput(await makeStorage(mode), Number(runs), Number(inFlight));
+  await dropPgSchemas();
+  console.log(JSON.stringify({ workload: 'W5', mode, per_unit_us: figures.per_step_us, unit: 'step', rss_mb: rssMb(), steps_per_s: figures.steps_per_s, cpu_per_step_us: figures.cpu_per_step_us } satisfies Row));
+  process.exit(0);
+}
 if (one !== undefined) {
   // A child: one measurement, one JSON line, exit.
   const [name, mode, runs, items] = one.split(',') as [WorkloadName, Mode, string, string | undefined];
@@ -236,6 +246,23 @@ for (const mode of modes) {
     }
     print(row);
   }
+}
+
+// W5 concurrent throughput: 2,000 runs of W1, 200 in flight, in one process; each durable storage
+// against memory. Goal: SQLite within 2×, PostgreSQL within 3× (cross-run group commit).
+const w5: Row[] = [];
+for (const mode of modes) {
+  const runs = n(2000);
+  const samples = Array.from({ length: timesFor(mode) }, () => {
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--one=W5,${mode},${runs},200`], { encoding: 'utf8', env: { ...process.env, TRELLIS_BENCH_DIR: dir } });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
+  });
+  const row: Row = { ...[...samples].sort((a, b) => a.per_unit_us - b.per_unit_us)[Math.floor(samples.length / 2)]!, samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(2))) };
+  const memory = w5.find((r) => r.mode === 'memory');
+  if (memory && mode !== 'memory') row.ratio_to_memory = row.per_unit_us / memory.per_unit_us;
+  w5.push(row);
+  print(row);
+  if (!json) console.error(`             ${Math.round(Number(row.steps_per_s))} steps/s${row.ratio_to_memory === undefined ? '' : `, ${Number(row.ratio_to_memory).toFixed(2)}× memory`}`);
 }
 
 // W3 scaling: the cost per item must not grow with the number of items. Each size times the same

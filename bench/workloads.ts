@@ -10,6 +10,18 @@ export const instantProvider: Provider = {
   },
 };
 
+/**
+ * Answers on the next turn of the event loop (`setImmediate`), as a network answer arrives: steps of
+ * runs in flight then finish on separate callbacks instead of in one stretch of microtasks.
+ */
+export const nextTurnProvider: Provider = {
+  name: 'bench',
+  async complete(request: ProviderRequest): Promise<ProviderResponse> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return { text: request.prompt.length > 40 ? request.prompt.slice(-20) : `${request.prompt}+`, usage: { input_tokens: 1, output_tokens: 1 } };
+  },
+};
+
 export interface Workload {
   readonly name: string;
   readonly unit: string;

@@ -164,7 +164,7 @@ export type { CircuitBreakerOptions, CircuitState } from './calls/circuit-breake
 export type { ProviderMetrics, ModelUsage } from './calls/provider-gate.js';
 
 // The storage port, its records, and the three storages.
-export type { Storage, StepCommit, RunPatch, RunExpectation } from './storage/storage.js';
+export type { Storage, StepCommit, CommitOutcome, RunPatch, RunExpectation } from './storage/storage.js';
 export type { PurgeFilter } from './storage/storage.js';
 export type { ScanOptions, VersionKey, RunScanOptions } from './storage/storage.js';
 export type { RunCount, RunCountFilter, StorageHealth } from './storage/storage.js';

@@ -374,7 +374,7 @@ export class Engine {
     const storage = await this.init();
     const run = await storage.getRun(executionId);
     if (!run) return undefined;
-    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#targets.version(storage, run.workflow_id, run.workflow_version)]);
+    const [steps, definition] = await Promise.all([storage.getSteps(executionId), this.#targets.pinned(storage, run.workflow_id, run.workflow_version)]);
     return toWorkflowExecution(run, steps, definition);
   }
 

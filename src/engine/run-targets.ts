@@ -63,4 +63,17 @@ export class RunTargets {
     if (record && this.#versions.size < 1000) this.#versions.set(key, record.definition);
     return record?.definition;
   }
+
+  /**
+   * The definition a run is pinned to, for showing the run: its version even when the workflow was
+   * deleted since (a deleted version is kept for the runs pinned to it). With {@link version} alone,
+   * a run's trace showed its node types only while this engine happened to hold the definition in
+   * its cache from before the deletion, so what a view showed depended on timing.
+   */
+  async pinned(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
+    const live = await this.version(storage, id, version);
+    if (live) return live;
+    const [held] = await storage.scanWorkflows({ after: { id, version: version - 1 }, limit: 1 });
+    return held && held.id === id && held.version === version ? held.definition : undefined;
+  }
 }

@@ -2,8 +2,9 @@
  * One run's pending writes: step rows, LLM execution records and a run patch, committed together
  * in one transaction. Whatever piles up while a commit is in flight (or, when other steps are still
  * executing, within the same tick) goes into the next one, so steps that finish together commit
- * together. Callbacks queued with `after` (events, starting the next steps) run once the commit
- * carrying them has landed, never before.
+ * together. Commits go through the storage's commit group (commit-group.ts), which lets commits of
+ * other runs ready at the same time share their transaction. Callbacks queued with `after` (events,
+ * starting the next steps) run once the commit carrying them has landed, never before.
  *
  * Every commit is fenced: it expects the run row to be owned by this process under the claim it was
  * driven from (owner and revision; a claim bumps the revision). A commit refused because another
@@ -13,6 +14,7 @@ import type { AuditEvent, ModelCallRecord, RunRecord, RunStatus, StepRecord } fr
 import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
+import { commitGroupOf } from './commit-group.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
 const copyHooks = plainCopier<CommitBatchHooks>();
@@ -163,7 +165,8 @@ export class CommitBatch {
       if (this.#dead) return;
       let landed: boolean;
       try {
-        landed = await this.#hooks.storage().commit(commit);
+        // Through the storage's commit group: it shares a transaction with other runs' commits ready now.
+        landed = await commitGroupOf(this.#hooks.storage()).commit(commit);
       } catch (error) {
         this.#dead = true;
         this.#release(commit);

@@ -4,6 +4,7 @@
  */
 import { IllegalStateError } from '../kernel/errors.js';
 import type { Storage } from './storage.js';
+import { commitEach } from './commit-each.js';
 
 /** Delegates every call to a driver created by `load()` during `init()`. */
 export abstract class LazyStorage implements Storage {
@@ -35,6 +36,7 @@ export abstract class LazyStorage implements Storage {
   listRuns: Storage['listRuns'] = (filter) => this.driver.listRuns(filter);
   updateRun: Storage['updateRun'] = (id, patch, expect) => this.driver.updateRun(id, patch, expect);
   commit: Storage['commit'] = (commit) => this.driver.commit(commit);
+  commitMany: NonNullable<Storage['commitMany']> = (commits) => (this.driver.commitMany ? this.driver.commitMany(commits) : commitEach(this.driver, commits));
   getSteps: Storage['getSteps'] = (runId) => this.driver.getSteps(runId);
   getStep: Storage['getStep'] = (runId, path) => this.driver.getStep(runId, path);
   deleteRun: Storage['deleteRun'] = (id, expect, audit) => this.driver.deleteRun(id, expect, audit);

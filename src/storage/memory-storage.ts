@@ -17,7 +17,7 @@ import type {
   WorkflowFilter,
   WorkflowRecord,
 } from './records.js';
-import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, Storage, StorageHealth, VersionKey } from './storage.js';
+import type { DeliveredEvent, PurgeFilter, RunCount, RunCountFilter, RunExpectation, RunPatch, RunScanOptions, ScanOptions, StepCommit, CommitOutcome, Storage, StorageHealth, VersionKey } from './storage.js';
 import { idPage, versionPage } from './record-scans.js';
 import { countRunRecords } from './run-counts.js';
 import {
@@ -43,6 +43,7 @@ import { isStepScoped, lastWrites } from './step-calls.js';
 import { parseStepCallId } from '../kernel/call-ids.js';
 import { sameVersion, versionTaken } from './workflow-versions.js';
 import { LocalWorkSignals } from './local-work-signals.js';
+import { commitEach } from './commit-each.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -137,6 +138,11 @@ export class MemoryStorage implements Storage {
     if (commit.run) this.#runs.set(commit.runId, applyRunPatch(run, commit.run));
     if (commit.audit) this.#audit.push(...commit.audit);
     return true;
+  }
+
+  /** One commit after the other: each is atomic on its own (nothing here awaits mid-commit), so a group is too. */
+  commitMany(commits: readonly StepCommit[]): Promise<CommitOutcome[]> {
+    return commitEach(this, commits);
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {

@@ -76,6 +76,12 @@ export interface StepCommit {
   readonly audit?: readonly AuditEvent[];
 }
 
+/**
+ * What became of one commit of a {@link Storage.commitMany} group: `true` it landed, `false` its
+ * expectation did not hold (nothing of it written), an error it failed (nothing of it written).
+ */
+export type CommitOutcome = boolean | Error;
+
 /** Which runs {@link Storage.purgeRuns} deletes. */
 export interface PurgeFilter {
   /** Runs whose `completed_at` is before this time (ms since epoch); a run without one is never picked. */
@@ -168,6 +174,17 @@ export interface Storage {
   updateRun(id: string, patch: RunPatch, expect?: RunExpectation): Promise<RunRecord | undefined>;
   /** Commits step rows and a run patch in one transaction. Returns false when `expect` did not hold. */
   commit(commit: StepCommit): Promise<boolean>;
+  /**
+   * Optional: several commits, of different runs, in as few transactions as the storage can (one,
+   * on the memory, SQLite and PostgreSQL storages): what lets many runs in flight share the cost
+   * of a durable commit. Each commit stays atomic and fenced on its own: one whose expectation
+   * fails, or whose facts are refused (a run id taken, a constraint), is left out with nothing of
+   * it written, and the others land. Resolves with one outcome per commit, in order. Rejects when
+   * the group failed as a whole: then none of it landed, or (a connection lost during COMMIT whose
+   * outcome the server could not tell) nobody knows, as {@link commit} would report it. Commits of
+   * one run are applied in the order given. Without it, the engine calls {@link commit} for each.
+   */
+  commitMany?(commits: readonly StepCommit[]): Promise<CommitOutcome[]>;
   /** All steps of a run, ordered by `seq`. */
   getSteps(runId: string): Promise<StepRecord[]>;
   getStep(runId: string, path: string): Promise<StepRecord | undefined>;

@@ -12,6 +12,7 @@ import { catalogConformance } from './conformance-catalog.js';
 import { deletionConformance } from './conformance-deletion.js';
 import { observabilityConformance } from './conformance-observability.js';
 import { eventsConformance } from './conformance-events.js';
+import { groupCommitConformance } from './conformance-group-commit.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
 import { scansConformance } from './conformance-scans.js';
@@ -60,6 +61,7 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     const section: ConformanceSection = { vitest, test: (title, body) => vitest.it(title, () => body(storage)) };
     runsConformance(section);
     stepsConformance(section);
+    groupCommitConformance(section);
     recoveryConformance(section);
     auditConformance(section);
     catalogConformance(section);

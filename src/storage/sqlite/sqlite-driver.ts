@@ -12,7 +12,7 @@ import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
 import { TrellisError } from '../../kernel/errors.js';
 import type { SqliteStorageOptions } from './sqlite-options.js';
 import type { ApprovalFilter, ApprovalWaiter, AuditEvent, ModelCallRecord, RunRecord, StepRecord } from '../records.js';
-import type { PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
+import type { CommitOutcome, PurgeFilter, RunExpectation, RunPatch, StepCommit } from '../storage.js';
 import { byCreatedThenId, matchesExpectation, runExists } from '../storage-helpers.js';
 import {
   COLUMNS,
@@ -266,27 +266,47 @@ export class SqliteDriver extends SqlStorage {
   }
 
   async commit(commit: StepCommit): Promise<boolean> {
-    return this.#write('commit', (s) => {
-      if (commit.create) {
-        // Checked before inserting: returning false commits the transaction, which must then hold nothing.
-        if (!matchesExpectation(commit.create, commit.expect)) return false;
-        if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) throw runExists(commit.create.id);
-      }
-      if (commit.run) {
-        const current = s.runPatchable.get(commit.runId);
-        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-        this.#patchRun(commit.runId, current, commit.run);
-      } else {
-        const current = s.runCas.get(commit.runId);
-        if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-      }
-      const steps = dedupeSteps(commit.steps);
-      const calls = attachCalls(commit.runId, steps, commit.calls, ',');
-      s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
-      for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
-      if (commit.audit) for (const event of commit.audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
-      return true;
-    });
+    return this.#write('commit', (s) => this.#commitIn(s, commit));
+  }
+
+  /**
+   * Every commit of the group in one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own
+   * (better-sqlite3 makes a transaction function called inside another a savepoint): one refused
+   * or failing commit is rolled back to its savepoint, and the others land with one WAL write.
+   */
+  async commitMany(commits: readonly StepCommit[]): Promise<CommitOutcome[]> {
+    return this.#write('commitMany', (s) =>
+      commits.map((commit): CommitOutcome => {
+        try {
+          return this.#transaction(() => this.#commitIn(s, commit)) as boolean;
+        } catch (error) {
+          return toStorageError('commit', error);
+        }
+      }),
+    );
+  }
+
+  /** One commit inside a transaction; `false` (its expectation failed) before anything is written. */
+  #commitIn(s: Statements, commit: StepCommit): boolean {
+    if (commit.create) {
+      // Checked before inserting: returning false commits the transaction, which must then hold nothing.
+      if (!matchesExpectation(commit.create, commit.expect)) return false;
+      if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) throw runExists(commit.create.id);
+    }
+    if (commit.run) {
+      const current = s.runPatchable.get(commit.runId);
+      if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+      this.#patchRun(commit.runId, current, commit.run);
+    } else {
+      const current = s.runCas.get(commit.runId);
+      if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+    }
+    const steps = dedupeSteps(commit.steps);
+    const calls = attachCalls(commit.runId, steps, commit.calls, ',');
+    s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
+    for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
+    if (commit.audit) for (const event of commit.audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
+    return true;
   }
 
   async deleteRun(id: string, expect?: RunExpectation, audit?: readonly AuditEvent[]): Promise<boolean> {

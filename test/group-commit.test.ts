@@ -1,0 +1,194 @@
+/**
+ * Cross-run group commit (src/runtime/commit-group.ts) through the engine, on memory, SQLite and
+ * PostgreSQL: many runs in flight share transactions, every step is committed exactly once, a
+ * lone run commits at once and alone, and one run's refused fence inside a group costs the other
+ * runs nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine, MemoryStorage, type PostgresStorage, workflow, type Provider, type StepCommit, type Storage, type WorkflowBuilder } from '../src/index.js';
+import { makeCall, makeRun, makeStep } from '../src/testing/storage-fixtures.js';
+import { scratch } from './scratch.js';
+import { scratchStorages } from './scratch-storages.js';
+import { until } from './helpers.js';
+
+const area = scratch('group');
+const { kinds } = scratchStorages(area);
+
+/** A chain of `n` prompts, each using the previous answer. */
+function chain(n: number): WorkflowBuilder<object> {
+  let wf: WorkflowBuilder<object> = workflow('group-chain').prompt('s1', { model: 'p:m', template: 'a' });
+  for (let i = 2; i <= n; i++) wf = wf.prompt(`s${i}`, { model: 'p:m', template: `{{s${i - 1}.text}}b` });
+  return wf.end({ last: `s${n}.text` });
+}
+
+/** Answers on the next macrotask: the steps of runs in flight settle together, as under load. */
+const nextTick: Provider = {
+  name: 'p',
+  complete: async (request) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return { text: `${request.prompt.slice(-8)}+`, usage: { input_tokens: 1, output_tokens: 1 } };
+  },
+};
+
+/** Every commit the engine sends, as groups (a commit alone is a group of one). */
+function recordCommits(storage: Storage): StepCommit[][] {
+  const groups: StepCommit[][] = [];
+  const commit = storage.commit.bind(storage);
+  const commitMany = storage.commitMany?.bind(storage);
+  // The memory storage's commitMany calls its own commit: counted once, as the group.
+  let inGroup = 0;
+  storage.commit = (c) => {
+    if (inGroup === 0) groups.push([c]);
+    return commit(c);
+  };
+  if (commitMany) {
+    storage.commitMany = async (commits) => {
+      groups.push([...commits]);
+      inGroup++;
+      try {
+        return await commitMany(commits);
+      } finally {
+        inGroup--;
+      }
+    };
+  }
+  return groups;
+}
+
+describe.each(kinds)('group commit on %s', (_name, make) => {
+  it('50 runs in flight on one engine all complete, sharing transactions, each step committed exactly once', async () => {
+    const storage = make();
+    await storage.init();
+    const groups = recordCommits(storage);
+    const engine = new Engine({ storage, providers: { p: nextTick } });
+    try {
+      const ids = await Promise.all(Array.from({ length: 50 }, () => engine.start(chain(6), {})));
+      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
+      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+      expect(runs.every((r) => JSON.stringify(r.output_data) === JSON.stringify(runs[0]!.output_data))).toBe(true);
+      // Grouped: commits of different runs shared a transaction.
+      expect(Math.max(...groups.map((g) => g.length))).toBeGreaterThan(1);
+      // Exactly once: each step's completed row was sent in one commit, and each commit in one group.
+      const completed = new Map<string, number>();
+      for (const commit of groups.flat()) {
+        for (const step of commit.steps) if (step.status === 'completed') completed.set(`${commit.runId} ${step.path}`, (completed.get(`${commit.runId} ${step.path}`) ?? 0) + 1);
+      }
+      expect([...completed.values()].every((n) => n === 1)).toBe(true);
+      let stored = 0;
+      for (const id of ids) {
+        const steps = await storage.getSteps(id);
+        expect(steps.every((s) => s.status === 'completed')).toBe(true);
+        expect(steps.filter((s) => /^s\d$/.test(s.path)).map((s) => s.path)).toEqual(['s1', 's2', 's3', 's4', 's5', 's6']);
+        for (const step of steps) expect(completed.get(`${id} ${step.path}`)).toBe(1);
+        stored += steps.length;
+      }
+      expect(completed.size).toBe(stored);
+    } finally {
+      await engine.close();
+      await storage.close();
+    }
+  }, 60_000);
+
+  it('a lone run commits each time at once, on its own (no group waits to form)', async () => {
+    const storage = make();
+    await storage.init();
+    const groups = recordCommits(storage);
+    const engine = new Engine({ storage, providers: { p: nextTick } });
+    try {
+      const run = await engine.run(chain(4), {});
+      expect(run.status).toBe('completed');
+      expect(groups.length).toBeGreaterThan(1);
+      expect(groups.every((g) => g.length === 1)).toBe(true);
+    } finally {
+      await engine.close();
+      await storage.close();
+    }
+  }, 60_000);
+
+  it("a run whose fence fails inside a group is abandoned alone: the runs it shared the transaction with go on", async () => {
+    const storage = make();
+    await storage.init();
+    const groups = recordCommits(storage);
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting = 0;
+    // Every call waits at the gate: opened, all the runs' steps settle in the same tick.
+    const gated: Provider = {
+      name: 'p',
+      complete: async (request) => {
+        waiting++;
+        await gate;
+        return { text: `${request.prompt.slice(-8)}+`, usage: { input_tokens: 1, output_tokens: 1 } };
+      },
+    };
+    const lost: { executionId: string; code: string }[] = [];
+    const quiet = (): void => undefined;
+    const warn = (fields: Readonly<Record<string, unknown>>): void => void lost.push({ executionId: String(fields.executionId), code: String((fields.err as { code?: unknown } | undefined)?.code) });
+    const engine = new Engine({ storage, providers: { p: gated }, instanceId: 'me', logger: { error: quiet, info: quiet, debug: quiet, warn } });
+    try {
+      const ids = await Promise.all(Array.from({ length: 5 }, () => engine.start(chain(3), {})));
+      await until(() => waiting === 5);
+      // Another process took the first run over (its owner changed under this engine).
+      // Not the first run: the first to commit in a turn goes alone, the others together.
+      const stolen = ids[2]!;
+      const others = ids.filter((id) => id !== stolen);
+      expect(await storage.updateRun(stolen, { owner: 'thief' })).toBeDefined();
+      const before = await storage.getSteps(stolen);
+      open();
+      // This engine gives the run up (it goes on wherever its new owner drives it).
+      await until(() => lost.length > 0);
+      expect(lost).toEqual([{ executionId: stolen, code: 'conflict' }]);
+      const finished = await Promise.all(others.map((id) => engine.wait(id)));
+      expect(finished.map((r) => r.status)).toEqual(others.map(() => 'completed'));
+      // The refused commit shared its transaction with others that landed.
+      expect(groups.some((g) => g.length > 1 && g.some((c) => c.runId === stolen && c.steps.some((s) => s.status === 'completed')))).toBe(true);
+      expect(await storage.getSteps(stolen)).toEqual(before);
+      expect((await storage.getRun(stolen))?.owner).toBe('thief');
+    } finally {
+      open();
+      await engine.close();
+      await storage.close();
+    }
+  }, 60_000);
+});
+
+describe('PostgreSQL group commit when the server refuses a statement', () => {
+  it('writes the group one commit at a time: the refused commit fails alone, the others land', async () => {
+    const storage = kinds.find(([name]) => name === 'PostgreSQL')![1]() as PostgresStorage;
+    await storage.init();
+    try {
+      for (const id of ['p1', 'p2', 'p3']) await storage.createRun(makeRun(id, { status: 'running', owner: 'me' }));
+      const outcomes = await storage.commitMany([
+        { runId: 'p1', steps: [makeStep('p1', 'a', 1)], calls: [makeCall('k1', { workflow_execution_id: 'p1', workflow_node_id: 'a' })], expect: { owner: 'me' } },
+        // A step row naming a run that does not exist: its foreign key aborts the group's multi-row insert.
+        { runId: 'p2', steps: [makeStep('ghost', 'a', 1)], expect: { owner: 'me' } },
+        { runId: 'p3', steps: [makeStep('p3', 'a', 1)], run: { status: 'completed' }, expect: { owner: 'me' } },
+      ]);
+      expect(outcomes[0]).toBe(true);
+      expect(outcomes[1]).not.toBe(true);
+      expect(outcomes[2]).toBe(true);
+      expect((await storage.getSteps('p1')).map((s) => s.path)).toEqual(['a']);
+      expect(await storage.getCall('k1')).toBeDefined();
+      expect(await storage.getSteps('ghost')).toEqual([]);
+      expect(await storage.getRun('p3')).toMatchObject({ status: 'completed', revision: 1 });
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe('commit group on a storage without commitMany', () => {
+  it('commits one by one through commit', async () => {
+    const memory = new MemoryStorage();
+    // A storage written before group commit: the same object, without the optional method.
+    const storage = new Proxy(memory, { get: (target, key) => (key === 'commitMany' ? undefined : (Reflect.get(target, key) as unknown as { bind?: unknown }) && typeof Reflect.get(target, key) === 'function' ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target) : Reflect.get(target, key)) });
+    const engine = new Engine({ storage, providers: { p: nextTick } });
+    try {
+      const ids = await Promise.all(Array.from({ length: 10 }, () => engine.start(chain(3), {})));
+      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
+      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+    } finally {
+      await engine.close();
+    }
+  });
+});
