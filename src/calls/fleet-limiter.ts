@@ -18,8 +18,8 @@ import type { Storage } from '../storage/storage.js';
 import type { ProviderLimits } from './rate-limiter.js';
 
 /** First wait before asking again for a slot the fleet holds; doubled up to {@link MAX_POLL_MS}. */
-const MIN_POLL_MS = 10;
-const MAX_POLL_MS = 250;
+const MIN_POLL_MS = 5;
+const MAX_POLL_MS = 50;
 
 /** What a fleet limiter needs of its engine. */
 export interface FleetLimitParts {
