@@ -134,6 +134,11 @@ async function runFleet(c: FleetCase): Promise<void> {
   expect(living.map((w) => w.err)).toEqual(living.map(() => ''));
   expect(await submit.exited).toBe(0);
 
+  // An approval the submit process gave while workers were killed was lost once in a few hundred
+  // runs (the step still waited 10 s later): the submit process approves it again and says so.
+  // A known gap of the engine (see the report of issue 20), logged here rather than hidden.
+  const reapproved = [...submit.out.matchAll(/^reapproved (\S+)$/gm)].map((m) => m[1]);
+  if (reapproved.length > 0) console.warn(`fleet-mixed (${c.kind}): approvals given again after 10 s: ${reapproved.join(', ')}`);
   // Every run completed, with the output its steps make.
   const done = [...submit.out.matchAll(/^done (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]);
   expect(done).toHaveLength(c.runs);
@@ -155,8 +160,19 @@ async function runFleet(c: FleetCase): Promise<void> {
     for (const calls of repeated) {
       for (const early of calls.slice(0, -1)) expect([early.key, killedAt.has(early.who) && early.seq < killedAt.get(early.who)!]).toEqual([early.key, true]);
     }
+    // The kills hit runs in flight: the living workers finished runs a killed one had begun.
+    const runOf = (call: ReceivedCall) => call.key.split(':')[0];
+    const begunByKilled = new Set(fake.calls.filter((call) => killedAt.has(call.who)).map(runOf));
+    expect(fake.calls.some((call) => !killedAt.has(call.who) && begunByKilled.has(runOf(call)))).toBe(true);
     // No more calls at once than the fleet-wide limit, though every worker had room for more.
     expect(fake.peak).toBeLessThanOrEqual(LIMIT);
+
+    // The same webhook deliveries reached every worker: one run each, every worker answered with it.
+    const hooks = await storage.listRuns({ workflow_id: 'hook' });
+    expect(hooks.map((r) => (r.output_data as { got: string } | undefined)?.got ?? (r.input_data as { delivery: string }).delivery).sort()).toEqual(Array.from({ length: 10 }, (_, n) => `d${n}`).sort());
+    const answers = workers.map((w) => /^hooked (.*)$/m.exec(w.out)?.[1]);
+    expect(new Set(answers).size).toBe(1);
+    expect(answers[0]!.split(' ').sort()).toEqual(hooks.map((r) => r.id).sort());
 
     // The shared cron: one run per fire time, whichever worker fired first, and no fire missed.
     const ticks = await storage.listRuns({ workflow_id: 'tick' });
