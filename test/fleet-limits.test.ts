@@ -126,6 +126,40 @@ describe('fleet-wide rate and leases', () => {
     expect(provider.calls).toHaveLength(1);
   });
 
+  it('a cancelled call leaves the fleet’s line without calling the provider; a slot is freed when a call fails', async () => {
+    const storage = new MemoryStorage();
+    let release!: () => void;
+    let failNext = false;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls: string[] = [];
+    const provider: Provider = {
+      name: 'p',
+      async complete(request) {
+        calls.push(request.prompt);
+        if (failNext) throw Object.assign(new Error('bad request'), { status: 400 });
+        await gate;
+        return { text: 'ok', usage: { input_tokens: 1, output_tokens: 1 } };
+      },
+    };
+    const [a, b] = [engineOn(storage, provider, { limits: { p: { concurrency: 1 } } }), engineOn(storage, provider, { limits: { p: { concurrency: 1 } } })];
+    const single = (template: string) => workflow('one').prompt('x', { model: 'p:m', template });
+    const first = await a.start(single('first'));
+    await until(() => calls.length === 1);
+    const second = await b.start(single('second'));
+    await until(() => b.metrics().providers.p!.queued === 1);
+    await b.cancel(second);
+    expect((await b.wait(second)).status).toBe('cancelled');
+    expect(b.metrics().providers.p!.queued).toBe(0);
+    release();
+    expect((await a.wait(first)).status).toBe('completed');
+    failNext = true;
+    expect((await b.run(single('fails'))).status).toBe('failed');
+    failNext = false;
+    // Had the failed call kept its slot, this one would wait for ever.
+    expect((await a.run(single('after'))).status).toBe('completed');
+    expect(calls).toEqual(['first', 'fails', 'after']);
+  });
+
   it('limitScope: fleet by default on PostgreSQL, process elsewhere; a bad value is refused', () => {
     const pg = new PostgresStorage({ connectionString: area.pgUrl, schema: `${area.schema}_opt` });
     const probe = (storage: Storage, scope?: 'fleet' | 'process') => new Engine({ storage, ...(scope ? { limitScope: scope } : {}) });

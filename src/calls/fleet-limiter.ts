@@ -116,15 +116,21 @@ export class FleetLimiter {
     const acquire = (): Promise<boolean> => storage.acquireLimitSlot!({ scope, holder, expires_at: clock.now() + leaseMs }, limit, clock.now());
     for (let pollMs = MIN_POLL_MS; !(await acquire()); pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) await this.#pause(pollMs, signal);
     // Renewed a third of the lease at a time while the call runs: only a dead process's slot expires.
-    let renewing: (() => void) | undefined;
+    let stopRenewing: (() => void) | undefined;
+    let renewal: Promise<void> | undefined;
     const renew = (): void => {
-      renewing = clock.setTimer(() => void acquire().catch(noop).finally(() => renewing && renew()), Math.max(1, Math.floor(leaseMs / 3)));
+      stopRenewing = clock.setTimer(() => {
+        renewal = acquire().then(noop, noop);
+        void renewal.finally(() => stopRenewing && renew());
+      }, Math.max(1, Math.floor(leaseMs / 3)));
     };
     renew();
     return {
       release: async () => {
-        renewing?.();
-        renewing = undefined;
+        stopRenewing?.();
+        stopRenewing = undefined;
+        // A renewal landing after the delete would hold the slot again, for nobody, for a whole lease.
+        await renewal;
         // A release lost to a broken connection frees the slot when its lease runs out.
         await storage.releaseLimitSlot!(scope, holder).catch(noop);
         this.#wake?.();
