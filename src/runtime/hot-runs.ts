@@ -21,7 +21,7 @@ import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
-import { CHILD_INBOX_EVENT, childPayload, inboxWake } from './inbox-wakes.js';
+import { CHILD_INBOX_EVENT, childPayload, inboxWake, isReserved } from './inbox-wakes.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -315,6 +315,12 @@ export class HotRuns implements RunOwner, ChildRuns {
         // An approval given on a submit-only process travels this way too (see inbox-wakes.ts).
         const wake = inboxWake(step, event, () => acceptsEvent(controller.contextFor(step!), event.payload));
         if (wake) await controller.wake(event.path, wake);
+        else if (isReserved(event.event) && inboxWake(await storage.getStep(event.run_id, event.path), event, () => true)) {
+          // Not waiting here, yet waiting in storage: this process's view is stale (another claimed
+          // the run while this one still held it, unaware). Dropping the decision would lose it;
+          // the run's real owner takes it.
+          continue;
+        }
         taken.push(event.id);
       } catch (error) {
         this.#parts.reportError('event', error);

@@ -17,6 +17,11 @@ export const APPROVAL_INBOX_EVENT = 'trellis:approval';
  */
 export const CHILD_INBOX_EVENT = 'trellis:child';
 
+/** Whether an inbox item is one of the engine's own (an approval decision, a child's end) rather than a host's event. */
+export function isReserved(event: string): boolean {
+  return event === APPROVAL_INBOX_EVENT || event === CHILD_INBOX_EVENT;
+}
+
 type ApprovalSignal = Extract<WakeSignal, { kind: 'approval' }>;
 type ChildSignal = Extract<WakeSignal, { kind: 'child' }>;
 
