@@ -134,11 +134,11 @@ async function runFleet(c: FleetCase): Promise<void> {
   expect(living.map((w) => w.err)).toEqual(living.map(() => ''));
   expect(await submit.exited).toBe(0);
 
-  // An approval the submit process gave while workers were killed was lost once in a few hundred
-  // runs (the step still waited 10 s later): the submit process approves it again and says so.
-  // A known gap of the engine (see the report of issue 20), logged here rather than hidden.
-  const reapproved = [...submit.out.matchAll(/^reapproved (\S+)$/gm)].map((m) => m[1]);
-  if (reapproved.length > 0) console.warn(`fleet-mixed (${c.kind}): approvals given again after 10 s: ${reapproved.join(', ')}`);
+  // Every approval given reached its run: none was still waiting 30 s later (a killed owner's runs
+  // wait for its lease, 12 s). One was lost before a process that had lost a run unaware stopped
+  // dropping the approvals it found in the run's inbox; the submit process would approve it again
+  // (so that the rest of the test still runs) and say so here.
+  expect([...submit.out.matchAll(/^reapproved (\S+)$/gm)].map((m) => m[1])).toEqual([]);
   // Every run completed, with the output its steps make.
   const done = [...submit.out.matchAll(/^done (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]);
   expect(done).toHaveLength(c.runs);
