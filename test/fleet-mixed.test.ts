@@ -98,6 +98,8 @@ interface FleetCase {
   readonly schema: string;
   readonly workers: readonly string[];
   readonly runs: number;
+  /** Each worker's `maxConcurrentRuns`. */
+  readonly capacity: number;
   /** Workers to SIGKILL, each once the server has seen this share of all the calls. */
   readonly kills: readonly { readonly worker: string; readonly afterShare: number }[];
   open(): Storage;
@@ -107,14 +109,15 @@ async function runFleet(c: FleetCase): Promise<void> {
   const fake = await startFakeProvider(10);
   const args = (mode: string, name: string, extra: string[] = []) => [c.kind, c.where, c.schema, fake.url, mode, name, ...extra];
   await runFixture('fleet-mixed-worker', args('setup', 'setup'));
-  const workers = c.workers.map((name) => spawnChild(name, args('work', name, [String(c.runs), String(LIMIT)])));
+  const workers = c.workers.map((name) => spawnChild(name, args('work', name, [String(c.runs), String(LIMIT), String(c.capacity)])));
   await until(() => workers.every((w) => w.out.includes('ready')) || workers.some((w) => w.err !== ''), 40_000);
   expect(workers.map((w) => w.err)).toEqual(workers.map(() => ''));
 
   const submit = spawnChild('S', args('submit', 'S', [String(c.runs), String(LIMIT)]));
   const killedAt = new Map<string, number>();
   for (const { worker, afterShare } of c.kills) {
-    await until(() => fake.calls.length >= afterShare * c.runs * CALLS_PER_RUN || submit.err !== '', 60_000);
+    // Once the victim is busy too: killing an idle worker would test nothing.
+    await until(() => (fake.calls.length >= afterShare * c.runs * CALLS_PER_RUN && fake.calls.filter((call) => call.who === worker).length >= 5) || submit.err !== '', 60_000);
     const victim = workers.find((w) => w.name === worker)!;
     killedAt.set(worker, fake.calls.length);
     victim.kill('SIGKILL');
@@ -201,6 +204,7 @@ describe('a fleet of processes, a mixed workflow, fleet-wide limits', () => {
       schema,
       workers: ['A', 'B', 'C', 'D'],
       runs: Number(process.env.FLEET_RUNS ?? 200),
+      capacity: 60,
       kills: [
         { worker: 'A', afterShare: 0.2 },
         { worker: 'B', afterShare: 0.55 },
@@ -217,6 +221,7 @@ describe('a fleet of processes, a mixed workflow, fleet-wide limits', () => {
       schema: '-',
       workers: ['A', 'B'],
       runs: 40,
+      capacity: 15,
       kills: [{ worker: 'A', afterShare: 0.3 }],
       open: () => new SqliteStorage({ path: file }),
     });
