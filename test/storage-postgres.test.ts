@@ -12,7 +12,7 @@ const URL = process.env.TRELLIS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.
 const schema = `trellis_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 const admin = new pg.Pool({ connectionString: URL, max: 2 });
 
-const TABLES = ['workflow_event_inbox', 'workflow_execution_steps', 'workflow_executions', 'workflows', 'prompts', 'executions', 'execution_bundles', 'blobs', 'audit_events'];
+const TABLES = ['workflow_event_inbox', 'workflow_execution_steps', 'workflow_executions', 'workflows', 'prompts', 'executions', 'execution_bundles', 'blobs', 'audit_events', 'limit_slots', 'limit_buckets'];
 
 afterAll(async () => {
   await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

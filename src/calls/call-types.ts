@@ -3,6 +3,7 @@
  * caller's settings. Kept apart from the caller so its parts (attempts, records, requests) can
  * import them without a circle.
  */
+import type { FleetLimitParts } from './fleet-limiter.js';
 import type { ProviderOptions, Provider, JsonSchema } from '../providers/provider.js';
 import type { PriceTable } from './pricing.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
@@ -99,6 +100,8 @@ export interface ModelCallerOptions {
   readonly prices?: PriceTable;
   /** Limits by provider name. */
   readonly limits?: ReadonlyMap<string, ProviderLimits>;
+  /** Keep `limits` in this shared storage, for the whole fleet; undefined keeps them in this process. */
+  readonly fleetLimits?: FleetLimitParts | undefined;
   /** `false` turns breakers off. @default { failureThreshold: 5, cooldownMs: 30000 } */
   readonly circuitBreaker?: Required<CircuitBreakerOptions> | false;
   /** Host tools by name. */

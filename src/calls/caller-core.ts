@@ -6,6 +6,8 @@ import type { ProviderResponse } from '../providers/provider.js';
 import { costOf, DEFAULT_PRICES, priceFor, type PriceTable } from './pricing.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { ProviderGate } from './provider-gate.js';
+import { ProviderLimiter } from './rate-limiter.js';
+import { FleetLimiter } from './fleet-limiter.js';
 import { parseProviderModel } from '../definition/definition.js';
 import type { ProviderError, TrellisError } from '../kernel/errors.js';
 import type { CallSite, ModelCallerOptions, ModelMetrics } from './call-types.js';
@@ -72,7 +74,10 @@ export class CallerCore {
     if (!gate) {
       const { clock, events } = this.options;
       const breaker = this.options.circuitBreaker ?? DEFAULT_BREAKER;
-      gate = new ProviderGate(name, clock, this.options.limits?.get(name), breaker === false ? undefined : breaker, (state) =>
+      const limits = this.options.limits?.get(name);
+      const { fleetLimits } = this.options;
+      const limiter = limits && (fleetLimits ? new FleetLimiter(name, limits, fleetLimits) : new ProviderLimiter(clock, limits));
+      gate = new ProviderGate(name, clock, limiter, breaker === false ? undefined : breaker, (state) =>
         events?.publish('provider:circuit', { provider: name, state, timestamp: clock.now() }),
       );
       this.#gates.set(name, gate);

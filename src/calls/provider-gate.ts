@@ -5,7 +5,7 @@
 import type { Clock } from '../kernel/clock.js';
 import { isTrellisError } from '../kernel/errors.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
-import { ProviderLimiter, type ProviderLimits } from './rate-limiter.js';
+import type { CallLimiter } from './rate-limiter.js';
 import type { ProviderResponse, ProviderUsage } from '../providers/provider.js';
 
 /** One provider's counters and state. */
@@ -42,7 +42,7 @@ export interface ModelUsage {
 /** One provider's breaker, limiter and counters. */
 export class ProviderGate {
   readonly #breaker: CircuitBreaker | undefined;
-  readonly #limiter: ProviderLimiter | undefined;
+  readonly #limiter: CallLimiter | undefined;
   #calls = 0;
   #failures = 0;
   #rejected = 0;
@@ -52,9 +52,10 @@ export class ProviderGate {
   #cost = 0;
   readonly #models = new Map<string, { calls: number; input: number; output: number; cost: number }>();
 
-  constructor(name: string, clock: Clock, limits: ProviderLimits | undefined, breaker: Required<CircuitBreakerOptions> | undefined, onCircuit: (state: CircuitState) => void) {
+  /** `limiter`: the provider's limits, kept in this process or across the fleet (none: calls go straight through). */
+  constructor(name: string, clock: Clock, limiter: CallLimiter | undefined, breaker: Required<CircuitBreakerOptions> | undefined, onCircuit: (state: CircuitState) => void) {
     this.#breaker = breaker && new CircuitBreaker(name, clock, breaker, onCircuit);
-    this.#limiter = limits && new ProviderLimiter(clock, limits);
+    this.#limiter = limiter;
   }
 
   /**
@@ -105,7 +106,7 @@ export class ProviderGate {
     }
   }
 
-  async #queued(limiter: ProviderLimiter, estimatedTokens: number, site: { readonly signal: AbortSignal }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
+  async #queued(limiter: CallLimiter, estimatedTokens: number, site: { readonly signal: AbortSignal }, send: () => Promise<ProviderResponse>): Promise<ProviderResponse> {
     let sent = false;
     const measured = async (): Promise<ProviderResponse> => {
       sent = true;

@@ -78,8 +78,22 @@ export class TokenBucket {
   }
 }
 
-/** The limits of one provider, applied around each call. */
-export class ProviderLimiter {
+/** What a provider's gate waits on: the limits of this process ({@link ProviderLimiter}) or of the fleet (FleetLimiter). */
+export interface CallLimiter {
+  /** Calls waiting for a slot or for rate. */
+  readonly queued: number;
+  /** Calls in flight. */
+  readonly active: number;
+  /**
+   * Runs `fn` once a concurrency slot, a request and `estimatedTokens` tokens are available;
+   * `usedTokens` reads the actual tokens from its result to correct the token bucket.
+   * Rejects with the signal's reason when the signal aborts while waiting.
+   */
+  run<T>(estimatedTokens: number, signal: AbortSignal, fn: () => Promise<T>, usedTokens: (result: T) => number | undefined): Promise<T>;
+}
+
+/** The limits of one provider in this process, applied around each call. */
+export class ProviderLimiter implements CallLimiter {
   readonly #queue: PQueue | undefined;
   readonly #requests: TokenBucket | undefined;
   readonly #tokens: TokenBucket | undefined;

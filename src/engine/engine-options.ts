@@ -6,6 +6,7 @@ import { DEFAULT_PRICES, type ModelPrice, type PriceTable } from '../calls/prici
 import type { ProviderLimits } from '../calls/rate-limiter.js';
 import type { ToolDefinition } from '../calls/tool-loop.js';
 import type { Storage } from '../storage/storage.js';
+import { PostgresStorage } from '../storage/postgres/postgres-storage.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import { TrellisError } from '../kernel/errors.js';
 import { assertInstalled } from '../kernel/optional-packages.js';
@@ -69,6 +70,18 @@ export interface EngineOptions {
    * @example { openai: { concurrency: 4, requestsPerMinute: 500, tokensPerMinute: 200_000 } }
    */
   readonly limits?: Readonly<Record<string, ProviderLimits>>;
+  /**
+   * Where `limits` hold (see docs/scaling-out.md):
+   * - `'process'`: in this engine's memory, shared by its runs only (no storage round trip per call).
+   * - `'fleet'`: in the storage, shared by every engine on it: concurrency slots held under a lease
+   *   of `leaseMs` (a killed process's free themselves), requests and tokens per minute as shared
+   *   token buckets. Costs a storage round trip per limit per call, and one to free the slot.
+   *   Needs a storage with the fleet-limit methods (memory, SQLite and PostgreSQL have them).
+   * @default 'fleet' on a PostgresStorage (its point is to be shared), else 'process' (a memory
+   *   storage lives in one process; on SQLite each check would be a write transaction: choose
+   *   `'fleet'` when several processes share the file)
+   */
+  readonly limitScope?: LimitScope;
   /**
    * Per-provider circuit breakers: open after `failureThreshold` consecutive failures (rate limit,
    * timeout, 5xx, network), fail fast with `circuit_open`, let one probe through after `cooldownMs`.
@@ -145,6 +158,7 @@ export interface ResolvedEngineOptions {
   readonly instanceId: string;
   readonly prices: PriceTable;
   readonly limits: ReadonlyMap<string, ProviderLimits>;
+  readonly limitScope: LimitScope;
   readonly circuitBreaker: Required<CircuitBreakerOptions> | false;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
   readonly retention: ResolvedRetention | undefined;
@@ -179,6 +193,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     instanceId: options.instanceId ?? ids('engine'),
     prices: resolvePrices(options.prices),
     limits: resolveLimits(options.limits),
+    limitScope: resolveLimitScope(options.limitScope, options.storage),
     circuitBreaker: resolveBreaker(options.circuitBreaker),
     tools: resolveTools(options.tools),
     retention: resolveRetention(options.retention),
@@ -244,6 +259,18 @@ function resolveLogger(logger: EngineOptions['logger']): Logger {
   if (logger === undefined) return consoleLogger;
   if (!isLogger(logger)) throw new TrellisError('invalid_options', 'Engine option "logger" must have error, warn, info and debug functions (a pino-shaped logger)');
   return logger;
+}
+
+/** Where provider limits hold: in one process, or across every engine sharing the storage. */
+export type LimitScope = 'process' | 'fleet';
+
+function resolveLimitScope(scope: EngineOptions['limitScope'], storage: Storage | undefined): LimitScope {
+  if (scope === undefined) return storage instanceof PostgresStorage ? 'fleet' : 'process';
+  if (scope !== 'process' && scope !== 'fleet') throw new TrellisError('invalid_options', `Engine option "limitScope" must be 'process' or 'fleet', got ${JSON.stringify(scope)}`);
+  if (scope === 'fleet' && storage !== undefined && (typeof storage.acquireLimitSlot !== 'function' || typeof storage.takeLimitTokens !== 'function' || typeof storage.releaseLimitSlot !== 'function')) {
+    throw new TrellisError('invalid_options', `Engine option "limitScope" 'fleet' needs a storage with acquireLimitSlot, releaseLimitSlot and takeLimitTokens (MemoryStorage, SqliteStorage and PostgresStorage have them); ${storage.constructor.name} has not`);
+  }
+  return scope;
 }
 
 function resolveRole(role: EngineOptions['role']): EngineRole {

@@ -140,6 +140,7 @@ export class Engine {
       structuredRetries: o.structuredRetries,
       prices: o.prices,
       limits: o.limits,
+      fleetLimits: o.limitScope === 'fleet' ? { clock: o.clock, ids: o.ids, storage, leaseMs: o.leaseMs } : undefined,
       circuitBreaker: o.circuitBreaker,
       tools: o.tools,
       events: this.events,

@@ -72,6 +72,15 @@ export interface RunTarget {
   readonly version: number;
 }
 
+/** A run of a limited workflow on its way to the queue. */
+interface QueuedRun {
+  readonly record: RunRecord;
+  readonly def: WorkflowDefinition;
+  readonly limit: number;
+  readonly trace: ReturnType<NonNullable<Tracing['startRun']>> | undefined;
+  readonly audit: AuditEvent;
+}
+
 interface ChildLink {
   readonly parent_id: string;
   readonly parent_step_path: string;
@@ -130,13 +139,14 @@ export class RunAdmitter implements RunAdmission {
     });
     const limit = def.definition.settings?.max_concurrent_runs;
     if (limit !== undefined) this.#limited.add(workflowId);
-    const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
     // The run's span starts here, in the caller's context (its parent), and is stored with the run.
     const trace = this.#parts.tracing?.startRun(record, undefined);
     const traceparent = trace && traceparentOf(trace.span);
     if (traceparent !== undefined) record = copyRunRow({ ...record, trace_context: traceparent });
     const announce = (): void => void this.#parts.events.publish('execution:started', { executionId: record.id, workflowId, timestamp: now, input: resolved.input });
     const audit = this.#parts.audit({ action: 'run.started', subjectType: 'run', subjectId: record.id, detail: { workflow_id: workflowId, workflow_version: version } }, options.actor);
+    if (limit !== undefined && storage.admitQueuedRuns) return this.#createQueued(storage, { record, def, limit, trace, audit }, yieldToCaller ? () => void setImmediate(announce) : announce, yieldToCaller);
+    const queued = limit !== undefined && (await activeRuns(storage, workflowId)) >= limit;
     if (this.#parts.submitOnly) {
       // A worker runs it, under a span of its own linked to this one (trace_context): this span covers only the submission.
       trace?.span.setAttribute('trellis.run.status', 'submitted');
@@ -166,6 +176,66 @@ export class RunAdmitter implements RunAdmission {
     if (yieldToCaller) setImmediate(begin);
     else begin();
     return run.id;
+  }
+
+  /**
+   * A run of a workflow with `max_concurrent_runs` on a storage that admits for the fleet: stored
+   * queued, then admitted with the queue's oldest runs in one atomic step, so that engines starting
+   * runs at once in several processes never exceed the limit together. Resolves with its id whether
+   * it was admitted now (driven here, or left for a worker by a submit-only engine) or waits its turn.
+   */
+  async #createQueued(storage: Storage, queued: QueuedRun, started: () => void, yieldToCaller: boolean): Promise<string> {
+    const { record, def, trace } = queued;
+    const pending = { ...record, status: 'pending', owner: undefined, lease_expires_at: undefined, started_at: undefined } as unknown as RunRecord;
+    const run = await createAudited(storage, pending, queued.audit);
+    if (run.id !== record.id) {
+      trace?.span.setAttribute('trellis.run.status', 'duplicate');
+      trace?.span.end();
+      return sameWorkflow(run, record.workflow_id);
+    }
+    const admitted = (await this.#admitQueued(storage, record.workflow_id, queued.limit, record.id)).find((r) => r.id === record.id);
+    if (!admitted || this.#parts.submitOnly) {
+      // Waiting its turn (admitted when one of its workflow's runs ends, by whichever process ends
+      // it), or left for a worker: this span covers only the admission.
+      trace?.span.setAttribute('trellis.run.status', admitted ? 'submitted' : 'pending');
+      trace?.span.end();
+      if (admitted) {
+        started();
+        await this.#parts.submitOnly?.announce(record.id);
+      }
+      return record.id;
+    }
+    const controller = this.#runs.hold(admitted, def, trace);
+    const begin = (): void => {
+      started();
+      controller.begin([]);
+    };
+    if (yieldToCaller) setImmediate(begin);
+    else begin();
+    return record.id;
+  }
+
+  /**
+   * Admits queued runs of a workflow under `limit` for the whole fleet and starts them: driven here
+   * (a submit-only engine leaves them unowned and announces them, for a worker to claim). `self`,
+   * a run its creator starts itself, is returned but not started here.
+   */
+  async #admitQueued(storage: Storage, workflowId: string, limit: number, self?: string): Promise<RunRecord[]> {
+    const { clock, instanceId, leaseMs, submitOnly } = this.#parts;
+    const now = clock.now();
+    const admitted = await storage.admitQueuedRuns!(workflowId, limit, submitOnly ? {} : { owner: instanceId, leaseUntil: now + leaseMs }, now);
+    for (const run of admitted) {
+      if (run.id === self) continue;
+      if (submitOnly) {
+        await submitOnly.announce(run.id);
+        continue;
+      }
+      const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);
+      if (!stored) continue; // its version deleted: recovery fails it as it does any run without one
+      this.#runs.drive(run, stored.definition, []);
+      this.#parts.events.publish('execution:started', { executionId: run.id, workflowId, timestamp: now, input: run.input_data });
+    }
+    return admitted;
   }
 
   /**
@@ -210,6 +280,12 @@ export class RunAdmitter implements RunAdmission {
     this.#limited.add(workflowId);
     const { clock, instanceId, leaseMs } = this.#parts;
     const storage = await this.#parts.storage();
+    if (storage.admitQueuedRuns) {
+      // The latest version's limit: the one new runs are started under.
+      const limit = (await storage.getWorkflow(workflowId))?.definition.definition.settings?.max_concurrent_runs;
+      await this.#admitQueued(storage, workflowId, limit ?? Number.MAX_SAFE_INTEGER);
+      return;
+    }
     const queued = await storage.listRuns({ workflow_id: workflowId, status: 'pending' });
     for (const run of queued.reverse()) {
       const stored = await storage.getWorkflow(run.workflow_id, run.workflow_version);

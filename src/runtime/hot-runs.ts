@@ -21,7 +21,7 @@ import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
-import { inboxWake } from './inbox-wakes.js';
+import { CHILD_INBOX_EVENT, childPayload, inboxWake, isReserved } from './inbox-wakes.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -315,6 +315,12 @@ export class HotRuns implements RunOwner, ChildRuns {
         // An approval given on a submit-only process travels this way too (see inbox-wakes.ts).
         const wake = inboxWake(step, event, () => acceptsEvent(controller.contextFor(step!), event.payload));
         if (wake) await controller.wake(event.path, wake);
+        else if (isReserved(event.event) && inboxWake(await storage.getStep(event.run_id, event.path), event, () => true)) {
+          // Not waiting here, yet waiting in storage: this process's view is stale (another claimed
+          // the run while this one still held it, unaware). Dropping the decision would lose it;
+          // the run's real owner takes it.
+          continue;
+        }
         taken.push(event.id);
       } catch (error) {
         this.#parts.reportError('event', error);
@@ -326,10 +332,18 @@ export class HotRuns implements RunOwner, ChildRuns {
   /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
   async wakeParent(child: RunRecord): Promise<void> {
     const storage = await this.#parts.storage();
-    const parent = this.#controllers.get(child.parent_id!) ?? (await storage.getRun(child.parent_id!).then((run) => (run ? this.adopt(run) : undefined)));
+    const stored = this.#controllers.has(child.parent_id!) ? undefined : await storage.getRun(child.parent_id!);
+    const parent = this.#controllers.get(child.parent_id!) ?? (stored ? await this.adopt(stored) : undefined);
     const path = child.parent_step_path!;
-    if (!parent || parent.step(path)?.status !== 'waiting') return;
-    await parent.wake(path, { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) });
+    const signal: Extract<WakeSignal, { kind: 'child' }> = { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) };
+    if (!parent) {
+      // Another live process drives the parent: the child's end goes to the parent's inbox, which
+      // its owner reads when announced (or on its next poll), as an approval from a submit engine does.
+      if (stored && !isFinishedRun(stored.status) && (await this.#deliver(stored.id, [path], CHILD_INBOX_EVENT, childPayload(signal)))) await storage.announceWork?.(stored.id);
+      return;
+    }
+    if (parent.step(path)?.status !== 'waiting') return;
+    await parent.wake(path, signal);
   }
 
   /** After loading a run: children that ended while nobody drove the parent wake it now. */

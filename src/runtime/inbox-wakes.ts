@@ -11,7 +11,24 @@ import type { DeliveredEvent } from '../storage/storage.js';
 /** The inbox name of an approval decision (`engine.emit` of this name reaches only event waiters, never an approval step). */
 export const APPROVAL_INBOX_EVENT = 'trellis:approval';
 
+/**
+ * The inbox name of a child run's end, left for its parent when another live process drives the
+ * parent (the child ran elsewhere, e.g. both were taken on by different workers after a crash).
+ */
+export const CHILD_INBOX_EVENT = 'trellis:child';
+
+/** Whether an inbox item is one of the engine's own (an approval decision, a child's end) rather than a host's event. */
+export function isReserved(event: string): boolean {
+  return event === APPROVAL_INBOX_EVENT || event === CHILD_INBOX_EVENT;
+}
+
 type ApprovalSignal = Extract<WakeSignal, { kind: 'approval' }>;
+type ChildSignal = Extract<WakeSignal, { kind: 'child' }>;
+
+/** The payload a child's end is stored with. */
+export function childPayload(signal: ChildSignal): Json {
+  return { status: signal.status, ...(signal.output === undefined ? {} : { output: signal.output }), ...(signal.error === undefined ? {} : { error: signal.error }) };
+}
 
 /** The payload an approval decision is stored with. */
 export function approvalPayload(signal: ApprovalSignal): Json {
@@ -28,6 +45,11 @@ export function inboxWake(step: StepRecord | undefined, item: DeliveredEvent, ac
     if (step.waiter?.kind !== 'approval') return undefined;
     const payload = item.payload as { approved?: unknown; data?: Json; reason?: unknown };
     return { kind: 'approval', approved: payload.approved === true, ...(payload.data === undefined ? {} : { data: payload.data }), ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}) };
+  }
+  if (item.event === CHILD_INBOX_EVENT) {
+    if (step.waiter?.kind !== 'child') return undefined;
+    const payload = item.payload as { status: ChildSignal['status']; output?: Json; error?: string };
+    return { kind: 'child', status: payload.status, ...(payload.output === undefined ? {} : { output: payload.output }), ...(payload.error === undefined ? {} : { error: payload.error }) };
   }
   if (step.waiter?.kind === 'event' && step.waiter.event === item.event && accepts()) return { kind: 'event', payload: item.payload };
   return undefined;

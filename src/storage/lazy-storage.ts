@@ -22,6 +22,12 @@ export abstract class LazyStorage implements Storage {
     return this.#driver;
   }
 
+  /** The driver, when it has the fleet-limit method `name` (the SQL drivers all do). */
+  #fleet(name: 'admitQueuedRuns' | 'acquireLimitSlot' | 'releaseLimitSlot' | 'takeLimitTokens'): Storage {
+    if (!this.driver[name]) throw new IllegalStateError(`${this.constructor.name}'s driver has no ${name}`);
+    return this.driver;
+  }
+
   async init(): Promise<void> {
     this.#loading ??= this.#load().then((driver) => (this.#driver = driver));
     await (await this.#loading).init();
@@ -50,6 +56,10 @@ export abstract class LazyStorage implements Storage {
     if (!this.driver.claimReadyRuns) throw new IllegalStateError(`${this.constructor.name}'s driver cannot claim ready runs`);
     return this.driver.claimReadyRuns(owner, leaseUntil, now, limit);
   };
+  admitQueuedRuns: NonNullable<Storage['admitQueuedRuns']> = async (workflowId, limit, claim, now) => this.#fleet('admitQueuedRuns').admitQueuedRuns!(workflowId, limit, claim, now);
+  acquireLimitSlot: NonNullable<Storage['acquireLimitSlot']> = async (slot, limit, now) => this.#fleet('acquireLimitSlot').acquireLimitSlot!(slot, limit, now);
+  releaseLimitSlot: NonNullable<Storage['releaseLimitSlot']> = async (scope, holder) => this.#fleet('releaseLimitSlot').releaseLimitSlot!(scope, holder);
+  takeLimitTokens: NonNullable<Storage['takeLimitTokens']> = async (bucket, amount, now, force) => this.#fleet('takeLimitTokens').takeLimitTokens!(bucket, amount, now, force);
   findDueSteps: Storage['findDueSteps'] = (now, limit) => this.driver.findDueSteps(now, limit);
   findEventWaiters: Storage['findEventWaiters'] = (event, limit) => this.driver.findEventWaiters(event, limit);
   findApprovalWaiters: Storage['findApprovalWaiters'] = (filter) => this.driver.findApprovalWaiters(filter);

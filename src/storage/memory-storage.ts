@@ -44,6 +44,7 @@ import { parseStepCallId } from '../kernel/call-ids.js';
 import { sameVersion, versionTaken } from './workflow-versions.js';
 import { LocalWorkSignals } from './local-work-signals.js';
 import { commitEach } from './commit-each.js';
+import { neededTokens, refilledTokens, refillWaitMs, type AdmissionClaim, type BucketState, type LimitSlot, type RateBucket } from './fleet-limits.js';
 
 /**
  * In-memory {@link Storage}, the reference implementation the conformance suite is written against.
@@ -76,6 +77,10 @@ export class MemoryStorage implements Storage {
   readonly #retries = new Map<string, string>();
   /** The audit trail, in the order appended; never rewritten. */
   readonly #audit: AuditEvent[] = [];
+  /** Fleet-limit slots by scope: holder to lease end (see fleet-limits.ts). */
+  readonly #slots = new Map<string, Map<string, number>>();
+  /** Fleet-limit token buckets by scope. */
+  readonly #buckets = new Map<string, BucketState>();
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -235,6 +240,42 @@ export class MemoryStorage implements Storage {
       claimed.push(next);
     }
     return claimed;
+  }
+
+  async admitQueuedRuns(workflowId: string, limit: number, claim: AdmissionClaim, now: number): Promise<RunRecord[]> {
+    const runs = [...this.#runs.values()].filter((r) => r.workflow_id === workflowId);
+    const active = runs.filter((r) => r.status === 'running' || r.status === 'paused').length;
+    const queued = runs.filter((r) => r.status === 'pending' && r.started_at === undefined).sort(byCreatedThenId);
+    const admitted: RunRecord[] = [];
+    for (const run of queued.slice(0, Math.max(0, limit - active))) {
+      // A queued run is unowned; admitted without an owner it stays so, for a worker to claim.
+      const next: RunRecord = { ...run, status: 'running', started_at: now, revision: run.revision + 1, ...(claim.owner === undefined ? {} : { owner: claim.owner }), ...(claim.leaseUntil === undefined ? {} : { lease_expires_at: claim.leaseUntil }) };
+      this.#runs.set(run.id, next);
+      admitted.push(next);
+    }
+    return admitted;
+  }
+
+  async acquireLimitSlot(slot: LimitSlot, limit: number, now: number): Promise<boolean> {
+    let held = this.#slots.get(slot.scope);
+    if (!held) this.#slots.set(slot.scope, (held = new Map()));
+    for (const [holder, expiresAt] of held) if (expiresAt < now) held.delete(holder);
+    if (!held.has(slot.holder) && held.size >= limit) return false;
+    held.set(slot.holder, slot.expires_at);
+    return true;
+  }
+
+  async releaseLimitSlot(scope: string, holder: string): Promise<void> {
+    this.#slots.get(scope)?.delete(holder);
+  }
+
+  async takeLimitTokens(bucket: RateBucket, amount: number, now: number, force = false): Promise<number> {
+    const state = this.#buckets.get(bucket.scope) ?? { tokens: bucket.perMinute, refilled_at: now };
+    const available = refilledTokens(state, bucket.perMinute, now);
+    const need = neededTokens(amount, bucket.perMinute);
+    if (!force && available < need) return refillWaitMs(available, need, bucket.perMinute);
+    this.#buckets.set(bucket.scope, { tokens: Math.min(bucket.perMinute, available - amount), refilled_at: Math.max(state.refilled_at, now) });
+    return 0;
   }
 
   announceWork(runId: string): Promise<void> {

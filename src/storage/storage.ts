@@ -3,6 +3,7 @@
  * State changes that can race (claim, resume, approve, cancel) are compare-and-set.
  * One conformance suite (`describeStorageConformance` in trellis/testing) runs against every implementation.
  */
+import type { AdmissionClaim, LimitSlot, RateBucket } from './fleet-limits.js';
 import type {
   ApprovalFilter,
   AuditEvent,
@@ -261,6 +262,32 @@ export interface Storage {
    * reconnects by itself; announcements sent while it was down are lost (polling covers them).
    */
   watchWork?(listener: (runId: string) => void): Promise<() => Promise<void>>;
+  // Fleet-wide limits (optional: the engine keeps them per process on a storage without them)
+  /**
+   * Optional: starts the oldest queued runs of `workflowId` (`pending`, never started) while fewer
+   * than `limit` of its runs are `running` or `paused`, counting and starting in one atomic step, so
+   * that engines admitting at once in several processes never exceed `limit` together. Admitted
+   * runs become `running` with `started_at` `now`, the claim's owner and lease, and their revision
+   * bumped. Resolves with them, oldest first (`created_at`, then `id`).
+   */
+  admitQueuedRuns?(workflowId: string, limit: number, claim: AdmissionClaim, now: number): Promise<RunRecord[]>;
+  /**
+   * Optional: takes a slot of `slot.scope` for `slot.holder` until `slot.expires_at` when fewer
+   * than `limit` slots of the scope are held (slots whose lease expired before `now` are free),
+   * atomically across processes. A holder that already has its slot renews it (always true).
+   * Resolves with whether the slot is held.
+   */
+  acquireLimitSlot?(slot: LimitSlot, limit: number, now: number): Promise<boolean>;
+  /** Optional: frees `holder`'s slot of `scope` (nothing when it holds none). */
+  releaseLimitSlot?(scope: string, holder: string): Promise<void>;
+  /**
+   * Optional: takes `amount` tokens from a shared bucket (created full on first use) when it holds at
+   * least `min(amount, perMinute)` at `now`, atomically across processes; resolves with 0 when taken,
+   * else with the milliseconds until it would hold enough (at least 1; nothing was taken). With
+   * `force` it always takes (a negative `amount` gives back), capped at a full bucket, and resolves 0:
+   * how a call's real usage corrects its estimate.
+   */
+  takeLimitTokens?(bucket: RateBucket, amount: number, now: number, force?: boolean): Promise<number>;
   /** Steps `waiting` with a `waiter.due_at` at or before `now`, in runs that are running or paused. */
   findDueSteps(now: number, limit: number): Promise<StepRecord[]>;
   /** Steps `waiting` for the event `event` (`waiter.kind` `event`), in runs that are running or paused, by run id and path. */

@@ -13,6 +13,7 @@ import { deletionConformance } from './conformance-deletion.js';
 import { observabilityConformance } from './conformance-observability.js';
 import { eventsConformance } from './conformance-events.js';
 import { groupCommitConformance } from './conformance-group-commit.js';
+import { fleetLimitsConformance } from './conformance-fleet-limits.js';
 import { recoveryConformance } from './conformance-recovery.js';
 import { runsConformance } from './conformance-runs.js';
 import { scansConformance } from './conformance-scans.js';
@@ -71,5 +72,6 @@ export function describeStorageConformance(name: string, makeStorage: () => Prom
     deletionConformance(section);
     scansConformance(section);
     observabilityConformance(section);
+    fleetLimitsConformance(section);
   });
 }

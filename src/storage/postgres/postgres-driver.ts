@@ -109,6 +109,14 @@ export class PostgresDriver extends SqlStorage {
     return { schema: this.#schema, blobLock: this.#blobLockKey };
   }
 
+  /** A transaction holding an advisory lock on `key` in this schema (fleet admissions and limit slots). */
+  protected override serialised<T>(key: string, fn: (db: Kysely<TrellisDatabase>) => Promise<T>): Promise<T> {
+    return this.ctx.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`trellis-limit:${this.#schema}:${key}`}))`.execute(trx);
+      return fn(trx);
+    });
+  }
+
   /** Advisory lock key guarding blob garbage collection against commits that reference blobs. */
   get #blobLockKey(): string {
     return `trellis-blobs:${this.#schema}`;

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 11;
+export const SCHEMA_VERSION = 12;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -28,6 +28,8 @@ export interface TrellisDatabase {
   blobs: { hash: string; data: string };
   workflow_event_inbox: SqlRow;
   audit_events: SqlRow;
+  limit_slots: { scope: string; holder: string; expires_at: number };
+  limit_buckets: { scope: string; tokens: number; refilled_at: number };
 }
 
 /** Column types per dialect. Postgres text uses the "C" collation so ordering by id matches JavaScript's. */
@@ -214,6 +216,18 @@ const MIGRATIONS: readonly Migration[] = [
     // run so a process that recovers it stops at them too. Written with the run row, never updated.
     version: 11,
     statements: (t, p) => [`ALTER TABLE ${p}workflow_executions ${t.addColumn} breakpoints ${t.json}`],
+  },
+  {
+    // Fleet-wide provider limits (issue 20): a concurrency slot is a row held under a lease (a killed
+    // process's slots expire), a requests- or tokens-per-minute bucket is one row updated in place.
+    // Both are small and hot: clustered on their key, no other index.
+    version: 12,
+    statements: (t, p) => [
+      `CREATE TABLE IF NOT EXISTS ${p}limit_slots (
+        scope ${t.text} NOT NULL, holder ${t.text} NOT NULL, expires_at ${t.num} NOT NULL, PRIMARY KEY (scope, holder))${t.clustered}`,
+      `CREATE TABLE IF NOT EXISTS ${p}limit_buckets (
+        scope ${t.text} PRIMARY KEY, tokens ${t.num} NOT NULL, refilled_at ${t.num} NOT NULL)${t.clustered}`,
+    ],
   },
 ];
 

@@ -4,7 +4,9 @@
  * writes (commit, updateRun, deleteRun, purgeRuns), migrations and the steps' layout (with their reads and the
  * LLM calls they hold) are dialect-specific and left to subclasses.
  */
-import type { CompiledQuery, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import * as limits from './sql-fleet-limits.js';
+import type { AdmissionClaim, LimitSlot, RateBucket } from '../fleet-limits.js';
 import type {
   ApprovalFilter,
   AuditEvent,
@@ -35,6 +37,8 @@ import { escapeText } from '../odd-text.js';
 /** Base of the SQL storages; not exported from the package. */
 export abstract class SqlStorage implements Storage {
   protected readonly ctx: catalog.SqlContext;
+  /** Rate buckets this object made sure exist (sql-fleet-limits.ts). */
+  readonly #buckets = new Set<string>();
 
   protected constructor(db: Kysely<TrellisDatabase>, dialect: SqlDialectName) {
     this.ctx = { db, dialect };
@@ -222,6 +226,48 @@ export abstract class SqlStorage implements Storage {
         .execute();
       return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row)).sort(byCreatedThenId);
     });
+  }
+
+  /**
+   * Runs `fn` so that no other process runs a `fn` of the same `key` at once. SQLite: as is, each
+   * statement of `fn` being atomic alone (its single writer). PostgreSQL overrides it with a
+   * transaction holding an advisory lock on the key.
+   */
+  protected serialised<T>(_key: string, fn: (db: Kysely<TrellisDatabase>) => Promise<T>): Promise<T> {
+    return fn(this.ctx.db);
+  }
+
+  admitQueuedRuns(workflowId: string, limit: number, claim: AdmissionClaim, now: number): Promise<RunRecord[]> {
+    return this.guard('admitQueuedRuns', () =>
+      this.serialised(`admit:${workflowId}`, async (db) => {
+        // Counting and starting in one statement: SQLite runs it alone; on PostgreSQL the lock of
+        // `serialised` orders admissions of the workflow, each statement seeing the ones before.
+        const active = db.selectFrom('workflow_executions').select((eb) => eb.fn.countAll().as('n')).where('workflow_id', '=', workflowId).where('status', 'in', ['running', 'paused']);
+        const room = this.ctx.dialect === 'postgres' ? sql<number>`GREATEST(0, ${limit} - (${active}))` : sql<number>`max(0, ${limit} - (${active}))`;
+        const rows = await db
+          .updateTable('workflow_executions')
+          .set((eb) => ({ status: 'running', started_at: now, owner: claim.owner ?? null, lease_expires_at: claim.leaseUntil ?? null, revision: eb('revision', '+', 1) }))
+          .where('id', 'in', (eb) =>
+            eb.selectFrom('workflow_executions').select('id').where('workflow_id', '=', workflowId).where('status', '=', 'pending').where('started_at', 'is', null).orderBy('created_at').orderBy('id').limit(room),
+          )
+          .returning(this.#runColumns)
+          .execute();
+        return rows.map((row) => decodeRecord<RunRecord>(COLUMNS.runs, row)).sort(byCreatedThenId);
+      }),
+    );
+  }
+
+  acquireLimitSlot(slot: LimitSlot, limit: number, now: number): Promise<boolean> {
+    return this.guard('acquireLimitSlot', () => this.serialised(`slot:${slot.scope}`, (db) => limits.acquireSlot(db, this.ctx.dialect, slot, limit, now)));
+  }
+
+  releaseLimitSlot(scope: string, holder: string): Promise<void> {
+    return this.guard('releaseLimitSlot', () => limits.releaseSlot(this.ctx.db, scope, holder));
+  }
+
+  takeLimitTokens(bucket: RateBucket, amount: number, now: number, force = false): Promise<number> {
+    // One conditional UPDATE: the row lock orders concurrent takers, no advisory lock needed.
+    return this.guard('takeLimitTokens', () => limits.takeTokens(this.ctx.db, this.ctx.dialect, this.#buckets, bucket, amount, now, force));
   }
 
   deliverEvent(event: DeliveredEvent): Promise<boolean> {

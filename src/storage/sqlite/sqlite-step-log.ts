@@ -156,7 +156,11 @@ export class SqliteStepLog {
       let folded = runs.get(runId);
       if (!folded) runs.set(runId, (folded = this.fold(runId)));
       const logged = folded.get(row.path as string);
-      if (logged) found.push(make(this.record(runId, logged), row));
+      if (!logged) continue;
+      const step = this.record(runId, logged);
+      // The waits row and the log are two reads: another process's commit between them may have
+      // moved the step on (an approval given, a timer fired). It no longer waits: not a waiter.
+      if (step.status === 'waiting') found.push(make(step, row));
     }
     return found;
   }
