@@ -278,7 +278,7 @@ export class RunController implements PlannerView, StepContextHost {
         handlers: this.#deps.handlers,
         loops: () => this.#loops,
         runningLoops: () => this.#loopIterations,
-        armTimer: (path, waiter) => this.#outcomes.armTimer(path, waiter),
+        armTimer: (path, waiter) => this.#outcomes.armTimer(path, waiter, true),
       }, steps);
     }
     this.#maybeFinish();
@@ -290,13 +290,21 @@ export class RunController implements PlannerView, StepContextHost {
     const due = this.#deadline();
     if (due === undefined) return;
     const limit = this.#plan.workflow.definition.settings!.timeout_ms!;
-    this.#runTimeout = this.#deps.clock.setTimer(() => {
+    const fire = (): void => {
       if (this.#scheduler.finished) return;
       const message = `Run timed out after ${limit} ms`;
       this.#end({ status: 'failed', error_message: message }, new TrellisError('timeout', message));
       this.#events.after('execution:failed', () => ({ error: { code: 'timeout', message } }));
       this.#scheduleFlush();
-    }, due - this.#deps.clock.now());
+    };
+    const left = due - this.#deps.clock.now();
+    if (left > 0) {
+      this.#runTimeout = this.#deps.clock.setTimer(fire, left);
+      return;
+    }
+    // Loaded again past its deadline (parked, or recovered): on the next turn, not the clock's next tick.
+    const handle = setImmediate(fire);
+    this.#runTimeout = () => clearImmediate(handle);
   }
 
   /** When `settings.timeout_ms` ends the run, if it has one. */
