@@ -131,20 +131,25 @@ export class ParkedRuns {
     this.#host.drop(runId);
     controller.park();
     this.#parked++;
+    let inboxed = false;
     const write = (async () => {
       const storage = await this.#host.storage();
       // Expecting this owner: a run whose lease ran out and that another process claimed is theirs.
       const parked = await storage.updateRun(runId, { owner: undefined, lease_expires_at: at }, { owner: this.#host.instanceId });
       if (!parked) return;
       this.retime(runId, at);
-      // An event left in its inbox by a process that could not claim it just before: take it now.
-      if ((await storage.findDeliveredEvents([runId], 1)).length > 0) await this.#host.load(runId, false);
+      // An event left in its inbox by a process that could not claim it just before: taken below.
+      inboxed = (await storage.findDeliveredEvents([runId], 1)).length > 0;
     })()
       .catch((error: unknown) => {
         // Still claimed by this process, no longer renewed: its lease runs out, and recovery takes it on.
         this.#host.reportError('park', error);
       })
-      .finally(() => this.#parking.delete(runId));
+      .finally(() => {
+        this.#parking.delete(runId);
+        // Not awaited here: loading the run waits for this parking to end.
+        if (inboxed && !this.#closed) void this.#host.load(runId, false).catch((error: unknown) => this.#host.reportError('event', error));
+      });
     this.#parking.set(runId, write);
   }
 }
