@@ -100,7 +100,8 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     console.log(`| ${RUNS} | ${LEASE_MS / 1000} s | ${at(0)} | ${at(0.5)} | ${at(0.99)} | ${(times[times.length - 1]! / 1000).toFixed(2)} s | ${((LEASE_MS + 1000) / 1000).toFixed(0)} s |`);
   } finally {
-    for (const proc of survivors) proc.kill('SIGTERM');
+    // Closed before their schema goes: a worker writing into a dropped schema only makes noise.
+    await Promise.all(survivors.map((proc) => new Promise((resolve) => (proc.once('exit', resolve), proc.kill('SIGTERM')))));
     await submit.close();
     const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
     await admin.query(`DROP SCHEMA IF EXISTS "${bench}" CASCADE`).finally(() => admin.end());

@@ -123,6 +123,8 @@ export class ParkedRuns {
       // Only a commit still landing stands in the way: look again once it has.
       if (!controller.committing) return;
       await controller.committedAll();
+      // And a turn: a commit scheduled for the next tick (steps settling together) is not in flight yet.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
