@@ -187,6 +187,10 @@ export class RunController implements PlannerView, StepContextHost {
    */
   parkAt(): number | undefined {
     if (this.#scheduler.finished || this.#letGo || this.#executor.running > 0 || this.#executor.busy || !this.#batch.idle) return undefined;
+    // Counted first, so a long run that is busy never pays a scan of its steps: every live step
+    // must wait (or, in a user's pause, wait or be held pending).
+    const steps = this.#steps;
+    if (steps.live !== steps.waitingCount + (this.#scheduler.paused ? steps.pending.size : 0)) return undefined;
     return parkingWake([...this.#steps.values()], { userPaused: this.#scheduler.paused, deadline: this.#deadline() });
   }
 
@@ -480,7 +484,7 @@ export class RunController implements PlannerView, StepContextHost {
   #scheduleFlush(): void {
     this.#executor.runReady();
     // Nothing executes: once this commit lands the run may only wait, and its process let it go.
-    if (this.#executor.running === 0 && !this.#quietAsked && !this.#scheduler.finished) {
+    if (this.#executor.running === 0 && !this.#quietAsked && !this.#scheduler.finished && (this.#steps.waitingCount > 0 || this.#scheduler.paused)) {
       this.#quietAsked = true;
       this.#batch.after(this.#quiet);
     }
