@@ -81,11 +81,17 @@ function processEmitter(args: readonly string[]): Emitter {
  */
 async function emitToOwner(open: () => Storage, clockB: FakeClock, emit: Emitter): Promise<void> {
   const b = new Engine({ storage: open(), clock: clockB, pollIntervalMs: POLL_MS, leaseMs: 600_000 });
+  // A step executing in B keeps the run loaded there (a run that only waits is parked, and then
+  // the emitter would claim it and wake it itself): B's lease is live while the events arrive.
+  let release = (): void => undefined;
+  const held = new Promise<{ status: 'completed'; output: Json }>((resolve) => (release = () => resolve({ status: 'completed', output: null })));
+  b.registerNode({ type: 'hold', execute: () => held });
   const storage = open();
   try {
     await storage.init();
     await b.startBackground();
-    const id = await b.start(workflow('go').waitForEvent('got', { event: 'go', filter: 'event.invoice == input.invoice' }).end({ amount: 'got.payload.amount' }), { invoice: 'A' });
+    const wf = workflow('go').parallel({ wait: (w) => w.waitForEvent('got', { event: 'go', filter: 'event.invoice == input.invoice' }), hold: (w) => w.node('held', 'hold') });
+    const id = await b.start(wf.end({ amount: 'got.payload.amount' }), { invoice: 'A' });
     await until(async () => (await b.get(id))?.execution_trace.some((s) => s.node_id === 'got' && s.status === 'waiting') ?? false);
 
     // An event the filter refuses is delivered, then dropped by the owner with the step still waiting.
@@ -100,6 +106,8 @@ async function emitToOwner(open: () => Storage, clockB: FakeClock, emit: Emitter
     expect((await b.get(id))?.status).toBe('running');
     const endedInB = new Promise((resolve) => b.events.once('execution:completed', resolve));
     await clockB.advance(POLL_MS);
+    await until(async () => (await b.get(id))?.execution_trace.find((s) => s.node_id === 'got')?.status === 'completed');
+    release();
     await endedInB;
     const done = await b.wait(id);
     expect([done.status, done.output_data]).toEqual(['completed', { amount: 42 }]);

@@ -93,13 +93,17 @@ describe('durable waits across a process death', () => {
     const { a, b, clock, later } = pair('delay');
     const id = await a.start(workflow('d').delay('wait', 60_000).transform('after', { ok: 'true' }), {});
     await until(async () => (await a.get(id))?.execution_trace.some((s) => s.status === 'waiting') ?? false);
-    // Process A dies here. B starts 2 s later (lease expired) and recovers the run.
+    // A parks the run (it only waits), stored with its wake time. Process A dies here. B starts
+    // 2 s later: the run is no orphan (nothing to take on before its timer); it is due at 60 s.
     void clock;
+    await until(async () => (await b.get(id)) !== undefined && a.metrics().runtime.active_runs === 0);
     await later.advance(2000);
-    expect(await b.recover()).toEqual([id]);
+    expect(await b.recover()).toEqual([]);
     await later.advance(57_999);
+    expect(await b.recover()).toEqual([]);
     expect((await b.get(id))!.status).toBe('running');
     await later.advance(1);
+    expect(await b.recover()).toEqual([id]);
     expect((await b.wait(id)).status).toBe('completed');
   });
 
@@ -150,10 +154,12 @@ describe('durable waits across a process death', () => {
     const later = new FakeClock(clock.now());
     const b = new Engine({ storage: new SqliteStorage({ path }), providers: { mock: mockB }, clock: later, leaseMs: 1000 });
     const id = await a.start(workflow('r').prompt('p', { model: 'mock:m', template: 'x', retry: { max_attempts: 3, delay_ms: 10_000, jitter: false } }), {});
-    await until(async () => (await a.get(id))?.execution_trace.some((s) => s.status === 'waiting') ?? false);
+    await until(async () => ((await a.get(id))?.execution_trace.some((s) => s.status === 'waiting') ?? false) && a.metrics().runtime.active_runs === 0);
+    // Parked until its backoff ends: B takes it on then, not when A's lease would have run out.
     await later.advance(2000);
-    expect(await b.recover()).toEqual([id]);
+    expect(await b.recover()).toEqual([]);
     await later.advance(8000);
+    expect(await b.recover()).toEqual([id]);
     const run = await b.wait(id);
     expect(run.status).toBe('completed');
     expect(run.execution_trace.find((s) => s.node_id === 'p')).toMatchObject({ attempt: 2 });

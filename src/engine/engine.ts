@@ -175,6 +175,8 @@ export class Engine {
       },
       vet: async (run, steps) => vetAdopted({ storage: await this.init(), clock: o.clock, events: this.events, maxRecoveryAttempts: o.maxRecoveryAttempts }, run, steps),
       reportError: (event, error) => this.events.publish('listener:error', { event, error }),
+      // A parked run's timer holds the process open as the loaded run's own timer did.
+      timersArmed: (on) => (on ? this.#keepAlive.hold('parked-timers') : this.#keepAlive.release('parked-timers')),
     });
     this.#fleet = new EngineFleet({ ...o, hot: this.#hot, storage, reportError: (event, error) => this.events.publish('listener:error', { event, error }) });
     this.#targets = new RunTargets({
@@ -610,6 +612,7 @@ export class Engine {
     this.#keepAlive.releaseAll();
     this.#leases.stop();
     const detached = this.#hot.detachAll();
+    await this.#hot.closeParking();
     // Release our claims so another engine can act on these runs at once instead of after the lease.
     if (this.#storage) {
       await Promise.all(detached.map((c) => this.#storage!.updateRun(c.id, { owner: undefined, lease_expires_at: undefined }, { owner: this.instanceId }).catch(() => undefined)));

@@ -55,7 +55,8 @@ export class RunWaiter {
       const hot = runs.get(executionId);
       if (hot) {
         if (until === 'end') {
-          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#gone.then(no)]), signal);
+          // Parked meanwhile (it only waits): read on from storage, woken by the run's events here.
+          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#gone.then(no), hot.letGo.then(no)]), signal);
           // Everything the controller holds is committed once `done` resolved: no read back.
           if (ended) return hot.execution();
           this.#assertHeld(executionId);
@@ -67,16 +68,22 @@ export class RunWaiter {
             change.stop();
             return now;
           }
-          await untilAborted(Promise.race([change.changed, hot.done.then(noop, noop), this.#gone]), signal).finally(change.stop);
+          await untilAborted(Promise.race([change.changed, hot.done.then(noop, noop), hot.letGo, this.#gone]), signal).finally(change.stop);
           continue;
         }
       }
-      const current = await this.#parts.read(executionId);
-      if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-      if (hasReached(current, until)) return current;
-      if (runs.has(executionId)) continue;
-      signal?.throwIfAborted();
-      await untilAborted(Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50)), this.#gone]), signal);
+      // Subscribed before reading: a run parked here is woken here, and its events end the poll at once.
+      const change = nextRunChange(events, executionId);
+      try {
+        const current = await this.#parts.read(executionId);
+        if (!current) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+        if (hasReached(current, until)) return current;
+        if (runs.has(executionId)) continue;
+        signal?.throwIfAborted();
+        await untilAborted(Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50)), change.changed, this.#gone]), signal);
+      } finally {
+        change.stop();
+      }
     }
   }
 

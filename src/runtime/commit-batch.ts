@@ -101,6 +101,16 @@ export class CommitBatch {
     this.#patch = Object.assign({}, this.#patch, patch);
   }
 
+  /** Nothing is queued, scheduled or being written: everything this run did is committed (or was refused). */
+  get idle(): boolean {
+    return this.#writing === 0 && !this.#scheduled && this.#steps.size === 0 && this.#patch === undefined && this.#calls.length === 0 && this.#create === undefined && this.#audit.length === 0;
+  }
+
+  /** Resolves once the commits flushed so far have landed and their callbacks ran (or failed). */
+  settled(): Promise<void> {
+    return this.#chain.catch(() => undefined);
+  }
+
   /** Runs `callback` after the commit that carries everything queued so far. */
   after(callback: () => void): void {
     this.#after.push(callback);

@@ -1,7 +1,8 @@
 /**
  * The runs this process drives: a RunController for each, from the run's start (or its adoption:
- * claim, then restore from its committed steps) until it ends or the engine closes, and what ties
- * a child run to the parent step waiting for it. It is the owner its controllers report to, and
+ * claim, then restore from its committed steps) until it ends, the engine closes, or it only waits
+ * and is parked (see parked-runs.ts: let go from memory, loaded again by whatever wakes it), and
+ * what ties a child run to the parent step waiting for it. It is the owner its controllers report to, and
  * the ChildRuns port their `sub_workflow` steps start children through (using the engine's
  * RunAdmission to create them). Internal to the engine.
  */
@@ -22,6 +23,7 @@ import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
 import { CHILD_INBOX_EVENT, childPayload, inboxWake, isReserved } from './inbox-wakes.js';
+import { ParkedRuns } from './parked-runs.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
 export interface RunAdmission {
@@ -53,6 +55,8 @@ export interface HotRunsParts {
   vet(run: RunRecord, steps: readonly StepRecord[]): Promise<RunRecord | undefined>;
   /** Reports an error of background work (waking a parent, say) that has no caller to throw to. */
   reportError(event: string, error: unknown): void;
+  /** Whether a timer of a parked run is armed (the process is held open for it, as for a loaded run). */
+  timersArmed?(on: boolean): void;
 }
 
 export class HotRuns implements RunOwner, ChildRuns {
@@ -62,9 +66,20 @@ export class HotRuns implements RunOwner, ChildRuns {
   readonly #controllers = new Map<string, RunController>();
   /** Adoptions under way, by run id: every caller of one run awaits the same (single flight). */
   readonly #adopting = new Map<string, Promise<RunController | undefined>>();
+  readonly #parked: ParkedRuns;
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
+    this.#parked = new ParkedRuns({
+      clock: parts.clock,
+      instanceId: parts.instanceId,
+      storage: () => parts.storage(),
+      controller: (runId) => this.#controllers.get(runId),
+      drop: (runId) => this.#drop(runId),
+      load: (runId, dueOnly) => this.#loadParked(runId, dueOnly),
+      timersArmed: (on) => parts.timersArmed?.(on),
+      reportError: (event, error) => parts.reportError(event, error),
+    });
     const { clock, ids, random, events, handlers, models, logger, tracing } = parts.services;
     // One object every controller shares, read on hot paths: all its fields are present from the
     // start (storage is filled in by open(), before any run exists).
@@ -95,9 +110,42 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   runFinished(runId: string): void {
-    this.#controllers.delete(runId);
+    this.#drop(runId);
+  }
+
+  runQuiet(runId: string): void {
+    this.#parked.quiet(runId);
+  }
+
+  /** Runs parked by this process since it started, and those of them waiting on a timer now. */
+  get parking(): { readonly parked: number; readonly timers: number } {
+    return { parked: this.#parked.parkedCount, timers: this.#parked.timers };
+  }
+
+  /** The engine closes: nothing more is parked, parked runs' timers stop; resolves once parking writes landed. */
+  closeParking(): Promise<void> {
+    return this.#parked.close();
+  }
+
+  #drop(runId: string): void {
+    if (!this.#controllers.delete(runId)) return;
     this.#deps.models.detachRun(runId);
     if (this.#controllers.size === 0) this.#parts.idle();
+  }
+
+  /**
+   * Loads a run parked here whose timer came due (`dueOnly`) or whose inbox got an event, unless
+   * it was woken (or, for a timer, parked again with a later one) meanwhile.
+   */
+  async #loadParked(runId: string, dueOnly: boolean): Promise<void> {
+    if (this.#controllers.has(runId)) return;
+    const storage = await this.#parts.storage();
+    const run = await storage.getRun(runId);
+    // Driven somewhere (woken), or ended: its driver has its timers and inbox.
+    if (!run || isFinishedRun(run.status) || run.owner !== undefined) return;
+    const at = run.lease_expires_at;
+    if (dueOnly && at !== undefined && at > this.#parts.clock.now()) return this.#parked.retime(runId, at);
+    await this.adopt(run);
   }
 
   runSettled(run: RunRecord): void {
@@ -166,7 +214,7 @@ export class HotRuns implements RunOwner, ChildRuns {
   drive(run: RunRecord, def: WorkflowDefinition, steps: readonly StepRecord[]): RunController {
     const controller = this.hold(run, def);
     controller.begin(steps);
-    if (steps.length > 0) void this.#settleFinishedChildren(controller).catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
+    if (steps.length > 0) void this.#parked.pinned(run.id, () => this.#settleFinishedChildren(controller)).catch((error: unknown) => this.#parts.reportError('sub_workflow', error));
     return controller;
   }
 
@@ -192,6 +240,9 @@ export class HotRuns implements RunOwner, ChildRuns {
   #adopt(run: RunRecord, claimed: boolean): Promise<RunController | undefined> {
     const existing = this.#controllers.get(run.id);
     if (existing) return Promise.resolve(existing);
+    // Being parked: its claim is released first, then it is claimed again like any parked run.
+    const parking = this.#parked.parking(run.id);
+    if (parking) return parking.then(() => this.#adopt(run, false));
     // A run that ended is never driven again (driving it would finish it a second time).
     if (isFinishedRun(run.status)) return Promise.resolve(undefined);
     let adopting = this.#adopting.get(run.id);
@@ -217,8 +268,8 @@ export class HotRuns implements RunOwner, ChildRuns {
     if (!vetted) return undefined;
     const usage = sumUsage({}, await storage.listCalls({ workflow_execution_id: runId }));
     const controller = this.drive({ ...vetted, usage }, workflow.definition, steps);
-    // Events delivered while another process drove it (or while nobody did) wake it now.
-    void this.takeDeliveredEvents([runId]).catch((error: unknown) => this.#parts.reportError('event', error));
+    // Events delivered while another process drove it (or while nobody did) wake it now, before it may be parked again.
+    void this.#parked.pinned(runId, () => this.takeDeliveredEvents([runId])).catch((error: unknown) => this.#parts.reportError('event', error));
     return controller;
   }
 
@@ -262,7 +313,9 @@ export class HotRuns implements RunOwner, ChildRuns {
       const run = this.#controllers.has(id) || !adopt ? undefined : await storage.getRun(id);
       // An adoption that fails leaves the event in the inbox, for whoever takes the run on next.
       const controller = this.#controllers.get(id) ?? (run && (await this.adopt(run).catch(() => undefined)));
-      if (controller ? await this.#wakeHere(controller, name, payload) : await this.#deliver(id, stored, name, payload)) reached.push(id);
+      if (controller ? await this.#parked.pinned(id, () => this.#wakeHere(controller, name, payload)) : await this.#deliver(id, stored, name, payload)) reached.push(id);
+      // Left in the inbox of a run whose driver parked it meanwhile: nobody would read it before its next wake-up.
+      if (!controller && adopt) await this.#loadParked(id, false).catch((error: unknown) => this.#parts.reportError('event', error));
     }
     return reached;
   }
@@ -331,19 +384,21 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */
   async wakeParent(child: RunRecord): Promise<void> {
-    const storage = await this.#parts.storage();
-    const stored = this.#controllers.has(child.parent_id!) ? undefined : await storage.getRun(child.parent_id!);
-    const parent = this.#controllers.get(child.parent_id!) ?? (stored ? await this.adopt(stored) : undefined);
-    const path = child.parent_step_path!;
-    const signal: Extract<WakeSignal, { kind: 'child' }> = { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) };
-    if (!parent) {
-      // Another live process drives the parent: the child's end goes to the parent's inbox, which
-      // its owner reads when announced (or on its next poll), as an approval from a submit engine does.
-      if (stored && !isFinishedRun(stored.status) && (await this.#deliver(stored.id, [path], CHILD_INBOX_EVENT, childPayload(signal)))) await storage.announceWork?.(stored.id);
-      return;
-    }
-    if (parent.step(path)?.status !== 'waiting') return;
-    await parent.wake(path, signal);
+    await this.#parked.pinned(child.parent_id!, async () => {
+      const storage = await this.#parts.storage();
+      const stored = this.#controllers.has(child.parent_id!) ? undefined : await storage.getRun(child.parent_id!);
+      const parent = this.#controllers.get(child.parent_id!) ?? (stored ? await this.adopt(stored) : undefined);
+      const path = child.parent_step_path!;
+      const signal: Extract<WakeSignal, { kind: 'child' }> = { kind: 'child', status: child.status, ...(child.output_data === undefined ? {} : { output: child.output_data }), ...(child.error_message === undefined ? {} : { error: child.error_message }) };
+      if (!parent) {
+        // Another live process drives the parent: the child's end goes to the parent's inbox, which
+        // its owner reads when announced (or on its next poll), as an approval from a submit engine does.
+        if (stored && !isFinishedRun(stored.status) && (await this.#deliver(stored.id, [path], CHILD_INBOX_EVENT, childPayload(signal)))) await storage.announceWork?.(stored.id);
+        return;
+      }
+      if (parent.step(path)?.status !== 'waiting') return;
+      await parent.wake(path, signal);
+    });
   }
 
   /** After loading a run: children that ended while nobody drove the parent wake it now. */

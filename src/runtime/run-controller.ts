@@ -36,6 +36,7 @@ import { CommitBatch } from './commit-batch.js';
 import { plainCopier } from '../kernel/plain.js';
 import type { TraceScope } from '../telemetry/tracing.js';
 import { RunTrace } from './run-tracing.js';
+import { parkingWake } from '../planner/run-parking.js';
 
 // The root context is run data a run keeps: made with `new`, not as a literal (see plain.ts).
 const copyRootContext = plainCopier<Record<string, unknown>>();
@@ -60,6 +61,15 @@ export class RunController implements PlannerView, StepContextHost {
   readonly #batch: CommitBatch;
   /** This engine let the run go (`detach`: it closed, or gave the run up): a refused commit after that is no news. */
   #letGo = false;
+  /** Resolves `letGo` (made only when someone waits for it). */
+  #resolveLetGo: (() => void) | undefined;
+  #letGoPromise: Promise<void> | undefined;
+  /** A check for quiet is queued behind the next commit (see #scheduleFlush). */
+  #quietAsked = false;
+  readonly #quiet = (): void => {
+    this.#quietAsked = false;
+    if (!this.#letGo) this.#deps.owner.runQuiet(this.id);
+  };
   readonly #trace: RunTrace | undefined;
   /** The step `runOneStep` released, until it settles; `resolve` ends the caller's wait. */
   #stepWatch: { readonly path: string; readonly resolve: () => void } | undefined;
@@ -163,6 +173,48 @@ export class RunController implements PlannerView, StepContextHost {
     return this.#row.done;
   }
 
+  /**
+   * Resolves when this process stops driving the run without it ending: it was parked (it only
+   * waits; a wake-up loads it again), detached at close, or abandoned. A waiter of `done` races it.
+   */
+  get letGo(): Promise<void> {
+    if (this.#letGo) return Promise.resolve();
+    return (this.#letGoPromise ??= new Promise<void>((resolve) => (this.#resolveLetGo = resolve)));
+  }
+
+  /**
+   * When this run, which only waits, needs a driver again (its nearest timer or deadline, see
+   * parkingWake), or undefined while it has work here: a step executing or about to start, a
+   * commit not landed yet, a wait this process must keep (a child run's).
+   */
+  parkAt(): number | undefined {
+    if (this.#scheduler.finished || this.#letGo || this.#executor.running > 0 || this.#executor.busy || !this.#batch.idle) return undefined;
+    // Counted first, so a long run that is busy never pays a scan of its steps: every live step
+    // must wait (or, in a user's pause, wait or be held pending).
+    const steps = this.#steps;
+    if (steps.live !== steps.waitingCount + (this.#scheduler.paused ? steps.pending.size : 0)) return undefined;
+    return parkingWake([...this.#steps.values()], { userPaused: this.#scheduler.paused, deadline: this.#deadline() });
+  }
+
+  /** Whether a commit is queued or landing. */
+  get committing(): boolean {
+    return !this.#batch.idle;
+  }
+
+  /** Resolves once the commits flushed so far have landed. */
+  committedAll(): Promise<void> {
+    return this.#batch.settled();
+  }
+
+  /**
+   * Lets the run go because it only waits (see {@link parkAt}): its state is all committed, and
+   * whatever wakes it loads it again from storage. Nothing is written here: the caller releases
+   * the run's claim in storage.
+   */
+  park(): void {
+    this.#release('parked');
+  }
+
   /** Child runs this run's waiting `sub_workflow` steps wait for, by step path. */
   childWaits(): { path: string; childId: string }[] {
     return this.#steps.childWaits();
@@ -232,7 +284,7 @@ export class RunController implements PlannerView, StepContextHost {
         handlers: this.#deps.handlers,
         loops: () => this.#loops,
         runningLoops: () => this.#loopIterations,
-        armTimer: (path, waiter) => this.#outcomes.armTimer(path, waiter),
+        armTimer: (path, waiter) => this.#outcomes.armTimer(path, waiter, true),
       }, steps);
     }
     this.#maybeFinish();
@@ -241,17 +293,32 @@ export class RunController implements PlannerView, StepContextHost {
 
   /** `settings.timeout_ms` bounds the whole run, measured from its start, across restarts. */
   #armRunTimeout(): void {
-    const limit = this.#plan.workflow.definition.settings?.timeout_ms;
-    if (limit === undefined) return;
-    const run = this.#row.record;
-    const due = (run.started_at ?? run.created_at) + limit;
-    this.#runTimeout = this.#deps.clock.setTimer(() => {
+    const due = this.#deadline();
+    if (due === undefined) return;
+    const limit = this.#plan.workflow.definition.settings!.timeout_ms!;
+    const fire = (): void => {
       if (this.#scheduler.finished) return;
       const message = `Run timed out after ${limit} ms`;
       this.#end({ status: 'failed', error_message: message }, new TrellisError('timeout', message));
       this.#events.after('execution:failed', () => ({ error: { code: 'timeout', message } }));
       this.#scheduleFlush();
-    }, due - this.#deps.clock.now());
+    };
+    const left = due - this.#deps.clock.now();
+    if (left > 0) {
+      this.#runTimeout = this.#deps.clock.setTimer(fire, left);
+      return;
+    }
+    // Loaded again past its deadline (parked, or recovered): on the next turn, not the clock's next tick.
+    const handle = setImmediate(fire);
+    this.#runTimeout = () => clearImmediate(handle);
+  }
+
+  /** When `settings.timeout_ms` ends the run, if it has one. */
+  #deadline(): number | undefined {
+    const limit = this.#plan.workflow.definition.settings?.timeout_ms;
+    if (limit === undefined) return undefined;
+    const run = this.#row.record;
+    return (run.started_at ?? run.created_at) + limit;
   }
 
   /**
@@ -387,6 +454,10 @@ export class RunController implements PlannerView, StepContextHost {
    * Steps still executing are aborted: what they did is not committed and runs again there.
    */
   detach(): void {
+    this.#release('detached');
+  }
+
+  #release(why: 'detached' | 'parked'): void {
     this.#letGo = true;
     this.#stepWatch?.resolve(); // a step() waiting here gets the run as this process leaves it
     this.#stepWatch = undefined;
@@ -395,7 +466,8 @@ export class RunController implements PlannerView, StepContextHost {
     this.#timers.cancelAll();
     this.#scheduler.finished = true;
     this.#executor.abortAll(new TrellisError('cancelled', `The engine driving run ${this.id} closed`, { executionId: this.id }));
-    this.#trace?.end('detached');
+    this.#trace?.end(why);
+    this.#resolveLetGo?.();
   }
 
   // ---- Settling steps and ending the run ----
@@ -455,6 +527,11 @@ export class RunController implements PlannerView, StepContextHost {
 
   #scheduleFlush(): void {
     this.#executor.runReady();
+    // Nothing executes: once this commit lands the run may only wait, and its process let it go.
+    if (this.#executor.running === 0 && !this.#quietAsked && !this.#scheduler.finished && (this.#steps.waitingCount > 0 || this.#scheduler.paused)) {
+      this.#quietAsked = true;
+      this.#batch.after(this.#quiet);
+    }
     // While other steps are still executing, give them a tick to settle so they commit together.
     this.#batch.schedule(this.#executor.busy);
   }

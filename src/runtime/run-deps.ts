@@ -33,6 +33,8 @@ export interface RunOwner {
   runFinished(runId: string): void;
   /** The run's final state is committed (completed, failed or cancelled). */
   runSettled(run: RunRecord): void;
+  /** A commit of the run landed with nothing executing: it may only wait now, and be parked (see RunController.parkAt). */
+  runQuiet(runId: string): void;
 }
 
 /** Child runs of `sub_workflow` steps, as the runtime that wakes their parents sees them. */

@@ -50,8 +50,8 @@ export class RunTrace {
     span.end();
   }
 
-  /** Ends the run's span: the run ended with `status`, or (`detached`) this process let go of it. */
-  end(status: RunStatus | 'detached', message?: string): void {
+  /** Ends the run's span: the run ended with `status`, or (`detached`) this process let go of it, or (`parked`) it only waits and was let go until woken. */
+  end(status: RunStatus | 'detached' | 'parked', message?: string): void {
     if (this.#ended) return;
     this.#ended = true;
     const { span } = this.scope;

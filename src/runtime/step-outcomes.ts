@@ -102,12 +102,12 @@ export class StepOutcomes {
   }
 
   /** Arms the timer of a wait with a deadline: when it fires, the step is woken if it still waits. */
-  armTimer(path: string, waiter: Waiter): void {
+  armTimer(path: string, waiter: Waiter, restored = false): void {
     if (waiter.due_at === undefined) return;
     const { scheduler } = this.#parts;
     this.#parts.timers.arm(path, waiter.due_at, () => {
       if (!scheduler.finished && scheduler.steps.get(path)?.status === 'waiting') void this.#parts.wake(path, { kind: 'timer' });
-    });
+    }, restored);
   }
 
   /** Applies the planner's route for a failed attempt. */

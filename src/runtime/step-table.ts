@@ -10,6 +10,7 @@ export class StepTable {
   /** Paths of steps that are ready but wait for the budget or a resume, oldest first. */
   readonly pending = new Set<string>();
   #live = 0;
+  #waiting = 0;
   #seq = 0;
 
   get(path: string): StepRecord | undefined {
@@ -29,6 +30,11 @@ export class StepTable {
     return this.#live;
   }
 
+  /** Steps waiting (approvals, timers, events, children): counted, so that asking costs no scan. */
+  get waitingCount(): number {
+    return this.#waiting;
+  }
+
   /** The sequence number of the next step to start (the trace's order). */
   nextSeq(): number {
     return ++this.#seq;
@@ -41,6 +47,8 @@ export class StepTable {
     const isLive = !isTerminal(step);
     if (wasLive && !isLive) this.#live--;
     else if (!wasLive && isLive) this.#live++;
+    if (previous?.status === 'waiting') this.#waiting--;
+    if (step.status === 'waiting') this.#waiting++;
     this.#steps.set(step.path, step);
     if (step.status === 'pending') this.pending.add(step.path);
     else if (this.pending.size > 0) this.pending.delete(step.path);

@@ -13,13 +13,25 @@ export class StepTimers {
     this.#clock = clock;
   }
 
-  /** Calls `fire` at `dueAt` (at once when past due), replacing the step's earlier timer. */
-  arm(path: string, dueAt: number, fire: () => void): void {
+  /**
+   * Calls `fire` at `dueAt` (at once when past due), replacing the step's earlier timer. With
+   * `overdue` (a run loaded again after its timer came due while nobody held it) a timer already
+   * due fires on the next turn rather than on the clock's next tick: a fake clock that is not
+   * advanced again would otherwise never fire it.
+   */
+  arm(path: string, dueAt: number, fire: () => void, overdue = false): void {
     this.cancel(path);
-    const cancel = this.#clock.setTimer(() => {
+    const run = (): void => {
       this.#cancels?.delete(path);
       fire();
-    }, dueAt - this.#clock.now());
+    };
+    let cancel: () => void;
+    if (overdue && dueAt <= this.#clock.now()) {
+      const handle = setImmediate(run);
+      cancel = () => clearImmediate(handle);
+    } else {
+      cancel = this.#clock.setTimer(run, dueAt - this.#clock.now());
+    }
     (this.#cancels ??= new Map()).set(path, cancel);
   }
 

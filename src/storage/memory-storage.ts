@@ -28,6 +28,7 @@ import {
   byCreatedThenId,
   byWaitingSince,
   isClaimable,
+  needsDriver,
   isDeadLetter,
   isReadyToClaim,
   isPurgeable,
@@ -226,13 +227,17 @@ export class MemoryStorage implements Storage {
   }
 
   async findOrphanRuns(now: number, limit: number, owner?: string): Promise<RunRecord[]> {
-    const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && isClaimable(r, owner, now));
+    const rows = [...this.#runs.values()].filter((r) => ORPHAN_RUN_STATUSES.includes(r.status) && needsDriver(r, now, owner));
     return rows.sort(byCreatedThenId).slice(0, limit);
   }
 
   async claimReadyRuns(owner: string, leaseUntil: number, now: number, limit: number): Promise<RunRecord[]> {
     const inboxes = new Set([...this.#inbox.values()].map((e) => e.run_id));
-    const ready = [...this.#runs.values()].filter((r) => (isReadyToClaim(r) || (r.status === 'paused' && inboxes.has(r.id))) && isClaimable(r, undefined, now)).sort(byCreatedThenId).slice(0, limit);
+    // A parked run (unowned, its wake time ahead) is ready once something waits in its inbox.
+    const ready = [...this.#runs.values()]
+      .filter((r) => (isReadyToClaim(r) || (r.status === 'paused' && inboxes.has(r.id))) && (needsDriver(r, now) || (r.owner === undefined && inboxes.has(r.id))))
+      .sort(byCreatedThenId)
+      .slice(0, limit);
     const claimed: RunRecord[] = [];
     for (const run of ready) {
       const next = { ...run, owner, lease_expires_at: leaseUntil, revision: run.revision + 1 };

@@ -45,7 +45,11 @@ export interface RunRecord {
   readonly completed_at?: number;
   /** Engine instance currently advancing the run. */
   readonly owner?: string;
-  /** Until when the owner's claim holds (ms since epoch). */
+  /**
+   * Until when the owner's claim holds (ms since epoch). On an unowned run: when it needs a driver
+   * again. A parked run (one that only waits, let go from memory) holds its nearest timer's due
+   * time here, or Number.MAX_SAFE_INTEGER when only a wake-up (approval, event, resume) moves it.
+   */
   readonly lease_expires_at?: number;
   /** Bumped on every status change; compare-and-set target. */
   readonly revision: number;

@@ -113,6 +113,16 @@ export function isClaimable(run: RunRecord, owner: string | undefined, now: numb
   return run.owner === undefined || run.owner === owner || run.lease_expires_at === undefined || run.lease_expires_at < now;
 }
 
+/**
+ * True when a run needs a driver at `now` (its lease aside, or with `owner`, held by it): no lease, or
+ * the lease ran out. An unowned run's `lease_expires_at` is when it needs one again: a parked run
+ * (one that only waits, let go from memory) holds its nearest timer there, or a far future when
+ * only a wake-up moves it. It is claimable (`claimRun`) all along, but no orphan meanwhile.
+ */
+export function needsDriver(run: RunRecord, now: number, owner?: string): boolean {
+  return run.lease_expires_at === undefined || run.lease_expires_at < now || (owner !== undefined && run.owner === owner);
+}
+
 /** True for a run `claimReadyRuns` may take (its lease aside): running, or pending once started (a queued run is admission's). */
 export function isReadyToClaim(run: RunRecord): boolean {
   return run.status === 'running' || (run.status === 'pending' && run.started_at !== undefined);

@@ -230,7 +230,8 @@ export interface Storage {
    */
   renewLeases(owner: string, leaseUntil: number, runIds?: readonly string[]): Promise<void>;
   /**
-   * Runs that are `pending` or `running` and unowned or with an expired lease, oldest first; with
+   * Runs that are `pending` or `running` with no lease or an expired one, oldest first (an unowned
+   * run with a lease ahead is parked: it only waits, see RunRecord.lease_expires_at); with
    * `owner`, also those `owner` holds whatever their lease (what a previous process with the same
    * instance id left: a restarted process takes them on at once instead of after the lease).
    */
@@ -238,8 +239,8 @@ export interface Storage {
   /**
    * Claims for `owner`, until `leaseUntil`, up to `limit` runs that are ready for any process to
    * drive: `running` runs, `pending` ones already started, and `paused` ones with events in their
-   * inbox (an approval left by a submit-only engine), that are unowned or whose lease expired
-   * before `now`; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
+   * inbox (an approval left by a submit-only engine), that have no lease or one that expired
+   * before `now`, or are unowned (parked) with events in their inbox; oldest first (`created_at`, then `id`). Queued runs (`pending`, never
    * started) are left to admission. Each claim bumps the run's revision as {@link claimRun} does.
    * Concurrent claimants get disjoint runs: PostgreSQL skips rows another claimant holds locked
    * (`FOR UPDATE SKIP LOCKED`); SQLite's single writer and the memory storage's single thread

@@ -92,6 +92,30 @@ export function recoveryConformance({ vitest: { describe, expect }, test }: Conf
       expect((await storage.findOrphanRuns(100, 10, 'alive')).map((r) => r.id)).toEqual(['o2', 'o3', 'o1', 'o6']);
     });
 
+    test('leaves parked runs (unowned, a wake time ahead) alone until their wake time or an inbox event, yet lets anyone claim them', async (storage) => {
+      // Parked: a run that only waits, let go by its process; lease_expires_at is when it needs a driver again.
+      await storage.createRun(makeRun('p-timer', { status: 'running', created_at: 1, lease_expires_at: 200 }));
+      await storage.createRun(makeRun('p-never', { status: 'running', created_at: 2, lease_expires_at: Number.MAX_SAFE_INTEGER }));
+      await storage.createRun(makeRun('p-paused', { status: 'paused', created_at: 3, lease_expires_at: Number.MAX_SAFE_INTEGER }));
+      await storage.createRun(makeRun('p-event', { status: 'running', created_at: 4, lease_expires_at: Number.MAX_SAFE_INTEGER }));
+      expect(await storage.findOrphanRuns(100, 10)).toEqual([]);
+      expect(await storage.findOrphanRuns(100, 10, 'me')).toEqual([]);
+      expect(await storage.claimReadyRuns!('a', 500, 100, 10)).toEqual([]);
+      // Its timer is due: an orphan, and ready.
+      expect((await storage.findOrphanRuns(201, 10)).map((r) => r.id)).toEqual(['p-timer']);
+      // Something in its inbox: ready for a worker at once, whatever its wake time.
+      await storage.deliverEvent({ id: 'evt-p1', run_id: 'p-event', path: 'wait', event: 'go', payload: {}, created_at: 5 });
+      await storage.deliverEvent({ id: 'evt-p2', run_id: 'p-paused', path: 'ok', event: 'trellis:approval', payload: { approved: true }, created_at: 6 });
+      expect((await storage.claimReadyRuns!('a', 500, 100, 10)).map((r) => [r.id, r.owner, r.lease_expires_at, r.revision])).toEqual([['p-paused', 'a', 500, 1], ['p-event', 'a', 500, 1]]);
+      // Whoever wakes it claims it at once (an approval given on any process).
+      expect(await storage.claimRun('p-never', 'b', 700, 100)).toMatchObject({ owner: 'b', lease_expires_at: 700, revision: 1 });
+      expect(await storage.claimRun('p-timer', 'c', 700, 100)).toMatchObject({ owner: 'c', lease_expires_at: 700, revision: 1 });
+      // Parking again releases the claim: the owner writes the wake time, expecting to hold the run.
+      expect(await storage.updateRun('p-timer', { owner: undefined, lease_expires_at: 900 }, { owner: 'c' })).toMatchObject({ lease_expires_at: 900 });
+      expect((await storage.getRun('p-timer'))?.owner).toBeUndefined();
+      expect((await storage.findOrphanRuns(800, 10)).map((r) => r.id)).not.toContain('p-timer');
+    });
+
     test('finds waiting steps that are due, in running or paused runs', async (storage) => {
       const statuses = { r: 'running', p: 'paused', d: 'completed', n: 'pending' } as const;
       for (const [id, status] of Object.entries(statuses)) await storage.createRun(makeRun(id, { status }));

@@ -186,7 +186,8 @@ export abstract class SqlStorage implements Storage {
         .selectFrom('workflow_executions')
         .select(this.#runColumns)
         .where('status', 'in', [...ORPHAN_RUN_STATUSES])
-        .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now), ...(owner === undefined ? [] : [eb('owner', '=', owner)])]))
+        // An unowned run with a lease ahead is parked (it only waits): no orphan until its wake time.
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now), ...(owner === undefined ? [] : [eb('owner', '=', owner)])]))
         .orderBy('created_at')
         .orderBy('id')
         .limit(limit)
@@ -212,7 +213,14 @@ export abstract class SqlStorage implements Storage {
                 w.and([w('status', '=', 'paused'), w.exists(w.selectFrom('workflow_event_inbox').select('workflow_event_inbox.id').whereRef('workflow_event_inbox.run_id', '=', 'workflow_executions.id'))]),
               ]),
             )
-            .where((w) => w.or([w('owner', 'is', null), w('lease_expires_at', 'is', null), w('lease_expires_at', '<', now)]))
+            .where((w) =>
+              w.or([
+                w('lease_expires_at', 'is', null),
+                w('lease_expires_at', '<', now),
+                // A parked run (unowned, its wake time ahead) is ready once something waits in its inbox.
+                w.and([w('owner', 'is', null), w.exists(w.selectFrom('workflow_event_inbox').select('workflow_event_inbox.id').whereRef('workflow_event_inbox.run_id', '=', 'workflow_executions.id'))]),
+              ]),
+            )
             .orderBy('created_at')
             .orderBy('id')
             .limit(limit);
