@@ -101,22 +101,53 @@ describe('engine roles', () => {
     await Promise.all([submit.close(), work.close()]);
   });
 
-  it('a worker holds no more than maxConcurrentRuns, and takes more as runs end', async () => {
+  it('a worker drives no more than maxConcurrentRuns at once, and takes more as runs end', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const submit = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, clock, role: 'submit', instanceId: 'submit' });
+    // Each call is held until the test releases it: the runs it belongs to are being driven.
+    const held: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const mock = new ScriptedProvider(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise<void>((resolve) => held.push(resolve));
+      inFlight--;
+      return 'done';
+    });
+    const work = new Engine({ storage, providers: { mock }, clock, role: 'worker', instanceId: 'worker', maxConcurrentRuns: 2 });
+    await work.startBackground();
+    const busy = workflow('busy', { variables: { n: 'number' } }).prompt('draft', { model: 'mock:m', template: 'draft {{input.n}}' }).end({ text: 'draft.text' });
+    for (let n = 0; n < 5; n++) await submit.start(busy, { n });
+    await until(() => held.length === 2);
+    const owned = async () => (await storage.listRuns({})).filter((r) => r.owner === 'worker' && r.status !== 'completed').length;
+    await clock.advance(1000); // a poll: still full, it claims nothing
+    expect(await owned()).toBe(2);
+    while ((await storage.listRuns({ status: 'completed' })).length < 5) {
+      held.shift()?.();
+      await clock.advance(1000);
+      expect(await owned()).toBeLessThanOrEqual(2);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(most).toBe(2);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('runs waiting on a person are parked and do not count against maxConcurrentRuns', async () => {
     const storage = new MemoryStorage();
     const { submit, work, clock } = fleet(storage, { maxConcurrentRuns: 2 });
     await work.startBackground();
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) ids.push(await submit.start(review(), { n }));
-    await until(async () => (await Promise.all(ids.map((id) => waitingAt(submit, id, 'ok')))).filter(Boolean).length === 2);
-    const owned = async () => (await storage.listRuns({})).filter((r) => r.owner === 'worker' && r.status !== 'completed').length;
-    expect(await owned()).toBe(2);
-    // Approve what waits, let the poll claim more, until every run is done.
-    while ((await storage.listRuns({ status: 'completed' })).length < 5) {
-      for (const id of ids) if (await waitingAt(submit, id, 'ok')) await submit.approve(id, 'ok');
+    await until(async () => {
       await clock.advance(1000);
-      expect(await owned()).toBeLessThanOrEqual(2);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+      return (await Promise.all(ids.map((id) => waitingAt(submit, id, 'ok')))).every(Boolean);
+    });
+    for (const id of ids) await submit.approve(id, 'ok');
+    await until(async () => {
+      await clock.advance(1000);
+      return (await storage.listRuns({ status: 'completed' })).length === 5;
+    });
     await Promise.all([submit.close(), work.close()]);
   });
 
