@@ -46,6 +46,18 @@ export function changedStep(step: StepRecord, changes: Loose<StepRecord>): StepR
   return strip(Object.assign({}, step, changes));
 }
 
+/**
+ * A step's `state` once its attempt has settled (completed, failed, waits again): without the
+ * wake signal a woken `running` row keeps for recovery (see planner/wake-transition.ts), which
+ * must not resume a later attempt. Allocates only when there is one to drop.
+ */
+export function settledState(state: Json | undefined): Json | undefined {
+  const object = asObject(state);
+  if (object === undefined || !('wake' in object)) return state;
+  const { wake: _wake, ...rest } = object;
+  return Object.keys(rest).length === 0 ? undefined : rest;
+}
+
 /** `value` when it is a plain JSON object (a step's `state`, say), else undefined. */
 export function asObject(value: Json | undefined): Record<string, Json> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : undefined;
@@ -60,7 +72,8 @@ export function completedStep(step: StepRecord, result: CompletedResult, now: nu
   if (stepInput !== undefined) done.input_data = stepInput;
   done.output_data = output;
   if (fired !== undefined) done.fired = fired;
-  const state = writes ? ({ ...(asObject(step.state) ?? {}), writes } as Json) : step.state;
+  const settled = settledState(step.state);
+  const state = writes ? ({ ...(asObject(settled) ?? {}), writes } as Json) : settled;
   if (state !== undefined) done.state = state;
   if (callId !== undefined) done.execution_id = callId;
   done.completed_at = now;
@@ -84,7 +97,7 @@ export function skippedStep(runId: string, path: string, nodeId: string, seq: nu
 
 /** The step's state with a failed attempt added to its `attempts` history. */
 export function withFailedAttempt(step: StepRecord, error: StoredError, failedAt: number): Json {
-  const state = asObject(step.state) ?? {};
+  const state = asObject(settledState(step.state)) ?? {};
   const attempts = [...((state.attempts as Json[] | undefined) ?? []), { attempt: step.attempt, error: error as unknown as Json, started_at: step.started_at, failed_at: failedAt }];
   return { ...state, attempts };
 }

@@ -3,6 +3,7 @@
  * becomes and how the runner goes on, or why the signal is refused. Pure.
  */
 import type { StepRecord } from '../storage/records.js';
+import type { Json } from '../kernel/json.js';
 import type { WakeSignal } from '../nodes/node-handler.js';
 import { IllegalStateError, TrellisError } from '../kernel/errors.js';
 import { asObject, changedStep } from './step-records.js';
@@ -46,7 +47,18 @@ export function wakeTransition(runId: string, path: string, step: StepRecord | u
   }
   // An event that does not match puts the step back to waiting: it keeps the wait's deadline.
   const due = waiter.due_at;
-  return { kind: 'resume', step: changedStep(step, { status: 'running', waiter: undefined }), signal: signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal };
+  const resumeWith: WakeSignal = signal.kind === 'event' && due !== undefined ? { ...signal, dueAt: due } : signal;
+  // The signal is written into the row: the row may commit before the handler has resumed (behind
+  // the run's concurrency limit, say), and the decision, event or child's end it carries was taken
+  // out of the run's inbox once that commit landed. A process that recovers the run resumes the
+  // step with it rather than running the node afresh (which would wait again, the answer lost).
+  return { kind: 'resume', step: changedStep(step, { status: 'running', waiter: undefined, state: { ...(asObject(step.state) ?? {}), wake: resumeWith as unknown as Json } }), signal: resumeWith };
+}
+
+/** The wake signal a `running` step was resumed with, kept in its row (see {@link wakeTransition}); undefined for a step that was not woken. */
+export function resumedWith(step: StepRecord): WakeSignal | undefined {
+  const wake = asObject(step.state)?.wake;
+  return wake === undefined || wake === null ? undefined : (wake as unknown as WakeSignal);
 }
 
 /**

@@ -12,7 +12,7 @@ import { isTerminal } from '../planner/planner.js';
 import { liveWaits, type RunningLoops } from '../planner/run-outcome.js';
 import { asObject } from '../planner/step-records.js';
 import { splitStepPath } from '../planner/step-path.js';
-import { isBudgetWaived } from '../planner/wake-transition.js';
+import { isBudgetWaived, resumedWith } from '../planner/wake-transition.js';
 import type { LoopIterations } from './loop-iterations.js';
 import type { RunEvents } from './run-events.js';
 import type { RunScheduler } from './run-scheduler.js';
@@ -54,7 +54,8 @@ export function restoreRun(scope: RestoreScope, steps: readonly StepRecord[]): v
   for (const step of ordered) {
     if (step.status === 'running' && plan.nodes.get(step.node_id)?.type !== 'loop') {
       scope.events.started(() => step);
-      executor.start(step.path, undefined, isBudgetWaived(step));
+      // A step woken before the crash resumes with the signal its row keeps, not afresh.
+      executor.start(step.path, resumedWith(step), isBudgetWaived(step));
     } else if (step.status === 'waiting' && step.waiter) {
       scope.armTimer(step.path, step.waiter);
     }

@@ -13,7 +13,7 @@ import type { Plan } from '../planner/plan.js';
 import type { PlannerView } from '../planner/planner.js';
 import { failedRunMessage, failureRoute } from '../planner/failure-routing.js';
 import { runTermination } from '../planner/termination.js';
-import { asObject, changedStep, completedStep } from '../planner/step-records.js';
+import { asObject, changedStep, completedStep, settledState } from '../planner/step-records.js';
 import { splitStepPath } from '../planner/step-path.js';
 import type { ChildRuns } from './run-deps.js';
 import type { CommitBatch } from './commit-batch.js';
@@ -94,7 +94,7 @@ export class StepOutcomes {
   }
 
   #wait(step: StepRecord, waiter: Waiter): void {
-    this.#parts.scheduler.put(changedStep(step, { status: 'waiting', waiter }));
+    this.#parts.scheduler.put(changedStep(step, { status: 'waiting', waiter, state: settledState(step.state) }));
     this.armTimer(step.path, waiter);
     const childId = waiter.kind === 'child' ? waiter.child_id : undefined;
     if (childId !== undefined) this.#parts.batch.after(() => this.#parts.children.childWaiting(childId));
