@@ -7,21 +7,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Storage } from '../src/index.js';
-import { spawnFixture } from './fixture-process.js';
+import { startKillable, type KillableChild } from './fixture-process.js';
 
-interface Child {
-  readonly ready: Promise<void>;
-  readonly done: Promise<string>;
-  /** What the child printed so far, for a failure message. */
-  output(): string;
-  kill(): Promise<void>;
-}
 
 /**
  * `promise`, or a rejection after `ms` naming `what`, what the child printed and the run as stored:
  * a stuck child fails its step with what is needed to see why, not the whole test's timeout.
  */
-async function within<T>(ms: number, promise: Promise<T>, what: string, child: Child, storage: Storage): Promise<T> {
+async function within<T>(ms: number, promise: Promise<T>, what: string, child: KillableChild, storage: Storage): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -29,7 +22,7 @@ async function within<T>(ms: number, promise: Promise<T>, what: string, child: C
         .listRuns({ limit: 1 })
         .then(([run]) => (run ? JSON.stringify({ status: run.status, owner: run.owner, lease_expires_in_ms: run.lease_expires_at === undefined ? undefined : run.lease_expires_at - Date.now(), revision: run.revision, recovery_count: run.recovery_count }) : 'no run'))
         .catch((error: unknown) => `unreadable: ${String(error)}`);
-      void stored.then((run) => reject(new Error(`${what}: nothing after ${ms} ms; the run: ${run}; the child printed: ${child.output()}`)));
+      void stored.then((run) => reject(new Error(`${what}: nothing after ${ms} ms; the run: ${run}; the child printed: ${child.output()}${child.errors()}`)));
     }, ms);
   });
   try {
@@ -39,33 +32,6 @@ async function within<T>(ms: number, promise: Promise<T>, what: string, child: C
   }
 }
 
-function startChild(args: string[]): Child {
-  const child = spawnFixture('crash-worker', args);
-  let out = '';
-  let err = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.includes('ready')) onReady();
-  });
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const done = exited.then((code) => {
-    onReady();
-    if (code !== 0 && code !== null) throw new Error(`crash worker exited ${code}: ${err}`);
-    return out;
-  });
-  return {
-    ready,
-    done,
-    output: () => `${out}${err}`,
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 export interface CrashOptions {
   readonly kind: 'sqlite' | 'postgres';
@@ -87,14 +53,14 @@ export async function crashAndRecover(options: CrashOptions): Promise<void> {
   for (let generation = 0; generation < options.kills; generation++) {
     const [existing] = await storage.listRuns({ limit: 1 });
     const mode = existing ? 'recover' : 'start';
-    const child = startChild([options.kind, options.where, options.log, String(generation), mode]);
+    const child = startKillable('crash-worker', [options.kind, options.where, options.log, String(generation), mode]);
     await within(60_000, Promise.race([child.ready, child.done]), `generation ${generation} (${mode}) never became ready`, child, storage);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 60));
     await child.kill();
     completedBefore[generation + 1] = await completedNow();
   }
   const [existing] = await storage.listRuns({ limit: 1 });
-  const final = startChild([options.kind, options.where, options.log, String(options.kills), existing ? 'recover' : 'start']);
+  const final = startKillable('crash-worker', [options.kind, options.where, options.log, String(options.kills), existing ? 'recover' : 'start']);
   expect(await within(120_000, final.done, 'the final generation never finished the run', final, storage)).toMatch(/done completed/);
 
   const [run] = await storage.listRuns({ limit: 1 });

@@ -31,3 +31,47 @@ export function spawnFixture(name: string, args: readonly string[], options?: { 
 export async function runFixture(name: string, args: readonly string[]): Promise<{ readonly stdout: string; readonly stderr: string }> {
   return promisify(execFile)(process.execPath, [fixturePath(name), ...args]);
 }
+
+/** A fixture that says `ready` once it has work under way, and may be killed at any moment after. */
+export interface KillableChild {
+  /** Resolves when the child printed `ready` (or exited). */
+  readonly ready: Promise<void>;
+  /** What it printed on stdout, once it exited 0 (rejects on another exit code). */
+  readonly done: Promise<string>;
+  /** What it printed on stdout so far. */
+  output(): string;
+  /** What it printed on stderr so far. */
+  errors(): string;
+  /** SIGKILL, resolved once it is gone. */
+  kill(): Promise<void>;
+}
+
+/** Starts test/fixtures/<name>.ts as a {@link KillableChild} (the crash tests' children). */
+export function startKillable(name: string, args: readonly string[]): KillableChild {
+  const child = spawnFixture(name, args);
+  let out = '';
+  let err = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('ready')) onReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const done = exited.then((code) => {
+    onReady();
+    if (code !== 0 && code !== null) throw new Error(`${name} exited ${code}: ${err}`);
+    return out;
+  });
+  return {
+    ready,
+    done,
+    output: () => out,
+    errors: () => err,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

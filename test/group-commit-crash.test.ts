@@ -8,48 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PostgresStorage, SqliteStorage, type Storage } from '../src/index.js';
-import { spawnFixture } from './fixture-process.js';
+import { startKillable } from './fixture-process.js';
 import { scratch } from './scratch.js';
 
 const { dir, schema, pgUrl } = scratch('groupcrash');
 const RUNS = 20;
 const KILLS = 5;
 
-interface Child {
-  readonly ready: Promise<void>;
-  /** What the child printed so far. */
-  output(): string;
-  readonly done: Promise<string>;
-  kill(): Promise<void>;
-}
 
-function startChild(args: string[]): Child {
-  const child = spawnFixture('group-crash-worker', args);
-  let out = '';
-  let err = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.includes('ready')) onReady();
-  });
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const done = exited.then((code) => {
-    onReady();
-    if (code !== 0 && code !== null) throw new Error(`group crash worker exited ${code}: ${err}`);
-    return out;
-  });
-  return {
-    ready,
-    done,
-    output: () => out,
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** `run path` of every completed step of every run. */
 async function completedSteps(storage: Storage): Promise<Set<string>> {
@@ -63,7 +29,7 @@ async function crashAndRecover(kind: 'sqlite' | 'postgres', where: string, stora
   const committedBefore: Set<string>[] = [];
   let groups = 0;
   for (let generation = 0; generation < KILLS; generation++) {
-    const child = startChild([kind, where, log, String(generation), String(RUNS)]);
+    const child = startKillable('group-crash-worker', [kind, where, log, String(generation), String(RUNS)]);
     await Promise.race([child.ready, child.done]);
     // Mid-work: a chain's ten calls take 20-120 ms of timers alone.
     await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 50));
@@ -71,7 +37,7 @@ async function crashAndRecover(kind: 'sqlite' | 'postgres', where: string, stora
     groups += child.output().split('\n').filter((line) => line.startsWith('group ')).length;
     committedBefore[generation + 1] = await completedSteps(storage);
   }
-  const final = startChild([kind, where, log, String(KILLS), String(RUNS)]);
+  const final = startKillable('group-crash-worker', [kind, where, log, String(KILLS), String(RUNS)]);
   expect(await final.done).toMatch(new RegExp(`done ${Array.from({ length: RUNS }, () => 'completed').join(',')}`));
 
   const runs = await storage.listRuns();
