@@ -66,7 +66,10 @@ export class RunWaiter {
           const now = hot.execution();
           if (hasReached(now, until)) {
             change.stop();
-            return now;
+            // The view runs ahead of storage by the commit in flight: answer once that landed, so
+            // what this wait reports is what any engine reads (and what a crash now would keep).
+            await untilAborted(Promise.race([hot.committed(), hot.done.then(noop, noop), hot.letGo, this.#gone]), signal);
+            return hot.execution();
           }
           await untilAborted(Promise.race([change.changed, hot.done.then(noop, noop), hot.letGo, this.#gone]), signal).finally(change.stop);
           continue;

@@ -133,7 +133,10 @@ export class CommitBatch {
     const after = this.#after;
     this.#after = [];
     if (this.#steps.size === 0 && this.#patch === undefined && this.#calls.length === 0 && this.#create === undefined && this.#audit.length === 0) {
-      for (const callback of after) callback();
+      // Nothing new to write, but what was queued before may still be landing: the callbacks wait
+      // for it (and, like a commit's own, never run when it was refused).
+      if (this.#writing === 0) for (const callback of after) callback();
+      else if (after.length > 0) this.#chain = this.#chain.then(() => (this.#dead ? undefined : after.forEach((callback) => callback())));
       return;
     }
     const steps = [...this.#steps.values()];

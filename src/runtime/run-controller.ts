@@ -201,6 +201,15 @@ export class RunController implements PlannerView, StepContextHost {
     return !this.#batch.idle;
   }
 
+  /**
+   * Resolves once everything this run has done so far, flushed or still queued, has landed (a
+   * commit is asked for now). Never resolves when the commit is refused (the run is abandoned
+   * here): race it with {@link done}.
+   */
+  committed(): Promise<void> {
+    return this.#committed();
+  }
+
   /** Resolves once the commits flushed so far have landed. */
   committedAll(): Promise<void> {
     return this.#batch.settled();
