@@ -72,6 +72,9 @@ export default tseslint.config(
           { target: './src', from: './src/index.ts', message: 'import the concrete file, not the public barrel' },
         ],
       }],
+      // An ES module import of node:util makes Node 22+ build every export of it, util.diff among
+      // them, which opens process.stderr and so loads node:net on a piped stderr (test/package.test.ts).
+      'no-restricted-imports': ['error', { paths: [{ name: 'node:util', message: 'importing node:util loads node:net on Node 22+ at import time; write the helper, or load it lazily' }] }],
     },
   },
   // Tests may read loosely typed HTTP bodies; `any` stays out of the library itself.

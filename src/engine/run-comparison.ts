@@ -3,7 +3,7 @@
  * runs of one workflow. Steps are aligned by step path; the alignment is a pure function of the two
  * execution records and their model call records.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { jsonEqual } from '../storage/workflow-versions.js';
 import type { Json } from '../kernel/json.js';
 import type { ModelCallRecord, RunStatus, StepStatus } from '../storage/records.js';
 import type { TraceStep, WorkflowExecution } from '../runtime/run-view.js';
@@ -77,7 +77,7 @@ export function alignRuns(original: ComparedSource, other: ComparedSource): RunC
   const steps: AlignedStep[] = order.map((path) => {
     const a = left.steps.get(path);
     const b = right.steps.get(path);
-    const same = a?.status === 'completed' && b?.status === 'completed' && isDeepStrictEqual(a.output_data, b.output_data);
+    const same = a?.status === 'completed' && b?.status === 'completed' && jsonEqual(a.output_data, b.output_data);
     return {
       path,
       node_id: (a ?? b)!.node_id,
