@@ -197,13 +197,17 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     expect(await page.locator('[aria-label="Run output"]').textContent()).toContain('<script>');
     expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
     expect(await page.locator('main img, main b').count()).toBe(0);
-    // Fork from the model step: the fork opens beside its original, step by step.
+    // Fork from the model step with a changed prompt: the fork opens beside its original, step by step.
     await page.getByLabel('Fork from').selectOption('ask');
+    await page.getByLabel('New template for it (optional)').fill('An edited hostile prompt');
     await page.getByRole('button', { name: 'Fork' }).click();
     await page.locator('table.compare').waitFor(WAIT);
     const forkId = new URL(page.url().replace('#/compare', '/compare')).searchParams.get('right')!;
     expect(forkId).not.toBe(id);
     expect((await engine.get(forkId))!.trigger).toMatchObject({ type: 'fork', source_execution_id: id, from_node: 'ask' });
+    const forked = await engine.wait(forkId);
+    expect({ status: forked.status, error: forked.error_message }).toEqual({ status: 'completed', error: undefined });
+    expect(JSON.stringify((await engine.calls.list({ workflow_execution_id: forkId })).map((call) => call.request))).toContain('An edited hostile prompt');
     await expect.poll(() => page.locator('table.compare tbody th').allTextContents(), WAIT).toEqual(['start', 'ask', 'end']);
     await expect.poll(() => page.locator('table.compare tbody tr').first().locator('.badge').allTextContents(), WAIT).toEqual(['completed', 'completed']);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-fork.png') });

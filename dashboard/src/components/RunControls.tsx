@@ -11,6 +11,10 @@ export function RunControls({ execution, nodes, onChanged }: { execution: Execut
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [forkFrom, setForkFrom] = useState(nodes[0]?.id ?? '');
+  // A fork may try a change: a new template or model for the node it starts from (engine.fork's overrides).
+  const [forkTemplate, setForkTemplate] = useState('');
+  const [forkModel, setForkModel] = useState('');
+  const [forkPause, setForkPause] = useState(false);
   const id = execution.id;
   const act = async (what: () => Promise<unknown>) => {
     setBusy(true);
@@ -76,12 +80,29 @@ export function RunControls({ execution, nodes, onChanged }: { execution: Execut
               ))}
             </select>
           </label>
+          <label>
+            New template for it (optional)
+            <textarea className="fork-template" rows={2} value={forkTemplate} onChange={(e) => setForkTemplate(e.target.value)} />
+          </label>
+          <label>
+            Model (optional)
+            <input className="fork-model" value={forkModel} placeholder="provider:model" onChange={(e) => setForkModel(e.target.value)} />
+          </label>
+          <label>
+            <input type="checkbox" checked={forkPause} onChange={(e) => setForkPause(e.target.checked)} /> Pause before it
+          </label>
           <button
             type="button"
             disabled={busy || !forkFrom}
             onClick={() =>
               void act(async () => {
-                const fork = await api.post<{ execution_id: string }>(path`/workflow-executions/${id}/fork`, { from_node: forkFrom });
+                const override = { ...(forkTemplate.trim() ? { template: forkTemplate } : {}), ...(forkModel.trim() ? { provider_model: forkModel.trim() } : {}) };
+                const body = {
+                  from_node: forkFrom,
+                  ...(Object.keys(override).length > 0 ? { overrides: { [forkFrom]: override } } : {}),
+                  ...(forkPause ? { breakpoints: [forkFrom] } : {}),
+                };
+                const fork = await api.post<{ execution_id: string }>(path`/workflow-executions/${id}/fork`, body);
                 navigate(`#/compare?left=${encodeURIComponent(id)}&right=${encodeURIComponent(fork.execution_id)}`);
               })
             }
