@@ -75,3 +75,32 @@ export function startKillable(name: string, args: readonly string[]): KillableCh
     },
   };
 }
+
+/** A fixture process whose output is collected as it comes (the fleet tests' workers). */
+export interface WatchedChild {
+  /** What it printed on stdout / stderr so far. */
+  readonly out: string;
+  readonly err: string;
+  readonly exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts test/fixtures/<name>.ts with `args` as a {@link WatchedChild}. */
+export function watchFixture(name: string, args: readonly string[]): WatchedChild {
+  const child = spawnFixture(name, args);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    get out() {
+      return out;
+    },
+    get err() {
+      return err;
+    },
+    exited,
+    kill: (signal) => void child.kill(signal),
+  };
+}

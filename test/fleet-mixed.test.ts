@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStorage, SqliteStorage, type Storage } from '../src/index.js';
-import { runFixture, spawnFixture } from './fixture-process.js';
+import { runFixture, watchFixture, type WatchedChild } from './fixture-process.js';
 import { until } from './helpers.js';
 import { scratch } from './scratch.js';
 
@@ -21,13 +21,8 @@ const { dir, schema, pgUrl } = scratch('fleetmixed');
 const CALLS_PER_RUN = 7;
 const LIMIT = 4;
 
-interface Child {
-  readonly name: string;
-  out: string;
-  err: string;
-  readonly exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
+/** A worker or the submit process, by name. */
+type Child = WatchedChild & { readonly name: string };
 
 const children: Child[] = [];
 const servers: Server[] = [];
@@ -37,18 +32,9 @@ afterAll(async () => {
 });
 
 function spawnChild(name: string, args: string[]): Child {
-  const child = spawnFixture('fleet-mixed-worker', args);
-  const handle: Child = {
-    name,
-    out: '',
-    err: '',
-    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-    kill: (signal) => void child.kill(signal),
-  };
-  child.stdout.on('data', (c: Buffer) => (handle.out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (handle.err += c.toString()));
-  children.push(handle);
-  return handle;
+  const child = Object.assign(watchFixture('fleet-mixed-worker', args), { name });
+  children.push(child);
+  return child;
 }
 
 /** One call the fake provider received: who sent it, the step's idempotency key, its place in arrival order. */

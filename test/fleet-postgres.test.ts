@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../src/index.js';
-import { spawnFixture } from './fixture-process.js';
+import { watchFixture, type WatchedChild } from './fixture-process.js';
 import { until } from './helpers.js';
 import { scratch } from './scratch.js';
 
@@ -17,28 +17,13 @@ const { dir, schema, pgUrl } = scratch('fleet');
 const RUNS = 40;
 const STEPS = ['a', 'b', 'fan.l', 'fan.r', 'z'].length;
 
-interface Child {
-  out: string;
-  err: string;
-  readonly exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-const children: Child[] = [];
+const children: WatchedChild[] = [];
 afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
-function spawnChild(args: string[]): Child {
-  const child = spawnFixture('fleet-worker', args);
-  const handle: Child = {
-    out: '',
-    err: '',
-    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-    kill: (signal) => void child.kill(signal),
-  };
-  child.stdout.on('data', (c: Buffer) => (handle.out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (handle.err += c.toString()));
-  children.push(handle);
-  return handle;
+function spawnChild(args: string[]): WatchedChild {
+  const child = watchFixture('fleet-worker', args);
+  children.push(child);
+  return child;
 }
 
 describe('a fleet on PostgreSQL: one submit-only process, two workers', () => {
