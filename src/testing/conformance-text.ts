@@ -98,6 +98,26 @@ export function textConformance({ vitest: { describe, expect }, test }: Conforma
       expect(await storage.listCalls({ workflow_execution_id: 'odd' })).toStrictEqual([shaped, free]);
     });
 
+    test('keeps odd text in steps and calls written together by a group commit', async (storage) => {
+      if (!storage.commitMany) return;
+      await storage.createRun(makeRun('odd1', { status: 'running' }));
+      await storage.createRun(makeRun('odd2', { status: 'running' }));
+      const steps = ['odd1', 'odd2'].map((runId) => makeStep(runId, 'ask', 1, { input_data: ODD_JSON, output_data: ODD_JSON, state: { s: ODD_TEXT }, error: { code: 'node_failed', message: ODD_TEXT } }));
+      const event = `event ${ODD_TEXT}`;
+      const waiting = makeStep('odd2', 'wait', 2, { status: 'waiting', waiter: { kind: 'event', event, detail: ODD_JSON } });
+      const call = makeCall(stepCallId('exec_1', 'odd1', 'ask'), { workflow_execution_id: 'odd1', workflow_node_id: 'ask', step_path: 'ask', request: { seq: 1, model: 'm', prompt: ODD_TEXT }, response: { text: ODD_TEXT } });
+      expect(
+        await storage.commitMany([
+          { runId: 'odd1', steps: [steps[0]!], calls: [call] },
+          { runId: 'odd2', steps: [steps[1]!, waiting] },
+        ]),
+      ).toEqual([true, true]);
+      expect(await storage.getSteps('odd1')).toStrictEqual([steps[0]]);
+      expect(await storage.getSteps('odd2')).toStrictEqual([steps[1], waiting]);
+      expect(await storage.getCall(call.id)).toStrictEqual(call);
+      expect(await storage.findEventWaiters(event, 10)).toStrictEqual([waiting]);
+    });
+
     test('keeps odd text in a workflow definition and a prompt', async (storage) => {
       const base = makeWorkflow('wf', 1);
       const workflow = makeWorkflow('wf', 1, {

@@ -40,6 +40,7 @@ import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import * as stepRows from '../sql/sql-step-rows.js';
 import { deleteRunTrees, lockPurgeable, type DeletionPlace } from './postgres-run-deletion.js';
 import { WorkListener, workChannel } from './postgres-notify.js';
+import { upsertStepRows } from './postgres-step-upsert.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -317,11 +318,7 @@ export class PostgresDriver extends SqlStorage {
     return { prefix: this.#prefix, chunks, upsertSteps: this.#upsertSteps };
   }
 
-  readonly #upsertSteps: GroupWriter['upsertSteps'] = async (trx, rows) => {
-    for (const chunk of chunks(rows, STEP_ROW_COLUMNS.length)) {
-      await trx.insertInto('workflow_execution_steps').values(chunk).onConflict((oc) => oc.columns(STEP_KEYS).doUpdateSet(STEP_UPDATES)).execute();
-    }
-  };
+  readonly #upsertSteps: GroupWriter['upsertSteps'] = (trx, rows) => upsertStepRows(trx, this.#prefix, rows);
 
   async commit(commit: StepCommit): Promise<boolean> {
     const { encoded, executions } = this.#encode(commit);
