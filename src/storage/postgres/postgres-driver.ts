@@ -40,7 +40,6 @@ import { SqlStorage, resolveLargeOutputBytes } from '../sql/sql-storage.js';
 import * as stepRows from '../sql/sql-step-rows.js';
 import { deleteRunTrees, lockPurgeable, type DeletionPlace } from './postgres-run-deletion.js';
 import { WorkListener, workChannel } from './postgres-notify.js';
-import { upsertStepRows } from './postgres-step-upsert.js';
 
 
 const STEP_KEYS = ['run_id', 'path'];
@@ -315,10 +314,9 @@ export class PostgresDriver extends SqlStorage {
   }
 
   get #groupWriter(): GroupWriter {
-    return { prefix: this.#prefix, chunks, upsertSteps: this.#upsertSteps };
+    return { prefix: this.#prefix, chunks };
   }
 
-  readonly #upsertSteps: GroupWriter['upsertSteps'] = (trx, rows) => upsertStepRows(trx, this.#prefix, rows);
 
   async commit(commit: StepCommit): Promise<boolean> {
     const { encoded, executions } = this.#encode(commit);
