@@ -51,20 +51,19 @@ function cellJson(kind: JsonRowKind, cell: Cell | undefined): string {
 }
 
 /**
- * `rows` as the JSON array `json_to_recordset` reads. Parts are collected and joined once: a string
- * grown by `+=` is a deep rope that the socket write would flatten at a cost of its own.
+ * `rows` as the JSON array `json_to_recordset` reads. Each row is concatenated into a string of its
+ * own (measured: half the time of collecting parts and joining them once).
  */
 export function rowsJson(shape: JsonRowShape, rows: readonly SqlRow[]): string {
-  const parts: string[] = [];
   const { names, kinds, keys } = shape;
+  let out = '[';
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
-    parts.push(r === 0 ? '[{' : ',{');
-    for (let c = 0; c < names.length; c++) parts.push(keys[c]!, cellJson(kinds[c]!, row[names[c]!]));
-    parts.push('}');
+    let json = r === 0 ? '{' : ',{';
+    for (let c = 0; c < names.length; c++) json += keys[c]! + cellJson(kinds[c]!, row[names[c]!]);
+    out += `${json}}`;
   }
-  parts.push(rows.length === 0 ? '[]' : ']');
-  return parts.join('');
+  return `${out}]`;
 }
 
 /** `FROM json_to_recordset(<rows>) AS v(...)`: the rows as a table, for INSERT ... SELECT and UPDATE ... FROM. */
