@@ -90,14 +90,77 @@ describe('engine roles', () => {
     const { submit, work } = fleet(storage);
     const id = await submit.start(review(), { n: 2 });
     const refusal = async (call: Promise<unknown>) => call.then(() => 'done', (error: unknown) => (isTrellisError(error) ? error.code : String(error)));
-    expect(await refusal(submit.pause(id))).toBe('illegal_state');
-    expect(await refusal(submit.cancel(id))).toBe('illegal_state');
     expect(await refusal(submit.retry(id))).toBe('illegal_state');
+    expect(await refusal(submit.step(id))).toBe('illegal_state');
     expect(await submit.recover()).toEqual([]);
     // Nothing waits at `ok` yet: the decision is refused, not stored for later.
     expect(await refusal(submit.approve(id, 'ok'))).toBe('illegal_state');
     expect((await storage.getRun(id))?.owner).toBeUndefined();
     expect(await storage.getSteps(id)).toEqual([]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('pause, resume and cancel asked where the run is not driven reach its driver through the run inbox', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const held: (() => void)[] = [];
+    const mock = new ScriptedProvider(async (request) => {
+      await new Promise<void>((resolve) => held.push(resolve));
+      return `${request.prompt}!`;
+    });
+    const submit = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, clock, role: 'submit', instanceId: 'submit' });
+    const work = new Engine({ storage, providers: { mock }, clock, role: 'worker', instanceId: 'worker' });
+    // Another engine that drives runs, but not this one: it used to refuse with `conflict`.
+    const other = new Engine({ storage, providers: { mock }, clock, instanceId: 'other' });
+    await work.startBackground();
+    const chain = workflow('chain', { variables: { n: 'number' } })
+      .prompt('a', { model: 'mock:m', template: 'a{{input.n}}' })
+      .prompt('b', { model: 'mock:m', template: '{{a.text}}b' })
+      .end({ text: 'b.text' });
+    const status = async (id: string) => (await storage.getRun(id))?.status;
+
+    const id = await submit.start(chain, { n: 1 });
+    await until(() => held.length === 1);
+    await submit.pause(id, { actor: 'ops' });
+    await until(async () => (await status(id)) === 'paused');
+    held.shift()!(); // `a` answers while paused: it is recorded, and `b` does not start
+    await until(async () => (await storage.getStep(id, 'a'))?.status === 'completed');
+    expect(held).toHaveLength(0);
+    await other.resume(id);
+    await until(() => held.length === 1);
+    held.shift()!();
+    expect((await submit.wait(id, { pollMs: 5 })).output_data).toEqual({ text: 'a1!b!' });
+
+    const cancelled = await submit.start(chain, { n: 2 });
+    await until(() => held.length === 1);
+    await other.cancel(cancelled, 'not needed', { actor: 'ops' });
+    await until(async () => (await status(cancelled)) === 'cancelled');
+    expect((await storage.getRun(cancelled))?.error_message).toBe('not needed');
+    held.shift()!();
+    // Asked again once it ended: refused, as anywhere.
+    await expect(submit.cancel(cancelled)).rejects.toMatchObject({ code: 'illegal_state' });
+    const audit = await storage.listAudit({ limit: 100 });
+    expect(audit.filter((e) => e.action === 'run.paused' || e.action === 'run.cancelled').map((e) => [e.action, e.actor])).toEqual([
+      ['run.paused', 'ops'],
+      ['run.cancelled', 'ops'],
+    ]);
+    expect(await storage.findDeliveredEvents([id, cancelled], 10)).toEqual([]);
+    await Promise.all([submit.close(), work.close(), other.close()]);
+  });
+
+  it('a queued run (pending) that no process drives is cancelled in storage by a submit-only engine', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    const limited = workflow('limited', { variables: { n: 'number' }, settings: { max_concurrent_runs: 1 } })
+      .prompt('draft', { model: 'mock:m', template: 'draft {{input.n}}' })
+      .approval('ok')
+      .end({ text: 'draft.text' });
+    const first = await submit.start(limited, { n: 1 });
+    const queued = await submit.start(limited, { n: 2 });
+    expect((await storage.getRun(queued))?.status).toBe('pending');
+    await submit.cancel(queued, 'changed my mind');
+    expect(await storage.getRun(queued)).toMatchObject({ status: 'cancelled', error_message: 'changed my mind' });
+    expect((await storage.getRun(first))?.status).not.toBe('cancelled');
     await Promise.all([submit.close(), work.close()]);
   });
 

@@ -14,8 +14,8 @@ import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
 import type { HotRuns } from '../runtime/hot-runs.js';
-import type { RunController } from '../runtime/run-controller.js';
-import { APPROVAL_INBOX_EVENT, approvalPayload } from '../runtime/inbox-wakes.js';
+import { RunController } from '../runtime/run-controller.js';
+import { APPROVAL_INBOX_EVENT, approvalPayload, type RunControlRequest } from '../runtime/inbox-wakes.js';
 import { WorkClaims } from '../runtime/work-claims.js';
 
 /** What an engine process does in a fleet sharing one storage (see docs/scaling-out.md). */
@@ -57,18 +57,49 @@ export class EngineFleet {
     throw new IllegalStateError(`${what} needs an engine that drives runs; this one has role 'submit' (it stores runs, approvals and events for workers)`, executionId === undefined ? {} : { executionId });
   }
 
-  /** The controller of a run to pause, resume or cancel (loading it here if need be). */
-  control(executionId: string, allowed: readonly RunRecord['status'][], what: string): Promise<RunController> {
+  /** The controller of a run driven (or loaded) here; throws on a submit-only engine, and `conflict` when another live process drives it. */
+  controlHere(executionId: string, allowed: readonly RunRecord['status'][], what: string): Promise<RunController> {
     this.assertDrives(what, executionId);
     return this.#parts.hot.control(executionId, allowed);
   }
 
   /**
-   * Wakes a waiting step. A submit-only engine leaves an approval decision in the run's inbox and
-   * announces it: the worker driving the run (or the next to claim it) wakes the step.
+   * The controller of a run to pause, resume or cancel, loaded here if need be; undefined when the
+   * request was left in the run's inbox instead, because this engine drives no run (role
+   * `'submit'`) or another live process drives this one. The run's driver applies it when the
+   * storage announces it (PostgreSQL: at once), else at its next poll; one that no longer applies
+   * by then (the run ended or is paused already) is dropped. A queued (`pending`) run no process
+   * drives is cancelled in storage directly.
+   */
+  async control(executionId: string, allowed: readonly RunRecord['status'][], request: RunControlRequest, audit?: AuditEvent): Promise<RunController | undefined> {
+    if (this.drives) {
+      const found = await this.#parts.hot.find(executionId, allowed);
+      if (found instanceof RunController) return found;
+    }
+    const storage = await this.#parts.storage();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const run = await storage.getRun(executionId);
+      if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
+      if (!allowed.includes(run.status)) throw new IllegalStateError(`Execution ${executionId} is ${run.status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status: run.status } });
+      const done =
+        run.status === 'pending' && request.action === 'cancel'
+          ? await storage.commit({ runId: executionId, steps: [], run: { status: 'cancelled', error_message: request.reason, completed_at: this.#parts.clock.now(), owner: undefined, lease_expires_at: undefined }, expect: { status: 'pending', revision: run.revision }, ...(audit ? { audit: [audit] } : {}) })
+          : await this.#parts.hot.requestControl(executionId, request);
+      if (!done) continue; // it changed meanwhile (admitted, or ended): look again
+      // A request is stored in the inbox, not yet applied: its audit event follows it on its own.
+      if (audit && run.status !== 'pending') await storage.appendAudit([audit]);
+      return undefined;
+    }
+    throw new TrellisError('conflict', `Execution ${executionId} changed while the request was being stored; try again`, { executionId });
+  }
+
+  /**
+   * Wakes a waiting step. A submit-only engine, or any engine while another live process drives
+   * the run, leaves an approval decision in the run's inbox and announces it: the process driving
+   * the run (or the next to claim it) wakes the step.
    */
   async wake(executionId: string, nodeOrPath: string, signal: Extract<WakeSignal, { kind: 'approval' }>, audit?: AuditEvent): Promise<void> {
-    if (this.drives) return this.#parts.hot.wake(executionId, nodeOrPath, signal, audit);
+    if (this.drives && (await this.#parts.hot.wake(executionId, nodeOrPath, signal, audit))) return;
     const storage = await this.#parts.storage();
     const run = await storage.getRun(executionId);
     if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });

@@ -386,16 +386,25 @@ export class Engine {
     return (await this.init()).listRuns(filter);
   }
 
-  /** Pauses a run: no new step starts; in-flight steps finish and are recorded. */
+  /**
+   * Pauses a run: no new step starts; in-flight steps finish and are recorded. Resolves once that
+   * is committed; on a process that does not drive the run (a submit-only engine, or while another
+   * live process drives it), once the request is stored for the run's driver (see docs/scaling-out.md).
+   */
   async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#fleet.control(executionId, ['running'], 'pause()');
-    await controller.pause(this.audit.runEvent('run.paused', executionId, options));
+    const audit = this.audit.runEvent('run.paused', executionId, options);
+    const controller = await this.#fleet.control(executionId, ['running'], { action: 'pause' }, audit);
+    await controller?.pause(audit);
   }
 
-  /** Resumes a paused run (in debug mode: every held step starts, and the run goes on to the next breakpoint). */
+  /**
+   * Resumes a paused run (in debug mode: every held step starts, and the run goes on to the next
+   * breakpoint). On a process that does not drive the run, resolves once the request is stored, as {@link Engine.pause}.
+   */
   async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#fleet.control(executionId, ['paused'], 'resume()');
-    await controller.resume(this.audit.runEvent('run.resumed', executionId, options));
+    const audit = this.audit.runEvent('run.resumed', executionId, options);
+    const controller = await this.#fleet.control(executionId, ['paused'], { action: 'resume' }, audit);
+    await controller?.resume(audit);
   }
 
   /**
@@ -412,7 +421,7 @@ export class Engine {
    * const after = await engine.step(id); // ran `draft`, paused before the next step
    */
   async step(executionId: string, options: StepRunOptions = {}): Promise<WorkflowExecution> {
-    const controller = await this.#fleet.control(executionId, ['paused'], 'step()');
+    const controller = await this.#fleet.controlHere(executionId, ['paused'], 'step()');
     const { settled } = controller.runOneStep(options.path, (path) => this.audit.runEvent('run.stepped', executionId, options, { step: path }));
     await settled;
     return controller.execution();
@@ -438,13 +447,18 @@ export class Engine {
     return alignRuns(original, other);
   }
 
-  /** Cancels a run: in-flight calls are aborted, the run ends `cancelled`. */
+  /**
+   * Cancels a run: in-flight calls are aborted, the run ends `cancelled`. On a process that does not
+   * drive the run, resolves once the request is stored, as {@link Engine.pause}.
+   */
   async cancel(executionId: string, reason = 'cancelled by request', options: ActorOptions = {}): Promise<void> {
-    const controller = await this.#fleet.control(executionId, ['pending', 'running', 'paused'], 'cancel()');
+    const audit = this.audit.runEvent('run.cancelled', executionId, options, { reason });
+    const controller = await this.#fleet.control(executionId, ['pending', 'running', 'paused'], { action: 'cancel', reason }, audit);
+    if (!controller) return;
     const children = controller.childWaits();
     // The children its waiting sub_workflow steps started are cancelled once this is committed;
     // resolve when those driven here have ended too.
-    controller.cancel(reason, this.audit.runEvent('run.cancelled', executionId, options, { reason }));
+    controller.cancel(reason, audit);
     await controller.done.catch(() => undefined);
     await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
@@ -469,15 +483,20 @@ export class Engine {
    * Deletes a run for good, with everything keyed to it (steps, LLM execution records, events
    * waiting in its inbox, large outputs no other run shares) and its child runs (`sub_workflow`),
    * however deep. A run that has not ended is refused with `illegal_state` unless `force` is set,
-   * which cancels it first (a run another live process drives cannot be cancelled from here:
-   * `conflict`). Throws `not_found` for an unknown id.
+   * which cancels it first (a run another live process drives is cancelled through its inbox, and
+   * deleted once its driver has ended it). Throws `not_found` for an unknown id.
    *
    * @example
    * await engine.deleteRun(id);                    // an ended run
    * await engine.deleteRun(id, { force: true });   // cancel it first if it is still going
    */
   async deleteRun(executionId: string, options: DeleteRunOptions = {}): Promise<void> {
-    await deleteStoredRun(await this.init(), executionId, options, (id) => this.cancel(id, 'deleted', options), this.audit.runEvent('run.deleted', executionId, options));
+    const cancel = async (id: string): Promise<void> => {
+      await this.cancel(id, 'deleted', options);
+      // Asked of another process (its driver): deleted once that one has ended it.
+      await this.wait(id);
+    };
+    await deleteStoredRun(await this.init(), executionId, options, cancel, this.audit.runEvent('run.deleted', executionId, options));
   }
 
   /**

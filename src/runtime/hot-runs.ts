@@ -22,7 +22,7 @@ import { sumUsage } from '../calls/run-usage.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
-import { CHILD_INBOX_EVENT, childPayload, inboxWake, isReserved } from './inbox-wakes.js';
+import { CHILD_INBOX_EVENT, CONTROL_INBOX_EVENT, RUN_PATH, childPayload, controlPayload, controlRequest, inboxWake, isReserved, type RunControlRequest } from './inbox-wakes.js';
 import { ParkedRuns } from './parked-runs.js';
 
 /** How runs come to exist: the engine's admission (idempotency keys, queues, child runs). */
@@ -168,9 +168,11 @@ export class HotRuns implements RunOwner, ChildRuns {
   }
 
   cancelChild(childId: string, reason: string): void {
-    // Its grandchildren follow the same way: cancelling the child ends its waiting steps.
-    void this.control(childId, ['pending', 'running', 'paused'])
-      .then((child) => child.cancel(`parent step ended: ${reason}`))
+    const request = { action: 'cancel', reason: `parent step ended: ${reason}` } as const;
+    // Its grandchildren follow the same way: cancelling the child ends its waiting steps. A child
+    // another live process drives gets the request in its inbox.
+    void this.find(childId, ['pending', 'running', 'paused'])
+      .then(async (child) => (child instanceof RunController ? child.cancel(request.reason) : void (await this.requestControl(childId, request))))
       .catch((error: unknown) => {
         // Already ended on its own: nothing to cancel.
         if (isTrellisError(error) && error.code === 'illegal_state') return;
@@ -275,6 +277,16 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   /** Finds or loads the controller of a run whose status is one of `allowed`. */
   async control(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController> {
+    const found = await this.find(executionId, allowed);
+    if (found instanceof RunController) return found;
+    throw new TrellisError('conflict', `Execution ${executionId} is being advanced by another engine (${found.owner})`, { executionId });
+  }
+
+  /**
+   * Finds or loads the controller of a run whose status is one of `allowed`; when another live
+   * process drives the run, says which (its owner) instead.
+   */
+  async find(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController | { readonly owner: string | undefined }> {
     const hot = this.#controllers.get(executionId);
     if (hot) {
       if (!allowed.includes(hot.run.status)) throw illegal(executionId, hot.run.status, allowed);
@@ -284,15 +296,29 @@ export class HotRuns implements RunOwner, ChildRuns {
     const run = await storage.getRun(executionId);
     if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
     if (!allowed.includes(run.status)) throw illegal(executionId, run.status, allowed);
-    const controller = await this.adopt(run);
-    if (!controller) throw new TrellisError('conflict', `Execution ${executionId} is being advanced by another engine (${run.owner})`, { executionId });
-    return controller;
+    return (await this.adopt(run)) ?? { owner: run.owner };
   }
 
-  /** Wakes the step of a running or paused run that waits at `nodeOrPath` (a node id, or a path when it waits at several). */
-  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal, audit?: AuditEvent): Promise<void> {
-    const controller = await this.control(executionId, ['running', 'paused']);
+  /**
+   * Wakes the step of a running or paused run that waits at `nodeOrPath` (a node id, or a path when
+   * it waits at several). Resolves false, waking nothing, when another live process drives the run.
+   */
+  async wake(executionId: string, nodeOrPath: string, signal: WakeSignal, audit?: AuditEvent): Promise<boolean> {
+    const controller = await this.find(executionId, ['running', 'paused']);
+    if (!(controller instanceof RunController)) return false;
     await controller.wake(resolvePath(controller, nodeOrPath, executionId), signal, audit);
+    return true;
+  }
+
+  /**
+   * Leaves a pause, resume or cancel in the inbox of a run this process does not drive, and
+   * announces it to the fleet; whether it was stored (not when the run is neither running nor paused).
+   */
+  async requestControl(runId: string, request: RunControlRequest): Promise<boolean> {
+    if (!(await this.#deliver(runId, [RUN_PATH], CONTROL_INBOX_EVENT, controlPayload(request)))) return false;
+    const storage = await this.#parts.storage();
+    await storage.announceWork?.(runId).catch((error: unknown) => this.#parts.reportError('announce', error));
+    return true;
   }
 
   /**
@@ -365,6 +391,11 @@ export class HotRuns implements RunOwner, ChildRuns {
       if (!controller) continue;
       const step = controller.step(event.path);
       try {
+        const request = controlRequest(event);
+        if (request) {
+          if (await this.#applyControl(controller, request)) taken.push(event.id);
+          continue;
+        }
         // An approval given on a submit-only process travels this way too (see inbox-wakes.ts).
         const wake = inboxWake(step, event, () => acceptsEvent(controller.contextFor(step!), event.payload));
         if (wake) await controller.wake(event.path, wake);
@@ -380,6 +411,34 @@ export class HotRuns implements RunOwner, ChildRuns {
       }
     }
     if (taken.length > 0) await storage.deleteDeliveredEvents(taken);
+  }
+
+  /**
+   * Applies a pause, resume or cancel another process left (see inbox-wakes.ts), as the call would
+   * have here: one that no longer applies (the run is already paused, or ended) is dropped. Resolves
+   * false, leaving it for the run's real owner, when this process's view is stale (another process
+   * claimed the run while this one still held it, unaware); true once what it did is committed.
+   */
+  async #applyControl(controller: RunController, request: RunControlRequest): Promise<boolean> {
+    const storage = await this.#parts.storage();
+    const stored = await storage.getRun(controller.id);
+    if (stored?.owner !== undefined && stored.owner !== this.#parts.instanceId) return false;
+    const status = controller.run.status;
+    let landed: Promise<void> | undefined;
+    try {
+      if (request.action === 'cancel') {
+        controller.cancel(request.reason);
+        landed = controller.committed();
+      } else if (request.action === 'pause' && status === 'running') landed = controller.pause();
+      else if (request.action === 'resume' && status === 'paused') landed = controller.resume();
+    } catch (error) {
+      // No longer applies (ended meanwhile, or paused only for approvals): as the call would have refused.
+      if (error instanceof IllegalStateError) return true;
+      throw error;
+    }
+    // A refused commit never lands: the run is let go here, and `done` settles instead.
+    if (landed) await Promise.race([landed, controller.done.catch(() => undefined)]);
+    return true;
   }
 
   /** A child run ended: wake the parent's `sub_workflow` step (loading the parent if needed). */

@@ -1,7 +1,9 @@
 /**
- * What the run inbox carries besides events: an approval or rejection given on a process that does
- * not drive the run (a submit-only engine). It travels as a delivered event under a reserved name,
- * addressed to the step's path, and the run's owner turns it back into the wake-up it stands for.
+ * What the run inbox carries besides events: an approval or rejection, or a pause, resume or
+ * cancel, asked on a process that does not drive the run (a submit-only engine, or any engine
+ * while another live process drives the run). It travels as a delivered event under a reserved
+ * name, addressed to the step's path (a run-wide request to the path ''), and the run's owner
+ * turns it back into the wake-up or the call it stands for.
  */
 import type { WakeSignal } from '../nodes/node-handler.js';
 import type { Json } from '../kernel/json.js';
@@ -17,9 +19,33 @@ export const APPROVAL_INBOX_EVENT = 'trellis:approval';
  */
 export const CHILD_INBOX_EVENT = 'trellis:child';
 
-/** Whether an inbox item is one of the engine's own (an approval decision, a child's end) rather than a host's event. */
+/** The inbox name of a pause, resume or cancel asked on a process that does not drive the run. */
+export const CONTROL_INBOX_EVENT = 'trellis:control';
+
+/** The path a run-wide request ({@link CONTROL_INBOX_EVENT}) is addressed to: no step has it. */
+export const RUN_PATH = '';
+
+/** Whether an inbox item is one of the engine's own (an approval decision, a child's end, a control request) rather than a host's event. */
 export function isReserved(event: string): boolean {
-  return event === APPROVAL_INBOX_EVENT || event === CHILD_INBOX_EVENT;
+  return event === APPROVAL_INBOX_EVENT || event === CHILD_INBOX_EVENT || event === CONTROL_INBOX_EVENT;
+}
+
+/** A pause, resume or cancel left for the run's driver. */
+export type RunControlRequest = { readonly action: 'pause' | 'resume' } | { readonly action: 'cancel'; readonly reason: string };
+
+/** The payload a control request is stored with. */
+export function controlPayload(request: RunControlRequest): Json {
+  return { ...request };
+}
+
+/** The control request an inbox item carries; undefined for any other item, or one not in this form. */
+export function controlRequest(item: DeliveredEvent): RunControlRequest | undefined {
+  if (item.event !== CONTROL_INBOX_EVENT) return undefined;
+  const payload = item.payload as { action?: unknown; reason?: unknown } | null;
+  const action = payload?.action;
+  if (action === 'pause' || action === 'resume') return { action };
+  if (action === 'cancel') return { action, reason: typeof payload?.reason === 'string' ? payload.reason : 'cancelled by request' };
+  return undefined;
 }
 
 type ApprovalSignal = Extract<WakeSignal, { kind: 'approval' }>;
