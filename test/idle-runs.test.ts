@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, MemoryStorage, ScriptedProvider, workflow, type Storage } from '../src/index.js';
 import { FakeClock } from '../src/testing/index.js';
-import { PARKED_UNTIL_WOKEN } from '../src/planner/run-parking.js';
+import { CHILD_CHECK_MIN_MS, PARKED_UNTIL_WOKEN } from '../src/planner/run-parking.js';
 import { until } from './helpers.js';
 import { scratch } from './scratch.js';
 import { scratchStorages } from './scratch-storages.js';
@@ -136,5 +136,67 @@ describe('every way a parked run is woken', () => {
     await submit.approve(id, 'ok');
     expect((await submit.wait(id, { pollMs: 5 })).output_data).toEqual({ n: 5 });
     await Promise.all([submit.close(), worker.close()]);
+  });
+});
+
+describe.each(kinds)('a parent waiting on a child run is parked too (%s)', (_kind, make) => {
+  const child = () => workflow('child', { id: 'child', variables: { n: 'number' } }).approval('ok').transform('twice', { n: 'input.n * 2' }).end({ n: 'twice.n' });
+  const parent = () => workflow('parent', { variables: { n: 'number' } }).subWorkflow('call', { workflow_id: 'child', input_mapping: { n: 'input.n' } }).end({ got: 'call.output.n' });
+
+  it("holds neither while the child waits on a person; the child's end loads and finishes the parent", async () => {
+    const storage = make();
+    const { engine } = engineOn(storage);
+    await engine.workflows.create(child());
+    const ids = await Promise.all([1, 2, 3].map((n) => engine.start(parent(), { n })));
+    await until(async () => engine.metrics().runtime.active_runs === 0 && (await storage.listRuns({ workflow_id: 'child', status: 'paused' })).length === 3);
+    const [run] = await Promise.all(ids.map((id) => storage.getRun(id)));
+    expect(run?.owner).toBeUndefined();
+    for (const kid of await storage.listRuns({ workflow_id: 'child' })) await engine.approve(kid.id, 'ok');
+    const ended = await Promise.all(ids.map((id) => engine.wait(id)));
+    expect(ended.map((r) => r.output_data)).toEqual([{ got: 2 }, { got: 4 }, { got: 6 }]);
+    await engine.close();
+  });
+
+  it('a parent whose child is driven here stays loaded until the child is parked (no park and reload per call)', async () => {
+    const storage = make();
+    const parks: string[] = [];
+    const watched = new Proxy(storage, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        if (key === 'updateRun') return (id: string, patch: { owner?: unknown }, expect?: unknown) => ('owner' in patch && patch.owner === undefined && parks.push(id), target.updateRun(id, patch as never, expect as never));
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    // The child's call answers a few turns of the event loop later, after the parent's parking check.
+    const slow = new ScriptedProvider(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return 'ok';
+    });
+    const { engine } = engineOn(watched, { providers: { mock: slow } });
+    await engine.workflows.create(workflow('quick', { id: 'quick', variables: { n: 'number' } }).prompt('ask', { model: 'mock:m', template: 'x' }).transform('twice', { n: 'input.n * 2' }).end({ n: 'twice.n' }));
+    const quick = workflow('parent', { variables: { n: 'number' } }).subWorkflow('call', { workflow_id: 'quick', input_mapping: { n: 'input.n' } }).end({ got: 'call.output.n' });
+    const runs = await Promise.all([1, 2, 3, 4].map((n) => engine.run(quick, { n })));
+    expect(runs.map((r) => r.output_data)).toEqual([{ got: 2 }, { got: 4 }, { got: 6 }, { got: 8 }]);
+    expect(parks).toEqual([]);
+    await engine.close();
+  });
+
+  it("a parent whose child's wake-up was lost (the child ended while no process told it) looks again on its own", async () => {
+    const storage = make();
+    const { engine, clock } = engineOn(storage);
+    await engine.workflows.create(child());
+    const id = await engine.start(parent(), { n: 5 });
+    await until(async () => engine.metrics().runtime.active_runs === 0 && (await storage.listRuns({ workflow_id: 'child', status: 'paused' })).length === 1);
+    // Parked (unowned) until its own look at the child, a minute on.
+    await until(async () => (await storage.getRun(id))?.lease_expires_at === clock.now() + CHILD_CHECK_MIN_MS);
+    expect((await storage.getRun(id))?.owner).toBeUndefined();
+    // The child ends behind the engine's back, as when its process died between its last commit and the wake-up.
+    const [kid] = await storage.listRuns({ workflow_id: 'child' });
+    await storage.updateRun(kid!.id, { status: 'completed', output_data: { n: 50 }, completed_at: clock.now() });
+    await clock.advance(CHILD_CHECK_MIN_MS - 1000);
+    expect((await storage.getRun(id))?.status).toBe('running');
+    await clock.advance(1000);
+    expect((await engine.wait(id)).output_data).toEqual({ got: 50 });
+    await engine.close();
   });
 });

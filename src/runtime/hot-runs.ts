@@ -76,6 +76,7 @@ export class HotRuns implements RunOwner, ChildRuns {
       storage: () => parts.storage(),
       controller: (runId) => this.#controllers.get(runId),
       drop: (runId) => this.#drop(runId),
+      drivesChildOf: (controller) => controller.childWaits().some((wait) => this.#controllers.has(wait.childId)),
       load: (runId, dueOnly) => this.#loadParked(runId, dueOnly),
       timersArmed: (on) => parts.timersArmed?.(on),
       reportError: (event, error) => parts.reportError(event, error),

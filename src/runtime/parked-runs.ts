@@ -28,6 +28,12 @@ export interface ParkedRunsHost {
   /** Forgets the controller of a run being parked (it is no longer driven here). */
   drop(runId: string): void;
   /**
+   * Whether a child run `controller` waits for is driven here: its end then wakes the parent in
+   * memory, so the parent stays loaded (parking it would only load it again); once the child is
+   * parked in turn, the parent's parking is looked at again.
+   */
+  drivesChildOf(controller: RunController): boolean;
+  /**
    * Loads a parked run (claimed, single flight), if nobody drives it: with `dueOnly`, only when
    * its stored wake time has come (its timer fired), else at once (something waits in its inbox).
    */
@@ -119,7 +125,7 @@ export class ParkedRuns {
       const controller = this.#host.controller(runId);
       if (!controller || this.#closed || this.#pins.has(runId)) return;
       const at = controller.parkAt();
-      if (at !== undefined) return this.#park(controller, at);
+      if (at !== undefined) return this.#host.drivesChildOf(controller) ? undefined : this.#park(controller, at);
       // Only a commit still landing stands in the way: look again once it has.
       if (!controller.committing) return;
       await controller.committedAll();
@@ -133,6 +139,9 @@ export class ParkedRuns {
     this.#host.drop(runId);
     controller.park();
     this.#parked++;
+    // A parent loaded here, waiting for this run, may be parked now too.
+    const parentId = controller.run.parent_id;
+    if (parentId !== undefined && this.#host.controller(parentId)) this.quiet(parentId);
     let inboxed = false;
     const write = (async () => {
       const storage = await this.#host.storage();

@@ -184,8 +184,8 @@ export class RunController implements PlannerView, StepContextHost {
 
   /**
    * When this run, which only waits, needs a driver again (its nearest timer or deadline, see
-   * parkingWake), or undefined while it has work here: a step executing or about to start, a
-   * commit not landed yet, a wait this process must keep (a child run's).
+   * parkingWake), or undefined while it has work here: a step executing or about to start, or a
+   * commit not landed yet.
    */
   parkAt(): number | undefined {
     if (this.#scheduler.finished || this.#letGo || this.#executor.running > 0 || this.#executor.busy || !this.#batch.idle) return undefined;
@@ -193,7 +193,7 @@ export class RunController implements PlannerView, StepContextHost {
     // must wait (or, in a user's pause, wait or be held pending).
     const steps = this.#steps;
     if (steps.live !== steps.waitingCount + (this.#scheduler.paused ? steps.pending.size : 0)) return undefined;
-    return parkingWake([...this.#steps.values()], { userPaused: this.#scheduler.paused, deadline: this.#deadline() });
+    return parkingWake([...this.#steps.values()], { userPaused: this.#scheduler.paused, deadline: this.#deadline(), now: this.#deps.clock.now() });
   }
 
   /** Whether a commit is queued or landing. */
