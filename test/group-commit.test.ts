@@ -109,6 +109,20 @@ describe.each(kinds)('group commit on %s', (_name, make) => {
     const storage = make();
     await storage.init();
     const groups = recordCommits(storage);
+    // Commits the storage has not answered yet.
+    let inFlight = 0;
+    for (const method of ['commit', 'commitMany'] as const) {
+      const original = storage[method]?.bind(storage) as ((arg: never) => Promise<unknown>) | undefined;
+      if (!original) continue;
+      (storage as unknown as Record<string, unknown>)[method] = async (arg: never) => {
+        inFlight++;
+        try {
+          return await original(arg);
+        } finally {
+          inFlight--;
+        }
+      };
+    }
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let waiting = 0;
@@ -128,6 +142,10 @@ describe.each(kinds)('group commit on %s', (_name, make) => {
     try {
       const ids = await Promise.all(Array.from({ length: 5 }, () => engine.start(chain(3), {})));
       await until(() => waiting === 5);
+      // Every run's `running` row landed: nothing of theirs is in flight when the gate opens (a
+      // commit still landing would hold the run's next one back, to go later, alone).
+      await until(async () => inFlight === 0 && (await Promise.all(ids.map((id) => storage.getStep(id, 's1')))).every((step) => step?.status === 'running'));
+      await new Promise((resolve) => setImmediate(resolve)); // and their outcomes reached the runs
       // Another process took the first run over (its owner changed under this engine).
       // Not the first run: the first to commit in a turn goes alone, the others together.
       const stolen = ids[2]!;
