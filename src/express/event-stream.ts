@@ -3,12 +3,21 @@
  * opens with a `snapshot` event (the execution record), then relays every `node:*` and
  * `execution:*` event of that run, and closes after the run ends. Listeners are attached before
  * the snapshot is read, and what arrives meanwhile is queued, so no event falls in the gap.
+ *
+ * In a fleet the run may be driven by another process, whose events fire there: while no event
+ * of the run arrives, the stream reads the run from storage every {@link STORED_POLL_MS} and sends
+ * the changes it finds as events (see stored-changes.ts), so a stream served by an API process
+ * follows a run a worker drives, and ends with it.
  */
 import type { Request, Response } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError } from '../kernel/errors.js';
 import type { TrellisEventName } from '../kernel/events.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
+import { noteEvent, seenFrom, storedChanges, type SeenState } from './stored-changes.js';
+
+/** How often a stream with no event of its run reads the run from storage. */
+export const STORED_POLL_MS = 1000;
 
 /** The events relayed to a stream. */
 export const STREAMED_EVENTS = [
@@ -51,18 +60,23 @@ function withIsoTimes(payload: unknown): unknown {
 
 /** Streams the events of run `executionId` to `res` until the run ends or the client goes away. */
 export async function streamExecutionEvents(engine: Engine, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
-  const queued: [string, unknown][] = [];
+  const queued: [TrellisEventName, unknown][] = [];
   const listeners = new Map<TrellisEventName, Listener>();
   let live = false;
   let closed = false;
   let seq = 0;
   let heartbeat: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let seen: SeenState | undefined;
+  /** An event of the run arrived since the last look at storage: it is driven here, nothing to read. */
+  let heard = false;
 
   const detach = (): void => {
     closed = true;
     for (const [name, listener] of listeners) engine.events.off(name, listener as never);
     listeners.clear();
     if (heartbeat) clearInterval(heartbeat);
+    if (poll) clearInterval(poll);
   };
   const send = (name: string, data: unknown): void => {
     if (!closed) res.write(`id: ${++seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -73,9 +87,19 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     detach();
     res.end();
   };
-  const relay = (name: string, payload: unknown): void => {
+  const relay = (name: TrellisEventName, payload: unknown): void => {
+    heard = true;
+    if (seen) noteEvent(seen, name, payload as { path?: string });
     send(name, withIsoTimes(payload));
     if (FINAL_EVENTS.has(name)) finish();
+  };
+  const readStored = async (): Promise<void> => {
+    const execution = await engine.get(executionId);
+    if (closed || heard || !execution || !seen) return;
+    for (const [name, payload] of storedChanges(seen, execution, engine.clock.now())) {
+      send(name, withIsoTimes(payload));
+      if (FINAL_EVENTS.has(name)) return finish();
+    }
   };
 
   for (const name of STREAMED_EVENTS) {
@@ -107,6 +131,7 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
   res.flushHeaders();
   req.socket.setNoDelay(true);
   send('snapshot', snapshot);
+  seen = seenFrom(snapshot);
   live = true;
   for (const [name, payload] of queued.splice(0)) {
     relay(name, payload);
@@ -117,4 +142,13 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     if (!closed) res.write(': keep-alive\n\n');
   }, heartbeatMs);
   heartbeat.unref();
+  poll = setInterval(() => {
+    if (closed) return;
+    if (heard) {
+      heard = false;
+      return;
+    }
+    readStored().catch(() => undefined);
+  }, STORED_POLL_MS);
+  poll.unref();
 }
