@@ -35,6 +35,8 @@ export class RunWaiter {
   #release = noop;
   /** Resolves when the engine lets its runs go: every wait in flight stops. */
   readonly #gone = new Promise<void>((resolve) => (this.#release = resolve));
+  /** `#gone` as a wait for a run's end reads it (the run did not end here); made once, not per wait. */
+  readonly #goneNo = this.#gone.then(no);
 
   constructor(parts: RunWaiterParts) {
     this.#parts = parts;
@@ -56,7 +58,7 @@ export class RunWaiter {
       if (hot) {
         if (until === 'end') {
           // Parked meanwhile (it only waits): read on from storage, woken by the run's events here.
-          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#gone.then(no), hot.letGo.then(no)]), signal);
+          const ended = await untilAborted(Promise.race([hot.ended, this.#goneNo]), signal);
           // Everything the controller holds is committed once `done` resolved: no read back.
           if (ended) return hot.execution();
           this.#assertHeld(executionId);
@@ -111,5 +113,4 @@ export class RunWaiter {
 }
 
 const noop = (): void => undefined;
-const yes = (): boolean => true;
 const no = (): boolean => false;
