@@ -59,6 +59,8 @@ export class StepExecutor {
   #inflightCount = 0;
   /** Pure steps to run before the next commit, oldest first. */
   readonly #ready: string[] = [];
+  /** How many of `#ready`'s entries are queued: the array is reused, not emptied (see `#inflightCount`). */
+  #readyCount = 0;
   #draining = false;
   #running = 0;
   #idle: (() => void) | undefined;
@@ -86,7 +88,7 @@ export class StepExecutor {
     const { deps, plan, budget, batch } = this.#parts;
     this.#running++;
     budget.acquire();
-    if (wake === undefined && !budgetWaived && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
+    if (wake === undefined && !budgetWaived && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready[this.#readyCount++] = path;
     else batch.after(() => this.#execute(path, wake, budgetWaived));
   }
 
@@ -103,13 +105,13 @@ export class StepExecutor {
       // rest wait for the commit, so a long run of pure steps neither holds the event loop nor
       // goes unpersisted for long.
       let i = 0;
-      for (; i < this.#ready.length && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
-      for (; i < this.#ready.length; i++) {
+      for (; i < this.#readyCount && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
+      for (; i < this.#readyCount; i++) {
         const path = this.#ready[i]!;
         this.#parts.batch.after(() => this.#execute(path));
       }
     } finally {
-      this.#ready.length = 0;
+      this.#readyCount = 0;
       this.#draining = false;
     }
   }
