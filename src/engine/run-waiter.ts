@@ -48,7 +48,18 @@ export class RunWaiter {
     this.#release();
   }
 
-  async wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+  wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+    // engine.run's wait, the common one: a run driven here, to its end, with no signal. One
+    // promise chain answers it; the loop below (an async function, costly to enter and for V8 to
+    // optimise) is for every other case, and for this one when the run is let go before it ends.
+    if ((options.until === undefined || options.until === 'end') && options.signal === undefined && !this.#released) {
+      const hot = this.#parts.hot.get(executionId);
+      if (hot) return Promise.race([hot.ended, this.#goneNo]).then((ended) => (ended ? hot.execution() : this.#waitLoop(executionId, options)));
+    }
+    return this.#waitLoop(executionId, options);
+  }
+
+  async #waitLoop(executionId: string, options: WaitOptions): Promise<WorkflowExecution> {
     const until = options.until ?? 'end';
     const { signal } = options;
     const { hot: runs, events } = this.#parts;
