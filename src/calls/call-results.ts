@@ -31,8 +31,11 @@ export function parseJson(text: string): Json | undefined {
   const lead = text[start];
   if (lead !== '{' && lead !== '[' && lead !== '`') return undefined;
   let body = text.trim();
-  const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/i.exec(body);
-  if (fence) body = fence[1]!;
+  // Only a fenced answer needs the regex; a bracketed prose answer ("[done]") then stops at couldBeJson.
+  if (lead === '`') {
+    const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/i.exec(body);
+    if (fence) body = fence[1]!;
+  }
   const first = body[0];
   if (first !== '{' && first !== '[') return undefined;
   if (!couldBeJson(body)) return undefined;

@@ -34,7 +34,10 @@ export function resolveInput(workflow: WorkflowDefinition, input: unknown, maxBy
   assertJsonDepth(value, 'input');
   let size: number;
   try {
-    size = Buffer.byteLength(JSON.stringify(value));
+    const text = JSON.stringify(value);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a short text cannot be over the limit, and
+    // every run pays this check, so only a text that might be is measured in bytes.
+    size = text.length * 3 <= maxBytes ? text.length : Buffer.byteLength(text);
   } catch (error) {
     throw new InvalidInputError([{ path: ['input'], code: 'not_json', message: `run input is not JSON-serialisable: ${(error as Error).message}` }]);
   }

@@ -254,8 +254,10 @@ export class Engine {
   async #start(workflow: WorkflowSource, input: unknown, options: RunOptions, yieldToCaller: boolean): Promise<string> {
     this.#assertTakingRuns();
     options.signal?.throwIfAborted();
-    const known = await this.#targets.resolve(workflow, input);
-    const storage = await this.init();
+    // A workflow started before and an open storage are known at once: awaiting them would cost
+    // every run two turns of the microtask queue, which a loop of short runs pays in full.
+    const known = this.#targets.known(workflow) ?? (await this.#targets.resolve(workflow, input));
+    const storage = this.#storage ?? (await this.init());
     const id = await this.#admission.create(storage, known, input, options, undefined, yieldToCaller);
     this.#waiter.cancelOnAbort(id, options.signal);
     return id;

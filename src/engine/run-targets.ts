@@ -35,6 +35,11 @@ export class RunTargets {
     this.#parts = parts;
   }
 
+  /** The target `workflow` resolved to before, when it is cached (see {@link resolve}). */
+  known(workflow: WorkflowSource): RunTarget | undefined {
+    return this.#resolved.get(workflow);
+  }
+
   /** The stored version `workflow` runs as; the input, providers and tools are checked before anything is stored. */
   async resolve(workflow: WorkflowSource, input: unknown): Promise<RunTarget> {
     const known = this.#resolved.get(workflow);

@@ -35,6 +35,8 @@ export class RunWaiter {
   #release = noop;
   /** Resolves when the engine lets its runs go: every wait in flight stops. */
   readonly #gone = new Promise<void>((resolve) => (this.#release = resolve));
+  /** `#gone` as a wait for a run's end reads it (the run did not end here); made once, not per wait. */
+  readonly #goneNo = this.#gone.then(no);
 
   constructor(parts: RunWaiterParts) {
     this.#parts = parts;
@@ -46,7 +48,18 @@ export class RunWaiter {
     this.#release();
   }
 
-  async wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+  wait(executionId: string, options: WaitOptions = {}): Promise<WorkflowExecution> {
+    // engine.run's wait, the common one: a run driven here, to its end, with no signal. One
+    // promise chain answers it; the loop below (an async function, costly to enter and for V8 to
+    // optimise) is for every other case, and for this one when the run is let go before it ends.
+    if ((options.until === undefined || options.until === 'end') && options.signal === undefined && !this.#released) {
+      const hot = this.#parts.hot.get(executionId);
+      if (hot) return Promise.race([hot.ended, this.#goneNo]).then((ended) => (ended ? hot.execution() : this.#waitLoop(executionId, options)));
+    }
+    return this.#waitLoop(executionId, options);
+  }
+
+  async #waitLoop(executionId: string, options: WaitOptions): Promise<WorkflowExecution> {
     const until = options.until ?? 'end';
     const { signal } = options;
     const { hot: runs, events } = this.#parts;
@@ -56,7 +69,7 @@ export class RunWaiter {
       if (hot) {
         if (until === 'end') {
           // Parked meanwhile (it only waits): read on from storage, woken by the run's events here.
-          const ended = await untilAborted(Promise.race([hot.done.then(yes, no), this.#gone.then(no), hot.letGo.then(no)]), signal);
+          const ended = await untilAborted(Promise.race([hot.ended, this.#goneNo]), signal);
           // Everything the controller holds is committed once `done` resolved: no read back.
           if (ended) return hot.execution();
           this.#assertHeld(executionId);
@@ -111,5 +124,4 @@ export class RunWaiter {
 }
 
 const noop = (): void => undefined;
-const yes = (): boolean => true;
 const no = (): boolean => false;

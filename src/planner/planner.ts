@@ -70,12 +70,14 @@ export function arrivedInputs(plan: Plan, view: PlannerView, prefix: string, nod
   const node = plan.nodes.get(nodeId)!;
   const join = plan.joins.get(nodeId);
   const arrived: ArrivedInput[] = [];
-  for (const edge of node.incoming) {
+  const incoming = node.incoming;
+  for (let i = 0; i < incoming.length; i++) {
+    const edge = incoming[i]!;
     if (edge.kind === 'body') continue;
     const step = view.step(prefix + edge.source_node_id);
     if (step?.status !== 'completed' || !edgeFollowed(plan.nodes.get(edge.source_node_id)!, step, edge, prefix, view)) continue;
     const branch = join?.branchOf.get(edge.source_node_id);
-    arrived.push({ sourceNodeId: edge.source_node_id, output: step.output_data, ...(branch === undefined ? {} : { branch }) });
+    arrived.push(branch === undefined ? { sourceNodeId: edge.source_node_id, output: step.output_data } : { sourceNodeId: edge.source_node_id, output: step.output_data, branch });
   }
   return arrived;
 }
@@ -90,7 +92,11 @@ export function readiness(plan: Plan, view: PlannerView, prefix: string, nodeId:
   let resolved = 0;
   let failed = 0;
   const active: PlanEdge[] = [];
-  for (const edge of node.incoming) {
+  // Indexed, not for-of: until V8 optimises it, a for-of makes an iterator and a result object
+  // per edge, and readiness runs for every successor of every step.
+  const incoming = node.incoming;
+  for (let i = 0; i < incoming.length; i++) {
+    const edge = incoming[i]!;
     if (edge.kind === 'body') {
       // Entering an iteration: the edge is live exactly in iterations of its own loop.
       if (scope === null) scope = parseIterationPrefix(prefix);

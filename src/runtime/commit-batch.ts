@@ -172,35 +172,73 @@ export class CommitBatch {
     this.#chain = queued ? this.#chain.then(write, write) : write();
   }
 
-  async #write(commit: StepCommit, after: readonly (() => void)[], created: Creation | undefined): Promise<void> {
-    // Counted as writing until its callbacks ran: a commit flushed meanwhile queues behind it.
+  /**
+   * Writes `commit`, then runs its callbacks; counted as writing until they ran, so a commit
+   * flushed meanwhile queues behind it. Written with `then` rather than as an async function: it
+   * runs for every commit, and an async function's frame and awaits cost more than these callbacks.
+   */
+  #write(commit: StepCommit, after: readonly (() => void)[], created: Creation | undefined): Promise<void> {
+    if (this.#dead) {
+      this.#writing--;
+      return RESOLVED;
+    }
+    let landing: Promise<boolean>;
     try {
-      if (this.#dead) return;
-      let landed: boolean;
-      try {
-        // Through the storage's commit group: it shares a transaction with other runs' commits ready now.
-        landed = await commitGroupOf(this.#hooks.storage()).commit(commit);
-      } catch (error) {
-        this.#dead = true;
-        this.#release(commit);
-        this.#hooks.failed(toTrellisError(error, 'storage'));
-        return;
-      }
+      // Through the storage's commit group: it shares a transaction with other runs' commits ready now.
+      landing = commitGroupOf(this.#hooks.storage()).commit(commit);
+    } catch (error) {
+      this.#notWritten(commit, error);
+      return RESOLVED;
+    }
+    return landing.then(
+      (landed) => this.#landed(commit, landed, after, created),
+      (error: unknown) => this.#notWritten(commit, error),
+    );
+  }
+
+  /** The commit came back from storage: written (`landed`), or refused by a claim that took the run over. */
+  #landed(commit: StepCommit, landed: boolean, after: readonly (() => void)[], created: Creation | undefined): Promise<void> | undefined {
+    let yielding: Promise<void> | undefined;
+    try {
       if (!landed) {
         this.#dead = true;
         const message = `Run ${this.#runId} was taken over by another claim (it is no longer owned by ${commit.expect?.owner ?? 'nobody'} at revision ${commit.expect?.revision}); this process stops driving it`;
         this.#hooks.failed(new TrellisError('conflict', message, { executionId: this.#runId }));
-        return;
+        return undefined;
       }
       if (created) {
         created.landed();
-        if (created.yieldFirst) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (created.yieldFirst) {
+          yielding = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#runAfter(after));
+          return yielding;
+        }
       }
+      for (const callback of after) callback();
+      return undefined;
+    } finally {
+      if (yielding === undefined) this.#writing--;
+    }
+  }
+
+  #runAfter(after: readonly (() => void)[]): void {
+    try {
       for (const callback of after) callback();
     } finally {
       this.#writing--;
     }
   }
+
+  /** The commit failed (nothing of it written): the run is no longer driven here. */
+  #notWritten(commit: StepCommit, error: unknown): void {
+    try {
+      this.#dead = true;
+      this.#release(commit);
+      this.#hooks.failed(toTrellisError(error, 'storage'));
+    } finally {
+      this.#writing--;
+    }
+  }
+
 
   /**
    * After a failed commit (nothing of it written): gives the run's lease up when the storage still

@@ -64,6 +64,10 @@ export class RunController implements PlannerView, StepContextHost {
   /** Resolves `letGo` (made only when someone waits for it). */
   #resolveLetGo: (() => void) | undefined;
   #letGoPromise: Promise<void> | undefined;
+  /** How `ended` settled (true: the run ended; false: let go), once it has. */
+  #endedAs: boolean | undefined;
+  #endedPromise: Promise<boolean> | undefined;
+  #resolveEnded: ((ended: boolean) => void) | undefined;
   /** A check for quiet is queued behind the next commit (see #scheduleFlush). */
   #quietAsked = false;
   readonly #quiet = (): void => {
@@ -171,6 +175,24 @@ export class RunController implements PlannerView, StepContextHost {
   /** Resolves with the final run record when the run completes, fails or is cancelled. */
   get done(): Promise<RunRecord> {
     return this.#row.done;
+  }
+
+  /**
+   * Resolves with true once the run has ended and its final state is committed (as `done`), or
+   * with false when this process stops driving it first (parked, detached, abandoned): a waiter
+   * for the run's end needs one promise, not a race over `done` and `letGo` made for every wait.
+   */
+  get ended(): Promise<boolean> {
+    if (this.#endedAs !== undefined) return Promise.resolve(this.#endedAs);
+    return (this.#endedPromise ??= new Promise<boolean>((resolve) => (this.#resolveEnded = resolve)));
+  }
+
+  /** Settles `ended` (once). */
+  #settleEnded(ended: boolean): void {
+    if (this.#endedAs !== undefined) return;
+    this.#endedAs = ended;
+    this.#resolveEnded?.(ended);
+    this.#resolveEnded = undefined;
   }
 
   /**
@@ -477,6 +499,7 @@ export class RunController implements PlannerView, StepContextHost {
     this.#executor.abortAll(new TrellisError('cancelled', `The engine driving run ${this.id} closed`, { executionId: this.id }));
     this.#trace?.end(why);
     this.#resolveLetGo?.();
+    this.#settleEnded(false);
   }
 
   // ---- Settling steps and ending the run ----
@@ -531,6 +554,7 @@ export class RunController implements PlannerView, StepContextHost {
       this.#deps.owner.runFinished(this.id);
       this.#deps.owner.runSettled(this.run);
       this.#row.resolve();
+      this.#settleEnded(true);
     });
   }
 
@@ -555,5 +579,6 @@ export class RunController implements PlannerView, StepContextHost {
     this.#executor.abortAll(error);
     this.#deps.owner.runFinished(this.id);
     this.#row.reject(error);
+    this.#settleEnded(false);
   }
 }

@@ -138,7 +138,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   }
   let current: StepRecord | undefined;
   let held: string[] | undefined;
-  const progress = new NodeProgress();
+  const progress = new StepProgress();
   const trace: TraceStep[] = new Array<TraceStep>(ordered.length);
   for (let i = 0; i < ordered.length; i++) {
     const step = ordered[i]!;
@@ -154,7 +154,7 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   }
   current ??= ordered.at(-1);
   // Built field by field, never with `delete`: this runs for every `get` and every finished `run`.
-  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: progress.counts(nodes.size, run.status), execution_trace: trace };
+  const record: Mutable<WorkflowExecution> = { id: run.id, workflow_id: run.workflow_id, workflow_version: run.workflow_version, status: run.status, context: context ?? contexts!.get('')!, input_data: run.input_data, created_at: iso(run.created_at), progress: progress.flat ? progress.counts(nodes.size, run.status) : nodeProgress(ordered, nodes.size, run.status), execution_trace: trace };
   if (current) {
     record.current_node_id = current.node_id;
     (record.progress as Mutable<WorkflowExecution['progress']>).current_step = current.path;
@@ -170,6 +170,13 @@ export function toWorkflowExecution(run: RunRecord, steps: readonly StepRecord[]
   if (run.breakpoints !== undefined) record.breakpoints = run.breakpoints;
   if (held !== undefined) record.paused_before = held;
   return record;
+}
+
+/** {@link NodeProgress} over `steps`. */
+function nodeProgress(steps: readonly StepRecord[], nodes: number, status: RunStatus): { completed_nodes: number; total_nodes: number } {
+  const progress = new NodeProgress();
+  for (const step of steps) progress.add(step);
+  return progress.counts(nodes, status);
 }
 
 /**
@@ -195,6 +202,31 @@ class NodeProgress {
     for (const id of this.#skipped) if (!this.#ran.has(id)) skippedOnly++;
     const total = status === 'completed' ? this.#ran.size : Math.max(nodes - skippedOnly, this.#ran.size);
     return { completed_nodes: this.#completed.size, total_nodes: total };
+  }
+}
+
+/**
+ * {@link NodeProgress} while every step is a top-level one (its path is its node id): each node
+ * then has at most one step (a retry rewrites its row), so counting steps counts nodes, with no
+ * set of ids made for every view. `flat` turns false at the first step in a loop iteration, and
+ * the view counts with NodeProgress instead.
+ */
+class StepProgress {
+  flat = true;
+  #completed = 0;
+  #ran = 0;
+  #skipped = 0;
+
+  add(step: StepRecord): void {
+    if (step.path !== step.node_id) this.flat = false;
+    if (step.status === 'skipped') this.#skipped++;
+    else this.#ran++;
+    if (step.status === 'completed') this.#completed++;
+  }
+
+  counts(nodes: number, status: RunStatus): { completed_nodes: number; total_nodes: number } {
+    const total = status === 'completed' ? this.#ran : Math.max(nodes - this.#skipped, this.#ran);
+    return { completed_nodes: this.#completed, total_nodes: total };
   }
 }
 

@@ -50,9 +50,17 @@ export class StepExecutor {
    * Attempts executing now, each knowing its slot. An array, not a map by path: a Map whose last
    * entry is deleted shrinks its table, which cost an allocation for every step.
    */
-  readonly #inflight: InflightStep[] = [];
+  readonly #inflight: (InflightStep | undefined)[] = [];
+  /**
+   * How many of `#inflight`'s slots hold an attempt. The array keeps its length (freed slots are
+   * cleared, not popped): V8 trims an array's storage when a pop empties it, and every step that
+   * ran alone then allocated it again.
+   */
+  #inflightCount = 0;
   /** Pure steps to run before the next commit, oldest first. */
   readonly #ready: string[] = [];
+  /** How many of `#ready`'s entries are queued: the array is reused, not emptied (see `#inflightCount`). */
+  #readyCount = 0;
   #draining = false;
   #running = 0;
   #idle: (() => void) | undefined;
@@ -68,7 +76,7 @@ export class StepExecutor {
 
   /** Whether any handler is executing now. */
   get busy(): boolean {
-    return this.#inflight.length > 0;
+    return this.#inflightCount > 0;
   }
 
   /**
@@ -80,7 +88,7 @@ export class StepExecutor {
     const { deps, plan, budget, batch } = this.#parts;
     this.#running++;
     budget.acquire();
-    if (wake === undefined && !budgetWaived && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready.push(path);
+    if (wake === undefined && !budgetWaived && deps.handlers.get(plan.nodes.get(this.#parts.step(path)!.node_id)!.type)?.pure === true) this.#ready[this.#readyCount++] = path;
     else batch.after(() => this.#execute(path, wake, budgetWaived));
   }
 
@@ -97,13 +105,13 @@ export class StepExecutor {
       // rest wait for the commit, so a long run of pure steps neither holds the event loop nor
       // goes unpersisted for long.
       let i = 0;
-      for (; i < this.#ready.length && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
-      for (; i < this.#ready.length; i++) {
+      for (; i < this.#readyCount && i < MAX_PURE_STEPS_PER_COMMIT; i++) this.#execute(this.#ready[i]!);
+      for (; i < this.#readyCount; i++) {
         const path = this.#ready[i]!;
         this.#parts.batch.after(() => this.#execute(path));
       }
     } finally {
-      this.#ready.length = 0;
+      this.#readyCount = 0;
       this.#draining = false;
     }
   }
@@ -128,11 +136,14 @@ export class StepExecutor {
 
   /** Aborts the step's attempt, if one is executing: it settles at once with `reason`. */
   abort(path: string, reason: unknown): void {
-    this.#inflight.find((inflight) => inflight.path === path)?.abort(reason);
+    for (let i = 0; i < this.#inflightCount; i++) {
+      const inflight = this.#inflight[i]!;
+      if (inflight.path === path) return inflight.abort(reason);
+    }
   }
 
   abortAll(reason: unknown): void {
-    for (const inflight of [...this.#inflight]) inflight.abort(reason);
+    for (const inflight of this.#inflight.slice(0, this.#inflightCount)) inflight!.abort(reason);
   }
 
   /** A context for `step` that is not an attempt of its own (a loop re-reading its spec on recovery). */
@@ -191,13 +202,15 @@ export class StepExecutor {
   }
 
   #enter(inflight: InflightStep): void {
-    inflight.slot = this.#inflight.length;
-    this.#inflight.push(inflight);
+    inflight.slot = this.#inflightCount;
+    this.#inflight[this.#inflightCount++] = inflight;
   }
 
   /** Removes `inflight` by moving the last attempt into its slot. */
   #leave(inflight: InflightStep): void {
-    const last = this.#inflight.pop()!;
+    const lastSlot = --this.#inflightCount;
+    const last = this.#inflight[lastSlot]!;
+    this.#inflight[lastSlot] = undefined;
     if (last !== inflight) {
       last.slot = inflight.slot;
       this.#inflight[inflight.slot] = last;
