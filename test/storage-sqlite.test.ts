@@ -155,6 +155,32 @@ describe('SqliteStorage specifics', () => {
     await storage.close();
   });
 
+  it('upgrades a version 12 step log to write order, each run folding its entries as before', async () => {
+    const path = nextFile();
+    const v12 = new Database(path);
+    v12.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 12).length)) v12.exec(statement);
+    v12.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '12')").run();
+    const insertRun = v12.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES (?, 'wf', 1, 'running', '{}', '{}', 1, 0, 0)");
+    const append = v12.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, ?, ?)');
+    const line = (step: StepRecord) => encodeLoggedStep(step, undefined, 1 << 20, []);
+    // Written in the old key order, which is not the order the runs' entries were written in.
+    for (const run of ['b', 'a']) {
+      insertRun.run(run);
+      append.run(run, 2, logEntry([line(makeStep(run, 'x', 1, { output_data: `${run}2` }))]));
+      append.run(run, 1, logEntry([line(makeStep(run, 'x', 1, { status: 'running' })), line(makeStep(run, 'y', 2, { status: 'running' }))]));
+    }
+    v12.close();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    for (const run of ['a', 'b']) {
+      expect((await storage.getSteps(run)).map((s) => [s.path, s.status, s.output_data])).toEqual([['x', 'completed', `${run}2`], ['y', 'running', undefined]]);
+      await storage.commit({ runId: run, steps: [makeStep(run, 'y', 2, { output_data: `${run}3` })] });
+    }
+    expect((await storage.getSteps('a')).map((s) => [s.path, s.output_data])).toEqual([['x', 'a2'], ['y', 'a3']]);
+    await storage.close();
+  });
+
   it('appends one log entry per commit and never rewrites an earlier one', async () => {
     const path = nextFile();
     const storage = new SqliteStorage(path);

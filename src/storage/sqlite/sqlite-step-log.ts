@@ -41,7 +41,7 @@ const APPROVALS_SQL =
 export class SqliteStepLog {
   /** Writes the lines of every entry this log appends (one encoder, reused: see StepLineEncoder). */
   readonly #stepLines = new StepLineEncoder();
-  readonly #append: Database.Statement<[string, string, string]>;
+  readonly #append: Database.Statement<[string, string]>;
   readonly #entries: Database.Statement<[string], Row>;
   readonly #allEntries: Database.Statement<[], Row>;
   readonly #hasWaits: Database.Statement<[string], Row>;
@@ -56,8 +56,8 @@ export class SqliteStepLog {
   readonly #blob: Database.Statement<[string], Row>;
 
   constructor(raw: Database.Database) {
-    // n counts a run's entries; the sub-select is one seek to the end of the run's key range.
-    this.#append = raw.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM workflow_step_log WHERE run_id = ?), ?)');
+    // n is the rowid: one more than the largest, so after every entry already written (schema 13).
+    this.#append = raw.prepare('INSERT INTO workflow_step_log (run_id, body) VALUES (?, ?)');
     this.#entries = raw.prepare('SELECT body FROM workflow_step_log WHERE run_id = ? ORDER BY n');
     this.#allEntries = raw.prepare('SELECT run_id, body FROM workflow_step_log ORDER BY run_id, n');
     this.#hasWaits = raw.prepare('SELECT 1 FROM workflow_step_waits WHERE run_id = ? LIMIT 1');
@@ -99,7 +99,7 @@ export class SqliteStepLog {
       if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event, wait.approvalSince);
       else (ended ??= []).push(step);
     }
-    this.#append.run(runId, runId, logEntry(lines));
+    this.#append.run(runId, logEntry(lines));
     // A step that no longer waits leaves the waits table; one look first, since most runs have no waits.
     if (ended && this.#hasWaits.get(runId)) for (const step of ended) this.#dropWait.run(runId, step.path);
     for (const blob of blobs) {
