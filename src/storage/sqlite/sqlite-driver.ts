@@ -30,7 +30,7 @@ import { attachCalls } from '../step-calls.js';
 import { escapeText } from '../odd-text.js';
 import { LocalWorkSignals } from '../local-work-signals.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
-import { SqliteStepLog } from './sqlite-step-log.js';
+import { SqliteStepLog, WAITS_OF_RUN } from './sqlite-step-log.js';
 import { SqliteRunDeletion } from './sqlite-run-deletion.js';
 import { BLOCKING_BUSY_MS, isBusy, retryWhenBusy, whenNotBusy } from './sqlite-busy.js';
 import * as catalog from '../sql/sql-catalog.js';
@@ -42,6 +42,9 @@ type Row = Record<string, unknown>;
 interface Statements {
   readonly runCas: Database.Statement<[string], Row>;
   readonly runPatchable: Database.Statement<[string], Row>;
+  /** runCas and runPatchable for a commit: with whether the run has waits (see WAITS_OF_RUN). */
+  readonly commitFence: Database.Statement<[string], Row>;
+  readonly commitPatchable: Database.Statement<[string], Row>;
   readonly runFull: Database.Statement<[string], Row>;
   readonly upsertCall: Database.Statement<unknown[]>;
   readonly insertRun: Database.Statement<unknown[]>;
@@ -60,6 +63,8 @@ function prepare(raw: Database.Database): Statements {
   return {
     runCas: raw.prepare('SELECT status, revision, owner FROM workflow_executions WHERE id = ?'),
     runPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')} FROM workflow_executions WHERE id = ?`),
+    commitFence: raw.prepare(`SELECT status, revision, owner, ${WAITS_OF_RUN} FROM workflow_executions WHERE id = ?`),
+    commitPatchable: raw.prepare(`SELECT ${RUN_PATCH_COLUMNS.join(', ')}, ${WAITS_OF_RUN} FROM workflow_executions WHERE id = ?`),
     runFull: raw.prepare(`SELECT ${COLUMNS.runs.map((c) => `"${c.name}"`).join(', ')} FROM workflow_executions WHERE id = ?`),
     // The per-run hot path (create, read, read steps) as prepared statements: no query building per call.
     insertRun: raw.prepare(`INSERT INTO workflow_executions (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`),
@@ -319,17 +324,12 @@ export class SqliteDriver extends SqlStorage {
       if (!matchesExpectation(commit.create, commit.expect)) return false;
       if (s.insertRun.run(encodeCells(COLUMNS.runs, commit.create)).changes !== 1) throw runExists(commit.create.id);
     }
-    if (commit.run) {
-      const current = s.runPatchable.get(commit.runId);
-      if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-      this.#patchRun(commit.runId, current, commit.run);
-    } else {
-      const current = s.runCas.get(commit.runId);
-      if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
-    }
+    const current = (commit.run ? s.commitPatchable : s.commitFence).get(commit.runId);
+    if (!current || !matchesExpectation(expectationTarget(current), commit.expect)) return false;
+    if (commit.run) this.#patchRun(commit.runId, current, commit.run);
     const steps = dedupeSteps(commit.steps);
     const calls = attachCalls(commit.runId, steps, commit.calls, ',');
-    s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes);
+    s.steps.append(commit.runId, steps, calls.byPath, this.#largeOutputBytes, current.had_waits === 1);
     for (const record of calls.rest) s.upsertCall.run(encodeCells(COLUMNS.executions, record));
     if (commit.audit) for (const event of commit.audit) s.insertAudit.run(encodeCells(COLUMNS.audit, event));
     return true;
