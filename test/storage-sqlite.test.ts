@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import * as vitest from 'vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SqliteStorage, type ModelCallRecord, type StepRecord, Engine, workflow, ScriptedProvider } from '../src/index.js';
 import { describeStorageConformance } from '../src/testing/index.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
@@ -179,6 +179,26 @@ describe('SqliteStorage specifics', () => {
     }
     expect((await storage.getSteps('a')).map((s) => [s.path, s.output_data])).toEqual([['x', 'a2'], ['y', 'a3']]);
     await storage.close();
+  });
+
+  it('checkpoints the WAL in a worker thread while commits go on, and leaves no WAL behind on close', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    const before = statSync(path).size;
+    // 200 write transactions of a few pages each: fewer WAL pages than SQLite's own checkpoint waits for (1,000).
+    for (let i = 0; i < 100; i++) {
+      await storage.createRun(makeRun(`r${i}`));
+      await storage.commit({ runId: `r${i}`, steps: [makeStep(`r${i}`, 'a', 1, { output_data: 'x'.repeat(200) })] });
+    }
+    // Only a checkpoint writes pages to the database file.
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 64 * 1024), { timeout: 5000 });
+    await storage.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const reopened = new SqliteStorage(path);
+    await reopened.init();
+    expect((await reopened.getSteps('r99')).map((s) => s.output_data)).toEqual(['x'.repeat(200)]);
+    await reopened.close();
   });
 
   it('appends one log entry per commit and never rewrites an earlier one', async () => {

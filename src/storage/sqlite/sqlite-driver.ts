@@ -32,6 +32,7 @@ import { LocalWorkSignals } from '../local-work-signals.js';
 import { parseStepCallId } from '../../kernel/call-ids.js';
 import { SqliteStepLog, WAITS_OF_RUN } from './sqlite-step-log.js';
 import { SqliteRunDeletion } from './sqlite-run-deletion.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { BLOCKING_BUSY_MS, isBusy, retryWhenBusy, whenNotBusy } from './sqlite-busy.js';
 import * as catalog from '../sql/sql-catalog.js';
 
@@ -100,6 +101,8 @@ export class SqliteDriver extends SqlStorage {
   readonly #signals = new LocalWorkSignals();
   /** Run updates by the set of columns they write: SQLite rewrites index entries of every column in SET. */
   readonly #patchStatements = new Map<string, Database.Statement<unknown[]>>();
+  /** Runs the WAL checkpoints in a worker thread, off the event loop (sqlite-checkpointer.ts). */
+  readonly #checkpointer: WalCheckpointer;
 
   /** `Database` is better-sqlite3's class, imported by `SqliteStorage` (which names the package when it is missing). */
   constructor(options: SqliteStorageOptions | string, Database: typeof BetterSqlite3) {
@@ -128,6 +131,7 @@ export class SqliteDriver extends SqlStorage {
     this.#raw = raw;
     this.#largeOutputBytes = largeOutputBytes;
     this.#transaction = raw.transaction((fn: () => unknown) => fn());
+    this.#checkpointer = new WalCheckpointer(raw, resolved.path);
   }
 
   /**
@@ -135,12 +139,15 @@ export class SqliteDriver extends SqlStorage {
    * another process holds the write lock, waits for it without blocking (a promise then).
    */
   #write<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T | Promise<T> {
+    let result: T | Promise<T>;
     try {
-      return this.#writeNow(operation, fn, ...args);
+      result = this.#writeNow(operation, fn, ...args);
     } catch (error) {
       if (!isBusy(error)) throw error;
-      return retryWhenBusy(() => this.#writeNow(operation, fn, ...args));
+      result = retryWhenBusy(() => this.#writeNow(operation, fn, ...args));
     }
+    this.#checkpointer.afterWrite();
+    return result;
   }
 
   #writeNow<A extends unknown[], T>(operation: string, fn: (statements: Statements, ...args: A) => T, ...args: A): T {
@@ -201,6 +208,7 @@ export class SqliteDriver extends SqlStorage {
 
   async close(): Promise<void> {
     await this.ctx.db.destroy();
+    await this.#checkpointer.close();
     if (this.#raw.open) this.#raw.close();
   }
 
