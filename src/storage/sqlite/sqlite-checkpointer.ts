@@ -84,7 +84,14 @@ export class WalCheckpointer {
       this.#off = true;
       return undefined;
     }
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, path } });
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, path } });
+    } catch {
+      // A runtime without worker threads: the commit that asked must not fail for it.
+      this.#off = true;
+      return undefined;
+    }
     // A checkpointer never keeps the process alive.
     worker.unref();
     worker.on('message', (message) => {
