@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import * as vitest from 'vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SqliteStorage, type ModelCallRecord, type StepRecord, Engine, workflow, ScriptedProvider } from '../src/index.js';
 import { describeStorageConformance } from '../src/testing/index.js';
 import { SCHEMA_VERSION, pendingMigrations } from '../src/storage/sql/sql-schema.js';
@@ -153,6 +153,52 @@ describe('SqliteStorage specifics', () => {
     await storage.commit({ runId: 'live', steps: [makeStep('live', 'ask', 1, { started_at: 7 })] });
     expect(await storage.findApprovalWaiters()).toEqual([]);
     await storage.close();
+  });
+
+  it('upgrades a version 12 step log to write order, each run folding its entries as before', async () => {
+    const path = nextFile();
+    const v12 = new Database(path);
+    v12.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 12).length)) v12.exec(statement);
+    v12.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '12')").run();
+    const insertRun = v12.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES (?, 'wf', 1, 'running', '{}', '{}', 1, 0, 0)");
+    const append = v12.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, ?, ?)');
+    const line = (step: StepRecord) => encodeLoggedStep(step, undefined, 1 << 20, []);
+    // Written in the old key order, which is not the order the runs' entries were written in.
+    for (const run of ['b', 'a']) {
+      insertRun.run(run);
+      append.run(run, 2, logEntry([line(makeStep(run, 'x', 1, { output_data: `${run}2` }))]));
+      append.run(run, 1, logEntry([line(makeStep(run, 'x', 1, { status: 'running' })), line(makeStep(run, 'y', 2, { status: 'running' }))]));
+    }
+    v12.close();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    for (const run of ['a', 'b']) {
+      expect((await storage.getSteps(run)).map((s) => [s.path, s.status, s.output_data])).toEqual([['x', 'completed', `${run}2`], ['y', 'running', undefined]]);
+      await storage.commit({ runId: run, steps: [makeStep(run, 'y', 2, { output_data: `${run}3` })] });
+    }
+    expect((await storage.getSteps('a')).map((s) => [s.path, s.output_data])).toEqual([['x', 'a2'], ['y', 'a3']]);
+    await storage.close();
+  });
+
+  it('checkpoints the WAL in a worker thread while commits go on, and leaves no WAL behind on close', async () => {
+    const path = nextFile();
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    const before = statSync(path).size;
+    // 200 write transactions of a few pages each: fewer WAL pages than SQLite's own checkpoint waits for (1,000).
+    for (let i = 0; i < 100; i++) {
+      await storage.createRun(makeRun(`r${i}`));
+      await storage.commit({ runId: `r${i}`, steps: [makeStep(`r${i}`, 'a', 1, { output_data: 'x'.repeat(200) })] });
+    }
+    // Only a checkpoint writes pages to the database file.
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 64 * 1024), { timeout: 5000 });
+    await storage.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const reopened = new SqliteStorage(path);
+    await reopened.init();
+    expect((await reopened.getSteps('r99')).map((s) => s.output_data)).toEqual(['x'.repeat(200)]);
+    await reopened.close();
   });
 
   it('appends one log entry per commit and never rewrites an earlier one', async () => {

@@ -5,7 +5,7 @@
 import { TrellisError } from '../../kernel/errors.js';
 
 /** Schema version this code writes and understands. */
-export const SCHEMA_VERSION = 12;
+export const SCHEMA_VERSION = 13;
 
 /** The two SQL dialects Trellis ships. */
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -229,6 +229,12 @@ const MIGRATIONS: readonly Migration[] = [
         scope ${t.text} PRIMARY KEY, tokens ${t.num} NOT NULL, refilled_at ${t.num} NOT NULL)${t.clustered}`,
     ],
   },
+  {
+    // SQLite's step log in write order (see step-log.ts): a group commit of many runs appends its
+    // entries side by side at the end of the table, not one at the end of each run's key range.
+    version: 13,
+    statements: (t) => (t.dialect === 'sqlite' ? [...SQLITE_STEP_LOG_IN_WRITE_ORDER] : []),
+  },
 ];
 
 const SQLITE_APPROVAL_WAITS: readonly string[] = [
@@ -271,6 +277,25 @@ const SQLITE_STEP_LOG: readonly string[] = [
     WHERE status = 'waiting' AND (due_at IS NOT NULL OR wait_event IS NOT NULL)`,
   `INSERT INTO workflow_step_blobs (run_id, hash) SELECT DISTINCT run_id, output_ref FROM workflow_execution_steps WHERE output_ref IS NOT NULL`,
   `DROP TABLE workflow_execution_steps`,
+];
+
+/**
+ * The step log keyed by its rowid `n`, in the order entries were written, with an index on the run
+ * (whose entries list a run's rows in rowid order, so a run's entries are read in order without a
+ * sort). Schema 4 clustered the log on (run_id, n): one run's commit wrote the end of its run's
+ * key range, but a group of 100 runs' commits wrote 100 leaves, one per run, about a WAL page per
+ * commit. Now the group's entries share the last leaves of the table, and the index's small
+ * entries share theirs (measured in docs/performance-notes.md, 2026-12-02). A new entry's rowid is
+ * one more than the largest in the table, so a run's entries stay in the order they were written
+ * (its earlier entries are in the table; SQLite picks another rowid only once 2^63 - 1 is taken).
+ */
+const SQLITE_STEP_LOG_IN_WRITE_ORDER: readonly string[] = [
+  `CREATE TABLE workflow_step_log_13 (
+    n INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES workflow_executions (id) ON DELETE CASCADE, body TEXT NOT NULL)`,
+  `INSERT INTO workflow_step_log_13 (run_id, body) SELECT run_id, body FROM workflow_step_log ORDER BY run_id, n`,
+  `DROP TABLE workflow_step_log`,
+  `ALTER TABLE workflow_step_log_13 RENAME TO workflow_step_log`,
+  `CREATE INDEX workflow_step_log_run ON workflow_step_log (run_id)`,
 ];
 
 /** The `trellis_meta` table, created before anything else so the version can be read. */

@@ -34,6 +34,12 @@ function waitOf(step: StepRecord): Wait | undefined {
   return due === null && event === null && approvalSince === null ? undefined : { due, event, approvalSince };
 }
 
+/**
+ * Whether a run has rows in the waits table, as a column of the select that reads the run's fence
+ * in a commit (sqlite-driver.ts): one statement per commit where two cost a microsecond more.
+ */
+export const WAITS_OF_RUN = 'EXISTS (SELECT 1 FROM workflow_step_waits w WHERE w.run_id = workflow_executions.id) AS had_waits';
+
 const APPROVALS_SQL =
   `SELECT w.run_id, w.path, r.workflow_id, r.workflow_version FROM workflow_step_waits w JOIN workflow_executions r ON r.id = w.run_id ` +
   `WHERE w.approval_since IS NOT NULL AND r.status IN (${TIMER_STATUSES})`;
@@ -41,10 +47,9 @@ const APPROVALS_SQL =
 export class SqliteStepLog {
   /** Writes the lines of every entry this log appends (one encoder, reused: see StepLineEncoder). */
   readonly #stepLines = new StepLineEncoder();
-  readonly #append: Database.Statement<[string, string, string]>;
+  readonly #append: Database.Statement<[string, string]>;
   readonly #entries: Database.Statement<[string], Row>;
   readonly #allEntries: Database.Statement<[], Row>;
-  readonly #hasWaits: Database.Statement<[string], Row>;
   readonly #putWait: Database.Statement<[string, string, number | null, string | null, number | null]>;
   readonly #dropWait: Database.Statement<[string, string]>;
   readonly #due: Database.Statement<[number, number], Row>;
@@ -56,11 +61,10 @@ export class SqliteStepLog {
   readonly #blob: Database.Statement<[string], Row>;
 
   constructor(raw: Database.Database) {
-    // n counts a run's entries; the sub-select is one seek to the end of the run's key range.
-    this.#append = raw.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM workflow_step_log WHERE run_id = ?), ?)');
+    // n is the rowid: one more than the largest, so after every entry already written (schema 13).
+    this.#append = raw.prepare('INSERT INTO workflow_step_log (run_id, body) VALUES (?, ?)');
     this.#entries = raw.prepare('SELECT body FROM workflow_step_log WHERE run_id = ? ORDER BY n');
     this.#allEntries = raw.prepare('SELECT run_id, body FROM workflow_step_log ORDER BY run_id, n');
-    this.#hasWaits = raw.prepare('SELECT 1 FROM workflow_step_waits WHERE run_id = ? LIMIT 1');
     this.#putWait = raw.prepare(
       'INSERT INTO workflow_step_waits (run_id, path, due_at, wait_event, approval_since) VALUES (?, ?, ?, ?, ?) ' +
         'ON CONFLICT (run_id, path) DO UPDATE SET due_at = excluded.due_at, wait_event = excluded.wait_event, approval_since = excluded.approval_since',
@@ -85,9 +89,10 @@ export class SqliteStepLog {
 
   /**
    * Appends one entry with `steps` (each path once) and the call lines `calls` holds for them, and
-   * keeps the waits and blob references in step. Inside the commit's transaction.
+   * keeps the waits and blob references in step. Inside the commit's transaction. `hadWaits`: the
+   * run had rows in the waits table before this commit (read with its fence, see {@link WAITS_OF_RUN}).
    */
-  append(runId: string, steps: readonly StepRecord[], calls: ReadonlyMap<string, string>, largeOutputBytes: number): void {
+  append(runId: string, steps: readonly StepRecord[], calls: ReadonlyMap<string, string>, largeOutputBytes: number, hadWaits: boolean): void {
     if (steps.length === 0) return;
     const lines = new Array<string>(steps.length);
     const blobs: BlobRow[] = [];
@@ -99,9 +104,9 @@ export class SqliteStepLog {
       if (wait) this.#putWait.run(runId, step.path, wait.due, wait.event, wait.approvalSince);
       else (ended ??= []).push(step);
     }
-    this.#append.run(runId, runId, logEntry(lines));
-    // A step that no longer waits leaves the waits table; one look first, since most runs have no waits.
-    if (ended && this.#hasWaits.get(runId)) for (const step of ended) this.#dropWait.run(runId, step.path);
+    this.#append.run(runId, logEntry(lines));
+    // A step that no longer waits leaves the waits table; most runs have none, and then nothing is to drop.
+    if (ended && hadWaits) for (const step of ended) this.#dropWait.run(runId, step.path);
     for (const blob of blobs) {
       this.#insertBlob.run(blob.hash, blob.data);
       this.#refBlob.run(runId, blob.hash);
