@@ -105,3 +105,21 @@ describe('a deleted workflow id re-created', () => {
     await engine.close();
   });
 });
+
+describe('runs started together with a new workflow object', () => {
+  it('share its one validation and store: one version, one write, every run on it; a bad input fails alone', async () => {
+    const storage = new MemoryStorage();
+    let saves = 0;
+    const save = storage.saveWorkflow.bind(storage);
+    storage.saveWorkflow = (record) => (saves++, save(record));
+    const engine = engineOn(storage);
+    const flow = workflow('together', { variables: { n: 'number' } }).prompt('say', { model: 'mock:any', template: 'n={{input.n}}' }).end({ text: 'say.text' });
+    const started = await Promise.allSettled([...Array.from({ length: 50 }, (_, n) => engine.start(flow, { n })), engine.start(flow, { n: 'not a number' } as never)]);
+    expect(started.filter((s) => s.status === 'fulfilled')).toHaveLength(50);
+    expect(started.at(-1)).toMatchObject({ status: 'rejected', reason: { code: 'invalid_input' } });
+    expect(saves).toBe(1);
+    const runs = await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? [engine.wait(s.value)] : [])));
+    expect(new Set(runs.map((r) => `${r.workflow_id}@${r.workflow_version}`))).toEqual(new Set(['together@1']));
+    await engine.close();
+  });
+});

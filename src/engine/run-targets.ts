@@ -29,6 +29,12 @@ export class RunTargets {
    * deep-frozen when it first lands here and a builder never changes, so a hit is never stale.
    */
   readonly #resolved = new WeakMap<object, RunTarget>();
+  /**
+   * Definitions being stored, by the object passed: runs started together with a new workflow
+   * (200 at once, say) share its one validation and store instead of each doing both. The input
+   * is checked by admission, as on a cache hit.
+   */
+  readonly #storing = new WeakMap<object, Promise<RunTarget>>();
   readonly #versions = new Map<string, WorkflowDefinition>();
 
   constructor(parts: RunTargetsParts) {
@@ -42,7 +48,7 @@ export class RunTargets {
 
   /** The stored version `workflow` runs as; the input, providers and tools are checked before anything is stored. */
   async resolve(workflow: WorkflowSource, input: unknown): Promise<RunTarget> {
-    const known = this.#resolved.get(workflow);
+    const known = this.#resolved.get(workflow) ?? this.#storing.get(workflow);
     if (known) return known;
     const def = resolveDefinition(workflow, this.#parts.validation());
     resolveInput(def, input, this.#parts.maxInputBytes);
@@ -53,10 +59,19 @@ export class RunTargets {
     // build() may, so it is built again on every start.
     const cacheable = isWorkflowBuilder(workflow) || typeof (workflow as { build?: unknown }).build !== 'function';
     if (cacheable && !isWorkflowBuilder(workflow)) deepFreeze(workflow);
-    const stored = await this.#parts.workflows.ensureStored(def);
-    const target = { def: stored.definition, workflowId: stored.id, version: stored.version };
-    if (cacheable) this.#resolved.set(workflow, target);
-    return target;
+    const storing = this.#parts.workflows.ensureStored(def).then((stored): RunTarget => {
+      const target = { def: stored.definition, workflowId: stored.id, version: stored.version };
+      if (cacheable) this.#resolved.set(workflow, target);
+      return target;
+    });
+    if (cacheable) {
+      this.#storing.set(workflow, storing);
+      storing.then(
+        () => this.#storing.delete(workflow),
+        () => this.#storing.delete(workflow),
+      );
+    }
+    return storing;
   }
 
   /** A stored workflow version's definition (cached: versions never change). */
