@@ -130,12 +130,18 @@ describe('SqliteStorage specifics', () => {
     check.close();
   });
 
-  it('upgrades a version 5 database, listing the approvals its live runs already waited at', async () => {
+  /** A new database file as schema `version` left it: the migrations up to it, and the version recorded. */
+  const databaseAtVersion = (version: number) => {
     const path = nextFile();
-    const v5 = new Database(path);
-    v5.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 5).length)) v5.exec(statement);
-    v5.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '5')").run();
+    const db = new Database(path);
+    db.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', version).length)) db.exec(statement);
+    db.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', ?)").run(String(version));
+    return { path, db };
+  };
+
+  it('upgrades a version 5 database, listing the approvals its live runs already waited at', async () => {
+    const { path, db: v5 } = databaseAtVersion(5);
     const insertRun = v5.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES (?, 'wf', 2, ?, '{}', '{}', 1, 0, 0)");
     insertRun.run('live', 'paused');
     insertRun.run('over', 'completed');
@@ -156,11 +162,7 @@ describe('SqliteStorage specifics', () => {
   });
 
   it('upgrades a version 12 step log to write order, each run folding its entries as before', async () => {
-    const path = nextFile();
-    const v12 = new Database(path);
-    v12.exec('CREATE TABLE trellis_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    for (const statement of pendingMigrations('sqlite', '', 0).slice(0, -pendingMigrations('sqlite', '', 12).length)) v12.exec(statement);
-    v12.prepare("INSERT INTO trellis_meta (key, value) VALUES ('schema_version', '12')").run();
+    const { path, db: v12 } = databaseAtVersion(12);
     const insertRun = v12.prepare("INSERT INTO workflow_executions (id, workflow_id, workflow_version, status, input_data, variables, created_at, revision, recovery_count) VALUES (?, 'wf', 1, 'running', '{}', '{}', 1, 0, 0)");
     const append = v12.prepare('INSERT INTO workflow_step_log (run_id, n, body) VALUES (?, ?, ?)');
     const line = (step: StepRecord) => encodeLoggedStep(step, undefined, 1 << 20, []);
