@@ -148,6 +148,17 @@ describe('engine roles', () => {
     await Promise.all([submit.close(), work.close(), other.close()]);
   });
 
+  it('resume asked where the run is not driven is refused for a run paused only for approvals, as where it is', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    await work.startBackground();
+    const id = await submit.start(review(), { n: 3 });
+    await until(() => waitingAt(submit, id, 'ok'));
+    await expect(submit.resume(id)).rejects.toMatchObject({ code: 'illegal_state', message: expect.stringContaining('waits for approval at ok: approve or reject it instead') });
+    expect(await storage.findDeliveredEvents([id], 10)).toEqual([]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
   it('a queued run (pending) that no process drives is cancelled in storage by a submit-only engine', async () => {
     const storage = new MemoryStorage();
     const { submit, work } = fleet(storage);

@@ -16,6 +16,7 @@ import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors
 import type { HotRuns } from '../runtime/hot-runs.js';
 import { RunController } from '../runtime/run-controller.js';
 import { APPROVAL_INBOX_EVENT, approvalPayload, type RunControlRequest } from '../runtime/inbox-wakes.js';
+import { liveWaits } from '../planner/run-outcome.js';
 import { WorkClaims } from '../runtime/work-claims.js';
 
 /** What an engine process does in a fleet sharing one storage (see docs/scaling-out.md). */
@@ -81,6 +82,7 @@ export class EngineFleet {
       const run = await storage.getRun(executionId);
       if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
       if (!allowed.includes(run.status)) throw new IllegalStateError(`Execution ${executionId} is ${run.status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status: run.status } });
+      if (request.action === 'resume') await refuseResumeOfApprovals(storage, executionId);
       const done =
         run.status === 'pending' && request.action === 'cancel'
           ? await storage.commit({ runId: executionId, steps: [], run: { status: 'cancelled', error_message: request.reason, completed_at: this.#parts.clock.now(), owner: undefined, lease_expires_at: undefined }, expect: { status: 'pending', revision: run.revision }, ...(audit ? { audit: [audit] } : {}) })
@@ -184,4 +186,16 @@ function waitingApproval(steps: readonly StepRecord[], nodeOrPath: string, execu
   if (candidates.length > 1) throw new IllegalStateError(`Node "${nodeOrPath}" waits at several paths (${candidates.map((c) => c.path).join(', ')}); name one`, { executionId, nodeId: nodeOrPath });
   const step = steps.find((s) => s.path === nodeOrPath || s.node_id === nodeOrPath);
   throw new IllegalStateError(`Node "${nodeOrPath}" of execution ${executionId} is not waiting for approval${step ? ` (it is ${step.status})` : ''}`, { executionId, nodeId: nodeOrPath });
+}
+
+/**
+ * A run stored as `paused` only because every live step waits for a person is not resumed, it is
+ * approved: refused here as the driving engine refuses it (whose view the stored steps give, as a
+ * run loaded from them reads its pause), rather than sent to the driver to be dropped.
+ */
+async function refuseResumeOfApprovals(storage: Storage, executionId: string): Promise<void> {
+  const steps = await storage.getSteps(executionId);
+  if (liveWaits(steps, undefined) !== 'approvals') return;
+  const waiting = steps.filter((s) => s.status === 'waiting').map((s) => s.path);
+  throw new IllegalStateError(`Execution ${executionId} waits for approval at ${waiting.join(', ')}: approve or reject it instead`, { executionId, details: { waiting } });
 }
