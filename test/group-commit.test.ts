@@ -55,7 +55,16 @@ function recordCommits(storage: Storage): StepCommit[][] {
   return groups;
 }
 
-describe.each(kinds)('group commit on %s', (_name, make) => {
+/**
+ * MemoryStorage does not group (its commits cost no I/O: `groupCommits` false); the grouping is
+ * exercised on it through a subclass that asks for it, over its reference `commitMany`.
+ */
+class GroupingMemoryStorage extends MemoryStorage {
+  override readonly groupCommits = true;
+}
+const grouping = kinds.map(([name, make]): [string, () => Storage] => (name === 'memory' ? [name, () => new GroupingMemoryStorage()] : [name, make]));
+
+describe.each(grouping)('group commit on %s', (_name, make) => {
   it('50 runs in flight on one engine all complete, sharing transactions, each step committed exactly once', async () => {
     const storage = make();
     await storage.init();
@@ -191,6 +200,23 @@ describe('PostgreSQL group commit when the server refuses a statement', () => {
       expect(await storage.getRun('p3')).toMatchObject({ status: 'completed', revision: 1 });
     } finally {
       await storage.close();
+    }
+  });
+});
+
+describe('MemoryStorage (groupCommits false)', () => {
+  it('takes every commit at once, one by one: nothing waits for a group to form', async () => {
+    const storage = new MemoryStorage();
+    const groups = recordCommits(storage);
+    const engine = new Engine({ storage, providers: { p: nextTick } });
+    try {
+      const ids = await Promise.all(Array.from({ length: 10 }, () => engine.start(chain(3), {})));
+      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
+      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+      expect(groups.length).toBeGreaterThan(10);
+      expect(groups.every((g) => g.length === 1)).toBe(true);
+    } finally {
+      await engine.close();
     }
   });
 });

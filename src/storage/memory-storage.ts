@@ -146,6 +146,9 @@ export class MemoryStorage implements Storage {
     return true;
   }
 
+  /** A commit here costs no I/O: grouping would only delay it (see {@link Storage.groupCommits}). */
+  readonly groupCommits: boolean = false;
+
   /** One commit after the other: each is atomic on its own (nothing here awaits mid-commit), so a group is too. */
   commitMany(commits: readonly StepCommit[]): Promise<CommitOutcome[]> {
     return commitEach(this, commits);

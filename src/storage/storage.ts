@@ -186,6 +186,13 @@ export interface Storage {
    * one run are applied in the order given. Without it, the engine calls {@link commit} for each.
    */
   commitMany?(commits: readonly StepCommit[]): Promise<CommitOutcome[]>;
+  /**
+   * Optional: `false` when grouping the commits of different runs saves this storage nothing (its
+   * commit costs no I/O, as MemoryStorage's): the engine then sends each commit at once instead of
+   * letting commits ready in the same turn of the event loop gather first. Default: group
+   * whenever {@link commitMany} exists.
+   */
+  readonly groupCommits?: boolean;
   /** All steps of a run, ordered by `seq`. */
   getSteps(runId: string): Promise<StepRecord[]>;
   getStep(runId: string, path: string): Promise<StepRecord | undefined>;
