@@ -5,7 +5,7 @@
  * runs nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, MemoryStorage, type PostgresStorage, workflow, type Provider, type StepCommit, type Storage, type WorkflowBuilder } from '../src/index.js';
+import { Engine, MemoryStorage, type PostgresStorage, workflow, type Provider, type StepCommit, type Storage, type WorkflowBuilder, type WorkflowExecution } from '../src/index.js';
 import { makeCall, makeRun, makeStep } from '../src/testing/storage-fixtures.js';
 import { scratch } from './scratch.js';
 import { scratchStorages } from './scratch-storages.js';
@@ -19,6 +19,14 @@ function chain(n: number): WorkflowBuilder<object> {
   let wf: WorkflowBuilder<object> = workflow('group-chain').prompt('s1', { model: 'p:m', template: 'a' });
   for (let i = 2; i <= n; i++) wf = wf.prompt(`s${i}`, { model: 'p:m', template: `{{s${i - 1}.text}}b` });
   return wf.end({ last: `s${n}.text` });
+}
+
+/** Starts `count` runs of `chain(steps)` at once and waits until every one has completed. */
+async function runChains(engine: Engine, count: number, steps: number): Promise<WorkflowExecution[]> {
+  const ids = await Promise.all(Array.from({ length: count }, () => engine.start(chain(steps), {})));
+  const runs = await Promise.all(ids.map((id) => engine.wait(id)));
+  expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+  return runs;
 }
 
 /** Answers on the next macrotask: the steps of runs in flight settle together, as under load. */
@@ -71,9 +79,7 @@ describe.each(grouping)('group commit on %s', (_name, make) => {
     const groups = recordCommits(storage);
     const engine = new Engine({ storage, providers: { p: nextTick } });
     try {
-      const ids = await Promise.all(Array.from({ length: 50 }, () => engine.start(chain(6), {})));
-      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
-      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+      const runs = await runChains(engine, 50, 6);
       expect(runs.every((r) => JSON.stringify(r.output_data) === JSON.stringify(runs[0]!.output_data))).toBe(true);
       // Grouped: commits of different runs shared a transaction.
       expect(Math.max(...groups.map((g) => g.length))).toBeGreaterThan(1);
@@ -84,7 +90,7 @@ describe.each(grouping)('group commit on %s', (_name, make) => {
       }
       expect([...completed.values()].every((n) => n === 1)).toBe(true);
       let stored = 0;
-      for (const id of ids) {
+      for (const { id } of runs) {
         const steps = await storage.getSteps(id);
         expect(steps.every((s) => s.status === 'completed')).toBe(true);
         expect(steps.filter((s) => /^s\d$/.test(s.path)).map((s) => s.path)).toEqual(['s1', 's2', 's3', 's4', 's5', 's6']);
@@ -210,9 +216,7 @@ describe('MemoryStorage (groupCommits false)', () => {
     const groups = recordCommits(storage);
     const engine = new Engine({ storage, providers: { p: nextTick } });
     try {
-      const ids = await Promise.all(Array.from({ length: 10 }, () => engine.start(chain(3), {})));
-      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
-      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+      await runChains(engine, 10, 3);
       expect(groups.length).toBeGreaterThan(10);
       expect(groups.every((g) => g.length === 1)).toBe(true);
     } finally {
@@ -228,9 +232,7 @@ describe('commit group on a storage without commitMany', () => {
     const storage = new Proxy(memory, { get: (target, key) => (key === 'commitMany' ? undefined : (Reflect.get(target, key) as unknown as { bind?: unknown }) && typeof Reflect.get(target, key) === 'function' ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target) : Reflect.get(target, key)) });
     const engine = new Engine({ storage, providers: { p: nextTick } });
     try {
-      const ids = await Promise.all(Array.from({ length: 10 }, () => engine.start(chain(3), {})));
-      const runs = await Promise.all(ids.map((id) => engine.wait(id)));
-      expect(runs.map((r) => r.status)).toEqual(ids.map(() => 'completed'));
+      await runChains(engine, 10, 3);
     } finally {
       await engine.close();
     }
