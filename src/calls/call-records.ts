@@ -28,7 +28,8 @@ export interface Exchange {
   readonly replayedFrom?: string;
 }
 /** `T` with its `readonly` modifiers removed, for records filled field by field. */
-export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+export type { Mutable } from '../kernel/mutable.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 // Call records and what they hold are made with `new`, never as literals: see plain.ts.
 const newRequestJson = plainMaker<Record<string, Json>>();

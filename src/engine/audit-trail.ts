@@ -10,6 +10,7 @@ import type { Json } from '../kernel/json.js';
 import { TrellisError } from '../kernel/errors.js';
 import type { AuditAction, AuditEvent } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 /** Who made a change, for the engine methods that take it. */
 export interface ActorOptions {
@@ -58,8 +59,6 @@ export interface AuditChange {
 }
 
 /** Makes audit events on the engine's clock and ids, and reads the trail back. */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 export class AuditTrail {
   readonly #storage: () => Promise<Storage>;
   readonly #clock: Clock;

@@ -8,6 +8,7 @@ import type { RunEventFields, TrellisEventEmitter, TrellisEventName, TrellisEven
 import type { Logger } from '../kernel/logger.js';
 import type { ModelMetrics } from '../calls/call-types.js';
 import { Histogram, type HistogramSnapshot } from './metric-histogram.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 export type { HistogramSnapshot } from './metric-histogram.js';
 
@@ -77,7 +78,6 @@ export interface EngineMetrics {
   readonly runtime: RuntimeMetrics;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface NodeCell {
   readonly steps: Mutable<StepCounters>;

@@ -13,7 +13,7 @@ import type { IdGenerator } from '../kernel/ids.js';
 import type { AuditEvent, RunRecord, StepRecord } from '../storage/records.js';
 import type { Storage } from '../storage/storage.js';
 import { IllegalStateError, NotFoundError, TrellisError } from '../kernel/errors.js';
-import type { HotRuns } from '../runtime/hot-runs.js';
+import { illegalStatus, type HotRuns } from '../runtime/hot-runs.js';
 import { RunController } from '../runtime/run-controller.js';
 import { APPROVAL_INBOX_EVENT, approvalPayload, type RunControlRequest } from '../runtime/inbox-wakes.js';
 import { liveWaits } from '../planner/run-outcome.js';
@@ -81,7 +81,7 @@ export class EngineFleet {
     for (let attempt = 0; attempt < 3; attempt++) {
       const run = await storage.getRun(executionId);
       if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-      if (!allowed.includes(run.status)) throw new IllegalStateError(`Execution ${executionId} is ${run.status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status: run.status } });
+      if (!allowed.includes(run.status)) throw illegalStatus(executionId, run.status, allowed);
       if (request.action === 'resume') await refuseResumeOfApprovals(storage, executionId);
       const done =
         run.status === 'pending' && request.action === 'cancel'
@@ -105,7 +105,7 @@ export class EngineFleet {
     const storage = await this.#parts.storage();
     const run = await storage.getRun(executionId);
     if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-    if (run.status !== 'running' && run.status !== 'paused') throw new IllegalStateError(`Execution ${executionId} is ${run.status}; this needs it to be running or paused`, { executionId, details: { status: run.status } });
+    if (run.status !== 'running' && run.status !== 'paused') throw illegalStatus(executionId, run.status, ['running', 'paused']);
     const path = waitingApproval(await storage.getSteps(executionId), nodeOrPath, executionId);
     const { ids, clock } = this.#parts;
     const stored = await storage.deliverEvent({ id: ids('evt'), run_id: executionId, path, event: APPROVAL_INBOX_EVENT, payload: approvalPayload(signal), created_at: clock.now() });

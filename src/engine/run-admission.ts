@@ -19,6 +19,7 @@ import { plainCopier, plainMaker } from '../kernel/plain.js';
 import type { HotRuns, RunAdmission } from '../runtime/hot-runs.js';
 import { breakpointIssues } from '../planner/breakpoints.js';
 import { traceparentOf, type Tracing } from '../telemetry/tracing.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 /** Options of one run. */
 export interface RunOptions extends ActorOptions {
@@ -90,7 +91,6 @@ interface ChildLink {
 const copyRunRow = plainCopier<RunRecord>();
 const makeRunRow = plainMaker<Mutable<RunRecord>>();
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * A new run's row, filled field by field: every run pays this, and a literal with conditional

@@ -5,12 +5,12 @@ import { plainMaker } from '../kernel/plain.js';
 import type { Json } from '../kernel/json.js';
 import type { ModelCall } from '../calls/model-call.js';
 import type { CompletedResult, NodeHandler } from './node-handler.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 // Kept with the step: made with `new`, not as literals (see kernel/plain.ts).
 const newOutput = plainMaker<{ [key: string]: Json }>();
 const newInput = plainMaker<{ [key: string]: Json }>();
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * `prompt_execution`: renders a template (inline, or a stored prompt by id and version) and calls

@@ -15,6 +15,7 @@ import type { RunPatch, StepCommit, Storage } from '../storage/storage.js';
 import { TrellisError, toTrellisError } from '../kernel/errors.js';
 import { plainCopier } from '../kernel/plain.js';
 import { commitGroupOf } from './commit-group.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 // The parts live as long as the run: copied into an object made with `new` (see kernel/plain.ts).
 const copyHooks = plainCopier<CommitBatchHooks>();
@@ -239,7 +240,6 @@ export class CommitBatch {
     }
   }
 
-
   /**
    * After a failed commit (nothing of it written): gives the run's lease up when the storage still
    * answers, so that recovery (here or elsewhere) continues the run at once rather than after the
@@ -254,4 +254,3 @@ export class CommitBatch {
   }
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };

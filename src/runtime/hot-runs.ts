@@ -290,13 +290,13 @@ export class HotRuns implements RunOwner, ChildRuns {
   async find(executionId: string, allowed: readonly RunRecord['status'][]): Promise<RunController | { readonly owner: string | undefined }> {
     const hot = this.#controllers.get(executionId);
     if (hot) {
-      if (!allowed.includes(hot.run.status)) throw illegal(executionId, hot.run.status, allowed);
+      if (!allowed.includes(hot.run.status)) throw illegalStatus(executionId, hot.run.status, allowed);
       return hot;
     }
     const storage = await this.#parts.storage();
     const run = await storage.getRun(executionId);
     if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
-    if (!allowed.includes(run.status)) throw illegal(executionId, run.status, allowed);
+    if (!allowed.includes(run.status)) throw illegalStatus(executionId, run.status, allowed);
     return (await this.adopt(run)) ?? { owner: run.owner };
   }
 
@@ -482,6 +482,7 @@ function resolvePath(controller: RunController, nodeOrPath: string, executionId:
   throw new IllegalStateError(`Node "${nodeOrPath}" of execution ${executionId} is not waiting${step ? ` (it is ${step.status})` : ''}`, { executionId, nodeId: nodeOrPath });
 }
 
-function illegal(executionId: string, status: string, allowed: readonly string[]): IllegalStateError {
+/** A run-control call refused for the run's status. */
+export function illegalStatus(executionId: string, status: string, allowed: readonly string[]): IllegalStateError {
   return new IllegalStateError(`Execution ${executionId} is ${status}; this needs it to be ${allowed.join(' or ')}`, { executionId, details: { status } });
 }

@@ -8,6 +8,7 @@ import { approvalAsk } from './approval-requests.js';
 import type { Json } from '../kernel/json.js';
 import type { WorkflowDefinition } from '../definition/definition.js';
 import { ScopeContexts, type ScopeContext } from './scope-contexts.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 /** A failed attempt of a step that was tried again, in {@link TraceStep.attempts}. */
 export interface TraceAttempt {
@@ -114,7 +115,6 @@ const iso = (ms: number): string => {
   return text;
 };
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const nodesByDefinition = new WeakMap<WorkflowDefinition, ReadonlyMap<string, { readonly name: string; readonly type: string }>>();
 function nodesOf(workflow: WorkflowDefinition | undefined): ReadonlyMap<string, { readonly name: string; readonly type: string }> {

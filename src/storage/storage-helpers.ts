@@ -3,6 +3,7 @@ import { TrellisError } from '../kernel/errors.js';
 import type { AuditEvent, AuditFilter, DeadLetterFilter, RunFilter, RunRecord, RunStatus, StepRecord, WorkflowFilter, WorkflowRecord } from './records.js';
 import type { PurgeFilter, RunExpectation, RunPatch, RunPatchField } from './storage.js';
 import { plainMaker } from '../kernel/plain.js';
+import type { Mutable } from '../kernel/mutable.js';
 
 /** Every field a {@link RunPatch} may set, in a fixed order (SQL storages bind them positionally). */
 export const RUN_PATCH_FIELDS: readonly RunPatchField[] = [
@@ -105,8 +106,6 @@ export function applyRunPatch(run: RunRecord, patch: RunPatch): RunRecord {
   if (run.breakpoints !== undefined) next.breakpoints = run.breakpoints;
   return next;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** True when a run's lease no longer protects it at `now` (no owner, no lease, or the lease ran out). */
 export function isClaimable(run: RunRecord, owner: string | undefined, now: number): boolean {
