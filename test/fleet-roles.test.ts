@@ -32,6 +32,16 @@ function fleet(storage: Storage, worker: { maxConcurrentRuns?: number; storage?:
   return { clock, submit, work, calls, refused };
 }
 
+/** A provider whose calls each wait until the test releases them (`held.shift()!()`), answering the prompt with a `!`. */
+function heldCalls() {
+  const held: (() => void)[] = [];
+  const mock = new ScriptedProvider(async (request) => {
+    await new Promise<void>((resolve) => held.push(resolve));
+    return `${request.prompt}!`;
+  });
+  return { held, mock };
+}
+
 const waitingAt = async (engine: Engine, id: string, path: string) => (await engine.get(id))?.execution_trace.some((s) => s.path === path && s.status === 'waiting') ?? false;
 
 describe('engine roles', () => {
@@ -103,11 +113,7 @@ describe('engine roles', () => {
   it('pause, resume and cancel asked where the run is not driven reach its driver through the run inbox', async () => {
     const storage = new MemoryStorage();
     const clock = new FakeClock();
-    const held: (() => void)[] = [];
-    const mock = new ScriptedProvider(async (request) => {
-      await new Promise<void>((resolve) => held.push(resolve));
-      return `${request.prompt}!`;
-    });
+    const { held, mock } = heldCalls();
     const submit = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, clock, role: 'submit', instanceId: 'submit' });
     const work = new Engine({ storage, providers: { mock }, clock, role: 'worker', instanceId: 'worker' });
     // Another engine that drives runs, but not this one: it used to refuse with `conflict`.
@@ -146,6 +152,27 @@ describe('engine roles', () => {
     ]);
     expect(await storage.findDeliveredEvents([id, cancelled], 10)).toEqual([]);
     await Promise.all([submit.close(), work.close(), other.close()]);
+  });
+
+  it('an approval asked of an engine that drives runs, but not this one, reaches its driver through the inbox', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const { held, mock } = heldCalls();
+    const work = new Engine({ storage, providers: { mock }, clock, role: 'worker', instanceId: 'worker' });
+    const other = new Engine({ storage, providers: { mock }, clock, instanceId: 'other' });
+    await work.startBackground();
+    // One branch waits for a person while the other's call is in flight: the worker holds the run.
+    const both = workflow('both')
+      .parallel({ ask: (b) => b.approval('ok'), busy: (b) => b.prompt('slow', { model: 'mock:m', template: 'slow' }) }, { id: 'fan' })
+      .end({ text: 'fan_merge' });
+    const id = await work.start(both, {});
+    await until(async () => held.length === 1 && (await waitingAt(work, id, 'ok')));
+    expect((await storage.getRun(id))?.owner).toBe('worker');
+    await other.approve(id, 'ok'); // used to refuse with `conflict`
+    await until(async () => (await storage.getStep(id, 'ok'))?.status === 'completed');
+    held.shift()!();
+    expect((await work.wait(id)).status).toBe('completed');
+    await Promise.all([work.close(), other.close()]);
   });
 
   it('resume asked where the run is not driven is refused for a run paused only for approvals, as where it is', async () => {
