@@ -9,7 +9,7 @@ export { Engine } from './engine/engine.js';
 export type { CloseOptions, RunOptions, StepRunOptions, WaitOptions, WaitUntil } from './engine/engine.js';
 export type { EngineOptions } from './engine/engine-options.js';
 export type { TracerProviderLike } from './telemetry/resolve-tracing.js';
-export type { EngineRole } from './engine/engine-role.js';
+export type { ControlOutcome, EngineRole } from './engine/engine-role.js';
 export type { LimitScope } from './engine/engine-options.js';
 export type { WorkflowExecution, TraceStep, WaitingFor } from './runtime/run-view.js';
 export type { ApprovalInbox, ApprovalListOptions, PendingApproval } from './engine/approval-inbox.js';

@@ -22,6 +22,13 @@ import { WorkClaims } from '../runtime/work-claims.js';
 /** What an engine process does in a fleet sharing one storage (see docs/scaling-out.md). */
 export type EngineRole = 'all' | 'submit' | 'worker';
 
+/**
+ * Where a pause, resume, approval or rejection went: `'applied'` by this process, which drives the
+ * run; `'requested'` when it was stored in the run's inbox for the process that drives it (or the
+ * next to take it), because this engine drives no run or another live process drives this one.
+ */
+export type ControlOutcome = 'applied' | 'requested';
+
 export const ENGINE_ROLES: readonly EngineRole[] = ['all', 'submit', 'worker'];
 
 /** What the role needs of its engine. */
@@ -100,8 +107,8 @@ export class EngineFleet {
    * the run, leaves an approval decision in the run's inbox and announces it: the process driving
    * the run (or the next to claim it) wakes the step.
    */
-  async wake(executionId: string, nodeOrPath: string, signal: Extract<WakeSignal, { kind: 'approval' }>, audit?: AuditEvent): Promise<void> {
-    if (this.drives && (await this.#parts.hot.wake(executionId, nodeOrPath, signal, audit))) return;
+  async wake(executionId: string, nodeOrPath: string, signal: Extract<WakeSignal, { kind: 'approval' }>, audit?: AuditEvent): Promise<ControlOutcome> {
+    if (this.drives && (await this.#parts.hot.wake(executionId, nodeOrPath, signal, audit))) return 'applied';
     const storage = await this.#parts.storage();
     const run = await storage.getRun(executionId);
     if (!run) throw new NotFoundError(`Execution ${executionId} not found`, { executionId });
@@ -113,6 +120,7 @@ export class EngineFleet {
     // The decision is stored in the inbox, not yet applied: its audit event follows it on its own.
     if (audit) await storage.appendAudit([audit]);
     await this.announce(executionId);
+    return 'requested';
   }
 
   /** Wakes event waiters; a submit-only engine leaves the event in every waiting run's inbox and announces it. */

@@ -43,7 +43,7 @@ import { checkEngineHealth, type EngineHealth, type HealthHost, type HealthOptio
 import { countRuns, type RunCountOptions } from './run-counts.js';
 import type { RunCount } from '../storage/storage.js';
 import type { Logger } from '../kernel/logger.js';
-import { EngineFleet } from './engine-role.js';
+import { type ControlOutcome, EngineFleet } from './engine-role.js';
 import { alignRuns, type RunComparison } from './run-comparison.js';
 
 export type { RunOptions } from './run-admission.js';
@@ -392,21 +392,26 @@ export class Engine {
    * Pauses a run: no new step starts; in-flight steps finish and are recorded. Resolves once that
    * is committed; on a process that does not drive the run (a submit-only engine, or while another
    * live process drives it), once the request is stored for the run's driver (see docs/scaling-out.md).
+   * Resolves with which of the two happened.
    */
-  async pause(executionId: string, options: ActorOptions = {}): Promise<void> {
+  async pause(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
     const audit = this.audit.runEvent('run.paused', executionId, options);
     const controller = await this.#fleet.control(executionId, ['running'], { action: 'pause' }, audit);
-    await controller?.pause(audit);
+    if (!controller) return 'requested';
+    await controller.pause(audit);
+    return 'applied';
   }
 
   /**
    * Resumes a paused run (in debug mode: every held step starts, and the run goes on to the next
    * breakpoint). On a process that does not drive the run, resolves once the request is stored, as {@link Engine.pause}.
    */
-  async resume(executionId: string, options: ActorOptions = {}): Promise<void> {
+  async resume(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
     const audit = this.audit.runEvent('run.resumed', executionId, options);
     const controller = await this.#fleet.control(executionId, ['paused'], { action: 'resume' }, audit);
-    await controller?.resume(audit);
+    if (!controller) return 'requested';
+    await controller.resume(audit);
+    return 'applied';
   }
 
   /**
@@ -465,19 +470,24 @@ export class Engine {
     await Promise.all(children.map(({ childId }) => this.#hot.get(childId)?.done.catch(() => undefined)));
   }
 
-  /** Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data` flows into the context. */
-  async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<void> {
+  /**
+   * Approves a `human_approval` step (a node id, or a step path such as `review[2].approve`); `data`
+   * flows into the context. Resolves `'applied'` when this process drives the run and woke the step,
+   * `'requested'` when the decision was stored for the process that drives it.
+   */
+  async approve(executionId: string, nodeOrPath: string, data?: Json, options: ActorOptions = {}): Promise<ControlOutcome> {
     assertJsonDepth(data, 'data');
-    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
+    return this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: true, ...(data === undefined ? {} : { data }) }, this.audit.runEvent('run.approved', executionId, options, { step: nodeOrPath }));
   }
 
   /**
    * Rejects a `human_approval` step: it fires `rejected`, and the run follows the `rejected` branch;
    * without one the run ends, completed, with `output_data: { rejected: { step, reason } }`.
+   * Resolves as {@link Engine.approve}.
    */
-  async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<void> {
+  async reject(executionId: string, nodeOrPath: string, reason?: string, options: ActorOptions = {}): Promise<ControlOutcome> {
     const detail = { step: nodeOrPath, ...(reason === undefined ? {} : { reason }) };
-    await this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
+    return this.#fleet.wake(executionId, nodeOrPath, { kind: 'approval', approved: false, ...(reason === undefined ? {} : { reason }) }, this.audit.runEvent('run.rejected', executionId, options, detail));
   }
 
 

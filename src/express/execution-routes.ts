@@ -2,6 +2,7 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
+import type { ControlOutcome } from '../engine/engine-role.js';
 import { NotFoundError } from '../kernel/errors.js';
 import type { TrellisEventName } from '../kernel/events.js';
 import type { WorkflowExecution } from '../runtime/run-view.js';
@@ -49,9 +50,11 @@ const COMMIT_WAIT_MS = 2000;
 /**
  * Runs a run-control call and waits until its effect is committed. The engine's pause / resume /
  * approve resolve once the change is decided in memory, before it is written; the events are
- * published only after the write, so the execution read afterwards shows the new state.
+ * published only after the write, so the execution read afterwards shows the new state. A call this
+ * process only stored for the run's driver (another process, see docs/scaling-out.md) publishes
+ * nothing here: it is not waited for, and the route answers 202.
  */
-async function committed(engine: Engine, id: string, events: readonly TrellisEventName[], act: () => Promise<void>): Promise<void> {
+async function committed(engine: Engine, id: string, events: readonly TrellisEventName[], act: () => Promise<ControlOutcome>): Promise<ControlOutcome> {
   const listeners: [TrellisEventName, (e: { executionId: string }) => void][] = [];
   let timer: NodeJS.Timeout | undefined;
   const done = new Promise<void>((resolve) => {
@@ -60,13 +63,17 @@ async function committed(engine: Engine, id: string, events: readonly TrellisEve
   });
   for (const [name, listener] of listeners) engine.events.on(name, listener as never);
   try {
-    await act();
-    await done;
+    const outcome = await act();
+    if (outcome === 'applied') await done;
+    return outcome;
   } finally {
     clearTimeout(timer);
     for (const [name, listener] of listeners) engine.events.off(name, listener as never);
   }
 }
+
+/** 200 with the execution when this process applied the call; 202 with it as stored when it only stored the request. */
+const statusOf = (outcome: ControlOutcome): number => (outcome === 'applied' ? 200 : 202);
 
 /** Adds the `/workflow-executions` routes to `router`. */
 export function mountExecutionRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
@@ -108,21 +115,21 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
 
   router.post('/workflow-executions/:id/pause', guard(authorize, 'execution:pause', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await committed(engine, id, ['execution:paused'], () => engine.pause(id, by(req)));
-    res.json(await read(id));
+    const outcome = await committed(engine, id, ['execution:paused'], () => engine.pause(id, by(req)));
+    res.status(statusOf(outcome)).json(await read(id));
   }));
 
   router.post('/workflow-executions/:id/resume', guard(authorize, 'execution:resume', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await committed(engine, id, ['execution:resumed'], () => engine.resume(id, by(req)));
-    res.json(await read(id));
+    const outcome = await committed(engine, id, ['execution:resumed'], () => engine.resume(id, by(req)));
+    res.status(statusOf(outcome)).json(await read(id));
   }));
 
   router.post('/workflow-executions/:id/approvals/:nodeId', guard(authorize, 'execution:approve', one), catching(async (req, res) => {
     const { id, nodeId } = parseRequest(ApprovalParams, req.params, 'params');
     const body = parseBody(ApprovalBody, req);
-    await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined, by(req)) : engine.reject(id, nodeId, body.reason, by(req))));
-    res.json(await read(id));
+    const outcome = await committed(engine, id, AFTER_WAKE, () => (body.approved ? engine.approve(id, nodeId, body.data as Json | undefined, by(req)) : engine.reject(id, nodeId, body.reason, by(req))));
+    res.status(statusOf(outcome)).json(await read(id));
   }));
 
   router.get('/workflow-executions/:id/logs', guard(authorize, 'execution:read', one), catching(async (req, res) => {
