@@ -202,6 +202,29 @@ describe('engine roles', () => {
     await Promise.all([submit.close(), work.close()]);
   });
 
+  it('a forced delete of a run no process drives stops waiting at its signal, and the stored cancel applies once a worker takes the run', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    await work.startBackground();
+    const id = await submit.start(review(), { n: 4 });
+    await until(() => waitingAt(submit, id, 'ok'));
+    await work.close(); // the run is parked, waiting for a person, and no worker is left
+
+    const stop = new AbortController();
+    const deleting = submit.deleteRun(id, { force: true, signal: stop.signal });
+    await until(async () => (await storage.findDeliveredEvents([id], 10)).length === 1); // the cancel request is stored
+    stop.abort(new Error('gave up'));
+    await expect(deleting).rejects.toThrow('gave up');
+    expect((await storage.getRun(id))?.status).toBe('paused');
+
+    const { work: next } = fleet(storage);
+    await next.startBackground();
+    await until(async () => (await storage.getRun(id))?.status === 'cancelled');
+    await submit.deleteRun(id);
+    expect(await storage.getRun(id)).toBeUndefined();
+    await Promise.all([submit.close(), next.close()]);
+  });
+
   it('a worker drives no more than maxConcurrentRuns at once, and takes more as runs end', async () => {
     const storage = new MemoryStorage();
     const clock = new FakeClock();

@@ -506,7 +506,7 @@ export class Engine {
     const cancel = async (id: string): Promise<void> => {
       await this.cancel(id, 'deleted', options);
       // Asked of another process (its driver): deleted once that one has ended it.
-      await this.wait(id);
+      await this.wait(id, options.signal ? { signal: options.signal } : {});
     };
     await deleteStoredRun(await this.init(), executionId, options, cancel, this.audit.runEvent('run.deleted', executionId, options));
   }

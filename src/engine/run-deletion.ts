@@ -21,6 +21,12 @@ export interface DeleteRunOptions extends ActorOptions {
    * @default false
    */
   readonly force?: boolean;
+  /**
+   * Stops waiting for another process to end a run `force` cancelled there (the promise rejects
+   * with the signal's reason, nothing is deleted, and the stored cancel request still applies when a
+   * process takes the run). Without it, such a call waits as long as no process drives the run.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of `engine.purge`. */

@@ -102,7 +102,12 @@ export function mountExecutionRoutes(router: Router, engine: Engine, options: Re
   router.delete('/workflow-executions/:id', guard(authorize, 'execution:delete', one), catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
     const { force } = parseRequest(DeleteQuery, req.query, 'query');
-    await engine.deleteRun(id, { force: force === 'true', ...by(req) });
+    // A forced delete of a run another process drives waits for that process to end it: not past the client.
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort(new Error('client went away'));
+    });
+    await engine.deleteRun(id, { force: force === 'true', signal: gone.signal, ...by(req) });
     res.status(204).end();
   }));
 
