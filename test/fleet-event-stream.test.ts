@@ -8,7 +8,7 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, MemoryStorage, ScriptedProvider, workflow } from '../src/index.js';
 import { createRouter } from '../src/express/index.js';
-import { seenFrom, storedChanges } from '../src/express/stored-changes.js';
+import { noteEvent, seenFrom, storedChanges } from '../src/express/stored-changes.js';
 import type { WorkflowExecution } from '../src/runtime/run-view.js';
 import { serveOnLoopback, until } from './helpers.js';
 import { readServerSentEvents } from './http-client.js';
@@ -77,5 +77,19 @@ describe('storedChanges', () => {
     const ended = storedChanges(seen, execution('cancelled', [['start', 'completed'], ['a', 'completed'], ['ok', 'skipped']], { error_message: 'no' }), 7);
     expect(ended.map(([name]) => name)).toEqual(['node:skipped', 'execution:cancelled']);
     expect(ended[1]![1]).toMatchObject({ executionId: 'r1', workflowId: 'wf', timestamp: 7, reason: 'no', from_storage: true });
+  });
+
+  it('does not send twice a change a look at storage sent just before its event arrived', () => {
+    const seen = seenFrom(execution('running', [['start', 'completed'], ['a', 'running']]));
+    // The commit of `a` landed and the stream looked before the event was published.
+    expect(storedChanges(seen, execution('running', [['start', 'completed'], ['a', 'completed']]), 5).map(([name]) => name)).toEqual(['node:completed']);
+    expect(noteEvent(seen, 'node:completed', { path: 'a' })).toBe(false);
+    // Later events go out, and a repeat of the same event would too.
+    expect(noteEvent(seen, 'node:started', { path: 'b' })).toBe(true);
+    expect(noteEvent(seen, 'node:completed', { path: 'a' })).toBe(true);
+    // The next look forgets what the last one sent: an event it stands for, arriving later, is new.
+    storedChanges(seen, execution('paused', [['start', 'completed'], ['a', 'completed'], ['b', 'waiting']]), 6);
+    storedChanges(seen, execution('paused', [['start', 'completed'], ['a', 'completed'], ['b', 'waiting']]), 7);
+    expect(noteEvent(seen, 'execution:paused', {})).toBe(true);
   });
 });

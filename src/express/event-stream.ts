@@ -89,7 +89,7 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
   };
   const relay = (name: TrellisEventName, payload: unknown): void => {
     heard = true;
-    if (seen) noteEvent(seen, name, payload as { path?: string });
+    if (seen && !noteEvent(seen, name, payload as { path?: string })) return;
     send(name, withIsoTimes(payload));
     if (FINAL_EVENTS.has(name)) finish();
   };

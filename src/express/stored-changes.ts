@@ -14,6 +14,12 @@ import type { WorkflowExecution } from '../runtime/run-view.js';
 export interface SeenState {
   run: RunStatus;
   readonly steps: Map<string, StepStatus>;
+  /**
+   * The events the last look at storage sent (`name path`). A run driven here publishes its events
+   * just after its commit lands: a look that fell between the two sent the change already, and its
+   * event, arriving next, is not sent again. Cleared at each look, so it never holds more than one.
+   */
+  readonly sentFromStorage: Set<string>;
 }
 
 /** The step status a `node:*` event announces. */
@@ -37,15 +43,19 @@ const RUN_STATUS: Partial<Record<TrellisEventName, RunStatus>> = {
 
 /** The state an execution (the stream's snapshot) shows. */
 export function seenFrom(execution: WorkflowExecution): SeenState {
-  return { run: execution.status, steps: new Map(execution.execution_trace.map((step) => [step.path, step.status])) };
+  return { run: execution.status, steps: new Map(execution.execution_trace.map((step) => [step.path, step.status])), sentFromStorage: new Set() };
 }
 
-/** Records what a relayed event announced. */
-export function noteEvent(seen: SeenState, name: TrellisEventName, payload: { readonly path?: string }): void {
+const eventKey = (name: TrellisEventName, path: string | undefined): string => `${name} ${path ?? ''}`;
+
+/** Records what an event of the run announced; false when the last look at storage sent it already. */
+export function noteEvent(seen: SeenState, name: TrellisEventName, payload: { readonly path?: string }): boolean {
+  if (seen.sentFromStorage.delete(eventKey(name, payload.path))) return false;
   const step = NODE_STATUS[name];
   if (step !== undefined && payload.path !== undefined) seen.steps.set(payload.path, step);
   const run = RUN_STATUS[name];
   if (run !== undefined) seen.run = run;
+  return true;
 }
 
 /** The events the stored `execution` stands for that `seen` has not had, in trace order, run events last; `seen` is updated. */
@@ -87,5 +97,7 @@ export function storedChanges(seen: SeenState, execution: WorkflowExecution, now
         break;
     }
   }
+  seen.sentFromStorage.clear();
+  for (const [name, data] of out) seen.sentFromStorage.add(eventKey(name, data.path as string | undefined));
   return out;
 }
