@@ -4,6 +4,7 @@
  * lone run commits at once and alone, and one run's refused fence inside a group costs the other
  * runs nothing.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { Engine, MemoryStorage, type PostgresStorage, workflow, type Provider, type StepCommit, type Storage, type WorkflowBuilder, type WorkflowExecution } from '../src/index.js';
 import { makeCall, makeRun, makeStep } from '../src/testing/storage-fixtures.js';
@@ -43,21 +44,18 @@ function recordCommits(storage: Storage): StepCommit[][] {
   const groups: StepCommit[][] = [];
   const commit = storage.commit.bind(storage);
   const commitMany = storage.commitMany?.bind(storage);
-  // The memory storage's commitMany calls its own commit: counted once, as the group.
-  let inGroup = 0;
+  // A storage's commitMany may call its own commit (memory always, PostgreSQL for a commit that
+  // goes alone): counted once, as the group. Two groups may be in flight at once, so what runs
+  // inside one is told apart by its async context, not by a counter.
+  const insideGroup = new AsyncLocalStorage<true>();
   storage.commit = (c) => {
-    if (inGroup === 0) groups.push([c]);
+    if (insideGroup.getStore() === undefined) groups.push([c]);
     return commit(c);
   };
   if (commitMany) {
-    storage.commitMany = async (commits) => {
+    storage.commitMany = (commits) => {
       groups.push([...commits]);
-      inGroup++;
-      try {
-        return await commitMany(commits);
-      } finally {
-        inGroup--;
-      }
+      return insideGroup.run(true, () => commitMany(commits));
     };
   }
   return groups;
