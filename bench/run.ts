@@ -17,6 +17,7 @@ import { Engine, MemoryStorage, SqliteStorage, PostgresStorage, type Storage } f
 import { instantProvider, w1, w2, w3, w4, type Workload } from './workloads.js';
 import { flatStepCost } from './flat-cost.js';
 import { concurrentThroughput } from './concurrent.js';
+import { coldW4 } from './cold-w4.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -185,6 +186,12 @@ if (one?.startsWith('W5,')) {
   console.log(JSON.stringify({ workload: 'W5', mode, per_unit_us: figures.per_step_us, unit: 'step', rss_mb: rssMb(), steps_per_s: figures.steps_per_s, cpu_per_step_us: figures.cpu_per_step_us } satisfies Row));
   process.exit(0);
 }
+if (one === 'W4cold') {
+  // W4 as the peer harness times it, beside plain JS (bench/cold-w4.ts).
+  const figures = await coldW4();
+  console.log(JSON.stringify({ workload: 'W4 cold', mode: 'memory', per_unit_us: figures.engine_us, unit: 'run', rss_mb: rssMb(), plain_us: figures.plain_us, ratio_to_plain: figures.engine_us / figures.plain_us } satisfies Row));
+  process.exit(0);
+}
 if (one !== undefined) {
   // A child: one measurement, one JSON line, exit.
   const [name, mode, runs, items] = one.split(',') as [WorkloadName, Mode, string, string | undefined];
@@ -246,6 +253,14 @@ for (const mode of modes) {
     }
     print(row);
   }
+}
+
+// W4 in its first thousand runs, as the peer harness measures it: the engine against plain JS.
+if (modes.includes('memory') && !quick) {
+  const samples = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--one=W4cold'], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as Row);
+  const median = [...samples].sort((a, b) => Number(a.ratio_to_plain) - Number(b.ratio_to_plain))[1]!;
+  print({ ...median, samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(1))) });
+  if (!json) console.error(`             plain JS ${Number(median.plain_us).toFixed(2)} µs per run: ${Number(median.ratio_to_plain).toFixed(0)}× (ratios ${samples.map((r) => Number(r.ratio_to_plain).toFixed(0)).join(', ')})`);
 }
 
 // W5 concurrent throughput: 2,000 runs of W1, 200 in flight, in one process; each durable storage
