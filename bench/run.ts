@@ -256,7 +256,7 @@ for (const mode of modes) {
 }
 
 // W4 in its first thousand runs, as the peer harness measures it: the engine against plain JS.
-if (modes.includes('memory') && !quick) {
+if (modes.includes('memory')) {
   const samples = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--one=W4cold'], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as Row);
   const median = [...samples].sort((a, b) => Number(a.ratio_to_plain) - Number(b.ratio_to_plain))[1]!;
   print({ ...median, samples_us: samples.map((r) => Number(r.per_unit_us.toFixed(1))) });
