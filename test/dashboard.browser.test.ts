@@ -1,7 +1,7 @@
 /**
  * The web dashboard in a real browser (headless Chromium through playwright-core) against a real
  * engine and router on 127.0.0.1: a run updates live to completion, an approval answered from the
- * inbox lets the run go on, a model's answer holding HTML shows as text, an unauthorised browser
+ * inbox lets the run go on (also from an API process beside a worker), a model's answer holding HTML shows as text, an unauthorised browser
  * gets nothing, and no page breaks its Content-Security-Policy. Screenshots of each main view go to
  * test/artifacts/ (kept out of git).
  *
@@ -164,6 +164,37 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await card.getByRole('button', { name: 'Approve' }).click();
     await until(async () => (await engine.get(id))?.status === 'completed');
     expect((await engine.get(id))!.output_data).toEqual({ approved: { amount: 100 } });
+    await card.waitFor({ state: 'detached', ...WAIT });
+    await page.close();
+  });
+
+  it('on an API process beside a worker, marks an answered approval until the worker has applied it', async () => {
+    // The worker drives the run to its approval and parks it, then stops: nobody applies the answer yet.
+    const storage = new MemoryStorage();
+    const flow = workflow('fleet_review').approval('check', { message: 'Ship it?' }).end({ approved: 'check.approved' });
+    const first = new Engine({ storage, providers: {}, role: 'worker', instanceId: 'worker-1' });
+    await first.startBackground();
+    const api = new Engine({ storage, providers: {}, role: 'submit', instanceId: 'api' });
+    cleanups.push(() => api.close());
+    const id = await api.start(flow, {});
+    await until(async () => (await storage.getRun(id))?.status === 'paused' && (await storage.getRun(id))?.owner === undefined);
+    await first.close();
+    const apiOrigin = await serveOnLoopback(express().use('/api', createRouter(api, { allowUnauthenticated: true, dashboard: true })), cleanups);
+
+    const page = await context.newPage();
+    await page.goto(`${apiOrigin}/api/dashboard/#/approvals`);
+    const card = page.locator(`article[data-execution-id="${id}"]`);
+    await card.waitFor(WAIT);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    // Answered with 202: stored for the worker; the card stays (the step still waits) and cannot be answered again.
+    await card.getByText('Answered; the run goes on where it is driven.').waitFor(WAIT);
+    expect(await card.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
+    expect(await card.getByRole('button', { name: 'Reject' }).isDisabled()).toBe(true);
+
+    const second = new Engine({ storage, providers: {}, role: 'worker', instanceId: 'worker-2' });
+    cleanups.push(() => second.close());
+    await second.startBackground();
+    expect((await api.wait(id, { pollMs: 10 })).output_data).toEqual({ approved: true });
     await card.waitFor({ state: 'detached', ...WAIT });
     await page.close();
   });

@@ -95,6 +95,23 @@ describe('engine roles', () => {
     await Promise.all([submit.close(), work.close()]);
   });
 
+  it('two answers to one approval stored before the worker applies either: the first counts, the second is dropped', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work, calls } = fleet(storage);
+    await work.startBackground();
+    const id = await submit.start(review(), { n: 2 });
+    await until(async () => (await waitingAt(submit, id, 'ok')) && (await storage.getRun(id))?.owner === undefined);
+    // An API process answering twice (a double click, two reviewers): both decisions reach the inbox.
+    await Promise.all([submit.approve(id, 'ok', { by: 'ana' }), submit.reject(id, 'ok', 'too late')]);
+    const done = await submit.wait(id, { pollMs: 5 });
+    expect(done.status).toBe('completed');
+    expect(done.output_data).toEqual({ text: 'final draft 2!!' });
+    expect(calls).toEqual(['draft 2', 'final draft 2!']);
+    expect(done.execution_trace.find((s) => s.path === 'ok')?.output_data).toEqual({ approved: true, data: { by: 'ana' } });
+    expect(await storage.findDeliveredEvents([id], 10)).toEqual([]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
   it('a submit-only engine refuses what needs a driving engine, and recovers nothing', async () => {
     const storage = new MemoryStorage();
     const { submit, work } = fleet(storage);

@@ -1,7 +1,9 @@
 /**
  * Every step waiting for a person, across runs: the rendered message and the data to review; approve
  * (optionally with edited data) or reject with a comment. The answer goes through
- * `POST /workflow-executions/:id/approvals/:path`, which returns once the run has moved on.
+ * `POST /workflow-executions/:id/approvals/:path`, which returns once the run has moved on, or,
+ * on a process that does not drive the run, once the answer is stored for the one that does: the
+ * card then stays, marked as answered, until that process has applied it.
  */
 import { useId, useState } from 'react';
 import { api, path } from '../api';
@@ -36,6 +38,7 @@ function ApprovalCard({ approval, onAnswered }: { approval: Approval; onAnswered
   const [edited, setEdited] = useState(approval.data === null || approval.data === undefined ? '' : JSON.stringify(approval.data, null, 2));
   const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [answered, setAnswered] = useState(false);
   const [error, setError] = useState<Error>();
   const answer = async (approved: boolean) => {
     setBusy(true);
@@ -48,6 +51,7 @@ function ApprovalCard({ approval, onAnswered }: { approval: Approval; onAnswered
         ...(data === undefined ? {} : { data }),
         ...(!approved && comment ? { reason: comment } : {}),
       });
+      setAnswered(true);
       onAnswered();
     } catch (e) {
       setError(e instanceof Error ? e : new Error(String(e)));
@@ -78,13 +82,14 @@ function ApprovalCard({ approval, onAnswered }: { approval: Approval; onAnswered
       <label htmlFor={`${ids}-comment`}>Comment (sent with a rejection)</label>
       <input id={`${ids}-comment`} value={comment} onChange={(e) => setComment(e.target.value)} />
       <div className="buttons">
-        <button type="button" disabled={busy} onClick={() => void answer(true)}>
+        <button type="button" disabled={busy || answered} onClick={() => void answer(true)}>
           Approve
         </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => void answer(false)}>
+        <button type="button" className="danger" disabled={busy || answered} onClick={() => void answer(false)}>
           Reject
         </button>
       </div>
+      {answered && <p className="meta">Answered; the run goes on where it is driven.</p>}
       <ErrorNote error={error} />
     </article>
   );
