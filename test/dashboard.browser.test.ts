@@ -190,6 +190,13 @@ describe.skipIf(!haveBrowser)('the dashboard in a real browser', () => {
     await card.getByText('Answered; the run goes on where it is driven.').waitFor(WAIT);
     expect(await card.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
     expect(await card.getByRole('button', { name: 'Reject' }).isDisabled()).toBe(true);
+    // Another reviewer's page, opened now, shows it answered too (the list says so).
+    const other = await context.newPage();
+    await other.goto(`${apiOrigin}/api/dashboard/#/approvals`);
+    const seen = other.locator(`article[data-execution-id="${id}"]`);
+    await seen.getByText('Answered; the run goes on where it is driven.').waitFor(WAIT);
+    expect(await seen.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
+    await other.close();
 
     const second = new Engine({ storage, providers: {}, role: 'worker', instanceId: 'worker-2' });
     cleanups.push(() => second.close());

@@ -219,6 +219,24 @@ describe('engine roles', () => {
     await Promise.all([submit.close(), work.close()]);
   });
 
+  it('the approvals list marks an answer stored for the run\'s driver until the driver applies it', async () => {
+    const storage = new MemoryStorage();
+    const { submit, work } = fleet(storage);
+    await work.startBackground();
+    const id = await submit.start(review(), { n: 5 });
+    await until(async () => (await waitingAt(submit, id, 'ok')) && (await storage.getRun(id))?.owner === undefined);
+    await work.close(); // parked, and no worker left to apply an answer
+    expect((await submit.approvals.list()).map((a) => [a.execution_id, a.path, a.answered])).toEqual([[id, 'ok', undefined]]);
+    expect(await submit.approve(id, 'ok')).toBe('requested');
+    expect((await submit.approvals.list()).map((a) => [a.execution_id, a.path, a.answered])).toEqual([[id, 'ok', true]]);
+
+    const { work: next } = fleet(storage);
+    await next.startBackground();
+    expect((await submit.wait(id, { pollMs: 5 })).status).toBe('completed');
+    expect(await submit.approvals.list()).toEqual([]);
+    await Promise.all([submit.close(), next.close()]);
+  });
+
   it('a forced delete of a run no process drives stops waiting at its signal, and the stored cancel applies once a worker takes the run', async () => {
     const storage = new MemoryStorage();
     const { submit, work } = fleet(storage);

@@ -123,4 +123,6 @@ export interface Approval {
   readonly workflow_version: number;
   readonly due_at?: string;
   readonly since: string;
+  /** Answered on another process; waits for the process driving the run to apply it. */
+  readonly answered?: true;
 }

@@ -5,6 +5,7 @@ import type { Json } from '../kernel/json.js';
 import type { ApprovalOutcome } from '../kernel/events.js';
 import { TrellisError } from '../kernel/errors.js';
 import { approvalAsk } from '../runtime/approval-requests.js';
+import { APPROVAL_INBOX_EVENT } from '../runtime/inbox-wakes.js';
 
 /** A step waiting for a person: where it is, what the person is asked, and since when. */
 export interface PendingApproval {
@@ -26,6 +27,13 @@ export interface PendingApproval {
   readonly on_timeout?: 'approve' | 'reject' | 'fail';
   /** When the step started waiting (ISO 8601). */
   readonly since: string;
+  /**
+   * An answer is stored for the process that drives the run and not applied yet: another process
+   * (an API process beside workers) approved or rejected it. The step still waits until that
+   * process takes the answer (milliseconds on PostgreSQL, its next poll elsewhere); a second
+   * answer meanwhile is dropped.
+   */
+  readonly answered?: true;
 }
 
 /** Options of `engine.approvals.list`. */
@@ -58,17 +66,32 @@ export function createApprovalInbox(storage: () => Promise<Storage>): ApprovalIn
       if (workflowId !== undefined && typeof workflowId !== 'string') throw invalid('workflowId', 'a workflow id', workflowId);
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw invalid('limit', 'a positive integer', limit);
       if (offset !== undefined && !(Number.isInteger(offset) && offset >= 0)) throw invalid('offset', 'a non-negative integer', offset);
-      const waiters = await (await storage()).findApprovalWaiters({
+      const store = await storage();
+      const waiters = await store.findApprovalWaiters({
         ...(workflowId === undefined ? {} : { workflow_id: workflowId }),
         ...(limit === undefined ? {} : { limit }),
         ...(offset === undefined ? {} : { offset }),
       });
-      return waiters.map(toPendingApproval);
+      const answered = await answeredSteps(store, waiters);
+      return waiters.map((waiter) => toPendingApproval(waiter, answered.has(stepKey(waiter.step.run_id, waiter.step.path))));
     },
   };
 }
 
-function toPendingApproval({ step, workflow_id, workflow_version }: ApprovalWaiter): PendingApproval {
+/** Inbox entries read per list, at most: answers waiting for their run's driver are few and brief. */
+const INBOX_READ_LIMIT = 1000;
+
+const stepKey = (runId: string, path: string): string => `${runId}\0${path}`;
+
+/** The steps among `waiters` with an answer waiting in their run's inbox (stored by another process). */
+async function answeredSteps(storage: Storage, waiters: readonly ApprovalWaiter[]): Promise<Set<string>> {
+  if (waiters.length === 0) return new Set();
+  const runIds = [...new Set(waiters.map((w) => w.step.run_id))];
+  const delivered = await storage.findDeliveredEvents(runIds, INBOX_READ_LIMIT);
+  return new Set(delivered.filter((e) => e.event === APPROVAL_INBOX_EVENT).map((e) => stepKey(e.run_id, e.path)));
+}
+
+function toPendingApproval({ step, workflow_id, workflow_version }: ApprovalWaiter, answered: boolean): PendingApproval {
   const ask = approvalAsk(step.waiter)!;
   const pending: { -readonly [K in keyof PendingApproval]: PendingApproval[K] } = {
     execution_id: step.run_id,
@@ -83,6 +106,7 @@ function toPendingApproval({ step, workflow_id, workflow_version }: ApprovalWait
   };
   if (ask.due_at !== undefined) pending.due_at = new Date(ask.due_at).toISOString();
   if (ask.on_timeout !== undefined) pending.on_timeout = ask.on_timeout;
+  if (answered) pending.answered = true;
   return pending;
 }
 

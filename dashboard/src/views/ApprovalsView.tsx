@@ -3,7 +3,8 @@
  * (optionally with edited data) or reject with a comment. The answer goes through
  * `POST /workflow-executions/:id/approvals/:path`, which returns once the run has moved on, or,
  * on a process that does not drive the run, once the answer is stored for the one that does: the
- * card then stays, marked as answered, until that process has applied it.
+ * card then stays, marked as answered (for every reviewer: the list says `answered`), until that
+ * process has applied it.
  */
 import { useId, useState } from 'react';
 import { api, path } from '../api';
@@ -38,7 +39,9 @@ function ApprovalCard({ approval, onAnswered }: { approval: Approval; onAnswered
   const [edited, setEdited] = useState(approval.data === null || approval.data === undefined ? '' : JSON.stringify(approval.data, null, 2));
   const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [answered, setAnswered] = useState(false);
+  // Answered here, or (as the list says) on another process: either way it waits for the run's driver.
+  const [answeredHere, setAnswered] = useState(false);
+  const answered = answeredHere || approval.answered === true;
   const [error, setError] = useState<Error>();
   const answer = async (approved: boolean) => {
     setBusy(true);
