@@ -44,6 +44,19 @@ function heldCalls() {
 
 const waitingAt = async (engine: Engine, id: string, path: string) => (await engine.get(id))?.execution_trace.some((s) => s.path === path && s.status === 'waiting') ?? false;
 
+/**
+ * A `review` run a worker drove to its approval and parked (unowned, out of memory), with that
+ * worker gone: nothing applies what a submit engine stores for the run until another worker starts.
+ */
+async function parkedWithNoWorker(storage: Storage, n: number): Promise<{ submit: Engine; id: string }> {
+  const { submit, work } = fleet(storage);
+  await work.startBackground();
+  const id = await submit.start(review(), { n });
+  await until(async () => (await waitingAt(submit, id, 'ok')) && (await storage.getRun(id))?.owner === undefined);
+  await work.close();
+  return { submit, id };
+}
+
 describe('engine roles', () => {
   it('validates role and maxConcurrentRuns', () => {
     const bad = (options: object) => {
@@ -221,11 +234,7 @@ describe('engine roles', () => {
 
   it('the approvals list marks an answer stored for the run\'s driver until the driver applies it', async () => {
     const storage = new MemoryStorage();
-    const { submit, work } = fleet(storage);
-    await work.startBackground();
-    const id = await submit.start(review(), { n: 5 });
-    await until(async () => (await waitingAt(submit, id, 'ok')) && (await storage.getRun(id))?.owner === undefined);
-    await work.close(); // parked, and no worker left to apply an answer
+    const { submit, id } = await parkedWithNoWorker(storage, 5);
     expect((await submit.approvals.list()).map((a) => [a.execution_id, a.path, a.answered])).toEqual([[id, 'ok', undefined]]);
     expect(await submit.approve(id, 'ok')).toBe('requested');
     expect((await submit.approvals.list()).map((a) => [a.execution_id, a.path, a.answered])).toEqual([[id, 'ok', true]]);
@@ -239,11 +248,7 @@ describe('engine roles', () => {
 
   it('a forced delete of a run no process drives stops waiting at its signal, and the stored cancel applies once a worker takes the run', async () => {
     const storage = new MemoryStorage();
-    const { submit, work } = fleet(storage);
-    await work.startBackground();
-    const id = await submit.start(review(), { n: 4 });
-    await until(() => waitingAt(submit, id, 'ok'));
-    await work.close(); // the run is parked, waiting for a person, and no worker is left
+    const { submit, id } = await parkedWithNoWorker(storage, 4);
 
     const stop = new AbortController();
     const deleting = submit.deleteRun(id, { force: true, signal: stop.signal });
