@@ -394,23 +394,24 @@ export class Engine {
    * live process drives it), once the request is stored for the run's driver (see docs/scaling-out.md).
    * Resolves with which of the two happened.
    */
-  async pause(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
-    const audit = this.audit.runEvent('run.paused', executionId, options);
-    const controller = await this.#fleet.control(executionId, ['running'], { action: 'pause' }, audit);
-    if (!controller) return 'requested';
-    await controller.pause(audit);
-    return 'applied';
+  pause(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
+    return this.#pauseOrResume(executionId, 'pause', options);
   }
 
   /**
    * Resumes a paused run (in debug mode: every held step starts, and the run goes on to the next
    * breakpoint). On a process that does not drive the run, resolves once the request is stored, as {@link Engine.pause}.
    */
-  async resume(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
-    const audit = this.audit.runEvent('run.resumed', executionId, options);
-    const controller = await this.#fleet.control(executionId, ['paused'], { action: 'resume' }, audit);
+  resume(executionId: string, options: ActorOptions = {}): Promise<ControlOutcome> {
+    return this.#pauseOrResume(executionId, 'resume', options);
+  }
+
+  /** Pause or resume: applied here when this process drives the run, else left in its inbox for the driver. */
+  async #pauseOrResume(executionId: string, action: 'pause' | 'resume', options: ActorOptions): Promise<ControlOutcome> {
+    const audit = this.audit.runEvent(action === 'pause' ? 'run.paused' : 'run.resumed', executionId, options);
+    const controller = await this.#fleet.control(executionId, action === 'pause' ? ['running'] : ['paused'], { action }, audit);
     if (!controller) return 'requested';
-    await controller.resume(audit);
+    await (action === 'pause' ? controller.pause(audit) : controller.resume(audit));
     return 'applied';
   }
 

@@ -50,7 +50,8 @@ const eventKey = (name: TrellisEventName, path: string | undefined): string => `
 
 /** Records what an event of the run announced; false when the last look at storage sent it already. */
 export function noteEvent(seen: SeenState, name: TrellisEventName, payload: { readonly path?: string }): boolean {
-  if (seen.sentFromStorage.delete(eventKey(name, payload.path))) return false;
+  // Most streams never look at storage: no key is built for their events (tokens come by the hundred).
+  if (seen.sentFromStorage.size > 0 && seen.sentFromStorage.delete(eventKey(name, payload.path))) return false;
   const step = NODE_STATUS[name];
   if (step !== undefined && payload.path !== undefined) seen.steps.set(payload.path, step);
   const run = RUN_STATUS[name];
