@@ -54,6 +54,40 @@ describe('an event stream served where the run is not driven', () => {
   }, 30_000);
 });
 
+describe('many event streams on one router', () => {
+  it('share one engine listener per event name and each get every event of their run, here and through storage', async () => {
+    const storage = new MemoryStorage();
+    const held: (() => void)[] = [];
+    const mock = new ScriptedProvider(async (request) => {
+      await new Promise<void>((resolve) => held.push(resolve));
+      return `${request.prompt}!`;
+    });
+    const worker = new Engine({ storage, providers: { mock }, role: 'worker', instanceId: 'worker' });
+    const api = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, role: 'submit', instanceId: 'api' });
+    cleanups.push(() => Promise.all([api.close(), worker.close()]));
+    await worker.startBackground();
+    const base = await serveOnLoopback(express().use('/api', createRouter(api, { allowUnauthenticated: true })), cleanups);
+
+    const id = await api.start(twoSteps(), {});
+    await until(() => held.length === 1);
+    let opened = 0;
+    const readings = Array.from({ length: 8 }, () => readServerSentEvents(`${base}/api/workflow-executions/${id}/events`, { opened: () => opened++ }));
+    await until(() => opened === 8);
+    expect(api.events.listenerCount('node:token')).toBe(1);
+    expect(api.events.listenerCount('execution:completed')).toBe(1);
+    held.shift()!();
+    await until(() => held.length === 1);
+    held.shift()!();
+    const streams = await Promise.all(readings);
+    for (const events of streams) {
+      expect(events[0]?.name).toBe('snapshot');
+      expect(events.slice(-2).map((e) => e.name)).toEqual(['execution:completed', 'end']);
+      expect(events.find((e) => e.name === 'node:completed' && e.data.path === 'b')?.data).toMatchObject({ output: { text: 'a!b!' }, from_storage: true });
+    }
+    await until(() => api.events.listenerCount('node:token') === 0);
+  }, 30_000);
+});
+
 describe('storedChanges', () => {
   const execution = (status: WorkflowExecution['status'], steps: [string, string][], extra: Partial<WorkflowExecution> = {}): WorkflowExecution =>
     ({

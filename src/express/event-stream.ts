@@ -5,39 +5,19 @@
  * the snapshot is read, and what arrives meanwhile is queued, so no event falls in the gap.
  *
  * In a fleet the run may be driven by another process, whose events fire there: while no event
- * of the run arrives, the stream reads the run from storage every {@link STORED_POLL_MS} and sends
- * the changes it finds as events (see stored-changes.ts), so a stream served by an API process
- * follows a run a worker drives, and ends with it.
+ * of the run arrives, the run is read from storage every second (once for all the streams of the
+ * run, see run-event-hub.ts) and each stream sends the changes it finds as events (see
+ * stored-changes.ts), so a stream served by an API process follows a run a worker drives, and
+ * ends with it.
  */
 import type { Request, Response } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError } from '../kernel/errors.js';
-import type { TrellisEventName } from '../kernel/events.js';
 import { isFinishedRun } from '../storage/storage-helpers.js';
+import type { RunEventHub, StreamedEvent } from './run-event-hub.js';
 import { noteEvent, seenFrom, storedChanges, type SeenState } from './stored-changes.js';
 
-/** How often a stream with no event of its run reads the run from storage. */
-export const STORED_POLL_MS = 1000;
-
-/** The events relayed to a stream. */
-export const STREAMED_EVENTS = [
-  'execution:started',
-  'execution:paused',
-  'execution:resumed',
-  'execution:completed',
-  'execution:failed',
-  'execution:cancelled',
-  'node:started',
-  'node:completed',
-  'node:failed',
-  'node:skipped',
-  'node:waiting',
-  'node:token',
-] as const satisfies readonly TrellisEventName[];
-
 const FINAL_EVENTS = new Set<string>(['execution:completed', 'execution:failed', 'execution:cancelled']);
-
-type Listener = (payload: { readonly executionId: string }) => void;
 
 /** An ISO 8601 string for a time in ms since epoch; anything else as it is. */
 const isoTime = (value: unknown): unknown => (typeof value === 'number' ? new Date(value).toISOString() : value);
@@ -59,59 +39,49 @@ function withIsoTimes(payload: unknown): unknown {
 }
 
 /** Streams the events of run `executionId` to `res` until the run ends or the client goes away. */
-export async function streamExecutionEvents(engine: Engine, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
-  const queued: [TrellisEventName, unknown][] = [];
-  const listeners = new Map<TrellisEventName, Listener>();
+export async function streamExecutionEvents(engine: Engine, hub: RunEventHub, executionId: string, req: Request, res: Response, heartbeatMs: number): Promise<void> {
+  const queued: [StreamedEvent, unknown][] = [];
   let live = false;
   let closed = false;
   let seq = 0;
   let heartbeat: NodeJS.Timeout | undefined;
-  let poll: NodeJS.Timeout | undefined;
   let seen: SeenState | undefined;
-  /** An event of the run arrived since the last look at storage: it is driven here, nothing to read. */
-  let heard = false;
 
-  const detach = (): void => {
-    closed = true;
-    for (const [name, listener] of listeners) engine.events.off(name, listener as never);
-    listeners.clear();
-    if (heartbeat) clearInterval(heartbeat);
-    if (poll) clearInterval(poll);
-  };
   const send = (name: string, data: unknown): void => {
     if (!closed) res.write(`id: ${++seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   };
-  const finish = (): void => {
-    if (closed) return;
-    send('end', { executionId });
-    detach();
-    res.end();
-  };
-  const relay = (name: TrellisEventName, payload: unknown): void => {
-    heard = true;
+  const relay = (name: StreamedEvent, payload: unknown): void => {
     if (seen && !noteEvent(seen, name, payload as { path?: string })) return;
     send(name, withIsoTimes(payload));
     if (FINAL_EVENTS.has(name)) finish();
   };
-  const readStored = async (): Promise<void> => {
-    const execution = await engine.get(executionId);
-    if (closed || heard || !execution || !seen) return;
-    for (const [name, payload] of storedChanges(seen, execution, engine.clock.now())) {
-      send(name, withIsoTimes(payload));
-      if (FINAL_EVENTS.has(name)) return finish();
-    }
-  };
-
-  for (const name of STREAMED_EVENTS) {
-    const listener: Listener = (payload) => {
-      if (payload.executionId !== executionId || closed) return;
+  // Watched before the snapshot is read: what fires meanwhile is queued, so no event falls in the gap.
+  const unwatch = hub.watch(executionId, {
+    event: (name, payload) => {
+      if (closed) return;
       if (live) relay(name, payload);
       else queued.push([name, payload]);
-    };
-    listeners.set(name, listener);
-    engine.events.on(name, listener as never);
+    },
+    stored: (execution) => {
+      if (closed || !seen) return;
+      for (const [name, payload] of storedChanges(seen, execution, engine.clock.now())) {
+        send(name, withIsoTimes(payload));
+        if (FINAL_EVENTS.has(name)) return finish();
+      }
+    },
+  });
+  const detach = (): void => {
+    closed = true;
+    unwatch();
+    if (heartbeat) clearInterval(heartbeat);
+  };
+  function finish(): void {
+    if (closed) return;
+    send('end', { executionId });
+    detach();
+    res.end();
   }
-  // 'close' fires on a client disconnect and after res.end(): either way the listeners go.
+  // 'close' fires on a client disconnect and after res.end(): either way the watch ends.
   res.on('close', detach);
 
   let snapshot: Awaited<ReturnType<Engine['get']>>;
@@ -142,13 +112,4 @@ export async function streamExecutionEvents(engine: Engine, executionId: string,
     if (!closed) res.write(': keep-alive\n\n');
   }, heartbeatMs);
   heartbeat.unref();
-  poll = setInterval(() => {
-    if (closed) return;
-    if (heard) {
-      heard = false;
-      return;
-    }
-    readStored().catch(() => undefined);
-  }, STORED_POLL_MS);
-  poll.unref();
 }

@@ -22,4 +22,4 @@ export type { HooksRouterOptions } from './hooks-router.js';
 // The error answers and the live event stream, for routes and clients of your own.
 export { httpStatusFor } from './http-errors.js';
 export type { ErrorBody } from './http-errors.js';
-export { STREAMED_EVENTS } from './event-stream.js';
+export { STREAMED_EVENTS } from './run-event-hub.js';

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import { NotFoundError, TrellisError } from '../kernel/errors.js';
 import { streamExecutionEvents } from './event-stream.js';
+import { RunEventHub } from './run-event-hub.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 import { catching, guard, IdSchema, param } from './route-helpers.js';
 import { createStreamToken, streamTokenProblem } from './stream-token.js';
@@ -19,6 +20,7 @@ const StreamQuery = z.object({ access_token: z.string().min(1).max(200).optional
 /** Adds the event stream routes to `router`. */
 export function mountStreamRoutes(router: Router, engine: Engine, options: ResolvedRouterOptions): void {
   const readGuard = guard(options.authorize, 'execution:read', param('execution', 'id'));
+  const hub = new RunEventHub(engine);
 
   router.post('/workflow-executions/:id/events/token', readGuard, catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
@@ -50,6 +52,6 @@ export function mountStreamRoutes(router: Router, engine: Engine, options: Resol
 
   router.get('/workflow-executions/:id/events', tokenOrGuard, catching(async (req, res) => {
     const { id } = parseRequest(IdParams, req.params, 'params');
-    await streamExecutionEvents(engine, id, req, res, options.heartbeatMs);
+    await streamExecutionEvents(engine, hub, id, req, res, options.heartbeatMs);
   }));
 }
