@@ -20,22 +20,30 @@ afterEach(async () => {
 
 const twoSteps = () => workflow('two').prompt('a', { model: 'mock:m', template: 'a' }).prompt('b', { model: 'mock:m', template: '{{a.text}}b' }).end({ text: 'b.text' });
 
+/**
+ * A submit-only engine serving the router and a worker on one storage; a run started on the API
+ * side, driven by the worker, its first call held (`held` releases each call in turn).
+ */
+async function workerDrivenRun() {
+  const storage = new MemoryStorage();
+  const held: (() => void)[] = [];
+  const mock = new ScriptedProvider(async (request) => {
+    await new Promise<void>((resolve) => held.push(resolve));
+    return `${request.prompt}!`;
+  });
+  const worker = new Engine({ storage, providers: { mock }, role: 'worker', instanceId: 'worker' });
+  const api = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, role: 'submit', instanceId: 'api' });
+  cleanups.push(() => Promise.all([api.close(), worker.close()]));
+  await worker.startBackground();
+  const base = await serveOnLoopback(express().use('/api', createRouter(api, { allowUnauthenticated: true })), cleanups);
+  const id = await api.start(twoSteps(), {});
+  await until(() => held.length === 1);
+  return { api, base, held, id };
+}
+
 describe('an event stream served where the run is not driven', () => {
   it('follows a run a worker drives through storage, and ends with it', async () => {
-    const storage = new MemoryStorage();
-    const held: (() => void)[] = [];
-    const mock = new ScriptedProvider(async (request) => {
-      await new Promise<void>((resolve) => held.push(resolve));
-      return `${request.prompt}!`;
-    });
-    const worker = new Engine({ storage, providers: { mock }, role: 'worker', instanceId: 'worker' });
-    const api = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, role: 'submit', instanceId: 'api' });
-    cleanups.push(() => Promise.all([api.close(), worker.close()]));
-    await worker.startBackground();
-    const base = await serveOnLoopback(express().use('/api', createRouter(api, { allowUnauthenticated: true })), cleanups);
-
-    const id = await api.start(twoSteps(), {});
-    await until(() => held.length === 1);
+    const { base, held, id } = await workerDrivenRun();
     let opened = false;
     const reading = readServerSentEvents(`${base}/api/workflow-executions/${id}/events`, { opened: () => (opened = true) });
     await until(() => opened);
@@ -56,20 +64,7 @@ describe('an event stream served where the run is not driven', () => {
 
 describe('many event streams on one router', () => {
   it('share one engine listener per event name and each get every event of their run, here and through storage', async () => {
-    const storage = new MemoryStorage();
-    const held: (() => void)[] = [];
-    const mock = new ScriptedProvider(async (request) => {
-      await new Promise<void>((resolve) => held.push(resolve));
-      return `${request.prompt}!`;
-    });
-    const worker = new Engine({ storage, providers: { mock }, role: 'worker', instanceId: 'worker' });
-    const api = new Engine({ storage, providers: { mock: new ScriptedProvider(['unused']) }, role: 'submit', instanceId: 'api' });
-    cleanups.push(() => Promise.all([api.close(), worker.close()]));
-    await worker.startBackground();
-    const base = await serveOnLoopback(express().use('/api', createRouter(api, { allowUnauthenticated: true })), cleanups);
-
-    const id = await api.start(twoSteps(), {});
-    await until(() => held.length === 1);
+    const { api, base, held, id } = await workerDrivenRun();
     let opened = 0;
     const readings = Array.from({ length: 8 }, () => readServerSentEvents(`${base}/api/workflow-executions/${id}/events`, { opened: () => opened++ }));
     await until(() => opened === 8);
