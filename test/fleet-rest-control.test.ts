@@ -1,5 +1,5 @@
 /**
- * Pause, resume and approvals asked over REST of a process that does not drive the run (an API
+ * Pause, resume, approvals and retries asked over REST of a process that does not drive the run (an API
  * process beside a worker): the request is stored in the run's inbox for the worker, and the
  * answer says so at once with 202 and the execution as stored, instead of waiting for events that
  * only fire on the worker. Over real HTTP.
@@ -59,5 +59,23 @@ describe('run control over REST on a process that does not drive the run', () =>
     await until(() => held.length === 1);
     held.shift()!();
     expect(await worker.wait(id)).toMatchObject({ status: 'completed', output_data: { text: 'x' } });
+  }, 30_000);
+
+  it('retries a failed run (the dashboard\'s dead-letter button) with 202, and the worker drives the new run', async () => {
+    let broken = true;
+    const { api, worker, post } = await apiBesideWorker(
+      new ScriptedProvider(() => {
+        if (broken) throw new Error('the model endpoint is misconfigured');
+        return 'fixed';
+      }),
+    );
+    const id = await api.start(workflow('one').prompt('a', { model: 'mock:m', template: 'a' }).end({ text: 'a.text' }), {});
+    expect((await worker.wait(id)).status).toBe('failed');
+    broken = false;
+    const answer = await post(`${id}/retry`);
+    expect(answer.status).toBe(202);
+    const { execution_id: retryId, retry_of } = (await answer.json()) as { execution_id: string; retry_of: string };
+    expect(retry_of).toBe(id);
+    expect(await api.wait(retryId)).toMatchObject({ status: 'completed', output_data: { text: 'fixed' } });
   }, 30_000);
 });

@@ -130,13 +130,42 @@ describe('engine roles', () => {
     const { submit, work } = fleet(storage);
     const id = await submit.start(review(), { n: 2 });
     const refusal = async (call: Promise<unknown>) => call.then(() => 'done', (error: unknown) => (isTrellisError(error) ? error.code : String(error)));
-    expect(await refusal(submit.retry(id))).toBe('illegal_state');
     expect(await refusal(submit.step(id))).toBe('illegal_state');
     expect(await submit.recover()).toEqual([]);
     // Nothing waits at `ok` yet: the decision is refused, not stored for later.
     expect(await refusal(submit.approve(id, 'ok'))).toBe('illegal_state');
     expect((await storage.getRun(id))?.owner).toBeUndefined();
     expect(await storage.getSteps(id)).toEqual([]);
+    await Promise.all([submit.close(), work.close()]);
+  });
+
+  it('a failed run retried on a submit-only engine is driven by a worker, from the failed step on', async () => {
+    const storage = new MemoryStorage();
+    const { submit } = fleet(storage);
+    const calls: string[] = [];
+    let broken = true;
+    const mock = new ScriptedProvider((request) => {
+      calls.push(request.prompt);
+      if (request.prompt.startsWith('final') && broken) throw new Error('the model endpoint is misconfigured');
+      return `${request.prompt}!`;
+    });
+    const work = new Engine({ storage, providers: { mock }, role: 'worker', instanceId: 'worker' });
+    await work.startBackground();
+    const chain = workflow('chain', { variables: { n: 'number' } })
+      .prompt('draft', { model: 'mock:m', template: 'draft {{input.n}}' })
+      .prompt('final', { model: 'mock:m', template: 'final {{draft.text}}' })
+      .end({ text: 'final.text' });
+    const failedId = await submit.start(chain, { n: 5 });
+    expect((await submit.wait(failedId)).status).toBe('failed');
+    expect(calls).toEqual(['draft 5', 'final draft 5!']);
+
+    broken = false;
+    const retryId = await submit.retry(failedId, { actor: 'ops' });
+    const retried = await submit.wait(retryId);
+    expect(retried).toMatchObject({ status: 'completed', output_data: { text: 'final draft 5!!' } });
+    expect((await storage.getRun(retryId))?.retry_of).toBe(failedId);
+    // The committed draft was kept: only the failed step was called again, by the worker.
+    expect(calls).toEqual(['draft 5', 'final draft 5!', 'final draft 5!']);
     await Promise.all([submit.close(), work.close()]);
   });
 

@@ -589,7 +589,8 @@ export class Engine {
   /**
    * Sends a failed run on (a poison run, say, once its cause is fixed) as a new run linked to it
    * (`retry_of`): seeded with its committed steps before the failed step (or `fromStep`), which runs
-   * again, here, with what follows it. Resolves with the new run's id. Throws `not_found`,
+   * again, with what follows it: here, or on a submit-only engine (role `'submit'`) by the
+   * worker that claims it, as a run it started. Resolves with the new run's id. Throws `not_found`,
    * `illegal_state` (not `failed`), or `conflict` when it was already retried (`details.retryId`).
    *
    * @example
@@ -597,9 +598,10 @@ export class Engine {
    * const run = await engine.wait(retryId);
    */
   async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
-    this.#fleet.assertDrives('retry()', executionId);
     const { clock, ids, maxInputBytes } = this.#options;
-    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt: (run) => this.#hot.adopt(run) }, await this.init(), executionId, options);
+    // The new run is stored unowned: a driving engine claims it now, a submit-only one announces it to the workers.
+    const adopt = (run: RunRecord): Promise<unknown> => (this.#fleet.drives ? this.#hot.adopt(run) : this.#fleet.announce(run.id));
+    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt }, await this.init(), executionId, options);
   }
 
   /**

@@ -35,7 +35,7 @@ export interface RetryParts {
   readonly maxInputBytes: number;
   readonly targets: { version(storage: Storage, workflowId: string, version: number): Promise<WorkflowDefinition | undefined> };
   readonly audit: { event(change: AuditChange, actor: string | undefined): AuditEvent };
-  /** Claims and drives the new run here. */
+  /** Claims and drives the new run here, or tells the fleet's workers of it (a submit-only engine). */
   adopt(run: RunRecord): Promise<unknown>;
 }
 
