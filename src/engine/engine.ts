@@ -600,8 +600,8 @@ export class Engine {
   async retry(executionId: string, options: RetryOptions = {}): Promise<string> {
     const { clock, ids, maxInputBytes } = this.#options;
     // The new run is stored unowned: a driving engine claims it now, a submit-only one announces it to the workers.
-    const adopt = (run: RunRecord): Promise<unknown> => (this.#fleet.drives ? this.#hot.adopt(run) : this.#fleet.announce(run.id));
-    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, adopt }, await this.init(), executionId, options);
+    const drive = (run: RunRecord): Promise<unknown> => (this.#fleet.drives ? this.#hot.adopt(run) : this.#fleet.announce(run.id));
+    return retryRun({ clock, ids, maxInputBytes, targets: this.#targets, audit: this.audit, drive }, await this.init(), executionId, options);
   }
 
   /**

@@ -35,8 +35,8 @@ export interface RetryParts {
   readonly maxInputBytes: number;
   readonly targets: { version(storage: Storage, workflowId: string, version: number): Promise<WorkflowDefinition | undefined> };
   readonly audit: { event(change: AuditChange, actor: string | undefined): AuditEvent };
-  /** Claims and drives the new run here, or tells the fleet's workers of it (a submit-only engine). */
-  adopt(run: RunRecord): Promise<unknown>;
+  /** Has the new run driven: claimed here, or announced to the fleet's workers (a submit-only engine). */
+  drive(run: RunRecord): Promise<unknown>;
 }
 
 /** Retries the failed run `executionId`; resolves with the new run's id. */
@@ -78,7 +78,7 @@ export async function retryRun(parts: RetryParts, storage: Storage, executionId:
     if (isTrellisError(error) && error.code === 'conflict') await assertNotRetried(storage, executionId);
     throw error;
   }
-  await parts.adopt(run);
+  await parts.drive(run);
   return id;
 }
 
