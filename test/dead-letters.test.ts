@@ -25,9 +25,9 @@ afterEach(async () => {
 
 
 /** `prepare` counts its executions; `charge` fails while `down` is set. */
-function billing(storage: Storage, clock = new FakeClock()) {
+function billing(storage: Storage, clock = new FakeClock(), ids = sequentialIds()) {
   const state = { down: true, prepared: 0, charged: [] as string[] };
-  const engine = new Engine({ storage, clock, ids: sequentialIds() });
+  const engine = new Engine({ storage, clock, ids });
   engine.registerNode({ type: 'count', execute: () => ({ status: 'completed', output: { n: ++state.prepared } }) });
   engine.registerNode({
     type: 'charge',
@@ -142,8 +142,11 @@ describe.each(STORAGES.slice(1))('two processes retrying the same run on %s', (_
     const a = billing(storage);
     const failed = await a.engine.run(pipeline, {});
     a.state.down = false;
-    // A second engine, as another process would be, on the same database.
-    const b = billing(sameDatabase(storage));
+    // A second engine, as another process would be, on the same database. Its ids must differ from
+    // the first's, as real ones do: a sequential `run_1` would collide with the failed run itself,
+    // and that conflict, not the retry's, would reach the loser before the winner's run is stored.
+    const others = sequentialIds();
+    const b = billing(sameDatabase(storage), new FakeClock(), (prefix) => `${others(prefix)}_b`);
     b.state.down = false;
     const results = await Promise.allSettled([a.engine.retry(failed.id), b.engine.retry(failed.id)]);
     const won = results.filter((r) => r.status === 'fulfilled');
