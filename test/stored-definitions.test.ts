@@ -69,6 +69,8 @@ describe('StoredDefinitions', () => {
     expect(definitions.of('w', 2, v2)).toBe(v2);
     const other = def('other');
     expect(definitions.of('x', 1, other)).toBe(other);
+    expect(definitions.known('w', 1)).toBe(v1);
+    expect(definitions.known('w', 3)).toBeUndefined();
   });
 
   it('forgets the oldest version past its bound', () => {

@@ -28,6 +28,7 @@ import { createBundles, type Bundles } from '../bundles/bundles.js';
 import type { BundleHost } from '../bundles/bundle-host.js';
 import { assertJsonDepth } from '../kernel/json-depth.js';
 import { HotRuns } from '../runtime/hot-runs.js';
+import { StoredDefinitions } from '../runtime/stored-definitions.js';
 import { NodeRegistry } from './node-registry.js';
 import { RunAdmitter, type RunOptions } from './run-admission.js';
 import { RunWaiter, type WaitOptions } from './run-waiter.js';
@@ -154,7 +155,9 @@ export class Engine {
       // Only the runs still driven here: one dropped after a failed commit must become an orphan.
       return this.#storage && this.#metrics.leaseRenewal(this.#storage.renewLeases(this.instanceId, until, this.#hot.ids()), () => o.clock.now(), this.#hot.size);
     });
+    const definitions = new StoredDefinitions();
     this.#hot = new HotRuns({
+      definitions,
       services: { clock: o.clock, ids: o.ids, random: o.random, events: this.events, handlers: this.#nodes.handlers, models: this.#models, logger: o.logger, tracing: o.tracing },
       // Admission starts the runs it admits on these hot runs, which in turn ask it for child runs.
       admission: (runs) =>
@@ -181,6 +184,7 @@ export class Engine {
     this.#fleet = new EngineFleet({ ...o, hot: this.#hot, storage, reportError: (event, error) => this.events.publish('listener:error', { event, error }) });
     this.#targets = new RunTargets({
       workflows: this.workflows,
+      definitions,
       maxInputBytes: o.maxInputBytes,
       validation: () => this.#nodes.validation(),
       assertReferences: (def) => this.#admission.assertReferences(def),

@@ -12,10 +12,13 @@ import { deepFreeze } from '../kernel/deep-freeze.js';
 import type { Storage } from '../storage/storage.js';
 import type { RunTarget } from './run-admission.js';
 import type { WorkflowStore } from './workflow-store.js';
+import type { StoredDefinitions } from '../runtime/stored-definitions.js';
 
 /** What the targets need of their engine. */
 export interface RunTargetsParts {
   readonly workflows: WorkflowStore;
+  /** The engine's stored versions, shared with the runs it drives. */
+  readonly definitions: StoredDefinitions;
   readonly maxInputBytes: number;
   validation(): ValidateWorkflowOptions;
   /** Throws when the definition names a provider or tool the engine does not have. */
@@ -35,7 +38,6 @@ export class RunTargets {
    * is checked by admission, as on a cache hit.
    */
   readonly #storing = new WeakMap<object, Promise<RunTarget>>();
-  readonly #versions = new Map<string, WorkflowDefinition>();
 
   constructor(parts: RunTargetsParts) {
     this.#parts = parts;
@@ -76,12 +78,10 @@ export class RunTargets {
 
   /** A stored workflow version's definition (cached: versions never change). */
   async version(storage: Storage, id: string, version: number): Promise<WorkflowDefinition | undefined> {
-    const key = `${id}\u0000${version}`;
-    const cached = this.#versions.get(key);
-    if (cached) return cached;
+    const known = this.#parts.definitions.known(id, version);
+    if (known) return known;
     const record = await storage.getWorkflow(id, version);
-    if (record && this.#versions.size < 1000) this.#versions.set(key, record.definition);
-    return record?.definition;
+    return record && this.#parts.definitions.of(id, version, record.definition);
   }
 
   /**

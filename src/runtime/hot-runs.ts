@@ -19,7 +19,7 @@ import { compilePlan } from '../planner/plan.js';
 import { RunController } from './run-controller.js';
 import type { ChildRuns, RunDeps, RunOwner, RunServices } from './run-deps.js';
 import { sumUsage } from '../calls/run-usage.js';
-import { StoredDefinitions } from './stored-definitions.js';
+import type { StoredDefinitions } from './stored-definitions.js';
 import { StepBudget } from '../calls/step-budget.js';
 import { acceptsEvent } from '../nodes/wait-for-event-node.js';
 import { endStored } from './run-ending.js';
@@ -37,6 +37,8 @@ export interface RunAdmission {
 /** What the hot runs need of their engine. */
 export interface HotRunsParts {
   readonly services: RunServices;
+  /** One object per stored version, so each is frozen and planned once (see stored-definitions.ts). */
+  readonly definitions: StoredDefinitions;
   /** Made once the hot runs exist, since admission drives the runs it admits. */
   admission(runs: HotRuns): RunAdmission;
   readonly clock: Clock;
@@ -68,7 +70,6 @@ export class HotRuns implements RunOwner, ChildRuns {
   /** Adoptions under way, by run id: every caller of one run awaits the same (single flight). */
   readonly #adopting = new Map<string, Promise<RunController | undefined>>();
   readonly #parked: ParkedRuns;
-  readonly #definitions = new StoredDefinitions();
 
   constructor(parts: HotRunsParts) {
     this.#parts = parts;
@@ -205,7 +206,7 @@ export class HotRuns implements RunOwner, ChildRuns {
 
   /** A controller for `run`, known to this process as hot, not yet begun. */
   hold(run: RunRecord, stored: WorkflowDefinition, trace?: TraceScope): RunController {
-    const def = this.#definitions.of(run.workflow_id, run.workflow_version, stored);
+    const def = this.#parts.definitions.of(run.workflow_id, run.workflow_version, stored);
     // A sub-workflow run driven here shares its parent's step budget; a root run gets its own.
     const parent = run.parent_id === undefined ? undefined : this.#controllers.get(run.parent_id);
     const budget = parent?.budget ?? new StepBudget(def.definition.settings?.max_concurrency ?? this.#parts.concurrency);

@@ -12,9 +12,17 @@ import type { WorkflowDefinition } from '../definition/definition.js';
 /** Versions remembered at most; past it the oldest is forgotten (and planned again if it comes back). */
 const MAX_VERSIONS = 1000;
 
-/** One per engine: the same id and version may name different workflows in different storages. */
+/**
+ * One per engine, shared by the runs it drives and the runs it shows (the same id and version may
+ * name different workflows in different storages, so never shared between engines).
+ */
 export class StoredDefinitions {
   readonly #byVersion = new Map<string, WorkflowDefinition>();
+
+  /** The object seen for this version of workflow `id`, if any (a view needs no read then). */
+  known(id: string, version: number): WorkflowDefinition | undefined {
+    return this.#byVersion.get(`${id}\u0000${version}`);
+  }
 
   /** `definition`, or the object seen before for the same version of workflow `id`. */
   of(id: string, version: number, definition: WorkflowDefinition): WorkflowDefinition {
